@@ -1,0 +1,112 @@
+// `foliofuzz exec`: run one program (native JSON, an xfs_io script or an fsx
+// opsfile) on the sim, check it, and dump the files. Exit 0 clean, 1 on a
+// violation (last line `signature: <sig>`), 2 on bad input.
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ProgramInputError } from '../prog/errors.js';
+import { parseFsxOps } from '../prog/fsx.js';
+import { parseProgramJson, validateProgram } from '../prog/validate.js';
+import { parseXfsIoScript } from '../prog/xfs-io.js';
+import { DEFAULT_CONFIG, type Program, type SimConfig } from '../prog/types.js';
+import { runProgram } from '../exec/run.js';
+
+export interface ExecArgs {
+  program?: string;
+  xfsIo?: string;
+  fsx?: string;
+  direct?: boolean;
+  fs?: string;
+  blockSize?: string;
+  folioMax?: string;
+  dumpDir?: string;
+  trace?: boolean;
+}
+
+export const EXIT_CLEAN = 0;
+export const EXIT_VIOLATION = 1;
+export const EXIT_BAD_INPUT = 2;
+
+/** --fs, --block-size, --folio-max over a base config. */
+export function configFromFlags(base: SimConfig, args: ExecArgs): SimConfig {
+  const cfg = { ...base };
+  if (args.fs !== undefined) {
+    const fs = args.fs;
+    if (fs === 'ext4-indirect') {
+      cfg.fs = 'ext4';
+      cfg.inode = 'indirect';
+    } else if (fs === 'ext4' || fs === 'xfs' || fs === 'fuse') {
+      cfg.fs = fs;
+      cfg.inode = 'extent';
+    } else {
+      throw new ProgramInputError(`--fs: unknown filesystem '${fs}' (ext4, ext4-indirect, xfs, fuse)`);
+    }
+  }
+  const num = (flag: string, v: string): number => {
+    if (!/^\d+$/.test(v)) throw new ProgramInputError(`${flag}: '${v}' is not a number`);
+    return Number(v);
+  };
+  if (args.blockSize !== undefined) cfg.blockSize = num('--block-size', args.blockSize);
+  if (args.folioMax !== undefined) cfg.folioMax = num('--folio-max', args.folioMax);
+  return cfg;
+}
+
+function readInput(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ProgramInputError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
+/** Load the program the flags name, with the flags' config applied and validated. */
+export function loadProgram(args: ExecArgs): Program {
+  const sources = [args.program, args.xfsIo, args.fsx].filter((x) => x !== undefined);
+  if (sources.length !== 1) throw new ProgramInputError('exec: give exactly one of PROGRAM.json, --xfs-io SCRIPT, --fsx OPSFILE');
+  const config = configFromFlags(DEFAULT_CONFIG, args);
+  let prog: Program;
+  if (args.xfsIo !== undefined) {
+    prog = parseXfsIoScript(readInput(args.xfsIo), args.xfsIo, { direct: !!args.direct, config });
+  } else if (args.fsx !== undefined) {
+    prog = parseFsxOps(readInput(args.fsx), args.fsx, { direct: !!args.direct, config });
+  } else {
+    const path = args.program!;
+    prog = parseProgramJson(readInput(path), path);
+    prog = { ...prog, config: configFromFlags(prog.config, args) };
+    if (args.direct) prog = { ...prog, fds: prog.fds.map((f) => ({ ...f, direct: true })) };
+  }
+  return validateProgram(prog, args.program ?? args.xfsIo ?? args.fsx ?? 'program');
+}
+
+export function execCommand(args: ExecArgs): number {
+  let prog: Program;
+  try {
+    prog = loadProgram(args);
+  } catch (e) {
+    if (e instanceof ProgramInputError) {
+      process.stderr.write(`${e.message}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    throw e;
+  }
+  const out = (line: string): void => {
+    process.stdout.write(line + '\n');
+  };
+  const res = runProgram(prog, args.trace ? { trace: out } : {});
+  if (args.dumpDir) {
+    mkdirSync(args.dumpDir, { recursive: true });
+    for (const f of res.files) writeFileSync(join(args.dumpDir, f.name), f.data);
+  }
+  if (res.harnessError) {
+    process.stderr.write(`harness error (a bug in the simulator, not a kernel finding):\n${res.harnessError}\n`);
+    return EXIT_BAD_INPUT + 1;
+  }
+  if (res.violation) {
+    const v = res.violation;
+    out(`violation: ${v.message}`);
+    for (const st of v.stacks) out(`  ${st.thread}: ${st.frames.length ? st.frames.join(' -> ') : '(idle)'}`);
+    out(`signature: ${v.signature}`);
+    return EXIT_VIOLATION;
+  }
+  return EXIT_CLEAN;
+}

@@ -1,0 +1,322 @@
+// The executor: run a Program on a fresh simulated machine, check every read
+// against the shadow model, and at the end check the page cache view and the
+// on-disk view (after a clean remount) of every file against it too.
+//
+// The first violation ends the run and is the result. An exception that is
+// not a Violation is a harness error: a bug in the sim itself, reported apart
+// from kernel findings.
+
+import type { Op, Program } from '../prog/types.js';
+import { Violation, violation } from '../sim/checks.js';
+import { errname } from '../sim/errno.js';
+import { Kernel } from '../sim/kernel.js';
+import { type Co, type Sched } from '../sim/sched.js';
+import { filemapRead } from '../sim/mm/filemap.js';
+import type { OpenFile } from '../sim/fs/inode.js';
+import {
+  sysCopyFileRange,
+  sysDropCaches,
+  sysEvict,
+  sysFadviseDontneed,
+  sysFallocate,
+  sysFsync,
+  sysFtruncate,
+  sysMsyncRange,
+  sysPread,
+  sysPwrite,
+  sysRemount,
+  sysSyncFileRange,
+} from '../sim/vfs/syscalls.js';
+import { ShadowFile, firstDifference } from './shadow.js';
+
+export interface RunViolation {
+  signature: string;
+  invariant: string;
+  kind: string;
+  message: string;
+  stacks: { thread: string; frames: string[] }[];
+}
+
+export interface OpResult {
+  thread: number;
+  index: number;
+  ret: number;
+}
+
+export interface RunResult {
+  violation: RunViolation | null;
+  /** A bug in the simulator itself (not a kernel finding). */
+  harnessError: string | null;
+  files: { name: string; data: Uint8Array }[];
+  results: OpResult[];
+  steps: number;
+}
+
+export interface RunOptions {
+  stepBudget?: number;
+  /** Called with one line per op (and at the end); the trace of `exec --trace`. */
+  trace?: (line: string) => void;
+}
+
+const DEFAULT_STEP_BUDGET = 5_000_000;
+
+/** Scratch buffers reused across ops: the hot path allocates nothing per op. */
+class Scratch {
+  private buf = new Uint8Array(1 << 16);
+  get(n: number): Uint8Array {
+    if (n > this.buf.length) this.buf = new Uint8Array(Math.max(n, this.buf.length * 2));
+    return this.buf.subarray(0, n);
+  }
+}
+
+class Execution {
+  readonly k: Kernel;
+  readonly shadows: ShadowFile[];
+  readonly fds: OpenFile[];
+  readonly results: OpResult[] = [];
+  private readonly wbuf = new Scratch();
+  private readonly rbuf = new Scratch();
+  /** With several threads the order of effects is the schedule's: the shadow cannot follow it. */
+  readonly checkReads: boolean;
+
+  constructor(
+    readonly program: Program,
+    readonly opts: RunOptions,
+  ) {
+    this.k = new Kernel(program.config, { stepBudget: opts.stepBudget ?? DEFAULT_STEP_BUDGET });
+    for (const f of program.files) this.k.createFile(f.name);
+    this.shadows = program.files.map(() => new ShadowFile());
+    this.fds = program.fds.map((d) => this.k.openFile(this.k.inodes[d.file]!, d.direct));
+    this.checkReads = program.threads.length === 1;
+  }
+
+  get s(): Sched {
+    return this.k.sched;
+  }
+
+  private shadowOfFd(fd: number): ShadowFile {
+    return this.shadows[this.program.fds[fd]!.file]!;
+  }
+
+  private shadowOfMap(map: number): ShadowFile | null {
+    const vma = this.k.mm.vma(map);
+    if (!vma) return null;
+    return this.shadows[this.k.inodes.indexOf(vma.file.inode)]!;
+  }
+
+  /** Compare what a read returned with the shadow. */
+  private checkRead(what: string, fn: string, shadow: ShadowFile, off: number, len: number, got: Uint8Array, ret: number): void {
+    if (!this.checkReads || ret < 0) return;
+    const want = shadow.view(off, len);
+    if (ret !== want.length) {
+      violation(this.s, 'DATA', `${what}:length`, fn, `${what} at ${off} len ${len} returned ${ret}, the file holds ${want.length} bytes there`);
+    }
+    const d = firstDifference(got.subarray(0, ret), want);
+    if (d >= 0) {
+      violation(this.s, 'DATA', `${what}:mismatch`, fn,
+        `${what} at ${off}: byte ${off + d} is 0x${(got[d] ?? 0).toString(16)}, expected 0x${(want[d] ?? 0).toString(16)}`);
+    }
+  }
+
+  private fill(len: number, byte: number): Uint8Array {
+    const b = this.wbuf.get(len);
+    b.fill(byte);
+    return b;
+  }
+
+  /** Run one op; returns the syscall's return value. */
+  *execOp(op: Op): Co<number> {
+    const k = this.k;
+    switch (op.op) {
+      case 'pwrite': {
+        const file = this.fds[op.fd]!;
+        const bsize = op.bsize && op.bsize > 0 ? op.bsize : op.len;
+        let done = 0;
+        let ret = 0;
+        while (done < op.len) {
+          const n = Math.min(bsize, op.len - done);
+          ret = yield* sysPwrite(k, file, op.off + done, this.fill(n, op.fill));
+          if (ret > 0) this.shadowOfFd(op.fd).fill(op.off + done, ret, op.fill);
+          if (ret <= 0) break;
+          done += ret;
+          if (ret < n) break;
+        }
+        return done > 0 ? done : ret;
+      }
+      case 'pread': {
+        const file = this.fds[op.fd]!;
+        const bsize = op.bsize && op.bsize > 0 ? op.bsize : op.len;
+        let done = 0;
+        let ret = 0;
+        while (done < op.len) {
+          const n = Math.min(bsize, op.len - done);
+          const dst = this.rbuf.get(n);
+          ret = yield* sysPread(k, file, op.off + done, dst);
+          this.checkRead('pread', 'ksys_pread64', this.shadowOfFd(op.fd), op.off + done, n, dst, ret);
+          if (ret <= 0) break;
+          done += ret;
+          if (ret < n) break;
+        }
+        return done > 0 ? done : ret;
+      }
+      case 'truncate': {
+        const ret = yield* sysFtruncate(k, this.fds[op.fd]!, op.size);
+        if (ret === 0) this.shadowOfFd(op.fd).truncate(op.size);
+        return ret;
+      }
+      case 'fallocate': {
+        const ret = yield* sysFallocate(k, this.fds[op.fd]!, op.mode, op.off, op.len);
+        if (ret === 0) this.shadowOfFd(op.fd).fallocate(op.mode, op.off, op.len);
+        return ret;
+      }
+      case 'copy_range': {
+        const src = this.shadowOfFd(op.fdIn).view(op.offIn, op.len).slice();
+        const ret = yield* sysCopyFileRange(k, this.fds[op.fdIn]!, op.offIn, this.fds[op.fdOut]!, op.offOut, op.len);
+        if (ret > 0) this.shadowOfFd(op.fdOut).write(op.offOut, src.subarray(0, ret));
+        return ret;
+      }
+      case 'fsync':
+        return yield* sysFsync(k, this.fds[op.fd]!, false);
+      case 'fdatasync':
+        return yield* sysFsync(k, this.fds[op.fd]!, true);
+      case 'sync_file_range':
+        return yield* sysSyncFileRange(k, this.fds[op.fd]!, op.off, op.len, op.flags);
+      case 'fadvise_dontneed':
+        return yield* sysFadviseDontneed(k, this.fds[op.fd]!, op.off, op.len);
+      case 'drop_caches':
+        return yield* sysDropCaches(k);
+      case 'evict':
+        return yield* sysEvict(k, op.file);
+      case 'remount':
+        return yield* sysRemount(k);
+      case 'close_open': {
+        const old = this.fds[op.fd]!;
+        this.fds[op.fd] = k.openFile(old.inode, old.direct);
+        return 0;
+      }
+      case 'mmap': {
+        const file = this.fds[op.fd]!;
+        return k.mm.mmap(op.map, file, op.off, op.len, op.prot !== 'r');
+      }
+      case 'mread': {
+        const dst = this.rbuf.get(op.len);
+        const ret = yield* k.mm.load(op.map, op.off, dst);
+        const shadow = this.shadowOfMap(op.map);
+        if (shadow && ret > 0) {
+          // Bytes past EOF in the last page are not file data: check only inside i_size.
+          const inFile = Math.max(0, Math.min(op.len, shadow.size - op.off));
+          this.checkRead('mread', 'filemap_fault', shadow, op.off, inFile, dst, inFile);
+        }
+        return ret;
+      }
+      case 'mwrite': {
+        const ret = yield* k.mm.store(op.map, op.off, this.fill(op.len, op.fill));
+        const shadow = this.shadowOfMap(op.map);
+        if (ret > 0 && shadow) shadow.storeMapped(op.off, op.len, op.fill);
+        return ret;
+      }
+      case 'msync': {
+        const vma = k.mm.vma(op.map);
+        if (!vma) return -22;
+        if (!op.sync) return 0;
+        return yield* sysMsyncRange(k, vma.file, op.off, op.off + op.len - 1);
+      }
+      case 'munmap':
+        return k.mm.munmap(op.map);
+    }
+  }
+
+  *thread(index: number): Co<void> {
+    const ops = this.program.threads[index]!.ops;
+    const trace = this.opts.trace;
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      const ret = yield* this.execOp(op);
+      this.results.push({ thread: index, index: i, ret });
+      if (trace) trace(`t${index} #${i} ${describeOp(op)} = ${errname(ret)}`);
+    }
+  }
+
+  /** After the program: every file read through the page cache must equal the shadow. */
+  *finalCheck(out: { name: string; data: Uint8Array }[]): Co<void> {
+    const k = this.k;
+    for (let i = 0; i < k.inodes.length; i++) {
+      const inode = k.inodes[i]!;
+      const data = new Uint8Array(inode.iSize);
+      const n = yield* filemapRead(inode.mapping, 0, data.length, data);
+      if (n < 0) violation(this.s, 'DATA', 'final:read-error', 'filemap_read', `reading ${inode.name} back failed: ${errname(n)}`);
+      out.push({ name: inode.name, data: data.subarray(0, Math.max(0, n)) });
+      if (this.checkReads) this.compareWithShadow(i, data.subarray(0, Math.max(0, n)), 'final', 'filemap_read');
+    }
+    // Process exit unmaps everything; a clean unmount writes everything back.
+    for (let m = 0; m < 1 << 16 && k.mm.hasMappings(); m++) k.mm.munmap(m);
+    yield* sysRemount(k);
+    for (let i = 0; i < k.inodes.length; i++) {
+      const inode = k.inodes[i]!;
+      const data = new Uint8Array(inode.iSize);
+      const n = yield* filemapRead(inode.mapping, 0, data.length, data);
+      if (this.checkReads) this.compareWithShadow(i, data.subarray(0, Math.max(0, n)), 'remount', 'sync_filesystem');
+    }
+  }
+
+  private compareWithShadow(i: number, got: Uint8Array, what: string, fn: string): void {
+    const want = this.shadows[i]!.contents();
+    const name = this.k.inodes[i]!.name;
+    if (got.length !== want.length) {
+      violation(this.s, 'DATA', `${what}:size`, fn, `${name} is ${got.length} bytes, expected ${want.length}`);
+    }
+    const d = firstDifference(got, want);
+    if (d >= 0) {
+      violation(this.s, 'DATA', `${what}:mismatch`, fn,
+        `${name} byte ${d} is 0x${(got[d] ?? 0).toString(16)}, expected 0x${(want[d] ?? 0).toString(16)}`);
+    }
+  }
+}
+
+export function describeOp(op: Op): string {
+  const { op: name, ...args } = op;
+  return `${name} ${Object.entries(args).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`;
+}
+
+function toRunViolation(v: Violation): RunViolation {
+  return { signature: v.signature, invariant: v.invariant, kind: v.kind, message: v.message, stacks: v.stacks };
+}
+
+/** Run a program to completion. Deterministic: same program, same result. */
+export function runProgram(program: Program, opts: RunOptions = {}): RunResult {
+  const ex = new Execution(program, opts);
+  const files: { name: string; data: Uint8Array }[] = [];
+  const result: RunResult = { violation: null, harnessError: null, files, results: ex.results, steps: 0 };
+  try {
+    for (let i = 0; i < program.threads.length; i++) ex.k.sched.spawn(`t${i}`, ex.thread(i));
+    let outcome = ex.k.sched.run();
+    if (outcome.kind === 'done') {
+      ex.k.sched.spawn('final', ex.finalCheck(files));
+      outcome = ex.k.sched.run();
+    }
+    if (outcome.kind === 'deadlock') {
+      const names = outcome.blocked.map((t) => `${t.name} on ${t.blockedOn?.name ?? '?'}`).join(', ');
+      const cycle = outcome.blocked.map((t) => t.blockedOn?.name ?? '?').join('->');
+      result.violation = {
+        signature: `DEADLOCK ${cycle}`,
+        invariant: 'deadlock',
+        kind: 'DEADLOCK',
+        message: `every thread is blocked: ${names}`,
+        stacks: ex.k.sched.threads.map((t) => ({ thread: t.name, frames: [...t.frames] })),
+      };
+    } else if (outcome.kind === 'budget') {
+      result.violation = {
+        signature: 'LIVELOCK step-budget',
+        invariant: 'step-budget',
+        kind: 'LIVELOCK',
+        message: `no progress within ${outcome.steps} scheduler steps`,
+        stacks: ex.k.sched.threads.map((t) => ({ thread: t.name, frames: [...t.frames] })),
+      };
+    }
+  } catch (e) {
+    if (e instanceof Violation) result.violation = toRunViolation(e);
+    else result.harnessError = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
+  }
+  result.steps = ex.k.sched.steps;
+  return result;
+}

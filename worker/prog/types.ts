@@ -1,0 +1,104 @@
+// The program language: plain data that every part of foliofuzz speaks.
+//
+// A Program is a sim configuration, the files it works on, the file descriptors
+// opened before the first op, and one or more threads of operations. Ops are
+// named after the system calls (or xfs_io commands) they stand for, and carry
+// only plain numbers and strings, so that a program round-trips through JSON and
+// protobuf unchanged.
+
+export const PROGRAM_VERSION = 1;
+
+export type FsKind = 'ext4' | 'xfs' | 'fuse';
+/** ext4 only: extent-mapped inodes (the default) or the old indirect-block ones. */
+export type InodeKind = 'extent' | 'indirect';
+
+export interface SimConfig {
+  fs: FsKind;
+  inode: InodeKind;
+  /** Filesystem block size in bytes: 1024, 2048 or 4096. */
+  blockSize: number;
+  /** Largest folio the page cache allocates, in bytes: 4096 .. 65536, a power of two. */
+  folioMax: number;
+}
+
+export interface FileDecl {
+  name: string;
+}
+
+/** A file descriptor opened (O_RDWR|O_CREAT, plus O_DIRECT when direct) before the first op. */
+export interface FdDecl {
+  file: number;
+  direct: boolean;
+}
+
+export type FallocMode =
+  | 'alloc' // mode 0: allocate, extend i_size
+  | 'keep_size' // FALLOC_FL_KEEP_SIZE
+  | 'punch' // FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+  | 'zero' // FALLOC_FL_ZERO_RANGE
+  | 'zero_keep' // FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE
+  | 'collapse' // FALLOC_FL_COLLAPSE_RANGE
+  | 'insert' // FALLOC_FL_INSERT_RANGE
+  | 'unshare'; // FALLOC_FL_UNSHARE_RANGE
+
+export const FALLOC_MODES: readonly FallocMode[] = [
+  'alloc', 'keep_size', 'punch', 'zero', 'zero_keep', 'collapse', 'insert', 'unshare',
+];
+
+export type MmapProt = 'r' | 'w' | 'rw';
+
+/** sync_file_range(2) flags. */
+export const SYNC_FILE_RANGE_WAIT_BEFORE = 1;
+export const SYNC_FILE_RANGE_WRITE = 2;
+export const SYNC_FILE_RANGE_WAIT_AFTER = 4;
+
+export type Op =
+  /** pwrite(2) of len bytes of `fill`, issued as syscalls of at most bsize bytes (xfs_io -b). */
+  | { op: 'pwrite'; fd: number; off: number; len: number; fill: number; bsize?: number }
+  /** pread(2), issued as syscalls of at most bsize bytes; checked against the shadow model. */
+  | { op: 'pread'; fd: number; off: number; len: number; bsize?: number }
+  | { op: 'truncate'; fd: number; size: number }
+  | { op: 'fallocate'; fd: number; mode: FallocMode; off: number; len: number }
+  | { op: 'copy_range'; fdIn: number; offIn: number; fdOut: number; offOut: number; len: number }
+  | { op: 'fsync'; fd: number }
+  | { op: 'fdatasync'; fd: number }
+  | { op: 'sync_file_range'; fd: number; off: number; len: number; flags: number }
+  | { op: 'fadvise_dontneed'; fd: number; off: number; len: number }
+  /** echo 3 > /proc/sys/vm/drop_caches, after a sync. */
+  | { op: 'drop_caches' }
+  /** Write the inode back and evict it from the inode cache (its page cache goes too). */
+  | { op: 'evict'; file: number }
+  /** Clean unmount and mount again: every file's page cache and in-core state are rebuilt from disk. */
+  | { op: 'remount' }
+  /** close(2) then open(2) again: the fd samples the mapping's error state anew. */
+  | { op: 'close_open'; fd: number }
+  /** mmap(2) MAP_SHARED of [off, off+len) of fd as mapping `map`. */
+  | { op: 'mmap'; map: number; fd: number; off: number; len: number; prot: MmapProt }
+  /** Load len bytes at file offset off through mapping `map`. */
+  | { op: 'mread'; map: number; off: number; len: number }
+  /** Store len bytes of `fill` at file offset off through mapping `map`. */
+  | { op: 'mwrite'; map: number; off: number; len: number; fill: number }
+  /** msync(2) of [off, off+len) of the mapping; MS_SYNC when sync, else MS_ASYNC. */
+  | { op: 'msync'; map: number; off: number; len: number; sync: boolean }
+  | { op: 'munmap'; map: number };
+
+export type OpName = Op['op'];
+
+export interface Thread {
+  ops: Op[];
+}
+
+export interface Program {
+  version: number;
+  config: SimConfig;
+  files: FileDecl[];
+  fds: FdDecl[];
+  threads: Thread[];
+}
+
+export const DEFAULT_CONFIG: SimConfig = {
+  fs: 'xfs',
+  inode: 'extent',
+  blockSize: 4096,
+  folioMax: 16384,
+};

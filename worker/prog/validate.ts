@@ -1,0 +1,325 @@
+// Checking that an untrusted value is a well-formed Program.
+//
+// Every way a program enters foliofuzz (JSON files, protobuf messages, the script
+// importers) ends here, so the simulator can trust what it runs: every field has
+// the right type and range, every index points at something that exists, and
+// nothing unknown is silently dropped. Errors name the JSON path of the bad field.
+
+import { ProgramInputError } from './errors.js';
+import {
+  FALLOC_MODES,
+  PROGRAM_VERSION,
+  SYNC_FILE_RANGE_WAIT_AFTER,
+  SYNC_FILE_RANGE_WAIT_BEFORE,
+  SYNC_FILE_RANGE_WRITE,
+  type FdDecl,
+  type FileDecl,
+  type FsKind,
+  type InodeKind,
+  type MmapProt,
+  type Op,
+  type OpName,
+  type Program,
+  type SimConfig,
+  type Thread,
+} from './types.js';
+
+/** Offsets, lengths and sizes are below 2^40 (1 TiB): far above any simulated file, far below 2^53. */
+export const MAX_BYTE_VALUE = 2 ** 40;
+/** Map ids travel as uint32 in protobuf. */
+const MAX_MAP_ID = 2 ** 32;
+
+export const FS_KINDS: readonly FsKind[] = ['ext4', 'xfs', 'fuse'];
+export const INODE_KINDS: readonly InodeKind[] = ['extent', 'indirect'];
+export const BLOCK_SIZES: readonly number[] = [1024, 2048, 4096];
+export const MMAP_PROTS: readonly MmapProt[] = ['r', 'w', 'rw'];
+const MIN_FOLIO = 4096;
+const MAX_FOLIO = 65536;
+const SYNC_FLAGS_MASK = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+const MAX_NAME_BYTES = 255;
+
+// ---------------------------------------------------------------------------
+// The op table: which fields each op has and what kind of value each holds.
+// Its type is derived from types.ts, so adding a field to an op there without
+// adding it here (or getting its optionality wrong) is a compile error.
+
+type FieldKind =
+  | 'fd' // index into program.fds
+  | 'file' // index into program.files
+  | 'mapDef' // the map id an mmap op creates
+  | 'mapRef' // a map id some mmap op creates
+  | 'bytes' // offset, length or size
+  | 'bsize' // syscall chunk size: at least 1
+  | 'fill' // a byte value
+  | 'bool'
+  | 'fallocMode'
+  | 'prot'
+  | 'syncFlags';
+
+interface RequiredField {
+  kind: FieldKind;
+  optional?: false;
+}
+interface OptionalField {
+  kind: FieldKind;
+  optional: true;
+}
+type FieldSpec = RequiredField | OptionalField;
+type OpOf<K extends OpName> = Extract<Op, { op: K }>;
+type FieldsOf<T> = {
+  [F in Exclude<keyof T, 'op'>]-?: undefined extends T[F] ? OptionalField : RequiredField;
+};
+
+const OP_FIELDS: { [K in OpName]: FieldsOf<OpOf<K>> } = {
+  pwrite: {
+    fd: { kind: 'fd' }, off: { kind: 'bytes' }, len: { kind: 'bytes' }, fill: { kind: 'fill' },
+    bsize: { kind: 'bsize', optional: true },
+  },
+  pread: {
+    fd: { kind: 'fd' }, off: { kind: 'bytes' }, len: { kind: 'bytes' },
+    bsize: { kind: 'bsize', optional: true },
+  },
+  truncate: { fd: { kind: 'fd' }, size: { kind: 'bytes' } },
+  fallocate: {
+    fd: { kind: 'fd' }, mode: { kind: 'fallocMode' }, off: { kind: 'bytes' }, len: { kind: 'bytes' },
+  },
+  copy_range: {
+    fdIn: { kind: 'fd' }, offIn: { kind: 'bytes' }, fdOut: { kind: 'fd' }, offOut: { kind: 'bytes' },
+    len: { kind: 'bytes' },
+  },
+  fsync: { fd: { kind: 'fd' } },
+  fdatasync: { fd: { kind: 'fd' } },
+  sync_file_range: {
+    fd: { kind: 'fd' }, off: { kind: 'bytes' }, len: { kind: 'bytes' }, flags: { kind: 'syncFlags' },
+  },
+  fadvise_dontneed: { fd: { kind: 'fd' }, off: { kind: 'bytes' }, len: { kind: 'bytes' } },
+  drop_caches: {},
+  evict: { file: { kind: 'file' } },
+  remount: {},
+  close_open: { fd: { kind: 'fd' } },
+  mmap: {
+    map: { kind: 'mapDef' }, fd: { kind: 'fd' }, off: { kind: 'bytes' }, len: { kind: 'bytes' },
+    prot: { kind: 'prot' },
+  },
+  mread: { map: { kind: 'mapRef' }, off: { kind: 'bytes' }, len: { kind: 'bytes' } },
+  mwrite: { map: { kind: 'mapRef' }, off: { kind: 'bytes' }, len: { kind: 'bytes' }, fill: { kind: 'fill' } },
+  msync: { map: { kind: 'mapRef' }, off: { kind: 'bytes' }, len: { kind: 'bytes' }, sync: { kind: 'bool' } },
+  munmap: { map: { kind: 'mapRef' } },
+};
+
+export const OP_NAMES: readonly OpName[] = Object.keys(OP_FIELDS) as OpName[];
+
+// ---------------------------------------------------------------------------
+
+type Json = Record<string, unknown>;
+
+/** What the op checks need to know about the rest of the program. */
+interface Context {
+  source: string;
+  fileCount: number;
+  fdCount: number;
+  /** Map ids created by mmap ops, anywhere: threads share one address space. */
+  mapsDefined: Set<number>;
+  /** References to check once every mmap op has been seen. */
+  mapRefs: { path: string; map: number }[];
+}
+
+function fail(source: string, path: string, reason: string): never {
+  throw new ProgramInputError(`${source}: ${path}: ${reason}`);
+}
+
+function show(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+function isRecord(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** An object with exactly the given required keys, plus optional ones; anything else is an error. */
+function expectObject(source: string, value: unknown, path: string, required: readonly string[],
+  optional: readonly string[] = []): Json {
+  if (!isRecord(value)) fail(source, path, `expected an object, got ${show(value)}`);
+  for (const key of Object.keys(value)) {
+    if (!required.includes(key) && !optional.includes(key)) fail(source, `${path}.${key}`, 'unknown field');
+  }
+  for (const key of required) {
+    if (!Object.hasOwn(value, key)) fail(source, `${path}.${key}`, 'missing field');
+  }
+  return value;
+}
+
+function expectArray(source: string, value: unknown, path: string): unknown[] {
+  if (!Array.isArray(value)) fail(source, path, `expected an array, got ${show(value)}`);
+  return value;
+}
+
+/** An integer in [min, max); -0 becomes 0 so that output is canonical. */
+function expectInt(source: string, value: unknown, path: string, min: number, max: number, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value >= max) {
+    fail(source, path, `must be ${what}, got ${show(value)}`);
+  }
+  return value === 0 ? 0 : value;
+}
+
+function expectOneOf<T extends string>(source: string, value: unknown, path: string, allowed: readonly T[]): T {
+  const found = allowed.find((a) => a === value);
+  if (found === undefined) fail(source, path, `must be one of ${allowed.join('|')}, got ${show(value)}`);
+  return found;
+}
+
+// ---------------------------------------------------------------------------
+
+function validateConfig(source: string, value: unknown, path: string): SimConfig {
+  const obj = expectObject(source, value, path, ['fs', 'inode', 'blockSize', 'folioMax']);
+  const fs = expectOneOf(source, obj['fs'], `${path}.fs`, FS_KINDS);
+  const inode = expectOneOf(source, obj['inode'], `${path}.inode`, INODE_KINDS);
+  // Indirect-block inodes are an ext4 (ext2/3 heritage) format; xfs and fuse have no such thing.
+  if (inode === 'indirect' && fs !== 'ext4') fail(source, `${path}.inode`, `indirect inodes need fs ext4, not ${fs}`);
+  const blockSize = obj['blockSize'];
+  if (typeof blockSize !== 'number' || !BLOCK_SIZES.includes(blockSize)) {
+    fail(source, `${path}.blockSize`, `must be one of ${BLOCK_SIZES.join('|')}, got ${show(blockSize)}`);
+  }
+  const folioMax = expectInt(source, obj['folioMax'], `${path}.folioMax`, MIN_FOLIO, MAX_FOLIO + 1,
+    `a power of two from ${MIN_FOLIO} to ${MAX_FOLIO}`);
+  if ((folioMax & (folioMax - 1)) !== 0) {
+    fail(source, `${path}.folioMax`, `must be a power of two from ${MIN_FOLIO} to ${MAX_FOLIO}, got ${folioMax}`);
+  }
+  // A folio never holds part of a block: the smallest folio is a page, so this
+  // only bites if block sizes above the page size are ever allowed.
+  if (folioMax < blockSize) fail(source, `${path}.folioMax`, `must be at least blockSize (${blockSize})`);
+  return { fs, inode, blockSize, folioMax };
+}
+
+function validateFiles(source: string, value: unknown, path: string): FileDecl[] {
+  const seen = new Set<string>();
+  return expectArray(source, value, path).map((item, i) => {
+    const at = `${path}[${i}]`;
+    const obj = expectObject(source, item, at, ['name']);
+    const name = obj['name'];
+    // Names become paths in reproducers (xfs_io scripts, C programs): keep them plain.
+    if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || /[/\0]/.test(name)
+      || Buffer.byteLength(name) > MAX_NAME_BYTES) {
+      fail(source, `${at}.name`, `must be a file name (1..${MAX_NAME_BYTES} bytes, no '/' or NUL), got ${show(name)}`);
+    }
+    if (seen.has(name)) fail(source, `${at}.name`, `duplicate file name ${show(name)}`);
+    seen.add(name);
+    return { name };
+  });
+}
+
+function validateFds(source: string, value: unknown, path: string, fileCount: number): FdDecl[] {
+  return expectArray(source, value, path).map((item, i) => {
+    const at = `${path}[${i}]`;
+    const obj = expectObject(source, item, at, ['file', 'direct']);
+    const file = expectInt(source, obj['file'], `${at}.file`, 0, fileCount, indexRange('file', fileCount));
+    const direct = obj['direct'];
+    if (typeof direct !== 'boolean') fail(source, `${at}.direct`, `must be a boolean, got ${show(direct)}`);
+    return { file, direct };
+  });
+}
+
+function indexRange(what: 'fd' | 'file', count: number): string {
+  const an = what === 'fd' ? 'an' : 'a';
+  return count === 0 ? `${an} ${what} index, but the program declares no ${what}s` : `${an} ${what} index in 0..${count - 1}`;
+}
+
+function validateField(ctx: Context, kind: FieldKind, value: unknown, path: string): number | boolean | string {
+  const { source } = ctx;
+  switch (kind) {
+    case 'fd':
+      return expectInt(source, value, path, 0, ctx.fdCount, indexRange('fd', ctx.fdCount));
+    case 'file':
+      return expectInt(source, value, path, 0, ctx.fileCount, indexRange('file', ctx.fileCount));
+    case 'mapDef': {
+      const map = expectInt(source, value, path, 0, MAX_MAP_ID, 'a map id (a non-negative integer below 2^32)');
+      ctx.mapsDefined.add(map);
+      return map;
+    }
+    case 'mapRef': {
+      const map = expectInt(source, value, path, 0, MAX_MAP_ID, 'a map id (a non-negative integer below 2^32)');
+      ctx.mapRefs.push({ path, map });
+      return map;
+    }
+    case 'bytes':
+      return expectInt(source, value, path, 0, MAX_BYTE_VALUE, 'a non-negative integer below 2^40');
+    case 'bsize':
+      return expectInt(source, value, path, 1, MAX_BYTE_VALUE, 'a positive integer below 2^40');
+    case 'fill':
+      return expectInt(source, value, path, 0, 256, 'a byte value 0..255');
+    case 'bool':
+      if (typeof value !== 'boolean') fail(source, path, `must be a boolean, got ${show(value)}`);
+      return value;
+    case 'fallocMode':
+      return expectOneOf(source, value, path, FALLOC_MODES);
+    case 'prot':
+      return expectOneOf(source, value, path, MMAP_PROTS);
+    case 'syncFlags':
+      return expectInt(source, value, path, 0, SYNC_FLAGS_MASK + 1, 'sync_file_range flags (0..7)');
+  }
+}
+
+function validateOp(ctx: Context, value: unknown, path: string): Op {
+  if (!isRecord(value)) fail(ctx.source, path, `expected an op object, got ${show(value)}`);
+  const name = value['op'];
+  if (typeof name !== 'string' || !Object.hasOwn(OP_FIELDS, name)) {
+    fail(ctx.source, `${path}.op`, `unknown op ${show(name)} (known: ${OP_NAMES.join(', ')})`);
+  }
+  const fields: Record<string, FieldSpec> = OP_FIELDS[name as OpName];
+  const required = Object.keys(fields).filter((f) => fields[f]?.optional !== true);
+  const optional = Object.keys(fields).filter((f) => fields[f]?.optional === true);
+  const obj = expectObject(ctx.source, value, path, ['op', ...required], optional);
+  const out: Json = { op: name };
+  for (const [field, spec] of Object.entries(fields)) {
+    if (spec.optional === true && obj[field] === undefined) continue;
+    out[field] = validateField(ctx, spec.kind, obj[field], `${path}.${field}`);
+  }
+  // Every field of this op kind was checked against the table derived from types.ts.
+  return out as unknown as Op;
+}
+
+function validateThreads(ctx: Context, value: unknown, path: string): Thread[] {
+  const threads = expectArray(ctx.source, value, path);
+  if (threads.length === 0) fail(ctx.source, path, 'a program needs at least one thread');
+  return threads.map((item, t) => {
+    const at = `${path}[${t}]`;
+    const obj = expectObject(ctx.source, item, at, ['ops']);
+    const ops = expectArray(ctx.source, obj['ops'], `${at}.ops`).map((op, i) => validateOp(ctx, op, `${at}.ops[${i}]`));
+    return { ops };
+  });
+}
+
+/**
+ * Check that `value` is a well-formed Program and return a clean copy of it
+ * (only known fields, -0 normalised). Throws ProgramInputError naming the JSON
+ * path of the first bad field.
+ */
+export function validateProgram(value: unknown, source: string): Program {
+  const root = expectObject(source, value, '$', ['version', 'config', 'files', 'fds', 'threads']);
+  if (root['version'] !== PROGRAM_VERSION) {
+    fail(source, '$.version', `unsupported program version ${show(root['version'])} (this build reads ${PROGRAM_VERSION})`);
+  }
+  const config = validateConfig(source, root['config'], '$.config');
+  const files = validateFiles(source, root['files'], '$.files');
+  const fds = validateFds(source, root['fds'], '$.fds', files.length);
+  const ctx: Context = { source, fileCount: files.length, fdCount: fds.length, mapsDefined: new Set(), mapRefs: [] };
+  const threads = validateThreads(ctx, root['threads'], '$.threads');
+  for (const ref of ctx.mapRefs) {
+    if (!ctx.mapsDefined.has(ref.map)) fail(source, ref.path, `map ${ref.map} is not created by any mmap op`);
+  }
+  return { version: PROGRAM_VERSION, config, files, fds, threads };
+}
+
+/** Parse a program from JSON text; `source` names the input in error messages. */
+export function parseProgramJson(text: string, source: string): Program {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ProgramInputError(`${source}: invalid JSON: ${reason}`);
+  }
+  return validateProgram(value, source);
+}

@@ -1,0 +1,152 @@
+// The block device: 512-byte sectors behind a volatile write cache.
+//
+// A submitted bio completes later, as a scheduler event, so the order of
+// completions is the scheduler's choice. A completed write is visible to later
+// reads but is durable only after a flush (REQ_PREFLUSH) or when written with
+// REQ_FUA; a power cut throws away everything that is not durable.
+
+import type { Sched, SimEvent } from './sched.js';
+
+export const SECTOR_SHIFT = 9;
+export const SECTOR_SIZE = 1 << SECTOR_SHIFT;
+
+export const enum BioOp {
+  Read = 0,
+  Write = 1,
+  Flush = 2,
+}
+
+export interface Bio {
+  op: BioOp;
+  /** First sector. */
+  sector: number;
+  /** Read destination or write source; a whole number of sectors. Empty for a flush. */
+  buf: Uint8Array;
+  preflush: boolean;
+  fua: boolean;
+  /** 0 or a negative errno, set at completion. */
+  status: number;
+  /** Who submitted it, for traces: the kernel function. */
+  owner: string;
+  endIo(bio: Bio): void;
+}
+
+const CHUNK_SHIFT = 16;
+const CHUNK_SIZE = 1 << CHUNK_SHIFT;
+
+/** Bytes addressed sparsely: chunks appear on first write, unwritten bytes read as zero. */
+export class SparseStore {
+  private readonly chunks = new Map<number, Uint8Array>();
+
+  read(off: number, dst: Uint8Array): void {
+    let done = 0;
+    while (done < dst.length) {
+      const pos = off + done;
+      const ci = Math.floor(pos / CHUNK_SIZE);
+      const co = pos - ci * CHUNK_SIZE;
+      const n = Math.min(CHUNK_SIZE - co, dst.length - done);
+      const chunk = this.chunks.get(ci);
+      if (chunk) dst.set(chunk.subarray(co, co + n), done);
+      else dst.fill(0, done, done + n);
+      done += n;
+    }
+  }
+
+  write(off: number, src: Uint8Array): void {
+    let done = 0;
+    while (done < src.length) {
+      const pos = off + done;
+      const ci = Math.floor(pos / CHUNK_SIZE);
+      const co = pos - ci * CHUNK_SIZE;
+      const n = Math.min(CHUNK_SIZE - co, src.length - done);
+      let chunk = this.chunks.get(ci);
+      if (!chunk) {
+        chunk = new Uint8Array(CHUNK_SIZE);
+        this.chunks.set(ci, chunk);
+      }
+      chunk.set(src.subarray(done, done + n), co);
+      done += n;
+    }
+  }
+
+  /** Copy [off, off+len) from another store. */
+  copyFrom(other: SparseStore, off: number, len: number, scratch: Uint8Array): void {
+    for (let done = 0; done < len; ) {
+      const n = Math.min(scratch.length, len - done);
+      const view = scratch.subarray(0, n);
+      other.read(off + done, view);
+      this.write(off + done, view);
+      done += n;
+    }
+  }
+}
+
+export class BlockDevice {
+  /** What reads see: the media with the volatile cache on top. */
+  private readonly visible = new SparseStore();
+  /** What survives a power cut. */
+  private readonly durable = new SparseStore();
+  /** Byte ranges [start, len, start, len, ...] written since the last flush. */
+  private unflushed: number[] = [];
+  private readonly scratch = new Uint8Array(CHUNK_SIZE);
+  inflight = 0;
+  submitted = 0;
+
+  constructor(
+    private readonly sched: Sched,
+    readonly nrSectors: number,
+  ) {}
+
+  get sizeBytes(): number {
+    return this.nrSectors * SECTOR_SIZE;
+  }
+
+  /** submit_bio: queue the bio; it completes as a scheduler event. */
+  submitBio(bio: Bio): void {
+    if (bio.buf.length % SECTOR_SIZE !== 0) throw new Error(`sim: bio of ${bio.buf.length} bytes is not whole sectors`);
+    if (bio.sector < 0 || bio.sector + (bio.buf.length >> SECTOR_SHIFT) > this.nrSectors) {
+      throw new Error(`sim: bio beyond the device: sector ${bio.sector} + ${bio.buf.length} bytes`);
+    }
+    this.inflight++;
+    this.submitted++;
+    const dev = this;
+    const ev: SimEvent = {
+      name: bio.owner,
+      run(): void {
+        dev.completeBio(bio);
+      },
+    };
+    this.sched.queueEvent(ev);
+  }
+
+  private completeBio(bio: Bio): void {
+    if (bio.preflush) this.flushCache();
+    const off = bio.sector * SECTOR_SIZE;
+    if (bio.op === BioOp.Read) {
+      this.visible.read(off, bio.buf);
+    } else if (bio.op === BioOp.Write) {
+      this.visible.write(off, bio.buf);
+      if (bio.fua) this.durable.write(off, bio.buf);
+      else this.unflushed.push(off, bio.buf.length);
+    }
+    bio.status = 0;
+    this.inflight--;
+    bio.endIo(bio);
+  }
+
+  /** The cache flush a REQ_PREFLUSH (or an empty flush bio) performs. */
+  private flushCache(): void {
+    const u = this.unflushed;
+    for (let i = 0; i < u.length; i += 2) this.durable.copyFrom(this.visible, u[i]!, u[i + 1]!, this.scratch);
+    this.unflushed = [];
+  }
+
+  /** Read durable-or-cached bytes directly, for remount-time metadata and checks. */
+  readVisible(off: number, dst: Uint8Array): void {
+    this.visible.read(off, dst);
+  }
+
+  readDurable(off: number, dst: Uint8Array): void {
+    this.durable.read(off, dst);
+  }
+}

@@ -1,0 +1,68 @@
+// Invariant violations. A check that fails throws a Violation, which ends the
+// run: the first violation is the finding. The signature names the invariant
+// and the kernel frames where it fired, and nothing that varies between two
+// runs of the same bug (no offsets, sizes, thread ids or step counts), so that
+// triage can deduplicate on it. Nothing here knows which bug switches are on.
+
+import type { Sched, SimThread } from './sched.js';
+
+/** The class of a violation, the first word of a signature. */
+export type InvariantKind =
+  | 'WARN' // a WARN_ON the kernel has at this site
+  | 'BUG' // a BUG_ON / VM_BUG_ON the kernel has at this site
+  | 'INVARIANT' // a state invariant the sim checks beyond the kernel's own
+  | 'DATA' // the data oracle: a read returned bytes the model does not hold
+  | 'DEADLOCK'
+  | 'LIVELOCK';
+
+export interface ThreadStack {
+  thread: string;
+  frames: string[];
+}
+
+export class Violation extends Error {
+  constructor(
+    readonly kind: InvariantKind,
+    /** Stable invariant id, e.g. "ifs_free:uptodate-mismatch". */
+    readonly invariant: string,
+    /** Caller chain of the site, innermost first, e.g. "iomap_invalidate_folio<-truncate_inode_pages_range". */
+    readonly site: string,
+    readonly detail: string,
+    readonly stacks: ThreadStack[],
+  ) {
+    super(`${kind} ${invariant} @ ${site}: ${detail}`);
+    this.name = 'Violation';
+  }
+
+  get signature(): string {
+    return `${this.kind} ${this.invariant} @ ${this.site}`;
+  }
+}
+
+/** How many frames of the current stack name the site. */
+const SITE_DEPTH = 2;
+
+export function siteOf(t: SimThread | null, innermost: string): string {
+  const parts = [innermost];
+  if (t) {
+    const f = t.frames;
+    for (let i = f.length - 1; i >= 0 && parts.length < SITE_DEPTH; i--) {
+      if (f[i] !== innermost) parts.push(f[i]!);
+    }
+  }
+  return parts.join('<-');
+}
+
+export function stacksOf(s: Sched): ThreadStack[] {
+  return s.threads.map((t) => ({ thread: t.name, frames: [...t.frames] }));
+}
+
+/** Raise a violation at `fn`, a kernel function name, with the current thread's callers. */
+export function violation(s: Sched, kind: InvariantKind, invariant: string, fn: string, detail: string): never {
+  throw new Violation(kind, invariant, siteOf(s.current, fn), detail, stacksOf(s));
+}
+
+/** WARN_ON_ONCE(cond) at fn: the kernel's own warning, fatal for the run. */
+export function warnOn(s: Sched, cond: boolean, invariant: string, fn: string, detail: string): void {
+  if (cond) violation(s, 'WARN', invariant, fn, detail);
+}

@@ -1,0 +1,47 @@
+// The block allocator: first fit over a sorted list of free extents. Freed
+// blocks are reused, so stale data on them can be exposed by a bug that maps
+// them without zeroing, as on a real disk.
+
+export class BlockAllocator {
+  /** Sorted, coalesced free runs [start, len]. */
+  private free: { start: number; len: number }[];
+  freeBlocks: number;
+
+  constructor(firstBlock: number, nrBlocks: number) {
+    this.free = [{ start: firstBlock, len: nrBlocks - firstBlock }];
+    this.freeBlocks = nrBlocks - firstBlock;
+  }
+
+  /** Allocate up to `want` contiguous blocks (at least 1); null when the disk is full. */
+  alloc(want: number): { start: number; len: number } | null {
+    const run = this.free[0];
+    if (!run) return null;
+    // First fit: prefer a run that holds the whole request.
+    let pick = this.free.find((r) => r.len >= want) ?? run;
+    const len = Math.min(want, pick.len);
+    const got = { start: pick.start, len };
+    pick.start += len;
+    pick.len -= len;
+    if (pick.len === 0) this.free.splice(this.free.indexOf(pick), 1);
+    this.freeBlocks -= len;
+    return got;
+  }
+
+  release(start: number, len: number): void {
+    if (len <= 0) return;
+    const f = this.free;
+    let i = 0;
+    while (i < f.length && f[i]!.start < start) i++;
+    f.splice(i, 0, { start, len });
+    this.freeBlocks += len;
+    // Coalesce with neighbours.
+    if (i + 1 < f.length && f[i]!.start + f[i]!.len === f[i + 1]!.start) {
+      f[i]!.len += f[i + 1]!.len;
+      f.splice(i + 1, 1);
+    }
+    if (i > 0 && f[i - 1]!.start + f[i - 1]!.len === f[i]!.start) {
+      f[i - 1]!.len += f[i]!.len;
+      f.splice(i, 1);
+    }
+  }
+}

@@ -1,0 +1,687 @@
+// The common part of the block-based filesystems (xfs and ext4): extent
+// lookup into iomaps, delayed allocation, writeback mapping and I/O completion,
+// direct I/O, truncate and fallocate. The behaviour follows XFS
+// (fs/xfs/xfs_iomap.c, xfs_aops.c, xfs_file.c, xfs_iops.c, xfs_bmap_util.c);
+// ext4.ts overrides what ext4 does differently.
+
+import type { FallocMode } from '../../prog/types.js';
+import { BioOp, type Bio, type BlockDevice, SECTOR_SIZE } from '../blockdev.js';
+import { violation } from '../checks.js';
+import { EFBIG, EINVAL, EIO, ENOSPC, ENOTBLK, EOPNOTSUPP } from '../errno.js';
+import { errseqCheckAndAdvance } from '../errseq.js';
+import { type Co, type Sched, WaitQueue } from '../sched.js';
+import {
+  filemapFdatawaitRangeKeepErrors,
+  filemapFdatawriteRange,
+  filemapRead,
+  filemapWriteAndWaitRange,
+  foliosInRange,
+  truncateInodePagesRange,
+  mappingSetError,
+  AS_EIO,
+  AS_ENOSPC,
+} from '../mm/filemap.js';
+import { type Folio, PAGE_SIZE, folioTestDirty } from '../mm/folio.js';
+import { iomapDirtyFolio, iomapInvalidateFolio, iomapReleaseFolio } from '../iomap/ifs.js';
+import {
+  type FolioBatch,
+  IOMAP_DELALLOC,
+  IOMAP_F_FOLIO_BATCH,
+  IOMAP_F_NEW,
+  IOMAP_HOLE,
+  IOMAP_MAPPED,
+  IOMAP_NULL_ADDR,
+  IOMAP_UNWRITTEN,
+  IOMAP_WRITE,
+  IOMAP_ZERO,
+  type Iomap,
+  type IomapIter,
+  type IomapOps,
+  type IomapWriteOps,
+} from '../iomap/iomap.js';
+import { type IomapDioOps, inodeDioWait, iomapDioRw } from '../iomap/direct-io.js';
+import { type IomapReadOps, iomapFinishFolioRead, iomapReadFolio } from '../iomap/read.js';
+import { type IomapWriteCtx, iomapFileBufferedWrite, iomapFileUnshare, iomapPageMkwrite, iomapTruncatePage, iomapZeroRange } from '../iomap/write.js';
+import { type IomapWritebackOps, type WritepageCtx, iomapFinishFolioWrite, iomapWritepages } from '../iomap/writeback.js';
+import { BlockAllocator } from './balloc.js';
+import { ExtState, type Extent } from './extent-map.js';
+import type { Filesystem } from './filesystem.js';
+import { Inode, type OpenFile } from './inode.js';
+
+/** Unmaps a folio's ptes; installed by the mm layer (unmap_mapping_folio). */
+export type FolioUnmapper = (f: Folio) => void;
+
+export interface BlockFsOptions {
+  blockSize: number;
+  folioMax: number;
+  /** Device size in bytes. */
+  deviceBytes: number;
+}
+
+export abstract class BlockFs implements Filesystem {
+  abstract readonly name: string;
+  readonly blkbits: number;
+  readonly blockSize: number;
+  readonly maxBytes: number;
+  readonly alloc: BlockAllocator;
+  readonly inodes: Inode[] = [];
+  /** Set by the mm layer so truncation can zap ptes. */
+  unmapFolio: FolioUnmapper = () => {};
+
+  protected readonly readOps: IomapOps;
+  protected readonly writeOps: IomapOps;
+  protected readonly dioOps: IomapOps;
+  protected readonly writeCtx: IomapWriteCtx;
+  protected readonly bioReadOps: IomapReadOps;
+  protected readonly writebackOps: IomapWritebackOps;
+  protected readonly dioEndOps: IomapDioOps;
+
+  constructor(
+    readonly sched: Sched,
+    readonly dev: BlockDevice,
+    protected readonly opts: BlockFsOptions,
+  ) {
+    this.blockSize = opts.blockSize;
+    let bits = 0;
+    while (1 << bits < opts.blockSize) bits++;
+    this.blkbits = bits;
+    this.maxBytes = 2 ** 40;
+    this.alloc = new BlockAllocator(16, Math.floor(opts.deviceBytes / opts.blockSize));
+    const fs = this;
+    this.readOps = { iomapBegin: (iter, pos, len, flags, m) => fs.readIomapBegin(iter.inode, pos, len, flags, m) };
+    this.writeOps = {
+      iomapBegin: (iter, pos, len, flags, m) => fs.bufferedWriteIomapBegin(iter, pos, len, flags, m),
+      iomapEnd: (iter, pos, len, written, flags, m) => fs.bufferedWriteIomapEnd(iter.inode, pos, len, written, flags, m),
+    };
+    this.dioOps = { iomapBegin: (iter, pos, len, flags, m) => fs.directIomapBegin(iter.inode, pos, len, flags, m) };
+    const wops: IomapWriteOps = this.hasValidityCookie() ? { iomapValid: (inode, m) => m.validityCookie === inode.extents.seq } : {};
+    this.writeCtx = { ops: this.writeOps, wops, reader: { readFolioRangeSync: (iter, folio, pos, len) => fs.readFolioRangeSync(iter, folio, pos, len) } };
+    this.bioReadOps = { readFolioRange: (iter, folio, pos, len) => fs.submitReadFolioRange(iter, folio, pos, len) };
+    this.writebackOps = { writebackRange: (wpc, folio, pos, len, endPos) => fs.writebackRange(wpc, folio, pos, len, endPos) };
+    this.dioEndOps = { endIo: (inode, pos, size, error, write) => fs.dioEndIo(inode, pos, size, error, write) };
+  }
+
+  /** Whether ->iomap_valid checks the sequence cookie in write_begin (xfs: yes). */
+  protected abstract hasValidityCookie(): boolean;
+
+  createInode(name: string, indirect = false): Inode {
+    const inode = new Inode(this, this.inodes.length + 1, name, indirect, this.opts.folioMax);
+    const fs = this;
+    const bits = this.blkbits;
+    inode.mapping.aops = {
+      readFolio: (folio) => iomapReadFolio(inode, folio, fs.readOps, fs.bioReadOps),
+      dirtyFolio: (folio) => iomapDirtyFolio(folio, bits),
+      invalidateFolio: (folio, off, len) => iomapInvalidateFolio(fs.sched, folio, off, len),
+      releaseFolio: (folio) => iomapReleaseFolio(fs.sched, folio),
+      writepages: (_mapping, wbc) => iomapWritepages(inode, wbc, fs.writebackOps),
+    };
+    this.inodes.push(inode);
+    return inode;
+  }
+
+  // ---- extent map → iomap -------------------------------------------------
+
+  /** Fill m with the extent (or hole) at pos, trimmed to [pos, pos+len) rounded out to blocks. */
+  protected mapExtent(inode: Inode, pos: number, len: number, m: Iomap): Extent | null {
+    const bits = this.blkbits;
+    const lblk = Math.floor(pos / this.blockSize);
+    const endBlk = Math.ceil((pos + len) / this.blockSize);
+    const { ext, holeLen } = inode.extents.lookup(lblk);
+    m.offset = lblk * this.blockSize;
+    m.validityCookie = inode.extents.seq;
+    if (!ext) {
+      m.type = IOMAP_HOLE;
+      m.addr = IOMAP_NULL_ADDR;
+      m.length = Math.min(holeLen, endBlk - lblk) * this.blockSize;
+      return null;
+    }
+    const n = Math.min(ext.lblk + ext.len, endBlk) - lblk;
+    m.length = n << bits;
+    if (ext.state === ExtState.Delalloc) {
+      m.type = IOMAP_DELALLOC;
+      m.addr = IOMAP_NULL_ADDR;
+    } else {
+      m.type = ext.state === ExtState.Unwritten ? IOMAP_UNWRITTEN : IOMAP_MAPPED;
+      m.addr = (ext.pblk + (lblk - ext.lblk)) * this.blockSize;
+    }
+    return ext;
+  }
+
+  protected *readIomapBegin(inode: Inode, pos: number, len: number, _flags: number, m: Iomap): Co<number> {
+    this.mapExtent(inode, pos, len, m);
+    return 0;
+  }
+
+  /**
+   * xfs_buffered_write_iomap_begin: existing extents are returned as they are;
+   * a hole gets a delalloc reservation (IOMAP_F_NEW). Zeroing never allocates,
+   * and over unwritten extents hands dirty folios over as a batch.
+   */
+  protected *bufferedWriteIomapBegin(iter: IomapIter, pos: number, len: number, flags: number, m: Iomap): Co<number> {
+    const inode = iter.inode;
+    const ext = this.mapExtent(inode, pos, len, m);
+    if (flags & IOMAP_ZERO) {
+      if (m.type === IOMAP_UNWRITTEN && iter.fbatch) this.fillDirtyFolios(inode, m, iter.fbatch);
+      return 0;
+    }
+    if (ext) return 0;
+    // Reserve delalloc blocks for the hole.
+    const lblk = m.offset >> this.blkbits;
+    const n = m.length >> this.blkbits;
+    if (this.alloc.freeBlocks - this.reserved < n) return -ENOSPC;
+    this.reserved += n;
+    inode.extents.set(lblk, n, -1, ExtState.Delalloc);
+    m.type = IOMAP_DELALLOC;
+    m.flags |= IOMAP_F_NEW;
+    m.validityCookie = inode.extents.seq;
+    return 0;
+  }
+
+  /** Delalloc blocks reserved and not yet allocated. */
+  protected reserved = 0;
+
+  /** iomap_fill_dirty_folios: the dirty folios over an unwritten mapping, for zeroing without a flush. */
+  protected fillDirtyFolios(inode: Inode, m: Iomap, fbatch: FolioBatch): void {
+    fbatch.folios.length = 0;
+    fbatch.next = 0;
+    const first = Math.floor(m.offset / PAGE_SIZE);
+    const last = Math.floor((m.offset + m.length - 1) / PAGE_SIZE);
+    for (const f of foliosInRange(inode.mapping, first, last)) if (folioTestDirty(f)) fbatch.folios.push(f);
+    m.flags |= IOMAP_F_FOLIO_BATCH;
+  }
+
+  /**
+   * xfs_buffered_write_iomap_end: after a short write, punch out the delalloc
+   * blocks this write reserved that no dirty page cache covers
+   * (iomap_write_delalloc_release).
+   */
+  protected *bufferedWriteIomapEnd(inode: Inode, pos: number, len: number, written: number, flags: number, m: Iomap): Co<number> {
+    if (flags & IOMAP_ZERO || m.type !== IOMAP_DELALLOC || !(m.flags & IOMAP_F_NEW)) return 0;
+    if (written >= len) return 0;
+    const bs = this.blockSize;
+    const start = Math.ceil((pos + written) / bs) * bs;
+    const end = Math.ceil((pos + len) / bs) * bs;
+    if (start >= end) return 0;
+    yield* inode.invalidateLock.downWrite(this.sched);
+    for (let b = start; b < end; b += bs) {
+      const lblk = b / bs;
+      const f = inode.mapping.pages.get(Math.floor(b / PAGE_SIZE));
+      if (f && folioTestDirty(f) && b < inode.iSize) continue;
+      const { ext } = inode.extents.lookup(lblk);
+      if (ext && ext.state === ExtState.Delalloc) this.punchDelalloc(inode, lblk, 1);
+    }
+    inode.invalidateLock.upWrite(this.sched);
+    return 0;
+  }
+
+  protected punchDelalloc(inode: Inode, lblk: number, n: number): void {
+    for (const piece of inode.extents.remove(lblk, n)) {
+      if (piece.state === ExtState.Delalloc) this.reserved -= piece.len;
+      else inode.extents.set(piece.lblk, piece.len, piece.pblk, piece.state);
+    }
+  }
+
+  /** Allocate n blocks for file blocks lblk.. in `state`; may return fewer extents than asked (fragmented). */
+  protected allocBlocks(inode: Inode, lblk: number, n: number, state: ExtState): number {
+    let done = 0;
+    while (done < n) {
+      const got = this.alloc.alloc(n - done);
+      if (!got) return done > 0 ? done : -ENOSPC;
+      inode.extents.set(lblk + done, got.len, got.start, state);
+      done += got.len;
+    }
+    return done;
+  }
+
+  /** Free the allocated blocks of removed extent pieces; drop delalloc reservations. */
+  protected releaseExtents(pieces: Extent[]): void {
+    for (const p of pieces) {
+      if (p.state === ExtState.Delalloc) this.reserved -= p.len;
+      else this.alloc.release(p.pblk, p.len);
+    }
+  }
+
+  // ---- reads --------------------------------------------------------------
+
+  /** read_folio_range for block devices: one bio, completed asynchronously. */
+  protected submitReadFolioRange(iter: IomapIter, folio: Folio, pos: number, len: number): number {
+    const m = iter.iomap;
+    const inode = iter.inode;
+    const off = pos - folio.pos;
+    const bio: Bio = {
+      op: BioOp.Read,
+      sector: (m.addr + (pos - m.offset)) / SECTOR_SIZE,
+      buf: folio.data.subarray(off, off + len),
+      preflush: false,
+      fua: false,
+      status: 0,
+      owner: 'iomap_read_end_io',
+      endIo: (b) => iomapFinishFolioRead(inode, folio, off, len, b.status),
+    };
+    this.dev.submitBio(bio);
+    return 0;
+  }
+
+  /** iomap_bio_read_folio_range_sync: submit_bio_wait. */
+  protected *readFolioRangeSync(iter: IomapIter, folio: Folio, pos: number, len: number): Co<number> {
+    const m = iter.iomap;
+    const off = pos - folio.pos;
+    return yield* this.submitBioWait(BioOp.Read, m.addr + (pos - m.offset), folio.data.subarray(off, off + len), 'submit_bio_wait');
+  }
+
+  protected *submitBioWait(op: BioOp, addr: number, buf: Uint8Array, owner: string, preflush = false): Co<number> {
+    const wq = new WaitQueue(owner);
+    let done = false;
+    let status = 0;
+    this.dev.submitBio({
+      op,
+      sector: addr / SECTOR_SIZE,
+      buf,
+      preflush,
+      fua: false,
+      status: 0,
+      owner,
+      endIo: (b) => {
+        done = true;
+        status = b.status;
+        this.sched.wakeAll(wq);
+      },
+    });
+    yield* this.sched.waitUntil(wq, () => done);
+    return status;
+  }
+
+  *readIter(file: OpenFile, pos: number, dst: Uint8Array): Co<number> {
+    const inode = file.inode;
+    if (dst.length === 0) return 0;
+    if (file.direct) {
+      yield* inode.iRwsem.downRead(this.sched);
+      const ret = yield* iomapDioRw(inode, pos, dst, false, this.dioOps, this.dioEndOps, this.unmapFolio);
+      inode.iRwsem.upRead(this.sched);
+      return ret;
+    }
+    yield* inode.iRwsem.downRead(this.sched);
+    const ret = yield* filemapRead(inode.mapping, pos, dst.length, dst);
+    inode.iRwsem.upRead(this.sched);
+    return ret;
+  }
+
+  // ---- writes -------------------------------------------------------------
+
+  /** generic_write_checks: clamp to s_maxbytes; EFBIG at or past it. */
+  protected writeChecks(pos: number, len: number): number {
+    if (pos >= this.maxBytes) return -EFBIG;
+    return Math.min(len, this.maxBytes - pos);
+  }
+
+  /** xfs_file_write_zero_eof: zero between the old EOF and a write that starts beyond it. */
+  protected *writeZeroEof(inode: Inode, pos: number): Co<number> {
+    const isize = inode.iSize;
+    if (pos <= isize) return 0;
+    yield* inode.invalidateLock.downWrite(this.sched);
+    const ret = yield* iomapZeroRange(inode, isize, pos - isize, this.writeCtx, this.newBatch());
+    inode.invalidateLock.upWrite(this.sched);
+    return ret;
+  }
+
+  protected newBatch(): FolioBatch {
+    return { folios: [], next: 0 };
+  }
+
+  *writeIter(file: OpenFile, pos: number, src: Uint8Array): Co<number> {
+    const inode = file.inode;
+    const len = this.writeChecks(pos, src.length);
+    if (len < 0) return len;
+    if (len === 0) return 0;
+    const data = len === src.length ? src : src.subarray(0, len);
+    if (file.direct) {
+      const ret = yield* this.directWrite(file, pos, data);
+      if (ret !== -ENOTBLK) return ret;
+    }
+    yield* inode.iRwsem.downWrite(this.sched);
+    let ret = yield* this.writeZeroEof(inode, pos);
+    if (ret >= 0) ret = yield* iomapFileBufferedWrite(inode, pos, data, this.writeCtx, this.unmapFolio);
+    inode.iRwsem.upWrite(this.sched);
+    return ret;
+  }
+
+  /** xfs_file_dio_write: aligned writes under the shared i_rwsem, others exclusive. */
+  protected *directWrite(file: OpenFile, pos: number, src: Uint8Array): Co<number> {
+    const inode = file.inode;
+    if ((pos | src.length) & (SECTOR_SIZE - 1)) return -EINVAL;
+    const exclusive = ((pos | src.length) & (this.blockSize - 1)) !== 0 || pos + src.length > inode.iSize;
+    if (exclusive) yield* inode.iRwsem.downWrite(this.sched);
+    else yield* inode.iRwsem.downRead(this.sched);
+    let ret = yield* this.writeZeroEof(inode, pos);
+    if (exclusive && ret >= 0) yield* inodeDioWait(inode);
+    if (ret >= 0) ret = yield* iomapDioRw(inode, pos, src, true, this.dioOps, this.dioEndOps, this.unmapFolio);
+    if (exclusive) inode.iRwsem.upWrite(this.sched);
+    else inode.iRwsem.upRead(this.sched);
+    return ret;
+  }
+
+  /**
+   * xfs_direct_write_iomap_begin: reads see extents as they are; writes
+   * allocate unwritten blocks (IOMAP_F_NEW) for holes and delalloc.
+   */
+  protected *directIomapBegin(inode: Inode, pos: number, len: number, flags: number, m: Iomap): Co<number> {
+    const ext = this.mapExtent(inode, pos, len, m);
+    if (!(flags & IOMAP_WRITE)) {
+      if (m.type === IOMAP_DELALLOC) m.type = IOMAP_HOLE;
+      return 0;
+    }
+    if (ext && ext.state !== ExtState.Delalloc) return 0;
+    const lblk = m.offset >> this.blkbits;
+    const n = m.length >> this.blkbits;
+    if (ext) this.punchDelalloc(inode, lblk, n);
+    const got = this.allocBlocks(inode, lblk, n, ExtState.Unwritten);
+    if (got < 0) return got;
+    this.mapExtent(inode, pos, len, m);
+    m.flags |= IOMAP_F_NEW;
+    return 0;
+  }
+
+  /** xfs_dio_write_end_io: convert unwritten extents and extend the size. */
+  protected dioEndIo(inode: Inode, pos: number, size: number, error: number, write: boolean): number {
+    if (!write || error || size === 0) return 0;
+    this.convertUnwritten(inode, pos, size);
+    if (pos + size > inode.iSize) inode.iSize = pos + size;
+    if (pos + size > inode.diskSize) inode.diskSize = Math.min(pos + size, inode.iSize);
+    return 0;
+  }
+
+  protected convertUnwritten(inode: Inode, pos: number, size: number): void {
+    const lblk = Math.floor(pos / this.blockSize);
+    const end = Math.ceil((pos + size) / this.blockSize);
+    inode.extents.convert(lblk, end - lblk, ExtState.Unwritten, ExtState.Written);
+  }
+
+  // ---- writeback ----------------------------------------------------------
+
+  /**
+   * xfs_writeback_range / xfs_map_blocks: map the range, allocating delalloc
+   * (as unwritten, converted when the I/O completes), and submit a bio for it.
+   */
+  protected *writebackRange(wpc: WritepageCtx, folio: Folio, pos: number, len: number, endPos: number): Co<number> {
+    const inode = wpc.inode;
+    const m = wpc.iomap;
+    m.flags = 0;
+    let ext = this.mapExtent(inode, pos, len, m);
+    if (ext && ext.state === ExtState.Delalloc) {
+      const err = this.convertDelalloc(inode, ext);
+      if (err < 0) return err;
+      ext = this.mapExtent(inode, pos, len, m);
+    }
+    const n = Math.min(m.offset + m.length, pos + len) - pos;
+    if (m.type === IOMAP_HOLE) {
+      if (pos < inode.iSize) {
+        violation(this.sched, 'INVARIANT', 'writeback:dirty-over-hole', 'iomap_writeback_range',
+          `dirty block at ${pos} of ${inode.name} maps to a hole inside EOF ${inode.iSize}`);
+      }
+      return n;
+    }
+    this.submitWritebackBio(inode, folio, pos, n, endPos, m.type === IOMAP_UNWRITTEN, m.addr + (pos - m.offset));
+    return n;
+  }
+
+  /** xfs_bmapi_convert_delalloc: allocate the whole delalloc extent, as unwritten blocks. */
+  protected convertDelalloc(inode: Inode, ext: Extent): number {
+    const { lblk, len } = ext;
+    this.reserved -= len;
+    inode.extents.remove(lblk, len);
+    const got = this.allocBlocks(inode, lblk, len, this.delallocTarget(inode));
+    if (got < 0) return got;
+    if (got < len) return -ENOSPC;
+    return 0;
+  }
+
+  /** What state delalloc becomes when written back. */
+  protected delallocTarget(_inode: Inode): ExtState {
+    return ExtState.Unwritten;
+  }
+
+  /** One ioend's bio; completion converts unwritten, moves the on-disk size, ends folio writeback. */
+  protected submitWritebackBio(inode: Inode, folio: Folio, pos: number, len: number, endPos: number, unwritten: boolean, addr: number): void {
+    const off = pos - folio.pos;
+    const fs = this;
+    this.dev.submitBio({
+      op: BioOp.Write,
+      sector: addr / SECTOR_SIZE,
+      buf: folio.data.subarray(off, off + len),
+      preflush: false,
+      fua: false,
+      status: 0,
+      owner: 'iomap_writepage_end_bio',
+      endIo(b: Bio): void {
+        if (b.status) {
+          mappingSetError(inode.mapping, b.status);
+        } else {
+          if (unwritten) fs.convertUnwritten(inode, pos, len);
+          const validEnd = Math.min(pos + len, endPos, inode.iSize);
+          if (validEnd > inode.diskSize) inode.diskSize = validEnd;
+        }
+        iomapFinishFolioWrite(inode, folio, len);
+      },
+    });
+  }
+
+  // ---- fsync --------------------------------------------------------------
+
+  /** file_write_and_wait_range: write back, wait, and report this file's new errors once. */
+  protected *fileWriteAndWaitRange(file: OpenFile, start: number, end: number): Co<number> {
+    const mapping = file.inode.mapping;
+    let err = 0;
+    if (mapping.nrpages > 0) {
+      err = yield* filemapFdatawriteRange(mapping, start, end, true);
+      if (err !== -EIO) yield* filemapFdatawaitRangeKeepErrors(mapping, start, end);
+    }
+    // file_check_and_advance_wb_err also clears the legacy AS_ bits.
+    const err2 = errseqCheckAndAdvance(mapping.wbErr, file.fWbErr);
+    mapping.asFlags &= ~(AS_EIO | AS_ENOSPC);
+    return err || err2;
+  }
+
+  /** xfs_file_fsync: data, then the log, then a cache flush. */
+  *fsync(file: OpenFile, start: number, end: number, _datasync: boolean): Co<number> {
+    const err = yield* this.fileWriteAndWaitRange(file, start, end);
+    if (err) return err;
+    return yield* this.submitBioWait(BioOp.Flush, 0, new Uint8Array(0), 'blkdev_issue_flush', true);
+  }
+
+  // ---- mmap ---------------------------------------------------------------
+
+  *pageMkwrite(file: OpenFile, folio: Folio): Co<number> {
+    const inode = file.inode;
+    yield* inode.invalidateLock.downRead(this.sched);
+    const ret = yield* iomapPageMkwrite(inode, folio, this.writeCtx);
+    inode.invalidateLock.upRead(this.sched);
+    return ret;
+  }
+
+  // ---- truncate -----------------------------------------------------------
+
+  /** truncate_setsize: the new size, then drop the page cache past it. */
+  protected *truncateSetsize(inode: Inode, newsize: number): Co<void> {
+    inode.iSize = newsize;
+    const holebegin = Math.ceil(newsize / PAGE_SIZE) * PAGE_SIZE;
+    yield* truncateInodePagesRange(inode.mapping, newsize, -1, (f) => {
+      if (f.pos + f.size > holebegin) this.unmapFolio(f);
+    });
+  }
+
+  /** Remove the blocks wholly past newsize (xfs_itruncate_extents). */
+  protected truncateExtents(inode: Inode, newsize: number): void {
+    const first = Math.ceil(newsize / this.blockSize);
+    this.releaseExtents(inode.extents.remove(first, Number.MAX_SAFE_INTEGER - first));
+  }
+
+  /** xfs_setattr_size; the caller holds i_rwsem and invalidate_lock exclusive. */
+  protected *setSizeLocked(inode: Inode, newsize: number): Co<number> {
+    const oldsize = inode.iSize;
+    yield* inodeDioWait(inode);
+    let err: number;
+    if (newsize > oldsize) err = yield* iomapZeroRange(inode, oldsize, newsize - oldsize, this.writeCtx, this.newBatch());
+    else err = yield* iomapTruncatePage(inode, newsize, this.writeCtx);
+    if (err < 0) return err;
+    yield* this.truncateSetsize(inode, newsize);
+    if (newsize > inode.diskSize && oldsize !== inode.diskSize) {
+      const e = yield* filemapWriteAndWaitRange(inode.mapping, inode.diskSize, newsize - 1);
+      if (e) return e;
+    }
+    if (newsize <= oldsize) this.truncateExtents(inode, newsize);
+    inode.diskSize = newsize;
+    return 0;
+  }
+
+  *setattrSize(file: OpenFile, size: number): Co<number> {
+    if (size < 0) return -EINVAL;
+    if (size > this.maxBytes) return -EFBIG;
+    const inode = file.inode;
+    yield* inode.iRwsem.downWrite(this.sched);
+    yield* inode.invalidateLock.downWrite(this.sched);
+    const ret = yield* this.setSizeLocked(inode, size);
+    inode.invalidateLock.upWrite(this.sched);
+    inode.iRwsem.upWrite(this.sched);
+    return ret;
+  }
+
+  // ---- fallocate ----------------------------------------------------------
+
+  /** Which fallocate modes this inode supports. */
+  protected fallocSupported(_inode: Inode, _mode: FallocMode): boolean {
+    return true;
+  }
+
+  *fallocate(file: OpenFile, mode: FallocMode, off: number, len: number): Co<number> {
+    // vfs_fallocate checks
+    if (off < 0 || len <= 0) return -EINVAL;
+    if (off + len > this.maxBytes || off + len < 0) return -EFBIG;
+    const inode = file.inode;
+    if (!this.fallocSupported(inode, mode)) return -EOPNOTSUPP;
+    yield* inode.iRwsem.downWrite(this.sched);
+    yield* inode.invalidateLock.downWrite(this.sched);
+    yield* inodeDioWait(inode);
+    let ret: number;
+    switch (mode) {
+      case 'punch':
+        ret = yield* this.punchHole(inode, off, len);
+        break;
+      case 'zero':
+      case 'zero_keep':
+        ret = yield* this.zeroRangeFalloc(inode, off, len, mode === 'zero_keep');
+        break;
+      case 'collapse':
+        ret = yield* this.collapseRange(inode, off, len);
+        break;
+      case 'insert':
+        ret = yield* this.insertRange(inode, off, len);
+        break;
+      case 'unshare':
+        ret = yield* iomapFileUnshare(inode, off, len, this.writeCtx);
+        if (ret >= 0) ret = yield* this.allocateRange(inode, off, len, false);
+        break;
+      default:
+        ret = yield* this.allocateRange(inode, off, len, mode === 'keep_size');
+    }
+    inode.invalidateLock.upWrite(this.sched);
+    inode.iRwsem.upWrite(this.sched);
+    return ret;
+  }
+
+  /** xfs_flush_unmap_range: write back and drop the page cache over [start, end) rounded to pages. */
+  protected *flushUnmapRange(inode: Inode, start: number, end: number): Co<number> {
+    const rounding = Math.max(this.blockSize, PAGE_SIZE);
+    const s = Math.floor(start / rounding) * rounding;
+    const e = Math.ceil(end / rounding) * rounding - 1;
+    const err = yield* filemapWriteAndWaitRange(inode.mapping, s, e);
+    if (err) return err;
+    yield* truncateInodePagesRange(inode.mapping, s, e, this.unmapFolio);
+    return 0;
+  }
+
+  /** xfs_free_file_space: unmap whole blocks, then zero the partial ones inside EOF. */
+  protected *punchHole(inode: Inode, off: number, len: number): Co<number> {
+    const err = yield* this.flushUnmapRange(inode, off, off + len);
+    if (err) return err;
+    const first = Math.ceil(off / this.blockSize);
+    const last = Math.floor((off + len) / this.blockSize);
+    if (last > first) this.releaseExtents(inode.extents.remove(first, last - first));
+    if (off >= inode.iSize) return 0;
+    const zlen = Math.min(off + len, inode.iSize) - off;
+    return yield* iomapZeroRange(inode, off, zlen, this.writeCtx, this.newBatch());
+  }
+
+  /** Preallocate unwritten blocks over the holes of [off, off+len); extend i_size unless keepSize. */
+  protected *allocateRange(inode: Inode, off: number, len: number, keepSize: boolean): Co<number> {
+    const first = Math.floor(off / this.blockSize);
+    const end = Math.ceil((off + len) / this.blockSize);
+    for (let b = first; b < end; ) {
+      const { ext, holeLen } = inode.extents.lookup(b);
+      if (ext) {
+        b = ext.lblk + ext.len;
+        continue;
+      }
+      const n = Math.min(holeLen, end - b);
+      const got = this.allocBlocks(inode, b, n, ExtState.Unwritten);
+      if (got < 0) return got;
+      b += got;
+    }
+    if (!keepSize && off + len > inode.iSize) return yield* this.setSizeLocked(inode, off + len);
+    return 0;
+  }
+
+  /** xfs_zero_file_space: punch, then preallocate; extend unless KEEP_SIZE. */
+  protected *zeroRangeFalloc(inode: Inode, off: number, len: number, keepSize: boolean): Co<number> {
+    const err = yield* this.punchHole(inode, off, len);
+    if (err < 0) return err;
+    return yield* this.allocateRange(inode, off, len, keepSize);
+  }
+
+  protected collapseInsertAligned(off: number, len: number): boolean {
+    return ((off | len) & (this.blockSize - 1)) === 0;
+  }
+
+  /** xfs_collapse_file_space */
+  protected *collapseRange(inode: Inode, off: number, len: number): Co<number> {
+    if (!this.collapseInsertAligned(off, len)) return -EINVAL;
+    if (off + len >= inode.iSize) return -EINVAL;
+    const err = yield* this.flushUnmapRange(inode, off, inode.iSize);
+    if (err) return err;
+    const first = off / this.blockSize;
+    const n = len / this.blockSize;
+    this.releaseExtents(inode.extents.remove(first, n));
+    inode.extents.shift(first + n, -n);
+    const newsize = inode.iSize - len;
+    yield* this.truncateSetsize(inode, newsize);
+    // The size change is logged with the shift (xfs_falloc_setsize).
+    inode.diskSize = newsize;
+    return 0;
+  }
+
+  /** xfs_insert_file_space */
+  protected *insertRange(inode: Inode, off: number, len: number): Co<number> {
+    if (!this.collapseInsertAligned(off, len)) return -EINVAL;
+    if (off >= inode.iSize) return -EINVAL;
+    if (inode.iSize + len > this.maxBytes) return -EFBIG;
+    const err = yield* this.flushUnmapRange(inode, off, inode.iSize);
+    if (err) return err;
+    const first = off / this.blockSize;
+    inode.extents.splitAt(first);
+    inode.extents.shift(first, len / this.blockSize);
+    inode.iSize += len;
+    inode.diskSize = inode.iSize;
+    return 0;
+  }
+
+  // ---- lifetime -----------------------------------------------------------
+
+  *evictInode(inode: Inode): Co<void> {
+    yield* filemapWriteAndWaitRange(inode.mapping, 0, Number.MAX_SAFE_INTEGER);
+    yield* truncateInodePagesRange(inode.mapping, 0, -1, this.unmapFolio);
+  }
+
+  reloadInode(inode: Inode): void {
+    // Clean unmount wrote everything back; the on-disk size is the size.
+    inode.iSize = inode.diskSize;
+  }
+}

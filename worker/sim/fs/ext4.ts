@@ -1,0 +1,54 @@
+// ext4 on iomap: extent inodes behave like XFS here (delalloc, unwritten
+// conversion at I/O completion with dioread_nolock); indirect-block inodes
+// have no unwritten extents, support only punch among the fallocate modes,
+// and cannot fill holes with direct I/O (-ENOTBLK: fall back to buffered).
+
+import type { FallocMode } from '../../prog/types.js';
+import { ENOTBLK } from '../errno.js';
+import type { Co } from '../sched.js';
+import { IOMAP_WRITE, type Iomap } from '../iomap/iomap.js';
+import { BlockFs } from './blockfs.js';
+import { ExtState } from './extent-map.js';
+import type { Inode } from './inode.js';
+
+export class Ext4Fs extends BlockFs {
+  readonly name = 'ext4';
+
+  protected hasValidityCookie(): boolean {
+    return false;
+  }
+
+  /** ext4_fallocate: only punch hole works without extents (-EOPNOTSUPP otherwise). */
+  protected override fallocSupported(inode: Inode, mode: FallocMode): boolean {
+    if (mode === 'unshare') return false;
+    return !inode.indirect || mode === 'punch';
+  }
+
+  /** Indirect-block files have no unwritten state: writeback allocates written blocks. */
+  protected override delallocTarget(inode: Inode): ExtState {
+    return inode.indirect ? ExtState.Written : ExtState.Unwritten;
+  }
+
+  /**
+   * ext4_iomap_begin for direct writes: indirect inodes cannot fill a hole
+   * inside i_size (a crash could expose stale data): -ENOTBLK, buffered fallback.
+   */
+  protected override *directIomapBegin(inode: Inode, pos: number, len: number, flags: number, m: Iomap): Co<number> {
+    if (inode.indirect && flags & IOMAP_WRITE) {
+      const ext = this.mapExtent(inode, pos, len, m);
+      if ((!ext || ext.state === ExtState.Delalloc) && m.offset < inode.iSize) return -ENOTBLK;
+      if (!ext || ext.state === ExtState.Delalloc) {
+        // Past EOF: allocate written blocks directly (EXT4_GET_BLOCKS_CREATE).
+        const lblk = m.offset >> this.blkbits;
+        const n = m.length >> this.blkbits;
+        if (ext) this.punchDelalloc(inode, lblk, n);
+        const got = this.allocBlocks(inode, lblk, n, ExtState.Written);
+        if (got < 0) return got;
+        this.mapExtent(inode, pos, len, m);
+        m.flags |= 1; // IOMAP_F_NEW: sub-block zeroing around the write
+      }
+      return 0;
+    }
+    return yield* super.directIomapBegin(inode, pos, len, flags, m);
+  }
+}

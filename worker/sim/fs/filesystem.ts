@@ -1,0 +1,40 @@
+// What the VFS layer needs from a filesystem personality: its file, inode and
+// vm operations. ext4, xfs and fuse implement it; the syscall layer (vfs/)
+// calls only these.
+
+import type { FallocMode } from '../../prog/types.js';
+import type { BlockDevice } from '../blockdev.js';
+import type { Sched } from '../sched.js';
+import type { Co } from '../sched.js';
+import type { Folio } from '../mm/folio.js';
+import type { Inode, OpenFile } from './inode.js';
+
+export interface Filesystem {
+  readonly name: string;
+  readonly sched: Sched;
+  readonly dev: BlockDevice;
+  readonly blkbits: number;
+  readonly blockSize: number;
+  /** s_maxbytes */
+  readonly maxBytes: number;
+
+  /** Create the in-core inode of a new, empty regular file. */
+  createInode(name: string): Inode;
+
+  /** ->read_iter: buffered or direct read into dst; bytes read or -errno. */
+  readIter(file: OpenFile, pos: number, dst: Uint8Array): Co<number>;
+  /** ->write_iter: buffered or direct write of src; bytes written or -errno. */
+  writeIter(file: OpenFile, pos: number, src: Uint8Array): Co<number>;
+  /** ->fallocate */
+  fallocate(file: OpenFile, mode: FallocMode, off: number, len: number): Co<number>;
+  /** ->setattr with ATTR_SIZE (truncate). */
+  setattrSize(file: OpenFile, size: number): Co<number>;
+  /** ->fsync over [start, end] (inclusive). */
+  fsync(file: OpenFile, start: number, end: number, datasync: boolean): Co<number>;
+  /** vm_ops->page_mkwrite: returns 0 with the folio locked and dirty, or -errno (SIGBUS). */
+  pageMkwrite(file: OpenFile, folio: Folio): Co<number>;
+  /** Write back everything and drop the in-core state of the inode (evict). */
+  evictInode(inode: Inode): Co<void>;
+  /** Rebuild in-core inode state from what is on disk, after a remount. */
+  reloadInode(inode: Inode): void;
+}

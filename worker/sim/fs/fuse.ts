@@ -1,0 +1,360 @@
+// FUSE (fs/fuse/file.c) without writeback cache: buffered writes copy into
+// the page cache and go to the server at once (write-through); reads go
+// through iomap with an asynchronous READ per range; mmap-dirtied folios are
+// written back with WRITE requests. The server is a userspace daemon whose
+// file data lives in its own store, answering each request as a scheduler
+// event.
+
+import type { FallocMode } from '../../prog/types.js';
+import { type BlockDevice, SparseStore } from '../blockdev.js';
+import { EINVAL, EOPNOTSUPP } from '../errno.js';
+import { errseqCheckAndAdvance } from '../errseq.js';
+import { type Co, type Sched, WaitQueue } from '../sched.js';
+import {
+  AS_EIO,
+  AS_ENOSPC,
+  FGP_CREAT,
+  FGP_LOCK,
+  FGP_WRITE,
+  filemapFdatawaitRangeKeepErrors,
+  filemapFdatawriteRange,
+  filemapGetFolio,
+  filemapRead,
+  filemapWriteAndWaitRange,
+  invalidateInodePages2Range,
+  orderForLength,
+  truncateInodePagesRange,
+} from '../mm/filemap.js';
+import {
+  type Folio,
+  PAGE_SIZE,
+  folioClearUptodate,
+  folioLock,
+  folioMarkUptodate,
+  folioPut,
+  folioTestUptodate,
+  folioUnlock,
+  folioWaitWriteback,
+} from '../mm/folio.js';
+import { iomapDirtyFolio, iomapInvalidateFolio, iomapReleaseFolio } from '../iomap/ifs.js';
+import { IOMAP_MAPPED, type Iomap, type IomapOps } from '../iomap/iomap.js';
+import { type IomapReadOps, iomapFinishFolioRead, iomapReadFolio } from '../iomap/read.js';
+import { type IomapWritebackOps, type WritepageCtx, iomapFinishFolioWrite, iomapWritepages } from '../iomap/writeback.js';
+import { dioWarnStalePagecache, kiocbInvalidatePages } from '../iomap/direct-io.js';
+import type { FolioUnmapper } from './blockfs.js';
+import type { Filesystem } from './filesystem.js';
+import { Inode, type OpenFile } from './inode.js';
+
+/** The daemon's view of one file. */
+interface ServerFile {
+  data: SparseStore;
+  size: number;
+}
+
+/** The FUSE server: a passthrough daemon over its own storage. */
+export class FuseServer {
+  private readonly files = new Map<number, ServerFile>();
+
+  file(ino: number): ServerFile {
+    let f = this.files.get(ino);
+    if (!f) {
+      f = { data: new SparseStore(), size: 0 };
+      this.files.set(ino, f);
+    }
+    return f;
+  }
+
+  read(ino: number, off: number, dst: Uint8Array): number {
+    const f = this.file(ino);
+    const n = Math.max(0, Math.min(dst.length, f.size - off));
+    if (n > 0) f.data.read(off, dst.subarray(0, n));
+    dst.fill(0, n);
+    return n;
+  }
+
+  write(ino: number, off: number, src: Uint8Array): number {
+    const f = this.file(ino);
+    f.data.write(off, src);
+    if (off + src.length > f.size) f.size = off + src.length;
+    return src.length;
+  }
+
+  zero(ino: number, off: number, len: number): void {
+    const f = this.file(ino);
+    const end = Math.min(off + len, f.size);
+    if (end > off) f.data.write(off, new Uint8Array(end - off));
+  }
+
+  setSize(ino: number, size: number): void {
+    const f = this.file(ino);
+    if (size < f.size) f.data.write(size, new Uint8Array(f.size - size));
+    f.size = size;
+  }
+}
+
+export class FuseFs implements Filesystem {
+  readonly name = 'fuse';
+  readonly blkbits: number;
+  readonly maxBytes = 2 ** 40;
+  readonly server = new FuseServer();
+  readonly inodes: Inode[] = [];
+  unmapFolio: FolioUnmapper = () => {};
+  private readonly iomapOps: IomapOps;
+  private readonly readOps: IomapReadOps;
+  private readonly writebackOps: IomapWritebackOps;
+
+  constructor(
+    readonly sched: Sched,
+    readonly dev: BlockDevice,
+    readonly blockSize: number,
+    private readonly folioMax: number,
+  ) {
+    let bits = 0;
+    while (1 << bits < blockSize) bits++;
+    this.blkbits = bits;
+    this.iomapOps = { iomapBegin: (_iter, pos, len, _flags, m) => this.fuseIomapBegin(pos, len, m) };
+    this.readOps = { readFolioRange: (iter, folio, pos, len) => this.fuseReadFolioRange(iter.inode, folio, pos, len) };
+    this.writebackOps = { writebackRange: (wpc, folio, pos, len, endPos) => this.fuseWritebackRange(wpc, folio, pos, len, endPos) };
+  }
+
+  createInode(name: string): Inode {
+    const inode = new Inode(this, this.inodes.length + 1, name, false, this.folioMax);
+    const bits = this.blkbits;
+    inode.mapping.aops = {
+      readFolio: (folio) => iomapReadFolio(inode, folio, this.iomapOps, this.readOps),
+      dirtyFolio: (folio) => iomapDirtyFolio(folio, bits),
+      invalidateFolio: (folio, off, len) => iomapInvalidateFolio(this.sched, folio, off, len),
+      releaseFolio: (folio) => iomapReleaseFolio(this.sched, folio),
+      writepages: (_m, wbc) => iomapWritepages(inode, wbc, this.writebackOps),
+    };
+    this.server.file(inode.ino);
+    this.inodes.push(inode);
+    return inode;
+  }
+
+  /** fuse_iomap_begin: everything is mapped; "addresses" are file offsets in the server. */
+  private *fuseIomapBegin(pos: number, len: number, m: Iomap): Co<number> {
+    m.type = IOMAP_MAPPED;
+    m.offset = pos;
+    m.length = len;
+    m.addr = pos;
+    return 0;
+  }
+
+  /** Send a request; the server answers it as a scheduler event. */
+  private request(name: string, handle: () => void): void {
+    this.sched.queueEvent({ name, run: handle });
+  }
+
+  /** Send a request and sleep until the reply. */
+  private *requestWait(name: string, handle: () => number): Co<number> {
+    const wq = new WaitQueue(name);
+    let done = false;
+    let ret = 0;
+    this.request(name, () => {
+      ret = handle();
+      done = true;
+      this.sched.wakeAll(wq);
+    });
+    yield* this.sched.waitUntil(wq, () => done);
+    return ret;
+  }
+
+  /** fuse_iomap_read_folio_range_async: a FUSE_READ for part of a folio. */
+  private fuseReadFolioRange(inode: Inode, folio: Folio, pos: number, len: number): number {
+    const off = pos - folio.pos;
+    this.request('fuse_readpages_end', () => {
+      this.server.read(inode.ino, pos, folio.data.subarray(off, off + len));
+      iomapFinishFolioRead(inode, folio, off, len, 0);
+    });
+    return 0;
+  }
+
+  /** Writeback of mmap-dirtied folios: an async FUSE_WRITE per range. */
+  private *fuseWritebackRange(wpc: WritepageCtx, folio: Folio, pos: number, len: number, endPos: number): Co<number> {
+    const inode = wpc.inode;
+    wpc.iomap.type = IOMAP_MAPPED;
+    const off = pos - folio.pos;
+    const n = Math.max(0, Math.min(len, endPos - pos));
+    this.request('fuse_writepage_end', () => {
+      if (n > 0) this.server.write(inode.ino, pos, folio.data.subarray(off, off + n));
+      iomapFinishFolioWrite(inode, folio, len);
+    });
+    return len;
+  }
+
+  *readIter(file: OpenFile, pos: number, dst: Uint8Array): Co<number> {
+    const inode = file.inode;
+    if (dst.length === 0) return 0;
+    if (file.direct) {
+      // generic_file_read_iter with IOCB_DIRECT: flush the range, then fuse_direct_IO.
+      if (pos >= inode.iSize) return 0;
+      const err = yield* filemapWriteAndWaitRange(inode.mapping, pos, pos + dst.length - 1);
+      if (err) return err;
+      return yield* this.requestWait('fuse_direct_io', () => {
+        const n = Math.min(dst.length, Math.max(0, inode.iSize - pos));
+        return this.server.read(inode.ino, pos, dst.subarray(0, n));
+      });
+    }
+    return yield* filemapRead(inode.mapping, pos, dst.length, dst);
+  }
+
+  *writeIter(file: OpenFile, pos: number, src: Uint8Array): Co<number> {
+    const inode = file.inode;
+    if (pos >= this.maxBytes) return -27;
+    if (src.length === 0) return 0;
+    yield* inode.iRwsem.downWrite(this.sched);
+    let ret: number;
+    if (file.direct) ret = yield* this.fuseDirectWrite(inode, pos, src);
+    else ret = yield* this.fusePerformWrite(inode, pos, src);
+    inode.iRwsem.upWrite(this.sched);
+    return ret;
+  }
+
+  /** generic_file_direct_write over fuse_direct_IO. */
+  private *fuseDirectWrite(inode: Inode, pos: number, src: Uint8Array): Co<number> {
+    const end = pos + src.length - 1;
+    const err = yield* kiocbInvalidatePages(inode, pos, end, this.unmapFolio);
+    if (err) return err;
+    const n = yield* this.requestWait('fuse_direct_io', () => this.server.write(inode.ino, pos, src));
+    if (pos + n > inode.iSize) inode.iSize = pos + n;
+    const ret = yield* invalidateInodePages2Range(inode.mapping, Math.floor(pos / PAGE_SIZE), Math.floor(end / PAGE_SIZE), this.unmapFolio);
+    if (ret) dioWarnStalePagecache(inode);
+    return n;
+  }
+
+  /**
+   * fuse_perform_write: fill folios (fuse_fill_write_pages), send one WRITE,
+   * then fix up the folios (fuse_send_write_pages) and i_size.
+   */
+  private *fusePerformWrite(inode: Inode, pos: number, src: Uint8Array): Co<number> {
+    const s = this.sched;
+    let done = 0;
+    while (done < src.length) {
+      const folios: { folio: Folio; locked: boolean; len: number }[] = [];
+      const start = pos + done;
+      let count = 0;
+      // fuse_fill_write_pages: copy until a folio is left locked (not uptodate) or the chunk is full.
+      while (done + count < src.length && count < this.folioMax * 4) {
+        const p = start + count;
+        const folio = (yield* filemapGetFolio(inode.mapping, Math.floor(p / PAGE_SIZE), FGP_LOCK | FGP_CREAT | FGP_WRITE,
+          orderForLength(src.length - done - count)))!;
+        const off = p - folio.pos;
+        const n = Math.min(folio.size - off, src.length - done - count);
+        folio.data.set(src.subarray(done + count, done + count + n), off);
+        count += n;
+        if (n === folio.size) folioMarkUptodate(folio);
+        if (folioTestUptodate(folio)) {
+          folioUnlock(s, folio);
+          folios.push({ folio, locked: false, len: n });
+        } else {
+          folios.push({ folio, locked: true, len: n });
+          break;
+        }
+      }
+      const written = yield* this.requestWait('fuse_send_write', () =>
+        this.server.write(inode.ino, start, src.subarray(done, done + count)));
+      // fuse_send_write_pages: a short write clears uptodate on the folio where it stopped.
+      let left = written;
+      for (const f of folios) {
+        if (left < f.len) {
+          if (written < count) folioClearUptodate(f.folio);
+          left = 0;
+        } else left -= f.len;
+        if (f.locked) folioUnlock(s, f.folio);
+        folioPut(s, f.folio);
+      }
+      if (start + written > inode.iSize) inode.iSize = start + written;
+      done += written;
+      if (written < count) break;
+    }
+    return done;
+  }
+
+  *fallocate(file: OpenFile, mode: FallocMode, off: number, len: number): Co<number> {
+    if (off < 0 || len <= 0) return -EINVAL;
+    if (mode === 'collapse' || mode === 'insert' || mode === 'unshare') return -EOPNOTSUPP;
+    const inode = file.inode;
+    const punchOrZero = mode === 'punch' || mode === 'zero' || mode === 'zero_keep';
+    const keep = mode === 'keep_size' || mode === 'punch' || mode === 'zero_keep';
+    yield* inode.iRwsem.downWrite(this.sched);
+    yield* inode.invalidateLock.downWrite(this.sched);
+    if (punchOrZero) {
+      const err = yield* filemapWriteAndWaitRange(inode.mapping, off, off + len - 1);
+      if (err) {
+        inode.invalidateLock.upWrite(this.sched);
+        inode.iRwsem.upWrite(this.sched);
+        return err;
+      }
+    }
+    yield* this.requestWait('fuse_file_fallocate', () => {
+      if (punchOrZero) this.server.zero(inode.ino, off, len);
+      const f = this.server.file(inode.ino);
+      if (!keep && off + len > f.size) this.server.setSize(inode.ino, off + len);
+      return 0;
+    });
+    if (!keep && off + len > inode.iSize) inode.iSize = off + len;
+    if (punchOrZero) yield* truncateInodePagesRange(inode.mapping, off, off + len - 1, this.unmapFolio);
+    inode.invalidateLock.upWrite(this.sched);
+    inode.iRwsem.upWrite(this.sched);
+    return 0;
+  }
+
+  /** fuse_do_setattr with a size: SETATTR to the server, then truncate_pagecache. */
+  *setattrSize(file: OpenFile, size: number): Co<number> {
+    if (size < 0) return -EINVAL;
+    const inode = file.inode;
+    yield* inode.iRwsem.downWrite(this.sched);
+    yield* inode.invalidateLock.downWrite(this.sched);
+    // Dirty mmap data must reach the server before the size changes under it.
+    yield* filemapWriteAndWaitRange(inode.mapping, 0, Number.MAX_SAFE_INTEGER);
+    yield* this.requestWait('fuse_setattr', () => {
+      this.server.setSize(inode.ino, size);
+      return 0;
+    });
+    inode.iSize = size;
+    const holebegin = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
+    yield* truncateInodePagesRange(inode.mapping, size, -1, (f) => {
+      if (f.pos + f.size > holebegin) this.unmapFolio(f);
+    });
+    inode.invalidateLock.upWrite(this.sched);
+    inode.iRwsem.upWrite(this.sched);
+    return 0;
+  }
+
+  *fsync(file: OpenFile, start: number, end: number, _datasync: boolean): Co<number> {
+    const mapping = file.inode.mapping;
+    let err = 0;
+    if (mapping.nrpages > 0) {
+      err = yield* filemapFdatawriteRange(mapping, start, end, true);
+      yield* filemapFdatawaitRangeKeepErrors(mapping, start, end);
+    }
+    const err2 = errseqCheckAndAdvance(mapping.wbErr, file.fWbErr);
+    mapping.asFlags &= ~(AS_EIO | AS_ENOSPC);
+    if (err || err2) return err || err2;
+    return yield* this.requestWait('fuse_fsync', () => 0);
+  }
+
+  /** fuse_page_mkwrite: lock, check the mapping, wait for writeback; dirtying follows in the fault path. */
+  *pageMkwrite(file: OpenFile, folio: Folio): Co<number> {
+    const s = this.sched;
+    const inode = file.inode;
+    yield* folioLock(s, folio);
+    if (folio.mapping !== inode.mapping || folio.pos >= inode.iSize) {
+      folioUnlock(s, folio);
+      return -14;
+    }
+    yield* folioWaitWriteback(s, folio);
+    iomapDirtyFolio(folio, this.blkbits);
+    return 0;
+  }
+
+  *evictInode(inode: Inode): Co<void> {
+    yield* filemapWriteAndWaitRange(inode.mapping, 0, Number.MAX_SAFE_INTEGER);
+    yield* truncateInodePagesRange(inode.mapping, 0, -1, this.unmapFolio);
+  }
+
+  reloadInode(inode: Inode): void {
+    inode.iSize = this.server.file(inode.ino).size;
+  }
+}

@@ -1,0 +1,225 @@
+// fs/iomap/direct-io.c: iomap_dio_rw. Reads first write back the range;
+// writes write back and invalidate it (failure: -ENOTBLK, fall back to
+// buffered). Between inode_dio_begin and inode_dio_end each mapping is read
+// or written with bios straight from/to the user buffer, with sub-block
+// zeroing around new or unwritten blocks. Completion calls the filesystem's
+// end_io, then invalidates the page cache again (dio_warn_stale_pagecache on
+// failure). Synchronous here: the caller sleeps until every bio completed.
+
+import { BioOp, type Bio, SECTOR_SIZE } from '../blockdev.js';
+import { warnOn } from '../checks.js';
+import { EINVAL, EIO, ENOTBLK } from '../errno.js';
+import { errseqSet } from '../errseq.js';
+import { type Co, WaitQueue } from '../sched.js';
+import { filemapWriteAndWaitRange, invalidateInodePages2Range } from '../mm/filemap.js';
+import { type Folio, PAGE_SHIFT } from '../mm/folio.js';
+import type { Inode } from '../fs/inode.js';
+import {
+  IOMAP_DELALLOC,
+  IOMAP_DIRECT,
+  IOMAP_F_NEW,
+  IOMAP_HOLE,
+  IOMAP_MAPPED,
+  IOMAP_UNWRITTEN,
+  IOMAP_WRITE,
+  type IomapIter,
+  type IomapOps,
+  iomapIterAdvance,
+  iomapLength,
+} from './iomap.js';
+import { iomapIterate, newIomapIter } from './iter.js';
+
+/** struct iomap_dio_ops */
+export interface IomapDioOps {
+  /** ->end_io: convert unwritten extents, extend the on-disk size. */
+  endIo(inode: Inode, pos: number, size: number, error: number, write: boolean): number;
+}
+
+/** State of one direct I/O. */
+interface Dio {
+  inode: Inode;
+  write: boolean;
+  buf: Uint8Array;
+  base: number;
+  inflight: number;
+  error: number;
+  readonly done: WaitQueue;
+}
+
+/** inode_dio_begin */
+export function inodeDioBegin(inode: Inode): void {
+  inode.dioCount++;
+}
+
+/** inode_dio_end: the last one out wakes inode_dio_wait(). */
+export function inodeDioEnd(inode: Inode): void {
+  if (--inode.dioCount === 0) inode.fs.sched.wakeAll(inode.dioWq);
+}
+
+/** inode_dio_wait: sleep until no direct I/O is in flight. */
+export function* inodeDioWait(inode: Inode): Co<void> {
+  yield* inode.fs.sched.waitUntil(inode.dioWq, () => inode.dioCount === 0);
+}
+
+/** dio_warn_stale_pagecache: post-write invalidation failed; user-visible -EIO via errseq. */
+export function dioWarnStalePagecache(inode: Inode): void {
+  errseqSet(inode.mapping.wbErr, -EIO);
+  warnOn(inode.fs.sched, true, 'dio_warn_stale_pagecache', 'dio_warn_stale_pagecache',
+    `page cache invalidation failed for direct I/O on ${inode.name}`);
+}
+
+function dioSubmit(dio: Dio, op: BioOp, diskAddr: number, buf: Uint8Array): void {
+  dio.inflight++;
+  const bio: Bio = {
+    op,
+    sector: diskAddr / SECTOR_SIZE,
+    buf,
+    preflush: false,
+    fua: false,
+    status: 0,
+    owner: 'iomap_dio_bio_end_io',
+    endIo(b: Bio): void {
+      if (b.status && !dio.error) dio.error = b.status;
+      if (--dio.inflight === 0) dio.inode.fs.sched.wakeAll(dio.done);
+    },
+  };
+  dio.inode.fs.dev.submitBio(bio);
+}
+
+/** iomap_dio_zero: write zeroes to [pos, pos+len) of the block device (sub-block padding). */
+function iomapDioZero(dio: Dio, iter: IomapIter, pos: number, len: number): void {
+  const addr = iter.iomap.addr + (pos - iter.iomap.offset);
+  dioSubmit(dio, BioOp.Write, addr, new Uint8Array(len));
+}
+
+/** iomap_dio_bio_iter: bios for a MAPPED or UNWRITTEN range. */
+function iomapDioBioIter(iter: IomapIter, dio: Dio): number {
+  const inode = iter.inode;
+  const m = iter.iomap;
+  const pos = iter.pos;
+  const length = iomapLength(iter);
+  const bsize = 1 << inode.blkbits;
+  if ((pos | length) & (SECTOR_SIZE - 1)) return -EINVAL;
+  const needZeroout = dio.write && ((m.flags & IOMAP_F_NEW) !== 0 || m.type === IOMAP_UNWRITTEN);
+  if (needZeroout) {
+    const pad = pos & (bsize - 1);
+    if (pad) iomapDioZero(dio, iter, pos - pad, pad);
+  }
+  const from = pos - dio.base;
+  const view = dio.buf.subarray(from, from + length);
+  const addr = m.addr + (pos - m.offset);
+  if (dio.write) {
+    dioSubmit(dio, BioOp.Write, addr, view.slice());
+  } else {
+    dioSubmit(dio, BioOp.Read, addr, view);
+  }
+  const end = pos + length;
+  if (needZeroout || (dio.write && end >= inode.iSize)) {
+    const pad = end & (bsize - 1);
+    if (pad) iomapDioZero(dio, iter, end, bsize - pad);
+  }
+  iomapIterAdvance(iter, length);
+  return 0;
+}
+
+/** iomap_dio_iter */
+function iomapDioIter(iter: IomapIter, dio: Dio): number {
+  const m = iter.iomap;
+  const s = iter.inode.fs.sched;
+  switch (m.type) {
+    case IOMAP_HOLE:
+      if (dio.write) {
+        warnOn(s, true, 'iomap_dio_iter:write-hole', 'iomap_dio_iter', 'direct write mapped to a hole');
+        return -EIO;
+      }
+      return iomapDioHoleIter(iter, dio);
+    case IOMAP_UNWRITTEN:
+      if (!dio.write) return iomapDioHoleIter(iter, dio);
+      return iomapDioBioIter(iter, dio);
+    case IOMAP_MAPPED:
+      return iomapDioBioIter(iter, dio);
+    case IOMAP_DELALLOC:
+      // DIO never sees delalloc extents: they were flushed first. Refuse, as the kernel does.
+      return -EIO;
+    default:
+      warnOn(s, true, 'iomap_dio_iter:bad-type', 'iomap_dio_iter', `mapping type ${m.type}`);
+      return -EIO;
+  }
+}
+
+/** iomap_dio_hole_iter: reads of holes and unwritten extents are zeroes. */
+function iomapDioHoleIter(iter: IomapIter, dio: Dio): number {
+  const length = iomapLength(iter);
+  const from = iter.pos - dio.base;
+  dio.buf.fill(0, from, from + length);
+  iomapIterAdvance(iter, length);
+  return 0;
+}
+
+/** kiocb_invalidate_pages: write back and drop [pos, end]; -ENOTBLK if a folio would not go. */
+export function* kiocbInvalidatePages(inode: Inode, pos: number, end: number, unmap: (f: Folio) => void): Co<number> {
+  const err = yield* filemapWriteAndWaitRange(inode.mapping, pos, end);
+  if (err) return err;
+  const ret = yield* invalidateInodePages2Range(inode.mapping, pos >> PAGE_SHIFT, Math.floor(end / (1 << PAGE_SHIFT)), unmap);
+  return ret ? -ENOTBLK : 0;
+}
+
+/** kiocb_invalidate_post_direct_write */
+function* kiocbInvalidatePostDirectWrite(inode: Inode, pos: number, count: number, unmap: (f: Folio) => void): Co<void> {
+  const mapping = inode.mapping;
+  if (mapping.nrpages === 0 || count === 0) return;
+  const end = pos + count - 1;
+  const ret = yield* invalidateInodePages2Range(mapping, pos >> PAGE_SHIFT, Math.floor(end / (1 << PAGE_SHIFT)), unmap);
+  if (ret) dioWarnStalePagecache(inode);
+}
+
+/**
+ * iomap_dio_rw: bytes transferred or -errno (-ENOTBLK: fall back to buffered).
+ * The caller holds i_rwsem as its filesystem requires.
+ */
+export function* iomapDioRw(
+  inode: Inode,
+  pos: number,
+  buf: Uint8Array,
+  write: boolean,
+  ops: IomapOps,
+  dops: IomapDioOps,
+  unmap: (f: Folio) => void,
+): Co<number> {
+  const s = inode.fs.sched;
+  const t = s.current;
+  t?.frames.push('iomap_dio_rw');
+  try {
+    const len = buf.length;
+    if (len === 0) return 0;
+    const end = pos + len - 1;
+    if (!write) {
+      if (pos >= inode.iSize) return 0;
+      const err = yield* filemapWriteAndWaitRange(inode.mapping, pos, end);
+      if (err) return err;
+    } else {
+      const err = yield* kiocbInvalidatePages(inode, pos, end, unmap);
+      if (err) return err;
+    }
+    const dio: Dio = { inode, write, buf, base: pos, inflight: 0, error: 0, done: new WaitQueue('dio') };
+    inodeDioBegin(inode);
+    const iter = newIomapIter(inode, pos, len, IOMAP_DIRECT | (write ? IOMAP_WRITE : 0));
+    const iterErr = yield* iomapIterate(iter, ops, function* (it) {
+      return iomapDioIter(it, dio);
+    });
+    // Wait for every bio (a synchronous kiocb).
+    yield* s.waitUntil(dio.done, () => dio.inflight === 0);
+    let ret = iter.pos - pos;
+    const error = dio.error || (ret === 0 ? iterErr : 0);
+    // iomap_dio_complete
+    const e2 = dops.endIo(inode, pos, error ? 0 : ret, error, write);
+    if (error) ret = error;
+    else if (e2) ret = e2;
+    else if (!write && pos + ret > inode.iSize) ret = Math.max(0, inode.iSize - pos);
+    if (write && ret > 0) yield* kiocbInvalidatePostDirectWrite(inode, pos, ret, unmap);
+    inodeDioEnd(inode);
+    return ret;
+  } finally {
+    t?.frames.pop();
+  }
+}

@@ -1,0 +1,150 @@
+// struct iomap_folio_state (fs/iomap/buffered-io.c): per-block uptodate and
+// dirty bits of a folio that holds more than one filesystem block, and the
+// byte counts of reads and writes in flight. Its lifetime rules and the
+// ifs_free() WARN that checks them are what several seeded bugs break.
+
+import { warnOn } from '../checks.js';
+import type { Sched } from '../sched.js';
+import { type Folio, type FolioPrivate, PG_dirty, folioMarkUptodate, folioTestDirty, folioTestUptodate, folioTestWriteback } from '../mm/folio.js';
+
+const UPTODATE = 1;
+const DIRTY = 2;
+
+export class IomapFolioState implements FolioPrivate {
+  readonly kind = 'ifs' as const;
+  readBytesPending = 0;
+  writeBytesPending = 0;
+  /** One byte per block: bit 0 uptodate, bit 1 dirty. */
+  readonly state: Uint8Array;
+
+  constructor(readonly nrBlocks: number) {
+    this.state = new Uint8Array(nrBlocks);
+  }
+}
+
+export function folioIfs(folio: Folio): IomapFolioState | null {
+  const p = folio.private_;
+  return p instanceof IomapFolioState ? p : null;
+}
+
+export function blocksPerFolio(folio: Folio, blkbits: number): number {
+  return folio.size >> blkbits;
+}
+
+/** ifs_alloc: the folio's ifs, created from the folio's flags if missing; none for one-block folios. */
+export function ifsAlloc(folio: Folio, blkbits: number): IomapFolioState | null {
+  const existing = folioIfs(folio);
+  const nr = blocksPerFolio(folio, blkbits);
+  if (existing || nr <= 1) return existing;
+  const ifs = new IomapFolioState(nr);
+  let init = 0;
+  if (folioTestUptodate(folio)) init |= UPTODATE;
+  if (folioTestDirty(folio)) init |= DIRTY;
+  if (init) ifs.state.fill(init);
+  folio.private_ = ifs;
+  return ifs;
+}
+
+export function ifsIsFullyUptodate(ifs: IomapFolioState): boolean {
+  const st = ifs.state;
+  for (let i = 0; i < st.length; i++) if (!(st[i]! & UPTODATE)) return false;
+  return true;
+}
+
+/** ifs_free: detach, with the WARNs that the ifs was idle and agreed with the folio flag. */
+export function ifsFree(s: Sched, folio: Folio): void {
+  const ifs = folioIfs(folio);
+  if (!ifs) return;
+  folio.private_ = null;
+  warnOn(s, ifs.readBytesPending !== 0, 'ifs_free:read-pending', 'ifs_free', `folio ${folio.index}: ${ifs.readBytesPending} read bytes pending`);
+  warnOn(s, ifs.writeBytesPending !== 0, 'ifs_free:write-pending', 'ifs_free', `folio ${folio.index}: ${ifs.writeBytesPending} write bytes pending`);
+  const full = ifsIsFullyUptodate(ifs);
+  warnOn(s, full !== folioTestUptodate(folio), 'ifs_free:uptodate-mismatch', 'ifs_free',
+    `folio ${folio.index}: ifs fully uptodate=${full} but folio uptodate=${folioTestUptodate(folio)}`);
+}
+
+function blockRange(off: number, len: number, blkbits: number): [number, number] {
+  return [off >> blkbits, (off + len - 1) >> blkbits];
+}
+
+/** ifs_set_range_uptodate: set the bits; true if the folio is now fully uptodate. */
+export function ifsSetRangeUptodate(ifs: IomapFolioState, off: number, len: number, blkbits: number): boolean {
+  const [first, last] = blockRange(off, len, blkbits);
+  for (let b = first; b <= last; b++) ifs.state[b]! |= UPTODATE;
+  return ifsIsFullyUptodate(ifs);
+}
+
+/**
+ * iomap_set_range_uptodate: no-op on an uptodate folio; otherwise set the block
+ * bits and mark the folio uptodate once every block is. While a read is still
+ * pending on the folio the flag is left to folio_end_read(), whose XOR would
+ * otherwise clear it again.
+ */
+export function iomapSetRangeUptodate(folio: Folio, off: number, len: number, blkbits: number): void {
+  if (folioTestUptodate(folio) || len === 0) return;
+  const ifs = folioIfs(folio);
+  let uptodate = true;
+  if (ifs) {
+    uptodate = ifsSetRangeUptodate(ifs, off, len, blkbits);
+    if (ifs.readBytesPending > 0) uptodate = false;
+  }
+  if (uptodate) folioMarkUptodate(folio);
+}
+
+export function ifsBlockUptodate(ifs: IomapFolioState, blk: number): boolean {
+  return (ifs.state[blk]! & UPTODATE) !== 0;
+}
+
+export function ifsBlockDirty(ifs: IomapFolioState, blk: number): boolean {
+  return (ifs.state[blk]! & DIRTY) !== 0;
+}
+
+/** iomap_set_range_dirty */
+export function iomapSetRangeDirty(folio: Folio, off: number, len: number, blkbits: number): void {
+  const ifs = folioIfs(folio);
+  if (!ifs || len === 0) return;
+  const [first, last] = blockRange(off, len, blkbits);
+  for (let b = first; b <= last; b++) ifs.state[b]! |= DIRTY;
+}
+
+/** iomap_clear_range_dirty */
+export function iomapClearRangeDirty(folio: Folio, off: number, len: number, blkbits: number): void {
+  const ifs = folioIfs(folio);
+  if (!ifs || len === 0) return;
+  const [first, last] = blockRange(off, len, blkbits);
+  for (let b = first; b <= last; b++) ifs.state[b]! &= ~DIRTY;
+}
+
+/**
+ * filemap_dirty_folio: set PG_dirty; true if it was clean. The mapping's dirty
+ * tag and inode dirtying are implicit: writeback walks folios by flag.
+ */
+export function filemapDirtyFolio(folio: Folio): boolean {
+  if (folio.flags & PG_dirty) return false;
+  folio.flags |= PG_dirty;
+  return true;
+}
+
+/** iomap_dirty_folio (->dirty_folio): every block becomes dirty. */
+export function iomapDirtyFolio(folio: Folio, blkbits: number): boolean {
+  ifsAlloc(folio, blkbits);
+  iomapSetRangeDirty(folio, 0, folio.size, blkbits);
+  return filemapDirtyFolio(folio);
+}
+
+/** iomap_invalidate_folio: only a whole-folio invalidation drops dirty state and the ifs. */
+export function iomapInvalidateFolio(s: Sched, folio: Folio, offset: number, len: number): void {
+  if (offset === 0 && len === folio.size) {
+    warnOn(s, folioTestWriteback(folio), 'iomap_invalidate_folio:writeback', 'iomap_invalidate_folio',
+      `folio ${folio.index} invalidated under writeback`);
+    folio.flags &= ~PG_dirty;
+    ifsFree(s, folio);
+  }
+}
+
+/** iomap_release_folio: refuse a dirty folio (it may be partially dirty), else free the ifs. */
+export function iomapReleaseFolio(s: Sched, folio: Folio): boolean {
+  if (folioTestDirty(folio)) return false;
+  ifsFree(s, folio);
+  return true;
+}

@@ -1,0 +1,369 @@
+// The iomap buffered write side (fs/iomap/buffered-io.c): write_begin and
+// write_end around each folio-sized chunk, zero range, truncate_page,
+// page_mkwrite and unshare.
+
+import { warnOn } from '../checks.js';
+import type { Co } from '../sched.js';
+import { EIO } from '../errno.js';
+import {
+  FGP_CREAT,
+  FGP_LOCK,
+  FGP_WRITE,
+  filemapGetFolio,
+  filemapWriteAndWaitRange,
+  foliosInRange,
+  orderForLength,
+  truncateInodePagesRange,
+} from '../mm/filemap.js';
+import {
+  type Folio,
+  PAGE_SIZE,
+  folioLock,
+  folioPut,
+  folioTestDirty,
+  folioTestLocked,
+  folioTestUptodate,
+  folioTestWriteback,
+  folioUnlock,
+  folioWaitWriteback,
+  folioZeroSegment,
+} from '../mm/folio.js';
+import type { Inode } from '../fs/inode.js';
+import { filemapDirtyFolio, ifsAlloc, iomapDirtyFolio, iomapSetRangeDirty, iomapSetRangeUptodate } from './ifs.js';
+import {
+  IOMAP_F_FOLIO_BATCH,
+  IOMAP_F_SIZE_CHANGED,
+  IOMAP_F_STALE,
+  IOMAP_FAULT,
+  IOMAP_HOLE,
+  IOMAP_UNSHARE,
+  IOMAP_UNWRITTEN,
+  IOMAP_WRITE,
+  IOMAP_ZERO,
+  type FolioBatch,
+  type IomapIter,
+  type IomapOps,
+  type IomapWriteOps,
+  iomapIterAdvance,
+  iomapLength,
+} from './iomap.js';
+import { iomapIterate, newIomapIter } from './iter.js';
+import { iomapAdjustReadRange, iomapBlockNeedsZeroing } from './read.js';
+
+/** How a filesystem reads a range synchronously into a folio in write_begin (a bio and wait). */
+export interface IomapSyncReader {
+  readFolioRangeSync(iter: IomapIter, folio: Folio, pos: number, len: number): Co<number>;
+}
+
+export interface IomapWriteCtx {
+  ops: IomapOps;
+  wops: IomapWriteOps;
+  reader: IomapSyncReader;
+}
+
+/** The part of the inode's unmap helper the write side needs (truncate_pagecache_range). */
+export type UnmapFolio = (f: Folio) => void;
+
+/** iomap_write_failed: drop folios instantiated beyond EOF by a failed write. */
+function* iomapWriteFailed(inode: Inode, pos: number, len: number, unmap: UnmapFolio): Co<void> {
+  const isize = inode.iSize;
+  if (pos + len > isize) yield* truncateInodePagesRange(inode.mapping, Math.max(pos, isize), pos + len - 1, unmap);
+}
+
+/** __iomap_write_begin: make the parts of the folio the write does not cover uptodate. */
+function* __iomapWriteBegin(iter: IomapIter, ctx: IomapWriteCtx, len: number, folio: Folio): Co<number> {
+  const inode = iter.inode;
+  const pos = iter.pos;
+  const bits = inode.blkbits;
+  const bsize = 1 << bits;
+  let blockStart = pos & ~(bsize - 1);
+  const blockEnd = Math.ceil((pos + len) / bsize) * bsize;
+  const from = pos - folio.pos;
+  const to = from + len;
+  // A write that covers the whole folio dirties all of it: no per-block state needed.
+  if (!(iter.flags & IOMAP_UNSHARE) && pos <= folio.pos && pos + len >= folio.pos + folio.size) return 0;
+  ifsAlloc(folio, bits);
+  if (folioTestUptodate(folio)) return 0;
+  while (blockStart < blockEnd) {
+    const [bpos, poff, plen] = iomapAdjustReadRange(inode, folio, blockStart, blockEnd - blockStart);
+    if (plen === 0) break;
+    blockStart = bpos;
+    // A range the write overwrites entirely needs neither zeroing nor reading.
+    if (iter.flags & IOMAP_UNSHARE || from > poff || to < poff + plen) {
+      if (iomapBlockNeedsZeroing(inode, iter.iomap, blockStart)) {
+        // folio_zero_segments: everything in the range outside [from, to).
+        folioZeroSegment(folio, poff, Math.min(from, poff + plen));
+        folioZeroSegment(folio, Math.max(to, poff), poff + plen);
+      } else {
+        const status = yield* ctx.reader.readFolioRangeSync(iter, folio, blockStart, plen);
+        if (status) return status;
+      }
+      iomapSetRangeUptodate(folio, poff, plen, bits);
+    }
+    blockStart += plen;
+  }
+  return 0;
+}
+
+/** __iomap_get_folio: a folio from the filesystem's batch, or from the page cache. */
+function* iomapGetFolio(iter: IomapIter, len: number): Co<Folio | null> {
+  const mapping = iter.inode.mapping;
+  const batch = iter.fbatch;
+  if (iter.iomap.flags & IOMAP_F_FOLIO_BATCH && batch) {
+    const folio = batch.folios[batch.next++];
+    if (!folio) return null;
+    yield* folioLock(mapping.sched, folio);
+    if (folio.mapping !== mapping) {
+      iter.iomap.flags |= IOMAP_F_STALE;
+      folioUnlock(mapping.sched, folio);
+      return null;
+    }
+    folio.refcount++;
+    yield* folioWaitWriteback(mapping.sched, folio); // folio_wait_stable
+    return folio;
+  }
+  return yield* filemapGetFolio(mapping, Math.floor(iter.pos / PAGE_SIZE), FGP_LOCK | FGP_CREAT | FGP_WRITE, orderForLength(len));
+}
+
+function iomapPutFolio(iter: IomapIter, folio: Folio): void {
+  const s = iter.inode.fs.sched;
+  folioUnlock(s, folio);
+  folioPut(s, folio);
+}
+
+export interface WriteBeginResult {
+  folio: Folio | null;
+  /** Offset of iter.pos in the folio. */
+  offset: number;
+  /** Bytes of this chunk that fall in the folio. */
+  len: number;
+}
+
+/**
+ * iomap_write_begin: a locked folio for the next chunk, with the validity
+ * cookie checked under the folio lock: a stale mapping sets IOMAP_F_STALE and
+ * returns no folio, so the iterator remaps.
+ */
+export function* iomapWriteBegin(iter: IomapIter, ctx: IomapWriteCtx, maxLen: number, out: WriteBeginResult): Co<number> {
+  out.folio = null;
+  let len = iomapLength(iter);
+  if (maxLen > 0) len = Math.min(len, maxLen);
+  const folio = yield* iomapGetFolio(iter, len);
+  if (!folio) return 0;
+  if (ctx.wops.iomapValid && !ctx.wops.iomapValid(iter.inode, iter.iomap)) {
+    iter.iomap.flags |= IOMAP_F_STALE;
+    iomapPutFolio(iter, folio);
+    return 0;
+  }
+  // A batch may skip forward over clean ranges.
+  if (folio.pos > iter.pos) {
+    const skip = Math.min(folio.pos - iter.pos, iomapLength(iter));
+    iomapIterAdvance(iter, skip);
+    len = iomapLength(iter);
+    if (!len) {
+      iomapPutFolio(iter, folio);
+      return 0;
+    }
+  }
+  const s = iter.inode.fs.sched;
+  warnOn(s, iter.pos < folio.pos || iter.pos >= folio.pos + folio.size, 'iomap_trim_folio_range:outside', 'iomap_trim_folio_range',
+    `pos ${iter.pos} outside folio ${folio.index}`);
+  const offset = iter.pos - folio.pos;
+  len = Math.min(len, folio.size - offset);
+  const status = yield* __iomapWriteBegin(iter, ctx, len, folio);
+  if (status) {
+    iomapPutFolio(iter, folio);
+    return status;
+  }
+  out.folio = folio;
+  out.offset = offset;
+  out.len = len;
+  return 0;
+}
+
+/** __iomap_write_end: a short copy into a non-uptodate folio counts as nothing. */
+export function iomapWriteEnd(iter: IomapIter, folio: Folio, pos: number, len: number, copied: number): boolean {
+  const bits = iter.inode.blkbits;
+  if (copied < len && !folioTestUptodate(folio)) return false;
+  iomapSetRangeUptodate(folio, pos - folio.pos, len, bits);
+  iomapSetRangeDirty(folio, pos - folio.pos, copied, bits);
+  filemapDirtyFolio(folio);
+  return true;
+}
+
+/** iomap_write_iter: copy src into the page cache folio by folio. */
+function* iomapWriteIter(iter: IomapIter, ctx: IomapWriteCtx, src: Uint8Array, srcBase: number, unmap: UnmapFolio): Co<number> {
+  const inode = iter.inode;
+  const chunk = PAGE_SIZE << inode.mapping.maxOrder;
+  let total = 0;
+  let status = 0;
+  const wb: WriteBeginResult = { folio: null, offset: 0, len: 0 };
+  do {
+    const remaining = src.length - (iter.pos - srcBase);
+    const offset = iter.pos & (chunk - 1);
+    const bytes = Math.min(chunk - offset, remaining, iomapLength(iter));
+    status = yield* iomapWriteBegin(iter, ctx, bytes, wb);
+    if (status) {
+      yield* iomapWriteFailed(inode, iter.pos, bytes, unmap);
+      break;
+    }
+    if (iter.iomap.flags & IOMAP_F_STALE || !wb.folio) break;
+    const folio = wb.folio;
+    const pos = iter.pos;
+    const from = pos - srcBase;
+    folio.data.set(src.subarray(from, from + wb.len), wb.offset);
+    const written = iomapWriteEnd(iter, folio, pos, wb.len, wb.len) ? wb.len : 0;
+    // Update i_size under the folio lock, before the folio can be written back.
+    const oldSize = inode.iSize;
+    if (pos + written > oldSize) {
+      inode.iSize = pos + written;
+      iter.iomap.flags |= IOMAP_F_SIZE_CHANGED;
+    }
+    iomapPutFolio(iter, folio);
+    if (written === 0) {
+      yield* iomapWriteFailed(inode, pos, wb.len, unmap);
+      status = -EIO;
+      break;
+    }
+    total += written;
+    iomapIterAdvance(iter, written);
+  } while (src.length - (iter.pos - srcBase) > 0 && iomapLength(iter) > 0);
+  return total ? 0 : status;
+}
+
+/** iomap_file_buffered_write: bytes written or -errno. */
+export function* iomapFileBufferedWrite(inode: Inode, pos: number, src: Uint8Array, ctx: IomapWriteCtx, unmap: UnmapFolio): Co<number> {
+  const t = inode.fs.sched.current;
+  t?.frames.push('iomap_file_buffered_write');
+  try {
+    const iter = newIomapIter(inode, pos, src.length, IOMAP_WRITE);
+    const ret = yield* iomapIterate(iter, ctx.ops, (it) => iomapWriteIter(it, ctx, src, pos, unmap));
+    if (iter.pos === pos) return ret;
+    return iter.pos - pos;
+  } finally {
+    t?.frames.pop();
+  }
+}
+
+/** iomap_zero_iter: zero the mapped range through write_begin/write_end. */
+function* iomapZeroIter(iter: IomapIter, ctx: IomapWriteCtx): Co<number> {
+  const s = iter.inode.fs.sched;
+  const wb: WriteBeginResult = { folio: null, offset: 0, len: 0 };
+  let bytes = iomapLength(iter);
+  do {
+    const status = yield* iomapWriteBegin(iter, ctx, bytes, wb);
+    if (status) return status;
+    if (iter.iomap.flags & IOMAP_F_STALE) break;
+    const folio = wb.folio;
+    if (!folio) {
+      // Done with a folio batch: the rest of this mapping has no dirty folios.
+      iomapIterAdvance(iter, iomapLength(iter));
+      break;
+    }
+    warnOn(s, folio.pos > iter.inode.iSize, 'iomap_zero_iter:beyond-eof', 'iomap_zero_iter',
+      `zeroing folio ${folio.index} beyond EOF ${iter.inode.iSize}`);
+    folioZeroSegment(folio, wb.offset, wb.offset + wb.len);
+    const ok = iomapWriteEnd(iter, folio, iter.pos, wb.len, wb.len);
+    iomapPutFolio(iter, folio);
+    warnOn(s, !ok, 'iomap_zero_iter:write-end', 'iomap_zero_iter', 'write_end refused a full zeroing');
+    iomapIterAdvance(iter, wb.len);
+  } while ((bytes = iomapLength(iter)) > 0);
+  return 0;
+}
+
+/** filemap_range_needs_writeback: any dirty, locked or writeback folio in [start, end]. */
+export function filemapRangeNeedsWriteback(inode: Inode, start: number, end: number): boolean {
+  for (const f of foliosInRange(inode.mapping, Math.floor(start / PAGE_SIZE), Math.floor(end / PAGE_SIZE))) {
+    if (folioTestDirty(f) || folioTestLocked(f) || folioTestWriteback(f)) return true;
+  }
+  return false;
+}
+
+/**
+ * iomap_zero_range. Holes and unwritten extents read as zeroes already, unless
+ * dirty page cache sits over them: then (without a folio batch from the
+ * filesystem) the range is flushed once and remapped.
+ */
+export function* iomapZeroRange(inode: Inode, pos: number, len: number, ctx: IomapWriteCtx, fbatch: FolioBatch | null): Co<number> {
+  if (len <= 0) return 0;
+  const t = inode.fs.sched.current;
+  t?.frames.push('iomap_zero_range');
+  try {
+    let rangeDirty = filemapRangeNeedsWriteback(inode, pos, pos + len - 1);
+    const iter = newIomapIter(inode, pos, len, IOMAP_ZERO, fbatch);
+    return yield* iomapIterate(iter, ctx.ops, function* (it) {
+      const m = it.iomap;
+      if (m.flags & IOMAP_F_FOLIO_BATCH && m.type !== IOMAP_UNWRITTEN) return -EIO;
+      if (!(m.flags & IOMAP_F_FOLIO_BATCH) && (m.type === IOMAP_HOLE || m.type === IOMAP_UNWRITTEN)) {
+        if (rangeDirty) {
+          rangeDirty = false;
+          // iomap_zero_iter_flush_and_stale
+          m.flags |= IOMAP_F_STALE;
+          return yield* filemapWriteAndWaitRange(it.inode.mapping, it.pos, it.pos + it.len - 1);
+        }
+        iomapIterAdvance(it, iomapLength(it));
+        return 0;
+      }
+      return yield* iomapZeroIter(it, ctx);
+    });
+  } finally {
+    t?.frames.pop();
+  }
+}
+
+/** iomap_truncate_page: zero from pos to the end of its block. */
+export function* iomapTruncatePage(inode: Inode, pos: number, ctx: IomapWriteCtx): Co<number> {
+  const bsize = 1 << inode.blkbits;
+  const off = pos & (bsize - 1);
+  if (!off) return 0;
+  return yield* iomapZeroRange(inode, pos, bsize - off, ctx, null);
+}
+
+/**
+ * iomap_page_mkwrite: lock the faulting folio, check it against truncation,
+ * let the filesystem map (reserve) the range, and dirty it. Returns 0 with the
+ * folio locked, or -errno with it unlocked.
+ */
+export function* iomapPageMkwrite(inode: Inode, folio: Folio, ctx: IomapWriteCtx): Co<number> {
+  const s = inode.fs.sched;
+  const t = s.current;
+  t?.frames.push('iomap_page_mkwrite');
+  try {
+    yield* folioLock(s, folio);
+    // folio_mkwrite_check_truncate
+    const size = inode.iSize;
+    if (folio.mapping !== inode.mapping || folio.pos >= size) {
+      folioUnlock(s, folio);
+      return -14; // -EFAULT: VM_FAULT_NOPAGE/SIGBUS for the caller
+    }
+    const len = Math.min(folio.size, size - folio.pos);
+    const iter = newIomapIter(inode, folio.pos, len, IOMAP_WRITE | IOMAP_FAULT);
+    const ret = yield* iomapIterate(iter, ctx.ops, function* (it) {
+      warnOn(s, !folioTestUptodate(folio), 'iomap_folio_mkwrite_iter:not-uptodate', 'iomap_folio_mkwrite_iter',
+        `folio ${folio.index} not uptodate in page_mkwrite`);
+      iomapDirtyFolio(folio, inode.blkbits); // folio_mark_dirty -> ->dirty_folio
+      iomapIterAdvance(it, iomapLength(it));
+      return 0;
+    });
+    if (ret < 0) {
+      folioUnlock(s, folio);
+      return ret;
+    }
+    yield* folioWaitWriteback(s, folio); // folio_wait_stable
+    return 0;
+  } finally {
+    t?.frames.pop();
+  }
+}
+
+/** iomap_file_unshare: read shared blocks into the page cache and dirty them (no-op without reflink). */
+export function* iomapFileUnshare(inode: Inode, pos: number, len: number, ctx: IomapWriteCtx): Co<number> {
+  const size = inode.iSize;
+  if (pos < 0 || pos >= size) return 0;
+  const iter = newIomapIter(inode, pos, Math.min(len, size - pos), IOMAP_WRITE | IOMAP_UNSHARE);
+  // No extent is shared in this sim (no reflink), so iomap_want_unshare_iter() is false everywhere.
+  return yield* iomapIterate(iter, ctx.ops, function* (it) {
+    iomapIterAdvance(it, iomapLength(it));
+    return 0;
+  });
+}

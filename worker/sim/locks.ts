@@ -1,0 +1,68 @@
+// Sleeping locks: the rw_semaphore behind i_rwsem and invalidate_lock, and the
+// mutex. Acquisition is a preemption point, so the scheduler can interleave
+// other threads right before a lock is taken, where real races open.
+
+import { type Co, type Sched, type SimThread, WaitQueue } from './sched.js';
+
+export class RwSem {
+  private readers = 0;
+  private writer: SimThread | null = null;
+  private readonly wq: WaitQueue;
+
+  constructor(readonly name: string) {
+    this.wq = new WaitQueue(name);
+  }
+
+  *downRead(s: Sched): Co<void> {
+    yield* s.preempt();
+    yield* s.waitUntil(this.wq, () => this.writer === null);
+    this.readers++;
+  }
+
+  upRead(s: Sched): void {
+    if (this.readers <= 0) throw new Error(`sim: up_read(${this.name}) without down_read`);
+    if (--this.readers === 0) s.wakeAll(this.wq);
+  }
+
+  *downWrite(s: Sched): Co<void> {
+    yield* s.preempt();
+    yield* s.waitUntil(this.wq, () => this.writer === null && this.readers === 0);
+    this.writer = s.cur();
+  }
+
+  upWrite(s: Sched): void {
+    if (this.writer !== s.cur()) throw new Error(`sim: up_write(${this.name}) by a non-owner`);
+    this.writer = null;
+    s.wakeAll(this.wq);
+  }
+
+  /** rwsem_is_locked() for the exclusive side, as lockdep_assert_held_write checks it. */
+  heldExclusiveBy(t: SimThread): boolean {
+    return this.writer === t;
+  }
+
+  isLocked(): boolean {
+    return this.writer !== null || this.readers > 0;
+  }
+}
+
+export class Mutex {
+  private owner: SimThread | null = null;
+  private readonly wq: WaitQueue;
+
+  constructor(readonly name: string) {
+    this.wq = new WaitQueue(name);
+  }
+
+  *lock(s: Sched): Co<void> {
+    yield* s.preempt();
+    yield* s.waitUntil(this.wq, () => this.owner === null);
+    this.owner = s.cur();
+  }
+
+  unlock(s: Sched): void {
+    if (this.owner !== s.cur()) throw new Error(`sim: mutex_unlock(${this.name}) by a non-owner`);
+    this.owner = null;
+    s.wakeAll(this.wq);
+  }
+}

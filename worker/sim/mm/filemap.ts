@@ -1,0 +1,455 @@
+// struct address_space and the page cache operations of mm/filemap.c and
+// mm/truncate.c: lookup and creation of folios (large folios included), the
+// generic buffered read, writeback-and-wait, truncation and invalidation.
+
+import { type Errseq, errseqSet } from '../errseq.js';
+import { EBUSY, EIO, ENOSPC } from '../errno.js';
+import type { Co, Sched } from '../sched.js';
+import {
+  Folio,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  PG_locked,
+  folioGet,
+  folioLock,
+  folioPut,
+  folioTestDirty,
+  folioTestLocked,
+  folioTestUptodate,
+  folioTestWriteback,
+  folioTrylock,
+  folioUnlock,
+  folioWaitLocked,
+  folioWaitWriteback,
+  folioZeroSegment,
+} from './folio.js';
+
+export interface WritebackControl {
+  /** WB_SYNC_ALL: wait for locked folios and for writeback already running. */
+  syncAll: boolean;
+  rangeStart: number;
+  /** Inclusive last byte, as in the kernel. */
+  rangeEnd: number;
+}
+
+/** The operations a filesystem gives its address_space (struct address_space_operations). */
+export interface AddressSpaceOps {
+  /** ->read_folio: start reading a locked folio; it is unlocked when the read ends. */
+  readFolio(folio: Folio): Co<number>;
+  /** ->dirty_folio: mark the folio (and its private state) dirty; true if it was clean. */
+  dirtyFolio(folio: Folio): boolean;
+  /** ->invalidate_folio: [offset, offset+len) of the folio is going away. */
+  invalidateFolio(folio: Folio, offset: number, len: number): void;
+  /** ->release_folio: drop private state so the folio can be freed; false to refuse. */
+  releaseFolio(folio: Folio): boolean;
+  /** ->writepages */
+  writepages(mapping: AddressSpace, wbc: WritebackControl): Co<number>;
+}
+
+export const AS_EIO = 1 << 0;
+export const AS_ENOSPC = 1 << 1;
+
+export const FGP_LOCK = 1 << 0;
+export const FGP_CREAT = 1 << 1;
+export const FGP_WRITE = 1 << 2;
+
+export class AddressSpace {
+  /** Every page index a cached folio covers, to that folio. */
+  readonly pages = new Map<number, Folio>();
+  nrpages = 0;
+  /** No cached page has an index above this (not tight). */
+  maxIndex = -1;
+  readonly wbErr: Errseq = { v: 0 };
+  asFlags = 0;
+  aops!: AddressSpaceOps;
+  /** page_mkclean: write-protect every pte mapping the folio; set by the mm layer. */
+  mkclean: ((f: Folio) => void) | null = null;
+
+  constructor(
+    readonly sched: Sched,
+    /** mapping_max_folio_order(). */
+    readonly maxOrder: number,
+    /** i_size of the host, read by the page cache for EOF decisions. */
+    readonly iSize: () => number,
+  ) {}
+}
+
+/** filemap_get_folio without a reference: the folio caching `index`, if any. */
+export function filemapLookup(mapping: AddressSpace, index: number): Folio | undefined {
+  return mapping.pages.get(index);
+}
+
+/** The largest order a new folio at index can have without overlapping the cache. */
+function newFolioOrder(mapping: AddressSpace, index: number, wantOrder: number): number {
+  let order = Math.min(wantOrder, mapping.maxOrder);
+  // Not aligned: allocate a smaller folio (__filemap_get_folio uses __ffs(index)).
+  while (order > 0 && index & ((1 << order) - 1)) order--;
+  while (order > 0) {
+    let free = true;
+    for (let i = 1; i < 1 << order; i++) {
+      if (mapping.pages.has(index + i)) {
+        free = false;
+        break;
+      }
+    }
+    if (free) break;
+    order--;
+  }
+  return order;
+}
+
+/** fgf_set_order(): the folio order a caller would like for an access of len bytes. */
+export function orderForLength(len: number): number {
+  let order = 0;
+  while (order < 30 && PAGE_SIZE << (order + 1) <= len) order++;
+  return order;
+}
+
+/** filemap_add_folio: insert a new folio (locked if asked) into the cache. */
+function filemapAddFolio(mapping: AddressSpace, folio: Folio): void {
+  for (let i = 0; i < folio.nrPages; i++) mapping.pages.set(folio.index + i, folio);
+  mapping.nrpages += folio.nrPages;
+  const last = folio.index + folio.nrPages - 1;
+  if (last > mapping.maxIndex) mapping.maxIndex = last;
+}
+
+/** filemap_remove_folio: delete from the page cache; the cache's reference goes. */
+export function filemapRemoveFolio(mapping: AddressSpace, folio: Folio): void {
+  for (let i = 0; i < folio.nrPages; i++) mapping.pages.delete(folio.index + i);
+  mapping.nrpages -= folio.nrPages;
+  if (mapping.nrpages === 0) mapping.maxIndex = -1;
+  folio.mapping = null;
+  folioPut(mapping.sched, folio);
+}
+
+/**
+ * __filemap_get_folio: find (or with FGP_CREAT, create) the folio caching index,
+ * with a reference, locked under FGP_LOCK. A folio truncated while we slept on
+ * its lock is retried, as the kernel does.
+ */
+export function* filemapGetFolio(
+  mapping: AddressSpace,
+  index: number,
+  fgp: number,
+  wantOrder: number,
+): Co<Folio | null> {
+  const s = mapping.sched;
+  for (;;) {
+    const found = mapping.pages.get(index);
+    if (found) {
+      folioGet(found);
+      if (fgp & FGP_LOCK) {
+        yield* folioLock(s, found);
+        if (found.mapping !== mapping) {
+          folioUnlock(s, found);
+          folioPut(s, found);
+          continue;
+        }
+      }
+      return found;
+    }
+    if (!(fgp & FGP_CREAT)) return null;
+    const order = newFolioOrder(mapping, index, wantOrder);
+    const folio = new Folio(mapping, index, order);
+    folio.refcount = 2; // the page cache's and the caller's
+    if (fgp & FGP_LOCK) folio.flags |= PG_locked;
+    filemapAddFolio(mapping, folio);
+    return folio;
+  }
+}
+
+/** The folios overlapping pages [first, last], in index order (each once). */
+export function foliosInRange(mapping: AddressSpace, first: number, last: number): Folio[] {
+  const out: Folio[] = [];
+  if (mapping.nrpages === 0) return out;
+  const hi = Math.min(last, mapping.maxIndex);
+  if (hi < first) return out;
+  if (hi - first > 4 * mapping.nrpages) {
+    const seen = new Set<Folio>();
+    for (const [idx, f] of mapping.pages) if (idx >= first && idx <= hi && !seen.has(f)) seen.add(f);
+    out.push(...seen);
+    out.sort((a, b) => a.index - b.index);
+    return out;
+  }
+  for (let idx = first; idx <= hi; ) {
+    const f = mapping.pages.get(idx);
+    if (f) {
+      out.push(f);
+      idx = f.index + f.nrPages;
+    } else idx++;
+  }
+  return out;
+}
+
+/** mapping_set_error: record a writeback error for fsync (errseq) and for the legacy AS_ bits. */
+export function mappingSetError(mapping: AddressSpace, err: number): void {
+  if (err === 0) return;
+  errseqSet(mapping.wbErr, err);
+  mapping.asFlags |= err === -ENOSPC ? AS_ENOSPC : AS_EIO;
+}
+
+/** filemap_check_errors: test and clear the AS_ bits. */
+export function filemapCheckErrors(mapping: AddressSpace): number {
+  let ret = 0;
+  if (mapping.asFlags & AS_ENOSPC) ret = -ENOSPC;
+  if (mapping.asFlags & AS_EIO) ret = -EIO;
+  mapping.asFlags &= ~(AS_EIO | AS_ENOSPC);
+  return ret;
+}
+
+/** __filemap_fdatawrite_range */
+export function* filemapFdatawriteRange(mapping: AddressSpace, start: number, end: number, syncAll: boolean): Co<number> {
+  if (mapping.nrpages === 0) return 0;
+  return yield* mapping.aops.writepages(mapping, { syncAll, rangeStart: start, rangeEnd: end });
+}
+
+/** __filemap_fdatawait_range: wait for writeback already under way in [start, end]. */
+export function* filemapFdatawaitRangeKeepErrors(mapping: AddressSpace, start: number, end: number): Co<void> {
+  const s = mapping.sched;
+  for (const f of foliosInRange(mapping, start >> PAGE_SHIFT, Math.floor(end / PAGE_SIZE))) {
+    if (!folioTestWriteback(f)) continue;
+    folioGet(f);
+    yield* folioWaitWriteback(s, f);
+    folioPut(s, f);
+  }
+}
+
+/** filemap_write_and_wait_range: write back [start, end] (inclusive), wait, report AS_ errors. */
+export function* filemapWriteAndWaitRange(mapping: AddressSpace, start: number, end: number): Co<number> {
+  if (end < start) return 0;
+  let err = 0;
+  if (mapping.nrpages > 0) {
+    err = yield* filemapFdatawriteRange(mapping, start, end, true);
+    // Even if the above returned an error, the pages may be written partially; wait on them.
+    if (err !== -EIO) yield* filemapFdatawaitRangeKeepErrors(mapping, start, end);
+  }
+  const err2 = filemapCheckErrors(mapping);
+  return err || err2;
+}
+
+/** folio_invalidate: tell the filesystem [offset, offset+len) of the folio goes away. */
+function folioInvalidate(folio: Folio, offset: number, len: number): void {
+  if (folio.private_ && folio.mapping) folio.mapping.aops.invalidateFolio(folio, offset, len);
+}
+
+/** folio_cancel_dirty */
+function folioCancelDirty(folio: Folio): void {
+  folio.flags &= ~(1 << 2);
+}
+
+/** truncate_inode_folio: drop a locked folio from the cache, dirty or not. */
+function truncateInodeFolio(mapping: AddressSpace, folio: Folio, unmap: (f: Folio) => void): void {
+  if (folio.mapping !== mapping) return;
+  if (folio.mapcount > 0) unmap(folio);
+  folioInvalidate(folio, 0, folio.size);
+  folioCancelDirty(folio);
+  filemapRemoveFolio(mapping, folio);
+}
+
+/**
+ * truncate_inode_partial_folio: zero [start, end] of a folio that straddles the
+ * truncation point and let the filesystem invalidate that part. Splitting large
+ * folios is not modelled (split_folio may always fail in the kernel): a dirty
+ * folio stays whole, a clean one is dropped.
+ */
+function* truncateInodePartialFolio(
+  mapping: AddressSpace,
+  folio: Folio,
+  start: number,
+  end: number,
+  unmap: (f: Folio) => void,
+): Co<boolean> {
+  const s = mapping.sched;
+  const pos = folio.pos;
+  const offset = Math.max(start, pos) - pos;
+  const length = Math.min(end + 1, pos + folio.size) - pos - offset;
+  if (folio.mapcount > 0) unmap(folio);
+  yield* folioWaitWriteback(s, folio);
+  if (length === folio.size) {
+    truncateInodeFolio(mapping, folio, unmap);
+    return true;
+  }
+  folioZeroSegment(folio, offset, offset + length);
+  if (folio.private_) folioInvalidate(folio, offset, length);
+  if (folio.order === 0) return true;
+  if (folioTestDirty(folio)) return false;
+  truncateInodeFolio(mapping, folio, unmap);
+  return true;
+}
+
+/**
+ * truncate_inode_pages_range: remove the cached bytes [lstart, lend] (lend
+ * inclusive, -1 for "to the end"): whole folios go, partial ones are zeroed.
+ * `unmap` removes the page table entries of a mapped folio first.
+ */
+export function* truncateInodePagesRange(
+  mapping: AddressSpace,
+  lstart: number,
+  lend: number,
+  unmap: (f: Folio) => void,
+): Co<void> {
+  if (mapping.nrpages === 0) return;
+  const s = mapping.sched;
+  const end = lend < 0 ? Number.MAX_SAFE_INTEGER : lend;
+  const first = Math.floor(lstart / PAGE_SIZE);
+  const last = Math.floor(end / PAGE_SIZE);
+  for (const f of foliosInRange(mapping, first, last)) {
+    if (f.mapping !== mapping) continue;
+    folioGet(f);
+    yield* folioLock(s, f);
+    if (f.mapping === mapping) {
+      const whole = f.pos >= lstart && f.pos + f.size - 1 <= end;
+      if (whole) {
+        yield* folioWaitWriteback(s, f);
+        truncateInodeFolio(mapping, f, unmap);
+      } else {
+        yield* truncateInodePartialFolio(mapping, f, lstart, end, unmap);
+      }
+    }
+    folioUnlock(s, f);
+    folioPut(s, f);
+  }
+}
+
+/** filemap_release_folio: ask the filesystem to drop private state; true if none is left. */
+export function filemapReleaseFolio(folio: Folio): boolean {
+  if (!folio.private_) return true;
+  if (folioTestWriteback(folio)) return false;
+  return folio.mapping ? folio.mapping.aops.releaseFolio(folio) : false;
+}
+
+/**
+ * mapping_evict_folio via mapping_try_invalidate (invalidate_mapping_pages):
+ * drop clean, unlocked, unmapped folios in [start, end] pages; the rest stay.
+ * Returns how many folios were dropped.
+ */
+export function invalidateMappingPages(mapping: AddressSpace, first: number, last: number): number {
+  let count = 0;
+  for (const f of foliosInRange(mapping, first, last)) {
+    if (!folioTrylock(f)) continue;
+    if (f.mapping === mapping && mappingEvictFolio(mapping, f)) count++;
+    folioUnlock(mapping.sched, f);
+  }
+  return count;
+}
+
+/** mapping_evict_folio: the folio is locked; drop it if nothing holds it. */
+function mappingEvictFolio(mapping: AddressSpace, f: Folio): boolean {
+  if (folioTestDirty(f) || folioTestWriteback(f)) return false;
+  // The page cache's reference is the only one (the lock holder here took none).
+  if (f.refcount > 1 || f.mapcount > 0) return false;
+  if (!filemapReleaseFolio(f)) return false;
+  filemapRemoveFolio(mapping, f);
+  return true;
+}
+
+/**
+ * invalidate_inode_pages2_range: lock every folio in [first, last] pages, wait
+ * for its writeback, unmap it, and remove it; a dirty folio that cannot be
+ * laundered makes the call fail with -EBUSY (iomap has no ->launder_folio).
+ */
+export function* invalidateInodePages2Range(
+  mapping: AddressSpace,
+  first: number,
+  last: number,
+  unmap: (f: Folio) => void,
+): Co<number> {
+  if (mapping.nrpages === 0) return 0;
+  const s = mapping.sched;
+  let ret = 0;
+  for (const f of foliosInRange(mapping, first, last)) {
+    folioGet(f);
+    yield* folioLock(s, f);
+    if (f.mapping === mapping) {
+      yield* folioWaitWriteback(s, f);
+      if (f.mapcount > 0) unmap(f);
+      if (folioTestDirty(f) || !filemapReleaseFolio(f)) ret = -EBUSY;
+      else filemapRemoveFolio(mapping, f);
+    }
+    folioUnlock(s, f);
+    folioPut(s, f);
+  }
+  return ret;
+}
+
+/**
+ * filemap_read_folio: start the read of a locked folio and wait for it to end;
+ * -EIO if the folio did not become uptodate.
+ */
+export function* filemapReadFolio(mapping: AddressSpace, folio: Folio): Co<number> {
+  const s = mapping.sched;
+  const err = yield* mapping.aops.readFolio(folio);
+  if (err < 0) return err;
+  yield* folioWaitLocked(s, folio);
+  return folioTestUptodate(folio) ? 0 : -EIO;
+}
+
+/**
+ * Get an uptodate folio for page `index` with a reference: create and read it
+ * if missing (the readahead path), or lock and re-read it if it is not
+ * uptodate (filemap_update_page). `wantOrder` sizes a new folio.
+ */
+export function* filemapGetUptodateFolio(mapping: AddressSpace, index: number, wantOrder: number): Co<Folio | number> {
+  const s = mapping.sched;
+  for (;;) {
+    let folio = mapping.pages.get(index);
+    if (!folio) {
+      const created = yield* filemapGetFolio(mapping, index, FGP_LOCK | FGP_CREAT, wantOrder);
+      folio = created!;
+      const err = yield* filemapReadFolio(mapping, folio);
+      if (err < 0) {
+        folioPut(s, folio);
+        return err;
+      }
+      return folio;
+    }
+    folioGet(folio);
+    if (folioTestUptodate(folio)) return folio;
+    if (folioTestLocked(folio)) yield* folioWaitLocked(s, folio);
+    if (folioTestUptodate(folio)) return folio;
+    yield* folioLock(s, folio);
+    if (folio.mapping !== mapping) {
+      folioUnlock(s, folio);
+      folioPut(s, folio);
+      continue;
+    }
+    if (folioTestUptodate(folio)) {
+      folioUnlock(s, folio);
+      return folio;
+    }
+    const err = yield* filemapReadFolio(mapping, folio);
+    if (err < 0) {
+      folioPut(s, folio);
+      return err;
+    }
+    return folio;
+  }
+}
+
+/**
+ * filemap_read: the generic buffered read of [pos, pos+len) into dst. Stops at
+ * i_size (sampled after each folio is uptodate, as the kernel does), returns
+ * bytes read or a negative errno if nothing was read.
+ */
+export function* filemapRead(mapping: AddressSpace, pos: number, len: number, dst: Uint8Array): Co<number> {
+  const s = mapping.sched;
+  let done = 0;
+  while (done < len) {
+    const p = pos + done;
+    if (p >= mapping.iSize()) break;
+    const index = Math.floor(p / PAGE_SIZE);
+    const r = yield* filemapGetUptodateFolio(mapping, index, orderForLength(len - done));
+    if (typeof r === 'number') return done > 0 ? done : r;
+    const folio = r;
+    const isize = mapping.iSize();
+    const end = Math.min(pos + len, isize, folio.pos + folio.size);
+    if (p < end) {
+      const from = p - folio.pos;
+      dst.set(folio.data.subarray(from, from + (end - p)), done);
+      done += end - p;
+    }
+    folioPut(s, folio);
+    if (p >= end) break;
+  }
+  return done;
+}

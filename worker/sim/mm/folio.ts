@@ -1,0 +1,159 @@
+// struct folio and its flag operations (include/linux/page-flags.h,
+// mm/filemap.c). A folio is 2^order pages of one file, naturally aligned.
+//
+// The flags behave as the kernel's do, including the sharp edges the seeded
+// bugs depend on: folio_end_read() XORs its bits in, so "success" on a folio
+// that is already uptodate clears the flag; the VM_BUG_ON that catches it is
+// the kernel's own DEBUG_VM check, which this sim always has on.
+
+import { violation } from '../checks.js';
+import { type Co, type Sched, WaitQueue } from '../sched.js';
+import type { AddressSpace } from './filemap.js';
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+
+export const PG_locked = 1 << 0;
+export const PG_uptodate = 1 << 1;
+export const PG_dirty = 1 << 2;
+export const PG_writeback = 1 << 3;
+
+/** What the filesystem hangs off folio->private. iomap's is the iomap_folio_state. */
+export interface FolioPrivate {
+  readonly kind: 'ifs';
+}
+
+export class Folio {
+  flags = 0;
+  /** References: the page cache's own, plus lookups, ptes, and in-flight I/O. */
+  refcount = 1;
+  /** Page table entries mapping this folio. */
+  mapcount = 0;
+  private_: FolioPrivate | null = null;
+  /** Null once the folio has been removed from the page cache. */
+  mapping: AddressSpace | null;
+  readonly data: Uint8Array;
+  private wq: WaitQueue | null = null;
+
+  constructor(
+    mapping: AddressSpace,
+    /** Page index of the first page. */
+    readonly index: number,
+    readonly order: number,
+  ) {
+    this.mapping = mapping;
+    this.data = new Uint8Array(PAGE_SIZE << order);
+  }
+
+  get size(): number {
+    return PAGE_SIZE << this.order;
+  }
+
+  get nrPages(): number {
+    return 1 << this.order;
+  }
+
+  /** File offset of the first byte: folio_pos(). */
+  get pos(): number {
+    return this.index * PAGE_SIZE;
+  }
+
+  waitQueue(): WaitQueue {
+    return (this.wq ??= new WaitQueue('folio'));
+  }
+
+  /** Wake sleepers if anyone sleeps (folio_wake_bit). */
+  wake(s: Sched): void {
+    if (this.wq && this.wq.waiters.length > 0) s.wakeAll(this.wq);
+  }
+}
+
+export function folioTestLocked(f: Folio): boolean {
+  return (f.flags & PG_locked) !== 0;
+}
+export function folioTestUptodate(f: Folio): boolean {
+  return (f.flags & PG_uptodate) !== 0;
+}
+export function folioTestDirty(f: Folio): boolean {
+  return (f.flags & PG_dirty) !== 0;
+}
+export function folioTestWriteback(f: Folio): boolean {
+  return (f.flags & PG_writeback) !== 0;
+}
+
+export function folioTrylock(f: Folio): boolean {
+  if (f.flags & PG_locked) return false;
+  f.flags |= PG_locked;
+  return true;
+}
+
+/** folio_lock: sleep until the lock bit is ours. A preemption point before it is tried. */
+export function* folioLock(s: Sched, f: Folio): Co<void> {
+  yield* s.preempt();
+  while (!folioTrylock(f)) {
+    yield* s.waitUntil(f.waitQueue(), () => (f.flags & PG_locked) === 0);
+  }
+}
+
+export function folioUnlock(s: Sched, f: Folio): void {
+  if (!(f.flags & PG_locked)) violation(s, 'BUG', 'folio_unlock:not-locked', 'folio_unlock', `folio ${f.index} is not locked`);
+  f.flags &= ~PG_locked;
+  f.wake(s);
+}
+
+/**
+ * folio_end_read: unlock, and mark uptodate on success, with one XOR.
+ * VM_BUG_ON_FOLIO(success && folio_test_uptodate(folio)) is the check that
+ * catches a folio marked uptodate while its read was still pending.
+ */
+export function folioEndRead(s: Sched, f: Folio, success: boolean): void {
+  if (!(f.flags & PG_locked)) violation(s, 'BUG', 'folio_end_read:not-locked', 'folio_end_read', `folio ${f.index} is not locked`);
+  if (success && f.flags & PG_uptodate) {
+    violation(s, 'BUG', 'folio_end_read:already-uptodate', 'folio_end_read', `read of folio ${f.index} ended on an uptodate folio`);
+  }
+  f.flags ^= success ? PG_locked | PG_uptodate : PG_locked;
+  f.wake(s);
+}
+
+export function folioMarkUptodate(f: Folio): void {
+  f.flags |= PG_uptodate;
+}
+
+export function folioClearUptodate(f: Folio): void {
+  f.flags &= ~PG_uptodate;
+}
+
+export function* folioWaitLocked(s: Sched, f: Folio): Co<void> {
+  yield* s.waitUntil(f.waitQueue(), () => (f.flags & PG_locked) === 0);
+}
+
+/** folio_wait_writeback: sleep until PG_writeback is clear. */
+export function* folioWaitWriteback(s: Sched, f: Folio): Co<void> {
+  if (!(f.flags & PG_writeback)) return;
+  yield* s.waitUntil(f.waitQueue(), () => (f.flags & PG_writeback) === 0);
+}
+
+export function folioStartWriteback(s: Sched, f: Folio): void {
+  if (f.flags & PG_writeback) violation(s, 'BUG', 'folio_start_writeback:already', '__folio_start_writeback', `folio ${f.index} already under writeback`);
+  f.flags |= PG_writeback;
+}
+
+export function folioEndWriteback(s: Sched, f: Folio): void {
+  if (!(f.flags & PG_writeback)) violation(s, 'BUG', 'folio_end_writeback:not-writeback', 'folio_end_writeback', `folio ${f.index} not under writeback`);
+  f.flags &= ~PG_writeback;
+  f.wake(s);
+}
+
+export function folioGet(f: Folio): void {
+  f.refcount++;
+}
+
+export function folioPut(s: Sched, f: Folio): void {
+  if (f.refcount <= 0) violation(s, 'BUG', 'folio_put:underflow', 'folio_put', `folio ${f.index} refcount underflow`);
+  f.refcount--;
+}
+
+/** Zero [from, to) of the folio's bytes: folio_zero_segment(). */
+export function folioZeroSegment(f: Folio, from: number, to: number): void {
+  if (to > from) f.data.fill(0, from, to);
+}

@@ -1,0 +1,212 @@
+// Shared file mappings (mm/memory.c, mm/filemap.c): VMAs with per-page ptes,
+// read faults (filemap_fault), write faults through ->page_mkwrite
+// (do_shared_fault, wp_page_shared), write-protection when writeback cleans a
+// folio (page_mkclean), and pte removal when a folio is truncated
+// (unmap_mapping_folio). Loads and stores go straight to folio memory, as a
+// CPU's would.
+
+import { EFAULT, EINVAL } from '../errno.js';
+import type { Co, Sched } from '../sched.js';
+import { filemapGetUptodateFolio, orderForLength } from './filemap.js';
+import { type Folio, PAGE_SHIFT, PAGE_SIZE, folioGet, folioPut, folioTestUptodate, folioUnlock } from './folio.js';
+import type { Inode, OpenFile } from '../fs/inode.js';
+
+interface Pte {
+  folio: Folio;
+  writable: boolean;
+}
+
+export interface Vma {
+  readonly id: number;
+  readonly file: OpenFile;
+  /** File offset of the first byte (page aligned). */
+  readonly start: number;
+  readonly len: number;
+  readonly write: boolean;
+  /** Present ptes by page index. */
+  readonly ptes: Map<number, Pte>;
+}
+
+export class MmState {
+  private readonly vmas = new Map<number, Vma>();
+  private readonly byInode = new Map<Inode, Set<Vma>>();
+
+  constructor(private readonly sched: Sched) {}
+
+  /** Wire the rmap hooks of an inode's mapping to this mm. */
+  attachInode(inode: Inode): void {
+    inode.mapping.mkclean = (f) => this.pageMkclean(inode, f);
+  }
+
+  hasMappings(inode?: Inode): boolean {
+    if (!inode) return this.vmas.size > 0;
+    const set = this.byInode.get(inode);
+    return set !== undefined && set.size > 0;
+  }
+
+  /** mmap(2): MAP_SHARED; offset must be page aligned and length non-zero. */
+  mmap(id: number, file: OpenFile, off: number, len: number, write: boolean): number {
+    if (off % PAGE_SIZE !== 0 || len <= 0 || off < 0) return -EINVAL;
+    if (this.vmas.has(id)) this.munmap(id);
+    const vma: Vma = { id, file, start: off, len, write, ptes: new Map() };
+    this.vmas.set(id, vma);
+    let set = this.byInode.get(file.inode);
+    if (!set) this.byInode.set(file.inode, (set = new Set()));
+    set.add(vma);
+    return 0;
+  }
+
+  munmap(id: number): number {
+    const vma = this.vmas.get(id);
+    if (!vma) return -EINVAL;
+    for (const pte of vma.ptes.values()) this.zapPte(pte);
+    vma.ptes.clear();
+    this.vmas.delete(id);
+    this.byInode.get(vma.file.inode)?.delete(vma);
+    return 0;
+  }
+
+  vma(id: number): Vma | undefined {
+    return this.vmas.get(id);
+  }
+
+  private zapPte(pte: Pte): void {
+    pte.folio.mapcount--;
+    folioPut(this.sched, pte.folio);
+  }
+
+  /** unmap_mapping_folio: remove every pte that maps the folio. */
+  unmapFolio(inode: Inode, folio: Folio): void {
+    const set = this.byInode.get(inode);
+    if (!set) return;
+    for (const vma of set) {
+      for (let i = 0; i < folio.nrPages; i++) {
+        const idx = folio.index + i;
+        const pte = vma.ptes.get(idx);
+        if (pte && pte.folio === folio) {
+          this.zapPte(pte);
+          vma.ptes.delete(idx);
+        }
+      }
+    }
+  }
+
+  /** page_mkclean: write-protect the ptes of a folio so the next store faults. */
+  private pageMkclean(inode: Inode, folio: Folio): void {
+    const set = this.byInode.get(inode);
+    if (!set) return;
+    for (const vma of set) {
+      for (let i = 0; i < folio.nrPages; i++) {
+        const pte = vma.ptes.get(folio.index + i);
+        if (pte && pte.folio === folio) pte.writable = false;
+      }
+    }
+  }
+
+  /** Is the page within the file (else SIGBUS)? */
+  private pageInFile(inode: Inode, index: number): boolean {
+    return index < Math.ceil(inode.iSize / PAGE_SIZE);
+  }
+
+  /**
+   * filemap_fault + finish_fault for a read: an uptodate folio, mapped
+   * read-only (the fs has page_mkwrite, so shared mappings start write-protected).
+   */
+  private *filemapFault(vma: Vma, index: number): Co<Pte | number> {
+    const inode = vma.file.inode;
+    for (;;) {
+      if (!this.pageInFile(inode, index)) return -EFAULT;
+      const remaining = vma.start + vma.len - index * PAGE_SIZE;
+      const r = yield* filemapGetUptodateFolio(inode.mapping, index, orderForLength(remaining));
+      if (typeof r === 'number') return r;
+      const folio = r;
+      // Raced with truncation: retry the fault.
+      if (folio.mapping !== inode.mapping || !folioTestUptodate(folio)) {
+        folioPut(this.sched, folio);
+        continue;
+      }
+      if (!this.pageInFile(inode, index)) {
+        folioPut(this.sched, folio);
+        return -EFAULT;
+      }
+      const existing = vma.ptes.get(index);
+      if (existing) {
+        folioPut(this.sched, folio);
+        return existing;
+      }
+      // The lookup's reference becomes the pte's.
+      folio.mapcount++;
+      const pte: Pte = { folio, writable: false };
+      vma.ptes.set(index, pte);
+      return pte;
+    }
+  }
+
+  /** do_page_mkwrite + wp_page_shared: make a present pte writable after ->page_mkwrite. */
+  private *writeFault(vma: Vma, index: number, pte: Pte): Co<number> {
+    const folio = pte.folio;
+    folioGet(folio);
+    const ret = yield* vma.file.inode.fs.pageMkwrite(vma.file, folio);
+    if (ret < 0) {
+      folioPut(this.sched, folio);
+      return ret;
+    }
+    // ->page_mkwrite returned with the folio locked; the pte may have been zapped meanwhile.
+    const still = vma.ptes.get(index);
+    if (still === pte && folio.mapping) pte.writable = true;
+    folioUnlock(this.sched, folio);
+    folioPut(this.sched, folio);
+    return still === pte ? 0 : 1;
+  }
+
+  /** A load of len bytes at file offset off through the mapping (bytes past EOF in the last page read as they are). */
+  *load(id: number, off: number, dst: Uint8Array): Co<number> {
+    const vma = this.vmas.get(id);
+    if (!vma) return -EINVAL;
+    if (off < vma.start || off + dst.length > vma.start + vma.len) return -EFAULT;
+    let done = 0;
+    while (done < dst.length) {
+      const p = off + done;
+      const index = p >> PAGE_SHIFT;
+      let pte = vma.ptes.get(index);
+      if (!pte) {
+        const r = yield* this.filemapFault(vma, index);
+        if (typeof r === 'number') return r;
+        pte = r;
+      }
+      const n = Math.min(PAGE_SIZE - (p & (PAGE_SIZE - 1)), dst.length - done);
+      const from = p - pte.folio.pos;
+      dst.set(pte.folio.data.subarray(from, from + n), done);
+      done += n;
+    }
+    return done;
+  }
+
+  /** A store of src at file offset off through the mapping. */
+  *store(id: number, off: number, src: Uint8Array): Co<number> {
+    const vma = this.vmas.get(id);
+    if (!vma) return -EINVAL;
+    if (!vma.write || off < vma.start || off + src.length > vma.start + vma.len) return -EFAULT;
+    let done = 0;
+    while (done < src.length) {
+      const p = off + done;
+      const index = p >> PAGE_SHIFT;
+      let pte = vma.ptes.get(index);
+      if (!pte) {
+        const r = yield* this.filemapFault(vma, index);
+        if (typeof r === 'number') return r;
+        pte = r;
+      }
+      if (!pte.writable) {
+        const r = yield* this.writeFault(vma, index, pte);
+        if (r < 0) return r;
+        if (r > 0) continue; // the pte went away: fault again
+      }
+      const n = Math.min(PAGE_SIZE - (p & (PAGE_SIZE - 1)), src.length - done);
+      const from = p - pte.folio.pos;
+      pte.folio.data.set(src.subarray(done, done + n), from);
+      done += n;
+    }
+    return done;
+  }
+}

@@ -1,0 +1,172 @@
+// The deterministic scheduler: simulated threads are generators that run until
+// they block or reach a choice point, and one loop decides what runs next.
+//
+// Nothing here reads a clock or a random source. The only decisions are taken
+// through a Policy, so the same program under the same policy (and seed) runs
+// the same way on any machine. A sequential program never meets a real choice
+// (one runnable thread, no pending completion): the loop takes the only option
+// and records nothing.
+
+/** A kernel function that may sleep: yields to the scheduler, returns T. */
+export type Co<T> = Generator<undefined, T, undefined>;
+
+export const enum ThreadState {
+  Runnable = 0,
+  Blocked = 1,
+  Done = 2,
+}
+
+export class WaitQueue {
+  /** Threads sleeping here, in arrival order. */
+  readonly waiters: SimThread[] = [];
+  constructor(readonly name: string) {}
+}
+
+export class SimThread {
+  state: ThreadState = ThreadState.Runnable;
+  blockedOn: WaitQueue | null = null;
+  /** Kernel function names, outermost first: the sim stack shown in findings and traces. */
+  readonly frames: string[] = [];
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    readonly kernel: boolean,
+    readonly body: Co<void>,
+  ) {}
+}
+
+/** Work that runs to completion outside any thread: a bio's end_io, an interrupt. */
+export interface SimEvent {
+  readonly name: string;
+  run(): void;
+}
+
+/** What the loop may do next: run a thread, or deliver one pending event. */
+export type Choice = { kind: 'thread'; thread: SimThread } | { kind: 'event'; index: number };
+
+/** Decides among two or more enabled choices. */
+export interface Policy {
+  pick(sched: Sched, enabled: readonly Choice[]): number;
+}
+
+/**
+ * The fixed default: keep running the current thread while it can run, else the
+ * lowest-numbered runnable thread; deliver completions (oldest first) only when
+ * no thread can run. Sequential programs therefore behave like one process
+ * issuing syscalls on an otherwise idle machine.
+ */
+export const DEFAULT_POLICY: Policy = {
+  pick(sched: Sched, enabled: readonly Choice[]): number {
+    let firstThread = -1;
+    for (let i = 0; i < enabled.length; i++) {
+      const c = enabled[i]!;
+      if (c.kind !== 'thread') continue;
+      if (c.thread === sched.current) return i;
+      if (firstThread < 0) firstThread = i;
+    }
+    return firstThread >= 0 ? firstThread : 0;
+  },
+};
+
+export type RunOutcome =
+  | { kind: 'done' }
+  | { kind: 'deadlock'; blocked: SimThread[] }
+  | { kind: 'budget'; steps: number };
+
+export class Sched {
+  readonly threads: SimThread[] = [];
+  current: SimThread | null = null;
+  steps = 0;
+  private readonly events: SimEvent[] = [];
+  private readonly enabled: Choice[] = [];
+
+  constructor(
+    private readonly stepBudget: number,
+    private readonly policy: Policy = DEFAULT_POLICY,
+  ) {}
+
+  spawn(name: string, body: Co<void>, kernel = false): SimThread {
+    const t = new SimThread(this.threads.length, name, kernel, body);
+    this.threads.push(t);
+    return t;
+  }
+
+  cur(): SimThread {
+    const t = this.current;
+    if (!t) throw new Error('sim: no current thread (called outside a thread)');
+    return t;
+  }
+
+  /** Queue work to run later, at a point the policy chooses. */
+  queueEvent(ev: SimEvent): void {
+    this.events.push(ev);
+  }
+
+  get pendingEvents(): number {
+    return this.events.length;
+  }
+
+  /** Sleep on wq until cond() holds. Checked before sleeping, so no wakeup is lost. */
+  *waitUntil(wq: WaitQueue, cond: () => boolean): Co<void> {
+    while (!cond()) {
+      const t = this.cur();
+      t.state = ThreadState.Blocked;
+      t.blockedOn = wq;
+      wq.waiters.push(t);
+      yield;
+    }
+  }
+
+  /** Make every sleeper on wq runnable; each re-checks its condition. */
+  wakeAll(wq: WaitQueue): void {
+    const w = wq.waiters;
+    for (let i = 0; i < w.length; i++) {
+      const t = w[i]!;
+      t.state = ThreadState.Runnable;
+      t.blockedOn = null;
+    }
+    w.length = 0;
+  }
+
+  /**
+   * A preemption point: another thread or a pending completion may run here.
+   * Costs nothing when there is nothing else to run.
+   */
+  *preempt(): Co<void> {
+    if (this.events.length === 0 && !this.otherRunnable()) return;
+    yield;
+  }
+
+  private otherRunnable(): boolean {
+    const cur = this.current;
+    for (const t of this.threads) if (t !== cur && t.state === ThreadState.Runnable) return true;
+    return false;
+  }
+
+  /** Run until every thread is done and no event is pending, or a deadlock, or the budget. */
+  run(): RunOutcome {
+    const enabled = this.enabled;
+    for (;;) {
+      enabled.length = 0;
+      for (const t of this.threads) if (t.state === ThreadState.Runnable) enabled.push({ kind: 'thread', thread: t });
+      for (let i = 0; i < this.events.length; i++) enabled.push({ kind: 'event', index: i });
+      if (enabled.length === 0) {
+        const blocked = this.threads.filter((t) => t.state === ThreadState.Blocked && !t.kernel);
+        if (blocked.length === 0) return { kind: 'done' };
+        return { kind: 'deadlock', blocked: this.threads.filter((t) => t.state === ThreadState.Blocked) };
+      }
+      if (++this.steps > this.stepBudget) return { kind: 'budget', steps: this.steps };
+      const pick = enabled.length === 1 ? 0 : this.policy.pick(this, enabled);
+      const choice = enabled[pick]!;
+      if (choice.kind === 'event') {
+        const ev = this.events.splice(choice.index, 1)[0]!;
+        ev.run();
+        continue;
+      }
+      const t = choice.thread;
+      this.current = t;
+      const r = t.body.next();
+      if (r.done) t.state = ThreadState.Done;
+    }
+  }
+}

@@ -1,0 +1,181 @@
+// The system call layer the program's ops call: argument checks as the VFS
+// does them (fs/read_write.c, fs/open.c, fs/sync.c, mm/fadvise.c,
+// fs/drop_caches.c), then the filesystem's file operations.
+
+import type { FallocMode } from '../../prog/types.js';
+import { SYNC_FILE_RANGE_WAIT_AFTER, SYNC_FILE_RANGE_WAIT_BEFORE, SYNC_FILE_RANGE_WRITE } from '../../prog/types.js';
+import { EBUSY, EINVAL, ESPIPE, EXDEV } from '../errno.js';
+import type { Co } from '../sched.js';
+import {
+  filemapFdatawaitRangeKeepErrors,
+  filemapFdatawriteRange,
+  filemapWriteAndWaitRange,
+  invalidateMappingPages,
+  truncateInodePagesRange,
+} from '../mm/filemap.js';
+import { PAGE_SHIFT, PAGE_SIZE } from '../mm/folio.js';
+import type { OpenFile } from '../fs/inode.js';
+import type { Kernel } from '../kernel.js';
+
+const LLONG_MAX = Number.MAX_SAFE_INTEGER;
+
+function frame<T>(k: Kernel, name: string, body: Co<T>): Co<T> {
+  return (function* () {
+    const t = k.sched.current;
+    t?.frames.push(name);
+    try {
+      return yield* body;
+    } finally {
+      t?.frames.pop();
+    }
+  })();
+}
+
+/** pwrite64(2) */
+export function sysPwrite(k: Kernel, file: OpenFile, off: number, buf: Uint8Array): Co<number> {
+  if (off < 0) return (function* () { return -EINVAL; })();
+  return frame(k, 'ksys_pwrite64', k.fs.writeIter(file, off, buf));
+}
+
+/** pread64(2) */
+export function sysPread(k: Kernel, file: OpenFile, off: number, dst: Uint8Array): Co<number> {
+  if (off < 0) return (function* () { return -EINVAL; })();
+  return frame(k, 'ksys_pread64', k.fs.readIter(file, off, dst));
+}
+
+/** ftruncate(2) */
+export function* sysFtruncate(k: Kernel, file: OpenFile, size: number): Co<number> {
+  if (size < 0) return -EINVAL;
+  return yield* frame(k, 'do_sys_ftruncate', k.fs.setattrSize(file, size));
+}
+
+/** fallocate(2) */
+export function* sysFallocate(k: Kernel, file: OpenFile, mode: FallocMode, off: number, len: number): Co<number> {
+  return yield* frame(k, 'vfs_fallocate', k.fs.fallocate(file, mode, off, len));
+}
+
+/** fsync(2) / fdatasync(2): vfs_fsync_range over the whole file. */
+export function* sysFsync(k: Kernel, file: OpenFile, datasync: boolean): Co<number> {
+  return yield* frame(k, datasync ? 'do_fdatasync' : 'do_fsync', k.fs.fsync(file, 0, LLONG_MAX, datasync));
+}
+
+/** msync(MS_SYNC) of a range: vfs_fsync_range(file, start, end, 1). */
+export function* sysMsyncRange(k: Kernel, file: OpenFile, start: number, end: number): Co<number> {
+  return yield* frame(k, 'msync', k.fs.fsync(file, start, end, true));
+}
+
+/** sync_file_range(2) (ksys_sync_file_range / sync_file_range). */
+export function* sysSyncFileRange(k: Kernel, file: OpenFile, off: number, nbytes: number, flags: number): Co<number> {
+  const valid = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+  if (flags & ~valid) return -EINVAL;
+  const endbyte0 = off + nbytes;
+  if (off < 0 || endbyte0 < off) return -EINVAL;
+  let endbyte: number;
+  if (nbytes === 0) endbyte = LLONG_MAX;
+  else endbyte = endbyte0 - 1;
+  const mapping = file.inode.mapping;
+  const t = k.sched.current;
+  t?.frames.push('sync_file_range');
+  try {
+    if (flags & SYNC_FILE_RANGE_WAIT_BEFORE) yield* filemapFdatawaitRangeKeepErrors(mapping, off, endbyte);
+    if (flags & SYNC_FILE_RANGE_WRITE) {
+      const syncAll = (flags & valid) === valid;
+      const err = yield* filemapFdatawriteRange(mapping, off, endbyte, syncAll);
+      if (err < 0) return err;
+    }
+    if (flags & SYNC_FILE_RANGE_WAIT_AFTER) yield* filemapFdatawaitRangeKeepErrors(mapping, off, endbyte);
+    return 0;
+  } finally {
+    t?.frames.pop();
+  }
+}
+
+/** posix_fadvise(POSIX_FADV_DONTNEED): start writeback, then drop the clean whole pages. */
+export function* sysFadviseDontneed(k: Kernel, file: OpenFile, off: number, len: number): Co<number> {
+  if (off < 0 || len < 0) return -EINVAL;
+  const mapping = file.inode.mapping;
+  const endbyte = len === 0 ? LLONG_MAX : off + len - 1;
+  const t = k.sched.current;
+  t?.frames.push('generic_fadvise');
+  try {
+    yield* filemapFdatawriteRange(mapping, off, endbyte, false);
+    // Only whole pages are dropped: round the start up and the end down.
+    const startIndex = Math.floor((off + PAGE_SIZE - 1) / PAGE_SIZE);
+    let endIndex = Math.floor(endbyte / PAGE_SIZE);
+    if (endbyte !== LLONG_MAX && (endbyte & (PAGE_SIZE - 1)) !== PAGE_SIZE - 1) endIndex--;
+    if (endIndex >= startIndex) invalidateMappingPages(mapping, startIndex, endIndex);
+    return 0;
+  } finally {
+    t?.frames.pop();
+  }
+}
+
+/**
+ * copy_file_range(2) without a filesystem method: generic_copy_file_checks,
+ * then a splice-style copy in chunks through the page cache.
+ */
+export function* sysCopyFileRange(k: Kernel, fin: OpenFile, offIn: number, fout: OpenFile, offOut: number, len: number): Co<number> {
+  if (offIn < 0 || offOut < 0) return -EINVAL;
+  if (fin.inode.fs !== fout.inode.fs) return -EXDEV;
+  const sizeIn = fin.inode.iSize;
+  if (offIn + len < offIn || offOut + len < offOut) return -EINVAL;
+  // Overlapping ranges in the same file are refused.
+  if (fin.inode === fout.inode && offOut + len > offIn && offOut < offIn + len) return -EINVAL;
+  if (offIn >= sizeIn) return 0;
+  const count = Math.min(len, sizeIn - offIn);
+  const chunk = 1 << 16;
+  const buf = new Uint8Array(Math.min(count, chunk));
+  let done = 0;
+  const t = k.sched.current;
+  t?.frames.push('vfs_copy_file_range');
+  try {
+    while (done < count) {
+      const n = Math.min(chunk, count - done);
+      const view = buf.subarray(0, n);
+      const r = yield* k.fs.readIter({ ...fin, direct: false }, offIn + done, view);
+      if (r <= 0) return done > 0 ? done : r;
+      const w = yield* k.fs.writeIter({ ...fout, direct: false }, offOut + done, view.subarray(0, r));
+      if (w <= 0) return done > 0 ? done : w;
+      done += w;
+      if (w < r) break;
+    }
+    return done;
+  } finally {
+    t?.frames.pop();
+  }
+}
+
+/** Write back and wait every file (sync(2), without the metadata detail). */
+export function* sysSync(k: Kernel): Co<void> {
+  for (const inode of k.inodes) yield* filemapWriteAndWaitRange(inode.mapping, 0, LLONG_MAX);
+}
+
+/** echo 3 > /proc/sys/vm/drop_caches, after a sync: clean, unmapped folios go. */
+export function* sysDropCaches(k: Kernel): Co<number> {
+  yield* sysSync(k);
+  for (const inode of k.inodes) invalidateMappingPages(inode.mapping, 0, LLONG_MAX >> PAGE_SHIFT);
+  return 0;
+}
+
+/** Evict a file's inode: write it back and drop its page cache. A mapped file cannot be evicted. */
+export function* sysEvict(k: Kernel, fileIndex: number): Co<number> {
+  const inode = k.inodes[fileIndex]!;
+  if (k.mm.hasMappings(inode)) return -EBUSY;
+  yield* k.fs.evictInode(inode);
+  return 0;
+}
+
+/** umount + mount: write everything back, drop every page cache, reload inodes from disk. */
+export function* sysRemount(k: Kernel): Co<number> {
+  if (k.mm.hasMappings()) return -EBUSY;
+  for (const inode of k.inodes) yield* k.fs.evictInode(inode);
+  for (const inode of k.inodes) {
+    yield* truncateInodePagesRange(inode.mapping, 0, -1, () => {});
+    k.fs.reloadInode(inode);
+  }
+  return 0;
+}
+
+export function espipe(): number {
+  return -ESPIPE;
+}
