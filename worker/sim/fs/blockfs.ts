@@ -17,6 +17,7 @@ import {
   filemapWriteAndWaitRange,
   foliosInRange,
   truncateInodePagesRange,
+  unmapMappingRange,
   mappingSetError,
   AS_EIO,
   AS_ENOSPC,
@@ -503,10 +504,8 @@ export abstract class BlockFs implements Filesystem {
   /** truncate_setsize: the new size, then drop the page cache past it. */
   protected *truncateSetsize(inode: Inode, newsize: number): Co<void> {
     inode.iSize = newsize;
-    const holebegin = Math.ceil(newsize / PAGE_SIZE) * PAGE_SIZE;
-    yield* truncateInodePagesRange(inode.mapping, newsize, -1, (f) => {
-      if (f.pos + f.size > holebegin) this.unmapFolio(f);
-    });
+    unmapMappingRange(inode.mapping, newsize, -1);
+    yield* truncateInodePagesRange(inode.mapping, newsize, -1, this.unmapFolio);
   }
 
   /** Remove the blocks wholly past newsize (xfs_itruncate_extents). */
@@ -595,6 +594,7 @@ export abstract class BlockFs implements Filesystem {
     const e = Math.ceil(end / rounding) * rounding - 1;
     const err = yield* filemapWriteAndWaitRange(inode.mapping, s, e);
     if (err) return err;
+    unmapMappingRange(inode.mapping, s, e + 1);
     yield* truncateInodePagesRange(inode.mapping, s, e, this.unmapFolio);
     return 0;
   }

@@ -6,10 +6,14 @@
 import type { FallocMode } from '../../prog/types.js';
 import { ENOTBLK } from '../errno.js';
 import type { Co } from '../sched.js';
+import { filemapWriteAndWaitRange, invalidateMappingPages } from '../mm/filemap.js';
+import { PAGE_SHIFT } from '../mm/folio.js';
+import { inodeDioWait } from '../iomap/direct-io.js';
 import { IOMAP_WRITE, type Iomap } from '../iomap/iomap.js';
+import { iomapFileBufferedWrite } from '../iomap/write.js';
 import { BlockFs } from './blockfs.js';
 import { ExtState } from './extent-map.js';
-import type { Inode } from './inode.js';
+import type { Inode, OpenFile } from './inode.js';
 
 export class Ext4Fs extends BlockFs {
   readonly name = 'ext4';
@@ -50,5 +54,32 @@ export class Ext4Fs extends BlockFs {
       return 0;
     }
     return yield* super.directIomapBegin(inode, pos, len, flags, m);
+  }
+
+  /**
+   * ext4_dio_write_iter: what direct I/O could not do (-ENOTBLK, or a short
+   * direct write that stopped at a hole) is done buffered, under the exclusive
+   * i_rwsem and after draining direct I/O in flight, then written back and
+   * dropped from the page cache to keep direct I/O semantics.
+   */
+  override *writeIter(file: OpenFile, pos: number, src: Uint8Array): Co<number> {
+    if (!file.direct) return yield* super.writeIter(file, pos, src);
+    const inode = file.inode;
+    const len = this.writeChecks(pos, src.length);
+    if (len <= 0) return len;
+    let ret = yield* this.directWrite(file, pos, len === src.length ? src : src.subarray(0, len));
+    if (ret === -ENOTBLK) ret = 0;
+    if (ret < 0 || ret === len) return ret;
+    const offset = pos + ret;
+    yield* inode.iRwsem.downWrite(this.sched);
+    yield* inodeDioWait(inode);
+    let err = yield* this.writeZeroEof(inode, offset);
+    if (err >= 0) err = yield* iomapFileBufferedWrite(inode, offset, src.subarray(ret, len), this.writeCtx, this.unmapFolio);
+    inode.iRwsem.upWrite(this.sched);
+    if (err < 0) return ret > 0 ? ret : err;
+    const endbyte = offset + err - 1;
+    const e2 = yield* filemapWriteAndWaitRange(inode.mapping, offset, endbyte);
+    if (!e2) invalidateMappingPages(inode.mapping, offset >> PAGE_SHIFT, Math.floor(endbyte / (1 << PAGE_SHIFT)));
+    return ret + err;
   }
 }

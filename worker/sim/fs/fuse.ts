@@ -24,6 +24,7 @@ import {
   invalidateInodePages2Range,
   orderForLength,
   truncateInodePagesRange,
+  unmapMappingRange,
 } from '../mm/filemap.js';
 import {
   type Folio,
@@ -294,6 +295,7 @@ export class FuseFs implements Filesystem {
       return 0;
     });
     if (!keep && off + len > inode.iSize) inode.iSize = off + len;
+    if (punchOrZero) unmapMappingRange(inode.mapping, off, off + len);
     if (punchOrZero) yield* truncateInodePagesRange(inode.mapping, off, off + len - 1, this.unmapFolio);
     inode.invalidateLock.upWrite(this.sched);
     inode.iRwsem.upWrite(this.sched);
@@ -313,10 +315,8 @@ export class FuseFs implements Filesystem {
       return 0;
     });
     inode.iSize = size;
-    const holebegin = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
-    yield* truncateInodePagesRange(inode.mapping, size, -1, (f) => {
-      if (f.pos + f.size > holebegin) this.unmapFolio(f);
-    });
+    unmapMappingRange(inode.mapping, size, -1);
+    yield* truncateInodePagesRange(inode.mapping, size, -1, this.unmapFolio);
     inode.invalidateLock.upWrite(this.sched);
     inode.iRwsem.upWrite(this.sched);
     return 0;

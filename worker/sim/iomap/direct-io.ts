@@ -210,7 +210,9 @@ export function* iomapDioRw(
     // Wait for every bio (a synchronous kiocb).
     yield* s.waitUntil(dio.done, () => dio.inflight === 0);
     let ret = iter.pos - pos;
-    const error = dio.error || (ret === 0 ? iterErr : 0);
+    // -ENOTBLK from the filesystem mid-way is the magic "fall back to buffered
+    // for the rest": complete what was done, the caller does the remainder.
+    const error = dio.error || (ret === 0 && iterErr !== -ENOTBLK ? iterErr : 0);
     // iomap_dio_complete
     const e2 = dops.endIo(inode, pos, error ? 0 : ret, error, write);
     if (error) ret = error;

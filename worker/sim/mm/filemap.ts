@@ -7,6 +7,7 @@ import { EBUSY, EIO, ENOSPC } from '../errno.js';
 import type { Co, Sched } from '../sched.js';
 import {
   Folio,
+  FolioPool,
   PAGE_SHIFT,
   PAGE_SIZE,
   PG_locked,
@@ -62,8 +63,11 @@ export class AddressSpace {
   readonly wbErr: Errseq = { v: 0 };
   asFlags = 0;
   aops!: AddressSpaceOps;
+  readonly folioPool = new FolioPool();
   /** page_mkclean: write-protect every pte mapping the folio; set by the mm layer. */
   mkclean: ((f: Folio) => void) | null = null;
+  /** unmap_mapping_range over pages [first, last]: zap the ptes; set by the mm layer. */
+  unmapPages: ((first: number, last: number) => void) | null = null;
 
   constructor(
     readonly sched: Sched,
@@ -237,6 +241,18 @@ function folioCancelDirty(folio: Folio): void {
   folio.flags &= ~(1 << 2);
 }
 
+/**
+ * unmap_mapping_range: zap the ptes of bytes [holebegin, holeend) (holeend -1:
+ * to the end), whole pages only, as truncate_pagecache does before it drops
+ * the page cache.
+ */
+export function unmapMappingRange(mapping: AddressSpace, holebegin: number, holeend: number): void {
+  if (!mapping.unmapPages) return;
+  const first = Math.ceil(holebegin / PAGE_SIZE);
+  const last = holeend < 0 ? Number.MAX_SAFE_INTEGER : Math.floor(holeend / PAGE_SIZE) - 1;
+  if (last >= first) mapping.unmapPages(first, last);
+}
+
 /** truncate_inode_folio: drop a locked folio from the cache, dirty or not. */
 function truncateInodeFolio(mapping: AddressSpace, folio: Folio, unmap: (f: Folio) => void): void {
   if (folio.mapping !== mapping) return;
@@ -263,7 +279,6 @@ function* truncateInodePartialFolio(
   const pos = folio.pos;
   const offset = Math.max(start, pos) - pos;
   const length = Math.min(end + 1, pos + folio.size) - pos - offset;
-  if (folio.mapcount > 0) unmap(folio);
   yield* folioWaitWriteback(s, folio);
   if (length === folio.size) {
     truncateInodeFolio(mapping, folio, unmap);

@@ -34,6 +34,7 @@ export class Folio {
   mapping: AddressSpace | null;
   readonly data: Uint8Array;
   private wq: WaitQueue | null = null;
+  private readonly pool: FolioPool;
 
   constructor(
     mapping: AddressSpace,
@@ -42,7 +43,15 @@ export class Folio {
     readonly order: number,
   ) {
     this.mapping = mapping;
-    this.data = new Uint8Array(PAGE_SIZE << order);
+    this.pool = mapping.folioPool;
+    // Like the page allocator, a new folio's memory is not zeroed: the page
+    // cache code must zero or read every byte before it is exposed.
+    this.data = this.pool.alloc(order);
+  }
+
+  /** The last reference went: give the memory back. */
+  free(): void {
+    this.pool.free(this.order, this.data);
   }
 
   get size(): number {
@@ -150,7 +159,26 @@ export function folioGet(f: Folio): void {
 
 export function folioPut(s: Sched, f: Folio): void {
   if (f.refcount <= 0) violation(s, 'BUG', 'folio_put:underflow', 'folio_put', `folio ${f.index} refcount underflow`);
-  f.refcount--;
+  if (--f.refcount === 0 && f.mapping === null) f.free();
+}
+
+/**
+ * Folio memory, recycled per order. Allocation order is a function of the
+ * run, so reuse is deterministic; it saves the allocator and the GC most of
+ * the cost of a page cache that churns.
+ */
+export class FolioPool {
+  private readonly free_: Uint8Array[][] = [];
+
+  alloc(order: number): Uint8Array {
+    const list = this.free_[order];
+    const reused = list?.pop();
+    return reused ?? new Uint8Array(PAGE_SIZE << order);
+  }
+
+  free(order: number, data: Uint8Array): void {
+    (this.free_[order] ??= []).push(data);
+  }
 }
 
 /** Zero [from, to) of the folio's bytes: folio_zero_segment(). */

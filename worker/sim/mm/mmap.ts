@@ -36,6 +36,20 @@ export class MmState {
   /** Wire the rmap hooks of an inode's mapping to this mm. */
   attachInode(inode: Inode): void {
     inode.mapping.mkclean = (f) => this.pageMkclean(inode, f);
+    inode.mapping.unmapPages = (first, last) => this.unmapPages(inode, first, last);
+  }
+
+  /** Zap every pte of the inode's pages [first, last]. */
+  private unmapPages(inode: Inode, first: number, last: number): void {
+    const set = this.byInode.get(inode);
+    if (!set) return;
+    for (const vma of set) {
+      for (const [idx, pte] of vma.ptes) {
+        if (idx < first || idx > last) continue;
+        this.zapPte(pte);
+        vma.ptes.delete(idx);
+      }
+    }
   }
 
   hasMappings(inode?: Inode): boolean {
