@@ -4,6 +4,7 @@
 // (fs/xfs/xfs_iomap.c, xfs_aops.c, xfs_file.c, xfs_iops.c, xfs_bmap_util.c);
 // ext4.ts overrides what ext4 does differently.
 
+import { isAligned } from '../bits.js';
 import type { FallocMode } from '../../prog/types.js';
 import { BioOp, type Bio, type BlockDevice, SECTOR_SIZE } from '../blockdev.js';
 import { violation } from '../checks.js';
@@ -45,6 +46,7 @@ import { type IomapReadOps, iomapFinishFolioRead, iomapReadFolio } from '../ioma
 import { type IomapWriteCtx, iomapFileBufferedWrite, iomapFileUnshare, iomapPageMkwrite, iomapTruncatePage, iomapZeroRange } from '../iomap/write.js';
 import { type IomapWritebackOps, type WritepageCtx, iomapFinishFolioWrite, iomapWritepages } from '../iomap/writeback.js';
 import { BlockAllocator } from './balloc.js';
+import { SIM_MAX_FILE_BYTES } from './filesystem.js';
 import { ExtState, type Extent } from './extent-map.js';
 import type { Filesystem } from './filesystem.js';
 import { Inode, type OpenFile } from './inode.js';
@@ -86,7 +88,7 @@ export abstract class BlockFs implements Filesystem {
     let bits = 0;
     while (1 << bits < opts.blockSize) bits++;
     this.blkbits = bits;
-    this.maxBytes = 2 ** 40;
+    this.maxBytes = SIM_MAX_FILE_BYTES;
     this.alloc = new BlockAllocator(16, Math.floor(opts.deviceBytes / opts.blockSize));
     const fs = this;
     this.readOps = { iomapBegin: (iter, pos, len, flags, m) => fs.readIomapBegin(iter.inode, pos, len, flags, m) };
@@ -124,7 +126,6 @@ export abstract class BlockFs implements Filesystem {
 
   /** Fill m with the extent (or hole) at pos, trimmed to [pos, pos+len) rounded out to blocks. */
   protected mapExtent(inode: Inode, pos: number, len: number, m: Iomap): Extent | null {
-    const bits = this.blkbits;
     const lblk = Math.floor(pos / this.blockSize);
     const endBlk = Math.ceil((pos + len) / this.blockSize);
     const { ext, holeLen } = inode.extents.lookup(lblk);
@@ -137,7 +138,7 @@ export abstract class BlockFs implements Filesystem {
       return null;
     }
     const n = Math.min(ext.lblk + ext.len, endBlk) - lblk;
-    m.length = n << bits;
+    m.length = n * this.blockSize;
     if (ext.state === ExtState.Delalloc) {
       m.type = IOMAP_DELALLOC;
       m.addr = IOMAP_NULL_ADDR;
@@ -167,8 +168,8 @@ export abstract class BlockFs implements Filesystem {
     }
     if (ext) return 0;
     // Reserve delalloc blocks for the hole.
-    const lblk = m.offset >> this.blkbits;
-    const n = m.length >> this.blkbits;
+    const lblk = m.offset / this.blockSize;
+    const n = m.length / this.blockSize;
     if (this.alloc.freeBlocks - this.reserved < n) return -ENOSPC;
     this.reserved += n;
     inode.extents.set(lblk, n, -1, ExtState.Delalloc);
@@ -349,8 +350,8 @@ export abstract class BlockFs implements Filesystem {
   /** xfs_file_dio_write: aligned writes under the shared i_rwsem, others exclusive. */
   protected *directWrite(file: OpenFile, pos: number, src: Uint8Array): Co<number> {
     const inode = file.inode;
-    if ((pos | src.length) & (SECTOR_SIZE - 1)) return -EINVAL;
-    const exclusive = ((pos | src.length) & (this.blockSize - 1)) !== 0 || pos + src.length > inode.iSize;
+    if (!isAligned(pos, SECTOR_SIZE) || !isAligned(src.length, SECTOR_SIZE)) return -EINVAL;
+    const exclusive = !isAligned(pos, this.blockSize) || !isAligned(src.length, this.blockSize) || pos + src.length > inode.iSize;
     if (exclusive) yield* inode.iRwsem.downWrite(this.sched);
     else yield* inode.iRwsem.downRead(this.sched);
     let ret = yield* this.writeZeroEof(inode, pos);
@@ -372,8 +373,8 @@ export abstract class BlockFs implements Filesystem {
       return 0;
     }
     if (ext && ext.state !== ExtState.Delalloc) return 0;
-    const lblk = m.offset >> this.blkbits;
-    const n = m.length >> this.blkbits;
+    const lblk = m.offset / this.blockSize;
+    const n = m.length / this.blockSize;
     if (ext) this.punchDelalloc(inode, lblk, n);
     const got = this.allocBlocks(inode, lblk, n, ExtState.Unwritten);
     if (got < 0) return got;
@@ -638,7 +639,7 @@ export abstract class BlockFs implements Filesystem {
   }
 
   protected collapseInsertAligned(off: number, len: number): boolean {
-    return ((off | len) & (this.blockSize - 1)) === 0;
+    return isAligned(off, this.blockSize) && isAligned(len, this.blockSize);
   }
 
   /** xfs_collapse_file_space */

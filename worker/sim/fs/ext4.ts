@@ -43,8 +43,8 @@ export class Ext4Fs extends BlockFs {
       if ((!ext || ext.state === ExtState.Delalloc) && m.offset < inode.iSize) return -ENOTBLK;
       if (!ext || ext.state === ExtState.Delalloc) {
         // Past EOF: allocate written blocks directly (EXT4_GET_BLOCKS_CREATE).
-        const lblk = m.offset >> this.blkbits;
-        const n = m.length >> this.blkbits;
+        const lblk = m.offset / this.blockSize;
+        const n = m.length / this.blockSize;
         if (ext) this.punchDelalloc(inode, lblk, n);
         const got = this.allocBlocks(inode, lblk, n, ExtState.Written);
         if (got < 0) return got;
@@ -79,7 +79,7 @@ export class Ext4Fs extends BlockFs {
     if (err < 0) return ret > 0 ? ret : err;
     const endbyte = offset + err - 1;
     const e2 = yield* filemapWriteAndWaitRange(inode.mapping, offset, endbyte);
-    if (!e2) invalidateMappingPages(inode.mapping, offset >> PAGE_SHIFT, Math.floor(endbyte / (1 << PAGE_SHIFT)));
+    if (!e2) invalidateMappingPages(inode.mapping, Math.floor(offset / (1 << PAGE_SHIFT)), Math.floor(endbyte / (1 << PAGE_SHIFT)));
     return ret + err;
   }
 }

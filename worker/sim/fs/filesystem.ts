@@ -9,6 +9,13 @@ import type { Co } from '../sched.js';
 import type { Folio } from '../mm/folio.js';
 import type { Inode, OpenFile } from './inode.js';
 
+/**
+ * s_maxbytes of every simulated filesystem: 64 MiB. Writes, truncates and
+ * fallocates past it fail with -EFBIG as on any filesystem at its limit; it
+ * keeps the shadow model and the final read-back of whole files in memory.
+ */
+export const SIM_MAX_FILE_BYTES = 2 ** 26;
+
 export interface Filesystem {
   readonly name: string;
   readonly sched: Sched;

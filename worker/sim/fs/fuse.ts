@@ -43,7 +43,7 @@ import { type IomapReadOps, iomapFinishFolioRead, iomapReadFolio } from '../ioma
 import { type IomapWritebackOps, type WritepageCtx, iomapFinishFolioWrite, iomapWritepages } from '../iomap/writeback.js';
 import { dioWarnStalePagecache, kiocbInvalidatePages } from '../iomap/direct-io.js';
 import type { FolioUnmapper } from './blockfs.js';
-import type { Filesystem } from './filesystem.js';
+import { type Filesystem, SIM_MAX_FILE_BYTES } from './filesystem.js';
 import { Inode, type OpenFile } from './inode.js';
 
 /** The daemon's view of one file. */
@@ -96,7 +96,7 @@ export class FuseServer {
 export class FuseFs implements Filesystem {
   readonly name = 'fuse';
   readonly blkbits: number;
-  readonly maxBytes = 2 ** 40;
+  readonly maxBytes = SIM_MAX_FILE_BYTES;
   readonly server = new FuseServer();
   readonly inodes: Inode[] = [];
   unmapFolio: FolioUnmapper = () => {};

@@ -6,6 +6,7 @@
 // end_io, then invalidates the page cache again (dio_warn_stale_pagecache on
 // failure). Synchronous here: the caller sleeps until every bio completed.
 
+import { isAligned, offsetIn } from '../bits.js';
 import { BioOp, type Bio, SECTOR_SIZE } from '../blockdev.js';
 import { warnOn } from '../checks.js';
 import { EINVAL, EIO, ENOTBLK } from '../errno.js';
@@ -99,10 +100,10 @@ function iomapDioBioIter(iter: IomapIter, dio: Dio): number {
   const pos = iter.pos;
   const length = iomapLength(iter);
   const bsize = 1 << inode.blkbits;
-  if ((pos | length) & (SECTOR_SIZE - 1)) return -EINVAL;
+  if (!isAligned(pos, SECTOR_SIZE) || !isAligned(length, SECTOR_SIZE)) return -EINVAL;
   const needZeroout = dio.write && ((m.flags & IOMAP_F_NEW) !== 0 || m.type === IOMAP_UNWRITTEN);
   if (needZeroout) {
-    const pad = pos & (bsize - 1);
+    const pad = offsetIn(pos, bsize);
     if (pad) iomapDioZero(dio, iter, pos - pad, pad);
   }
   const from = pos - dio.base;
@@ -115,7 +116,7 @@ function iomapDioBioIter(iter: IomapIter, dio: Dio): number {
   }
   const end = pos + length;
   if (needZeroout || (dio.write && end >= inode.iSize)) {
-    const pad = end & (bsize - 1);
+    const pad = offsetIn(end, bsize);
     if (pad) iomapDioZero(dio, iter, end, bsize - pad);
   }
   iomapIterAdvance(iter, length);
@@ -160,7 +161,7 @@ function iomapDioHoleIter(iter: IomapIter, dio: Dio): number {
 export function* kiocbInvalidatePages(inode: Inode, pos: number, end: number, unmap: (f: Folio) => void): Co<number> {
   const err = yield* filemapWriteAndWaitRange(inode.mapping, pos, end);
   if (err) return err;
-  const ret = yield* invalidateInodePages2Range(inode.mapping, pos >> PAGE_SHIFT, Math.floor(end / (1 << PAGE_SHIFT)), unmap);
+  const ret = yield* invalidateInodePages2Range(inode.mapping, Math.floor(pos / (1 << PAGE_SHIFT)), Math.floor(end / (1 << PAGE_SHIFT)), unmap);
   return ret ? -ENOTBLK : 0;
 }
 
@@ -169,7 +170,7 @@ function* kiocbInvalidatePostDirectWrite(inode: Inode, pos: number, count: numbe
   const mapping = inode.mapping;
   if (mapping.nrpages === 0 || count === 0) return;
   const end = pos + count - 1;
-  const ret = yield* invalidateInodePages2Range(mapping, pos >> PAGE_SHIFT, Math.floor(end / (1 << PAGE_SHIFT)), unmap);
+  const ret = yield* invalidateInodePages2Range(mapping, Math.floor(pos / (1 << PAGE_SHIFT)), Math.floor(end / (1 << PAGE_SHIFT)), unmap);
   if (ret) dioWarnStalePagecache(inode);
 }
 

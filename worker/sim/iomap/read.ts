@@ -7,6 +7,7 @@
 // folio and the submitter subtracts what it did not submit, so whoever brings
 // it to zero ends the read.
 
+import { offsetIn } from '../bits.js';
 import { warnOn } from '../checks.js';
 import type { Co } from '../sched.js';
 import { type Folio, folioEndRead, folioUnlock, folioZeroSegment } from '../mm/folio.js';
@@ -53,7 +54,7 @@ export function iomapAdjustReadRange(inode: Inode, folio: Folio, pos0: number, l
     while (next <= last && ifsBlockUptodate(ifs, next)) next++;
     const skipped = next - first;
     if (skipped) {
-      const bytesSkipped = (skipped << bits) - (pos & (bsize - 1));
+      const bytesSkipped = (skipped << bits) - offsetIn(pos, bsize);
       pos += bytesSkipped;
       poff += bytesSkipped;
       plen -= bytesSkipped;

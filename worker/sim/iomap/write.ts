@@ -2,6 +2,7 @@
 // write_end around each folio-sized chunk, zero range, truncate_page,
 // page_mkwrite and unshare.
 
+import { alignDown, offsetIn } from '../bits.js';
 import { warnOn } from '../checks.js';
 import type { Co } from '../sched.js';
 import { EIO } from '../errno.js';
@@ -76,7 +77,7 @@ function* __iomapWriteBegin(iter: IomapIter, ctx: IomapWriteCtx, len: number, fo
   const pos = iter.pos;
   const bits = inode.blkbits;
   const bsize = 1 << bits;
-  let blockStart = pos & ~(bsize - 1);
+  let blockStart = alignDown(pos, bsize);
   const blockEnd = Math.ceil((pos + len) / bsize) * bsize;
   const from = pos - folio.pos;
   const to = from + len;
@@ -200,7 +201,7 @@ function* iomapWriteIter(iter: IomapIter, ctx: IomapWriteCtx, src: Uint8Array, s
   const wb: WriteBeginResult = { folio: null, offset: 0, len: 0 };
   do {
     const remaining = src.length - (iter.pos - srcBase);
-    const offset = iter.pos & (chunk - 1);
+    const offset = offsetIn(iter.pos, chunk);
     const bytes = Math.min(chunk - offset, remaining, iomapLength(iter));
     status = yield* iomapWriteBegin(iter, ctx, bytes, wb);
     if (status) {
@@ -314,7 +315,7 @@ export function* iomapZeroRange(inode: Inode, pos: number, len: number, ctx: Iom
 /** iomap_truncate_page: zero from pos to the end of its block. */
 export function* iomapTruncatePage(inode: Inode, pos: number, ctx: IomapWriteCtx): Co<number> {
   const bsize = 1 << inode.blkbits;
-  const off = pos & (bsize - 1);
+  const off = offsetIn(pos, bsize);
   if (!off) return 0;
   return yield* iomapZeroRange(inode, pos, bsize - off, ctx, null);
 }

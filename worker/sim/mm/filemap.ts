@@ -8,7 +8,6 @@ import type { Co, Sched } from '../sched.js';
 import {
   Folio,
   FolioPool,
-  PAGE_SHIFT,
   PAGE_SIZE,
   PG_locked,
   folioGet,
@@ -210,7 +209,7 @@ export function* filemapFdatawriteRange(mapping: AddressSpace, start: number, en
 /** __filemap_fdatawait_range: wait for writeback already under way in [start, end]. */
 export function* filemapFdatawaitRangeKeepErrors(mapping: AddressSpace, start: number, end: number): Co<void> {
   const s = mapping.sched;
-  for (const f of foliosInRange(mapping, start >> PAGE_SHIFT, Math.floor(end / PAGE_SIZE))) {
+  for (const f of foliosInRange(mapping, Math.floor(start / PAGE_SIZE), Math.floor(end / PAGE_SIZE))) {
     if (!folioTestWriteback(f)) continue;
     folioGet(f);
     yield* folioWaitWriteback(s, f);

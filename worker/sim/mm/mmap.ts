@@ -5,10 +5,11 @@
 // (unmap_mapping_folio). Loads and stores go straight to folio memory, as a
 // CPU's would.
 
+import { offsetIn } from '../bits.js';
 import { EFAULT, EINVAL } from '../errno.js';
 import type { Co, Sched } from '../sched.js';
 import { filemapGetUptodateFolio, orderForLength } from './filemap.js';
-import { type Folio, PAGE_SHIFT, PAGE_SIZE, folioGet, folioPut, folioTestUptodate, folioUnlock } from './folio.js';
+import { type Folio, PAGE_SIZE, folioGet, folioPut, folioTestUptodate, folioUnlock } from './folio.js';
 import type { Inode, OpenFile } from '../fs/inode.js';
 
 interface Pte {
@@ -181,14 +182,14 @@ export class MmState {
     let done = 0;
     while (done < dst.length) {
       const p = off + done;
-      const index = p >> PAGE_SHIFT;
+      const index = Math.floor(p / PAGE_SIZE);
       let pte = vma.ptes.get(index);
       if (!pte) {
         const r = yield* this.filemapFault(vma, index);
         if (typeof r === 'number') return r;
         pte = r;
       }
-      const n = Math.min(PAGE_SIZE - (p & (PAGE_SIZE - 1)), dst.length - done);
+      const n = Math.min(PAGE_SIZE - offsetIn(p, PAGE_SIZE), dst.length - done);
       const from = p - pte.folio.pos;
       dst.set(pte.folio.data.subarray(from, from + n), done);
       done += n;
@@ -204,7 +205,7 @@ export class MmState {
     let done = 0;
     while (done < src.length) {
       const p = off + done;
-      const index = p >> PAGE_SHIFT;
+      const index = Math.floor(p / PAGE_SIZE);
       let pte = vma.ptes.get(index);
       if (!pte) {
         const r = yield* this.filemapFault(vma, index);
@@ -216,7 +217,7 @@ export class MmState {
         if (r < 0) return r;
         if (r > 0) continue; // the pte went away: fault again
       }
-      const n = Math.min(PAGE_SIZE - (p & (PAGE_SIZE - 1)), src.length - done);
+      const n = Math.min(PAGE_SIZE - offsetIn(p, PAGE_SIZE), src.length - done);
       const from = p - pte.folio.pos;
       pte.folio.data.set(src.subarray(done, done + n), from);
       done += n;

@@ -2,6 +2,7 @@
 // does them (fs/read_write.c, fs/open.c, fs/sync.c, mm/fadvise.c,
 // fs/drop_caches.c), then the filesystem's file operations.
 
+import { offsetIn } from '../bits.js';
 import type { FallocMode } from '../../prog/types.js';
 import { SYNC_FILE_RANGE_WAIT_AFTER, SYNC_FILE_RANGE_WAIT_BEFORE, SYNC_FILE_RANGE_WRITE } from '../../prog/types.js';
 import { EBUSY, EINVAL, ESPIPE, EXDEV } from '../errno.js';
@@ -13,7 +14,7 @@ import {
   invalidateMappingPages,
   truncateInodePagesRange,
 } from '../mm/filemap.js';
-import { PAGE_SHIFT, PAGE_SIZE } from '../mm/folio.js';
+import { PAGE_SIZE } from '../mm/folio.js';
 import type { OpenFile } from '../fs/inode.js';
 import type { Kernel } from '../kernel.js';
 
@@ -102,7 +103,7 @@ export function* sysFadviseDontneed(k: Kernel, file: OpenFile, off: number, len:
     // Only whole pages are dropped: round the start up and the end down.
     const startIndex = Math.floor((off + PAGE_SIZE - 1) / PAGE_SIZE);
     let endIndex = Math.floor(endbyte / PAGE_SIZE);
-    if (endbyte !== LLONG_MAX && (endbyte & (PAGE_SIZE - 1)) !== PAGE_SIZE - 1) endIndex--;
+    if (endbyte !== LLONG_MAX && offsetIn(endbyte, PAGE_SIZE) !== PAGE_SIZE - 1) endIndex--;
     if (endIndex >= startIndex) invalidateMappingPages(mapping, startIndex, endIndex);
     return 0;
   } finally {
@@ -153,7 +154,7 @@ export function* sysSync(k: Kernel): Co<void> {
 /** echo 3 > /proc/sys/vm/drop_caches, after a sync: clean, unmapped folios go. */
 export function* sysDropCaches(k: Kernel): Co<number> {
   yield* sysSync(k);
-  for (const inode of k.inodes) invalidateMappingPages(inode.mapping, 0, LLONG_MAX >> PAGE_SHIFT);
+  for (const inode of k.inodes) invalidateMappingPages(inode.mapping, 0, Math.floor(LLONG_MAX / PAGE_SIZE));
   return 0;
 }
 
