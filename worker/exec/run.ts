@@ -212,7 +212,7 @@ class Execution {
       case 'mwrite': {
         const ret = yield* k.mm.store(op.map, op.off, this.fill(op.len, op.fill));
         const shadow = this.shadowOfMap(op.map);
-        if (ret > 0 && shadow) shadow.storeMapped(op.off, op.len, op.fill);
+        if (shadow && k.mm.lastStored > 0) shadow.storeMapped(op.off, k.mm.lastStored, op.fill);
         return ret;
       }
       case 'msync': {

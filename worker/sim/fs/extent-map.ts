@@ -116,6 +116,8 @@ export class ExtentMap {
   /** Move every extent at or after lblk by delta blocks (collapse: negative, insert: positive). */
   shift(lblk: number, delta: number): void {
     for (const x of this.exts) if (x.lblk >= lblk) x.lblk += delta;
+    // A collapse brings the tail next to what precedes it: merge where contiguous (xfs_bmse_merge).
+    for (let i = this.exts.length - 1; i > 0; i--) this.merge(i);
     this.seq++;
   }
 

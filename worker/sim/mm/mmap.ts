@@ -197,8 +197,15 @@ export class MmState {
     return done;
   }
 
+  /**
+   * Bytes the last store() wrote before it returned: on a fault (SIGBUS) the
+   * stores to the pages before the faulting one have happened all the same.
+   */
+  lastStored = 0;
+
   /** A store of src at file offset off through the mapping. */
   *store(id: number, off: number, src: Uint8Array): Co<number> {
+    this.lastStored = 0;
     const vma = this.vmas.get(id);
     if (!vma) return -EINVAL;
     if (!vma.write || off < vma.start || off + src.length > vma.start + vma.len) return -EFAULT;
@@ -221,6 +228,7 @@ export class MmState {
       const from = p - pte.folio.pos;
       pte.folio.data.set(src.subarray(done, done + n), from);
       done += n;
+      this.lastStored = done;
     }
     return done;
   }

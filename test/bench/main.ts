@@ -1,0 +1,255 @@
+// Benchmarks: `npm run bench [-- SECTION... [--commands N] [--seed N] [--fs ext4,xfs]]`.
+//
+// Sections are selected by name on the command line; with none, 'seq' runs.
+//   seq  a long sequential xfs_io workload (pwrite -S / pread / truncate / fpunch,
+//        no fsync), run whole-process by the real xfs_io and by the foliofuzz CLI
+//        (`exec --xfs-io SCRIPT`); prints both rates in commands/s and their ratio,
+//        and checks that both final files are identical.
+// To add a section, write `async function benchFoo(opts: BenchOptions): Promise<SectionResult>`
+// and register it in SECTIONS.
+//
+// `npm test` runs every .js file under dist/test/ as a test file, this one
+// included: under the test runner (NODE_TEST_CONTEXT is set) it registers a
+// small smoke test of the seq section instead of benchmarking.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { findXfsIo } from '../differential/real-xfs-io.js';
+import { Rng } from '../differential/script-gen.js';
+
+export interface BenchOptions {
+  /** Number of commands in generated workloads. */
+  commands: number;
+  seed: number;
+  /** --fs values the CLI is run with. */
+  fsList: string[];
+  /** Print progress and results. */
+  log: (line: string) => void;
+}
+
+export interface SectionResult {
+  /** true when every check of the section passed. */
+  ok: boolean;
+  problems: string[];
+}
+
+type Section = { describe: string; run: (opts: BenchOptions) => Promise<SectionResult> };
+
+const CLI = fileURLToPath(new URL('../../worker/cli/main.js', import.meta.url));
+
+// ---------------------------------------------------------------------------
+// seq
+
+const MIB = 1 << 20;
+const MAX_LEN = 64 << 10;
+
+/** A sequential single-file xfs_io workload: pwrite -S / pread / truncate / fpunch, offsets < 1 MiB. */
+export function generateSeqWorkload(seed: number, commands: number): string {
+  const r = new Rng(seed);
+  const lines: string[] = [];
+  for (let i = 0; i < commands; i++) {
+    const x = r.int(100);
+    if (x < 50) {
+      const off = r.int(MIB);
+      const len = r.range(1, Math.min(MAX_LEN, MIB - off));
+      lines.push(`pwrite -q -S 0x${r.range(1, 255).toString(16)} ${off} ${len}`);
+    } else if (x < 80) {
+      const off = r.int(MIB);
+      lines.push(`pread -q ${off} ${r.range(1, Math.min(MAX_LEN, MIB - off))}`);
+    } else if (x < 88) {
+      lines.push(`truncate ${r.int(MIB + 1)}`);
+    } else {
+      const off = r.int(MIB);
+      lines.push(`fpunch ${off} ${r.range(1, Math.min(MAX_LEN, MIB - off))}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+interface Timed {
+  seconds: number;
+  status: number | null;
+  signal: string | null;
+  stderr: string;
+  stdout: string;
+}
+
+function timeProcess(cmd: string, args: string[], stdinFile?: string): Timed {
+  const fd = stdinFile === undefined ? 'ignore' : openSync(stdinFile, 'r');
+  try {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(cmd, args, {
+      stdio: [fd, 'pipe', 'pipe'],
+      maxBuffer: 1 << 30,
+      encoding: 'utf8',
+    });
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (r.error) throw r.error;
+    return { seconds, status: r.status, signal: r.signal, stderr: r.stderr, stdout: r.stdout };
+  } finally {
+    if (typeof fd === 'number') closeSync(fd);
+  }
+}
+
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? -1 : n;
+}
+
+const rate = (n: number, s: number): string => `${Math.round(n / s).toLocaleString('en-US')} commands/s`;
+
+async function benchSeq(opts: BenchOptions): Promise<SectionResult> {
+  const problems: string[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'foliofuzz-bench-'));
+  let keep = false;
+  try {
+    const script = join(dir, 'seq.xfs-io');
+    writeFileSync(script, generateSeqWorkload(opts.seed, opts.commands));
+    opts.log(`seq: ${opts.commands.toLocaleString('en-US')} commands (seed ${opts.seed}), script ${script}`);
+
+    const realFile = join(dir, 'real-file0');
+    const real = timeProcess(findXfsIo(), ['-f', realFile], script);
+    if (real.signal !== null || (real.status !== 0 && real.status !== 1)) {
+      problems.push(`xfs_io ended with ${real.signal ?? `status ${real.status}`}: ${real.stderr.slice(-300)}`);
+      return { ok: false, problems };
+    }
+    const realData = readFileSync(realFile);
+    opts.log(`  xfs_io (real kernel):        ${real.seconds.toFixed(3)} s  ${rate(opts.commands, real.seconds)}  final size ${realData.length}`);
+
+    for (const fs of opts.fsList) {
+      const dump = join(dir, `dump-${fs}`);
+      const sim = timeProcess(process.execPath, [CLI, 'exec', '--xfs-io', script, '--fs', fs, '--dump-dir', dump]);
+      if (sim.status !== 0) {
+        const tail = (sim.stdout + sim.stderr).trim().split('\n').slice(-5).join('\n    ');
+        problems.push(`foliofuzz exec --fs ${fs} exited ${sim.signal ?? sim.status}:\n    ${tail}`);
+        continue;
+      }
+      const simFile = join(dump, 'file0');
+      if (!existsSync(simFile)) {
+        problems.push(`foliofuzz exec --fs ${fs} wrote no ${simFile}`);
+        continue;
+      }
+      const simData = readFileSync(simFile);
+      const d = firstDifference(realData, simData);
+      opts.log(
+        `  foliofuzz sim (--fs ${fs.padEnd(4)}): ${sim.seconds.toFixed(3)} s  ${rate(opts.commands, sim.seconds)}  ` +
+          `final size ${simData.length}  sim time / real time = ${(sim.seconds / real.seconds).toFixed(1)}x`,
+      );
+      if (d >= 0) {
+        keep = true;
+        problems.push(
+          `--fs ${fs}: final file differs from the real one at offset ${d} ` +
+            `(real size ${realData.length}, sim size ${simData.length}); script kept at ${script}`,
+        );
+      } else {
+        opts.log(`  --fs ${fs}: final file identical to the real one (${simData.length} bytes)`);
+      }
+    }
+    return { ok: problems.length === 0, problems };
+  } finally {
+    if (!keep) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// driver
+
+export const SECTIONS: Record<string, Section> = {
+  seq: { describe: 'sequential xfs_io workload: real xfs_io vs foliofuzz exec --xfs-io', run: benchSeq },
+};
+
+const DEFAULT_SECTIONS = ['seq'];
+
+interface ParsedArgs {
+  sections: string[];
+  opts: BenchOptions;
+}
+
+function usage(): string {
+  const lines = Object.entries(SECTIONS).map(([k, s]) => `  ${k.padEnd(8)} ${s.describe}`);
+  return [
+    'usage: npm run bench -- [SECTION...] [--commands N] [--seed N] [--fs ext4,xfs]',
+    `sections (default: ${DEFAULT_SECTIONS.join(' ')}):`,
+    ...lines,
+  ].join('\n');
+}
+
+function parseArgs(argv: string[]): ParsedArgs {
+  const sections: string[] = [];
+  const opts: BenchOptions = { commands: 150_000, seed: 1, fsList: ['xfs', 'ext4'], log: (l) => console.log(l) };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--commands') {
+      opts.commands = Number(value());
+      if (!Number.isInteger(opts.commands) || opts.commands < 1) throw new Error('--commands must be a positive integer');
+    } else if (a === '--seed') {
+      opts.seed = Number(value());
+      if (!Number.isInteger(opts.seed)) throw new Error('--seed must be an integer');
+    } else if (a === '--fs') {
+      opts.fsList = value().split(',').filter(Boolean);
+    } else if (a === '-h' || a === '--help') {
+      console.log(usage());
+      process.exit(0);
+    } else if (a.startsWith('-')) {
+      throw new Error(`unknown option ${a}`);
+    } else if (!(a in SECTIONS)) {
+      throw new Error(`unknown section ${a}`);
+    } else {
+      sections.push(a);
+    }
+  }
+  return { sections: sections.length > 0 ? sections : DEFAULT_SECTIONS, opts };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed: ParsedArgs;
+  try {
+    parsed = parseArgs(argv);
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message}\n${usage()}`);
+    return 2;
+  }
+  let ok = true;
+  for (const name of parsed.sections) {
+    const section = SECTIONS[name] as Section;
+    console.log(`== ${name}: ${section.describe}`);
+    const r = await section.run(parsed.opts);
+    for (const p of r.problems) console.log(`  FAIL: ${p}`);
+    ok &&= r.ok;
+  }
+  return ok ? 0 : 1;
+}
+
+function smokeTest(): void {
+  test('bench seq section (smoke: 3000 commands, real xfs_io vs CLI on xfs and ext4)', async () => {
+    const lines: string[] = [];
+    const r = await benchSeq({ commands: 3000, seed: 7, fsList: ['xfs', 'ext4'], log: (l) => lines.push(l) });
+    assert.deepEqual(r.problems, [], lines.join('\n'));
+    assert.equal(lines.filter((l) => l.includes('identical to the real one')).length, 2, lines.join('\n'));
+    // the workload is deterministic in its seed and has the requested length
+    assert.equal(generateSeqWorkload(7, 3000), generateSeqWorkload(7, 3000));
+    assert.equal(generateSeqWorkload(7, 3000).split('\n').length - 1, 3000);
+    assert.notEqual(generateSeqWorkload(7, 3000), generateSeqWorkload(8, 3000));
+  });
+}
+
+const isEntry = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
+if (isEntry) {
+  if (process.env.NODE_TEST_CONTEXT) {
+    smokeTest();
+  } else {
+    process.exitCode = await main(process.argv.slice(2));
+  }
+}
