@@ -25,7 +25,7 @@ export interface RealRunResult {
   data: Buffer;
   /** xfs_io's exit status (0, or 1 when a command failed). */
   status: number;
-  stdout: string;
+  /** Its error messages ("fallocate: Invalid argument"); stdout is not kept. */
   stderr: string;
   /** Path of the file xfs_io worked on (gone unless keep). */
   file: string;
@@ -82,7 +82,6 @@ function finish(
   script: string,
   status: number | null,
   signal: NodeJS.Signals | null,
-  stdout: string,
   stderr: string,
 ): RealRunResult {
   try {
@@ -97,7 +96,7 @@ function finish(
     } catch (e) {
       throw new Error(`xfs_io left no file at ${file}: ${(e as Error).message}; stderr: ${stderr.slice(-500)}`);
     }
-    return { data, status, stdout, stderr, file };
+    return { data, status, stderr, file };
   } finally {
     if (!keep) rmSync(dir, { recursive: true, force: true });
   }
@@ -108,10 +107,8 @@ export function runRealXfsIo(script: string, opts: RealRunOptions): Promise<Real
   const dir = mkdtempSync(join(opts.parentDir ?? tmpdir(), 'foliofuzz-real-'));
   const file = join(dir, 'file0');
   return new Promise<RealRunResult>((resolve, reject) => {
-    const child = spawn(findXfsIo(), xfsIoArgs(file, opts.direct), { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
+    const child = spawn(findXfsIo(), xfsIoArgs(file, opts.direct), { stdio: ['pipe', 'ignore', 'pipe'] });
     const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.stdin.on('error', () => {
       // EPIPE if xfs_io died early: reported through the exit status/signal.
@@ -123,7 +120,7 @@ export function runRealXfsIo(script: string, opts: RealRunOptions): Promise<Real
     child.on('close', (status, signal) => {
       try {
         resolve(
-          finish(dir, file, opts.keep ?? false, script, status, signal, Buffer.concat(out).toString(), Buffer.concat(err).toString()),
+          finish(dir, file, opts.keep ?? false, script, status, signal, Buffer.concat(err).toString()),
         );
       } catch (e) {
         reject(e);
@@ -139,6 +136,7 @@ export function runRealXfsIoSync(script: string, opts: RealRunOptions): RealRunR
   const file = join(dir, 'file0');
   const r = spawnSync(findXfsIo(), xfsIoArgs(file, opts.direct), {
     input: script,
+    stdio: ['pipe', 'ignore', 'pipe'],
     maxBuffer: 1 << 30,
     encoding: 'utf8',
   });
@@ -146,19 +144,24 @@ export function runRealXfsIoSync(script: string, opts: RealRunOptions): RealRunR
     rmSync(dir, { recursive: true, force: true });
     throw r.error;
   }
-  return finish(dir, file, opts.keep ?? false, script, r.status, r.signal, r.stdout, r.stderr);
+  return finish(dir, file, opts.keep ?? false, script, r.status, r.signal, r.stderr);
 }
 
-/** Run tasks with at most `limit` in flight; results in input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T, i);
-    }
-  });
-  await Promise.all(workers);
-  return results;
+/** A limiter: `limit(fn)` runs fn once fewer than `n` limited tasks are in flight. */
+export function createLimiter(n: number): <R>(fn: () => Promise<R>) => Promise<R> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  const release = (): void => {
+    active--;
+    waiting.shift()?.();
+  };
+  return <R>(fn: () => Promise<R>): Promise<R> =>
+    new Promise<R>((resolve, reject) => {
+      const start = (): void => {
+        active++;
+        fn().then(resolve, reject).finally(release);
+      };
+      if (active < n) start();
+      else waiting.push(start);
+    });
 }

@@ -32,6 +32,8 @@ export const MAX_SIZE_AFTER_INSERT = MAX_OFFSET + (256 << 10);
 /** Alignment of collapse/insert ranges and of direct I/O: the largest block size (and the page size). */
 export const ALIGN = 4096;
 export const PAGE_SIZE = 4096;
+/** Mappings open at once (xfs_io keeps a table; mread/mwrite use the current one). */
+export const MAX_MAPS = 2;
 
 // ---------------------------------------------------------------------------
 // PRNG
@@ -142,7 +144,9 @@ class ScriptBuilder {
   /** Offsets are mostly drawn below this (per-script working set, so ops overlap). */
   readonly span: number;
   size = 0;
-  map: Mapping | null = null;
+  /** xfs_io's mapping table (at most MAX_MAPS) and the index of the current mapping. */
+  maps: Mapping[] = [];
+  cur = -1;
   out: string[] = [];
 
   constructor(seed: number, profile: Profile, config: SimConfig) {
@@ -240,6 +244,22 @@ class ScriptBuilder {
     return ` -b ${bs}`;
   }
 
+  /** The current mapping: the one mread/mwrite/msync/munmap act on. */
+  get map(): Mapping | null {
+    return this.maps[this.cur] ?? null;
+  }
+
+  addMap(m: Mapping): void {
+    this.maps.push(m);
+    this.cur = this.maps.length - 1;
+  }
+
+  /** munmap as xfs_io does it: the entry that slides into the hole becomes current, or else the last one. */
+  unmapCurrent(): void {
+    this.maps.splice(this.cur, 1);
+    if (this.cur === this.maps.length) this.cur--;
+  }
+
   grow(end: number): void {
     if (end > this.size) this.size = end;
   }
@@ -299,7 +319,7 @@ class ScriptBuilder {
       const before = r.chance(0.5);
       if (before) {
         cmds.push('munmap');
-        this.map = null;
+        this.unmapCurrent();
       } else {
         remap = this.map;
       }
@@ -308,7 +328,9 @@ class ScriptBuilder {
     this.size = size;
     if (remap) {
       cmds.push('munmap');
+      this.unmapCurrent();
       cmds.push(`mmap ${remap.writable ? '-rw' : '-r'} ${remap.off} ${remap.len}`);
+      this.addMap(remap);
     }
     return cmds;
   }
@@ -330,7 +352,7 @@ class ScriptBuilder {
   }
 
   mmap(): string[] | null {
-    if (this.map) return null;
+    if (this.maps.length >= MAX_MAPS) return null;
     const r = this.rng;
     const off = r.chance(0.4) ? 0 : this.alignedOffset(Math.max(ALIGN, Math.min(this.span, this.size + 8 * ALIGN)));
     let len: number;
@@ -347,7 +369,7 @@ class ScriptBuilder {
     }
     len = Math.min(len, MAX_OFFSET - off);
     const writable = r.chance(0.8);
-    this.map = { off, len, writable };
+    this.addMap({ off, len, writable });
     return [`mmap ${writable ? '-rw' : '-r'} ${off} ${len}`];
   }
 
@@ -377,6 +399,11 @@ class ScriptBuilder {
   mread(): string[] | null {
     const rg = this.mappedRange();
     if (!rg) return null;
+    // xfs_io (6.1) mread copies into a page-size buffer and only wraps around
+    // after the first length % pagesize bytes, except when that is 1 (its first
+    // iteration never wraps): a length of 1 mod 4096 above 4096 overruns the heap
+    // buffer (`mread 0 118785` segfaults or aborts in malloc).
+    if (rg.len > 1 && rg.len % PAGE_SIZE === 1) rg.len -= 1;
     return [`mread ${rg.off} ${rg.len}`];
   }
 
@@ -399,8 +426,17 @@ class ScriptBuilder {
 
   munmap(): string[] | null {
     if (!this.map) return null;
-    this.map = null;
+    this.unmapCurrent();
     return ['munmap'];
+  }
+
+  /** `mmap N`: make another mapping current. */
+  selectMap(): string[] | null {
+    if (this.maps.length < 2) return null;
+    let n = this.rng.int(this.maps.length - 1);
+    if (n >= this.cur) n++;
+    this.cur = n;
+    return [`mmap ${n}`];
   }
 
   fallocAlloc(): string[] | null {
@@ -489,6 +525,7 @@ class ScriptBuilder {
       { w: 16 * scale, gen: () => this.mwrite() },
       { w: 4 * scale, gen: () => this.msync() },
       { w: 2 * scale, gen: () => this.munmap() },
+      { w: 3 * scale, gen: () => this.selectMap() },
     ];
     switch (this.profile) {
       case 'buffered':
