@@ -14,8 +14,8 @@ export class RwSem {
   }
 
   *downRead(s: Sched): Co<void> {
-    yield* s.preempt();
-    yield* s.waitUntil(this.wq, () => this.writer === null);
+    if (s.wantsPreempt()) yield* s.preempt();
+    if (this.writer !== null) yield* s.waitUntil(this.wq, () => this.writer === null);
     this.readers++;
   }
 
@@ -25,8 +25,10 @@ export class RwSem {
   }
 
   *downWrite(s: Sched): Co<void> {
-    yield* s.preempt();
-    yield* s.waitUntil(this.wq, () => this.writer === null && this.readers === 0);
+    if (s.wantsPreempt()) yield* s.preempt();
+    if (this.writer !== null || this.readers !== 0) {
+      yield* s.waitUntil(this.wq, () => this.writer === null && this.readers === 0);
+    }
     this.writer = s.cur();
   }
 
@@ -55,8 +57,8 @@ export class Mutex {
   }
 
   *lock(s: Sched): Co<void> {
-    yield* s.preempt();
-    yield* s.waitUntil(this.wq, () => this.owner === null);
+    if (s.wantsPreempt()) yield* s.preempt();
+    if (this.owner !== null) yield* s.waitUntil(this.wq, () => this.owner === null);
     this.owner = s.cur();
   }
 

@@ -133,8 +133,16 @@ export class Sched {
    * Costs nothing when there is nothing else to run.
    */
   *preempt(): Co<void> {
-    if (this.events.length === 0 && !this.otherRunnable()) return;
-    yield;
+    if (this.wantsPreempt()) yield;
+  }
+
+  /**
+   * Is there anything else that could run at a preemption point? Callers on
+   * hot paths test this first, so that the common uncontended case does not
+   * even create the preempt() generator.
+   */
+  wantsPreempt(): boolean {
+    return this.events.length !== 0 || this.otherRunnable();
   }
 
   private otherRunnable(): boolean {

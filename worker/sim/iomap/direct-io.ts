@@ -148,6 +148,10 @@ function iomapDioIter(iter: IomapIter, dio: Dio): number {
   }
 }
 
+function* iomapDioActor(it: IomapIter, dio: Dio): Co<number> {
+  return iomapDioIter(it, dio);
+}
+
 /** iomap_dio_hole_iter: reads of holes and unwritten extents are zeroes. */
 function iomapDioHoleIter(iter: IomapIter, dio: Dio): number {
   const length = iomapLength(iter);
@@ -205,9 +209,7 @@ export function* iomapDioRw(
     const dio: Dio = { inode, write, buf, base: pos, inflight: 0, error: 0, done: new WaitQueue('dio') };
     inodeDioBegin(inode);
     const iter = newIomapIter(inode, pos, len, IOMAP_DIRECT | (write ? IOMAP_WRITE : 0));
-    const iterErr = yield* iomapIterate(iter, ops, function* (it) {
-      return iomapDioIter(it, dio);
-    });
+    const iterErr = yield* iomapIterate(iter, ops, iomapDioActor, dio);
     // Wait for every bio (a synchronous kiocb).
     yield* s.waitUntil(dio.done, () => dio.inflight === 0);
     let ret = iter.pos - pos;

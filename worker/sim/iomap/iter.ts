@@ -14,10 +14,12 @@ export function newIomapIter(inode: Inode, pos: number, len: number, flags: numb
 
 /**
  * Run actor over [iter.pos, iter.pos + iter.len). The actor advances iter.pos
- * and returns 0 or a negative errno. Returns 0 or the first error; the caller
+ * and returns 0 or a negative errno. Actors are module-level generator
+ * functions taking their state as `c`: a generator function expression per
+ * call would cost more than the work it does. Returns 0 or the first error; the caller
  * reads iter.pos to learn how far it got.
  */
-export function* iomapIterate(iter: IomapIter, ops: IomapOps, actor: (iter: IomapIter) => Co<number>): Co<number> {
+export function* iomapIterate<C>(iter: IomapIter, ops: IomapOps, actor: (iter: IomapIter, c: C) => Co<number>, c: C): Co<number> {
   const s = iter.inode.fs.sched;
   while (iter.len > 0) {
     const m = iter.iomap;
@@ -35,7 +37,7 @@ export function* iomapIterate(iter: IomapIter, ops: IomapOps, actor: (iter: Ioma
       `mapping [${m.offset}, +${m.length}) does not cover pos ${iter.pos}`);
     const before = iter.pos;
     const mapped = Math.min(m.offset + m.length, iter.pos + iter.len) - iter.pos;
-    const status = yield* actor(iter);
+    const status = yield* actor(iter, c);
     if (ops.iomapEnd) {
       const e2 = yield* ops.iomapEnd(iter, before, mapped, iter.pos - before, iter.flags, m);
       if (status === 0 && e2 < 0) return e2;

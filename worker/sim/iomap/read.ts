@@ -120,6 +120,7 @@ function iomapReadEnd(inode: Inode, folio: Folio, bytesSubmitted: number): void 
 interface ReadCtx {
   folio: Folio | null;
   submitted: number;
+  rops: IomapReadOps;
 }
 
 /** iomap_read_folio_iter */
@@ -150,21 +151,23 @@ function iomapReadFolioIter(iter: IomapIter, ctx: ReadCtx, rops: IomapReadOps): 
   return 0;
 }
 
+function* iomapReadFolioActor(it: IomapIter, ctx: ReadCtx): Co<number> {
+  if (!ctx.folio) {
+    // The whole folio was handed to the I/O helper: nothing left to do.
+    iomapIterAdvance(it, iomapLength(it));
+    return 0;
+  }
+  return iomapReadFolioIter(it, ctx, ctx.rops);
+}
+
 /** iomap_read_folio: ->read_folio for a locked folio; unlocked when the read ends. */
 export function* iomapReadFolio(inode: Inode, folio: Folio, ops: IomapOps, rops: IomapReadOps): Co<number> {
   const t = inode.fs.sched.current;
   t?.frames.push('iomap_read_folio');
   try {
-    const ctx: ReadCtx = { folio, submitted: 0 };
+    const ctx: ReadCtx = { folio, submitted: 0, rops };
     const iter = newIomapIter(inode, folio.pos, folio.size, 0);
-    yield* iomapIterate(iter, ops, function* (it) {
-      if (!ctx.folio) {
-        // The whole folio was handed to the I/O helper: nothing left to do.
-        iomapIterAdvance(it, iomapLength(it));
-        return 0;
-      }
-      return iomapReadFolioIter(it, ctx, rops);
-    });
+    yield* iomapIterate(iter, ops, iomapReadFolioActor, ctx);
     if (ctx.folio) iomapReadEnd(inode, ctx.folio, ctx.submitted);
     return 0;
   } finally {

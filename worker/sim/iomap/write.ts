@@ -193,12 +193,21 @@ export function iomapWriteEnd(iter: IomapIter, folio: Folio, pos: number, len: n
 }
 
 /** iomap_write_iter: copy src into the page cache folio by folio. */
-function* iomapWriteIter(iter: IomapIter, ctx: IomapWriteCtx, src: Uint8Array, srcBase: number, unmap: UnmapFolio): Co<number> {
+interface BufferedWriteCtx {
+  ctx: IomapWriteCtx;
+  src: Uint8Array;
+  /** File offset of src[0]. */
+  srcBase: number;
+  unmap: UnmapFolio;
+  wb: WriteBeginResult;
+}
+
+function* iomapWriteIter(iter: IomapIter, w: BufferedWriteCtx): Co<number> {
+  const { ctx, src, srcBase, unmap, wb } = w;
   const inode = iter.inode;
   const chunk = PAGE_SIZE << inode.mapping.maxOrder;
   let total = 0;
   let status = 0;
-  const wb: WriteBeginResult = { folio: null, offset: 0, len: 0 };
   do {
     const remaining = src.length - (iter.pos - srcBase);
     const offset = offsetIn(iter.pos, chunk);
@@ -238,7 +247,8 @@ export function* iomapFileBufferedWrite(inode: Inode, pos: number, src: Uint8Arr
   t?.frames.push('iomap_file_buffered_write');
   try {
     const iter = newIomapIter(inode, pos, src.length, IOMAP_WRITE);
-    const ret = yield* iomapIterate(iter, ctx.ops, (it) => iomapWriteIter(it, ctx, src, pos, unmap));
+    const w: BufferedWriteCtx = { ctx, src, srcBase: pos, unmap, wb: { folio: null, offset: 0, len: 0 } };
+    const ret = yield* iomapIterate(iter, ctx.ops, iomapWriteIter, w);
     if (iter.pos === pos) return ret;
     return iter.pos - pos;
   } finally {
@@ -280,6 +290,28 @@ export function filemapRangeNeedsWriteback(inode: Inode, start: number, end: num
   return false;
 }
 
+interface ZeroCtx {
+  ctx: IomapWriteCtx;
+  /** filemap_range_needs_writeback() sampled before the first mapping; flushed at most once. */
+  rangeDirty: boolean;
+}
+
+function* iomapZeroRangeActor(it: IomapIter, zc: ZeroCtx): Co<number> {
+  const m = it.iomap;
+  if (m.flags & IOMAP_F_FOLIO_BATCH && m.type !== IOMAP_UNWRITTEN) return -EIO;
+  if (!(m.flags & IOMAP_F_FOLIO_BATCH) && (m.type === IOMAP_HOLE || m.type === IOMAP_UNWRITTEN)) {
+    if (zc.rangeDirty) {
+      zc.rangeDirty = false;
+      // iomap_zero_iter_flush_and_stale
+      m.flags |= IOMAP_F_STALE;
+      return yield* filemapWriteAndWaitRange(it.inode.mapping, it.pos, it.pos + it.len - 1);
+    }
+    iomapIterAdvance(it, iomapLength(it));
+    return 0;
+  }
+  return yield* iomapZeroIter(it, zc.ctx);
+}
+
 /**
  * iomap_zero_range. Holes and unwritten extents read as zeroes already, unless
  * dirty page cache sits over them: then (without a folio batch from the
@@ -290,23 +322,9 @@ export function* iomapZeroRange(inode: Inode, pos: number, len: number, ctx: Iom
   const t = inode.fs.sched.current;
   t?.frames.push('iomap_zero_range');
   try {
-    let rangeDirty = filemapRangeNeedsWriteback(inode, pos, pos + len - 1);
+    const zc: ZeroCtx = { ctx, rangeDirty: filemapRangeNeedsWriteback(inode, pos, pos + len - 1) };
     const iter = newIomapIter(inode, pos, len, IOMAP_ZERO, fbatch);
-    return yield* iomapIterate(iter, ctx.ops, function* (it) {
-      const m = it.iomap;
-      if (m.flags & IOMAP_F_FOLIO_BATCH && m.type !== IOMAP_UNWRITTEN) return -EIO;
-      if (!(m.flags & IOMAP_F_FOLIO_BATCH) && (m.type === IOMAP_HOLE || m.type === IOMAP_UNWRITTEN)) {
-        if (rangeDirty) {
-          rangeDirty = false;
-          // iomap_zero_iter_flush_and_stale
-          m.flags |= IOMAP_F_STALE;
-          return yield* filemapWriteAndWaitRange(it.inode.mapping, it.pos, it.pos + it.len - 1);
-        }
-        iomapIterAdvance(it, iomapLength(it));
-        return 0;
-      }
-      return yield* iomapZeroIter(it, ctx);
-    });
+    return yield* iomapIterate(iter, ctx.ops, iomapZeroRangeActor, zc);
   } finally {
     t?.frames.pop();
   }
@@ -318,6 +336,15 @@ export function* iomapTruncatePage(inode: Inode, pos: number, ctx: IomapWriteCtx
   const off = offsetIn(pos, bsize);
   if (!off) return 0;
   return yield* iomapZeroRange(inode, pos, bsize - off, ctx, null);
+}
+
+/** iomap_folio_mkwrite_iter: the folio must be uptodate; dirty all of it. */
+function* iomapFolioMkwriteIter(it: IomapIter, folio: Folio): Co<number> {
+  warnOn(it.inode.fs.sched, !folioTestUptodate(folio), 'iomap_folio_mkwrite_iter:not-uptodate', 'iomap_folio_mkwrite_iter',
+    `folio ${folio.index} not uptodate in page_mkwrite`);
+  iomapDirtyFolio(folio, it.inode.blkbits); // folio_mark_dirty -> ->dirty_folio
+  iomapIterAdvance(it, iomapLength(it));
+  return 0;
 }
 
 /**
@@ -339,13 +366,7 @@ export function* iomapPageMkwrite(inode: Inode, folio: Folio, ctx: IomapWriteCtx
     }
     const len = Math.min(folio.size, size - folio.pos);
     const iter = newIomapIter(inode, folio.pos, len, IOMAP_WRITE | IOMAP_FAULT);
-    const ret = yield* iomapIterate(iter, ctx.ops, function* (it) {
-      warnOn(s, !folioTestUptodate(folio), 'iomap_folio_mkwrite_iter:not-uptodate', 'iomap_folio_mkwrite_iter',
-        `folio ${folio.index} not uptodate in page_mkwrite`);
-      iomapDirtyFolio(folio, inode.blkbits); // folio_mark_dirty -> ->dirty_folio
-      iomapIterAdvance(it, iomapLength(it));
-      return 0;
-    });
+    const ret = yield* iomapIterate(iter, ctx.ops, iomapFolioMkwriteIter, folio);
     if (ret < 0) {
       folioUnlock(s, folio);
       return ret;
@@ -363,8 +384,11 @@ export function* iomapFileUnshare(inode: Inode, pos: number, len: number, ctx: I
   if (pos < 0 || pos >= size) return 0;
   const iter = newIomapIter(inode, pos, Math.min(len, size - pos), IOMAP_WRITE | IOMAP_UNSHARE);
   // No extent is shared in this sim (no reflink), so iomap_want_unshare_iter() is false everywhere.
-  return yield* iomapIterate(iter, ctx.ops, function* (it) {
-    iomapIterAdvance(it, iomapLength(it));
-    return 0;
-  });
+  return yield* iomapIterate(iter, ctx.ops, iomapSkipIter, null);
+}
+
+/** An actor that has nothing to do over the mapping. */
+function* iomapSkipIter(it: IomapIter, _c: null): Co<number> {
+  iomapIterAdvance(it, iomapLength(it));
+  return 0;
 }
