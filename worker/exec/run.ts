@@ -27,7 +27,7 @@ import {
   sysRemount,
   sysSyncFileRange,
 } from '../sim/vfs/syscalls.js';
-import { ShadowFile, firstDifference } from './shadow.js';
+import { ShadowFile } from './shadow.js';
 
 export interface RunViolation {
   signature: string;
@@ -85,7 +85,7 @@ class Execution {
   ) {
     this.k = new Kernel(program.config, { stepBudget: opts.stepBudget ?? DEFAULT_STEP_BUDGET });
     for (const f of program.files) this.k.createFile(f.name);
-    this.shadows = program.files.map(() => new ShadowFile());
+    this.shadows = program.files.map(() => new ShadowFile(program.config.fs === 'fuse'));
     this.fds = program.fds.map((d) => this.k.openFile(this.k.inodes[d.file]!, d.direct));
     this.checkReads = program.threads.length === 1;
   }
@@ -111,7 +111,7 @@ class Execution {
     if (ret !== want.length) {
       violation(this.s, 'DATA', `${what}:length`, fn, `${what} at ${off} len ${len} returned ${ret}, the file holds ${want.length} bytes there`);
     }
-    const d = firstDifference(got.subarray(0, ret), want);
+    const d = shadow.firstDifferenceAt(off, got.subarray(0, ret));
     if (d >= 0) {
       violation(this.s, 'DATA', `${what}:mismatch`, fn,
         `${what} at ${off}: byte ${off + d} is 0x${(got[d] ?? 0).toString(16)}, expected 0x${(want[d] ?? 0).toString(16)}`);
@@ -170,9 +170,11 @@ class Execution {
         return ret;
       }
       case 'copy_range': {
-        const src = this.shadowOfFd(op.fdIn).view(op.offIn, op.len).slice();
+        const from = this.shadowOfFd(op.fdIn);
+        const src = from.view(op.offIn, op.len).slice();
+        const srcUnknown = from.unknownIn(op.offIn, op.len);
         const ret = yield* sysCopyFileRange(k, this.fds[op.fdIn]!, op.offIn, this.fds[op.fdOut]!, op.offOut, op.len);
-        if (ret > 0) this.shadowOfFd(op.fdOut).write(op.offOut, src.subarray(0, ret));
+        if (ret > 0) this.shadowOfFd(op.fdOut).write(op.offOut, src.subarray(0, ret), srcUnknown?.subarray(0, ret) ?? null);
         return ret;
       }
       case 'fsync':
@@ -260,12 +262,13 @@ class Execution {
   }
 
   private compareWithShadow(i: number, got: Uint8Array, what: string, fn: string): void {
-    const want = this.shadows[i]!.contents();
+    const shadow = this.shadows[i]!;
+    const want = shadow.view(0, shadow.size);
     const name = this.k.inodes[i]!.name;
     if (got.length !== want.length) {
       violation(this.s, 'DATA', `${what}:size`, fn, `${name} is ${got.length} bytes, expected ${want.length}`);
     }
-    const d = firstDifference(got, want);
+    const d = shadow.firstDifferenceAt(0, got);
     if (d >= 0) {
       violation(this.s, 'DATA', `${what}:mismatch`, fn,
         `${name} byte ${d} is 0x${(got[d] ?? 0).toString(16)}, expected 0x${(want[d] ?? 0).toString(16)}`);

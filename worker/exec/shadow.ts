@@ -6,7 +6,20 @@ import type { FallocMode } from '../prog/types.js';
 
 export class ShadowFile {
   private buf = new Uint8Array(0);
+  /** 1 where the file's content is legitimately unpredictable; null while there is none. */
+  private unknown: Uint8Array | null = null;
+  /** Byte ranges [start, end, ...] stored through a mapping past EOF, in the EOF page. */
+  private pendingPostEof: number[] = [];
   size = 0;
+
+  /**
+   * @param keepsPostEofStores the filesystem does not zero the old EOF page
+   * when the file grows (fuse: fuse_write_update_attr() only sets i_size), so
+   * bytes stored through a mapping past EOF reappear as file data if the page
+   * is still cached then, or read as zeroes if it was written back or evicted:
+   * the oracle cannot tell which and does not judge those bytes.
+   */
+  constructor(private readonly keepsPostEofStores = false) {}
 
   private reserve(n: number): void {
     if (n <= this.buf.length) return;
@@ -15,6 +28,11 @@ export class ShadowFile {
     const next = new Uint8Array(cap);
     next.set(this.buf.subarray(0, this.size));
     this.buf = next;
+    if (this.unknown) {
+      const m = new Uint8Array(cap);
+      m.set(this.unknown.subarray(0, this.size));
+      this.unknown = m;
+    }
   }
 
   /** The bytes [off, off+len) clipped to the size. */
@@ -23,28 +41,94 @@ export class ShadowFile {
     return end > off ? this.buf.subarray(off, end) : this.buf.subarray(0, 0);
   }
 
+  private markKnown(from: number, to: number): void {
+    if (this.unknown && to > from) this.unknown.fill(0, from, to);
+  }
+
+  private markUnknown(from: number, to: number): void {
+    if (to <= from) return;
+    if (!this.unknown) this.unknown = new Uint8Array(this.buf.length);
+    this.unknown.fill(1, from, to);
+  }
+
   private setSize(n: number): void {
     if (n > this.size) {
       this.reserve(n);
       this.buf.fill(0, this.size, n);
+      this.markKnown(this.size, n);
+      this.growOverPostEofStores(this.size, n);
+    } else if (n < this.size) {
+      this.markKnown(n, this.size);
+      // Truncation zeroes the rest of the new EOF folio and drops the pages past it.
+      this.pendingPostEof = [];
     }
     this.size = n;
   }
 
-  write(off: number, src: Uint8Array): void {
+  /** The file grows over [from, to): what was stored past the old EOF becomes zeroes, or unknown. */
+  private growOverPostEofStores(from: number, to: number): void {
+    const p = this.pendingPostEof;
+    if (p.length === 0) return;
+    const rest: number[] = [];
+    for (let i = 0; i < p.length; i += 2) {
+      const a = p[i]!;
+      const b = p[i + 1]!;
+      const lo = Math.max(a, from);
+      const hi = Math.min(b, to);
+      if (lo >= hi) {
+        rest.push(a, b);
+        continue;
+      }
+      if (this.keepsPostEofStores) this.markUnknown(lo, hi);
+      if (hi < b) rest.push(hi, b);
+    }
+    this.pendingPostEof = rest;
+  }
+
+  write(off: number, src: Uint8Array, srcUnknown: Uint8Array | null = null): void {
     this.setSize(Math.max(this.size, off + src.length));
     this.buf.set(src, off);
+    this.markKnown(off, off + src.length);
+    if (srcUnknown) for (let i = 0; i < srcUnknown.length; i++) if (srcUnknown[i]) this.markUnknown(off + i, off + i + 1);
   }
 
   fill(off: number, len: number, byte: number): void {
     this.setSize(Math.max(this.size, off + len));
     this.buf.fill(byte, off, off + len);
+    this.markKnown(off, off + len);
   }
 
-  /** A store through a mapping: bytes past EOF are not part of the file. */
+  /** A store through a mapping: bytes past EOF are not part of the file (yet). */
   storeMapped(off: number, len: number, byte: number): void {
     const end = Math.min(off + len, this.size);
-    if (end > off) this.buf.fill(byte, off, end);
+    if (end > off) {
+      this.buf.fill(byte, off, end);
+      this.markKnown(off, end);
+    }
+    const past = Math.max(off, this.size);
+    if (off + len > past) this.pendingPostEof.push(past, off + len);
+  }
+
+  /** The unknown-mask of [off, off+len), or null when all of it is known. */
+  unknownIn(off: number, len: number): Uint8Array | null {
+    const u = this.unknown;
+    if (!u) return null;
+    const end = Math.min(off + len, this.size);
+    if (end <= off || u.subarray(off, end).indexOf(1) < 0) return null;
+    return u.slice(off, end);
+  }
+
+  /**
+   * First offset (relative to off) where got differs from the file, skipping
+   * unknown bytes; -1 if none. got must lie within the size.
+   */
+  firstDifferenceAt(off: number, got: Uint8Array): number {
+    const want = this.view(off, got.length);
+    const d = firstDifference(got, want);
+    if (d < 0 || !this.unknown) return d;
+    const u = this.unknown;
+    for (let i = d; i < got.length; i++) if (got[i] !== want[i] && !u[off + i]) return i;
+    return -1;
   }
 
   truncate(size: number): void {
@@ -54,7 +138,10 @@ export class ShadowFile {
 
   private zero(off: number, len: number): void {
     const end = Math.min(off + len, this.size);
-    if (end > off) this.buf.fill(0, off, end);
+    if (end > off) {
+      this.buf.fill(0, off, end);
+      this.markKnown(off, end);
+    }
   }
 
   fallocate(mode: FallocMode, off: number, len: number): void {
@@ -71,15 +158,22 @@ export class ShadowFile {
         return;
       case 'collapse': {
         const tail = this.buf.slice(off + len, this.size);
+        const utail = this.unknown?.slice(off + len, this.size);
         this.buf.set(tail, off);
+        if (utail) this.unknown!.set(utail, off);
         this.truncate(this.size - len);
         return;
       }
       case 'insert': {
         const tail = this.buf.slice(off, this.size);
+        const utail = this.unknown?.slice(off, this.size);
         this.setSize(this.size + len);
         this.buf.set(tail, off + len);
         this.buf.fill(0, off, off + len);
+        if (utail) {
+          this.unknown!.set(utail, off + len);
+          this.markKnown(off, off + len);
+        }
         return;
       }
       case 'alloc':
