@@ -79,6 +79,7 @@ const WEIGHTS: readonly (readonly [OpKind, number])[] = [
   ['fsync', 3], ['fdatasync', 2], ['sync_file_range', 3], ['fadvise_dontneed', 3],
   ['drop_caches', 2], ['evict', 2], ['remount', 1.5], ['close_open', 2],
   ['mmap', 4], ['mread', 7], ['mwrite', 8], ['msync', 3], ['munmap', 2],
+  ['writeback_kick', 1.5], ['reclaim', 1.5],
 ];
 
 interface MapState {
@@ -220,6 +221,15 @@ class Gen {
         if (r.chance(0.2)) op.bsize = direct ? r.pick([512, 2048, 4096]) : r.range(1, 8192);
         return op;
       }
+      case 'aio_write':
+      case 'aio_read':
+      case 'aio_wait':
+        // Not drawn (see WEIGHTS): AIO races with the program's own ops, which this sequential oracle does not model.
+        return null;
+      case 'writeback_kick':
+        return { op: 'writeback_kick' };
+      case 'reclaim':
+        return { op: 'reclaim' };
       case 'truncate': {
         const size = Math.min(MAX_FILE, r.chance(0.5) ? r.int(this.sizes[file]! + 1) : this.offset(file, r.chance(0.3) ? this.config.blockSize : 1));
         this.sizes[file] = size;

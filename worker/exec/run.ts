@@ -6,7 +6,11 @@
 // not a Violation is a harness error: a bug in the sim itself, reported apart
 // from kernel findings.
 
-import type { Op, Program } from '../prog/types.js';
+import type { Op, Program, Schedule } from '../prog/types.js';
+import { type BugSet, NO_BUGS } from '../sim/bugs.js';
+import { EIOCBQUEUED } from '../sim/errno.js';
+import { type Kiocb, newKiocb } from '../sim/iomap/direct-io.js';
+import { RecordingPolicy, policyFor } from '../sim/schedule.js';
 import { Violation, violation } from '../sim/checks.js';
 import { errname } from '../sim/errno.js';
 import { Kernel } from '../sim/kernel.js';
@@ -50,15 +54,36 @@ export interface RunResult {
   files: { name: string; data: Uint8Array }[];
   results: OpResult[];
   steps: number;
+  /** The decisions taken, as a replayable schedule (absent under the default policy). */
+  schedule?: Schedule;
 }
 
 export interface RunOptions {
   stepBudget?: number;
+  /** Bug switches to turn on. */
+  bugs?: BugSet;
   /** Called with one line per op (and at the end); the trace of `exec --trace`. */
   trace?: (line: string) => void;
 }
 
 const DEFAULT_STEP_BUDGET = 5_000_000;
+
+/** An AIO submitted by the program and not yet reaped. */
+interface InflightAio {
+  iocb: Kiocb;
+  write: boolean;
+  off: number;
+  len: number;
+  fill: number;
+  buf: Uint8Array;
+  /** Completed, and its effect applied to (or checked against) the shadow. */
+  done: boolean;
+  shadow: ShadowFile;
+  /** shadow.version at submission. */
+  submitVersion: number;
+  /** The program changed the file while this write was in flight: the outcome depends on the race. */
+  conflicted: boolean;
+}
 
 /** Scratch buffers reused across ops: the hot path allocates nothing per op. */
 class Scratch {
@@ -78,12 +103,21 @@ class Execution {
   private readonly rbuf = new Scratch();
   /** With several threads the order of effects is the schedule's: the shadow cannot follow it. */
   readonly checkReads: boolean;
+  /** Submitted AIO by iocb id, until aio_wait collects it. */
+  private readonly aio = new Map<number, InflightAio>();
+  readonly recorder: RecordingPolicy | null;
 
   constructor(
     readonly program: Program,
     readonly opts: RunOptions,
   ) {
-    this.k = new Kernel(program.config, { stepBudget: opts.stepBudget ?? DEFAULT_STEP_BUDGET });
+    const sched = program.schedule;
+    this.recorder = sched && sched.strategy !== 'default' ? new RecordingPolicy(policyFor(sched)) : null;
+    this.k = new Kernel(program.config, {
+      stepBudget: opts.stepBudget ?? DEFAULT_STEP_BUDGET,
+      bugs: opts.bugs ?? NO_BUGS,
+      ...(this.recorder ? { policy: this.recorder } : {}),
+    });
     for (const f of program.files) this.k.createFile(f.name);
     this.shadows = program.files.map(() => new ShadowFile(program.config.fs === 'fuse'));
     this.fds = program.fds.map((d) => this.k.openFile(this.k.inodes[d.file]!, d.direct));
@@ -107,6 +141,8 @@ class Execution {
   /** Compare what a read returned with the shadow. */
   private checkRead(what: string, fn: string, shadow: ShadowFile, off: number, len: number, got: Uint8Array, ret: number): void {
     if (!this.checkReads || ret < 0) return;
+    // A read that overlaps an AIO write in flight may see either side of it.
+    if (this.aioWriteInFlight(shadow, off, len)) return;
     const want = shadow.view(off, len);
     if (ret !== want.length) {
       violation(this.s, 'DATA', `${what}:length`, fn, `${what} at ${off} len ${len} returned ${ret}, the file holds ${want.length} bytes there`);
@@ -116,6 +152,71 @@ class Execution {
       violation(this.s, 'DATA', `${what}:mismatch`, fn,
         `${what} at ${off}: byte ${off + d} is 0x${(got[d] ?? 0).toString(16)}, expected 0x${(want[d] ?? 0).toString(16)}`);
     }
+  }
+
+  private aioWriteInFlight(shadow: ShadowFile, off: number, len: number): boolean {
+    for (const a of this.aio.values()) {
+      if (!a.write || a.done || a.shadow !== shadow) continue;
+      // An extending write changes the size too: any read at or past its start is undecided.
+      if (a.off < off + len && (a.off + a.len > off || a.off + a.len > shadow.size)) return true;
+    }
+    return false;
+  }
+
+  /** A synchronous op changed the file: AIO writes in flight on it now race with that change. */
+  private noteChange(shadow: ShadowFile): void {
+    for (const a of this.aio.values()) if (a.write && !a.done && a.shadow === shadow) a.conflicted = true;
+  }
+
+  /** io_submit of one direct I/O; the iocb completes now (synchronous path) or later. */
+  private *aioSubmit(op: Extract<Op, { op: 'aio_write' | 'aio_read' }>): Co<number> {
+    const k = this.k;
+    const file = this.fds[op.fd]!;
+    const iocb = newKiocb();
+    const write = op.op === 'aio_write';
+    // The user buffer belongs to the I/O until it completes: not a scratch buffer.
+    const buf = new Uint8Array(op.len);
+    if (write) buf.fill(op.fill);
+    const shadow = this.shadowOfFd(op.fd);
+    const a: InflightAio = {
+      iocb, write, off: op.off, len: op.len, fill: write ? op.fill : 0, buf, done: false, shadow,
+      submitVersion: shadow.version, conflicted: false,
+    };
+    this.aio.set(op.iocb, a);
+    // The I/O takes effect when it completes: that is where the shadow learns of it.
+    iocb.onComplete = () => this.aioComplete(a);
+    const ret = write ? yield* k.fs.writeIter(file, op.off, buf, iocb) : yield* k.fs.readIter(file, op.off, buf, iocb);
+    if (ret !== -EIOCBQUEUED) {
+      iocb.result = ret;
+      iocb.done = true;
+      this.aioComplete(a);
+    }
+    return ret === -EIOCBQUEUED ? 0 : ret;
+  }
+
+  private aioComplete(a: InflightAio): void {
+    if (a.done) return;
+    a.done = true;
+    const ret = a.iocb.result;
+    if (a.write) {
+      if (ret > 0) {
+        a.shadow.fill(a.off, ret, a.fill);
+        if (a.conflicted) a.shadow.forget(a.off, ret);
+        this.noteChange(a.shadow);
+      }
+    } else if (a.shadow.version === a.submitVersion) {
+      // Nothing changed the file while the read was in flight: it must see the shadow.
+      this.checkRead('aio_read', 'iomap_dio_complete', a.shadow, a.off, a.len, a.buf, ret);
+    }
+  }
+
+  /** io_getevents for one iocb: sleep until it completed; its result. */
+  private *aioWait(id: number): Co<number> {
+    const a = this.aio.get(id);
+    if (!a) return -22;
+    yield* this.s.waitUntil(a.iocb.wq, () => a.iocb.done);
+    this.aio.delete(id);
+    return a.iocb.result;
   }
 
   private fill(len: number, byte: number): Uint8Array {
@@ -136,7 +237,10 @@ class Execution {
         while (done < op.len) {
           const n = Math.min(bsize, op.len - done);
           ret = yield* sysPwrite(k, file, op.off + done, this.fill(n, op.fill));
-          if (ret > 0) this.shadowOfFd(op.fd).fill(op.off + done, ret, op.fill);
+          if (ret > 0) {
+            this.shadowOfFd(op.fd).fill(op.off + done, ret, op.fill);
+            this.noteChange(this.shadowOfFd(op.fd));
+          }
           if (ret <= 0) break;
           done += ret;
           if (ret < n) break;
@@ -161,12 +265,18 @@ class Execution {
       }
       case 'truncate': {
         const ret = yield* sysFtruncate(k, this.fds[op.fd]!, op.size);
-        if (ret === 0) this.shadowOfFd(op.fd).truncate(op.size);
+        if (ret === 0) {
+          this.shadowOfFd(op.fd).truncate(op.size);
+          this.noteChange(this.shadowOfFd(op.fd));
+        }
         return ret;
       }
       case 'fallocate': {
         const ret = yield* sysFallocate(k, this.fds[op.fd]!, op.mode, op.off, op.len);
-        if (ret === 0) this.shadowOfFd(op.fd).fallocate(op.mode, op.off, op.len);
+        if (ret === 0) {
+          this.shadowOfFd(op.fd).fallocate(op.mode, op.off, op.len);
+          this.noteChange(this.shadowOfFd(op.fd));
+        }
         return ret;
       }
       case 'copy_range': {
@@ -174,7 +284,10 @@ class Execution {
         const src = from.view(op.offIn, op.len).slice();
         const srcUnknown = from.unknownIn(op.offIn, op.len);
         const ret = yield* sysCopyFileRange(k, this.fds[op.fdIn]!, op.offIn, this.fds[op.fdOut]!, op.offOut, op.len);
-        if (ret > 0) this.shadowOfFd(op.fdOut).write(op.offOut, src.subarray(0, ret), srcUnknown?.subarray(0, ret) ?? null);
+        if (ret > 0) {
+          this.shadowOfFd(op.fdOut).write(op.offOut, src.subarray(0, ret), srcUnknown?.subarray(0, ret) ?? null);
+          this.noteChange(this.shadowOfFd(op.fdOut));
+        }
         return ret;
       }
       case 'fsync':
@@ -214,7 +327,10 @@ class Execution {
       case 'mwrite': {
         const ret = yield* k.mm.store(op.map, op.off, this.fill(op.len, op.fill));
         const shadow = this.shadowOfMap(op.map);
-        if (shadow && k.mm.lastStored > 0) shadow.storeMapped(op.off, k.mm.lastStored, op.fill);
+        if (shadow && k.mm.lastStored > 0) {
+          shadow.storeMapped(op.off, k.mm.lastStored, op.fill);
+          this.noteChange(shadow);
+        }
         return ret;
       }
       case 'msync': {
@@ -225,6 +341,17 @@ class Execution {
       }
       case 'munmap':
         return k.mm.munmap(op.map);
+      case 'aio_write':
+      case 'aio_read':
+        return yield* this.aioSubmit(op);
+      case 'aio_wait':
+        return yield* this.aioWait(op.iocb);
+      case 'writeback_kick':
+        k.flusher.kick();
+        return 0;
+      case 'reclaim':
+        k.kswapd.kick();
+        return 0;
     }
   }
 
@@ -251,13 +378,28 @@ class Execution {
       if (this.checkReads) this.compareWithShadow(i, data.subarray(0, Math.max(0, n)), 'final', 'filemap_read');
     }
     // Process exit unmaps everything; a clean unmount writes everything back.
-    for (let m = 0; m < 1 << 16 && k.mm.hasMappings(); m++) k.mm.munmap(m);
+    k.mm.unmapAll();
     yield* sysRemount(k);
     for (let i = 0; i < k.inodes.length; i++) {
       const inode = k.inodes[i]!;
       const data = new Uint8Array(inode.iSize);
       const n = yield* filemapRead(inode.mapping, 0, data.length, data);
-      if (this.checkReads) this.compareWithShadow(i, data.subarray(0, Math.max(0, n)), 'remount', 'sync_filesystem');
+      const got = data.subarray(0, Math.max(0, n));
+      if (this.checkReads) this.compareWithShadow(i, got, 'remount', 'sync_filesystem');
+      // Order-independent, so it holds for any schedule: what the page cache showed is what reached the disk.
+      else this.compareCachedWithDisk(out[i]!.data, got, inode.name);
+    }
+  }
+
+  private compareCachedWithDisk(cached: Uint8Array, disk: Uint8Array, name: string): void {
+    if (cached.length !== disk.length) {
+      violation(this.s, 'DATA', 'remount:size', 'sync_filesystem', `${name} was ${cached.length} bytes in the page cache, ${disk.length} after remount`);
+    }
+    for (let d = 0; d < cached.length; d++) {
+      if (cached[d] !== disk[d]) {
+        violation(this.s, 'DATA', 'remount:mismatch', 'sync_filesystem',
+          `${name} byte ${d} was 0x${cached[d]!.toString(16)} in the page cache, 0x${(disk[d] ?? 0).toString(16)} after remount`);
+      }
     }
   }
 
@@ -321,5 +463,7 @@ export function runProgram(program: Program, opts: RunOptions = {}): RunResult {
     else result.harnessError = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
   }
   result.steps = ex.k.sched.steps;
+  const sch = program.schedule;
+  if (ex.recorder && sch) result.schedule = { strategy: 'replay', seed: sch.seed, depth: sch.depth, decisions: ex.recorder.decisions };
   return result;
 }

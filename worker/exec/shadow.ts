@@ -11,6 +11,8 @@ export class ShadowFile {
   /** Byte ranges [start, end, ...] stored through a mapping past EOF, in the EOF page. */
   private pendingPostEof: number[] = [];
   size = 0;
+  /** Bumped by every change: tells whether anything happened to the file meanwhile. */
+  version = 0;
 
   /**
    * @param keepsPostEofStores the filesystem does not zero the old EOF page
@@ -45,6 +47,11 @@ export class ShadowFile {
     if (this.unknown && to > from) this.unknown.fill(0, from, to);
   }
 
+  /** The content of [off, off+len) cannot be predicted any more (racing writers). */
+  forget(off: number, len: number): void {
+    this.markUnknown(off, Math.min(off + len, this.size));
+  }
+
   private markUnknown(from: number, to: number): void {
     if (to <= from) return;
     if (!this.unknown) this.unknown = new Uint8Array(this.buf.length);
@@ -52,6 +59,7 @@ export class ShadowFile {
   }
 
   private setSize(n: number): void {
+    this.version++;
     if (n > this.size) {
       this.reserve(n);
       this.buf.fill(0, this.size, n);

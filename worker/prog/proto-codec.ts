@@ -55,6 +55,7 @@ const ENUM_PREFIX: Record<string, string> = {
   inode: 'INODE_KIND_',
   mode: 'FALLOC_MODE_',
   prot: 'MMAP_PROT_',
+  strategy: 'SCHEDULE_STRATEGY_',
 };
 
 function enumToProto(field: string, value: unknown): unknown {
@@ -102,6 +103,7 @@ export function programToProto(p: Program): Uint8Array {
     files: program.files,
     fds: program.fds,
     threads: program.threads.map((t) => ({ ops: t.ops.map(opToProto) })),
+    ...(program.schedule ? { schedule: mapFields({ ...program.schedule }, enumToProto) } : {}),
   });
   const bytes = type.encode(message).finish();
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -135,11 +137,13 @@ export function programFromProto(buf: Uint8Array, source: string): Program {
   const threads = records(obj['threads']).map((thread, t) => ({
     ops: records(thread['ops']).map((op, i) => opFromProto(source, op, `$.threads[${t}].ops[${i}]`)),
   }));
+  const schedule = isRecord(obj['schedule']) ? mapFields(obj['schedule'], enumFromProto) : undefined;
   return validateProgram({
     version: obj['version'],
     config,
     files: obj['files'],
     fds: obj['fds'],
     threads,
+    ...(schedule ? { schedule } : {}),
   }, source);
 }

@@ -80,7 +80,17 @@ export type Op =
   | { op: 'mwrite'; map: number; off: number; len: number; fill: number }
   /** msync(2) of [off, off+len) of the mapping; MS_SYNC when sync, else MS_ASYNC. */
   | { op: 'msync'; map: number; off: number; len: number; sync: boolean }
-  | { op: 'munmap'; map: number };
+  | { op: 'munmap'; map: number }
+  /** io_submit of an O_DIRECT write of len bytes of `fill` (the fd must be direct); `iocb` names it for aio_wait. */
+  | { op: 'aio_write'; fd: number; off: number; len: number; fill: number; iocb: number }
+  /** io_submit of an O_DIRECT read. */
+  | { op: 'aio_read'; fd: number; off: number; len: number; iocb: number }
+  /** io_getevents for one iocb: sleep until it completed; returns its result. */
+  | { op: 'aio_wait'; iocb: number }
+  /** Wake the writeback flusher: background writeback of every dirty file, concurrently with the caller. */
+  | { op: 'writeback_kick' }
+  /** Memory pressure: the reclaim thread releases and evicts clean folios, concurrently with the caller. */
+  | { op: 'reclaim' };
 
 export type OpName = Op['op'];
 
@@ -88,12 +98,39 @@ export interface Thread {
   ops: Op[];
 }
 
+/**
+ * How the scheduler takes its decisions. `default` keeps running the current
+ * thread (sequential programs meet no choice); `random` and `pct` (PCT with
+ * `depth` priority change points) draw from `seed`; `replay` follows
+ * `decisions` and falls back to the default policy where the list runs out or
+ * no longer matches (so a schedule can be cut down).
+ */
+export type ScheduleStrategy = 'default' | 'random' | 'pct' | 'replay';
+
+export interface Decision {
+  /** Index into the enabled set at that choice point. */
+  pick: number;
+  /** Hash of the enabled set, to notice a replay that went elsewhere. */
+  hash: number;
+}
+
+export interface Schedule {
+  strategy: ScheduleStrategy;
+  seed: number;
+  depth: number;
+  decisions: Decision[];
+}
+
+export const SCHEDULE_STRATEGIES: readonly ScheduleStrategy[] = ['default', 'random', 'pct', 'replay'];
+
 export interface Program {
   version: number;
   config: SimConfig;
   files: FileDecl[];
   fds: FdDecl[];
   threads: Thread[];
+  /** Absent: the default policy. */
+  schedule?: Schedule;
 }
 
 export const DEFAULT_CONFIG: SimConfig = {

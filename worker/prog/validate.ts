@@ -20,7 +20,9 @@ import {
   type Op,
   type OpName,
   type Program,
+  type Schedule,
   type SimConfig,
+  SCHEDULE_STRATEGIES,
   type Thread,
 } from './types.js';
 
@@ -54,7 +56,9 @@ type FieldKind =
   | 'bool'
   | 'fallocMode'
   | 'prot'
-  | 'syncFlags';
+  | 'syncFlags'
+  | 'iocbDef' // the iocb id an aio_write/aio_read creates
+  | 'iocbRef'; // an iocb id some aio op creates
 
 interface RequiredField {
   kind: FieldKind;
@@ -105,6 +109,13 @@ const OP_FIELDS: { [K in OpName]: FieldsOf<OpOf<K>> } = {
   mwrite: { map: { kind: 'mapRef' }, off: { kind: 'bytes' }, len: { kind: 'bytes' }, fill: { kind: 'fill' } },
   msync: { map: { kind: 'mapRef' }, off: { kind: 'bytes' }, len: { kind: 'bytes' }, sync: { kind: 'bool' } },
   munmap: { map: { kind: 'mapRef' } },
+  aio_write: {
+    fd: { kind: 'fd' }, off: { kind: 'bytes' }, len: { kind: 'bytes' }, fill: { kind: 'fill' }, iocb: { kind: 'iocbDef' },
+  },
+  aio_read: { fd: { kind: 'fd' }, off: { kind: 'bytes' }, len: { kind: 'bytes' }, iocb: { kind: 'iocbDef' } },
+  aio_wait: { iocb: { kind: 'iocbRef' } },
+  writeback_kick: {},
+  reclaim: {},
 };
 
 export const OP_NAMES: readonly OpName[] = Object.keys(OP_FIELDS) as OpName[];
@@ -122,6 +133,8 @@ interface Context {
   mapsDefined: Set<number>;
   /** References to check once every mmap op has been seen. */
   mapRefs: { path: string; map: number }[];
+  iocbsDefined: Set<number>;
+  iocbRefs: { path: string; iocb: number }[];
 }
 
 function fail(source: string, path: string, reason: string): never {
@@ -258,6 +271,16 @@ function validateField(ctx: Context, kind: FieldKind, value: unknown, path: stri
       return expectOneOf(source, value, path, MMAP_PROTS);
     case 'syncFlags':
       return expectInt(source, value, path, 0, SYNC_FLAGS_MASK + 1, 'sync_file_range flags (0..7)');
+    case 'iocbDef': {
+      const iocb = expectInt(source, value, path, 0, MAX_MAP_ID, 'an iocb id (a non-negative integer below 2^32)');
+      ctx.iocbsDefined.add(iocb);
+      return iocb;
+    }
+    case 'iocbRef': {
+      const iocb = expectInt(source, value, path, 0, MAX_MAP_ID, 'an iocb id (a non-negative integer below 2^32)');
+      ctx.iocbRefs.push({ path, iocb });
+      return iocb;
+    }
   }
 }
 
@@ -297,19 +320,44 @@ function validateThreads(ctx: Context, value: unknown, path: string): Thread[] {
  * path of the first bad field.
  */
 export function validateProgram(value: unknown, source: string): Program {
-  const root = expectObject(source, value, '$', ['version', 'config', 'files', 'fds', 'threads']);
+  const root = expectObject(source, value, '$', ['version', 'config', 'files', 'fds', 'threads'], ['schedule']);
   if (root['version'] !== PROGRAM_VERSION) {
     fail(source, '$.version', `unsupported program version ${show(root['version'])} (this build reads ${PROGRAM_VERSION})`);
   }
   const config = validateConfig(source, root['config'], '$.config');
   const files = validateFiles(source, root['files'], '$.files');
   const fds = validateFds(source, root['fds'], '$.fds', files.length);
-  const ctx: Context = { source, fileCount: files.length, fdCount: fds.length, mapsDefined: new Set(), mapRefs: [] };
+  const ctx: Context = {
+    source, fileCount: files.length, fdCount: fds.length, mapsDefined: new Set(), mapRefs: [], iocbsDefined: new Set(), iocbRefs: [],
+  };
   const threads = validateThreads(ctx, root['threads'], '$.threads');
   for (const ref of ctx.mapRefs) {
     if (!ctx.mapsDefined.has(ref.map)) fail(source, ref.path, `map ${ref.map} is not created by any mmap op`);
   }
-  return { version: PROGRAM_VERSION, config, files, fds, threads };
+  for (const ref of ctx.iocbRefs) {
+    if (!ctx.iocbsDefined.has(ref.iocb)) fail(source, ref.path, `iocb ${ref.iocb} is not submitted by any aio op`);
+  }
+  const prog: Program = { version: PROGRAM_VERSION, config, files, fds, threads };
+  if (root['schedule'] !== undefined) prog.schedule = validateSchedule(source, root['schedule'], '$.schedule');
+  return prog;
+}
+
+const MAX_U32 = 2 ** 32;
+
+function validateSchedule(source: string, value: unknown, path: string): Schedule {
+  const obj = expectObject(source, value, path, ['strategy', 'seed', 'depth', 'decisions']);
+  const strategy = expectOneOf(source, obj['strategy'], `${path}.strategy`, SCHEDULE_STRATEGIES);
+  const seed = expectInt(source, obj['seed'], `${path}.seed`, 0, MAX_U32, 'a seed (0..2^32-1)');
+  const depth = expectInt(source, obj['depth'], `${path}.depth`, 0, 1 << 16, 'a PCT depth (0..65535)');
+  const decisions = expectArray(source, obj['decisions'], `${path}.decisions`).map((d, i) => {
+    const at = `${path}.decisions[${i}]`;
+    const dobj = expectObject(source, d, at, ['pick', 'hash']);
+    return {
+      pick: expectInt(source, dobj['pick'], `${at}.pick`, 0, 1 << 16, 'an index into the enabled set'),
+      hash: expectInt(source, dobj['hash'], `${at}.hash`, 0, MAX_U32, 'a 32-bit hash'),
+    };
+  });
+  return { strategy, seed, depth, decisions };
 }
 
 /** Parse a program from JSON text; `source` names the input in error messages. */

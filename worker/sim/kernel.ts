@@ -1,17 +1,24 @@
 // One simulated machine: scheduler, block device, one mounted filesystem of
-// the configured personality, the open files and the process's mappings.
-// Built from a SimConfig; everything in it is deterministic.
+// the configured personality, the open files and the process's mappings, and
+// the kernel threads that run beside the program (the writeback flusher and
+// kswapd, woken by the program's writeback_kick and reclaim ops; the DIO
+// completion workqueue lives with the filesystem). Built from a SimConfig and
+// the bug switches; everything in it is deterministic.
 
 import type { SimConfig } from '../prog/types.js';
 import { BlockDevice, SECTOR_SIZE } from './blockdev.js';
-import { type Policy, Sched } from './sched.js';
+import { type BugSet, NO_BUGS } from './bugs.js';
+import { errseqSample } from './errseq.js';
 import { Ext4Fs } from './fs/ext4.js';
 import type { Filesystem } from './fs/filesystem.js';
 import { FuseFs } from './fs/fuse.js';
 import type { Inode, OpenFile } from './fs/inode.js';
 import { XfsFs } from './fs/xfs.js';
-import { errseqSample } from './errseq.js';
+import { filemapFdatawriteRange } from './mm/filemap.js';
 import { MmState } from './mm/mmap.js';
+import { shrinkMapping } from './mm/vmscan.js';
+import { type Policy, Sched } from './sched.js';
+import { KickedDaemon } from './workqueue.js';
 
 /** 1 GiB, sparse: only written chunks take memory. */
 const DEVICE_BYTES = 1 << 30;
@@ -19,6 +26,7 @@ const DEVICE_BYTES = 1 << 30;
 export interface KernelOptions {
   stepBudget: number;
   policy?: Policy;
+  bugs?: BugSet;
 }
 
 export class Kernel {
@@ -26,31 +34,35 @@ export class Kernel {
   readonly dev: BlockDevice;
   readonly fs: Filesystem;
   readonly mm: MmState;
+  readonly bugs: BugSet;
   readonly inodes: Inode[] = [];
-  readonly fds: OpenFile[] = [];
+  /** The per-bdi writeback thread: background writeback of every dirty file. */
+  readonly flusher: KickedDaemon;
+  /** kswapd: one reclaim pass over the page cache. */
+  readonly kswapd: KickedDaemon;
 
   constructor(
     readonly config: SimConfig,
     opts: KernelOptions,
   ) {
+    this.bugs = opts.bugs ?? NO_BUGS;
     this.sched = new Sched(opts.stepBudget, opts.policy);
     this.dev = new BlockDevice(this.sched, DEVICE_BYTES / SECTOR_SIZE);
     this.mm = new MmState(this.sched);
-    const unmap = (inodeOf: (f: import('./mm/folio.js').Folio) => Inode | undefined) => (f: import('./mm/folio.js').Folio) => {
-      const inode = inodeOf(f);
-      if (inode) this.mm.unmapFolio(inode, f);
-    };
-    const inodeOfFolio = (f: import('./mm/folio.js').Folio): Inode | undefined => this.inodes.find((i) => i.mapping === f.mapping);
     if (config.fs === 'fuse') {
-      const fuse = new FuseFs(this.sched, this.dev, config.blockSize, config.folioMax);
-      fuse.unmapFolio = unmap(inodeOfFolio);
-      this.fs = fuse;
+      this.fs = new FuseFs(this.sched, this.dev, config.blockSize, config.folioMax, this.bugs);
     } else {
-      const opts2 = { blockSize: config.blockSize, folioMax: config.folioMax, deviceBytes: DEVICE_BYTES };
-      const bfs = config.fs === 'xfs' ? new XfsFs(this.sched, this.dev, opts2) : new Ext4Fs(this.sched, this.dev, opts2);
-      bfs.unmapFolio = unmap(inodeOfFolio);
-      this.fs = bfs;
+      const o = { blockSize: config.blockSize, folioMax: config.folioMax, deviceBytes: DEVICE_BYTES, bugs: this.bugs };
+      this.fs = config.fs === 'xfs' ? new XfsFs(this.sched, this.dev, o) : new Ext4Fs(this.sched, this.dev, o);
     }
+    const k = this;
+    this.flusher = new KickedDaemon(this.sched, 'flush', function* () {
+      // wb_writeback: WB_SYNC_NONE over every dirty file.
+      for (const inode of k.inodes) yield* filemapFdatawriteRange(inode.mapping, 0, Number.MAX_SAFE_INTEGER, false);
+    });
+    this.kswapd = new KickedDaemon(this.sched, 'kswapd', function* () {
+      for (const inode of k.inodes) yield* shrinkMapping(inode.mapping);
+    });
   }
 
   /** Create a regular file (O_CREAT of a new name). */

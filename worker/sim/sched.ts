@@ -106,6 +106,10 @@ export class Sched {
     return this.events.length;
   }
 
+  eventName(i: number): string {
+    return this.events[i]?.name ?? '?';
+  }
+
   /** Sleep on wq until cond() holds. Checked before sleeping, so no wakeup is lost. */
   *waitUntil(wq: WaitQueue, cond: () => boolean): Co<void> {
     while (!cond()) {

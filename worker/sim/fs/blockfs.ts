@@ -18,6 +18,7 @@ import {
   filemapWriteAndWaitRange,
   foliosInRange,
   truncateInodePagesRange,
+  unmapMappingFolio,
   unmapMappingRange,
   mappingSetError,
   AS_EIO,
@@ -41,10 +42,12 @@ import {
   type IomapOps,
   type IomapWriteOps,
 } from '../iomap/iomap.js';
-import { type IomapDioOps, inodeDioWait, iomapDioRw } from '../iomap/direct-io.js';
+import { type DioAsync, type IomapDioOps, type Kiocb, inodeDioWait, iomapDioRw } from '../iomap/direct-io.js';
+import { Workqueue } from '../workqueue.js';
 import { type IomapReadOps, iomapFinishFolioRead, iomapReadFolio } from '../iomap/read.js';
 import { type IomapWriteCtx, iomapFileBufferedWrite, iomapFileUnshare, iomapPageMkwrite, iomapTruncatePage, iomapZeroRange } from '../iomap/write.js';
 import { type IomapWritebackOps, type WritepageCtx, iomapFinishFolioWrite, iomapWritepages } from '../iomap/writeback.js';
+import type { BugSet } from '../bugs.js';
 import { BlockAllocator } from './balloc.js';
 import { SIM_MAX_FILE_BYTES } from './filesystem.js';
 import { ExtState, type Extent } from './extent-map.js';
@@ -59,6 +62,7 @@ export interface BlockFsOptions {
   folioMax: number;
   /** Device size in bytes. */
   deviceBytes: number;
+  bugs: BugSet;
 }
 
 export abstract class BlockFs implements Filesystem {
@@ -68,8 +72,9 @@ export abstract class BlockFs implements Filesystem {
   readonly maxBytes: number;
   readonly alloc: BlockAllocator;
   readonly inodes: Inode[] = [];
-  /** Set by the mm layer so truncation can zap ptes. */
-  unmapFolio: FolioUnmapper = () => {};
+  readonly bugs: BugSet;
+  /** Zaps a folio's ptes through its mapping's rmap hook (unmap_mapping_folio). */
+  readonly unmapFolio: FolioUnmapper = unmapMappingFolio;
 
   protected readonly readOps: IomapOps;
   protected readonly writeOps: IomapOps;
@@ -85,6 +90,7 @@ export abstract class BlockFs implements Filesystem {
     protected readonly opts: BlockFsOptions,
   ) {
     this.blockSize = opts.blockSize;
+    this.bugs = opts.bugs;
     let bits = 0;
     while (1 << bits < opts.blockSize) bits++;
     this.blkbits = bits;
@@ -102,6 +108,7 @@ export abstract class BlockFs implements Filesystem {
     this.bioReadOps = { readFolioRange: (iter, folio, pos, len) => fs.submitReadFolioRange(iter, folio, pos, len) };
     this.writebackOps = { writebackRange: (wpc, folio, pos, len, endPos) => fs.writebackRange(wpc, folio, pos, len, endPos) };
     this.dioEndOps = { endIo: (inode, pos, size, error, write) => fs.dioEndIo(inode, pos, size, error, write) };
+    this.dioWorkqueue = new Workqueue(sched, 'dio/complete');
   }
 
   /** Whether ->iomap_valid checks the sequence cookie in write_begin (xfs: yes). */
@@ -293,12 +300,12 @@ export abstract class BlockFs implements Filesystem {
     return status;
   }
 
-  *readIter(file: OpenFile, pos: number, dst: Uint8Array): Co<number> {
+  *readIter(file: OpenFile, pos: number, dst: Uint8Array, iocb?: Kiocb): Co<number> {
     const inode = file.inode;
     if (dst.length === 0) return 0;
     if (file.direct) {
       yield* inode.iRwsem.downRead(this.sched);
-      const ret = yield* iomapDioRw(inode, pos, dst, false, this.dioOps, this.dioEndOps, this.unmapFolio);
+      const ret = yield* iomapDioRw(inode, pos, dst, false, this.dioOps, this.dioEndOps, this.unmapFolio, this.dioAsync(iocb));
       inode.iRwsem.upRead(this.sched);
       return ret;
     }
@@ -330,14 +337,21 @@ export abstract class BlockFs implements Filesystem {
     return { folios: [], next: 0 };
   }
 
-  *writeIter(file: OpenFile, pos: number, src: Uint8Array): Co<number> {
+  /** The DIO completion workqueue (s_dio_done_wq), started on first use. */
+  protected readonly dioWorkqueue: Workqueue;
+
+  protected dioAsync(iocb: Kiocb | undefined): DioAsync | null {
+    return iocb ? { iocb, workqueue: this.dioWorkqueue } : null;
+  }
+
+  *writeIter(file: OpenFile, pos: number, src: Uint8Array, iocb?: Kiocb): Co<number> {
     const inode = file.inode;
     const len = this.writeChecks(pos, src.length);
     if (len < 0) return len;
     if (len === 0) return 0;
     const data = len === src.length ? src : src.subarray(0, len);
     if (file.direct) {
-      const ret = yield* this.directWrite(file, pos, data);
+      const ret = yield* this.directWrite(file, pos, data, iocb);
       if (ret !== -ENOTBLK) return ret;
     }
     yield* inode.iRwsem.downWrite(this.sched);
@@ -348,7 +362,7 @@ export abstract class BlockFs implements Filesystem {
   }
 
   /** xfs_file_dio_write: aligned writes under the shared i_rwsem, others exclusive. */
-  protected *directWrite(file: OpenFile, pos: number, src: Uint8Array): Co<number> {
+  protected *directWrite(file: OpenFile, pos: number, src: Uint8Array, iocb?: Kiocb): Co<number> {
     const inode = file.inode;
     if (!isAligned(pos, SECTOR_SIZE) || !isAligned(src.length, SECTOR_SIZE)) return -EINVAL;
     const exclusive = !isAligned(pos, this.blockSize) || !isAligned(src.length, this.blockSize) || pos + src.length > inode.iSize;
@@ -356,7 +370,7 @@ export abstract class BlockFs implements Filesystem {
     else yield* inode.iRwsem.downRead(this.sched);
     let ret = yield* this.writeZeroEof(inode, pos);
     if (exclusive && ret >= 0) yield* inodeDioWait(inode);
-    if (ret >= 0) ret = yield* iomapDioRw(inode, pos, src, true, this.dioOps, this.dioEndOps, this.unmapFolio);
+    if (ret >= 0) ret = yield* iomapDioRw(inode, pos, src, true, this.dioOps, this.dioEndOps, this.unmapFolio, this.dioAsync(iocb));
     if (exclusive) inode.iRwsem.upWrite(this.sched);
     else inode.iRwsem.upRead(this.sched);
     return ret;

@@ -4,11 +4,11 @@
 // and cannot fill holes with direct I/O (-ENOTBLK: fall back to buffered).
 
 import type { FallocMode } from '../../prog/types.js';
-import { ENOTBLK } from '../errno.js';
+import { EIOCBQUEUED, ENOTBLK } from '../errno.js';
 import type { Co } from '../sched.js';
 import { filemapWriteAndWaitRange, invalidateMappingPages } from '../mm/filemap.js';
 import { PAGE_SHIFT } from '../mm/folio.js';
-import { inodeDioWait } from '../iomap/direct-io.js';
+import { type Kiocb, inodeDioWait } from '../iomap/direct-io.js';
 import { IOMAP_WRITE, type Iomap } from '../iomap/iomap.js';
 import { iomapFileBufferedWrite } from '../iomap/write.js';
 import { BlockFs } from './blockfs.js';
@@ -62,12 +62,13 @@ export class Ext4Fs extends BlockFs {
    * i_rwsem and after draining direct I/O in flight, then written back and
    * dropped from the page cache to keep direct I/O semantics.
    */
-  override *writeIter(file: OpenFile, pos: number, src: Uint8Array): Co<number> {
+  override *writeIter(file: OpenFile, pos: number, src: Uint8Array, iocb?: Kiocb): Co<number> {
     if (!file.direct) return yield* super.writeIter(file, pos, src);
     const inode = file.inode;
     const len = this.writeChecks(pos, src.length);
     if (len <= 0) return len;
-    let ret = yield* this.directWrite(file, pos, len === src.length ? src : src.subarray(0, len));
+    let ret = yield* this.directWrite(file, pos, len === src.length ? src : src.subarray(0, len), iocb);
+    if (ret === -EIOCBQUEUED) return ret;
     if (ret === -ENOTBLK) ret = 0;
     if (ret < 0 || ret === len) return ret;
     const offset = pos + ret;

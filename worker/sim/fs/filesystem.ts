@@ -8,6 +8,8 @@ import type { Sched } from '../sched.js';
 import type { Co } from '../sched.js';
 import type { Folio } from '../mm/folio.js';
 import type { Inode, OpenFile } from './inode.js';
+import type { Kiocb } from '../iomap/direct-io.js';
+import type { BugSet } from '../bugs.js';
 
 /**
  * s_maxbytes of every simulated filesystem: 64 MiB. Writes, truncates and
@@ -24,14 +26,19 @@ export interface Filesystem {
   readonly blockSize: number;
   /** s_maxbytes */
   readonly maxBytes: number;
+  /** The bug switches on for this run; read only by the code paths of the bugs. */
+  readonly bugs: BugSet;
 
   /** Create the in-core inode of a new, empty regular file. */
   createInode(name: string): Inode;
 
-  /** ->read_iter: buffered or direct read into dst; bytes read or -errno. */
-  readIter(file: OpenFile, pos: number, dst: Uint8Array): Co<number>;
-  /** ->write_iter: buffered or direct write of src; bytes written or -errno. */
-  writeIter(file: OpenFile, pos: number, src: Uint8Array): Co<number>;
+  /**
+   * ->read_iter: buffered or direct read into dst; bytes read or -errno. With
+   * an iocb (AIO) a direct read may return -EIOCBQUEUED and complete the iocb later.
+   */
+  readIter(file: OpenFile, pos: number, dst: Uint8Array, iocb?: Kiocb): Co<number>;
+  /** ->write_iter: buffered or direct write of src; bytes written or -errno (or -EIOCBQUEUED, as above). */
+  writeIter(file: OpenFile, pos: number, src: Uint8Array, iocb?: Kiocb): Co<number>;
   /** ->fallocate */
   fallocate(file: OpenFile, mode: FallocMode, off: number, len: number): Co<number>;
   /** ->setattr with ATTR_SIZE (truncate). */

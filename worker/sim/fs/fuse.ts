@@ -24,6 +24,7 @@ import {
   invalidateInodePages2Range,
   orderForLength,
   truncateInodePagesRange,
+  unmapMappingFolio,
   unmapMappingRange,
 } from '../mm/filemap.js';
 import {
@@ -43,6 +44,7 @@ import { type IomapReadOps, iomapFinishFolioRead, iomapReadFolio } from '../ioma
 import { type IomapWritebackOps, type WritepageCtx, iomapFinishFolioWrite, iomapWritepages } from '../iomap/writeback.js';
 import { dioWarnStalePagecache, kiocbInvalidatePages } from '../iomap/direct-io.js';
 import type { FolioUnmapper } from './blockfs.js';
+import type { BugSet } from '../bugs.js';
 import { type Filesystem, SIM_MAX_FILE_BYTES } from './filesystem.js';
 import { Inode, type OpenFile } from './inode.js';
 
@@ -99,7 +101,7 @@ export class FuseFs implements Filesystem {
   readonly maxBytes = SIM_MAX_FILE_BYTES;
   readonly server = new FuseServer();
   readonly inodes: Inode[] = [];
-  unmapFolio: FolioUnmapper = () => {};
+  readonly unmapFolio: FolioUnmapper = unmapMappingFolio;
   private readonly iomapOps: IomapOps;
   private readonly readOps: IomapReadOps;
   private readonly writebackOps: IomapWritebackOps;
@@ -109,6 +111,7 @@ export class FuseFs implements Filesystem {
     readonly dev: BlockDevice,
     readonly blockSize: number,
     private readonly folioMax: number,
+    readonly bugs: BugSet,
   ) {
     let bits = 0;
     while (1 << bits < blockSize) bits++;

@@ -9,9 +9,10 @@
 import { isAligned, offsetIn } from '../bits.js';
 import { BioOp, type Bio, SECTOR_SIZE } from '../blockdev.js';
 import { warnOn } from '../checks.js';
-import { EINVAL, EIO, ENOTBLK } from '../errno.js';
+import { EINVAL, EIO, EIOCBQUEUED, ENOTBLK } from '../errno.js';
 import { errseqSet } from '../errseq.js';
 import { type Co, WaitQueue } from '../sched.js';
+import type { Workqueue } from '../workqueue.js';
 import { filemapWriteAndWaitRange, invalidateInodePages2Range } from '../mm/filemap.js';
 import { type Folio, PAGE_SHIFT } from '../mm/folio.js';
 import type { Inode } from '../fs/inode.js';
@@ -45,6 +46,13 @@ interface Dio {
   inflight: number;
   error: number;
   readonly done: WaitQueue;
+  /** Bytes the iteration mapped and submitted. */
+  submitted: number;
+  iterErr: number;
+  dops: IomapDioOps;
+  unmap: (f: Folio) => void;
+  /** Set for an asynchronous kiocb: runs when the last bio completes. */
+  onAllDone: (() => void) | null;
 }
 
 /** inode_dio_begin */
@@ -81,7 +89,10 @@ function dioSubmit(dio: Dio, op: BioOp, diskAddr: number, buf: Uint8Array): void
     owner: 'iomap_dio_bio_end_io',
     endIo(b: Bio): void {
       if (b.status && !dio.error) dio.error = b.status;
-      if (--dio.inflight === 0) dio.inode.fs.sched.wakeAll(dio.done);
+      if (--dio.inflight === 0) {
+        if (dio.onAllDone) dio.onAllDone();
+        else dio.inode.fs.sched.wakeAll(dio.done);
+      }
     },
   };
   dio.inode.fs.dev.submitBio(bio);
@@ -182,6 +193,71 @@ function* kiocbInvalidatePostDirectWrite(inode: Inode, pos: number, count: numbe
  * iomap_dio_rw: bytes transferred or -errno (-ENOTBLK: fall back to buffered).
  * The caller holds i_rwsem as its filesystem requires.
  */
+/** An asynchronous kiocb: io_submit returned -EIOCBQUEUED; aio_wait sleeps on wq until done. */
+export interface Kiocb {
+  done: boolean;
+  result: number;
+  readonly wq: WaitQueue;
+  /** ki_complete: called in the completion context (bio end_io or the workqueue). */
+  onComplete: (() => void) | null;
+}
+
+export function newKiocb(): Kiocb {
+  return { done: false, result: 0, wq: new WaitQueue('aio'), onComplete: null };
+}
+
+/** How an asynchronous direct I/O completes: writes in a workqueue, reads in the bio's end_io. */
+export interface DioAsync {
+  iocb: Kiocb;
+  workqueue: Workqueue;
+}
+
+/**
+ * iomap_dio_complete: the filesystem's end_io, the page cache invalidation
+ * after a write, inode_dio_end. Returns the result of the I/O.
+ */
+function* iomapDioComplete(dio: Dio): Co<number> {
+  const { inode, base: pos, write } = dio;
+  let ret = dio.submitted;
+  // -ENOTBLK from the filesystem mid-way is the magic "fall back to buffered
+  // for the rest": complete what was done, the caller does the remainder.
+  const error = dio.error || (ret === 0 && dio.iterErr !== -ENOTBLK ? dio.iterErr : 0);
+  const e2 = dio.dops.endIo(inode, pos, error ? 0 : ret, error, write);
+  if (error) ret = error;
+  else if (e2) ret = e2;
+  else if (!write && pos + ret > inode.iSize) ret = Math.max(0, inode.iSize - pos);
+  if (write && ret > 0) yield* kiocbInvalidatePostDirectWrite(inode, pos, ret, dio.unmap);
+  inodeDioEnd(inode);
+  return ret;
+}
+
+/** The last bio of an asynchronous direct I/O completed. */
+function iomapDioAsyncDone(dio: Dio, async: DioAsync): void {
+  const finish = (ret: number): void => {
+    async.iocb.result = ret;
+    async.iocb.done = true;
+    async.iocb.onComplete?.();
+    dio.inode.fs.sched.wakeAll(async.iocb.wq);
+  };
+  if (dio.write) {
+    // Writes may convert extents and invalidate the page cache: that sleeps, so it is punted to a workqueue.
+    async.workqueue.queueWork(function* () {
+      finish(yield* iomapDioComplete(dio));
+    });
+    return;
+  }
+  // Reads complete in the end_io context: nothing here sleeps for a read.
+  const g = iomapDioComplete(dio);
+  const r = g.next();
+  if (!r.done) throw new Error('sim: read completion tried to sleep');
+  finish(r.value);
+}
+
+/**
+ * iomap_dio_rw: bytes transferred or -errno (-ENOTBLK: fall back to buffered).
+ * With `async`, returns -EIOCBQUEUED once the bios are in flight and the
+ * iocb completes later. The caller holds i_rwsem as its filesystem requires.
+ */
 export function* iomapDioRw(
   inode: Inode,
   pos: number,
@@ -190,6 +266,7 @@ export function* iomapDioRw(
   ops: IomapOps,
   dops: IomapDioOps,
   unmap: (f: Folio) => void,
+  async: DioAsync | null = null,
 ): Co<number> {
   const s = inode.fs.sched;
   const t = s.current;
@@ -206,24 +283,21 @@ export function* iomapDioRw(
       const err = yield* kiocbInvalidatePages(inode, pos, end, unmap);
       if (err) return err;
     }
-    const dio: Dio = { inode, write, buf, base: pos, inflight: 0, error: 0, done: new WaitQueue('dio') };
+    const dio: Dio = {
+      inode, write, buf, base: pos, inflight: 0, error: 0, done: new WaitQueue('dio'),
+      submitted: 0, iterErr: 0, dops, unmap, onAllDone: null,
+    };
     inodeDioBegin(inode);
     const iter = newIomapIter(inode, pos, len, IOMAP_DIRECT | (write ? IOMAP_WRITE : 0));
-    const iterErr = yield* iomapIterate(iter, ops, iomapDioActor, dio);
-    // Wait for every bio (a synchronous kiocb).
+    dio.iterErr = yield* iomapIterate(iter, ops, iomapDioActor, dio);
+    dio.submitted = iter.pos - pos;
+    if (async && dio.inflight > 0) {
+      dio.onAllDone = () => iomapDioAsyncDone(dio, async);
+      return -EIOCBQUEUED;
+    }
+    // A synchronous kiocb (or nothing in flight): wait for every bio here.
     yield* s.waitUntil(dio.done, () => dio.inflight === 0);
-    let ret = iter.pos - pos;
-    // -ENOTBLK from the filesystem mid-way is the magic "fall back to buffered
-    // for the rest": complete what was done, the caller does the remainder.
-    const error = dio.error || (ret === 0 && iterErr !== -ENOTBLK ? iterErr : 0);
-    // iomap_dio_complete
-    const e2 = dops.endIo(inode, pos, error ? 0 : ret, error, write);
-    if (error) ret = error;
-    else if (e2) ret = e2;
-    else if (!write && pos + ret > inode.iSize) ret = Math.max(0, inode.iSize - pos);
-    if (write && ret > 0) yield* kiocbInvalidatePostDirectWrite(inode, pos, ret, unmap);
-    inodeDioEnd(inode);
-    return ret;
+    return yield* iomapDioComplete(dio);
   } finally {
     t?.frames.pop();
   }

@@ -65,6 +65,8 @@ export class AddressSpace {
   readonly folioPool = new FolioPool();
   /** page_mkclean: write-protect every pte mapping the folio; set by the mm layer. */
   mkclean: ((f: Folio) => void) | null = null;
+  /** unmap_mapping_folio: zap every pte of one folio; set by the mm layer. */
+  unmapFolio: ((f: Folio) => void) | null = null;
   /** unmap_mapping_range over pages [first, last]: zap the ptes; set by the mm layer. */
   unmapPages: ((first: number, last: number) => void) | null = null;
 
@@ -75,6 +77,12 @@ export class AddressSpace {
     /** i_size of the host, read by the page cache for EOF decisions. */
     readonly iSize: () => number,
   ) {}
+}
+
+/** unmap_mapping_folio through the folio's mapping (a no-op for an unmapped file). */
+export function unmapMappingFolio(folio: Folio): void {
+  const m = folio.mapping;
+  if (m && m.unmapFolio && folio.mapcount > 0) m.unmapFolio(folio);
 }
 
 /** filemap_get_folio without a reference: the folio caching `index`, if any. */

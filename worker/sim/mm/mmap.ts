@@ -38,6 +38,7 @@ export class MmState {
   attachInode(inode: Inode): void {
     inode.mapping.mkclean = (f) => this.pageMkclean(inode, f);
     inode.mapping.unmapPages = (first, last) => this.unmapPages(inode, first, last);
+    inode.mapping.unmapFolio = (f) => this.unmapFolio(inode, f);
   }
 
   /** Zap every pte of the inode's pages [first, last]. */
@@ -79,6 +80,11 @@ export class MmState {
     this.vmas.delete(id);
     this.byInode.get(vma.file.inode)?.delete(vma);
     return 0;
+  }
+
+  /** Process exit: every mapping goes. */
+  unmapAll(): void {
+    for (const id of [...this.vmas.keys()]) this.munmap(id);
   }
 
   vma(id: number): Vma | undefined {

@@ -1,0 +1,24 @@
+// Page reclaim (mm/vmscan.c shrink_folio_list, as far as file folios go):
+// each clean folio that is not locked or under writeback is unmapped
+// (try_to_unmap), its private state released (filemap_release_folio, which
+// frees the ifs), and then removed from the page cache if nobody else holds
+// a reference (__remove_mapping). A folio someone still references stays
+// cached, now without its ifs: a state later code must cope with.
+
+import type { Co } from '../sched.js';
+import { type AddressSpace, filemapReleaseFolio, filemapRemoveFolio, foliosInRange, unmapMappingFolio } from './filemap.js';
+import { folioTestDirty, folioTestWriteback, folioTrylock, folioUnlock } from './folio.js';
+
+export function* shrinkMapping(mapping: AddressSpace): Co<void> {
+  const s = mapping.sched;
+  for (const folio of foliosInRange(mapping, 0, Number.MAX_SAFE_INTEGER)) {
+    if (s.wantsPreempt()) yield* s.preempt();
+    if (folio.mapping !== mapping || !folioTrylock(folio)) continue;
+    if (!folioTestDirty(folio) && !folioTestWriteback(folio)) {
+      unmapMappingFolio(folio);
+      // Dirtied through a pte we just zapped? Then it is not reclaimable now.
+      if (!folioTestDirty(folio) && filemapReleaseFolio(folio) && folio.refcount === 1) filemapRemoveFolio(mapping, folio);
+    }
+    folioUnlock(s, folio);
+  }
+}
