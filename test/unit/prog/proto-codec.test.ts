@@ -37,13 +37,19 @@ function everyOp(): Program {
     { op: 'msync', map: 7, off: 4096, len: 4096, sync: true },
     { op: 'msync', map: 1, off: 0, len: 4096, sync: false },
     { op: 'munmap', map: 7 },
+    { op: 'aio_write', fd: 1, off: 512, len: 4096, fill: 9, iocb: 3 },
+    { op: 'aio_read', fd: 1, off: 0, len: 512, iocb: 2 ** 32 - 1 },
+    { op: 'aio_wait', iocb: 3 },
+    { op: 'writeback_kick' },
+    { op: 'reclaim' },
   ];
   return {
     version: PROGRAM_VERSION,
     config: { fs: 'ext4', inode: 'indirect', blockSize: 2048, folioMax: 32768 },
     files: [{ name: 'file0' }, { name: 'other file' }],
     fds: [{ file: 0, direct: false }, { file: 1, direct: true }],
-    threads: [{ ops }, { ops: [{ op: 'munmap', map: 1 }] }, { ops: [] }],
+    threads: [{ ops }, { ops: [{ op: 'munmap', map: 1 }, { op: 'aio_wait', iocb: 2 ** 32 - 1 }] }, { ops: [] }],
+    schedule: { strategy: 'pct', seed: 2 ** 32 - 1, depth: 3, decisions: [{ pick: 1, hash: 0xdeadbeef }, { pick: 0, hash: 0 }] },
   };
 }
 
