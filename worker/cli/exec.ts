@@ -10,6 +10,8 @@ import { parseProgramJson, validateProgram } from '../prog/validate.js';
 import { parseXfsIoScript } from '../prog/xfs-io.js';
 import { DEFAULT_CONFIG, type Program, type SimConfig } from '../prog/types.js';
 import { runProgram } from '../exec/run.js';
+import type { BugSet } from '../sim/bugs.js';
+import { parseBugList } from './bugs.js';
 
 export interface ExecArgs {
   program?: string;
@@ -21,6 +23,7 @@ export interface ExecArgs {
   folioMax?: string;
   dumpDir?: string;
   trace?: boolean;
+  bugs?: string;
 }
 
 export const EXIT_CLEAN = 0;
@@ -80,7 +83,9 @@ export function loadProgram(args: ExecArgs): Program {
 
 export function execCommand(args: ExecArgs): number {
   let prog: Program;
+  let bugs: BugSet;
   try {
+    bugs = parseBugList(args.bugs);
     prog = loadProgram(args);
   } catch (e) {
     if (e instanceof ProgramInputError) {
@@ -92,7 +97,7 @@ export function execCommand(args: ExecArgs): number {
   const out = (line: string): void => {
     process.stdout.write(line + '\n');
   };
-  const res = runProgram(prog, args.trace ? { trace: out } : {});
+  const res = runProgram(prog, args.trace ? { trace: out, bugs } : { bugs });
   if (args.dumpDir) {
     mkdirSync(args.dumpDir, { recursive: true });
     for (const f of res.files) writeFileSync(join(args.dumpDir, f.name), f.data);

@@ -2,7 +2,14 @@
 // The foliofuzz command line.
 
 import { Command } from 'commander';
+import { bugsCommand } from './bugs.js';
 import { execCommand } from './exec.js';
+
+// A closed pipe (foliofuzz bugs | head) is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 const program = new Command();
 program.name('foliofuzz').description('A deterministic-simulation fuzzer for the Linux storage stack').showHelpAfterError();
@@ -19,6 +26,7 @@ program
   .option('--folio-max <n>', 'largest folio in bytes: 4096 .. 65536')
   .option('--dump-dir <dir>', "write each file's final contents to DIR/<name>")
   .option('--trace', 'print every op and its result')
+  .option('--bugs <a,b>', 'turn these bug switches on (see: foliofuzz bugs)')
   .action((prog: string | undefined, opts: Record<string, string | boolean | undefined>) => {
     process.exitCode = execCommand({
       program: prog,
@@ -30,7 +38,16 @@ program
       folioMax: opts['folioMax'] as string | undefined,
       dumpDir: opts['dumpDir'] as string | undefined,
       trace: opts['trace'] === true,
+      bugs: opts['bugs'] as string | undefined,
     });
+  });
+
+program
+  .command('bugs')
+  .description('list the bug switches: name, state, layer, year, description')
+  .option('--json', 'one JSON document: name, layer, year, source, description, benign, implemented')
+  .action((opts: { json?: boolean }) => {
+    process.exitCode = bugsCommand(opts.json === true);
   });
 
 program.exitOverride((err) => {

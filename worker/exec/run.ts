@@ -83,6 +83,8 @@ interface InflightAio {
   submitVersion: number;
   /** The program changed the file while this write was in flight: the outcome depends on the race. */
   conflicted: boolean;
+  /** The op during which it completed: a read in that op may have seen either side. */
+  completedInOp: number;
 }
 
 /** Scratch buffers reused across ops: the hot path allocates nothing per op. */
@@ -106,6 +108,8 @@ class Execution {
   /** Submitted AIO by iocb id, until aio_wait collects it. */
   private readonly aio = new Map<number, InflightAio>();
   readonly recorder: RecordingPolicy | null;
+  /** Ops started so far (by any thread). */
+  private opCount = 0;
 
   constructor(
     readonly program: Program,
@@ -156,7 +160,7 @@ class Execution {
 
   private aioWriteInFlight(shadow: ShadowFile, off: number, len: number): boolean {
     for (const a of this.aio.values()) {
-      if (!a.write || a.done || a.shadow !== shadow) continue;
+      if (!a.write || (a.done && a.completedInOp !== this.opCount) || a.shadow !== shadow) continue;
       // An extending write changes the size too: any read at or past its start is undecided.
       if (a.off < off + len && (a.off + a.len > off || a.off + a.len > shadow.size)) return true;
     }
@@ -180,7 +184,7 @@ class Execution {
     const shadow = this.shadowOfFd(op.fd);
     const a: InflightAio = {
       iocb, write, off: op.off, len: op.len, fill: write ? op.fill : 0, buf, done: false, shadow,
-      submitVersion: shadow.version, conflicted: false,
+      submitVersion: shadow.version, conflicted: false, completedInOp: -1,
     };
     this.aio.set(op.iocb, a);
     // The I/O takes effect when it completes: that is where the shadow learns of it.
@@ -197,6 +201,7 @@ class Execution {
   private aioComplete(a: InflightAio): void {
     if (a.done) return;
     a.done = true;
+    a.completedInOp = this.opCount;
     const ret = a.iocb.result;
     if (a.write) {
       if (ret > 0) {
@@ -360,6 +365,7 @@ class Execution {
     const trace = this.opts.trace;
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
+      this.opCount++;
       const ret = yield* this.execOp(op);
       this.results.push({ thread: index, index: i, ret });
       if (trace) trace(`t${index} #${i} ${describeOp(op)} = ${errname(ret)}`);

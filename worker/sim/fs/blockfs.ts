@@ -156,7 +156,13 @@ export abstract class BlockFs implements Filesystem {
     return ext;
   }
 
+  /**
+   * xfs_read_iomap_begin: the extent lookup under the shared ILOCK. Taking
+   * that sleeping lock is a preemption point: I/O submitted for the earlier
+   * part of a folio can complete here.
+   */
   protected *readIomapBegin(inode: Inode, pos: number, len: number, _flags: number, m: Iomap): Co<number> {
+    if (this.sched.wantsPreempt()) yield* this.sched.preempt();
     this.mapExtent(inode, pos, len, m);
     return 0;
   }

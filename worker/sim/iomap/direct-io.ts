@@ -53,6 +53,7 @@ interface Dio {
   unmap: (f: Folio) => void;
   /** Set for an asynchronous kiocb: runs when the last bio completes. */
   onAllDone: (() => void) | null;
+  async: boolean;
 }
 
 /** inode_dio_begin */
@@ -226,7 +227,9 @@ function* iomapDioComplete(dio: Dio): Co<number> {
   if (error) ret = error;
   else if (e2) ret = e2;
   else if (!write && pos + ret > inode.iSize) ret = Math.max(0, inode.iSize - pos);
-  if (write && ret > 0) yield* kiocbInvalidatePostDirectWrite(inode, pos, ret, dio.unmap);
+  // Bug switch aio-dio-no-invalidate: before the 2017 fix AIO completion skipped this.
+  const skipInvalidate = dio.async && inode.fs.bugs.has('aio-dio-no-invalidate');
+  if (write && ret > 0 && !skipInvalidate) yield* kiocbInvalidatePostDirectWrite(inode, pos, ret, dio.unmap);
   inodeDioEnd(inode);
   return ret;
 }
@@ -285,7 +288,7 @@ export function* iomapDioRw(
     }
     const dio: Dio = {
       inode, write, buf, base: pos, inflight: 0, error: 0, done: new WaitQueue('dio'),
-      submitted: 0, iterErr: 0, dops, unmap, onAllDone: null,
+      submitted: 0, iterErr: 0, dops, unmap, onAllDone: null, async: async !== null,
     };
     inodeDioBegin(inode);
     const iter = newIomapIter(inode, pos, len, IOMAP_DIRECT | (write ? IOMAP_WRITE : 0));

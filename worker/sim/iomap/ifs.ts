@@ -86,7 +86,8 @@ export function iomapSetRangeUptodate(folio: Folio, off: number, len: number, bl
   let uptodate = true;
   if (ifs) {
     uptodate = ifsSetRangeUptodate(ifs, off, len, blkbits);
-    if (ifs.readBytesPending > 0) uptodate = false;
+    // Bug switch set-uptodate-during-read: the 2025 code marked the folio anyway.
+    if (ifs.readBytesPending > 0 && !folio.mapping?.bugs.has('set-uptodate-during-read')) uptodate = false;
   }
   if (uptodate) folioMarkUptodate(folio);
 }

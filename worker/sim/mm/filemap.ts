@@ -2,6 +2,7 @@
 // mm/truncate.c: lookup and creation of folios (large folios included), the
 // generic buffered read, writeback-and-wait, truncation and invalidation.
 
+import { type BugSet, NO_BUGS } from '../bugs.js';
 import { type Errseq, errseqSet } from '../errseq.js';
 import { EBUSY, EIO, ENOSPC } from '../errno.js';
 import type { Co, Sched } from '../sched.js';
@@ -76,6 +77,8 @@ export class AddressSpace {
     readonly maxOrder: number,
     /** i_size of the host, read by the page cache for EOF decisions. */
     readonly iSize: () => number,
+    /** The bug switches of this run, for the code paths of the bugs only. */
+    readonly bugs: BugSet = NO_BUGS,
   ) {}
 }
 
