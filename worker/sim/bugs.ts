@@ -55,7 +55,7 @@ export const BUG_SWITCHES: readonly BugSwitch[] = [
   {
     name: 'iomap-no-validity-check', layer: 'iomap', year: 2022, source: 'seeds/003 (iomap_folio_ops and the validity cookie)',
     description: 'iomap_write_begin does not check the mapping validity cookie under the folio lock',
-    benign: false, implemented: false,
+    benign: false, implemented: true,
   },
   {
     name: 'zero-range-hole-flush', layer: 'fs/ext4', year: 2025, source: 'seeds/004 (zero range and the dirty folio batch)',

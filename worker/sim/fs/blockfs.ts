@@ -174,6 +174,8 @@ export abstract class BlockFs implements Filesystem {
    */
   protected *bufferedWriteIomapBegin(iter: IomapIter, pos: number, len: number, flags: number, m: Iomap): Co<number> {
     const inode = iter.inode;
+    // The extent lookup and delalloc reservation happen under the ILOCK: a preemption point.
+    if (this.sched.wantsPreempt()) yield* this.sched.preempt();
     const ext = this.mapExtent(inode, pos, len, m);
     if (flags & IOMAP_ZERO) {
       if (m.type === IOMAP_UNWRITTEN && iter.fbatch) this.fillDirtyFolios(inode, m, iter.fbatch);

@@ -151,7 +151,9 @@ export function* iomapWriteBegin(iter: IomapIter, ctx: IomapWriteCtx, maxLen: nu
   if (maxLen > 0) len = Math.min(len, maxLen);
   const folio = yield* iomapGetFolio(iter, len);
   if (!folio) return 0;
-  if (ctx.wops.iomapValid && !ctx.wops.iomapValid(iter.inode, iter.iomap)) {
+  // Bug switch iomap-no-validity-check: before 2022 write_begin trusted the cached mapping.
+  const checkValidity = ctx.wops.iomapValid && !iter.inode.fs.bugs.has('iomap-no-validity-check');
+  if (checkValidity && !ctx.wops.iomapValid!(iter.inode, iter.iomap)) {
     iter.iomap.flags |= IOMAP_F_STALE;
     iomapPutFolio(iter, folio);
     return 0;

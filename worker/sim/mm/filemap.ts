@@ -163,6 +163,11 @@ export function* filemapGetFolio(
       return found;
     }
     if (!(fgp & FGP_CREAT)) return null;
+    // filemap_alloc_folio may sleep (direct reclaim): a preemption point.
+    if (s.wantsPreempt()) {
+      yield* s.preempt();
+      if (mapping.pages.has(index)) continue;
+    }
     const order = newFolioOrder(mapping, index, wantOrder);
     const folio = new Folio(mapping, index, order);
     folio.refcount = 2; // the page cache's and the caller's
