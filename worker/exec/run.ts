@@ -16,7 +16,7 @@ import { errname } from '../sim/errno.js';
 import { Kernel } from '../sim/kernel.js';
 import { type Co, type Sched } from '../sim/sched.js';
 import { filemapRead } from '../sim/mm/filemap.js';
-import type { OpenFile } from '../sim/fs/inode.js';
+import type { Inode, OpenFile } from '../sim/fs/inode.js';
 import {
   sysCopyFileRange,
   sysDropCaches,
@@ -110,6 +110,13 @@ class Execution {
   readonly recorder: RecordingPolicy | null;
   /** Ops started so far (by any thread). */
   private opCount = 0;
+  /**
+   * Page cache writes the program made to a file while direct I/O on it was
+   * in flight: a direct write that then finds stale page cache over such a
+   * range collided with the program's own buffered I/O, which the kernel
+   * answers with dio_warn_stale_pagecache by design.
+   */
+  private readonly collisions = new Map<Inode, [number, number][]>();
 
   constructor(
     readonly program: Program,
@@ -125,6 +132,7 @@ class Execution {
     for (const f of program.files) this.k.createFile(f.name);
     this.shadows = program.files.map(() => new ShadowFile(program.config.fs === 'fuse'));
     this.fds = program.fds.map((d) => this.k.openFile(this.k.inodes[d.file]!, d.direct));
+    for (const inode of this.k.inodes) inode.mapping.onStalePagecache = (pos, len) => this.stalePagecache(inode, pos, len);
     this.checkReads = program.threads.length === 1;
   }
 
@@ -165,6 +173,49 @@ class Execution {
       if (a.off < off + len && (a.off + a.len > off || a.off + a.len > shadow.size)) return true;
     }
     return false;
+  }
+
+  /** The program writes [off, off+len) of the file through the page cache now. */
+  private noteCacheWrite(inode: Inode, off: number, len: number): void {
+    if (inode.dioCount === 0) {
+      this.collisions.delete(inode);
+      return;
+    }
+    let list = this.collisions.get(inode);
+    if (!list) this.collisions.set(inode, (list = []));
+    list.push([off, off + len]);
+  }
+
+  /** Page cache writes by the op, as [inode, off, len], for collision tracking. */
+  private cacheWritesOf(op: Op): [Inode, number, number][] {
+    const all = Number.MAX_SAFE_INTEGER;
+    switch (op.op) {
+      case 'pwrite':
+      case 'aio_write': {
+        const f = this.fds[op.fd]!;
+        return f.direct ? [] : [[f.inode, op.off, op.len]];
+      }
+      case 'copy_range':
+        return [[this.fds[op.fdOut]!.inode, op.offOut, op.len]];
+      case 'mwrite': {
+        const vma = this.k.mm.vma(op.map);
+        return vma ? [[vma.file.inode, op.off, op.len]] : [];
+      }
+      case 'truncate':
+        return [[this.fds[op.fd]!.inode, 0, all]];
+      case 'fallocate':
+        return [[this.fds[op.fd]!.inode, op.off, op.len]];
+      default:
+        return [];
+    }
+  }
+
+  private stalePagecache(inode: Inode, pos: number, len: number): void {
+    const excused = (this.collisions.get(inode) ?? []).some(([a, b]) => a < pos + len && b > pos);
+    if (!excused) {
+      violation(this.s, 'WARN', 'dio_warn_stale_pagecache', 'dio_warn_stale_pagecache',
+        `page cache over [${pos}, +${len}) of ${inode.name} went stale under direct I/O, and the program wrote no cached data there meanwhile`);
+    }
   }
 
   /** A synchronous op changed the file: AIO writes in flight on it now race with that change. */
@@ -366,7 +417,10 @@ class Execution {
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
       this.opCount++;
+      const writes = this.cacheWritesOf(op);
+      for (const [inode, off, len] of writes) this.noteCacheWrite(inode, off, len);
       const ret = yield* this.execOp(op);
+      for (const [inode, off, len] of writes) this.noteCacheWrite(inode, off, len);
       this.results.push({ thread: index, index: i, ret });
       if (trace) trace(`t${index} #${i} ${describeOp(op)} = ${errname(ret)}`);
     }

@@ -50,7 +50,7 @@ export const BUG_SWITCHES: readonly BugSwitch[] = [
   {
     name: 'ext4-dio-fallback-no-drain', layer: 'fs/ext4', year: 2026, source: 'seeds/002 (ext4 DIO fallback vs in-flight DIO)',
     description: 'the buffered fallback of an ext4 direct write does not inode_dio_wait for direct I/O in flight',
-    benign: false, implemented: false,
+    benign: false, implemented: true,
   },
   {
     name: 'iomap-no-validity-check', layer: 'iomap', year: 2022, source: 'seeds/003 (iomap_folio_ops and the validity cookie)',

@@ -333,6 +333,10 @@ export abstract class BlockFs implements Filesystem {
 
   /** xfs_file_write_zero_eof: zero between the old EOF and a write that starts beyond it. */
   protected *writeZeroEof(inode: Inode, pos: number): Co<number> {
+    if (pos <= inode.iSize) return 0;
+    // AIO completion can move EOF: drain direct I/O first, then look again
+    // (xfs_file_write_checks, with the exclusive i_rwsem held by the caller).
+    yield* inodeDioWait(inode);
     const isize = inode.iSize;
     if (pos <= isize) return 0;
     yield* inode.invalidateLock.downWrite(this.sched);

@@ -223,7 +223,7 @@ export class FuseFs implements Filesystem {
     const n = yield* this.requestWait('fuse_direct_io', () => this.server.write(inode.ino, pos, src));
     if (pos + n > inode.iSize) inode.iSize = pos + n;
     const ret = yield* invalidateInodePages2Range(inode.mapping, Math.floor(pos / PAGE_SIZE), Math.floor(end / PAGE_SIZE), this.unmapFolio);
-    if (ret) dioWarnStalePagecache(inode);
+    if (ret) dioWarnStalePagecache(inode, pos, src.length);
     return n;
   }
 

@@ -72,10 +72,16 @@ export function* inodeDioWait(inode: Inode): Co<void> {
 }
 
 /** dio_warn_stale_pagecache: post-write invalidation failed; user-visible -EIO via errseq. */
-export function dioWarnStalePagecache(inode: Inode): void {
+/**
+ * dio_warn_stale_pagecache: post-write invalidation failed. The kernel prints
+ * a critical message and records -EIO for fsync. Whether that is a kernel bug
+ * depends on who dirtied the page cache meanwhile: a program that races
+ * buffered and direct writes on the same range gets this by design, so the
+ * judgement is the observer's (mapping.onStalePagecache), not this function's.
+ */
+export function dioWarnStalePagecache(inode: Inode, pos: number, len: number): void {
   errseqSet(inode.mapping.wbErr, -EIO);
-  warnOn(inode.fs.sched, true, 'dio_warn_stale_pagecache', 'dio_warn_stale_pagecache',
-    `page cache invalidation failed for direct I/O on ${inode.name}`);
+  inode.mapping.onStalePagecache?.(pos, len);
 }
 
 function dioSubmit(dio: Dio, op: BioOp, diskAddr: number, buf: Uint8Array): void {
@@ -187,7 +193,7 @@ function* kiocbInvalidatePostDirectWrite(inode: Inode, pos: number, count: numbe
   if (mapping.nrpages === 0 || count === 0) return;
   const end = pos + count - 1;
   const ret = yield* invalidateInodePages2Range(mapping, Math.floor(pos / (1 << PAGE_SHIFT)), Math.floor(end / (1 << PAGE_SHIFT)), unmap);
-  if (ret) dioWarnStalePagecache(inode);
+  if (ret) dioWarnStalePagecache(inode, pos, count);
 }
 
 /**
