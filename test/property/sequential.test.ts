@@ -224,7 +224,9 @@ class Gen {
       case 'aio_write':
       case 'aio_read':
       case 'aio_wait':
-        // Not drawn (see WEIGHTS): AIO races with the program's own ops, which this sequential oracle does not model.
+      case 'fail_bio':
+        // Not drawn (see WEIGHTS): AIO races with the program's own ops, which this
+        // sequential oracle does not model; faults have their own tests.
         return null;
       case 'writeback_kick':
         return { op: 'writeback_kick' };

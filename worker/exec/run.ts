@@ -8,7 +8,8 @@
 
 import type { Op, Program, Schedule } from '../prog/types.js';
 import { type BugSet, NO_BUGS } from '../sim/bugs.js';
-import { EIOCBQUEUED } from '../sim/errno.js';
+import { BioOp, type Bio } from '../sim/blockdev.js';
+import { EIO, EIOCBQUEUED } from '../sim/errno.js';
 import { type Kiocb, newKiocb } from '../sim/iomap/direct-io.js';
 import { RecordingPolicy, policyFor } from '../sim/schedule.js';
 import { Violation, violation } from '../sim/checks.js';
@@ -117,6 +118,10 @@ class Execution {
    * answers with dio_warn_stale_pagecache by design.
    */
   private readonly collisions = new Map<Inode, [number, number][]>();
+  /** Per file: writeback errors recorded so far (faults, stale page cache), and whether an opener saw the latest. */
+  private readonly errEvents = new Map<Inode, { count: number; latestSeen: boolean }>();
+  /** Per open file description: how many of its file's errors it has been told of. */
+  private readonly errCursor = new Map<OpenFile, number>();
 
   constructor(
     readonly program: Program,
@@ -132,7 +137,12 @@ class Execution {
     for (const f of program.files) this.k.createFile(f.name);
     this.shadows = program.files.map(() => new ShadowFile(program.config.fs === 'fuse'));
     this.fds = program.fds.map((d) => this.k.openFile(this.k.inodes[d.file]!, d.direct));
-    for (const inode of this.k.inodes) inode.mapping.onStalePagecache = (pos, len) => this.stalePagecache(inode, pos, len);
+    for (const inode of this.k.inodes) {
+      inode.mapping.onStalePagecache = (pos, len) => this.stalePagecache(inode, pos, len);
+      this.errEvents.set(inode, { count: 0, latestSeen: true });
+    }
+    for (const f of this.fds) this.errCursor.set(f, 0);
+    this.k.dev.onError = (bio) => this.bioFailed(bio);
     this.checkReads = program.threads.length === 1;
   }
 
@@ -211,11 +221,62 @@ class Execution {
   }
 
   private stalePagecache(inode: Inode, pos: number, len: number): void {
+    this.recordError(inode);
     const excused = (this.collisions.get(inode) ?? []).some(([a, b]) => a < pos + len && b > pos);
     if (!excused) {
       violation(this.s, 'WARN', 'dio_warn_stale_pagecache', 'dio_warn_stale_pagecache',
         `page cache over [${pos}, +${len}) of ${inode.name} went stale under direct I/O, and the program wrote no cached data there meanwhile`);
     }
+  }
+
+  /** A writeback error was recorded for the file (mapping_set_error). */
+  private recordError(inode: Inode): void {
+    const e = this.errEvents.get(inode)!;
+    e.count++;
+    e.latestSeen = false;
+  }
+
+  /** An injected fault failed a bio: its data did not reach the disk (or the reader). */
+  private bioFailed(bio: Bio): void {
+    const f = bio.file;
+    if (!f) return;
+    const i = this.k.inodes.findIndex((x) => x.ino === f.ino);
+    if (i < 0) return;
+    if (bio.op === BioOp.Write) {
+      // The page cache may still show the data, the disk does not have it: both are possible from now on.
+      this.shadows[i]!.forget(f.pos, bio.buf.length);
+      this.shadows[i]!.lostWrites = true;
+      if (f.writeback) this.recordError(this.k.inodes[i]!);
+    }
+  }
+
+  /** open(2) of a new description: errseq_sample hands it a latest error nobody has seen. */
+  private openFd(old: OpenFile): OpenFile {
+    const file = this.k.openFile(old.inode, old.direct);
+    const e = this.errEvents.get(old.inode)!;
+    this.errCursor.set(file, e.latestSeen || e.count === 0 ? e.count : e.count - 1);
+    return file;
+  }
+
+  /**
+   * fsync's report: -EIO only for an error recorded since this description
+   * last heard of one, and (single-threaded) never 0 while one is pending.
+   */
+  private *syncChecked(file: OpenFile, body: Co<number>, fn: string): Co<number> {
+    const e = this.errEvents.get(file.inode)!;
+    const pendingAtStart = e.count > (this.errCursor.get(file) ?? 0);
+    const ret = yield* body;
+    const cursor = this.errCursor.get(file) ?? 0;
+    if (ret === -EIO) {
+      if (e.count <= cursor) {
+        violation(this.s, 'INVARIANT', 'fsync:spurious-error', fn, `${fn} on ${file.inode.name} returned -EIO, but no fault caused an error it had not reported`);
+      }
+      this.errCursor.set(file, e.count);
+      e.latestSeen = true;
+    } else if (ret === 0 && pendingAtStart && this.checkReads) {
+      violation(this.s, 'INVARIANT', 'fsync:error-lost', fn, `${fn} on ${file.inode.name} returned 0 with a writeback error it was never told of`);
+    }
+    return ret;
   }
 
   /** A synchronous op changed the file: AIO writes in flight on it now race with that change. */
@@ -259,6 +320,8 @@ class Execution {
         a.shadow.fill(a.off, ret, a.fill);
         if (a.conflicted) a.shadow.forget(a.off, ret);
         this.noteChange(a.shadow);
+      } else if (ret === -EIO) {
+        a.shadow.forget(a.off, a.len);
       }
     } else if (a.shadow.version === a.submitVersion) {
       // Nothing changed the file while the read was in flight: it must see the shadow.
@@ -296,6 +359,9 @@ class Execution {
           if (ret > 0) {
             this.shadowOfFd(op.fd).fill(op.off + done, ret, op.fill);
             this.noteChange(this.shadowOfFd(op.fd));
+          } else if (ret === -EIO && file.direct) {
+            // Some of a failed direct write's bios may have landed.
+            this.shadowOfFd(op.fd).forget(op.off + done, n);
           }
           if (ret <= 0) break;
           done += ret;
@@ -347,9 +413,12 @@ class Execution {
         return ret;
       }
       case 'fsync':
-        return yield* sysFsync(k, this.fds[op.fd]!, false);
+        return yield* this.syncChecked(this.fds[op.fd]!, sysFsync(k, this.fds[op.fd]!, false), 'vfs_fsync_range');
       case 'fdatasync':
-        return yield* sysFsync(k, this.fds[op.fd]!, true);
+        return yield* this.syncChecked(this.fds[op.fd]!, sysFsync(k, this.fds[op.fd]!, true), 'vfs_fsync_range');
+      case 'fail_bio':
+        k.dev.faults.arm(op.write, op.skip);
+        return 0;
       case 'sync_file_range':
         return yield* sysSyncFileRange(k, this.fds[op.fd]!, op.off, op.len, op.flags);
       case 'fadvise_dontneed':
@@ -361,8 +430,7 @@ class Execution {
       case 'remount':
         return yield* sysRemount(k);
       case 'close_open': {
-        const old = this.fds[op.fd]!;
-        this.fds[op.fd] = k.openFile(old.inode, old.direct);
+        this.fds[op.fd] = this.openFd(this.fds[op.fd]!);
         return 0;
       }
       case 'mmap': {
@@ -393,7 +461,7 @@ class Execution {
         const vma = k.mm.vma(op.map);
         if (!vma) return -22;
         if (!op.sync) return 0;
-        return yield* sysMsyncRange(k, vma.file, op.off, op.off + op.len - 1);
+        return yield* this.syncChecked(vma.file, sysMsyncRange(k, vma.file, op.off, op.off + op.len - 1), 'vfs_fsync_range');
       }
       case 'munmap':
         return k.mm.munmap(op.map);
@@ -445,7 +513,9 @@ class Execution {
       const data = new Uint8Array(inode.iSize);
       const n = yield* filemapRead(inode.mapping, 0, data.length, data);
       const got = data.subarray(0, Math.max(0, n));
-      if (this.checkReads) this.compareWithShadow(i, got, 'remount', 'sync_filesystem');
+      if (this.checkReads) {
+        if (!this.shadows[i]!.lostWrites) this.compareWithShadow(i, got, 'remount', 'sync_filesystem');
+      }
       // Order-independent, so it holds for any schedule: what the page cache showed is what reached the disk.
       else this.compareCachedWithDisk(out[i]!.data, got, inode.name);
     }

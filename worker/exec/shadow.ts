@@ -13,6 +13,8 @@ export class ShadowFile {
   size = 0;
   /** Bumped by every change: tells whether anything happened to the file meanwhile. */
   version = 0;
+  /** A write to the disk failed: what survives a remount (data and size) is not predictable. */
+  lostWrites = false;
 
   /**
    * @param keepsPostEofStores the filesystem does not zero the old EOF page

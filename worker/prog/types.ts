@@ -90,7 +90,9 @@ export type Op =
   /** Wake the writeback flusher: background writeback of every dirty file, concurrently with the caller. */
   | { op: 'writeback_kick' }
   /** Memory pressure: the reclaim thread releases and evicts clean folios, concurrently with the caller. */
-  | { op: 'reclaim' };
+  | { op: 'reclaim' }
+  /** Fault injection: the (skip+1)-th data bio of that direction from now on completes with -EIO. */
+  | { op: 'fail_bio'; write: boolean; skip: number };
 
 export type OpName = Op['op'];
 

@@ -57,6 +57,7 @@ type FieldKind =
   | 'fallocMode'
   | 'prot'
   | 'syncFlags'
+  | 'count' // a small non-negative count
   | 'iocbDef' // the iocb id an aio_write/aio_read creates
   | 'iocbRef'; // an iocb id some aio op creates
 
@@ -116,6 +117,7 @@ const OP_FIELDS: { [K in OpName]: FieldsOf<OpOf<K>> } = {
   aio_wait: { iocb: { kind: 'iocbRef' } },
   writeback_kick: {},
   reclaim: {},
+  fail_bio: { write: { kind: 'bool' }, skip: { kind: 'count' } },
 };
 
 export const OP_NAMES: readonly OpName[] = Object.keys(OP_FIELDS) as OpName[];
@@ -271,6 +273,8 @@ function validateField(ctx: Context, kind: FieldKind, value: unknown, path: stri
       return expectOneOf(source, value, path, MMAP_PROTS);
     case 'syncFlags':
       return expectInt(source, value, path, 0, SYNC_FLAGS_MASK + 1, 'sync_file_range flags (0..7)');
+    case 'count':
+      return expectInt(source, value, path, 0, 1 << 16, 'a count (0..65535)');
     case 'iocbDef': {
       const iocb = expectInt(source, value, path, 0, MAX_MAP_ID, 'an iocb id (a non-negative integer below 2^32)');
       ctx.iocbsDefined.add(iocb);

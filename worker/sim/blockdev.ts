@@ -5,6 +5,7 @@
 // reads but is durable only after a flush (REQ_PREFLUSH) or when written with
 // REQ_FUA; a power cut throws away everything that is not durable.
 
+import { EIO } from './errno.js';
 import type { Sched, SimEvent } from './sched.js';
 
 export const SECTOR_SHIFT = 9;
@@ -28,7 +29,41 @@ export interface Bio {
   status: number;
   /** Who submitted it, for traces: the kernel function. */
   owner: string;
+  /** The file data it carries, when it carries file data: for fault bookkeeping. */
+  file?: BioFile;
   endIo(bio: Bio): void;
+}
+
+export interface BioFile {
+  ino: number;
+  /** File offset of buf[0]. */
+  pos: number;
+  /** Page cache writeback (errors go to the mapping's errseq), else direct I/O or a read. */
+  writeback: boolean;
+}
+
+/**
+ * Injected I/O errors: the (skip+1)-th data bio of a direction from now on
+ * completes with -EIO and transfers nothing.
+ */
+export class FaultPlan {
+  private readSkip = -1;
+  private writeSkip = -1;
+
+  arm(write: boolean, skip: number): void {
+    if (write) this.writeSkip = skip;
+    else this.readSkip = skip;
+  }
+
+  /** Consume one data I/O of this direction; true if it is the one to fail. */
+  take(write: boolean): boolean {
+    if (write) {
+      if (this.writeSkip < 0) return false;
+      return this.writeSkip-- === 0;
+    }
+    if (this.readSkip < 0) return false;
+    return this.readSkip-- === 0;
+  }
 }
 
 const CHUNK_SHIFT = 16;
@@ -91,6 +126,9 @@ export class BlockDevice {
   private readonly scratch = new Uint8Array(CHUNK_SIZE);
   inflight = 0;
   submitted = 0;
+  readonly faults = new FaultPlan();
+  /** Told about every bio that failed (fault bookkeeping of the executor). */
+  onError: ((bio: Bio) => void) | null = null;
 
   constructor(
     private readonly sched: Sched,
@@ -122,6 +160,13 @@ export class BlockDevice {
   private completeBio(bio: Bio): void {
     if (bio.preflush) this.flushCache();
     const off = bio.sector * SECTOR_SIZE;
+    if (bio.op !== BioOp.Flush && bio.buf.length > 0 && this.faults.take(bio.op === BioOp.Write)) {
+      bio.status = -EIO;
+      this.inflight--;
+      this.onError?.(bio);
+      bio.endIo(bio);
+      return;
+    }
     if (bio.op === BioOp.Read) {
       this.visible.read(off, bio.buf);
     } else if (bio.op === BioOp.Write) {

@@ -85,7 +85,7 @@ export const BUG_SWITCHES: readonly BugSwitch[] = [
   {
     name: 'errseq-report-once-global', layer: 'vfs', year: 2017, source: 'pre-errseq writeback error reporting',
     description: 'the first fsync clears a writeback error for every open file, not just its own',
-    benign: false, implemented: false,
+    benign: false, implemented: true,
   },
   {
     name: 'short-write-punch-delalloc', layer: 'fs/xfs', year: 2022, source: 'xfs: short write punches delalloc under dirty folios',

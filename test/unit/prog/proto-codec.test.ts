@@ -42,6 +42,8 @@ function everyOp(): Program {
     { op: 'aio_wait', iocb: 3 },
     { op: 'writeback_kick' },
     { op: 'reclaim' },
+    { op: 'fail_bio', write: true, skip: 3 },
+    { op: 'fail_bio', write: false, skip: 0 },
   ];
   return {
     version: PROGRAM_VERSION,

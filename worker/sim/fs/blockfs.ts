@@ -12,6 +12,7 @@ import { EFBIG, EINVAL, EIO, ENOSPC, ENOTBLK, EOPNOTSUPP } from '../errno.js';
 import { errseqCheckAndAdvance } from '../errseq.js';
 import { type Co, type Sched, WaitQueue } from '../sched.js';
 import {
+  filemapCheckErrors,
   filemapFdatawaitRangeKeepErrors,
   filemapFdatawriteRange,
   filemapRead,
@@ -273,6 +274,7 @@ export abstract class BlockFs implements Filesystem {
       fua: false,
       status: 0,
       owner: 'iomap_read_end_io',
+      file: { ino: inode.ino, pos, writeback: false },
       endIo: (b) => iomapFinishFolioRead(inode, folio, off, len, b.status),
     };
     this.dev.submitBio(bio);
@@ -480,6 +482,7 @@ export abstract class BlockFs implements Filesystem {
       fua: false,
       status: 0,
       owner: 'iomap_writepage_end_bio',
+      file: { ino: inode.ino, pos, writeback: true },
       endIo(b: Bio): void {
         if (b.status) {
           mappingSetError(inode.mapping, b.status);
@@ -504,7 +507,11 @@ export abstract class BlockFs implements Filesystem {
       if (err !== -EIO) yield* filemapFdatawaitRangeKeepErrors(mapping, start, end);
     }
     // file_check_and_advance_wb_err also clears the legacy AS_ bits.
-    const err2 = errseqCheckAndAdvance(mapping.wbErr, file.fWbErr);
+    // Bug switch errseq-report-once-global: before errseq (2017) fsync tested and
+    // cleared the mapping's AS_EIO, so only the first fsync of any opener saw it.
+    const err2 = this.bugs.has('errseq-report-once-global')
+      ? filemapCheckErrors(mapping)
+      : errseqCheckAndAdvance(mapping.wbErr, file.fWbErr);
     mapping.asFlags &= ~(AS_EIO | AS_ENOSPC);
     return err || err2;
   }

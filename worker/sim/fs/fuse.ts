@@ -16,6 +16,7 @@ import {
   FGP_CREAT,
   FGP_LOCK,
   FGP_WRITE,
+  filemapCheckErrors,
   filemapFdatawaitRangeKeepErrors,
   filemapFdatawriteRange,
   filemapGetFolio,
@@ -332,7 +333,11 @@ export class FuseFs implements Filesystem {
       err = yield* filemapFdatawriteRange(mapping, start, end, true);
       yield* filemapFdatawaitRangeKeepErrors(mapping, start, end);
     }
-    const err2 = errseqCheckAndAdvance(mapping.wbErr, file.fWbErr);
+    // Bug switch errseq-report-once-global: before errseq (2017) fsync tested and
+    // cleared the mapping's AS_EIO, so only the first fsync of any opener saw it.
+    const err2 = this.bugs.has('errseq-report-once-global')
+      ? filemapCheckErrors(mapping)
+      : errseqCheckAndAdvance(mapping.wbErr, file.fWbErr);
     mapping.asFlags &= ~(AS_EIO | AS_ENOSPC);
     if (err || err2) return err || err2;
     return yield* this.requestWait('fuse_fsync', () => 0);

@@ -84,7 +84,7 @@ export function dioWarnStalePagecache(inode: Inode, pos: number, len: number): v
   inode.mapping.onStalePagecache?.(pos, len);
 }
 
-function dioSubmit(dio: Dio, op: BioOp, diskAddr: number, buf: Uint8Array): void {
+function dioSubmit(dio: Dio, op: BioOp, diskAddr: number, buf: Uint8Array, filePos: number): void {
   dio.inflight++;
   const bio: Bio = {
     op,
@@ -94,6 +94,7 @@ function dioSubmit(dio: Dio, op: BioOp, diskAddr: number, buf: Uint8Array): void
     fua: false,
     status: 0,
     owner: 'iomap_dio_bio_end_io',
+    file: { ino: dio.inode.ino, pos: filePos, writeback: false },
     endIo(b: Bio): void {
       if (b.status && !dio.error) dio.error = b.status;
       if (--dio.inflight === 0) {
@@ -108,7 +109,7 @@ function dioSubmit(dio: Dio, op: BioOp, diskAddr: number, buf: Uint8Array): void
 /** iomap_dio_zero: write zeroes to [pos, pos+len) of the block device (sub-block padding). */
 function iomapDioZero(dio: Dio, iter: IomapIter, pos: number, len: number): void {
   const addr = iter.iomap.addr + (pos - iter.iomap.offset);
-  dioSubmit(dio, BioOp.Write, addr, new Uint8Array(len));
+  dioSubmit(dio, BioOp.Write, addr, new Uint8Array(len), pos);
 }
 
 /** iomap_dio_bio_iter: bios for a MAPPED or UNWRITTEN range. */
@@ -128,9 +129,9 @@ function iomapDioBioIter(iter: IomapIter, dio: Dio): number {
   const view = dio.buf.subarray(from, from + length);
   const addr = m.addr + (pos - m.offset);
   if (dio.write) {
-    dioSubmit(dio, BioOp.Write, addr, view.slice());
+    dioSubmit(dio, BioOp.Write, addr, view.slice(), pos);
   } else {
-    dioSubmit(dio, BioOp.Read, addr, view);
+    dioSubmit(dio, BioOp.Read, addr, view, pos);
   }
   const end = pos + length;
   if (needZeroout || (dio.write && end >= inode.iSize)) {
