@@ -8,7 +8,7 @@
 
 import type { Op, Program, Schedule } from '../prog/types.js';
 import { type BugSet, NO_BUGS } from '../sim/bugs.js';
-import { BioOp, type Bio } from '../sim/blockdev.js';
+import type { IoErrorReport } from '../sim/blockdev.js';
 import { EIO, EIOCBQUEUED } from '../sim/errno.js';
 import { type Kiocb, newKiocb } from '../sim/iomap/direct-io.js';
 import { RecordingPolicy, policyFor } from '../sim/schedule.js';
@@ -142,7 +142,7 @@ class Execution {
       this.errEvents.set(inode, { count: 0, latestSeen: true });
     }
     for (const f of this.fds) this.errCursor.set(f, 0);
-    this.k.dev.onError = (bio) => this.bioFailed(bio);
+    this.k.dev.onError = (r) => this.ioFailed(r);
     this.checkReads = program.threads.length === 1;
   }
 
@@ -237,17 +237,13 @@ class Execution {
   }
 
   /** An injected fault failed a bio: its data did not reach the disk (or the reader). */
-  private bioFailed(bio: Bio): void {
-    const f = bio.file;
-    if (!f) return;
-    const i = this.k.inodes.findIndex((x) => x.ino === f.ino);
-    if (i < 0) return;
-    if (bio.op === BioOp.Write) {
-      // The page cache may still show the data, the disk does not have it: both are possible from now on.
-      this.shadows[i]!.forget(f.pos, bio.buf.length);
-      this.shadows[i]!.lostWrites = true;
-      if (f.writeback) this.recordError(this.k.inodes[i]!);
-    }
+  private ioFailed(r: IoErrorReport): void {
+    const i = this.k.inodes.findIndex((x) => x.ino === r.ino);
+    if (i < 0 || !r.write) return;
+    // The page cache may still show the data, the disk does not have it: both are possible from now on.
+    this.shadows[i]!.forget(r.pos, r.len);
+    this.shadows[i]!.lostWrites = true;
+    if (r.writeback) this.recordError(this.k.inodes[i]!);
   }
 
   /** open(2) of a new description: errseq_sample hands it a latest error nobody has seen. */

@@ -42,6 +42,16 @@ export interface BioFile {
   writeback: boolean;
 }
 
+/** A data I/O that failed: which file bytes it carried. */
+export interface IoErrorReport {
+  ino: number;
+  pos: number;
+  len: number;
+  write: boolean;
+  /** Page cache writeback: the error goes to the mapping's errseq. */
+  writeback: boolean;
+}
+
 /**
  * Injected I/O errors: the (skip+1)-th data bio of a direction from now on
  * completes with -EIO and transfers nothing.
@@ -127,8 +137,8 @@ export class BlockDevice {
   inflight = 0;
   submitted = 0;
   readonly faults = new FaultPlan();
-  /** Told about every bio that failed (fault bookkeeping of the executor). */
-  onError: ((bio: Bio) => void) | null = null;
+  /** Told about every data I/O that failed (fault bookkeeping of the executor); the fuse server reports here too. */
+  onError: ((r: IoErrorReport) => void) | null = null;
 
   constructor(
     private readonly sched: Sched,
@@ -163,7 +173,10 @@ export class BlockDevice {
     if (bio.op !== BioOp.Flush && bio.buf.length > 0 && this.faults.take(bio.op === BioOp.Write)) {
       bio.status = -EIO;
       this.inflight--;
-      this.onError?.(bio);
+      if (bio.file) {
+        const f = bio.file;
+        this.onError?.({ ino: f.ino, pos: f.pos, len: bio.buf.length, write: bio.op === BioOp.Write, writeback: f.writeback });
+      }
       bio.endIo(bio);
       return;
     }

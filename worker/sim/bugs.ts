@@ -35,7 +35,7 @@ export const BUG_SWITCHES: readonly BugSwitch[] = [
   {
     name: 'fuse-clear-uptodate-ifs', layer: 'fs/fuse', year: 2025, source: 'seeds/000 (iomap uptodate race / fuse)',
     description: 'a fuse write error or short write clears the folio uptodate flag but leaves the ifs uptodate bits set',
-    benign: false, implemented: false,
+    benign: false, implemented: true,
   },
   {
     name: 'set-uptodate-during-read', layer: 'iomap', year: 2025, source: 'seeds/000 (iomap_set_range_uptodate vs folio_end_read)',

@@ -7,7 +7,7 @@
 
 import type { FallocMode } from '../../prog/types.js';
 import { type BlockDevice, SparseStore } from '../blockdev.js';
-import { EINVAL, EOPNOTSUPP } from '../errno.js';
+import { EINVAL, EIO, EOPNOTSUPP } from '../errno.js';
 import { errseqCheckAndAdvance } from '../errseq.js';
 import { type Co, type Sched, WaitQueue } from '../sched.js';
 import {
@@ -39,7 +39,7 @@ import {
   folioUnlock,
   folioWaitWriteback,
 } from '../mm/folio.js';
-import { iomapDirtyFolio, iomapInvalidateFolio, iomapReleaseFolio } from '../iomap/ifs.js';
+import { ifsClearUptodate, iomapDirtyFolio, iomapInvalidateFolio, iomapReleaseFolio } from '../iomap/ifs.js';
 import { IOMAP_MAPPED, type Iomap, type IomapOps } from '../iomap/iomap.js';
 import { type IomapReadOps, iomapFinishFolioRead, iomapReadFolio } from '../iomap/read.js';
 import { type IomapWritebackOps, type WritepageCtx, iomapFinishFolioWrite, iomapWritepages } from '../iomap/writeback.js';
@@ -257,23 +257,41 @@ export class FuseFs implements Filesystem {
           break;
         }
       }
-      const written = yield* this.requestWait('fuse_send_write', () =>
-        this.server.write(inode.ino, start, src.subarray(done, done + count)));
-      // fuse_send_write_pages: a short write clears uptodate on the folio where it stopped.
+      const written = yield* this.requestWait('fuse_send_write', () => {
+        if (this.dev.faults.take(true)) {
+          this.dev.onError?.({ ino: inode.ino, pos: start, len: count, write: true, writeback: false });
+          return -EIO;
+        }
+        return this.server.write(inode.ino, start, src.subarray(done, done + count));
+      });
+      // fuse_send_write_pages: an error clears uptodate on every folio of the
+      // request, a short write on the folio where it stopped.
       let left = written;
       for (const f of folios) {
-        if (left < f.len) {
-          if (written < count) folioClearUptodate(f.folio);
+        if (written < 0) this.clearUptodate(f.folio);
+        else if (left < f.len) {
+          if (written < count) this.clearUptodate(f.folio);
           left = 0;
         } else left -= f.len;
         if (f.locked) folioUnlock(s, f.folio);
         folioPut(s, f.folio);
       }
+      if (written < 0) return done > 0 ? done : written;
       if (start + written > inode.iSize) inode.iSize = start + written;
       done += written;
       if (written < count) break;
     }
     return done;
+  }
+
+  /**
+   * The folio's contents are not what the server holds: not uptodate, and
+   * neither are its blocks. Bug switch fuse-clear-uptodate-ifs: the 2025 code
+   * cleared only the folio flag, leaving the ifs claiming every block uptodate.
+   */
+  private clearUptodate(folio: Folio): void {
+    folioClearUptodate(folio);
+    if (!this.bugs.has('fuse-clear-uptodate-ifs')) ifsClearUptodate(folio);
   }
 
   *fallocate(file: OpenFile, mode: FallocMode, off: number, len: number): Co<number> {

@@ -92,6 +92,13 @@ export function iomapSetRangeUptodate(folio: Folio, off: number, len: number, bl
   if (uptodate) folioMarkUptodate(folio);
 }
 
+/** Clear every block's uptodate bit (the counterpart of folio_clear_uptodate). */
+export function ifsClearUptodate(folio: Folio): void {
+  const ifs = folioIfs(folio);
+  if (!ifs) return;
+  for (let b = 0; b < ifs.state.length; b++) ifs.state[b]! &= ~UPTODATE;
+}
+
 export function ifsBlockUptodate(ifs: IomapFolioState, blk: number): boolean {
   return (ifs.state[blk]! & UPTODATE) !== 0;
 }

@@ -325,7 +325,18 @@ export function* truncateInodePagesRange(
   const end = lend < 0 ? Number.MAX_SAFE_INTEGER : lend;
   const first = Math.floor(lstart / PAGE_SIZE);
   const last = Math.floor(end / PAGE_SIZE);
-  for (const f of foliosInRange(mapping, first, last)) {
+  const t = s.current;
+  t?.frames.push('truncate_inode_pages_range');
+  try {
+    yield* truncateFolios(mapping, foliosInRange(mapping, first, last), lstart, end, unmap);
+  } finally {
+    t?.frames.pop();
+  }
+}
+
+function* truncateFolios(mapping: AddressSpace, folios: Folio[], lstart: number, end: number, unmap: (f: Folio) => void): Co<void> {
+  const s = mapping.sched;
+  for (const f of folios) {
     if (f.mapping !== mapping) continue;
     folioGet(f);
     yield* folioLock(s, f);
