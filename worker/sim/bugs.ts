@@ -60,7 +60,7 @@ export const BUG_SWITCHES: readonly BugSwitch[] = [
   {
     name: 'zero-range-hole-flush', layer: 'fs/ext4', year: 2025, source: 'seeds/004 (zero range and the dirty folio batch)',
     description: 'zero range flushes dirty folios over a hole while holding an ext4 journal handle',
-    benign: false, implemented: false,
+    benign: false, implemented: true,
   },
   {
     name: 'write-begin-read-not-uptodate', layer: 'iomap', year: 2020, source: 'iomap: __iomap_write_begin uptodate marking',

@@ -27,6 +27,8 @@ export class SimThread {
   blockedOn: WaitQueue | null = null;
   /** Kernel function names, outermost first: the sim stack shown in findings and traces. */
   readonly frames: string[] = [];
+  /** Journal handles this thread holds open (ext4/jbd2): it must not wait on writeback meanwhile. */
+  journalHandles = 0;
   constructor(
     readonly id: number,
     readonly name: string,

@@ -20,6 +20,7 @@ import {
   foliosInRange,
   truncateInodePagesRange,
   unmapMappingFolio,
+  pagecacheIsizeExtended,
   unmapMappingRange,
   mappingSetError,
   AS_EIO,
@@ -195,6 +196,14 @@ export abstract class BlockFs implements Filesystem {
     return 0;
   }
 
+  /**
+   * The partial-block zeroing of truncate, punch and zero range. ext4 does it
+   * inside a journal handle; xfs outside any transaction.
+   */
+  protected *zeroPartialBlocks(body: Co<number>): Co<number> {
+    return yield* body;
+  }
+
   /** Delalloc blocks reserved and not yet allocated. */
   protected reserved = 0;
 
@@ -342,13 +351,9 @@ export abstract class BlockFs implements Filesystem {
     const isize = inode.iSize;
     if (pos <= isize) return 0;
     yield* inode.invalidateLock.downWrite(this.sched);
-    const ret = yield* iomapZeroRange(inode, isize, pos - isize, this.writeCtx, this.newBatch());
+    const ret = yield* iomapZeroRange(inode, isize, pos - isize, this.writeCtx);
     inode.invalidateLock.upWrite(this.sched);
     return ret;
-  }
-
-  protected newBatch(): FolioBatch {
-    return { folios: [], next: 0 };
   }
 
   /** The DIO completion workqueue (s_dio_done_wq), started on first use. */
@@ -412,10 +417,14 @@ export abstract class BlockFs implements Filesystem {
   }
 
   /** xfs_dio_write_end_io: convert unwritten extents and extend the size. */
-  protected dioEndIo(inode: Inode, pos: number, size: number, error: number, write: boolean): number {
+  protected *dioEndIo(inode: Inode, pos: number, size: number, error: number, write: boolean): Co<number> {
     if (!write || error || size === 0) return 0;
     this.convertUnwritten(inode, pos, size);
-    if (pos + size > inode.iSize) inode.iSize = pos + size;
+    if (pos + size > inode.iSize) {
+      const old = inode.iSize;
+      inode.iSize = pos + size;
+      yield* pagecacheIsizeExtended(inode.mapping, inode.blkbits, old, inode.iSize);
+    }
     if (pos + size > inode.diskSize) inode.diskSize = Math.min(pos + size, inode.iSize);
     return 0;
   }
@@ -444,9 +453,16 @@ export abstract class BlockFs implements Filesystem {
     }
     const n = Math.min(m.offset + m.length, pos + len) - pos;
     if (m.type === IOMAP_HOLE) {
-      if (pos < inode.iSize) {
-        violation(this.sched, 'INVARIANT', 'writeback:dirty-over-hole', 'iomap_writeback_range',
-          `dirty block at ${pos} of ${inode.name} maps to a hole inside EOF ${inode.iSize}`);
+      // Writeback completeness: a hole reads as zeroes, so skipping it loses
+      // nothing only if the cached bytes inside EOF are zeroes too (dirty bits
+      // set past EOF by page_mkwrite over what is now a hole are fine).
+      const end = Math.min(pos + n, inode.iSize) - folio.pos;
+      const from = pos - folio.pos;
+      for (let i = from; i < end; i++) {
+        if (folio.data[i] !== 0) {
+          violation(this.sched, 'INVARIANT', 'writeback:dirty-data-over-hole', 'iomap_writeback_range',
+            `dirty data at ${folio.pos + i} of ${inode.name} maps to a hole inside EOF ${inode.iSize}: it would be lost`);
+        }
       }
       return n;
     }
@@ -537,7 +553,9 @@ export abstract class BlockFs implements Filesystem {
 
   /** truncate_setsize: the new size, then drop the page cache past it. */
   protected *truncateSetsize(inode: Inode, newsize: number): Co<void> {
+    const oldsize = inode.iSize;
     inode.iSize = newsize;
+    if (newsize > oldsize) yield* pagecacheIsizeExtended(inode.mapping, inode.blkbits, oldsize, newsize);
     unmapMappingRange(inode.mapping, newsize, -1);
     yield* truncateInodePagesRange(inode.mapping, newsize, -1, this.unmapFolio);
   }
@@ -553,8 +571,8 @@ export abstract class BlockFs implements Filesystem {
     const oldsize = inode.iSize;
     yield* inodeDioWait(inode);
     let err: number;
-    if (newsize > oldsize) err = yield* iomapZeroRange(inode, oldsize, newsize - oldsize, this.writeCtx, this.newBatch());
-    else err = yield* iomapTruncatePage(inode, newsize, this.writeCtx);
+    if (newsize > oldsize) err = yield* this.zeroPartialBlocks(iomapZeroRange(inode, oldsize, newsize - oldsize, this.writeCtx));
+    else err = yield* this.zeroPartialBlocks(iomapTruncatePage(inode, newsize, this.writeCtx));
     if (err < 0) return err;
     yield* this.truncateSetsize(inode, newsize);
     if (newsize > inode.diskSize && oldsize !== inode.diskSize) {
@@ -635,14 +653,19 @@ export abstract class BlockFs implements Filesystem {
 
   /** xfs_free_file_space: unmap whole blocks, then zero the partial ones inside EOF. */
   protected *punchHole(inode: Inode, off: number, len: number): Co<number> {
-    const err = yield* this.flushUnmapRange(inode, off, off + len);
+    const err = yield* this.punchPagecache(inode, off, len);
     if (err) return err;
     const first = Math.ceil(off / this.blockSize);
     const last = Math.floor((off + len) / this.blockSize);
     if (last > first) this.releaseExtents(inode.extents.remove(first, last - first));
     if (off >= inode.iSize) return 0;
     const zlen = Math.min(off + len, inode.iSize) - off;
-    return yield* iomapZeroRange(inode, off, zlen, this.writeCtx, this.newBatch());
+    return yield* this.zeroPartialBlocks(iomapZeroRange(inode, off, zlen, this.writeCtx));
+  }
+
+  /** What a punch does to the page cache first: xfs writes the range back and drops it (xfs_flush_unmap_range). */
+  protected *punchPagecache(inode: Inode, off: number, len: number): Co<number> {
+    return yield* this.flushUnmapRange(inode, off, off + len);
   }
 
   /** Preallocate unwritten blocks over the holes of [off, off+len); extend i_size unless keepSize. */

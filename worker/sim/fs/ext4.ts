@@ -6,7 +6,7 @@
 import type { FallocMode } from '../../prog/types.js';
 import { EIOCBQUEUED, ENOTBLK } from '../errno.js';
 import type { Co } from '../sched.js';
-import { filemapWriteAndWaitRange, invalidateMappingPages } from '../mm/filemap.js';
+import { filemapWriteAndWaitRange, invalidateMappingPages, truncateInodePagesRange, unmapMappingRange } from '../mm/filemap.js';
 import { PAGE_SHIFT } from '../mm/folio.js';
 import { type Kiocb, inodeDioWait } from '../iomap/direct-io.js';
 import { IOMAP_WRITE, type Iomap } from '../iomap/iomap.js';
@@ -20,6 +20,31 @@ export class Ext4Fs extends BlockFs {
 
   protected hasValidityCookie(): boolean {
     return false;
+  }
+
+  /** ext4_zero_partial_blocks and ext4_block_truncate_page run inside a journal handle. */
+  protected override *zeroPartialBlocks(body: Co<number>): Co<number> {
+    const t = this.sched.cur();
+    t.journalHandles++; // ext4_journal_start
+    try {
+      return yield* body;
+    } finally {
+      t.journalHandles--; // ext4_journal_stop
+    }
+  }
+
+  /**
+   * ext4_truncate_page_cache_block_range: drop the cached range without
+   * writing it back; a folio straddling an edge keeps its dirty data outside
+   * the range (truncate_pagecache_range).
+   */
+  protected override *punchPagecache(inode: Inode, off: number, len: number): Co<number> {
+    // ext4_update_disksize_before_punch: dirty data dropped at EOF must not take the size with it.
+    const size = inode.iSize;
+    if (off < size && off + len >= size && inode.diskSize < size) inode.diskSize = size;
+    unmapMappingRange(inode.mapping, off, off + len);
+    yield* truncateInodePagesRange(inode.mapping, off, off + len - 1, this.unmapFolio);
+    return 0;
   }
 
   /** ext4_fallocate: only punch hole works without extents (-EOPNOTSUPP otherwise). */

@@ -34,7 +34,7 @@ import { iomapIterate, newIomapIter } from './iter.js';
 /** struct iomap_dio_ops */
 export interface IomapDioOps {
   /** ->end_io: convert unwritten extents, extend the on-disk size. */
-  endIo(inode: Inode, pos: number, size: number, error: number, write: boolean): number;
+  endIo(inode: Inode, pos: number, size: number, error: number, write: boolean): Co<number>;
 }
 
 /** State of one direct I/O. */
@@ -230,7 +230,7 @@ function* iomapDioComplete(dio: Dio): Co<number> {
   // -ENOTBLK from the filesystem mid-way is the magic "fall back to buffered
   // for the rest": complete what was done, the caller does the remainder.
   const error = dio.error || (ret === 0 && dio.iterErr !== -ENOTBLK ? dio.iterErr : 0);
-  const e2 = dio.dops.endIo(inode, pos, error ? 0 : ret, error, write);
+  const e2 = yield* dio.dops.endIo(inode, pos, error ? 0 : ret, error, write);
   if (error) ret = error;
   else if (e2) ret = e2;
   else if (!write && pos + ret > inode.iSize) ret = Math.max(0, inode.iSize - pos);

@@ -14,6 +14,7 @@ import {
   filemapWriteAndWaitRange,
   foliosInRange,
   orderForLength,
+  pagecacheIsizeExtended,
   truncateInodePagesRange,
 } from '../mm/filemap.js';
 import {
@@ -26,7 +27,7 @@ import {
   folioTestUptodate,
   folioTestWriteback,
   folioUnlock,
-  folioWaitWriteback,
+  folioWaitStable,
   folioZeroSegment,
 } from '../mm/folio.js';
 import type { Inode } from '../fs/inode.js';
@@ -120,7 +121,7 @@ function* iomapGetFolio(iter: IomapIter, len: number): Co<Folio | null> {
       return null;
     }
     folio.refcount++;
-    yield* folioWaitWriteback(mapping.sched, folio); // folio_wait_stable
+    yield* folioWaitStable(mapping.sched, folio);
     return folio;
   }
   return yield* filemapGetFolio(mapping, Math.floor(iter.pos / PAGE_SIZE), FGP_LOCK | FGP_CREAT | FGP_WRITE, orderForLength(len));
@@ -232,6 +233,7 @@ function* iomapWriteIter(iter: IomapIter, w: BufferedWriteCtx): Co<number> {
       iter.iomap.flags |= IOMAP_F_SIZE_CHANGED;
     }
     iomapPutFolio(iter, folio);
+    if (oldSize < pos) yield* pagecacheIsizeExtended(inode.mapping, inode.blkbits, oldSize, pos);
     if (written === 0) {
       yield* iomapWriteFailed(inode, pos, wb.len, unmap);
       status = -EIO;
@@ -302,7 +304,12 @@ function* iomapZeroRangeActor(it: IomapIter, zc: ZeroCtx): Co<number> {
   const m = it.iomap;
   if (m.flags & IOMAP_F_FOLIO_BATCH && m.type !== IOMAP_UNWRITTEN) return -EIO;
   if (!(m.flags & IOMAP_F_FOLIO_BATCH) && (m.type === IOMAP_HOLE || m.type === IOMAP_UNWRITTEN)) {
-    if (zc.rangeDirty) {
+    // A hole reads as zeroes whatever the page cache holds past EOF, which
+    // pagecache_isize_extended() zeroes: only unwritten extents need the
+    // flush. Bug switch zero-range-hole-flush: the 2025 code flushed over
+    // holes too, which ext4 does while holding a journal handle.
+    const flushable = m.type === IOMAP_UNWRITTEN || it.inode.fs.bugs.has('zero-range-hole-flush');
+    if (zc.rangeDirty && flushable) {
       zc.rangeDirty = false;
       // iomap_zero_iter_flush_and_stale
       m.flags |= IOMAP_F_STALE;
@@ -319,12 +326,14 @@ function* iomapZeroRangeActor(it: IomapIter, zc: ZeroCtx): Co<number> {
  * dirty page cache sits over them: then (without a folio batch from the
  * filesystem) the range is flushed once and remapped.
  */
-export function* iomapZeroRange(inode: Inode, pos: number, len: number, ctx: IomapWriteCtx, fbatch: FolioBatch | null): Co<number> {
+export function* iomapZeroRange(inode: Inode, pos: number, len: number, ctx: IomapWriteCtx): Co<number> {
   if (len <= 0) return 0;
   const t = inode.fs.sched.current;
   t?.frames.push('iomap_zero_range');
   try {
     const zc: ZeroCtx = { ctx, rangeDirty: filemapRangeNeedsWriteback(inode, pos, pos + len - 1) };
+    // The folio batch the filesystem may fill (iomap_fill_dirty_folios) lives with the call.
+    const fbatch: FolioBatch = { folios: [], next: 0 };
     const iter = newIomapIter(inode, pos, len, IOMAP_ZERO, fbatch);
     return yield* iomapIterate(iter, ctx.ops, iomapZeroRangeActor, zc);
   } finally {
@@ -337,7 +346,7 @@ export function* iomapTruncatePage(inode: Inode, pos: number, ctx: IomapWriteCtx
   const bsize = 1 << inode.blkbits;
   const off = offsetIn(pos, bsize);
   if (!off) return 0;
-  return yield* iomapZeroRange(inode, pos, bsize - off, ctx, null);
+  return yield* iomapZeroRange(inode, pos, bsize - off, ctx);
 }
 
 /** iomap_folio_mkwrite_iter: the folio must be uptodate; dirty all of it. */
@@ -373,7 +382,7 @@ export function* iomapPageMkwrite(inode: Inode, folio: Folio, ctx: IomapWriteCtx
       folioUnlock(s, folio);
       return ret;
     }
-    yield* folioWaitWriteback(s, folio); // folio_wait_stable
+    yield* folioWaitStable(s, folio);
     return 0;
   } finally {
     t?.frames.pop();

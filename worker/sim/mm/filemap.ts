@@ -3,6 +3,7 @@
 // generic buffered read, writeback-and-wait, truncation and invalidation.
 
 import { type BugSet, NO_BUGS } from '../bugs.js';
+import { violation } from '../checks.js';
 import { type Errseq, errseqSet } from '../errseq.js';
 import { EBUSY, EIO, ENOSPC } from '../errno.js';
 import type { Co, Sched } from '../sched.js';
@@ -227,6 +228,7 @@ export function* filemapFdatawriteRange(mapping: AddressSpace, start: number, en
 /** __filemap_fdatawait_range: wait for writeback already under way in [start, end]. */
 export function* filemapFdatawaitRangeKeepErrors(mapping: AddressSpace, start: number, end: number): Co<void> {
   const s = mapping.sched;
+  checkNoHandleHeld(mapping, 'filemap_fdatawait_range');
   for (const f of foliosInRange(mapping, Math.floor(start / PAGE_SIZE), Math.floor(end / PAGE_SIZE))) {
     if (!folioTestWriteback(f)) continue;
     folioGet(f);
@@ -235,9 +237,22 @@ export function* filemapFdatawaitRangeKeepErrors(mapping: AddressSpace, start: n
   }
 }
 
+/**
+ * Lock rule (jbd2): writeback may need to start a journal handle, and a
+ * commit waits for every open handle, so a task holding a handle must never
+ * wait for writeback. Checked at the call, deadlock or not (as lockdep would).
+ */
+function checkNoHandleHeld(mapping: AddressSpace, fn: string): void {
+  const t = mapping.sched.current;
+  if (t && t.journalHandles > 0) {
+    violation(mapping.sched, 'INVARIANT', 'jbd2:writeback-wait-under-handle', fn, `${t.name} waits for writeback while holding a journal handle`);
+  }
+}
+
 /** filemap_write_and_wait_range: write back [start, end] (inclusive), wait, report AS_ errors. */
 export function* filemapWriteAndWaitRange(mapping: AddressSpace, start: number, end: number): Co<number> {
   if (end < start) return 0;
+  checkNoHandleHeld(mapping, 'filemap_write_and_wait_range');
   let err = 0;
   if (mapping.nrpages > 0) {
     err = yield* filemapFdatawriteRange(mapping, start, end, true);
@@ -246,6 +261,28 @@ export function* filemapWriteAndWaitRange(mapping: AddressSpace, start: number, 
   }
   const err2 = filemapCheckErrors(mapping);
   return err || err2;
+}
+
+/**
+ * pagecache_isize_extended: i_size grew from `from` to `to`. With blocks
+ * smaller than a page, the cached folio that straddles the old EOF may hold
+ * bytes past it (stored through a mapping) over what is now a hole: zero them
+ * in a dirty folio before they become file data, and write-protect it so the
+ * next store faults (page_mkwrite allocates for the new blocks).
+ */
+export function* pagecacheIsizeExtended(mapping: AddressSpace, blkbits: number, from: number, to: number): Co<void> {
+  const bsize = 1 << blkbits;
+  if (from >= to || bsize >= PAGE_SIZE) return;
+  const roundedFrom = Math.ceil(from / bsize) * bsize;
+  if (to <= roundedFrom || roundedFrom % PAGE_SIZE === 0) return;
+  const folio = yield* filemapGetFolio(mapping, Math.floor(from / PAGE_SIZE), FGP_LOCK, 0);
+  if (!folio) return;
+  const s = mapping.sched;
+  // folio_mkclean, and keep the folio dirty if it was dirtied through a pte.
+  if (folio.mapcount > 0 && mapping.mkclean) mapping.mkclean(folio);
+  if (folioTestDirty(folio)) folioZeroSegment(folio, from - folio.pos, Math.min(to - folio.pos, folio.size));
+  folioUnlock(s, folio);
+  folioPut(s, folio);
 }
 
 /** folio_invalidate: tell the filesystem [offset, offset+len) of the folio goes away. */

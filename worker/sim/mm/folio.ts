@@ -142,6 +142,13 @@ export function* folioWaitWriteback(s: Sched, f: Folio): Co<void> {
   yield* s.waitUntil(f.waitQueue(), () => (f.flags & PG_writeback) === 0);
 }
 
+/**
+ * folio_wait_stable: wait for writeback only if the device needs the data
+ * stable while it is written (BLK_FEAT_STABLE_WRITES). The simulated device
+ * does not, so nothing waits here, as on most real disks.
+ */
+export function* folioWaitStable(_s: Sched, _f: Folio): Co<void> {}
+
 export function folioStartWriteback(s: Sched, f: Folio): void {
   if (f.flags & PG_writeback) violation(s, 'BUG', 'folio_start_writeback:already', '__folio_start_writeback', `folio ${f.index} already under writeback`);
   f.flags |= PG_writeback;
