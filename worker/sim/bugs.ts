@@ -70,7 +70,7 @@ export const BUG_SWITCHES: readonly BugSwitch[] = [
   {
     name: 'dio-invalidate-whole-file', layer: 'iomap', year: 2020, source: 'iomap: post-DIO invalidation range after a full fallback',
     description: 'post-DIO invalidation of (pos, pos+0-1) after a full buffered fallback hits unrelated dirty folios',
-    benign: false, implemented: false,
+    benign: false, implemented: true,
   },
   {
     name: 'append-zero-padding', layer: 'iomap', year: 2024, source: 'iomap: writeback EOF zeroing vs on-disk size',
@@ -95,7 +95,7 @@ export const BUG_SWITCHES: readonly BugSwitch[] = [
   {
     name: 'dio-completion-no-invalidate-window', layer: 'iomap', year: 2023, source: 'IOMAP_DIO_NO_INVALIDATE window the kernel accepts',
     description: 'control: the window between DIO completion and page cache invalidation that the kernel accepts',
-    benign: true, implemented: false,
+    benign: true, implemented: true,
   },
 ];
 

@@ -54,7 +54,7 @@ for (const e of manifest) {
 
   test(`${e.switch}: the CLI exits 1 with the signature, 0 without the switch`, () => {
     const on = spawnSync(process.execPath, [CLI, 'exec', path, '--bugs', e.switch], { encoding: 'utf8' });
-    assert.equal(on.status, bug.benign ? 0 : 1, on.stderr);
+    assert.equal(on.status, bug.benign ? 0 : 1, on.stdout + on.stderr);
     if (!bug.benign) assert.equal(on.stdout.trim().split('\n').at(-1), `signature: ${e.signature}`);
     const off = spawnSync(process.execPath, [CLI, 'exec', path], { encoding: 'utf8' });
     assert.equal(off.status, 0, off.stdout + off.stderr);
@@ -81,5 +81,21 @@ test('exec --bugs refuses an unknown switch and a planned one with exit 2', () =
     const r = spawnSync(process.execPath, [CLI, 'exec', known, '--bugs', planned.name], { encoding: 'utf8' });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /not implemented/);
+  }
+});
+
+test('the benign control stays silent under 200 random and PCT schedules', () => {
+  for (const e of manifest) {
+    const bug = BUG_SWITCHES.find((b) => b.name === e.switch)!;
+    if (!bug.benign) continue;
+    const path = join(KNOWN, e.program);
+    const program = validateProgram(JSON.parse(readFileSync(path, 'utf8')), path);
+    for (const strategy of ['random', 'pct'] as const) {
+      for (let seed = 0; seed < 100; seed++) {
+        const r = runProgram({ ...program, schedule: { strategy, seed, depth: 3, decisions: [] } }, { bugs: new Set([e.switch]) });
+        assert.equal(r.harnessError, null);
+        assert.equal(r.violation, null, `${strategy} seed ${seed}: ${r.violation?.signature ?? ''}`);
+      }
+    }
   }
 });

@@ -14,7 +14,7 @@ import { errseqSet } from '../errseq.js';
 import { type Co, WaitQueue } from '../sched.js';
 import type { Workqueue } from '../workqueue.js';
 import { filemapWriteAndWaitRange, invalidateInodePages2Range } from '../mm/filemap.js';
-import { type Folio, PAGE_SHIFT } from '../mm/folio.js';
+import { type Folio, PAGE_SHIFT, PAGE_SIZE } from '../mm/folio.js';
 import type { Inode } from '../fs/inode.js';
 import {
   IOMAP_DELALLOC,
@@ -234,9 +234,28 @@ function* iomapDioComplete(dio: Dio): Co<number> {
   if (error) ret = error;
   else if (e2) ret = e2;
   else if (!write && pos + ret > inode.iSize) ret = Math.max(0, inode.iSize - pos);
+  const bugs = inode.fs.bugs;
+  // Control switch dio-completion-no-invalidate-window: a preemption point
+  // between end_io and the invalidation, the window the kernel accepts: a
+  // buffered read may cache data here, and the invalidation drops it.
+  if (write && bugs.has('dio-completion-no-invalidate-window')) {
+    const s = inode.fs.sched;
+    if (s.wantsPreempt()) yield* s.preempt();
+  }
   // Bug switch aio-dio-no-invalidate: before the 2017 fix AIO completion skipped this.
-  const skipInvalidate = dio.async && inode.fs.bugs.has('aio-dio-no-invalidate');
+  const skipInvalidate = dio.async && bugs.has('aio-dio-no-invalidate');
   if (write && ret > 0 && !skipInvalidate) yield* kiocbInvalidatePostDirectWrite(inode, pos, ret, dio.unmap);
+  // Bug switch dio-invalidate-whole-file: before the 2020 fix a write that did
+  // nothing (a full buffered fallback) still invalidated (pos, pos + 0 - 1):
+  // at pos 0 that end wraps to the last page, the whole file.
+  if (write && ret === 0 && !error && bugs.has('dio-invalidate-whole-file') && inode.mapping.nrpages > 0) {
+    const first = Math.floor(pos / PAGE_SIZE);
+    const last = pos === 0 ? Number.MAX_SAFE_INTEGER : Math.floor((pos - 1) / PAGE_SIZE);
+    if (last >= first) {
+      const r = yield* invalidateInodePages2Range(inode.mapping, first, last, dio.unmap);
+      if (r) dioWarnStalePagecache(inode, pos, Number.MAX_SAFE_INTEGER - pos);
+    }
+  }
   inodeDioEnd(inode);
   return ret;
 }
