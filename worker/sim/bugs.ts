@@ -45,7 +45,7 @@ export const BUG_SWITCHES: readonly BugSwitch[] = [
   {
     name: 'mkwrite-ifs-zeroed', layer: 'iomap', year: 2020, source: 'seeds/001 (ifs bits on page_mkwrite)',
     description: 'an ifs created for an uptodate folio starts with zero bits, and writeback picks blocks by uptodate bits',
-    benign: false, implemented: false,
+    benign: false, implemented: true,
   },
   {
     name: 'ext4-dio-fallback-no-drain', layer: 'fs/ext4', year: 2026, source: 'seeds/002 (ext4 DIO fallback vs in-flight DIO)',

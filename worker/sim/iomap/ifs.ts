@@ -37,6 +37,11 @@ export function ifsAlloc(folio: Folio, blkbits: number): IomapFolioState | null 
   const nr = blocksPerFolio(folio, blkbits);
   if (existing || nr <= 1) return existing;
   const ifs = new IomapFolioState(nr);
+  // Bug switch mkwrite-ifs-zeroed: before 2020 a new ifs always started with every bit clear.
+  if (folio.mapping?.bugs.has('mkwrite-ifs-zeroed')) {
+    folio.private_ = ifs;
+    return ifs;
+  }
   let init = 0;
   if (folioTestUptodate(folio)) init |= UPTODATE;
   if (folioTestDirty(folio)) init |= DIRTY;

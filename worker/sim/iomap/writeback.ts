@@ -28,7 +28,7 @@ import {
   folioZeroSegment,
 } from '../mm/folio.js';
 import type { Inode } from '../fs/inode.js';
-import { blocksPerFolio, folioIfs, ifsAlloc, ifsBlockDirty, iomapClearRangeDirty, iomapSetRangeDirty } from './ifs.js';
+import { blocksPerFolio, folioIfs, ifsAlloc, ifsBlockDirty, ifsBlockUptodate, iomapClearRangeDirty, iomapSetRangeDirty } from './ifs.js';
 import { IOMAP_HOLE, type Iomap, newIomap } from './iomap.js';
 
 /** struct iomap_writepage_ctx */
@@ -92,10 +92,12 @@ function iomapFindDirtyRange(inode: Inode, folio: Folio, pos: number, rangeEnd: 
   const bits = inode.blkbits;
   let blk = (pos - folio.pos) >> bits;
   const endBlk = Math.min((rangeEnd - folio.pos) >> bits || blocksPerFolio(folio, bits), blocksPerFolio(folio, bits)) - 1;
-  while (blk <= endBlk && !ifsBlockDirty(ifs, blk)) blk++;
+  // Bug switch mkwrite-ifs-zeroed: writeback before per-block dirty tracking wrote the uptodate blocks.
+  const pick = folio.mapping?.bugs.has('mkwrite-ifs-zeroed') ? ifsBlockUptodate : ifsBlockDirty;
+  while (blk <= endBlk && !pick(ifs, blk)) blk++;
   if (blk > endBlk) return [pos, 0];
   let end = blk + 1;
-  while (end <= endBlk && ifsBlockDirty(ifs, end)) end++;
+  while (end <= endBlk && pick(ifs, end)) end++;
   return [folio.pos + (blk << bits), (end - blk) << bits];
 }
 

@@ -3,6 +3,7 @@
 // generic buffered read, writeback-and-wait, truncation and invalidation.
 
 import { type BugSet, NO_BUGS } from '../bugs.js';
+import { folioAddLru } from './swap.js';
 import { violation } from '../checks.js';
 import { type Errseq, errseqSet } from '../errseq.js';
 import { EBUSY, EIO, ENOSPC } from '../errno.js';
@@ -176,6 +177,7 @@ export function* filemapGetFolio(
     folio.refcount = 2; // the page cache's and the caller's
     if (fgp & FGP_LOCK) folio.flags |= PG_locked;
     filemapAddFolio(mapping, folio);
+    folioAddLru(s, folio);
     return folio;
   }
 }

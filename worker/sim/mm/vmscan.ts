@@ -8,9 +8,23 @@
 import type { Co } from '../sched.js';
 import { type AddressSpace, filemapReleaseFolio, filemapRemoveFolio, foliosInRange, unmapMappingFolio } from './filemap.js';
 import { folioTestDirty, folioTestWriteback, folioTrylock, folioUnlock } from './folio.js';
+import { lruAddDrain } from './swap.js';
 
 export function* shrinkMapping(mapping: AddressSpace): Co<void> {
   const s = mapping.sched;
+  const t = s.current;
+  t?.frames.push('shrink_folio_list');
+  try {
+    yield* shrinkFolios(mapping);
+  } finally {
+    t?.frames.pop();
+  }
+}
+
+function* shrinkFolios(mapping: AddressSpace): Co<void> {
+  const s = mapping.sched;
+  // shrink_inactive_list drains this CPU's batch only; other CPUs' batches keep their references.
+  lruAddDrain(s);
   for (const folio of foliosInRange(mapping, 0, Number.MAX_SAFE_INTEGER)) {
     if (s.wantsPreempt()) yield* s.preempt();
     if (folio.mapping !== mapping || !folioTrylock(folio)) continue;

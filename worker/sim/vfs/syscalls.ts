@@ -16,6 +16,7 @@ import {
 } from '../mm/filemap.js';
 import { PAGE_SIZE } from '../mm/folio.js';
 import type { OpenFile } from '../fs/inode.js';
+import { lruAddDrain, lruAddDrainAll } from '../mm/swap.js';
 import type { Kernel } from '../kernel.js';
 
 const LLONG_MAX = Number.MAX_SAFE_INTEGER;
@@ -107,6 +108,8 @@ export function* sysFadviseDontneed(k: Kernel, file: OpenFile, off: number, len:
     const startIndex = Math.floor((off + PAGE_SIZE - 1) / PAGE_SIZE);
     let endIndex = Math.floor(endbyte / PAGE_SIZE);
     if (endbyte !== LLONG_MAX && offsetIn(endbyte, PAGE_SIZE) !== PAGE_SIZE - 1) endIndex--;
+    // The folios may sit in this CPU's LRU add batch: drain it first.
+    lruAddDrain(k.sched);
     if (endIndex >= startIndex) invalidateMappingPages(mapping, startIndex, endIndex);
     return 0;
   } finally {
@@ -157,6 +160,7 @@ export function* sysSync(k: Kernel): Co<void> {
 /** echo 3 > /proc/sys/vm/drop_caches, after a sync: clean, unmapped folios go. */
 export function* sysDropCaches(k: Kernel): Co<number> {
   yield* sysSync(k);
+  lruAddDrainAll(k.sched);
   for (const inode of k.inodes) invalidateMappingPages(inode.mapping, 0, Math.floor(LLONG_MAX / PAGE_SIZE));
   return 0;
 }
