@@ -13,6 +13,8 @@
 // small smoke test of the seq section instead of benchmarking.
 
 import assert from 'node:assert/strict';
+import { runProgram } from '../../worker/exec/run.js';
+import { CONFIGS, generateConcurrentProgram } from '../property/gen.js';
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -161,11 +163,40 @@ async function benchSeq(opts: BenchOptions): Promise<SectionResult> {
 // ---------------------------------------------------------------------------
 // driver
 
+// ---------------------------------------------------------------------------
+// pct
+
+/**
+ * Executions per second of concurrent programs (4 threads, about 50 ops in
+ * all) under the PCT strategy, in process, as a fuzzing worker runs them.
+ */
+async function benchPct(opts: BenchOptions): Promise<SectionResult> {
+  const programs = Math.max(200, Math.min(4000, Math.floor(opts.commands / 50)));
+  const prepared = [];
+  for (let i = 0; i < programs; i++) {
+    const p = generateConcurrentProgram(opts.seed * 100_003 + i, CONFIGS[i % CONFIGS.length]!, 4, [10, 15]);
+    prepared.push({ ...p, schedule: { strategy: 'pct' as const, seed: i, depth: 3, decisions: [] } });
+  }
+  let ops = 0;
+  let steps = 0;
+  const t0 = process.hrtime.bigint();
+  for (const p of prepared) {
+    const r = runProgram(p);
+    steps += r.steps;
+    ops += r.results.length;
+  }
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  opts.log(`pct: ${programs} programs of 4 threads (${(ops / programs).toFixed(0)} ops each) in ${secs.toFixed(2)} s`);
+  opts.log(`  ${(programs / secs).toFixed(0)} execs/s, ${(steps / programs).toFixed(0)} scheduler steps per exec, one core`);
+  return { ok: true, problems: [] };
+}
+
 export const SECTIONS: Record<string, Section> = {
   seq: { describe: 'sequential xfs_io workload: real xfs_io vs foliofuzz exec --xfs-io', run: benchSeq },
+  pct: { describe: 'concurrent programs (4 threads, ~50 ops) under PCT: execs per second in process', run: benchPct },
 };
 
-const DEFAULT_SECTIONS = ['seq'];
+const DEFAULT_SECTIONS = ['seq', 'pct'];
 
 interface ParsedArgs {
   sections: string[];

@@ -312,7 +312,7 @@ export function generateProgram(seed: number, config: SimConfig): Program {
 
 
 /** Several threads over shared files, under a schedule drawn from the same seed. */
-export function generateConcurrentProgram(seed: number, config: SimConfig, threads: number): Program {
+export function generateConcurrentProgram(seed: number, config: SimConfig, threads: number, opsPerThread: [number, number] = [5, 40]): Program {
   const r = new Rng(seed);
   const nfiles = r.range(1, 2);
   const nfds = r.range(1, 3);
@@ -321,7 +321,7 @@ export function generateConcurrentProgram(seed: number, config: SimConfig, threa
   const g = new Gen(r, config, fds, nfiles);
   const out: { ops: Op[] }[] = [];
   for (let t = 0; t < threads; t++) {
-    const nops = r.range(5, 40);
+    const nops = r.range(opsPerThread[0], opsPerThread[1]);
     const ops: Op[] = [];
     while (ops.length < nops) {
       const op = g.op(r.weighted(WEIGHTS));
