@@ -478,6 +478,12 @@ export function* filemapGetUptodateFolio(mapping: AddressSpace, index: number, w
     if (!folio) {
       const created = yield* filemapGetFolio(mapping, index, FGP_LOCK | FGP_CREAT, wantOrder);
       folio = created!;
+      // Another thread may have added (and read) the folio while we slept in
+      // allocation: that one is returned locked, and may be uptodate already.
+      if (folioTestUptodate(folio)) {
+        folioUnlock(s, folio);
+        return folio;
+      }
       const err = yield* filemapReadFolio(mapping, folio);
       if (err < 0) {
         folioPut(s, folio);
