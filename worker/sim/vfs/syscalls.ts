@@ -15,7 +15,8 @@ import {
   truncateInodePagesRange,
 } from '../mm/filemap.js';
 import { PAGE_SIZE } from '../mm/folio.js';
-import type { OpenFile } from '../fs/inode.js';
+import type { Inode, OpenFile } from '../fs/inode.js';
+import { inodeDioWait } from '../iomap/direct-io.js';
 import { lruAddDrain, lruAddDrainAll } from '../mm/swap.js';
 import type { Kernel } from '../kernel.js';
 
@@ -166,21 +167,46 @@ export function* sysDropCaches(k: Kernel): Co<number> {
 }
 
 /** Evict a file's inode: write it back and drop its page cache. A mapped file cannot be evicted. */
+/**
+ * Hold off every syscall on the inodes (i_rwsem and invalidate_lock
+ * exclusive, in inode order) and drain their direct I/O: the quiescence an
+ * unmount has once no file is in use, which eviction and remount need while
+ * the program's other threads still have the files open.
+ */
+function* quiesce(k: Kernel, inodes: readonly Inode[]): Co<void> {
+  for (const inode of inodes) {
+    yield* inode.iRwsem.downWrite(k.sched);
+    yield* inode.invalidateLock.downWrite(k.sched);
+    yield* inodeDioWait(inode);
+  }
+}
+
+function release(k: Kernel, inodes: readonly Inode[]): void {
+  for (let i = inodes.length - 1; i >= 0; i--) {
+    inodes[i]!.invalidateLock.upWrite(k.sched);
+    inodes[i]!.iRwsem.upWrite(k.sched);
+  }
+}
+
 export function* sysEvict(k: Kernel, fileIndex: number): Co<number> {
   const inode = k.inodes[fileIndex]!;
   if (k.mm.hasMappings(inode)) return -EBUSY;
+  yield* quiesce(k, [inode]);
   yield* k.fs.evictInode(inode);
+  release(k, [inode]);
   return 0;
 }
 
 /** umount + mount: write everything back, drop every page cache, reload inodes from disk. */
 export function* sysRemount(k: Kernel): Co<number> {
   if (k.mm.hasMappings()) return -EBUSY;
+  yield* quiesce(k, k.inodes);
   for (const inode of k.inodes) yield* k.fs.evictInode(inode);
   for (const inode of k.inodes) {
     yield* truncateInodePagesRange(inode.mapping, 0, -1, () => {});
     k.fs.reloadInode(inode);
   }
+  release(k, k.inodes);
   return 0;
 }
 
