@@ -111,13 +111,21 @@ class Execution {
   readonly recorder: RecordingPolicy | null;
   /** Ops started so far (by any thread). */
   private opCount = 0;
+  /** A logical clock: ticks at every op start and end, in any thread. */
+  private clock = 0;
   /**
-   * Page cache writes the program made to a file while direct I/O on it was
-   * in flight: a direct write that then finds stale page cache over such a
-   * range collided with the program's own buffered I/O, which the kernel
+   * The program's page cache writes (buffered writes, stores through a
+   * mapping, ...) with when they ran, on the op clock (end Infinity while
+   * running), and the start of each direct write of the program still in
+   * flight. A direct write that finds stale page cache over a range the
+   * program itself wrote through the cache while that direct write was in
+   * flight collided with the program's own buffered I/O, which the kernel
    * answers with dio_warn_stale_pagecache by design.
    */
-  private readonly collisions = new Map<Inode, [number, number][]>();
+  private readonly cacheWrites: { inode: Inode; a: number; b: number; start: number; end: number }[] = [];
+  private readonly directStarts = new Map<Inode, number[]>();
+  /** AIO direct writes still in flight: iocb id to [inode, start]. */
+  private readonly aioDirectStart = new Map<number, [Inode, number]>();
   /** Per file: writeback errors recorded so far (faults, stale page cache), and whether an opener saw the latest. */
   private readonly errEvents = new Map<Inode, { count: number; latestSeen: boolean }>();
   /** Per open file description: how many of its file's errors it has been told of. */
@@ -185,15 +193,39 @@ class Execution {
     return false;
   }
 
-  /** The program writes [off, off+len) of the file through the page cache now. */
-  private noteCacheWrite(inode: Inode, off: number, len: number): void {
-    if (inode.dioCount === 0) {
-      this.collisions.delete(inode);
-      return;
+  /** Record the op's page cache writes as running; returns them, to be closed when the op ends. */
+  private openCacheWrites(op: Op): { inode: Inode; a: number; b: number; start: number; end: number }[] {
+    const now = this.clock;
+    const recs = this.cacheWritesOf(op).map(([inode, off, len]) => ({ inode, a: off, b: off + len, start: now, end: Infinity }));
+    // Forget writes that ended before every direct write still in flight began.
+    if (this.cacheWrites.length > 256) {
+      let oldest = Infinity;
+      for (const starts of this.directStarts.values()) for (const t of starts) oldest = Math.min(oldest, t);
+      for (let i = this.cacheWrites.length - 1; i >= 0; i--) if (this.cacheWrites[i]!.end < oldest) this.cacheWrites.splice(i, 1);
     }
-    let list = this.collisions.get(inode);
-    if (!list) this.collisions.set(inode, (list = []));
-    list.push([off, off + len]);
+    this.cacheWrites.push(...recs);
+    return recs;
+  }
+
+  private directStart(inode: Inode): number {
+    const t = this.clock;
+    let list = this.directStarts.get(inode);
+    if (!list) this.directStarts.set(inode, (list = []));
+    list.push(t);
+    return t;
+  }
+
+  private directEnd(inode: Inode, t: number): void {
+    const list = this.directStarts.get(inode);
+    const i = list ? list.indexOf(t) : -1;
+    if (list && i >= 0) list.splice(i, 1);
+  }
+
+  /** The direct writes of the op (a direct pwrite, an AIO write), as inodes. */
+  private directWriteOf(op: Op): Inode | null {
+    if (op.op !== 'pwrite' && op.op !== 'aio_write') return null;
+    const f = this.fds[op.fd]!;
+    return f.direct ? f.inode : null;
   }
 
   /** Page cache writes by the op, as [inode, off, len], for collision tracking. */
@@ -222,7 +254,13 @@ class Execution {
 
   private stalePagecache(inode: Inode, pos: number, len: number): void {
     this.recordError(inode);
-    const excused = (this.collisions.get(inode) ?? []).some(([a, b]) => a < pos + len && b > pos);
+    const starts = this.directStarts.get(inode) ?? [];
+    const since = starts.length ? Math.min(...starts) : Infinity;
+    // Invalidation works on whole folios: a write into the same folio collides.
+    const fs = this.program.config.folioMax;
+    const lo = Math.floor(pos / fs) * fs;
+    const hi = Math.ceil((pos + len) / fs) * fs;
+    const excused = this.cacheWrites.some((w) => w.inode === inode && w.end >= since && w.a < hi && w.b > lo);
     if (!excused) {
       violation(this.s, 'WARN', 'dio_warn_stale_pagecache', 'dio_warn_stale_pagecache',
         `page cache over [${pos}, +${len}) of ${inode.name} went stale under direct I/O, and the program wrote no cached data there meanwhile`);
@@ -309,6 +347,12 @@ class Execution {
   private aioComplete(a: InflightAio): void {
     if (a.done) return;
     a.done = true;
+    for (const [id, [inode, t]] of this.aioDirectStart) {
+      if (this.aio.get(id) === a) {
+        this.directEnd(inode, t);
+        this.aioDirectStart.delete(id);
+      }
+    }
     a.completedInOp = this.opCount;
     const ret = a.iocb.result;
     if (a.write) {
@@ -481,10 +525,16 @@ class Execution {
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
       this.opCount++;
-      const writes = this.cacheWritesOf(op);
-      for (const [inode, off, len] of writes) this.noteCacheWrite(inode, off, len);
+      this.clock++;
+      const writes = this.openCacheWrites(op);
+      const direct = this.directWriteOf(op);
+      const dstart = direct ? this.directStart(direct) : -1;
       const ret = yield* this.execOp(op);
-      for (const [inode, off, len] of writes) this.noteCacheWrite(inode, off, len);
+      this.clock++;
+      for (const w of writes) w.end = this.clock;
+      // A synchronous direct write is over; an AIO one stays in flight until it completes.
+      if (direct && !(op.op === 'aio_write' && ret === 0)) this.directEnd(direct, dstart);
+      else if (direct) this.aioDirectStart.set(op.op === 'aio_write' ? op.iocb : -1, [direct, dstart]);
       this.results.push({ thread: index, index: i, ret });
       if (trace) trace(`t${index} #${i} ${describeOp(op)} = ${errname(ret)}`);
     }
