@@ -88,6 +88,12 @@ interface InflightAio {
   completedInOp: number;
 }
 
+/** One thread's user memory for syscall buffers. */
+interface UserBuffers {
+  w: Scratch;
+  r: Scratch;
+}
+
 /** Scratch buffers reused across ops: the hot path allocates nothing per op. */
 class Scratch {
   private buf = new Uint8Array(1 << 16);
@@ -102,8 +108,9 @@ class Execution {
   readonly shadows: ShadowFile[];
   readonly fds: OpenFile[];
   readonly results: OpResult[] = [];
-  private readonly wbuf = new Scratch();
-  private readonly rbuf = new Scratch();
+  /** Each thread's user buffers: a buffer may be in use by a syscall that sleeps. */
+  private readonly buffers: UserBuffers[];
+
   /** With several threads the order of effects is the schedule's: the shadow cannot follow it. */
   readonly checkReads: boolean;
   /** Submitted AIO by iocb id, until aio_wait collects it. */
@@ -152,6 +159,7 @@ class Execution {
     for (const f of this.fds) this.errCursor.set(f, 0);
     this.k.dev.onError = (r) => this.ioFailed(r);
     this.checkReads = program.threads.length === 1;
+    this.buffers = program.threads.map(() => ({ w: new Scratch(), r: new Scratch() }));
   }
 
   get s(): Sched {
@@ -378,14 +386,14 @@ class Execution {
     return a.iocb.result;
   }
 
-  private fill(len: number, byte: number): Uint8Array {
-    const b = this.wbuf.get(len);
+  private fill(bufs: UserBuffers, len: number, byte: number): Uint8Array {
+    const b = bufs.w.get(len);
     b.fill(byte);
     return b;
   }
 
   /** Run one op; returns the syscall's return value. */
-  *execOp(op: Op): Co<number> {
+  *execOp(op: Op, bufs: UserBuffers): Co<number> {
     const k = this.k;
     switch (op.op) {
       case 'pwrite': {
@@ -395,7 +403,7 @@ class Execution {
         let ret = 0;
         while (done < op.len) {
           const n = Math.min(bsize, op.len - done);
-          ret = yield* sysPwrite(k, file, op.off + done, this.fill(n, op.fill));
+          ret = yield* sysPwrite(k, file, op.off + done, this.fill(bufs, n, op.fill));
           if (ret > 0) {
             this.shadowOfFd(op.fd).fill(op.off + done, ret, op.fill);
             this.noteChange(this.shadowOfFd(op.fd));
@@ -416,7 +424,7 @@ class Execution {
         let ret = 0;
         while (done < op.len) {
           const n = Math.min(bsize, op.len - done);
-          const dst = this.rbuf.get(n);
+          const dst = bufs.r.get(n);
           ret = yield* sysPread(k, file, op.off + done, dst);
           this.checkRead('pread', 'ksys_pread64', this.shadowOfFd(op.fd), op.off + done, n, dst, ret);
           if (ret <= 0) break;
@@ -478,7 +486,7 @@ class Execution {
         return k.mm.mmap(op.map, file, op.off, op.len, op.prot !== 'r');
       }
       case 'mread': {
-        const dst = this.rbuf.get(op.len);
+        const dst = bufs.r.get(op.len);
         const ret = yield* k.mm.load(op.map, op.off, dst);
         const shadow = this.shadowOfMap(op.map);
         if (shadow && ret > 0) {
@@ -489,7 +497,7 @@ class Execution {
         return ret;
       }
       case 'mwrite': {
-        const ret = yield* k.mm.store(op.map, op.off, this.fill(op.len, op.fill));
+        const ret = yield* k.mm.store(op.map, op.off, this.fill(bufs, op.len, op.fill));
         const shadow = this.shadowOfMap(op.map);
         if (shadow && k.mm.lastStored > 0) {
           shadow.storeMapped(op.off, k.mm.lastStored, op.fill);
@@ -529,7 +537,7 @@ class Execution {
       const writes = this.openCacheWrites(op);
       const direct = this.directWriteOf(op);
       const dstart = direct ? this.directStart(direct) : -1;
-      const ret = yield* this.execOp(op);
+      const ret = yield* this.execOp(op, this.buffers[index]!);
       this.clock++;
       for (const w of writes) w.end = this.clock;
       // A synchronous direct write is over; an AIO one stays in flight until it completes.

@@ -181,8 +181,9 @@ export class FuseFs implements Filesystem {
     wpc.iomap.type = IOMAP_MAPPED;
     const off = pos - folio.pos;
     const n = Math.max(0, Math.min(len, endPos - pos));
+    const payload = folio.data.slice(off, off + n);
     this.request('fuse_writepage_end', () => {
-      if (n > 0) this.server.write(inode.ino, pos, folio.data.subarray(off, off + n));
+      if (n > 0) this.server.write(inode.ino, pos, payload);
       iomapFinishFolioWrite(inode, folio, len);
     });
     return len;
@@ -221,7 +222,8 @@ export class FuseFs implements Filesystem {
     const end = pos + src.length - 1;
     const err = yield* kiocbInvalidatePages(inode, pos, end, this.unmapFolio);
     if (err) return err;
-    const n = yield* this.requestWait('fuse_direct_io', () => this.server.write(inode.ino, pos, src));
+    const payload = src.slice();
+    const n = yield* this.requestWait('fuse_direct_io', () => this.server.write(inode.ino, pos, payload));
     if (pos + n > inode.iSize) inode.iSize = pos + n;
     const ret = yield* invalidateInodePages2Range(inode.mapping, Math.floor(pos / PAGE_SIZE), Math.floor(end / PAGE_SIZE), this.unmapFolio);
     if (ret) dioWarnStalePagecache(inode, pos, src.length);
@@ -257,12 +259,14 @@ export class FuseFs implements Filesystem {
           break;
         }
       }
+      // The request carries its payload from the moment it is sent.
+      const payload = src.slice(done, done + count);
       const written = yield* this.requestWait('fuse_send_write', () => {
         if (this.dev.faults.take(true)) {
           this.dev.onError?.({ ino: inode.ino, pos: start, len: count, write: true, writeback: false });
           return -EIO;
         }
-        return this.server.write(inode.ino, start, src.subarray(done, done + count));
+        return this.server.write(inode.ino, start, payload);
       });
       // fuse_send_write_pages: an error clears uptodate on every folio of the
       // request, a short write on the folio where it stopped.
