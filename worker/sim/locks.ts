@@ -15,17 +15,20 @@ export class RwSem {
 
   *downRead(s: Sched): Co<void> {
     if (s.wantsPreempt()) yield* s.preempt();
+    s.lockdep.acquire(s, this.name);
     if (this.writer !== null) yield* s.waitUntil(this.wq, () => this.writer === null);
     this.readers++;
   }
 
   upRead(s: Sched): void {
     if (this.readers <= 0) throw new Error(`sim: up_read(${this.name}) without down_read`);
+    s.lockdep.release(s, this.name);
     if (--this.readers === 0) s.wakeAll(this.wq);
   }
 
   *downWrite(s: Sched): Co<void> {
     if (s.wantsPreempt()) yield* s.preempt();
+    s.lockdep.acquire(s, this.name);
     if (this.writer !== null || this.readers !== 0) {
       yield* s.waitUntil(this.wq, () => this.writer === null && this.readers === 0);
     }
@@ -34,6 +37,7 @@ export class RwSem {
 
   upWrite(s: Sched): void {
     if (this.writer !== s.cur()) throw new Error(`sim: up_write(${this.name}) by a non-owner`);
+    s.lockdep.release(s, this.name);
     this.writer = null;
     s.wakeAll(this.wq);
   }
@@ -58,12 +62,14 @@ export class Mutex {
 
   *lock(s: Sched): Co<void> {
     if (s.wantsPreempt()) yield* s.preempt();
+    s.lockdep.acquire(s, this.name);
     if (this.owner !== null) yield* s.waitUntil(this.wq, () => this.owner === null);
     this.owner = s.cur();
   }
 
   unlock(s: Sched): void {
     if (this.owner !== s.cur()) throw new Error(`sim: mutex_unlock(${this.name}) by a non-owner`);
+    s.lockdep.release(s, this.name);
     this.owner = null;
     s.wakeAll(this.wq);
   }

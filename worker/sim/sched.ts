@@ -7,6 +7,8 @@
 // (one runnable thread, no pending completion): the loop takes the only option
 // and records nothing.
 
+import { LockDep } from './lockdep.js';
+
 /** A kernel function that may sleep: yields to the scheduler, returns T. */
 export type Co<T> = Generator<undefined, T, undefined>;
 
@@ -77,6 +79,8 @@ export type RunOutcome =
 
 export class Sched {
   readonly threads: SimThread[] = [];
+  /** The lock order graph of this machine's sleeping locks. */
+  readonly lockdep = new LockDep();
   current: SimThread | null = null;
   steps = 0;
   private readonly events: SimEvent[] = [];

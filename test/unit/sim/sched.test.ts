@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
+import { Violation } from '../../../worker/sim/checks.js';
 import { Mutex, RwSem } from '../../../worker/sim/locks.js';
 import { type Choice, type Co, type Policy, Sched, ThreadState, WaitQueue } from '../../../worker/sim/sched.js';
 
@@ -87,10 +88,11 @@ test('sched: a blocked kernel thread alone is not a deadlock', () => {
   assert.equal(s.run().kind, 'done');
 });
 
-test('sched: ABBA on two mutexes deadlocks and names both waits', () => {
+test('sched: two threads each waiting for the lock the other holds deadlock, and both waits are named', () => {
   const s = new Sched(1000, SWITCHY);
-  const a = new Mutex('A');
-  const b = new Mutex('B');
+  // Two locks of one class: lockdep does not order them, so the run goes on to deadlock.
+  const a = new Mutex('inode_lock');
+  const b = new Mutex('inode_lock');
   s.spawn('t0', (function* () {
     yield* a.lock(s);
     yield* b.lock(s);
@@ -106,10 +108,10 @@ test('sched: ABBA on two mutexes deadlocks and names both waits', () => {
   const o = s.run();
   assert.equal(o.kind, 'deadlock');
   if (o.kind !== 'deadlock') return;
-  assert.deepEqual(o.blocked.map((t) => `${t.name}:${t.blockedOn?.name}`).sort(), ['t0:B', 't1:A']);
+  assert.deepEqual(o.blocked.map((t) => `${t.name}:${t.blockedOn?.name}`).sort(), ['t0:inode_lock', 't1:inode_lock']);
 });
 
-test('sched: the same ABBA order is fine under the default policy (no interleaving)', () => {
+test('lockdep: an ABBA order is reported even when the run does not deadlock', () => {
   const s = new Sched(1000);
   const a = new Mutex('A');
   const b = new Mutex('B');
@@ -121,10 +123,10 @@ test('sched: the same ABBA order is fine under the default policy (no interleavi
       x.unlock(s);
     })());
   }
-  assert.equal(s.run().kind, 'done');
+  assert.throws(() => s.run(), (e: unknown) => e instanceof Violation && e.invariant === 'lockdep:inversion:B->A');
 });
 
-test('sched: rw_semaphore writer vs writer ABBA deadlocks', () => {
+test('lockdep: rw_semaphore classes taken in both orders are an inversion', () => {
   const s = new Sched(1000, SWITCHY);
   const r1 = new RwSem('i_rwsem');
   const r2 = new RwSem('invalidate_lock');
@@ -140,10 +142,22 @@ test('sched: rw_semaphore writer vs writer ABBA deadlocks', () => {
     r1.upRead(s);
     r2.upWrite(s);
   })());
-  const o = s.run();
-  assert.equal(o.kind, 'deadlock');
-  if (o.kind !== 'deadlock') return;
-  assert.deepEqual(o.blocked.map((t) => `${t.name}:${t.blockedOn?.name}`).sort(), ['t0:invalidate_lock', 't1:i_rwsem']);
+  assert.throws(() => s.run(), (e: unknown) => e instanceof Violation && e.invariant === 'lockdep:inversion:invalidate_lock->i_rwsem');
+});
+
+test('lockdep: the same order every time is fine', () => {
+  const s = new Sched(1000, SWITCHY);
+  const a = new Mutex('A');
+  const b = new Mutex('B');
+  for (const n of ['t0', 't1', 't2']) {
+    s.spawn(n, (function* () {
+      yield* a.lock(s);
+      yield* b.lock(s);
+      b.unlock(s);
+      a.unlock(s);
+    })());
+  }
+  assert.equal(s.run().kind, 'done');
 });
 
 test('rwsem: readers share, a writer excludes', () => {

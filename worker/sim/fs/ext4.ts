@@ -26,9 +26,11 @@ export class Ext4Fs extends BlockFs {
   protected override *zeroPartialBlocks(body: Co<number>): Co<number> {
     const t = this.sched.cur();
     t.journalHandles++; // ext4_journal_start
+    this.sched.lockdep.acquire(this.sched, 'jbd2_handle');
     try {
       return yield* body;
     } finally {
+      this.sched.lockdep.release(this.sched, 'jbd2_handle');
       t.journalHandles--; // ext4_journal_stop
     }
   }

@@ -174,18 +174,15 @@ export function* sysDropCaches(k: Kernel): Co<number> {
  * the program's other threads still have the files open.
  */
 function* quiesce(k: Kernel, inodes: readonly Inode[]): Co<void> {
-  for (const inode of inodes) {
-    yield* inode.iRwsem.downWrite(k.sched);
-    yield* inode.invalidateLock.downWrite(k.sched);
-    yield* inodeDioWait(inode);
-  }
+  // Every i_rwsem before any invalidate_lock: the order all other paths use.
+  for (const inode of inodes) yield* inode.iRwsem.downWrite(k.sched);
+  for (const inode of inodes) yield* inode.invalidateLock.downWrite(k.sched);
+  for (const inode of inodes) yield* inodeDioWait(inode);
 }
 
 function release(k: Kernel, inodes: readonly Inode[]): void {
-  for (let i = inodes.length - 1; i >= 0; i--) {
-    inodes[i]!.invalidateLock.upWrite(k.sched);
-    inodes[i]!.iRwsem.upWrite(k.sched);
-  }
+  for (let i = inodes.length - 1; i >= 0; i--) inodes[i]!.invalidateLock.upWrite(k.sched);
+  for (let i = inodes.length - 1; i >= 0; i--) inodes[i]!.iRwsem.upWrite(k.sched);
 }
 
 export function* sysEvict(k: Kernel, fileIndex: number): Co<number> {
