@@ -15,7 +15,7 @@ import { RecordingPolicy, policyFor } from '../sim/schedule.js';
 import { Violation, violation } from '../sim/checks.js';
 import { errname } from '../sim/errno.js';
 import { Kernel } from '../sim/kernel.js';
-import { type Co, type Sched } from '../sim/sched.js';
+import { type Co, type Sched, waitForCycle } from '../sim/sched.js';
 import { filemapRead } from '../sim/mm/filemap.js';
 import type { Inode, OpenFile } from '../sim/fs/inode.js';
 import {
@@ -625,12 +625,19 @@ export function runProgram(program: Program, opts: RunOptions = {}): RunResult {
     }
     if (outcome.kind === 'deadlock') {
       const names = outcome.blocked.map((t) => `${t.name} on ${t.blockedOn?.name ?? '?'}`).join(', ');
-      const cycle = outcome.blocked.map((t) => t.blockedOn?.name ?? '?').join('->');
+      // The signature names what the threads wait on around the wait-for cycle (rotated to start at
+      // the smallest name, so it does not depend on which thread is first), else every wait.
+      const cyc = waitForCycle(outcome.blocked);
+      const waits = (cyc ? cyc.map(([, q]) => q.name) : outcome.blocked.map((t) => t.blockedOn?.name ?? '?')).slice();
+      let k = 0;
+      for (let i = 1; i < waits.length; i++) if (waits[i]! < waits[k]!) k = i;
+      const key = cyc ? [...waits.slice(k), ...waits.slice(0, k)].join('->') : [...new Set(waits)].sort().join(',');
+      const described = cyc ? cyc.map(([t, q]) => `${t.name} waits for ${q.name}`).join(', held by the next; ') : names;
       result.violation = {
-        signature: `DEADLOCK ${cycle}`,
+        signature: `DEADLOCK ${key}`,
         invariant: 'deadlock',
         kind: 'DEADLOCK',
-        message: `every thread is blocked: ${names}`,
+        message: cyc ? `wait-for cycle: ${described}, held by the first` : `every thread is blocked: ${names}`,
         stacks: ex.k.sched.threads.map((t) => ({ thread: t.name, frames: [...t.frames] })),
       };
     } else if (outcome.kind === 'budget') {

@@ -11,6 +11,8 @@ export class RwSem {
 
   constructor(readonly name: string) {
     this.wq = new WaitQueue(name);
+    // Readers are not tracked one by one; a writer is the holder a deadlock report can name.
+    this.wq.holders = () => (this.writer ? [this.writer] : []);
   }
 
   *downRead(s: Sched): Co<void> {
@@ -58,6 +60,7 @@ export class Mutex {
 
   constructor(readonly name: string) {
     this.wq = new WaitQueue(name);
+    this.wq.holders = () => (this.owner ? [this.owner] : []);
   }
 
   *lock(s: Sched): Co<void> {

@@ -21,7 +21,30 @@ export const enum ThreadState {
 export class WaitQueue {
   /** Threads sleeping here, in arrival order. */
   readonly waiters: SimThread[] = [];
+  /** For a lock's queue: who holds the lock, so a deadlock report can follow the wait-for edges. */
+  holders: (() => SimThread[]) | null = null;
   constructor(readonly name: string) {}
+}
+
+/**
+ * The wait-for cycle among blocked threads: each waits on a queue whose lock
+ * the next one holds. Returns the cycle as [thread, queue] pairs, or null
+ * when the blocked threads wait on something no thread holds.
+ */
+export function waitForCycle(blocked: readonly SimThread[]): [SimThread, WaitQueue][] | null {
+  for (const start of blocked) {
+    const path: [SimThread, WaitQueue][] = [];
+    const seen = new Set<SimThread>();
+    let t: SimThread | undefined = start;
+    while (t && t.blockedOn && !seen.has(t)) {
+      seen.add(t);
+      const q: WaitQueue = t.blockedOn;
+      path.push([t, q]);
+      t = q.holders?.().find((h) => h.state === ThreadState.Blocked);
+    }
+    if (t && seen.has(t)) return path.slice(path.findIndex(([x]) => x === t));
+  }
+  return null;
 }
 
 export class SimThread {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 
 import { Violation } from '../../../worker/sim/checks.js';
 import { Mutex, RwSem } from '../../../worker/sim/locks.js';
-import { type Choice, type Co, type Policy, Sched, ThreadState, WaitQueue } from '../../../worker/sim/sched.js';
+import { type Choice, type Co, type Policy, Sched, ThreadState, WaitQueue, waitForCycle } from '../../../worker/sim/sched.js';
 
 /** Prefer a thread other than the current one (round robin), events last. */
 const SWITCHY: Policy = {
@@ -215,4 +215,25 @@ test('sched: the step budget stops a livelock', () => {
 test('sched: cur() outside a thread throws', () => {
   const s = new Sched(10);
   assert.throws(() => s.cur());
+});
+
+test('deadlock: the wait-for cycle goes through the holders of the locks', () => {
+  const s = new Sched(1000, SWITCHY);
+  const a = new Mutex('inode_lock');
+  const b = new Mutex('inode_lock');
+  const t0 = s.spawn('t0', (function* () {
+    yield* a.lock(s);
+    yield* b.lock(s);
+  })());
+  const t1 = s.spawn('t1', (function* () {
+    yield* b.lock(s);
+    yield* a.lock(s);
+  })());
+  const o = s.run();
+  assert.equal(o.kind, 'deadlock');
+  if (o.kind !== 'deadlock') return;
+  const cycle = waitForCycle(o.blocked);
+  assert.ok(cycle, 'a cycle is found');
+  assert.deepEqual(new Set(cycle!.map(([t]) => t)), new Set([t0, t1]));
+  assert.equal(cycle!.length, 2);
 });
