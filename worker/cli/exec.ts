@@ -108,7 +108,11 @@ export function execCommand(args: ExecArgs): number {
   }
   if (res.violation) {
     const v = res.violation;
-    out(`violation: ${v.message}`);
+    if (!args.trace && v.traceTail.length > 0) {
+      out('last ops:');
+      for (const line of v.traceTail) out(`  ${line}`);
+    }
+    out(`violation (step ${v.step}): ${v.message}`);
     for (const st of v.stacks) out(`  ${st.thread}: ${st.frames.length ? st.frames.join(' -> ') : '(idle)'}`);
     out(`signature: ${v.signature}`);
     return EXIT_VIOLATION;

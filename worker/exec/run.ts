@@ -40,6 +40,10 @@ export interface RunViolation {
   kind: string;
   message: string;
   stacks: { thread: string; frames: string[] }[];
+  /** The last ops that completed before the violation, oldest first ("t1 #4 pwrite ... = 4096"). */
+  traceTail: string[];
+  /** Scheduler steps taken when it fired. */
+  step: number;
 }
 
 export interface OpResult {
@@ -607,8 +611,18 @@ export function describeOp(op: Op): string {
   return `${name} ${Object.entries(args).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`;
 }
 
-function toRunViolation(v: Violation): RunViolation {
-  return { signature: v.signature, invariant: v.invariant, kind: v.kind, message: v.message, stacks: v.stacks };
+const TRACE_TAIL = 16;
+
+/** The last ops the program completed, as trace lines. */
+function traceTail(program: Program, results: OpResult[]): string[] {
+  return results.slice(-TRACE_TAIL).map((r) => `t${r.thread} #${r.index} ${describeOp(program.threads[r.thread]!.ops[r.index]!)} = ${errname(r.ret)}`);
+}
+
+function toRunViolation(v: Violation, program: Program, results: OpResult[], step: number): RunViolation {
+  return {
+    signature: v.signature, invariant: v.invariant, kind: v.kind, message: v.message, stacks: v.stacks,
+    traceTail: traceTail(program, results), step,
+  };
 }
 
 /** Run a program to completion. Deterministic: same program, same result. */
@@ -639,6 +653,8 @@ export function runProgram(program: Program, opts: RunOptions = {}): RunResult {
         kind: 'DEADLOCK',
         message: cyc ? `wait-for cycle: ${described}, held by the first` : `every thread is blocked: ${names}`,
         stacks: ex.k.sched.threads.map((t) => ({ thread: t.name, frames: [...t.frames] })),
+        traceTail: traceTail(program, ex.results),
+        step: ex.k.sched.steps,
       };
     } else if (outcome.kind === 'budget') {
       result.violation = {
@@ -647,10 +663,12 @@ export function runProgram(program: Program, opts: RunOptions = {}): RunResult {
         kind: 'LIVELOCK',
         message: `no progress within ${outcome.steps} scheduler steps`,
         stacks: ex.k.sched.threads.map((t) => ({ thread: t.name, frames: [...t.frames] })),
+        traceTail: traceTail(program, ex.results),
+        step: ex.k.sched.steps,
       };
     }
   } catch (e) {
-    if (e instanceof Violation) result.violation = toRunViolation(e);
+    if (e instanceof Violation) result.violation = toRunViolation(e, program, ex.results, ex.k.sched.steps);
     else result.harnessError = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
   }
   result.steps = ex.k.sched.steps;
