@@ -469,7 +469,7 @@ class Execution {
       case 'fdatasync':
         return yield* this.syncChecked(this.fds[op.fd]!, sysFsync(k, this.fds[op.fd]!, true), 'vfs_fsync_range');
       case 'fail_bio':
-        k.dev.faults.arm(op.write, op.skip);
+        k.dev.faults.arm(op.write, op.skip, op.short === true);
         return 0;
       case 'sync_file_range':
         return yield* sysSyncFileRange(k, this.fds[op.fd]!, op.off, op.len, op.flags);

@@ -91,8 +91,12 @@ export type Op =
   | { op: 'writeback_kick' }
   /** Memory pressure: the reclaim thread releases and evicts clean folios, concurrently with the caller. */
   | { op: 'reclaim' }
-  /** Fault injection: the (skip+1)-th data bio of that direction from now on completes with -EIO. */
-  | { op: 'fail_bio'; write: boolean; skip: number };
+  /**
+   * Fault injection: the (skip+1)-th data I/O of that direction from now on
+   * fails with -EIO, or with `short`, a fuse server answers a WRITE with half
+   * the bytes written (a block device has no short bios: -EIO there).
+   */
+  | { op: 'fail_bio'; write: boolean; skip: number; short?: boolean };
 
 export type OpName = Op['op'];
 

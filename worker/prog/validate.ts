@@ -117,7 +117,7 @@ const OP_FIELDS: { [K in OpName]: FieldsOf<OpOf<K>> } = {
   aio_wait: { iocb: { kind: 'iocbRef' } },
   writeback_kick: {},
   reclaim: {},
-  fail_bio: { write: { kind: 'bool' }, skip: { kind: 'count' } },
+  fail_bio: { write: { kind: 'bool' }, skip: { kind: 'count' }, short: { kind: 'bool', optional: true } },
 };
 
 export const OP_NAMES: readonly OpName[] = Object.keys(OP_FIELDS) as OpName[];

@@ -59,10 +59,14 @@ export interface IoErrorReport {
 export class FaultPlan {
   private readSkip = -1;
   private writeSkip = -1;
+  /** The armed write fault is a short write where the I/O can be short (a fuse server's reply). */
+  shortWrite = false;
 
-  arm(write: boolean, skip: number): void {
-    if (write) this.writeSkip = skip;
-    else this.readSkip = skip;
+  arm(write: boolean, skip: number, short = false): void {
+    if (write) {
+      this.writeSkip = skip;
+      this.shortWrite = short;
+    } else this.readSkip = skip;
   }
 
   /** Consume one data I/O of this direction; true if it is the one to fail. */

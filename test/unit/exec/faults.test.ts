@@ -65,3 +65,40 @@ for (const fs of ['xfs', 'ext4'] as const) {
     ], true)), [4096, 0, -5, 0]);
   });
 }
+
+test('[fuse] a short write from the server: the write returns what was written, the rest is read back from the server', () => {
+  const p: Program = {
+    version: 1,
+    config: { fs: 'fuse', inode: 'extent', blockSize: 1024, folioMax: 16384 },
+    files: [{ name: 'f' }],
+    fds: [{ file: 0, direct: false }],
+    threads: [{ ops: [
+      { op: 'pwrite', fd: 0, off: 0, len: 16384, fill: 1 },
+      { op: 'pread', fd: 0, off: 0, len: 16384 },
+      { op: 'fail_bio', write: true, skip: 0, short: true },
+      { op: 'pwrite', fd: 0, off: 1000, len: 4000, fill: 2 },
+      { op: 'pread', fd: 0, off: 0, len: 16384 },
+      { op: 'truncate', fd: 0, size: 0 },
+    ] }],
+  };
+  assert.deepEqual(rets(p), [16384, 16384, 0, 2000, 16384, 0]);
+});
+
+test('[fuse] with fuse-clear-uptodate-ifs, a short write leaves the ifs claiming uptodate blocks', () => {
+  const p: Program = {
+    version: 1,
+    config: { fs: 'fuse', inode: 'extent', blockSize: 1024, folioMax: 16384 },
+    files: [{ name: 'f' }],
+    fds: [{ file: 0, direct: false }],
+    threads: [{ ops: [
+      { op: 'pwrite', fd: 0, off: 0, len: 16384, fill: 1 },
+      { op: 'drop_caches' },
+      { op: 'pread', fd: 0, off: 0, len: 16384 },
+      { op: 'fail_bio', write: true, skip: 0, short: true },
+      { op: 'pwrite', fd: 0, off: 1000, len: 4000, fill: 2 },
+      { op: 'truncate', fd: 0, size: 0 },
+    ] }],
+  };
+  const r = runProgram(p, { bugs: new Set(['fuse-clear-uptodate-ifs']) });
+  assert.equal(r.violation?.signature, 'WARN ifs_free:uptodate-mismatch @ ifs_free<-truncate_inode_pages_range');
+});

@@ -44,6 +44,7 @@ function everyOp(): Program {
     { op: 'reclaim' },
     { op: 'fail_bio', write: true, skip: 3 },
     { op: 'fail_bio', write: false, skip: 0 },
+    { op: 'fail_bio', write: true, skip: 1, short: true },
   ];
   return {
     version: PROGRAM_VERSION,
