@@ -67,18 +67,19 @@ export function loadProgram(args: ExecArgs): Program {
   const sources = [args.program, args.xfsIo, args.fsx].filter((x) => x !== undefined);
   if (sources.length !== 1) throw new ProgramInputError('exec: give exactly one of PROGRAM.json, --xfs-io SCRIPT, --fsx OPSFILE');
   const config = configFromFlags(DEFAULT_CONFIG, args);
-  let prog: Program;
+  // The importers and the JSON reader validate what they return; only a
+  // program the flags changed afterwards is validated again.
   if (args.xfsIo !== undefined) {
-    prog = parseXfsIoScript(readInput(args.xfsIo), args.xfsIo, { direct: !!args.direct, config });
-  } else if (args.fsx !== undefined) {
-    prog = parseFsxOps(readInput(args.fsx), args.fsx, { direct: !!args.direct, config });
-  } else {
-    const path = args.program!;
-    prog = parseProgramJson(readInput(path), path);
-    prog = { ...prog, config: configFromFlags(prog.config, args) };
-    if (args.direct) prog = { ...prog, fds: prog.fds.map((f) => ({ ...f, direct: true })) };
+    return parseXfsIoScript(readInput(args.xfsIo), args.xfsIo, { direct: !!args.direct, config });
   }
-  return validateProgram(prog, args.program ?? args.xfsIo ?? args.fsx ?? 'program');
+  if (args.fsx !== undefined) {
+    return parseFsxOps(readInput(args.fsx), args.fsx, { direct: !!args.direct, config });
+  }
+  const path = args.program!;
+  let prog = parseProgramJson(readInput(path), path);
+  prog = { ...prog, config: configFromFlags(prog.config, args) };
+  if (args.direct) prog = { ...prog, fds: prog.fds.map((f) => ({ ...f, direct: true })) };
+  return validateProgram(prog, path);
 }
 
 export function execCommand(args: ExecArgs): number {
