@@ -202,10 +202,9 @@ export class ShadowFile {
 
 /** Index of the first differing byte, or -1. */
 export function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  // Buffer.compare is a native memcmp and takes plain Uint8Arrays: no copies, no wrappers.
+  if (a.length === b.length && Buffer.compare(a, b) === 0) return -1;
   const n = Math.min(a.length, b.length);
-  const ba = Buffer.from(a.buffer, a.byteOffset, n);
-  const bb = Buffer.from(b.buffer, b.byteOffset, n);
-  if (ba.equals(bb)) return a.length === b.length ? -1 : n;
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
   return n;
 }

@@ -6,18 +6,11 @@
 // Nested locks of one class (two inodes' i_rwsem) are not ordered here.
 
 import { violation } from './checks.js';
-import type { Sched, SimThread } from './sched.js';
+import type { Sched } from './sched.js';
 
 export class LockDep {
   /** class -> classes taken while holding it */
   private readonly after = new Map<string, Set<string>>();
-  private readonly held = new WeakMap<SimThread, string[]>();
-
-  private heldBy(t: SimThread): string[] {
-    let h = this.held.get(t);
-    if (!h) this.held.set(t, (h = []));
-    return h;
-  }
 
   /** Is `to` reachable from `from` in the order graph? */
   private reaches(from: string, to: string): boolean {
@@ -37,8 +30,9 @@ export class LockDep {
   acquire(s: Sched, cls: string): void {
     const t = s.current;
     if (!t) return;
-    const h = this.heldBy(t);
-    for (const prev of h) {
+    const h = t.heldLocks;
+    for (let i = 0; i < h.length; i++) {
+      const prev = h[i]!;
       if (prev === cls) continue;
       let edges = this.after.get(prev);
       if (edges?.has(cls)) continue;
@@ -56,8 +50,11 @@ export class LockDep {
   release(s: Sched, cls: string): void {
     const t = s.current;
     if (!t) return;
-    const h = this.heldBy(t);
-    const i = h.lastIndexOf(cls);
-    if (i >= 0) h.splice(i, 1);
+    const h = t.heldLocks;
+    if (h[h.length - 1] === cls) h.pop();
+    else {
+      const i = h.lastIndexOf(cls);
+      if (i >= 0) h.splice(i, 1);
+    }
   }
 }

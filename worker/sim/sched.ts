@@ -54,6 +54,8 @@ export class SimThread {
   readonly frames: string[] = [];
   /** Journal handles this thread holds open (ext4/jbd2): it must not wait on writeback meanwhile. */
   journalHandles = 0;
+  /** Lock classes this thread holds, in the order taken (lockdep). */
+  readonly heldLocks: string[] = [];
   constructor(
     readonly id: number,
     readonly name: string,
