@@ -14,23 +14,10 @@ import {
   type SimConfig,
 } from '../../worker/prog/types.js';
 import { validateProgram } from '../../worker/prog/validate.js';
+import { Rng as SimRng } from '../../worker/sim/schedule.js';
 
-/** mulberry32: a small, well-mixed 32-bit PRNG. */
-export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** Integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
+/** The sim's seeded PRNG with the helpers a generator wants. */
+export class Rng extends SimRng {
   /** Integer in [lo, hi]. */
   range(lo: number, hi: number): number {
     return lo + this.int(hi - lo + 1);

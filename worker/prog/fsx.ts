@@ -21,9 +21,8 @@
 // a hole. fsx's startup probes (truncate and fallocate tests) are not replayed.
 
 import { strtoul } from './cnum.js';
-import { ProgramInputError } from './errors.js';
-import { PROGRAM_VERSION, type FallocMode, type Op, type Program, type SimConfig } from './types.js';
-import { validateProgram } from './validate.js';
+import { LineError, atLine, singleFileProgram } from './script.js';
+import type { FallocMode, Op, Program, SimConfig } from './types.js';
 
 export interface FsxOptions {
   /** fsx -Z: the file is opened O_DIRECT. */
@@ -37,7 +36,6 @@ const PAGE_SIZE = 4096;
 const MAX_ARG = 0x7fffffff;
 const FD = 0;
 
-class LineError extends Error {}
 
 function fail(reason: string): never {
   throw new LineError(reason);
@@ -254,20 +252,10 @@ export function parseFsxOps(text: string, source: string, opts: FsxOptions): Pro
     // read_op() tokenises with strtok(" \t\n"); a CR from a CRLF file is dropped too.
     const words = raw.split(/[ \t\r]+/).filter((w) => w !== '');
     if (words.length === 0 || words[0]?.startsWith('#') === true) return;
-    try {
+    atLine(source, i + 1, () => {
       const entry = parseEntry(words, ++opNumber);
       ops.push(...replay(entry, st));
-    } catch (err) {
-      if (err instanceof LineError) throw new ProgramInputError(`${source}:${i + 1}: ${err.message}`);
-      throw err;
-    }
+    });
   });
-  const program: Program = {
-    version: PROGRAM_VERSION,
-    config: opts.config,
-    files: [{ name: 'file0' }],
-    fds: [{ file: 0, direct: opts.direct }],
-    threads: [{ ops }],
-  };
-  return validateProgram(program, source);
+  return singleFileProgram(ops, opts.config, opts.direct, source);
 }

@@ -25,10 +25,9 @@
 // refused with a reason instead of being approximated.
 
 import { atoi, cvtnum, lowByte, strtol, strtoul } from './cnum.js';
-import { ProgramInputError } from './errors.js';
+import { LineError, atLine, singleFileProgram } from './script.js';
 import { getopt, GetoptError, type ParsedArgs } from './getopt.js';
 import {
-  PROGRAM_VERSION,
   SYNC_FILE_RANGE_WAIT_AFTER,
   SYNC_FILE_RANGE_WAIT_BEFORE,
   SYNC_FILE_RANGE_WRITE,
@@ -38,7 +37,7 @@ import {
   type Program,
   type SimConfig,
 } from './types.js';
-import { MAX_BYTE_VALUE, validateProgram } from './validate.js';
+import { MAX_BYTE_VALUE } from './validate.js';
 
 export interface XfsIoOptions {
   /** Open the file O_DIRECT, as `xfs_io -d`. */
@@ -57,7 +56,6 @@ const MWRITE_DEFAULT_FILL = 0x58; // 'X'
 const FD = 0;
 
 /** A problem with one line; the caller adds FILE:LINE. */
-class LineError extends Error {}
 
 function fail(reason: string): never {
   throw new LineError(reason);
@@ -493,19 +491,7 @@ export function parseXfsIoScript(text: string, source: string, opts: XfsIoOption
     // breakline() splits on ' ' only and drops empty words.
     const words = line.split(' ').filter((w) => w !== '');
     st.lineNo = i + 1;
-    try {
-      ops.push(...parseLine(words, st));
-    } catch (err) {
-      if (err instanceof LineError) throw new ProgramInputError(`${source}:${i + 1}: ${err.message}`);
-      throw err;
-    }
+    atLine(source, i + 1, () => ops.push(...parseLine(words, st)));
   });
-  const program: Program = {
-    version: PROGRAM_VERSION,
-    config: opts.config,
-    files: [{ name: 'file0' }],
-    fds: [{ file: 0, direct: opts.direct }],
-    threads: [{ ops }],
-  };
-  return validateProgram(program, source);
+  return singleFileProgram(ops, opts.config, opts.direct, source);
 }

@@ -180,6 +180,13 @@ export class MmState {
     return still === pte ? 0 : 1;
   }
 
+  /** The pte of a page, faulted in (read-only) if it is not present; -errno for SIGBUS. */
+  private *ptePresent(vma: Vma, index: number): Co<Pte | number> {
+    const pte = vma.ptes.get(index);
+    if (pte) return pte;
+    return yield* this.filemapFault(vma, index);
+  }
+
   /** A load of len bytes at file offset off through the mapping (bytes past EOF in the last page read as they are). */
   *load(id: number, off: number, dst: Uint8Array): Co<number> {
     const vma = this.vmas.get(id);
@@ -189,12 +196,8 @@ export class MmState {
     while (done < dst.length) {
       const p = off + done;
       const index = Math.floor(p / PAGE_SIZE);
-      let pte = vma.ptes.get(index);
-      if (!pte) {
-        const r = yield* this.filemapFault(vma, index);
-        if (typeof r === 'number') return r;
-        pte = r;
-      }
+      const pte = yield* this.ptePresent(vma, index);
+      if (typeof pte === 'number') return pte;
       const n = Math.min(PAGE_SIZE - offsetIn(p, PAGE_SIZE), dst.length - done);
       const from = p - pte.folio.pos;
       dst.set(pte.folio.data.subarray(from, from + n), done);
@@ -219,12 +222,8 @@ export class MmState {
     while (done < src.length) {
       const p = off + done;
       const index = Math.floor(p / PAGE_SIZE);
-      let pte = vma.ptes.get(index);
-      if (!pte) {
-        const r = yield* this.filemapFault(vma, index);
-        if (typeof r === 'number') return r;
-        pte = r;
-      }
+      const pte = yield* this.ptePresent(vma, index);
+      if (typeof pte === 'number') return pte;
       if (!pte.writable) {
         const r = yield* this.writeFault(vma, index, pte);
         if (r < 0) return r;
