@@ -90,6 +90,9 @@ interface InflightAio {
   conflicted: boolean;
   /** The op during which it completed: a read in that op may have seen either side. */
   completedInOp: number;
+  inode: Inode;
+  /** Op clock at submission of a direct write (for stale page cache judgement), else -1. */
+  directStart: number;
 }
 
 /** One thread's user memory for syscall buffers. */
@@ -135,8 +138,6 @@ class Execution {
    */
   private readonly cacheWrites: { inode: Inode; a: number; b: number; start: number; end: number }[] = [];
   private readonly directStarts = new Map<Inode, number[]>();
-  /** AIO direct writes still in flight: iocb id to [inode, start]. */
-  private readonly aioDirectStart = new Map<number, [Inode, number]>();
   /** Per file: writeback errors recorded so far (faults, stale page cache), and whether an opener saw the latest. */
   private readonly errEvents = new Map<Inode, { count: number; latestSeen: boolean }>();
   /** Per open file description: how many of its file's errors it has been told of. */
@@ -233,9 +234,9 @@ class Execution {
     if (list && i >= 0) list.splice(i, 1);
   }
 
-  /** The direct writes of the op (a direct pwrite, an AIO write), as inodes. */
+  /** The inode a synchronous direct write op writes (AIO ones are tracked by their iocb). */
   private directWriteOf(op: Op): Inode | null {
-    if (op.op !== 'pwrite' && op.op !== 'aio_write') return null;
+    if (op.op !== 'pwrite') return null;
     const f = this.fds[op.fd]!;
     return f.direct ? f.inode : null;
   }
@@ -343,6 +344,7 @@ class Execution {
     const a: InflightAio = {
       iocb, write, off: op.off, len: op.len, fill: write ? op.fill : 0, buf, done: false, shadow,
       submitVersion: shadow.version, conflicted: false, completedInOp: -1,
+      inode: file.inode, directStart: write && file.direct ? this.directStart(file.inode) : -1,
     };
     this.aio.set(op.iocb, a);
     // The I/O takes effect when it completes: that is where the shadow learns of it.
@@ -359,12 +361,7 @@ class Execution {
   private aioComplete(a: InflightAio): void {
     if (a.done) return;
     a.done = true;
-    for (const [id, [inode, t]] of this.aioDirectStart) {
-      if (this.aio.get(id) === a) {
-        this.directEnd(inode, t);
-        this.aioDirectStart.delete(id);
-      }
-    }
+    if (a.directStart >= 0) this.directEnd(a.inode, a.directStart);
     a.completedInOp = this.opCount;
     const ret = a.iocb.result;
     if (a.write) {
@@ -544,9 +541,7 @@ class Execution {
       const ret = yield* this.execOp(op, this.buffers[index]!);
       this.clock++;
       for (const w of writes) w.end = this.clock;
-      // A synchronous direct write is over; an AIO one stays in flight until it completes.
-      if (direct && !(op.op === 'aio_write' && ret === 0)) this.directEnd(direct, dstart);
-      else if (direct) this.aioDirectStart.set(op.op === 'aio_write' ? op.iocb : -1, [direct, dstart]);
+      if (direct) this.directEnd(direct, dstart);
       this.results.push({ thread: index, index: i, ret });
       if (trace) trace(`t${index} #${i} ${describeOp(op)} = ${errname(ret)}`);
     }

@@ -44,10 +44,6 @@ export class RwSem {
     s.wakeAll(this.wq);
   }
 
-  /** rwsem_is_locked() for the exclusive side, as lockdep_assert_held_write checks it. */
-  heldExclusiveBy(t: SimThread): boolean {
-    return this.writer === t;
-  }
 
   isLocked(): boolean {
     return this.writer !== null || this.readers > 0;

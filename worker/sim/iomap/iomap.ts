@@ -11,8 +11,6 @@ export const IOMAP_MAPPED = 2;
 export const IOMAP_UNWRITTEN = 3;
 export type IomapType = 0 | 1 | 2 | 3;
 
-export const IOMAP_TYPE_NAMES = ['HOLE', 'DELALLOC', 'MAPPED', 'UNWRITTEN'] as const;
-
 /** iomap->flags */
 export const IOMAP_F_NEW = 1 << 0;
 export const IOMAP_F_STALE = 1 << 1;
@@ -22,7 +20,6 @@ export const IOMAP_F_FOLIO_BATCH = 1 << 3;
 /** iomap_iter->flags: what the caller is doing. */
 export const IOMAP_WRITE = 1 << 0;
 export const IOMAP_ZERO = 1 << 1;
-export const IOMAP_REPORT = 1 << 2;
 export const IOMAP_FAULT = 1 << 3;
 export const IOMAP_DIRECT = 1 << 4;
 export const IOMAP_UNSHARE = 1 << 5;

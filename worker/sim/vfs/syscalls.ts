@@ -5,7 +5,7 @@
 import { offsetIn } from '../bits.js';
 import type { FallocMode } from '../../prog/types.js';
 import { SYNC_FILE_RANGE_WAIT_AFTER, SYNC_FILE_RANGE_WAIT_BEFORE, SYNC_FILE_RANGE_WRITE } from '../../prog/types.js';
-import { EBUSY, EINVAL, ESPIPE, EXDEV } from '../errno.js';
+import { EBUSY, EINVAL, EXDEV } from '../errno.js';
 import type { Co } from '../sched.js';
 import {
   filemapFdatawaitRangeKeepErrors,
@@ -205,8 +205,4 @@ export function* sysRemount(k: Kernel): Co<number> {
   }
   release(k, k.inodes);
   return 0;
-}
-
-export function espipe(): number {
-  return -ESPIPE;
 }
