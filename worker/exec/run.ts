@@ -61,6 +61,8 @@ export interface RunResult {
   steps: number;
   /** The decisions taken, as a replayable schedule (absent under the default policy). */
   schedule?: Schedule;
+  /** The wall-time limit (RunOptions.overtime) stopped the run: no verdict. */
+  timedOut?: boolean;
 }
 
 export interface RunOptions {
@@ -69,6 +71,8 @@ export interface RunOptions {
   bugs?: BugSet;
   /** Called with one line per op (and at the end); the trace of `exec --trace`. */
   trace?: (line: string) => void;
+  /** Wall-time limit: asked now and then; true stops the run with timedOut set. */
+  overtime?: () => boolean;
 }
 
 const DEFAULT_STEP_BUDGET = 5_000_000;
@@ -626,13 +630,16 @@ export function runProgram(program: Program, opts: RunOptions = {}): RunResult {
   const files: { name: string; data: Uint8Array }[] = [];
   const result: RunResult = { violation: null, harnessError: null, files, results: ex.results, steps: 0 };
   try {
+    if (opts.overtime) ex.k.sched.overtime = opts.overtime;
     for (let i = 0; i < program.threads.length; i++) ex.k.sched.spawn(`t${i}`, ex.thread(i));
     let outcome = ex.k.sched.run();
     if (outcome.kind === 'done') {
       ex.k.sched.spawn('final', ex.finalCheck(files));
       outcome = ex.k.sched.run();
     }
-    if (outcome.kind === 'deadlock') {
+    if (outcome.kind === 'timeout') {
+      result.timedOut = true;
+    } else if (outcome.kind === 'deadlock') {
       const names = outcome.blocked.map((t) => `${t.name} on ${t.blockedOn?.name ?? '?'}`).join(', ');
       // The signature names what the threads wait on around the wait-for cycle (rotated to start at
       // the smallest name, so it does not depend on which thread is first), else every wait.

@@ -7,6 +7,7 @@
 // (one runnable thread, no pending completion): the loop takes the only option
 // and records nothing.
 
+import { covSwitch } from './cov.js';
 import { LockDep } from './lockdep.js';
 
 /** A kernel function that may sleep: yields to the scheduler, returns T. */
@@ -100,7 +101,15 @@ export const DEFAULT_POLICY: Policy = {
 export type RunOutcome =
   | { kind: 'done' }
   | { kind: 'deadlock'; blocked: SimThread[] }
-  | { kind: 'budget'; steps: number };
+  | { kind: 'budget'; steps: number }
+  | { kind: 'timeout'; steps: number };
+
+/** The innermost kernel function a thread is in ('' when it is between syscalls). */
+function topFrame(t: SimThread | null): string {
+  if (!t) return '';
+  const f = t.frames;
+  return f.length ? f[f.length - 1]! : t.name;
+}
 
 export class Sched {
   readonly threads: SimThread[] = [];
@@ -108,6 +117,12 @@ export class Sched {
   readonly lockdep = new LockDep();
   current: SimThread | null = null;
   steps = 0;
+  /**
+   * The executor's wall-time limit, asked every 1024 steps. The sim never
+   * reads a clock itself: a run that stops here is not a result, it is
+   * reported apart (it says nothing about the kernel).
+   */
+  overtime: (() => boolean) | null = null;
   private readonly events: SimEvent[] = [];
   private readonly enabled: Choice[] = [];
 
@@ -199,14 +214,18 @@ export class Sched {
         return { kind: 'deadlock', blocked: this.threads.filter((t) => t.state === ThreadState.Blocked) };
       }
       if (++this.steps > this.stepBudget) return { kind: 'budget', steps: this.steps };
+      if ((this.steps & 1023) === 0 && this.overtime?.()) return { kind: 'timeout', steps: this.steps };
       const pick = enabled.length === 1 ? 0 : this.policy.pick(this, enabled);
       const choice = enabled[pick]!;
       if (choice.kind === 'event') {
         const ev = this.events.splice(choice.index, 1)[0]!;
+        // Interleaving coverage: which completion ran while which code waited.
+        if (enabled.length > 1) covSwitch(topFrame(this.current), ev.name);
         ev.run();
         continue;
       }
       const t = choice.thread;
+      if (t !== this.current && enabled.length > 1) covSwitch(topFrame(this.current), topFrame(t));
       this.current = t;
       const r = t.body.next();
       if (r.done) t.state = ThreadState.Done;

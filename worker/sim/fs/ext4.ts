@@ -14,6 +14,9 @@ import { iomapFileBufferedWrite } from '../iomap/write.js';
 import { BlockFs } from './blockfs.js';
 import { ExtState } from './extent-map.js';
 import type { Inode, OpenFile } from './inode.js';
+import { covSite, covState } from '../cov.js';
+
+const C_DIO_FALLBACK = covSite('ext4_dio_write_iter:buffered-fallback');
 
 export class Ext4Fs extends BlockFs {
   readonly name = 'ext4';
@@ -100,6 +103,7 @@ export class Ext4Fs extends BlockFs {
     if (ret < 0 || ret === len) return ret;
     const offset = pos + ret;
     yield* inode.iRwsem.downWrite(this.sched);
+    covState(C_DIO_FALLBACK, inode.dioCount > 0 ? 1 : 0);
     // Bug switch ext4-dio-fallback-no-drain: before the 2026 fix the fallback did not drain direct I/O in flight.
     if (!this.bugs.has('ext4-dio-fallback-no-drain')) yield* inodeDioWait(inode);
     let err = yield* this.writeZeroEof(inode, offset);

@@ -31,6 +31,7 @@ import {
 import {
   type Folio,
   PAGE_SIZE,
+  folioClass,
   folioClearUptodate,
   folioLock,
   folioMarkUptodate,
@@ -39,7 +40,7 @@ import {
   folioUnlock,
   folioWaitWriteback,
 } from '../mm/folio.js';
-import { ifsClearUptodate, iomapDirtyFolio, iomapInvalidateFolio, iomapReleaseFolio } from '../iomap/ifs.js';
+import { ifsClass, ifsClearUptodate, iomapDirtyFolio, iomapInvalidateFolio, iomapReleaseFolio } from '../iomap/ifs.js';
 import { IOMAP_MAPPED, type Iomap, type IomapOps } from '../iomap/iomap.js';
 import { type IomapReadOps, iomapFinishFolioRead, iomapReadFolio } from '../iomap/read.js';
 import { type IomapWritebackOps, type WritepageCtx, iomapFinishFolioWrite, iomapWritepages } from '../iomap/writeback.js';
@@ -48,6 +49,9 @@ import type { FolioUnmapper } from './blockfs.js';
 import type { BugSet } from '../bugs.js';
 import { type Filesystem, SIM_MAX_FILE_BYTES } from './filesystem.js';
 import { Inode, type OpenFile } from './inode.js';
+import { covSite, covState } from '../cov.js';
+
+const C_FUSE_CLEAR_UPTODATE = covSite('fuse_send_write_pages:clear-uptodate');
 
 /** The daemon's view of one file. */
 interface ServerFile {
@@ -300,6 +304,7 @@ export class FuseFs implements Filesystem {
    * cleared only the folio flag, leaving the ifs claiming every block uptodate.
    */
   private clearUptodate(folio: Folio): void {
+    covState(C_FUSE_CLEAR_UPTODATE, folioClass(folio) * 64 + ifsClass(folio));
     folioClearUptodate(folio);
     if (!this.bugs.has('fuse-clear-uptodate-ifs')) ifsClearUptodate(folio);
   }

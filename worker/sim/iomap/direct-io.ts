@@ -30,6 +30,16 @@ import {
   iomapLength,
 } from './iomap.js';
 import { iomapIterate, newIomapIter } from './iter.js';
+import { cov, covSite, covState } from '../cov.js';
+
+const C_DIO_RW = covSite('iomap_dio_rw');
+const C_DIO_ITER = covSite('iomap_dio_iter');
+const C_DIO_ZERO = covSite('iomap_dio_zero');
+const C_DIO_NOTBLK = covSite('kiocb_invalidate_pages:enotblk');
+const C_DIO_STALE = covSite('dio_warn_stale_pagecache');
+const C_DIO_POST_INVAL = covSite('kiocb_invalidate_post_direct_write');
+const C_DIO_COMPLETE = covSite('iomap_dio_complete');
+const C_DIO_WAIT = covSite('inode_dio_wait');
 
 /** struct iomap_dio_ops */
 export interface IomapDioOps {
@@ -68,6 +78,7 @@ export function inodeDioEnd(inode: Inode): void {
 
 /** inode_dio_wait: sleep until no direct I/O is in flight. */
 export function* inodeDioWait(inode: Inode): Co<void> {
+  covState(C_DIO_WAIT, inode.dioCount > 0 ? 1 : 0);
   yield* inode.fs.sched.waitUntil(inode.dioWq, () => inode.dioCount === 0);
 }
 
@@ -80,6 +91,7 @@ export function* inodeDioWait(inode: Inode): Co<void> {
  * judgement is the observer's (mapping.onStalePagecache), not this function's.
  */
 export function dioWarnStalePagecache(inode: Inode, pos: number, len: number): void {
+  cov(C_DIO_STALE);
   errseqSet(inode.mapping.wbErr, -EIO);
   inode.mapping.onStalePagecache?.(pos, len);
 }
@@ -108,6 +120,7 @@ function dioSubmit(dio: Dio, op: BioOp, diskAddr: number, buf: Uint8Array, fileP
 
 /** iomap_dio_zero: write zeroes to [pos, pos+len) of the block device (sub-block padding). */
 function iomapDioZero(dio: Dio, iter: IomapIter, pos: number, len: number): void {
+  covState(C_DIO_ZERO, dio.write ? 1 : 0);
   const addr = iter.iomap.addr + (pos - iter.iomap.offset);
   dioSubmit(dio, BioOp.Write, addr, new Uint8Array(len), pos);
 }
@@ -146,6 +159,7 @@ function iomapDioBioIter(iter: IomapIter, dio: Dio): number {
 function iomapDioIter(iter: IomapIter, dio: Dio): number {
   const m = iter.iomap;
   const s = iter.inode.fs.sched;
+  covState(C_DIO_ITER, m.type | (dio.write ? 4 : 0) | (m.flags & IOMAP_F_NEW ? 8 : 0));
   switch (m.type) {
     case IOMAP_HOLE:
       if (dio.write) {
@@ -185,6 +199,7 @@ export function* kiocbInvalidatePages(inode: Inode, pos: number, end: number, un
   const err = yield* filemapWriteAndWaitRange(inode.mapping, pos, end);
   if (err) return err;
   const ret = yield* invalidateInodePages2Range(inode.mapping, Math.floor(pos / (1 << PAGE_SHIFT)), Math.floor(end / (1 << PAGE_SHIFT)), unmap);
+  if (ret) cov(C_DIO_NOTBLK);
   return ret ? -ENOTBLK : 0;
 }
 
@@ -194,6 +209,7 @@ function* kiocbInvalidatePostDirectWrite(inode: Inode, pos: number, count: numbe
   if (mapping.nrpages === 0 || count === 0) return;
   const end = pos + count - 1;
   const ret = yield* invalidateInodePages2Range(mapping, Math.floor(pos / (1 << PAGE_SHIFT)), Math.floor(end / (1 << PAGE_SHIFT)), unmap);
+  covState(C_DIO_POST_INVAL, ret ? 1 : 0);
   if (ret) dioWarnStalePagecache(inode, pos, count);
 }
 
@@ -231,6 +247,7 @@ function* iomapDioComplete(dio: Dio): Co<number> {
   // for the rest": complete what was done, the caller does the remainder.
   const error = dio.error || (ret === 0 && dio.iterErr !== -ENOTBLK ? dio.iterErr : 0);
   const e2 = yield* dio.dops.endIo(inode, pos, error ? 0 : ret, error, write);
+  covState(C_DIO_COMPLETE, (write ? 1 : 0) | (dio.async ? 2 : 0) | (error ? 4 : 0) | (e2 ? 8 : 0) | (ret === 0 ? 16 : 0));
   if (error) ret = error;
   else if (e2) ret = e2;
   else if (!write && pos + ret > inode.iSize) ret = Math.max(0, inode.iSize - pos);
@@ -303,6 +320,7 @@ export function* iomapDioRw(
   try {
     const len = buf.length;
     if (len === 0) return 0;
+    covState(C_DIO_RW, (write ? 1 : 0) | (async ? 2 : 0) | (inode.mapping.nrpages > 0 ? 4 : 0) | (inode.dioCount > 0 ? 8 : 0));
     const end = pos + len - 1;
     if (!write) {
       if (pos >= inode.iSize) return 0;

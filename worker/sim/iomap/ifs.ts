@@ -5,7 +5,14 @@
 
 import { warnOn } from '../checks.js';
 import type { Sched } from '../sched.js';
-import { type Folio, type FolioPrivate, PG_dirty, folioMarkUptodate, folioTestDirty, folioTestUptodate, folioTestWriteback } from '../mm/folio.js';
+import { folioClass, type Folio, type FolioPrivate, PG_dirty, folioMarkUptodate, folioTestDirty, folioTestUptodate, folioTestWriteback } from '../mm/folio.js';
+import { covSite, covState } from '../cov.js';
+
+const C_IFS_FREE = covSite('ifs_free');
+const C_SET_UPTODATE = covSite('iomap_set_range_uptodate');
+const C_CLEAR_UPTODATE = covSite('ifs_clear_uptodate');
+const C_INVALIDATE = covSite('iomap_invalidate_folio');
+const C_RELEASE = covSite('iomap_release_folio');
 
 const UPTODATE = 1;
 const DIRTY = 2;
@@ -61,6 +68,7 @@ export function ifsFree(s: Sched, folio: Folio): void {
   const ifs = folioIfs(folio);
   if (!ifs) return;
   folio.private_ = null;
+  covState(C_IFS_FREE, folioClass(folio) * 64 + ifsClass(folio));
   warnOn(s, ifs.readBytesPending !== 0, 'ifs_free:read-pending', 'ifs_free', `folio ${folio.index}: ${ifs.readBytesPending} read bytes pending`);
   warnOn(s, ifs.writeBytesPending !== 0, 'ifs_free:write-pending', 'ifs_free', `folio ${folio.index}: ${ifs.writeBytesPending} write bytes pending`);
   const full = ifsIsFullyUptodate(ifs);
@@ -91,6 +99,7 @@ export function iomapSetRangeUptodate(folio: Folio, off: number, len: number, bl
   let uptodate = true;
   if (ifs) {
     uptodate = ifsSetRangeUptodate(ifs, off, len, blkbits);
+    covState(C_SET_UPTODATE, (uptodate ? 1 : 0) | (ifs.readBytesPending > 0 ? 2 : 0));
     // Bug switch set-uptodate-during-read: the 2025 code marked the folio anyway.
     if (ifs.readBytesPending > 0 && !folio.mapping?.bugs.has('set-uptodate-during-read')) uptodate = false;
   }
@@ -101,6 +110,7 @@ export function iomapSetRangeUptodate(folio: Folio, off: number, len: number, bl
 export function ifsClearUptodate(folio: Folio): void {
   const ifs = folioIfs(folio);
   if (!ifs) return;
+  covState(C_CLEAR_UPTODATE, ifsClass(folio));
   for (let b = 0; b < ifs.state.length; b++) ifs.state[b]! &= ~UPTODATE;
 }
 
@@ -147,6 +157,7 @@ export function iomapDirtyFolio(folio: Folio, blkbits: number): boolean {
 
 /** iomap_invalidate_folio: only a whole-folio invalidation drops dirty state and the ifs. */
 export function iomapInvalidateFolio(s: Sched, folio: Folio, offset: number, len: number): void {
+  covState(C_INVALIDATE, folioClass(folio) | (offset === 0 && len === folio.size ? 64 : 0));
   if (offset === 0 && len === folio.size) {
     warnOn(s, folioTestWriteback(folio), 'iomap_invalidate_folio:writeback', 'iomap_invalidate_folio',
       `folio ${folio.index} invalidated under writeback`);
@@ -157,7 +168,26 @@ export function iomapInvalidateFolio(s: Sched, folio: Folio, offset: number, len
 
 /** iomap_release_folio: refuse a dirty folio (it may be partially dirty), else free the ifs. */
 export function iomapReleaseFolio(s: Sched, folio: Folio): boolean {
+  covState(C_RELEASE, folioClass(folio) * 64 + ifsClass(folio));
   if (folioTestDirty(folio)) return false;
   ifsFree(s, folio);
   return true;
+}
+
+/**
+ * The ifs state class for coverage: none, or how many blocks are uptodate and
+ * dirty (none, some, all) and whether I/O is pending (5 bits).
+ */
+export function ifsClass(folio: Folio): number {
+  const ifs = folioIfs(folio);
+  if (!ifs) return 0;
+  let up = 0;
+  let dirty = 0;
+  const st = ifs.state;
+  for (let i = 0; i < st.length; i++) {
+    up += st[i]! & UPTODATE;
+    dirty += (st[i]! & DIRTY) >> 1;
+  }
+  const some = (k: number): number => (k === 0 ? 0 : k === st.length ? 2 : 1);
+  return 1 + some(up) * 3 + some(dirty) + (ifs.readBytesPending ? 9 : 0) + (ifs.writeBytesPending ? 18 : 0);
 }

@@ -7,6 +7,9 @@ import { warnOn } from '../checks.js';
 import type { Co } from '../sched.js';
 import type { Inode } from '../fs/inode.js';
 import { type FolioBatch, IOMAP_F_STALE, IOMAP_HOLE, IOMAP_NULL_ADDR, type IomapIter, type IomapOps, newIomap } from './iomap.js';
+import { covSite, covState } from '../cov.js';
+
+const C_IOMAP_BEGIN = covSite('iomap_iter:iomap_begin');
 
 export function newIomapIter(inode: Inode, pos: number, len: number, flags: number, fbatch: FolioBatch | null = null): IomapIter {
   return { inode, pos, len, flags, iomap: newIomap(), fbatch };
@@ -31,6 +34,7 @@ export function* iomapIterate<C>(iter: IomapIter, ops: IomapOps, actor: (iter: I
     m.validityCookie = 0;
     const err = yield* ops.iomapBegin(iter, iter.pos, iter.len, iter.flags, m);
     if (err < 0) return err;
+    covState(C_IOMAP_BEGIN, m.type | ((m.flags & 15) << 2) | ((iter.flags & 63) << 6));
     // iomap_iter_done(): the mapping must cover the current position.
     warnOn(s, m.length === 0 || m.offset > iter.pos || m.offset + m.length <= iter.pos,
       'iomap_iter_done:bad-mapping', 'iomap_iter_done',

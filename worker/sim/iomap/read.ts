@@ -10,11 +10,19 @@
 import { offsetIn } from '../bits.js';
 import { warnOn } from '../checks.js';
 import type { Co } from '../sched.js';
-import { type Folio, folioEndRead, folioUnlock, folioZeroSegment } from '../mm/folio.js';
+import { folioClass, type Folio, folioEndRead, folioUnlock, folioZeroSegment } from '../mm/folio.js';
 import type { Inode } from '../fs/inode.js';
 import { folioIfs, ifsAlloc, ifsBlockUptodate, ifsIsFullyUptodate, ifsSetRangeUptodate, iomapSetRangeUptodate } from './ifs.js';
 import { IOMAP_F_NEW, IOMAP_MAPPED, type Iomap, type IomapIter, type IomapOps, iomapIterAdvance, iomapLength } from './iomap.js';
 import { iomapIterate, newIomapIter } from './iter.js';
+import { covSite, covState } from '../cov.js';
+import { ifsClass } from './ifs.js';
+
+const C_FINISH_READ = covSite('iomap_finish_folio_read');
+const C_READ_END = covSite('iomap_read_end');
+const C_READ_ITER = covSite('iomap_read_folio_iter');
+const C_READ_ZERO = covSite('iomap_read_folio_iter:zero');
+const C_READ_SUBMIT = covSite('iomap_read_folio_iter:submit');
 
 /** struct iomap_read_ops: how mapped ranges are read. Completion calls iomapFinishFolioRead. */
 export interface IomapReadOps {
@@ -87,6 +95,7 @@ export function iomapFinishFolioRead(inode: Inode, folio: Folio, off: number, le
     finished = ifs.readBytesPending === 0;
   }
   if (finished) folioEndRead(inode.fs.sched, folio, uptodate);
+  covState(C_FINISH_READ, (error ? 1 : 0) | (finished ? 2 : 0) | (uptodate ? 4 : 0) | (folioClass(folio) << 3));
 }
 
 /** iomap_read_init: pre-charge read_bytes_pending with the whole folio. */
@@ -100,6 +109,7 @@ function iomapReadInit(inode: Inode, folio: Folio): void {
 
 /** iomap_read_end: give back what was not submitted; end the read if nothing is left in flight. */
 function iomapReadEnd(inode: Inode, folio: Folio, bytesSubmitted: number): void {
+  covState(C_READ_END, (bytesSubmitted ? 1 : 0) | (ifsClass(folio) << 1));
   const s = inode.fs.sched;
   const ifs = folioIfs(folio);
   if (ifs) {
@@ -128,6 +138,7 @@ function iomapReadFolioIter(iter: IomapIter, ctx: ReadCtx, rops: IomapReadOps): 
   const folio = ctx.folio!;
   const inode = iter.inode;
   ifsAlloc(folio, inode.blkbits);
+  covState(C_READ_ITER, iter.iomap.type | (folioClass(folio) << 2));
   let length = Math.min(iomapLength(iter), folio.size - (iter.pos - folio.pos));
   while (length > 0) {
     const [pos, poff, plen] = iomapAdjustReadRange(inode, folio, iter.pos, length);
@@ -135,9 +146,11 @@ function iomapReadFolioIter(iter: IomapIter, ctx: ReadCtx, rops: IomapReadOps): 
     iomapIterAdvance(iter, posDiff);
     if (plen === 0) return 0;
     if (iomapBlockNeedsZeroing(inode, iter.iomap, pos)) {
+      covState(C_READ_ZERO, ifsClass(folio));
       folioZeroSegment(folio, poff, poff + plen);
       iomapSetRangeUptodate(folio, poff, plen, inode.blkbits);
     } else {
+      covState(C_READ_SUBMIT, ifsClass(folio));
       if (!ctx.submitted) iomapReadInit(inode, folio);
       const ret = rops.readFolioRange(iter, folio, pos, plen);
       if (ret < 0) return ret;

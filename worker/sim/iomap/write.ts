@@ -18,6 +18,7 @@ import {
   truncateInodePagesRange,
 } from '../mm/filemap.js';
 import {
+  folioClass,
   type Folio,
   PAGE_SIZE,
   folioLock,
@@ -51,6 +52,20 @@ import {
 } from './iomap.js';
 import { iomapIterate, newIomapIter } from './iter.js';
 import { iomapAdjustReadRange, iomapBlockNeedsZeroing } from './read.js';
+import { cov, covSite, covState } from '../cov.js';
+
+const C_WRITE_BEGIN = covSite('__iomap_write_begin');
+const C_WRITE_BEGIN_ZERO = covSite('__iomap_write_begin:zero-block');
+const C_WRITE_BEGIN_READ = covSite('__iomap_write_begin:read-block');
+const C_WRITE_STALE = covSite('iomap_write_begin:stale-mapping');
+const C_WRITE_FAILED = covSite('iomap_write_failed');
+const C_WRITE_END_SHORT = covSite('__iomap_write_end:short-copy');
+const C_WRITE_EXTEND = covSite('iomap_write_iter:extend-isize');
+const C_ZERO_ITER = covSite('iomap_zero_iter');
+const C_ZERO_MAP = covSite('iomap_zero_range:map');
+const C_ZERO_FLUSH = covSite('iomap_zero_iter_flush_and_stale');
+const C_MKWRITE = covSite('iomap_page_mkwrite');
+const C_MKWRITE_TRUNCATED = covSite('iomap_page_mkwrite:truncated');
 
 /** How a filesystem reads a range synchronously into a folio in write_begin (a bio and wait). */
 export interface IomapSyncReader {
@@ -69,7 +84,10 @@ export type UnmapFolio = (f: Folio) => void;
 /** iomap_write_failed: drop folios instantiated beyond EOF by a failed write. */
 function* iomapWriteFailed(inode: Inode, pos: number, len: number, unmap: UnmapFolio): Co<void> {
   const isize = inode.iSize;
-  if (pos + len > isize) yield* truncateInodePagesRange(inode.mapping, Math.max(pos, isize), pos + len - 1, unmap);
+  if (pos + len > isize) {
+    cov(C_WRITE_FAILED);
+    yield* truncateInodePagesRange(inode.mapping, Math.max(pos, isize), pos + len - 1, unmap);
+  }
 }
 
 /** __iomap_write_begin: make the parts of the folio the write does not cover uptodate. */
@@ -82,6 +100,7 @@ function* __iomapWriteBegin(iter: IomapIter, ctx: IomapWriteCtx, len: number, fo
   const blockEnd = Math.ceil((pos + len) / bsize) * bsize;
   const from = pos - folio.pos;
   const to = from + len;
+  covState(C_WRITE_BEGIN, folioClass(folio));
   // A write that covers the whole folio dirties all of it: no per-block state needed.
   if (!(iter.flags & IOMAP_UNSHARE) && pos <= folio.pos && pos + len >= folio.pos + folio.size) return 0;
   ifsAlloc(folio, bits);
@@ -94,10 +113,12 @@ function* __iomapWriteBegin(iter: IomapIter, ctx: IomapWriteCtx, len: number, fo
     if (iter.flags & IOMAP_UNSHARE || from > poff || to < poff + plen) {
       if (iomapBlockNeedsZeroing(inode, iter.iomap, blockStart)) {
         // folio_zero_segments: everything in the range outside [from, to).
+        cov(C_WRITE_BEGIN_ZERO);
         folioZeroSegment(folio, poff, Math.min(from, poff + plen));
         folioZeroSegment(folio, Math.max(to, poff), poff + plen);
       } else {
         const status = yield* ctx.reader.readFolioRangeSync(iter, folio, blockStart, plen);
+        cov(C_WRITE_BEGIN_READ);
         if (status) return status;
       }
       iomapSetRangeUptodate(folio, poff, plen, bits);
@@ -157,6 +178,7 @@ export function* iomapWriteBegin(iter: IomapIter, ctx: IomapWriteCtx, maxLen: nu
   if (checkValidity && !ctx.wops.iomapValid!(iter.inode, iter.iomap)) {
     iter.iomap.flags |= IOMAP_F_STALE;
     iomapPutFolio(iter, folio);
+    cov(C_WRITE_STALE);
     return 0;
   }
   // A batch may skip forward over clean ranges.
@@ -188,7 +210,10 @@ export function* iomapWriteBegin(iter: IomapIter, ctx: IomapWriteCtx, maxLen: nu
 /** __iomap_write_end: a short copy into a non-uptodate folio counts as nothing. */
 export function iomapWriteEnd(iter: IomapIter, folio: Folio, pos: number, len: number, copied: number): boolean {
   const bits = iter.inode.blkbits;
-  if (copied < len && !folioTestUptodate(folio)) return false;
+  if (copied < len && !folioTestUptodate(folio)) {
+    cov(C_WRITE_END_SHORT);
+    return false;
+  }
   iomapSetRangeUptodate(folio, pos - folio.pos, len, bits);
   iomapSetRangeDirty(folio, pos - folio.pos, copied, bits);
   filemapDirtyFolio(folio);
@@ -230,6 +255,7 @@ function* iomapWriteIter(iter: IomapIter, w: BufferedWriteCtx): Co<number> {
     const oldSize = inode.iSize;
     if (pos + written > oldSize) {
       inode.iSize = pos + written;
+      cov(C_WRITE_EXTEND);
       iter.iomap.flags |= IOMAP_F_SIZE_CHANGED;
     }
     iomapPutFolio(iter, folio);
@@ -278,6 +304,7 @@ function* iomapZeroIter(iter: IomapIter, ctx: IomapWriteCtx): Co<number> {
     warnOn(s, folio.pos > iter.inode.iSize, 'iomap_zero_iter:beyond-eof', 'iomap_zero_iter',
       `zeroing folio ${folio.index} beyond EOF ${iter.inode.iSize}`);
     folioZeroSegment(folio, wb.offset, wb.offset + wb.len);
+    covState(C_ZERO_ITER, folioClass(folio));
     const ok = iomapWriteEnd(iter, folio, iter.pos, wb.len, wb.len);
     iomapPutFolio(iter, folio);
     warnOn(s, !ok, 'iomap_zero_iter:write-end', 'iomap_zero_iter', 'write_end refused a full zeroing');
@@ -303,6 +330,7 @@ interface ZeroCtx {
 function* iomapZeroRangeActor(it: IomapIter, zc: ZeroCtx): Co<number> {
   const m = it.iomap;
   if (m.flags & IOMAP_F_FOLIO_BATCH && m.type !== IOMAP_UNWRITTEN) return -EIO;
+  covState(C_ZERO_MAP, m.type | (m.flags & IOMAP_F_FOLIO_BATCH ? 4 : 0) | (zc.rangeDirty ? 8 : 0));
   if (!(m.flags & IOMAP_F_FOLIO_BATCH) && (m.type === IOMAP_HOLE || m.type === IOMAP_UNWRITTEN)) {
     // A hole reads as zeroes whatever the page cache holds past EOF, which
     // pagecache_isize_extended() zeroes: only unwritten extents need the
@@ -311,6 +339,7 @@ function* iomapZeroRangeActor(it: IomapIter, zc: ZeroCtx): Co<number> {
     const flushable = m.type === IOMAP_UNWRITTEN || it.inode.fs.bugs.has('zero-range-hole-flush');
     if (zc.rangeDirty && flushable) {
       zc.rangeDirty = false;
+      cov(C_ZERO_FLUSH);
       // iomap_zero_iter_flush_and_stale
       m.flags |= IOMAP_F_STALE;
       return yield* filemapWriteAndWaitRange(it.inode.mapping, it.pos, it.pos + it.len - 1);
@@ -370,8 +399,10 @@ export function* iomapPageMkwrite(inode: Inode, folio: Folio, ctx: IomapWriteCtx
   try {
     yield* folioLock(s, folio);
     // folio_mkwrite_check_truncate
+    covState(C_MKWRITE, folioClass(folio));
     const size = inode.iSize;
     if (folio.mapping !== inode.mapping || folio.pos >= size) {
+      cov(C_MKWRITE_TRUNCATED);
       folioUnlock(s, folio);
       return -14; // -EFAULT: VM_FAULT_NOPAGE/SIGBUS for the caller
     }

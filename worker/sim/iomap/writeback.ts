@@ -12,6 +12,7 @@ import {
   mappingSetError,
 } from '../mm/filemap.js';
 import {
+  folioClass,
   type Folio,
   PAGE_SHIFT,
   PG_dirty,
@@ -30,6 +31,14 @@ import {
 import type { Inode } from '../fs/inode.js';
 import { blocksPerFolio, folioIfs, ifsAlloc, ifsBlockDirty, ifsBlockUptodate, iomapClearRangeDirty, iomapSetRangeDirty } from './ifs.js';
 import { IOMAP_HOLE, type Iomap, newIomap } from './iomap.js';
+import { cov, covSite, covState } from '../cov.js';
+import { ifsClass } from './ifs.js';
+
+const C_WB_FOLIO = covSite('iomap_writeback_folio');
+const C_WB_EOF = covSite('iomap_writeback_handle_eof');
+const C_WB_ERROR = covSite('iomap_writeback_folio:error');
+const C_WB_SKIP = covSite('writeback_iter:skip-writeback');
+const C_WB_WAIT = covSite('writeback_iter:wait-writeback');
 
 /** struct iomap_writepage_ctx */
 export interface WritepageCtx {
@@ -75,6 +84,7 @@ export function iomapFinishFolioWrite(inode: Inode, folio: Folio, len: number): 
 function iomapWritebackHandleEof(folio: Folio, inode: Inode, endPos: { v: number }): boolean {
   const isize = inode.iSize;
   if (endPos.v > isize) {
+    covState(C_WB_EOF, folio.pos >= isize ? 1 : 0);
     const poff = isize - folio.pos;
     const endIndex = Math.floor(isize / (1 << PAGE_SHIFT));
     if (folio.index > endIndex || (folio.index === endIndex && poff === 0)) return false;
@@ -110,6 +120,7 @@ export function* iomapWritebackFolio(wpc: WritepageCtx, folio: Folio, ops: Iomap
   warnOn(s, folioTestDirty(folio), 'iomap_writeback_folio:dirty', 'iomap_writeback_folio', `folio ${folio.index} still dirty`);
   warnOn(s, folioTestWriteback(folio), 'iomap_writeback_folio:writeback', 'iomap_writeback_folio', `folio ${folio.index} already under writeback`);
   const endPos = { v: folio.pos + folio.size };
+  covState(C_WB_FOLIO, folioClass(folio) * 64 + ifsClass(folio));
   if (!iomapWritebackHandleEof(folio, inode, endPos)) return 0;
   let ifs = folioIfs(folio);
   if (blocksPerFolio(folio, bits) > 1) {
@@ -147,6 +158,7 @@ export function* iomapWritebackFolio(wpc: WritepageCtx, folio: Folio, ops: Iomap
     }
     if (error) break;
   }
+  if (error) cov(C_WB_ERROR);
   // Dirty bits past EOF can come from page_mkwrite on the EOF folio: clear them all.
   iomapClearRangeDirty(folio, 0, folio.size, bits);
   if (ifs) {
@@ -185,10 +197,12 @@ export function* iomapWritepages(inode: Inode, wbc: WritebackControl, ops: Iomap
       }
       if (folioTestWriteback(folio)) {
         if (!wbc.syncAll) {
+          cov(C_WB_SKIP);
           folioUnlock(s, folio);
           folioPut(s, folio);
           continue;
         }
+        cov(C_WB_WAIT);
         yield* folioWaitWriteback(s, folio);
       }
       if (!folioClearDirtyForIo(mapping, folio)) {

@@ -13,6 +13,7 @@ import {
   FolioPool,
   PAGE_SIZE,
   PG_locked,
+  folioClass,
   folioGet,
   folioLock,
   folioPut,
@@ -26,6 +27,18 @@ import {
   folioWaitWriteback,
   folioZeroSegment,
 } from './folio.js';
+import { cov, covSite, covState } from '../cov.js';
+
+const C_GET_FOLIO_RACE = covSite('__filemap_get_folio:raced');
+const C_GET_FOLIO_NEW = covSite('__filemap_get_folio:alloc');
+const C_SET_ERROR = covSite('mapping_set_error');
+const C_WRITE_WAIT = covSite('filemap_write_and_wait_range');
+const C_ISIZE_EXTENDED = covSite('pagecache_isize_extended');
+const C_TRUNC_PARTIAL = covSite('truncate_inode_partial_folio');
+const C_INVAL2 = covSite('invalidate_inode_pages2_range');
+const C_EVICT_FOLIO = covSite('mapping_evict_folio');
+const C_UPTODATE_FOLIO = covSite('filemap_get_pages');
+const C_UPDATE_PAGE = covSite('filemap_update_page');
 
 export interface WritebackControl {
   /** WB_SYNC_ALL: wait for locked folios and for writeback already running. */
@@ -159,6 +172,7 @@ export function* filemapGetFolio(
       if (fgp & FGP_LOCK) {
         yield* folioLock(s, found);
         if (found.mapping !== mapping) {
+          cov(C_GET_FOLIO_RACE);
           folioUnlock(s, found);
           folioPut(s, found);
           continue;
@@ -174,6 +188,7 @@ export function* filemapGetFolio(
     }
     const order = newFolioOrder(mapping, index, wantOrder);
     const folio = new Folio(mapping, index, order);
+    covState(C_GET_FOLIO_NEW, order);
     folio.refcount = 2; // the page cache's and the caller's
     if (fgp & FGP_LOCK) folio.flags |= PG_locked;
     filemapAddFolio(mapping, folio);
@@ -209,6 +224,7 @@ export function foliosInRange(mapping: AddressSpace, first: number, last: number
 export function mappingSetError(mapping: AddressSpace, err: number): void {
   if (err === 0) return;
   errseqSet(mapping.wbErr, err);
+  cov(C_SET_ERROR);
   mapping.asFlags |= err === -ENOSPC ? AS_ENOSPC : AS_EIO;
 }
 
@@ -255,6 +271,7 @@ function checkNoHandleHeld(mapping: AddressSpace, fn: string): void {
 export function* filemapWriteAndWaitRange(mapping: AddressSpace, start: number, end: number): Co<number> {
   if (end < start) return 0;
   checkNoHandleHeld(mapping, 'filemap_write_and_wait_range');
+  covState(C_WRITE_WAIT, mapping.nrpages > 0 ? 1 : 0);
   let err = 0;
   if (mapping.nrpages > 0) {
     err = yield* filemapFdatawriteRange(mapping, start, end, true);
@@ -279,6 +296,7 @@ export function* pagecacheIsizeExtended(mapping: AddressSpace, blkbits: number, 
   if (to <= roundedFrom || roundedFrom % PAGE_SIZE === 0) return;
   const folio = yield* filemapGetFolio(mapping, Math.floor(from / PAGE_SIZE), FGP_LOCK, 0);
   if (!folio) return;
+  covState(C_ISIZE_EXTENDED, folioClass(folio));
   const s = mapping.sched;
   // folio_mkclean, and keep the folio dirty if it was dirtied through a pte.
   if (folio.mapcount > 0 && mapping.mkclean) mapping.mkclean(folio);
@@ -335,6 +353,7 @@ function* truncateInodePartialFolio(
   const pos = folio.pos;
   const offset = Math.max(start, pos) - pos;
   const length = Math.min(end + 1, pos + folio.size) - pos - offset;
+  covState(C_TRUNC_PARTIAL, folioClass(folio) | (length === folio.size ? 64 : 0));
   yield* folioWaitWriteback(s, folio);
   if (length === folio.size) {
     truncateInodeFolio(mapping, folio, unmap);
@@ -417,6 +436,7 @@ export function invalidateMappingPages(mapping: AddressSpace, first: number, las
 
 /** mapping_evict_folio: the folio is locked; drop it if nothing holds it. */
 function mappingEvictFolio(mapping: AddressSpace, f: Folio): boolean {
+  covState(C_EVICT_FOLIO, folioClass(f) | (f.refcount > 1 ? 64 : 0) | (f.mapcount > 0 ? 128 : 0));
   if (folioTestDirty(f) || folioTestWriteback(f)) return false;
   // The page cache's reference is the only one (the lock holder here took none).
   if (f.refcount > 1 || f.mapcount > 0) return false;
@@ -445,6 +465,7 @@ export function* invalidateInodePages2Range(
     if (f.mapping === mapping) {
       yield* folioWaitWriteback(s, f);
       if (f.mapcount > 0) unmap(f);
+      covState(C_INVAL2, folioClass(f));
       if (folioTestDirty(f) || !filemapReleaseFolio(f)) ret = -EBUSY;
       else filemapRemoveFolio(mapping, f);
     }
@@ -478,6 +499,7 @@ export function* filemapGetUptodateFolio(mapping: AddressSpace, index: number, w
     if (!folio) {
       const created = yield* filemapGetFolio(mapping, index, FGP_LOCK | FGP_CREAT, wantOrder);
       folio = created!;
+      covState(C_UPTODATE_FOLIO, folioClass(folio));
       // Another thread may have added (and read) the folio while we slept in
       // allocation: that one is returned locked, and may be uptodate already.
       if (folioTestUptodate(folio)) {
@@ -493,6 +515,7 @@ export function* filemapGetUptodateFolio(mapping: AddressSpace, index: number, w
     }
     folioGet(folio);
     if (folioTestUptodate(folio)) return folio;
+    covState(C_UPDATE_PAGE, folioClass(folio));
     if (folioTestLocked(folio)) yield* folioWaitLocked(s, folio);
     if (folioTestUptodate(folio)) return folio;
     yield* folioLock(s, folio);

@@ -192,3 +192,12 @@ export class FolioPool {
 export function folioZeroSegment(f: Folio, from: number, to: number): void {
   if (to > from) f.data.fill(0, from, to);
 }
+
+/**
+ * The folio's state class for coverage: its flags, whether it carries
+ * fs-private state (the ifs), and whether it is a large folio (6 bits).
+ */
+export function folioClass(f: Folio): number {
+  const fl = f.flags;
+  return (fl & (PG_locked | PG_uptodate | PG_dirty | PG_writeback)) | (f.private_ ? 16 : 0) | (f.order > 0 ? 32 : 0);
+}

@@ -9,8 +9,12 @@ import { offsetIn } from '../bits.js';
 import { EFAULT, EINVAL } from '../errno.js';
 import type { Co, Sched } from '../sched.js';
 import { filemapGetUptodateFolio, orderForLength } from './filemap.js';
-import { type Folio, PAGE_SIZE, folioGet, folioPut, folioTestUptodate, folioUnlock } from './folio.js';
+import { type Folio, PAGE_SIZE, folioClass, folioGet, folioPut, folioTestUptodate, folioUnlock } from './folio.js';
 import type { Inode, OpenFile } from '../fs/inode.js';
+import { covSite, covState } from '../cov.js';
+
+const C_MKWRITE_FAULT = covSite('do_page_mkwrite');
+const C_FAULT = covSite('filemap_fault');
 
 interface Pte {
   folio: Folio;
@@ -166,6 +170,7 @@ export class MmState {
   /** do_page_mkwrite + wp_page_shared: make a present pte writable after ->page_mkwrite. */
   private *writeFault(vma: Vma, index: number, pte: Pte): Co<number> {
     const folio = pte.folio;
+    covState(C_MKWRITE_FAULT, folioClass(folio) | (folio.mapping ? 0 : 64));
     folioGet(folio);
     const ret = yield* vma.file.inode.fs.pageMkwrite(vma.file, folio);
     if (ret < 0) {
@@ -184,6 +189,7 @@ export class MmState {
   private *ptePresent(vma: Vma, index: number): Co<Pte | number> {
     const pte = vma.ptes.get(index);
     if (pte) return pte;
+    covState(C_FAULT, vma.write ? 1 : 0);
     return yield* this.filemapFault(vma, index);
   }
 

@@ -7,8 +7,11 @@
 
 import type { Co } from '../sched.js';
 import { type AddressSpace, filemapReleaseFolio, filemapRemoveFolio, foliosInRange, unmapMappingFolio } from './filemap.js';
-import { folioTestDirty, folioTestWriteback, folioTrylock, folioUnlock } from './folio.js';
+import { folioClass, folioTestDirty, folioTestWriteback, folioTrylock, folioUnlock } from './folio.js';
 import { lruAddDrain } from './swap.js';
+import { covSite, covState } from '../cov.js';
+
+const C_SHRINK = covSite('shrink_folio_list');
 
 export function* shrinkMapping(mapping: AddressSpace): Co<void> {
   const s = mapping.sched;
@@ -28,6 +31,7 @@ function* shrinkFolios(mapping: AddressSpace): Co<void> {
   for (const folio of foliosInRange(mapping, 0, Number.MAX_SAFE_INTEGER)) {
     if (s.wantsPreempt()) yield* s.preempt();
     if (folio.mapping !== mapping || !folioTrylock(folio)) continue;
+    covState(C_SHRINK, folioClass(folio) | (folio.refcount > 2 ? 64 : 0) | (folio.mapcount > 0 ? 128 : 0));
     if (!folioTestDirty(folio) && !folioTestWriteback(folio)) {
       unmapMappingFolio(folio);
       // Dirtied through a pte we just zapped? Then it is not reclaimable now.
