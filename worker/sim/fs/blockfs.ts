@@ -451,7 +451,15 @@ export abstract class BlockFs implements Filesystem {
       if (err < 0) return err;
       ext = this.mapExtent(inode, pos, len, m);
     }
-    const n = Math.min(m.offset + m.length, pos + len) - pos;
+    let n = Math.min(m.offset + m.length, pos + len) - pos;
+    if (m.type === IOMAP_HOLE) {
+      const got = this.writebackAllocate(inode, pos / this.blockSize, n / this.blockSize);
+      if (got < 0) return got;
+      if (got > 0) {
+        this.mapExtent(inode, pos, len, m);
+        n = Math.min(m.offset + m.length, pos + len) - pos;
+      }
+    }
     if (m.type === IOMAP_HOLE) {
       // Writeback completeness: a hole reads as zeroes, so skipping it loses
       // nothing only if the cached bytes inside EOF are zeroes too (dirty bits
@@ -468,6 +476,16 @@ export abstract class BlockFs implements Filesystem {
     }
     this.submitWritebackBio(inode, folio, pos, n, endPos, m.type === IOMAP_UNWRITTEN, m.addr + (pos - m.offset));
     return n;
+  }
+
+  /**
+   * Dirty blocks over a hole at writeback: blocks allocated for them, or
+   * -errno. xfs allocates nothing here: every dirty block got a delalloc
+   * reservation from write_begin or page_mkwrite, so a hole means the data is
+   * lost (the writeback completeness check fires).
+   */
+  protected writebackAllocate(_inode: Inode, _lblk: number, _n: number): number {
+    return 0;
   }
 
   /** xfs_bmapi_convert_delalloc: allocate the whole delalloc extent, as unwritten blocks. */

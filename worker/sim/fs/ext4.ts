@@ -52,6 +52,17 @@ export class Ext4Fs extends BlockFs {
     return 0;
   }
 
+  /**
+   * ext4_map_blocks(EXT4_GET_BLOCKS_CREATE) at writeback: a block can be dirty
+   * over a hole without a reservation, e.g. a store through a pte that stayed
+   * writable across a punch of part of its page (punch unmaps whole pages
+   * only). ext4 allocates it then; extent inodes as unwritten (dioread_nolock),
+   * converted when the I/O completes.
+   */
+  protected override writebackAllocate(inode: Inode, lblk: number, n: number): number {
+    return this.allocBlocks(inode, lblk, n, inode.indirect ? ExtState.Written : ExtState.Unwritten);
+  }
+
   /** ext4_fallocate: only punch hole works without extents (-EOPNOTSUPP otherwise). */
   protected override fallocSupported(inode: Inode, mode: FallocMode): boolean {
     if (mode === 'unshare') return false;
