@@ -108,6 +108,8 @@ export class Sched {
   readonly lockdep = new LockDep();
   current: SimThread | null = null;
   steps = 0;
+  /** Observer for trace exporters: called when the running thread changes (never when unset). */
+  onSwitch?: (from: SimThread | null, to: SimThread) => void;
   private readonly events: SimEvent[] = [];
   private readonly enabled: Choice[] = [];
 
@@ -207,6 +209,7 @@ export class Sched {
         continue;
       }
       const t = choice.thread;
+      if (this.onSwitch !== undefined && t !== this.current) this.onSwitch(this.current, t);
       this.current = t;
       const r = t.body.next();
       if (r.done) t.state = ThreadState.Done;
