@@ -124,7 +124,8 @@ export function exportXfsIo(r: Repro): { name: string; text: string }[] {
   const head = [
     `# foliofuzz ${r.signature === '' ? 'control' : r.signature}`,
     `# switches: ${r.bugs.join(', ') || '(none)'}; sim config fs=${c.fs} inode=${c.inode} blockSize=${c.blockSize} folioMax=${c.folioMax}`,
-    `# run: xfs_io -f${direct ? ' -d' : ''} FILE < this-script`,
+    // xfs_io (6.1) has no comment syntax: "#" lines are for people and for `foliofuzz import --xfs-io`.
+    `# run: grep -v "^#" THIS | xfs_io -f${direct ? ' -d' : ''} FILE`,
   ];
   if (p.threads.length === 1) return [{ name: 'xfs_io.txt', text: [...head, ...threadScript(p, 0)].join('\n') + '\n' }];
   const inter = [
