@@ -28,7 +28,7 @@ function header(r: Repro): string[] {
 }
 
 function frames(t: SimThread): string {
-  return t.frames.length === 0 ? '(no kernel frames)' : [...t.frames].reverse().join(' <- ');
+  return t.frames.length === 0 ? 'user space (no kernel frames)' : [...t.frames].reverse().join(' <- ');
 }
 
 /** Run the reproducer once with its switches on and render what happened. */

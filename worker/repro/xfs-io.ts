@@ -128,12 +128,12 @@ export function exportXfsIo(r: Repro): { name: string; text: string }[] {
     `# run: grep -v "^#" THIS | xfs_io -f${direct ? ' -d' : ''} FILE`,
   ];
   if (p.threads.length === 1) return [{ name: 'xfs_io.txt', text: [...head, ...threadScript(p, 0)].join('\n') + '\n' }];
-  const inter = [
-    `# thread ${'{'}N{'}'} of ${p.threads.length}: run the scripts concurrently on the same file;`,
+  const inter = (t: number): string[] => [
+    `# thread ${t} of ${p.threads.length}: run the scripts concurrently on the same file;`,
     `# the sim's interleaving (${p.schedule?.strategy ?? 'default'} schedule, ${p.schedule?.decisions.length ?? 0} decisions) is in the text export`,
   ];
   return p.threads.map((_, t) => ({
     name: `xfs_io-t${t}.txt`,
-    text: [...head, ...inter.map((l) => l.replace('{N}', String(t))), ...threadScript(p, t)].join('\n') + '\n',
+    text: [...head, ...inter(t), ...threadScript(p, t)].join('\n') + '\n',
   }));
 }
