@@ -78,6 +78,24 @@ __attribute__((unused)) static long rw_chunks(int write, int fd, char *buf, size
 	return done;
 }
 
+struct run { unsigned long len; int byte; };
+
+/* Compare what a read returned with the sim's bytes (run-length encoded). */
+__attribute__((unused)) static void check_data(int t, int i, const char *buf, long n, const struct run *runs, int nruns) {
+	long at = 0;
+	for (int r = 0; r < nruns && at < n; r++) {
+		for (unsigned long k = 0; k < runs[r].len && at < n; k++, at++) {
+			if ((unsigned char)buf[at] != runs[r].byte) {
+				pthread_mutex_lock(&out_lock);
+				printf("MISMATCH t%d #%d data: byte %ld of the read is 0x%02x, the sim read 0x%02x\n", t, i, at, (unsigned char)buf[at], runs[r].byte);
+				mismatches++;
+				pthread_mutex_unlock(&out_lock);
+				return;
+			}
+		}
+	}
+}
+
 __attribute__((unused)) static void drop_caches(void) {
 	sync();
 	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
@@ -103,6 +121,8 @@ interface Ctx {
   p: Program;
   /** Expected result per thread and op (sequential programs only). */
   want: number[][] | null;
+  /** Expected bytes of each pread, by op index (sequential programs only). */
+  reads: Map<number, Uint8Array>;
 }
 
 const pathOf = (file: number): string => `file${file}`;
@@ -112,12 +132,12 @@ function openFlags(direct: boolean): string {
 }
 
 /** The C statements of one op; they set `ret`. */
-function opBody(op: Op, c: Ctx): string[] {
+function opBody(op: Op, c: Ctx, index: number): string[] {
   switch (op.op) {
     case 'pwrite':
       return [`char *buf = buffer(${op.len}, 0x${op.fill.toString(16)});`, `ret = rw_chunks(1, fds[${op.fd}], buf, ${op.len}, ${op.off}, ${op.bsize ?? op.len});`, 'free(buf);'];
     case 'pread':
-      return [`char *buf = buffer(${op.len}, 0);`, `ret = rw_chunks(0, fds[${op.fd}], buf, ${op.len}, ${op.off}, ${op.bsize ?? op.len});`, 'free(buf);'];
+      return [`char *buf = buffer(${op.len}, 0);`, `ret = rw_chunks(0, fds[${op.fd}], buf, ${op.len}, ${op.off}, ${op.bsize ?? op.len});`, ...checkRead(c, index), 'free(buf);'];
     case 'truncate':
       return [`ret = rc(ftruncate(fds[${op.fd}], ${op.size}));`];
     case 'fallocate':
@@ -156,9 +176,9 @@ function opBody(op: Op, c: Ctx): string[] {
     }
     case 'mread':
       return [`volatile char *m = maps[${op.map}] + (${op.off} - map_off[${op.map}]);`, 'unsigned sum = 0;',
-        `for (size_t k = 0; k < ${op.len}; k++) sum += m[k];`, 'ret = 0; (void)sum;'];
+        `for (size_t k = 0; k < ${op.len}; k++) sum += m[k];`, `ret = ${op.len}; (void)sum;`];
     case 'mwrite':
-      return [`memset(maps[${op.map}] + (${op.off} - map_off[${op.map}]), 0x${op.fill.toString(16)}, ${op.len});`, 'ret = 0;'];
+      return [`memset(maps[${op.map}] + (${op.off} - map_off[${op.map}]), 0x${op.fill.toString(16)}, ${op.len});`, `ret = ${op.len};`];
     case 'msync':
       return [`size_t start = (${op.off} - map_off[${op.map}]) & ~(size_t)(ALIGN - 1);`,
         `ret = rc(msync(maps[${op.map}] + start, ${op.len} + (${op.off} - map_off[${op.map}]) - start, ${op.sync ? 'MS_SYNC' : 'MS_ASYNC'}));`];
@@ -197,11 +217,52 @@ function threadFn(c: Ctx, t: number): string[] {
   const lines = [`static void *thread${t}(void *arg) {`, '\t(void)arg;', '\tlong ret;', '\tpthread_barrier_wait(&barrier);'];
   c.p.threads[t]!.ops.forEach((op, i) => {
     const want = c.want?.[t]?.[i];
-    lines.push('\t{', ...opBody(op, c).map((l) => `\t\t${l}`),
+    lines.push('\t{', ...opBody(op, c, i).map((l) => `\t\t${l}`),
       `\t\treport(${t}, ${i}, "${op.op}", ret, ${want === undefined ? 0 : 1}, ${want ?? 0});`, '\t}');
   });
   lines.push('\treturn NULL;', '}');
   return lines;
+}
+
+/** The run-length encoding of bytes, as C initialisers. */
+function runs(data: Uint8Array): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < data.length;) {
+    let j = i;
+    while (j < data.length && data[j] === data[i]) j++;
+    out.push(`{ ${j - i}, 0x${data[i]!.toString(16)} }`);
+    i = j;
+  }
+  return out;
+}
+
+/** The check of a pread's bytes against the sim's, when known. */
+function checkRead(c: Ctx, index: number): string[] {
+  const data = c.reads.get(index);
+  if (data === undefined) return [];
+  if (data.length === 0) return [];
+  const rs = runs(data);
+  return [`static const struct run want[] = { ${rs.join(', ')} };`, `if (ret > 0) check_data(0, ${index}, buf, ret, want, ${rs.length});`];
+}
+
+/**
+ * What each pread of a sequential program reads with every switch off: the
+ * file's contents after the ops before it (the final contents of the prefix
+ * program), cut to the read's range and result.
+ */
+function expectedReads(p: Program, want: number[][] | null): Map<number, Uint8Array> {
+  const out = new Map<number, Uint8Array>();
+  if (want === null) return out;
+  p.threads[0]!.ops.forEach((op, i) => {
+    const ret = want[0]?.[i];
+    if (op.op !== 'pread' || ret === undefined || ret <= 0) return;
+    const prefix: Program = { ...p, threads: [{ ops: p.threads[0]!.ops.slice(0, i) }] };
+    delete prefix.schedule;
+    const res = runProgram(prefix);
+    const file = res.violation === null && res.harnessError === null ? res.files[p.fds[op.fd]!.file] : undefined;
+    if (file !== undefined && file.data.length >= op.off + ret) out.set(i, file.data.slice(op.off, op.off + ret));
+  });
+  return out;
 }
 
 /** Expected results: the sim with every switch off, when the program is sequential. */
@@ -219,7 +280,8 @@ export function exportC(r: Repro): string {
   const ops = p.threads.flatMap((t) => t.ops);
   const nIocb = Math.max(1, maxOf(ops.flatMap((o) => ('iocb' in o ? [o.iocb] : []))));
   const nMap = Math.max(1, maxOf(ops.flatMap((o) => ('map' in o ? [o.map] : []))));
-  const c: Ctx = { p, want: expected(p) };
+  const want = expected(p);
+  const c: Ctx = { p, want, reads: expectedReads(p, want) };
   const cfg = p.config;
   const out = [
     `/* foliofuzz reproducer: ${r.signature === '' ? 'a control that must stay silent' : r.signature}`,

@@ -72,6 +72,20 @@ for (const k of known) {
     assert.equal(cc.status, 0, cc.stderr);
   });
 
+  if (k.name === 'iomap-no-validity-check' || k.name === 'mkwrite-ifs-zeroed') {
+    test(`${k.name}: the C program runs and agrees with the sim (results and read bytes)`, () => {
+      const src = join(workDir, `${k.name}-run.c`);
+      writeFileSync(src, exportRepro(r, 'c').files[0]!.text);
+      const bin = join(workDir, `${k.name}-run`);
+      assert.equal(spawnSync('gcc', ['-Wall', '-Werror', '-pthread', '-o', bin, src]).status, 0);
+      const dir = mkdtempSync(join(workDir, 'run-'));
+      const run = spawnSync(bin, [dir], { encoding: 'utf8' });
+      assert.match(run.stdout, /^t0 #0 fallocate = 0$|^t0 #0 pwrite = 4096$/m);
+      assert.doesNotMatch(run.stdout, /MISMATCH/, run.stdout);
+      assert.equal(run.status, 0, run.stdout);
+    });
+  }
+
   test(`${k.name}: the text trace shows ops, context switches, frames and the violation`, () => {
     const text = exportRepro(r, 'text').files[0]!.text;
     assert.match(text, /^switches: {2}/m);
