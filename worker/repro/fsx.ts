@@ -54,7 +54,7 @@ export function exportFsx(r: Repro): string {
   ];
   p.threads[0]!.ops.forEach((op, i) => {
     const out = fsxLine(op, size);
-    if (typeof out === 'string') throw new ExportError(`fsx export: t0 op ${i} (${describeOp(op)}) does not fit: ${out}`);
+    if (typeof out === 'string') throw new ExportError(`fsx export: t0 op ${i} (${describeOp(op).trimEnd()}) does not fit: ${out}`);
     lines.push(out.line);
     size = out.size;
   });

@@ -38,7 +38,7 @@ export function textTrace(r: Repro): string {
   const program: Program = r.program;
   const res = runProgram(program, {
     bugs: new Set(r.bugs),
-    onOpStart: (t, i) => lines.push(`t${t} #${i} > ${describeOp(program.threads[t]!.ops[i]!)}`),
+    onOpStart: (t, i) => lines.push(`t${t} #${i} > ${describeOp(program.threads[t]!.ops[i]!).trimEnd()}`),
     // run.ts's op lines read "tN #I op args = RET": keep the op's id and its result.
     trace: (line) => lines.push(line.replace(/^(t\d+ #\d+) .* = (.*)$/, '$1 < $2')),
     onSwitch: (from, to) => {

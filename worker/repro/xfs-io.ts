@@ -35,7 +35,7 @@ class MapTable {
 }
 
 function comment(op: Op, why: string): string {
-  return `# sim: ${describeOp(op)} -- ${why}`;
+  return `# sim: ${describeOp(op).trimEnd()} -- ${why}`;
 }
 
 /** The xfs_io lines of one op. */
