@@ -15,7 +15,7 @@ import { RecordingPolicy, policyFor } from '../sim/schedule.js';
 import { Violation, violation } from '../sim/checks.js';
 import { errname } from '../sim/errno.js';
 import { Kernel } from '../sim/kernel.js';
-import { type Co, type Sched, waitForCycle } from '../sim/sched.js';
+import { type Co, type Sched, type SimThread, waitForCycle } from '../sim/sched.js';
 import { filemapRead } from '../sim/mm/filemap.js';
 import type { Inode, OpenFile } from '../sim/fs/inode.js';
 import {
@@ -73,6 +73,10 @@ export interface RunOptions {
   trace?: (line: string) => void;
   /** Wall-time limit: asked now and then; true stops the run with timedOut set. */
   overtime?: () => boolean;
+  /** Called as a thread starts op `index` (the text trace of worker/repro). */
+  onOpStart?: (thread: number, index: number) => void;
+  /** Called when the scheduler switches threads (see Sched.onSwitch). */
+  onSwitch?: (from: SimThread | null, to: SimThread) => void;
 }
 
 const DEFAULT_STEP_BUDGET = 5_000_000;
@@ -158,6 +162,7 @@ class Execution {
       bugs: opts.bugs ?? NO_BUGS,
       ...(this.recorder ? { policy: this.recorder } : {}),
     });
+    if (opts.onSwitch) this.k.sched.onSwitch = opts.onSwitch;
     for (const f of program.files) this.k.createFile(f.name);
     this.shadows = program.files.map(() => new ShadowFile(program.config.fs === 'fuse'));
     this.fds = program.fds.map((d) => this.k.openFile(this.k.inodes[d.file]!, d.direct));
@@ -537,6 +542,7 @@ class Execution {
     const trace = this.opts.trace;
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
+      this.opts.onOpStart?.(index, i);
       this.opCount++;
       this.clock++;
       const writes = this.openCacheWrites(op);

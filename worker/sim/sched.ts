@@ -123,6 +123,8 @@ export class Sched {
    * reported apart (it says nothing about the kernel).
    */
   overtime: (() => boolean) | null = null;
+  /** Observer for trace exporters: called when the running thread changes (never when unset). */
+  onSwitch?: (from: SimThread | null, to: SimThread) => void;
   private readonly events: SimEvent[] = [];
   private readonly enabled: Choice[] = [];
 
@@ -226,6 +228,7 @@ export class Sched {
       }
       const t = choice.thread;
       if (t !== this.current && enabled.length > 1) covSwitch(topFrame(this.current), topFrame(t));
+      if (this.onSwitch !== undefined && t !== this.current) this.onSwitch(this.current, t);
       this.current = t;
       const r = t.body.next();
       if (r.done) t.state = ThreadState.Done;

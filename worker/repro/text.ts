@@ -1,0 +1,58 @@
+// The text trace of a reproducer: a header, then the interleaving as it ran
+// (each op's start and end, prefixed by its thread), the kernel-function
+// frames of the thread switched away from at every context switch, and the
+// violation with every thread's stack.
+
+import { describeOp, runProgram } from '../exec/run.js';
+import type { Program } from '../prog/types.js';
+import type { SimThread } from '../sim/sched.js';
+import type { Repro } from './repro.js';
+
+function header(r: Repro): string[] {
+  const p = r.program;
+  const c = p.config;
+  const s = p.schedule;
+  const lines = [
+    `# foliofuzz reproducer (${r.simVersion})`,
+    `signature: ${r.signature === '' ? '(none: a control that must stay silent)' : r.signature}`,
+    `invariant: ${r.invariant === '' ? '-' : r.invariant}`,
+    `switches:  ${r.bugs.length === 0 ? '(none)' : r.bugs.join(', ')}`,
+    `config:    fs=${c.fs} inode=${c.inode} blockSize=${c.blockSize} folioMax=${c.folioMax}`,
+    `files:     ${p.files.map((f, i) => `file${i}=${f.name}`).join(' ')}`,
+    `fds:       ${p.fds.map((d, i) => `fd${i}->file${d.file}${d.direct ? ' O_DIRECT' : ''}`).join(' ')}`,
+    `schedule:  ${s === undefined ? 'default' : `${s.strategy} seed=${s.seed} depth=${s.depth} decisions=${s.decisions.length}`}`,
+  ];
+  if (r.minimized) lines.push(`minimized: ${r.minimized.opsBefore} -> ${r.minimized.opsAfter} ops`);
+  if (r.foundAt) lines.push(`found at:  exec ${r.foundAt.exec}, ${r.foundAt.sec} s`);
+  return lines;
+}
+
+function frames(t: SimThread): string {
+  return t.frames.length === 0 ? 'user space (no kernel frames)' : [...t.frames].reverse().join(' <- ');
+}
+
+/** Run the reproducer once with its switches on and render what happened. */
+export function textTrace(r: Repro): string {
+  const lines = header(r);
+  lines.push('', '# interleaving (tN = program thread N; other names are kernel threads)');
+  const program: Program = r.program;
+  const res = runProgram(program, {
+    bugs: new Set(r.bugs),
+    onOpStart: (t, i) => lines.push(`t${t} #${i} > ${describeOp(program.threads[t]!.ops[i]!).trimEnd()}`),
+    // run.ts's op lines read "tN #I op args = RET": keep the op's id and its result.
+    trace: (line) => lines.push(line.replace(/^(t\d+ #\d+) .* = (.*)$/, '$1 < $2')),
+    onSwitch: (from, to) => {
+      if (from === null) return;
+      lines.push(`   -- switch ${from.name} -> ${to.name}; ${from.name} is in ${frames(from)}`);
+    },
+  });
+  lines.push('');
+  const v = res.violation;
+  if (v === null) {
+    lines.push(res.harnessError !== null ? `# simulator error: ${res.harnessError.split('\n')[0] ?? ''}` : '# no violation: the run stayed silent');
+  } else {
+    lines.push(`# violation after ${v.step} scheduler steps`, `${v.signature}`, `  invariant: ${v.invariant} (${v.kind})`, `  ${v.message}`, '  stacks:');
+    for (const s of v.stacks) lines.push(`    ${s.thread}: ${s.frames.length === 0 ? '(idle)' : [...s.frames].reverse().join(' <- ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,139 @@
+// Export a program as xfs_io scripts (the format worker/prog/xfs-io.ts imports):
+// one command per line, run as `xfs_io -f [-d] FILE < script`. Ops xfs_io has no
+// command for become '#' comment lines saying what the sim did there. xfs_io
+// works on one fd, so a program with several files or fds is refused.
+
+import { describeOp } from '../exec/run.js';
+import type { Op, Program } from '../prog/types.js';
+import { ExportError } from './errors.js';
+import type { Repro } from './repro.js';
+
+const PAGE_SIZE = 4096;
+const hex = (n: number): string => `0x${n.toString(16)}`;
+
+const FALLOC_COMMANDS: Record<string, string> = {
+  alloc: 'falloc', keep_size: 'falloc -k', punch: 'fpunch', zero: 'fzero', zero_keep: 'fzero -k',
+  collapse: 'fcollapse', insert: 'finsert', unshare: 'funshare',
+};
+const SYNC_RANGE_OPTS: Record<number, string> = { 1: '-b', 2: '-w', 4: '-a' };
+
+interface Mapping { id: number; off: number; len: number }
+
+/** xfs_io's mapping table as the importer tracks it (failed mmaps are not in it). */
+class MapTable {
+  maps: Mapping[] = [];
+
+  /** The lines that make `id` current and check [off, off+len) lies in it, or a reason. */
+  select(id: number, off: number, len: number, pageAlign: boolean): string[] | string {
+    const i = this.maps.findIndex((m) => m.id === id);
+    const m = this.maps[i];
+    if (m === undefined) return `map ${id} is not mapped (its mmap failed)`;
+    if (off < m.off || off + len > m.off + m.len) return `range [${off}, ${off + len}) is outside map ${id}`;
+    if (pageAlign && (off - m.off) % PAGE_SIZE !== 0) return 'offset not page aligned in the mapping';
+    return [`mmap ${i}`];
+  }
+}
+
+function comment(op: Op, why: string): string {
+  return `# sim: ${describeOp(op).trimEnd()} -- ${why}`;
+}
+
+/** The xfs_io lines of one op. */
+function opLines(op: Op, maps: MapTable): string[] {
+  switch (op.op) {
+    case 'pwrite':
+      return [`pwrite -S ${hex(op.fill)} ${op.bsize === undefined ? '-O' : `-b ${op.bsize}`} ${op.off} ${op.len}`];
+    case 'pread':
+      return [`pread ${op.bsize !== undefined ? `-b ${op.bsize} ` : op.len > 0 ? `-b ${op.len} ` : ''}${op.off} ${op.len}`];
+    case 'truncate':
+      return [`truncate ${op.size}`];
+    case 'fallocate':
+      return [`${FALLOC_COMMANDS[op.mode] ?? 'falloc'} ${op.off} ${op.len}`];
+    case 'fsync':
+    case 'fdatasync':
+      return [op.op];
+    case 'sync_file_range': {
+      const opt = SYNC_RANGE_OPTS[op.flags];
+      return opt === undefined
+        ? [comment(op, 'xfs_io sync_range takes one flag (the last option wins); this combination has no command')]
+        : [`sync_range ${opt} ${op.off} ${op.len}`];
+    }
+    case 'fadvise_dontneed':
+      return [`fadvise -d ${op.off} ${op.len}`];
+    case 'mmap': {
+      if (op.len > 0 && op.off % PAGE_SIZE === 0) maps.maps.push({ id: op.map, off: op.off, len: op.len });
+      return [`mmap ${op.prot === 'r' ? '-r' : op.prot === 'w' ? '-w' : '-rw'} ${op.off} ${op.len}`];
+    }
+    case 'mread':
+    case 'mwrite':
+    case 'msync': {
+      const sel = maps.select(op.map, op.off, op.len, op.op === 'msync');
+      if (typeof sel === 'string') return [comment(op, sel)];
+      const cmd = op.op === 'mread' ? `mread ${op.off} ${op.len}`
+        : op.op === 'mwrite' ? `mwrite -S ${hex(op.fill)} ${op.off} ${op.len}`
+          : `msync ${op.sync ? '-s' : '-a'} ${op.off} ${op.len}`;
+      return [...sel, cmd];
+    }
+    case 'munmap': {
+      const i = maps.maps.findIndex((m) => m.id === op.map);
+      if (i < 0) return [comment(op, `map ${op.map} is not mapped`)];
+      maps.maps.splice(i, 1);
+      return [`mmap ${i}`, 'munmap'];
+    }
+    case 'copy_range':
+      return [comment(op, 'xfs_io copy_range copies from another file (and closes it): run it by hand')];
+    case 'drop_caches':
+      return [comment(op, 'sync; echo 3 > /proc/sys/vm/drop_caches')];
+    case 'evict':
+      return [comment(op, 'the inode was written back and evicted (approximate with syncfs + drop_caches)')];
+    case 'remount':
+      return [comment(op, 'clean unmount and mount again')];
+    case 'close_open':
+      return [comment(op, 'the fd was closed and opened again (its errseq cursor sampled anew)')];
+    case 'aio_write':
+    case 'aio_read':
+    case 'aio_wait':
+      return [comment(op, 'Linux AIO (io_submit/io_getevents) on the O_DIRECT fd; xfs_io has no command for it here')];
+    case 'writeback_kick':
+      return [comment(op, 'the flusher was woken (background writeback, concurrent with the caller)')];
+    case 'reclaim':
+      return [comment(op, 'kswapd reclaimed clean folios (memory pressure)')];
+    case 'fail_bio':
+      return [comment(op, `fault injection: the ${op.skip + 1}th ${op.write ? 'write' : 'read'} bio from here ${op.short === true ? 'is short' : 'fails with -EIO'} (dm-flakey or fail_make_request)`)];
+  }
+}
+
+function checkShape(p: Program): void {
+  if (p.files.length !== 1 || p.fds.length !== 1) {
+    throw new ExportError(`xfs_io export: the program has ${p.files.length} files and ${p.fds.length} fds; an xfs_io script works on one file through one fd (use the C export)`);
+  }
+}
+
+/** The script of one thread (fd 0 of the program is xfs_io's file). */
+function threadScript(p: Program, t: number): string[] {
+  const maps = new MapTable();
+  return p.threads[t]!.ops.flatMap((op) => opLines(op, maps));
+}
+
+/** One script per thread: `xfs_io.txt` for a sequential program, `xfs_io-tN.txt` otherwise. */
+export function exportXfsIo(r: Repro): { name: string; text: string }[] {
+  const p = r.program;
+  checkShape(p);
+  const direct = p.fds[0]!.direct;
+  const c = p.config;
+  const head = [
+    `# foliofuzz ${r.signature === '' ? 'control' : r.signature}`,
+    `# switches: ${r.bugs.join(', ') || '(none)'}; sim config fs=${c.fs} inode=${c.inode} blockSize=${c.blockSize} folioMax=${c.folioMax}`,
+    // xfs_io (6.1) has no comment syntax: "#" lines are for people and for `foliofuzz import --xfs-io`.
+    `# run: grep -v "^#" THIS | xfs_io -f${direct ? ' -d' : ''} FILE`,
+  ];
+  if (p.threads.length === 1) return [{ name: 'xfs_io.txt', text: [...head, ...threadScript(p, 0)].join('\n') + '\n' }];
+  const inter = (t: number): string[] => [
+    `# thread ${t} of ${p.threads.length}: run the scripts concurrently on the same file;`,
+    `# the sim's interleaving (${p.schedule?.strategy ?? 'default'} schedule, ${p.schedule?.decisions.length ?? 0} decisions) is in the text export`,
+  ];
+  return p.threads.map((_, t) => ({
+    name: `xfs_io-t${t}.txt`,
+    text: [...head, ...inter(t), ...threadScript(p, t)].join('\n') + '\n',
+  }));
+}
