@@ -11,7 +11,7 @@
 // interleaving afresh.
 
 import { runProgram } from '../exec/run.js';
-import type { Program, Schedule } from '../prog/types.js';
+import type { Decision, Program, Schedule } from '../prog/types.js';
 import { validateProgram } from '../prog/validate.js';
 import type { BugSet } from '../sim/bugs.js';
 import { clone, cutOps, dropEmptyThreads, dropThread, mergeThreads, opPositions, renumber } from './minimize-edit.js';
@@ -55,6 +55,14 @@ const DEFAULT_MAX_RUNS = 2000;
 const CONFIRM_RUNS = 3;
 /** Extra random and pct seeds tried for a multi-thread candidate the replay list misses. */
 const RESEEDS = 3;
+/** Choice points the one-preemption search tries. */
+const DEEP_POINTS = 64;
+/** Runs one two-preemption search may take. */
+const DEEP_BUDGET = 600;
+/** Random and pct seeds the deep search tries after the one-preemption search. */
+const DEEP_SEEDS = 32;
+/** Rounds of the structural stages (threads, ops, merges) at most. */
+const STRUCTURAL_ROUNDS = 3;
 
 /** Total ops over all threads. */
 export function programSize(p: Program): number {
@@ -73,6 +81,8 @@ function noLarger(a: Program, b: Program): boolean {
 /** The predicate and its bookkeeping: runs, budget, slippage. */
 class Oracle {
   runs = 0;
+  /** The decisions the last run recorded (empty under the default policy). */
+  private lastDecisions: Decision[] = [];
   private readonly seen = new Set<string>();
   private readonly maxRuns: number;
   private readonly deadline: number | null;
@@ -91,6 +101,7 @@ class Oracle {
   private once(p: Program): Program | null {
     this.runs++;
     const r = runProgram(p, { bugs: this.opts.bugs });
+    this.lastDecisions = r.schedule?.decisions ?? [];
     if (r.harnessError !== null || r.violation === null) return null;
     const sig = r.violation.signature;
     if (sig !== this.target) {
@@ -127,13 +138,68 @@ class Oracle {
   }
 
   /**
+   * The candidate under a systematic one-preemption search: record the default
+   * run's decisions (their hashes, and picks that are the default ones), then
+   * replay that prefix with a single different pick at each choice point;
+   * replay falls back to the default after it. Cutting a thread changes every
+   * enabled set, so a recorded list never matches again; a bug with one
+   * narrow window needs only this one preemption.
+   */
+  testDeep(cand: Program): Program | null {
+    const hit = this.test(cand);
+    if (hit || this.exhausted()) return hit;
+    const base = { ...clone(cand), schedule: { strategy: 'replay', seed: 0, depth: 0, decisions: [] } as Schedule };
+    this.runs++;
+    const rec = runProgram(base, { bugs: this.opts.bugs }).schedule?.decisions ?? [];
+    const found = this.preempt(base, rec, 0, 2, this.runs + DEEP_BUDGET);
+    if (found) return this.test(found) ?? found;
+    // Windows that need several preemptions: a wider seeded exploration.
+    for (let i = 1; i <= DEEP_SEEDS && !this.exhausted(); i++) {
+      for (const strategy of ['random', 'pct'] as const) {
+        const seed = (i * 0x85ebca6b) >>> 0;
+        const next = this.test({ ...clone(cand), schedule: { strategy, seed, depth: 3, decisions: [] } }, true);
+        if (next) {
+          this.runs++;
+          const r = runProgram(next, { bugs: this.opts.bugs });
+          if (r.violation?.signature === this.target && r.schedule) return { ...clone(cand), schedule: r.schedule };
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Replay `rec` up to a choice point k >= from, take a different pick there
+   * (pick 0..2; replay falls back to the default after), and where that run
+   * misses, recurse for one more preemption on the decisions it recorded.
+   */
+  private preempt(base: Program, rec: readonly Decision[], from: number, depth: number, budget: number): Program | null {
+    for (let k = from; k < rec.length && k < DEEP_POINTS; k++) {
+      for (let pick = 0; pick < 3; pick++) {
+        if (pick === rec[k]!.pick || this.exhausted() || this.runs >= budget) continue;
+        const decisions = [...rec.slice(0, k), { pick, hash: rec[k]!.hash }];
+        const cand = { ...clone(base), schedule: { ...base.schedule!, decisions } };
+        const next = this.test(cand, true);
+        if (next) return next;
+        const after = this.lastDecisions;
+        // A pick beyond the enabled set fell back to the default: nothing new to explore.
+        if (depth > 1 && after[k]?.pick === pick) {
+          const deeper = this.preempt(base, after, k + 1, depth - 1, budget);
+          if (deeper) return deeper;
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
    * Seeded schedules to retry a candidate under. A cut that removes a thread
    * or shifts the events changes the enabled sets, so the replay list stops
    * matching at its first decision and the interleaving that fired is lost;
    * a few seeded explorations (the original seed first) find it again.
    */
-  private reseeds(cand: Program): Schedule[] {
-    if (this.seeded === null || cand.threads.length < 2) return this.seeded ? [clone(this.seeded)] : [];
+  private reseeds(_cand: Program): Schedule[] {
+    if (this.seeded === null) return [];
     const out: Schedule[] = [clone(this.seeded)];
     for (let i = 1; i <= RESEEDS; i++) {
       const seed = (this.seeded.seed + i * 0x9e3779b1) >>> 0;
@@ -149,9 +215,17 @@ type Stage = (p: Program, o: Oracle) => Program;
 /** Stage 2: whole threads, last first. */
 function dropThreads(p: Program, o: Oracle): Program {
   for (let t = p.threads.length - 1; t >= 0 && p.threads.length > 1; t--) {
-    p = o.test(dropThread(p, t)) ?? p;
+    p = o.testDeep(dropThread(p, t)) ?? p;
   }
   return p;
+}
+
+/** Stage 2b: every thread's ops in thread 0, in thread order (the seeded retries find the events' order). */
+function sequentialize(p: Program, o: Oracle): Program {
+  if (p.threads.length < 2) return p;
+  let q = clone(p);
+  while (q.threads.length > 1) q = mergeThreads(q, 1, 0);
+  return o.testDeep(q) ?? p;
 }
 
 /** Stage 3: ddmin over all ops, chunks halving down to single ops. */
@@ -174,7 +248,7 @@ function ddminOps(p: Program, o: Oracle): Program {
 function mergeAll(p: Program, o: Oracle): Program {
   for (let from = p.threads.length - 1; from > 0; from--) {
     for (let into = 0; into < from; into++) {
-      const next = o.test(mergeThreads(p, from, into));
+      const next = o.testDeep(mergeThreads(p, from, into));
       if (next) {
         p = next;
         break;
@@ -276,22 +350,32 @@ export function minimizeProgram(p: Program, opts: MinimizeOptions): MinimizeResu
   const oracle = new Oracle(signature, opts, seeded);
   if (!oracle.test(frozen, true)) throw new MinimizeError(`the frozen replay schedule does not reproduce ${signature}`);
   const stages: MinimizeStage[] = [{ name: 'confirm', opsAfter: programSize(frozen), runs: CONFIRM_RUNS + oracle.runs }];
-  const plan: [string, Stage][] = [
+  const structural: [string, Stage][] = [
     ['drop-threads', dropThreads],
+    ['sequentialize', sequentialize],
     ['ddmin-ops', ddminOps],
     ['merge-threads', mergeAll],
+  ];
+  const finishing: [string, Stage][] = [
     ['simplify-args', (q, o) => simplifyArgs(q, o, false)],
     ['simplify-faults', (q, o) => simplifyArgs(q, o, true)],
     ['schedule', minimizeSchedule],
     ['config', smallestConfig],
   ];
   let cur = frozen;
-  for (const [name, stage] of plan) {
+  const runStage = (name: string, stage: Stage): void => {
     const before = oracle.runs;
     const next = stage(cur, oracle);
     if (noLarger(next, cur)) cur = next;
     stages.push({ name, opsAfter: programSize(cur), runs: oracle.runs - before });
+  };
+  // A merge or a new schedule can make earlier cuts possible: repeat to a fixpoint.
+  for (let round = 0; round < STRUCTURAL_ROUNDS; round++) {
+    const size = [programSize(cur), cur.threads.length];
+    for (const [name, stage] of structural) runStage(round === 0 ? name : `${name}#${round + 1}`, stage);
+    if (programSize(cur) === size[0] && cur.threads.length === size[1]) break;
   }
+  for (const [name, stage] of finishing) runStage(name, stage);
   return {
     program: cur,
     signature,
