@@ -82,7 +82,7 @@ function noLarger(a: Program, b: Program): boolean {
 class Oracle {
   runs = 0;
   /** The decisions the last run recorded (empty under the default policy). */
-  private lastDecisions: Decision[] = [];
+  lastDecisions: Decision[] = [];
   private readonly seen = new Set<string>();
   private readonly maxRuns: number;
   private readonly deadline: number | null;
@@ -136,7 +136,7 @@ class Oracle {
     const hit = this.once(cand);
     if (hit) return keepSchedule ? cand : hit;
     if (keepSchedule) return null;
-    for (const schedule of this.reseeds(cand)) {
+    for (const schedule of this.reseeds()) {
       if (this.exhausted()) return null;
       const reseeded = this.once({ ...clone(cand), schedule });
       // The seeded run's recorded list replaces the seed; a longer list is no gain.
@@ -146,12 +146,12 @@ class Oracle {
   }
 
   /**
-   * The candidate under a systematic one-preemption search: record the default
-   * run's decisions (their hashes, and picks that are the default ones), then
-   * replay that prefix with a single different pick at each choice point;
-   * replay falls back to the default after it. Cutting a thread changes every
-   * enabled set, so a recorded list never matches again; a bug with one
-   * narrow window needs only this one preemption.
+   * The candidate under a systematic search of one and two preemptions:
+   * record the default run's decisions (their hashes, and picks that are the
+   * default ones), then replay a prefix with a different pick at a choice
+   * point; replay falls back to the default after it. Cutting a thread changes
+   * every enabled set, so a recorded list never matches again; a bug with one
+   * or two narrow windows is found again this way. Then wider seeded tries.
    */
   testDeep(cand: Program): Program | null {
     const hit = this.test(cand);
@@ -166,11 +166,8 @@ class Oracle {
       for (const strategy of ['random', 'pct'] as const) {
         const seed = (i * 0x85ebca6b) >>> 0;
         const next = this.test({ ...clone(cand), schedule: { strategy, seed, depth: 3, decisions: [] } }, true);
-        if (next) {
-          this.runs++;
-          const r = runProgram(next, { bugs: this.opts.bugs });
-          if (r.violation?.signature === this.target && r.schedule) return { ...clone(cand), schedule: r.schedule };
-        }
+        // The seeded run's recorded decisions replace the seed.
+        if (next) return withDecisions(cand, this.lastDecisions);
       }
     }
     return null;
@@ -206,7 +203,7 @@ class Oracle {
    * matching at its first decision and the interleaving that fired is lost;
    * a few seeded explorations (the original seed first) find it again.
    */
-  private reseeds(_cand: Program): Schedule[] {
+  private reseeds(): Schedule[] {
     if (this.seeded === null) return [];
     const out: Schedule[] = [clone(this.seeded)];
     for (let i = 1; i <= RESEEDS; i++) {
