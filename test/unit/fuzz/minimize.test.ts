@@ -1,0 +1,166 @@
+// The minimizer over the known reproducers: results never grow, keep their
+// signature and replay; the control is refused; slippage to another bug is
+// reported and rejected; bloated reproducers shrink back to the hand-written size.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { runProgram } from '../../../worker/exec/run.js';
+import { cutOps } from '../../../worker/fuzz/minimize-edit.js';
+import { MinimizeError, minimizeProgram, programSize, type MinimizeResult } from '../../../worker/fuzz/minimize.js';
+import type { Program } from '../../../worker/prog/types.js';
+import { validateProgram } from '../../../worker/prog/validate.js';
+import type { BugName, BugSet } from '../../../worker/sim/bugs.js';
+import { bloatReproducing } from './minimize-bloat.js';
+
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const KNOWN = join(ROOT, 'corpus', 'known');
+
+interface Entry {
+  switch: BugName;
+  program: string;
+  signature: string;
+}
+
+const manifest = JSON.parse(readFileSync(join(KNOWN, 'manifest.json'), 'utf8')) as Entry[];
+
+function load(file: string): Program {
+  const path = join(KNOWN, file);
+  return validateProgram(JSON.parse(readFileSync(path, 'utf8')), path);
+}
+
+function decisions(p: Program): number {
+  return p.schedule?.decisions.length ?? 0;
+}
+
+/** What every result must satisfy: valid, not larger, same signature three times. */
+function checkResult(r: MinimizeResult, input: Program, bugs: BugSet, signature: string): void {
+  const p = validateProgram(JSON.parse(JSON.stringify(r.program)), 'result');
+  assert.equal(r.signature, signature);
+  assert.equal(r.opsBefore, programSize(input));
+  assert.equal(r.opsAfter, programSize(p));
+  assert.ok(r.opsAfter <= r.opsBefore, `ops grew: ${r.opsBefore} -> ${r.opsAfter}`);
+  assert.equal(r.threadsAfter, p.threads.length);
+  assert.ok(r.threadsAfter <= r.threadsBefore);
+  assert.equal(r.decisionsAfter, decisions(p));
+  assert.ok(r.decisionsAfter <= r.decisionsBefore, `decisions grew: ${r.decisionsBefore} -> ${r.decisionsAfter}`);
+  for (let i = 0; i < 3; i++) assert.equal(runProgram(p, { bugs }).violation?.signature, signature);
+  for (const s of r.stages) assert.ok(s.opsAfter <= r.opsBefore);
+  assert.equal(r.stages.at(-1)!.opsAfter, r.opsAfter);
+}
+
+for (const e of manifest) {
+  const program = load(e.program);
+  const bugs: BugSet = new Set([e.switch]);
+  if (e.signature === '') {
+    test(`${e.switch}: the control is refused, it does not reproduce`, () => {
+      assert.throws(() => minimizeProgram(program, { bugs }), (err: unknown) =>
+        err instanceof MinimizeError && /does not reproduce/.test(err.message));
+    });
+    continue;
+  }
+  test(`${e.switch}: minimizing the known reproducer keeps its signature and never grows`, () => {
+    const r = minimizeProgram(program, { bugs });
+    checkResult(r, program, bugs, e.signature);
+    assert.ok(r.decisionsBefore <= decisions(program));
+  });
+  test(`${e.switch}: a bloated version shrinks back to the hand-written size`, () => {
+    const bloated = bloatReproducing(program, bugs, e.signature);
+    assert.ok(bloated, 'some bloated version reproduces');
+    assert.ok(programSize(bloated) > programSize(program));
+    const r = minimizeProgram(bloated, { bugs });
+    checkResult(r, bloated, bugs, e.signature);
+    assert.ok(r.opsAfter <= programSize(program), `${r.opsAfter} ops, hand-written ${programSize(program)}`);
+    assert.ok(r.threadsAfter <= program.threads.length);
+  });
+}
+
+test('with every switch off a reproducer is refused', () => {
+  const e = manifest.find((m) => m.signature !== '')!;
+  assert.throws(() => minimizeProgram(load(e.program), { bugs: new Set() }), MinimizeError);
+});
+
+test('a target signature the program does not report is refused', () => {
+  const e = manifest.find((m) => m.signature !== '')!;
+  assert.throws(() => minimizeProgram(load(e.program), { bugs: new Set([e.switch]), signature: 'BUG other' }), MinimizeError);
+});
+
+/** b's ops after a's in thread 0, on b's own files and fds. */
+function combine(a: Program, b: Program): Program {
+  const q = structuredClone(a);
+  const nf = q.files.length;
+  const nfd = q.fds.length;
+  for (const f of b.files) q.files.push({ name: `b_${f.name}` });
+  for (const d of b.fds) q.fds.push({ file: d.file + nf, direct: d.direct });
+  for (const op of b.threads[0]!.ops) {
+    const c = { ...op } as Record<string, unknown>;
+    for (const k of ['fd', 'fdIn', 'fdOut']) if (typeof c[k] === 'number') c[k] = (c[k] as number) + nfd;
+    if (op.op === 'evict') c['file'] = op.file + nf;
+    if ('map' in op) c['map'] = op.map + 100;
+    if ('iocb' in op) c['iocb'] = op.iocb + 100;
+    q.threads[0]!.ops.push(c as unknown as typeof op);
+  }
+  return validateProgram(JSON.parse(JSON.stringify(q)), 'combined');
+}
+
+test('slippage: cutting the first bug reveals the second, which is reported and never accepted', () => {
+  const a = load('iomap-no-validity-check.json');
+  const b = load('mkwrite-ifs-zeroed.json');
+  const target = manifest.find((m) => m.switch === 'iomap-no-validity-check')!.signature;
+  const other = manifest.find((m) => m.switch === 'mkwrite-ifs-zeroed')!.signature;
+  const bugs: BugSet = new Set<BugName>(['iomap-no-validity-check', 'mkwrite-ifs-zeroed']);
+  const p = combine(a, b);
+  assert.equal(runProgram(p, { bugs }).violation?.signature, target);
+  const seen: string[] = [];
+  const r = minimizeProgram(p, { bugs, onNewFinding: (sig, prog) => {
+    seen.push(sig);
+    assert.equal(runProgram(prog, { bugs }).violation?.signature, sig);
+  } });
+  assert.ok(seen.includes(other), `saw ${seen.join(', ')}`);
+  assert.equal(new Set(seen).size, seen.length, 'each new signature reported once');
+  assert.ok(!seen.includes(target));
+  checkResult(r, p, bugs, target);
+  assert.ok(r.opsAfter <= programSize(a));
+});
+
+test('the run budget is kept', () => {
+  const e = manifest.find((m) => m.switch === 'ext4-dio-fallback-no-drain')!;
+  const program = load(e.program);
+  const bugs: BugSet = new Set([e.switch]);
+  const bloated = bloatReproducing(program, bugs, e.signature)!;
+  const r = minimizeProgram(bloated, { bugs, maxRuns: 50 });
+  // Three confirming runs and one of the frozen schedule, the budget, and at most one recording run past it.
+  assert.ok(r.runs <= 4 + 50 + 1, `${r.runs} runs`);
+  checkResult(r, bloated, bugs, e.signature);
+});
+
+test('cutting an mmap or an aio_write cuts the ops that refer to it', () => {
+  const p: Program = {
+    version: 1,
+    config: { fs: 'xfs', inode: 'extent', blockSize: 4096, folioMax: 4096 },
+    files: [{ name: 'f' }],
+    fds: [{ file: 0, direct: true }],
+    threads: [{ ops: [
+      { op: 'mmap', map: 0, fd: 0, off: 0, len: 4096, prot: 'rw' },
+      { op: 'aio_write', fd: 0, off: 0, len: 4096, fill: 1, iocb: 1 },
+      { op: 'mread', map: 0, off: 0, len: 10 },
+      { op: 'aio_wait', iocb: 1 },
+      { op: 'fsync', fd: 0 },
+    ] }],
+  };
+  assert.deepEqual(cutOps(p, [{ thread: 0, index: 0 }]).threads[0]!.ops.map((o) => o.op), ['aio_write', 'aio_wait', 'fsync']);
+  assert.deepEqual(cutOps(p, [{ thread: 0, index: 1 }]).threads[0]!.ops.map((o) => o.op), ['mmap', 'mread', 'fsync']);
+  assert.equal(p.threads[0]!.ops.length, 5, 'the input is left alone');
+});
+
+test('a deadline already past stops after confirming, returning the frozen input', () => {
+  const e = manifest.find((m) => m.switch === 'set-uptodate-during-read')!;
+  const program = load(e.program);
+  const bugs: BugSet = new Set([e.switch]);
+  const bloated = bloatReproducing(program, bugs, e.signature)!;
+  const r = minimizeProgram(bloated, { bugs, deadlineMs: -1 });
+  assert.equal(r.opsAfter, r.opsBefore);
+  checkResult(r, bloated, bugs, e.signature);
+});

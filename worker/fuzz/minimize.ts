@@ -1,0 +1,403 @@
+// The reproducer minimizer (syzkaller's pkg/repro and prog/minimization are
+// the model): shrink a program that reports a signature to a smaller one that
+// reports the same signature, stage by stage, never accepting a candidate
+// that reports anything else.
+//
+// The schedule is frozen first (a random/pct schedule becomes the replay list
+// its run recorded). Cutting ops shifts the decision stream, so every accepted
+// candidate adopts the schedule its own run re-recorded (aligned with the new
+// program), and a candidate that fails under the current replay list is tried
+// once more under the original seeded policy, where the seed explores the
+// interleaving afresh.
+
+import { runProgram } from '../exec/run.js';
+import type { Decision, Program, Schedule } from '../prog/types.js';
+import { validateProgram } from '../prog/validate.js';
+import type { BugSet } from '../sim/bugs.js';
+import { clone, cutOps, dropEmptyThreads, dropThread, mergeThreads, opPositions, renumber } from './minimize-edit.js';
+import { simplifyCandidates } from './minimize-args.js';
+
+export interface MinimizeOptions {
+  bugs: BugSet;
+  signature?: string;
+  maxRuns?: number;
+  deadlineMs?: number;
+  onNewFinding?: (signature: string, program: Program) => void;
+}
+
+export interface MinimizeStage {
+  name: string;
+  opsAfter: number;
+  runs: number;
+}
+
+export interface MinimizeResult {
+  program: Program;
+  signature: string;
+  opsBefore: number;
+  opsAfter: number;
+  threadsBefore: number;
+  threadsAfter: number;
+  decisionsBefore: number;
+  decisionsAfter: number;
+  runs: number;
+  stages: MinimizeStage[];
+}
+
+export class MinimizeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MinimizeError';
+  }
+}
+
+const DEFAULT_MAX_RUNS = 2000;
+const CONFIRM_RUNS = 3;
+/** Extra random and pct seeds tried for a multi-thread candidate the replay list misses. */
+const RESEEDS = 3;
+/** Choice points the one-preemption search tries. */
+const DEEP_POINTS = 64;
+/** Runs one two-preemption search may take. */
+const DEEP_BUDGET = 600;
+/** Random and pct seeds the deep search tries after the one-preemption search. */
+const DEEP_SEEDS = 32;
+/** Rounds of the structural stages (threads, ops, merges) at most. */
+const STRUCTURAL_ROUNDS = 3;
+
+/** Total ops over all threads. */
+export function programSize(p: Program): number {
+  return p.threads.reduce((n, t) => n + t.ops.length, 0);
+}
+
+function decisionCount(p: Program): number {
+  return p.schedule?.decisions.length ?? 0;
+}
+
+/** Smaller in no dimension worse: ops, threads, decisions. */
+function noLarger(a: Program, b: Program): boolean {
+  return programSize(a) <= programSize(b) && a.threads.length <= b.threads.length && decisionCount(a) <= decisionCount(b);
+}
+
+/** The predicate and its bookkeeping: runs, budget, slippage. */
+class Oracle {
+  runs = 0;
+  /** The decisions the last run recorded (empty under the default policy). */
+  lastDecisions: Decision[] = [];
+  private readonly seen = new Set<string>();
+  private readonly maxRuns: number;
+  private readonly deadline: number | null;
+
+  constructor(readonly target: string, private readonly opts: MinimizeOptions, private readonly seeded: Schedule | null) {
+    this.maxRuns = opts.maxRuns ?? DEFAULT_MAX_RUNS;
+    // Wall time bounds the minimizer, never the sim: checked only between runs.
+    this.deadline = opts.deadlineMs === undefined ? null : Date.now() + opts.deadlineMs;
+  }
+
+  exhausted(): boolean {
+    return this.runs >= this.maxRuns || (this.deadline !== null && Date.now() > this.deadline);
+  }
+
+  /** One run: the program with its recorded schedule if it reports the target, else null. */
+  private once(p: Program): Program | null {
+    this.runs++;
+    const r = runProgram(p, { bugs: this.opts.bugs });
+    this.lastDecisions = r.schedule?.decisions ?? [];
+    if (r.harnessError !== null || r.violation === null) return null;
+    const sig = r.violation.signature;
+    if (sig !== this.target) {
+      if (!this.seen.has(sig)) {
+        this.seen.add(sig);
+        this.opts.onNewFinding?.(sig, p);
+      }
+      return null;
+    }
+    const q = clone(p);
+    // Adopt the re-recorded schedule where it is no longer than the list that produced it.
+    if (r.schedule && r.schedule.decisions.length <= decisionCount(p)) q.schedule = r.schedule;
+    return q;
+  }
+
+  /** The pick the default policy takes at choice point i of `p`'s run (its list must end before i). */
+  defaultPickAt(p: Program, i: number): number | null {
+    if (this.exhausted()) return null;
+    this.runs++;
+    const d = runProgram(p, { bugs: this.opts.bugs }).schedule?.decisions[i];
+    return d ? d.pick : null;
+  }
+
+  /** Does the candidate keep the target? Returns the accepted program (with its schedule). */
+  test(cand: Program, keepSchedule = false): Program | null {
+    if (this.exhausted()) return null;
+    try {
+      validateProgram(JSON.parse(JSON.stringify(cand)) as unknown, 'minimize');
+    } catch {
+      return null;
+    }
+    const hit = this.once(cand);
+    if (hit) return keepSchedule ? cand : hit;
+    if (keepSchedule) return null;
+    for (const schedule of this.reseeds()) {
+      if (this.exhausted()) return null;
+      const reseeded = this.once({ ...clone(cand), schedule });
+      // The seeded run's recorded list replaces the seed; a longer list is no gain.
+      if (reseeded && reseeded.schedule?.strategy === 'replay' && noLarger(reseeded, cand)) return reseeded;
+    }
+    return null;
+  }
+
+  /**
+   * The candidate under a systematic search of one and two preemptions:
+   * record the default run's decisions (their hashes, and picks that are the
+   * default ones), then replay a prefix with a different pick at a choice
+   * point; replay falls back to the default after it. Cutting a thread changes
+   * every enabled set, so a recorded list never matches again; a bug with one
+   * or two narrow windows is found again this way. Then wider seeded tries.
+   */
+  testDeep(cand: Program): Program | null {
+    const hit = this.test(cand);
+    if (hit || this.exhausted()) return hit;
+    const base = { ...clone(cand), schedule: { strategy: 'replay', seed: 0, depth: 0, decisions: [] } as Schedule };
+    this.runs++;
+    const rec = runProgram(base, { bugs: this.opts.bugs }).schedule?.decisions ?? [];
+    const found = this.preempt(base, rec, 0, 2, this.runs + DEEP_BUDGET);
+    if (found) return this.test(found) ?? found;
+    // Windows that need several preemptions: a wider seeded exploration.
+    for (let i = 1; i <= DEEP_SEEDS && !this.exhausted(); i++) {
+      for (const strategy of ['random', 'pct'] as const) {
+        const seed = (i * 0x85ebca6b) >>> 0;
+        const next = this.test({ ...clone(cand), schedule: { strategy, seed, depth: 3, decisions: [] } }, true);
+        // The seeded run's recorded decisions replace the seed.
+        if (next) return withDecisions(cand, this.lastDecisions);
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Replay `rec` up to a choice point k >= from, take a different pick there
+   * (pick 0..2; replay falls back to the default after), and where that run
+   * misses, recurse for one more preemption on the decisions it recorded.
+   */
+  private preempt(base: Program, rec: readonly Decision[], from: number, depth: number, budget: number): Program | null {
+    for (let k = from; k < rec.length && k < DEEP_POINTS; k++) {
+      for (let pick = 0; pick < 3; pick++) {
+        if (pick === rec[k]!.pick || this.exhausted() || this.runs >= budget) continue;
+        const decisions = [...rec.slice(0, k), { pick, hash: rec[k]!.hash }];
+        const cand = { ...clone(base), schedule: { ...base.schedule!, decisions } };
+        const next = this.test(cand, true);
+        if (next) return next;
+        const after = this.lastDecisions;
+        // A pick beyond the enabled set fell back to the default: nothing new to explore.
+        if (depth > 1 && after[k]?.pick === pick) {
+          const deeper = this.preempt(base, after, k + 1, depth - 1, budget);
+          if (deeper) return deeper;
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Seeded schedules to retry a candidate under. A cut that removes a thread
+   * or shifts the events changes the enabled sets, so the replay list stops
+   * matching at its first decision and the interleaving that fired is lost;
+   * a few seeded explorations (the original seed first) find it again.
+   */
+  private reseeds(): Schedule[] {
+    if (this.seeded === null) return [];
+    const out: Schedule[] = [clone(this.seeded)];
+    for (let i = 1; i <= RESEEDS; i++) {
+      const seed = (this.seeded.seed + i * 0x9e3779b1) >>> 0;
+      out.push({ strategy: 'random', seed, depth: 0, decisions: [] });
+      out.push({ strategy: 'pct', seed, depth: 3, decisions: [] });
+    }
+    return out;
+  }
+}
+
+type Stage = (p: Program, o: Oracle) => Program;
+
+/** Stage 2: whole threads, last first. */
+function dropThreads(p: Program, o: Oracle): Program {
+  for (let t = p.threads.length - 1; t >= 0 && p.threads.length > 1; t--) {
+    p = o.testDeep(dropThread(p, t)) ?? p;
+  }
+  return p;
+}
+
+/** Stage 2b: every thread's ops in thread 0, in thread order (the seeded retries find the events' order). */
+function sequentialize(p: Program, o: Oracle): Program {
+  if (p.threads.length < 2) return p;
+  let q = clone(p);
+  while (q.threads.length > 1) q = mergeThreads(q, 1, 0);
+  return o.testDeep(q) ?? p;
+}
+
+/** Stage 3: ddmin over all ops, chunks halving down to single ops. */
+function ddminOps(p: Program, o: Oracle): Program {
+  let chunk = Math.max(1, Math.floor(programSize(p) / 2));
+  for (;;) {
+    let i = 0;
+    while (i < programSize(p) && !o.exhausted()) {
+      const pos = opPositions(p).slice(i, i + chunk);
+      const next = o.test(dropEmptyThreads(cutOps(p, pos)));
+      if (next && programSize(next) < programSize(p)) p = next;
+      else i += chunk;
+    }
+    if (chunk === 1 || o.exhausted()) return p;
+    chunk = Math.max(1, Math.floor(chunk / 2));
+  }
+}
+
+/** Stage 4: one thread's ops appended to another's. */
+function mergeAll(p: Program, o: Oracle): Program {
+  for (let from = p.threads.length - 1; from > 0; from--) {
+    for (let into = 0; into < from; into++) {
+      const next = o.testDeep(mergeThreads(p, from, into));
+      if (next) {
+        p = next;
+        break;
+      }
+    }
+  }
+  return p;
+}
+
+/** Stage 5: smaller, aligned arguments; then unused declarations removed. */
+function simplifyArgs(p: Program, o: Oracle, faultsOnly: boolean): Program {
+  for (const pos of opPositions(p)) {
+    for (const make of simplifyCandidates(p, pos, faultsOnly)) {
+      const cand = make(p);
+      if (cand) p = o.test(cand) ?? p;
+    }
+  }
+  if (!faultsOnly) p = o.test(renumber(p)) ?? p;
+  return p;
+}
+
+function withDecisions(p: Program, decisions: Schedule['decisions']): Program {
+  const q = clone(p);
+  q.schedule = { strategy: 'replay', seed: q.schedule?.seed ?? 0, depth: q.schedule?.depth ?? 0, decisions };
+  return q;
+}
+
+/**
+ * Stage 7: the shortest decision prefix (replay falls back to the default
+ * policy past it), then single preemptions (a pick the default policy would
+ * not take, learnt by replaying the prefix before it) replaced by the default
+ * pick, then no schedule at all.
+ */
+function minimizeSchedule(p: Program, o: Oracle): Program {
+  if (!p.schedule) return p;
+  const ds = p.schedule.decisions;
+  let lo = 0;
+  let hi = ds.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const next = o.test(withDecisions(p, ds.slice(0, mid)), true);
+    if (next) hi = mid;
+    else lo = mid + 1;
+  }
+  if (hi < ds.length) p = withDecisions(p, ds.slice(0, hi));
+  for (let i = 0; i < p.schedule!.decisions.length; i++) {
+    const cur = p.schedule!.decisions;
+    const dflt = o.defaultPickAt(withDecisions(p, cur.slice(0, i)), i);
+    if (dflt === null || dflt === cur[i]!.pick) continue;
+    const alt = cur.map((d, j) => (j === i ? { ...d, pick: dflt } : d));
+    p = o.test(withDecisions(p, alt), true) ?? p;
+  }
+  const bare = clone(p);
+  delete bare.schedule;
+  return o.test(bare, true) ?? p;
+}
+
+/** Stage 8: folioMax smaller, blockSize toward 4096, then another fs where it still fires. */
+function smallestConfig(p: Program, o: Oracle): Program {
+  for (let f = p.config.folioMax / 2; f >= Math.max(4096, p.config.blockSize); f /= 2) {
+    const next = o.test({ ...clone(p), config: { ...p.config, folioMax: f } });
+    if (!next) break;
+    p = next;
+  }
+  if (p.config.blockSize !== 4096 && p.config.folioMax >= 4096) {
+    p = o.test({ ...clone(p), config: { ...p.config, blockSize: 4096 } }) ?? p;
+  }
+  if (p.config.fs === 'fuse') {
+    for (const fs of ['xfs', 'ext4'] as const) {
+      const next = o.test({ ...clone(p), config: { ...p.config, fs, inode: 'extent' } });
+      if (next) return next;
+    }
+  }
+  return p;
+}
+
+/** Stage 1: three runs agree, the schedule frozen to the replay list it recorded. */
+function confirm(p: Program, opts: MinimizeOptions): { program: Program; signature: string } {
+  const runs = Array.from({ length: CONFIRM_RUNS }, () => runProgram(p, { bugs: opts.bugs }));
+  const sigs = runs.map((r) => r.violation?.signature ?? (r.harnessError !== null ? 'harness error' : 'no violation'));
+  if (runs.some((r) => r.violation === null)) {
+    throw new MinimizeError(`the program does not reproduce: ${sigs.join(', ')}`);
+  }
+  if (new Set(sigs).size !== 1) throw new MinimizeError(`nondeterministic: ${sigs.join(' / ')}`);
+  const signature = sigs[0]!;
+  if (opts.signature !== undefined && opts.signature !== signature) {
+    throw new MinimizeError(`the program reports ${signature}, not ${opts.signature}`);
+  }
+  const frozen = clone(p);
+  const strategy = p.schedule?.strategy;
+  if ((strategy === 'random' || strategy === 'pct') && runs[0]!.schedule) frozen.schedule = runs[0]!.schedule;
+  return { program: frozen, signature };
+}
+
+/** Shrink `p` to a smaller program that reports the same signature. */
+export function minimizeProgram(p: Program, opts: MinimizeOptions): MinimizeResult {
+  const input = validateProgram(JSON.parse(JSON.stringify(p)) as unknown, 'minimize input');
+  const { program: frozen, signature } = confirm(input, opts);
+  const s = input.schedule;
+  const seeded = s && (s.strategy === 'random' || s.strategy === 'pct') ? clone(s) : null;
+  const oracle = new Oracle(signature, opts, seeded);
+  // A frozen seeded schedule must replay what it recorded.
+  const froze = seeded !== null;
+  if (froze && runProgram(frozen, { bugs: opts.bugs }).violation?.signature !== signature) {
+    throw new MinimizeError(`the frozen replay schedule does not reproduce ${signature}`);
+  }
+  const confirmRuns = CONFIRM_RUNS + (froze ? 1 : 0);
+  const stages: MinimizeStage[] = [{ name: 'confirm', opsAfter: programSize(frozen), runs: confirmRuns }];
+  const structural: [string, Stage][] = [
+    ['drop-threads', dropThreads],
+    ['sequentialize', sequentialize],
+    ['ddmin-ops', ddminOps],
+    ['merge-threads', mergeAll],
+  ];
+  const finishing: [string, Stage][] = [
+    ['simplify-args', (q, o) => simplifyArgs(q, o, false)],
+    ['simplify-faults', (q, o) => simplifyArgs(q, o, true)],
+    ['schedule', minimizeSchedule],
+    ['config', smallestConfig],
+  ];
+  let cur = frozen;
+  const runStage = (name: string, stage: Stage): void => {
+    const before = oracle.runs;
+    const next = stage(cur, oracle);
+    if (noLarger(next, cur)) cur = next;
+    stages.push({ name, opsAfter: programSize(cur), runs: oracle.runs - before });
+  };
+  // A merge or a new schedule can make earlier cuts possible: repeat to a fixpoint.
+  for (let round = 0; round < STRUCTURAL_ROUNDS; round++) {
+    const size = [programSize(cur), cur.threads.length];
+    for (const [name, stage] of structural) runStage(round === 0 ? name : `${name}#${round + 1}`, stage);
+    if (programSize(cur) === size[0] && cur.threads.length === size[1]) break;
+  }
+  for (const [name, stage] of finishing) runStage(name, stage);
+  return {
+    program: cur,
+    signature,
+    opsBefore: programSize(input),
+    opsAfter: programSize(cur),
+    threadsBefore: input.threads.length,
+    threadsAfter: cur.threads.length,
+    decisionsBefore: decisionCount(frozen),
+    decisionsAfter: decisionCount(cur),
+    runs: confirmRuns + oracle.runs,
+    stages,
+  };
+}
