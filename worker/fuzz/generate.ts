@@ -33,6 +33,12 @@ export const GEN_WEIGHTS: readonly (readonly [OpKind, number])[] = [
   ['writeback_kick', 3], ['reclaim', 3], ['fail_bio', 2.5],
 ];
 
+/** What happens around a scene: the ops that meet its state. */
+const SCENE_WEIGHTS: readonly (readonly [OpKind, number])[] = [
+  ['pwrite', 10], ['pread', 8], ['truncate', 3], ['fallocate', 4], ['fsync', 2], ['mmap', 1], ['mwrite', 2],
+  ['writeback_kick', 1], ['reclaim', 1],
+];
+
 const FALLOC_WEIGHTS: readonly (readonly [FallocMode, number])[] = [
   ['alloc', 3], ['keep_size', 3], ['punch', 4], ['zero', 3], ['zero_keep', 2],
   ['collapse', 1], ['insert', 1], ['unshare', 0.5],
@@ -49,7 +55,7 @@ export function randomConfig(rng: FuzzRng): SimConfig {
 
 export function randomSchedule(rng: FuzzRng, threads: number): Schedule | undefined {
   // One thread still races with bio completions, flusher and kswapd: a drawn schedule explores those too.
-  if (threads === 1 && rng.chance(0.3)) return undefined;
+  if (threads === 1 && rng.chance(0.2)) return undefined;
   const strategy = rng.chance(0.5) ? 'pct' : 'random';
   return { strategy, seed: rng.int(2 ** 31), depth: rng.range(1, 4), decisions: [] };
 }
@@ -67,6 +73,8 @@ export class OpGen {
   readonly pending: number[][] = [];
   nextMap = 0;
   nextIocb = 0;
+  /** Where the current scene plays: offsets land near it, so its ops meet. -1: nowhere in particular. */
+  focus = -1;
   private fillByte = 0;
   private readonly emitted: Op[] = [];
 
@@ -96,7 +104,10 @@ export class OpGen {
   offset(fd: number, align: number): number {
     const r = this.rng;
     let off: number;
-    if (r.chance(0.3)) {
+    if (this.focus >= 0 && r.chance(0.8)) {
+      const unit = r.chance(0.7) ? this.config.blockSize : SECTOR;
+      off = this.focus + r.range(-2, 2) * unit + (r.chance(0.1) ? r.range(1, 300) : 0);
+    } else if (r.chance(0.3)) {
       off = r.pick(interestingValues(this.config, this.sizeOf(fd)));
     } else {
       const unit = r.pick([this.config.blockSize, this.config.folioMax, PAGE, SECTOR]);
@@ -110,6 +121,8 @@ export class OpGen {
     const r = this.rng;
     const bs = this.config.blockSize;
     let len: number;
+    // Inside a scene, whole blocks: the ops cover the blocks the scene set up, and their neighbours.
+    if (this.focus >= 0 && r.chance(0.6)) return Math.max(align, Math.floor((bs * r.range(1, 2)) / align) * align);
     switch (r.int(6)) {
       case 0: len = r.range(1, 300); break;
       case 1: len = bs * r.range(1, 4); break;
@@ -244,6 +257,122 @@ export class OpGen {
     }
   }
 
+  private fdOf(direct: boolean): number {
+    const fd = this.fdWhere(direct);
+    return fd < 0 ? this.rng.int(this.fds.length) : fd;
+  }
+
+  /** A few blocks written and made durable: mapped blocks on disk, sometimes a hole after them inside EOF. */
+  private scenePersist(t: number): Op[] {
+    const r = this.rng;
+    const bs = this.config.blockSize;
+    const fd = this.fdOf(false);
+    const out: Op[] = [{ op: 'pwrite', fd, off: this.focus, len: bs * r.range(1, 2), fill: this.nextFill() }];
+    if (r.chance(0.5)) out.push({ op: 'truncate', fd, size: this.focus + r.pick([this.config.folioMax, 2 * bs, PAGE]) });
+    out.push(r.chance(0.8) ? { op: 'fsync', fd } : { op: 'writeback_kick' });
+    if (r.chance(0.4)) out.push({ op: 'drop_caches' });
+    return out.map((o) => this.record(o)!).concat(this.sceneOps(t, r.range(0, 2)));
+  }
+
+  /** An AIO in flight while other I/O hits the same blocks, then reaped, then read back. */
+  private sceneAio(t: number): Op[] {
+    const r = this.rng;
+    const bs = this.config.blockSize;
+    const out: Op[] = [];
+    // Mostly over blocks made durable first: then the direct I/O really goes async (no fallback).
+    if (r.chance(0.8)) {
+      const fd = this.fdOf(false);
+      out.push({ op: 'pwrite', fd, off: this.focus, len: bs * (r.chance(0.7) ? 1 : 2), fill: this.nextFill() });
+      if (r.chance(0.75)) out.push({ op: 'truncate', fd, size: this.focus + Math.max(this.config.folioMax, 2 * bs) });
+      out.push({ op: 'fsync', fd });
+      for (const o of out) this.record(o);
+    }
+    const dfd = this.fdWhere(true);
+    let submit: Op | null;
+    if (dfd >= 0 && r.chance(0.7)) {
+      const iocb = this.nextIocb++;
+      (this.pending[t] ??= []).push(iocb);
+      submit = this.record(r.chance(0.8)
+        ? { op: 'aio_write', fd: dfd, off: this.focus, len: bs, fill: this.nextFill(), iocb }
+        : { op: 'aio_read', fd: dfd, off: this.focus, len: bs, iocb });
+    } else submit = this.op(r.chance(0.8) ? 'aio_write' : 'aio_read', t);
+    if (!submit) return out;
+    out.push(submit);
+    out.push(...(r.chance(0.7) ? [this.neighbourIo(submit)] : this.sceneOps(t, r.range(1, 3))));
+    if (r.chance(0.85)) out.push(this.op('aio_wait', t)!);
+    if (r.chance(0.5)) out.push(this.op('pread', t)!);
+    return out.filter((o) => o !== null);
+  }
+
+  /** A write or read of the block next to (or at) an in-flight AIO, direct or buffered: they share a folio. */
+  private neighbourIo(aio: Op): Op {
+    const r = this.rng;
+    const bs = this.config.blockSize;
+    const at = aio.op === 'aio_write' || aio.op === 'aio_read' ? aio.off : this.focus;
+    const off = Math.max(0, at + r.pick([bs, bs, bs, -bs, 0]));
+    const fd = this.fdOf(r.chance(0.6));
+    const op: Op = r.chance(0.7)
+      ? { op: 'pwrite', fd, off, len: bs * r.range(1, 2), fill: this.nextFill() }
+      : { op: 'pread', fd, off: r.chance(0.5) ? off : at, len: bs };
+    return this.record(op)!;
+  }
+
+  /** Preallocated (unwritten) blocks written, written back and reclaimed while another write comes in. */
+  private sceneUnwritten(t: number): Op[] {
+    const r = this.rng;
+    const bs = this.config.blockSize;
+    const fd = this.fdOf(false);
+    const mode = r.pick<FallocMode>(['alloc', 'keep_size', 'zero']);
+    const out: Op[] = [
+      { op: 'fallocate', fd, mode, off: this.focus, len: r.pick([bs * r.range(1, 4), this.config.folioMax]) },
+    ];
+    out.push({ op: 'pwrite', fd, off: this.focus, len: r.range(1, 2) * bs, fill: this.nextFill() });
+    for (const o of out) this.record(o);
+    const races: Op[] = [{ op: 'writeback_kick' }, { op: 'reclaim' }];
+    if (r.chance(0.3)) races.reverse();
+    out.push(...races.map((o) => this.record(o)!));
+    // A partial-block write into what was written: it must read the block, not zero it.
+    if (r.chance(0.6)) out.push(this.record({ op: 'pwrite', fd, off: this.focus + r.range(1, bs - 1), len: r.range(1, 200), fill: this.nextFill() })!);
+    out.push(...this.sceneOps(t, r.range(0, 2)));
+    return out;
+  }
+
+  /** An injected I/O error on a cached range, then ops that meet its aftermath. */
+  private sceneFault(t: number): Op[] {
+    const r = this.rng;
+    const fd = this.fdOf(false);
+    const out: Op[] = [];
+    if (r.chance(0.6)) out.push(this.record({ op: 'pread', fd, off: this.focus, len: this.config.folioMax })!);
+    out.push(this.op('fail_bio', t)!);
+    out.push(...this.sceneOps(t, r.range(1, 3)));
+    return out;
+  }
+
+  private sceneOps(t: number, n: number): Op[] {
+    const out: Op[] = [];
+    for (let i = 0; i < n; i++) {
+      const op = this.op(this.rng.weighted(SCENE_WEIGHTS), t);
+      if (op) out.push(op);
+    }
+    return out;
+  }
+
+  /** A short sequence of ops on one spot; the generator mixes these with single ops. */
+  scene(t: number): Op[] {
+    const r = this.rng;
+    const unit = r.chance(0.5) ? this.config.folioMax : this.config.blockSize;
+    this.focus = r.int(Math.floor(this.span / unit)) * unit;
+    let ops: Op[];
+    switch (r.int(4)) {
+      case 0: ops = this.scenePersist(t); break;
+      case 1: ops = this.sceneAio(t); break;
+      case 2: ops = this.sceneUnwritten(t); break;
+      default: ops = this.sceneFault(t); break;
+    }
+    if (r.chance(0.5)) this.focus = -1;
+    return ops;
+  }
+
   /** Ops for thread t: drawn from the mix, with waits for this thread's AIO in between and at the end. */
   thread(t: number, nops: number): Op[] {
     const r = this.rng;
@@ -252,6 +381,10 @@ export class OpGen {
     while (ops.length < nops && guard++ < nops * 20) {
       const waiting = (this.pending[t]?.length ?? 0) > 0;
       const kind: OpKind = waiting && r.chance(0.3) ? 'aio_wait' : r.weighted(GEN_WEIGHTS);
+      if (r.chance(0.3)) {
+        ops.push(...this.scene(t));
+        continue;
+      }
       const op = this.op(kind, t);
       if (op) ops.push(op);
     }
