@@ -39,6 +39,11 @@ const SCENE_WEIGHTS: readonly (readonly [OpKind, number])[] = [
   ['writeback_kick', 1], ['reclaim', 1],
 ];
 
+/** How often each scene is played: the races that need the most luck with the schedule come most often. */
+const SCENES: readonly (readonly ['persist' | 'aio' | 'unwritten' | 'fault', number])[] = [
+  ['persist', 1.5], ['aio', 4], ['unwritten', 3], ['fault', 1.5],
+];
+
 const FALLOC_WEIGHTS: readonly (readonly [FallocMode, number])[] = [
   ['alloc', 3], ['keep_size', 3], ['punch', 4], ['zero', 3], ['zero_keep', 2],
   ['collapse', 1], ['insert', 1], ['unshare', 0.5],
@@ -363,11 +368,11 @@ export class OpGen {
     const unit = r.chance(0.5) ? this.config.folioMax : this.config.blockSize;
     this.focus = r.int(Math.floor(this.span / unit)) * unit;
     let ops: Op[];
-    switch (r.int(4)) {
-      case 0: ops = this.scenePersist(t); break;
-      case 1: ops = this.sceneAio(t); break;
-      case 2: ops = this.sceneUnwritten(t); break;
-      default: ops = this.sceneFault(t); break;
+    switch (r.weighted(SCENES)) {
+      case 'persist': ops = this.scenePersist(t); break;
+      case 'aio': ops = this.sceneAio(t); break;
+      case 'unwritten': ops = this.sceneUnwritten(t); break;
+      case 'fault': ops = this.sceneFault(t); break;
     }
     if (r.chance(0.5)) this.focus = -1;
     return ops;
