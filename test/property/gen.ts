@@ -14,30 +14,10 @@ import {
   type SimConfig,
 } from '../../worker/prog/types.js';
 import { validateProgram } from '../../worker/prog/validate.js';
-import { Rng as SimRng } from '../../worker/sim/schedule.js';
+import { FuzzRng as Rng } from '../../worker/fuzz/rng.js';
 
-/** The sim's seeded PRNG with the helpers a generator wants. */
-export class Rng extends SimRng {
-  /** Integer in [lo, hi]. */
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)]!;
-  }
-  weighted<T extends string>(table: readonly (readonly [T, number])[]): T {
-    let total = 0;
-    for (const [, w] of table) total += w;
-    let r = this.next() * total;
-    for (const [v, w] of table) {
-      if ((r -= w) < 0) return v;
-    }
-    return table[table.length - 1]![0];
-  }
-}
+/** The fuzzer's seeded PRNG (worker/fuzz/rng.ts), under the name the property tests use. */
+export { Rng };
 
 const PAGE = 4096;
 const SECTOR = 512;
