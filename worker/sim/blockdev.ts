@@ -69,6 +69,13 @@ export class FaultPlan {
     } else this.readSkip = skip;
   }
 
+  /** Forget every armed fault (the program is over: what runs now is the harness's own I/O). */
+  disarm(): void {
+    this.readSkip = -1;
+    this.writeSkip = -1;
+    this.shortWrite = false;
+  }
+
   /** Consume one data I/O of this direction; true if it is the one to fail. */
   take(write: boolean): boolean {
     if (write) {

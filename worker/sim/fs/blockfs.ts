@@ -359,6 +359,16 @@ export abstract class BlockFs implements Filesystem {
   /** The DIO completion workqueue (s_dio_done_wq), started on first use. */
   protected readonly dioWorkqueue: Workqueue;
 
+  /**
+   * xfs_file_dio_write_unaligned: a sub-block write that reaches EOF waits for
+   * its completion (IOMAP_DIO_FORCE_WAIT), the sub-block zeroing past EOF
+   * must not race with another write.
+   */
+  protected dioForceWait(inode: Inode, pos: number, len: number): boolean {
+    const aligned = isAligned(pos, this.blockSize) && isAligned(len, this.blockSize);
+    return !aligned && pos + len >= inode.iSize;
+  }
+
   protected dioAsync(iocb: Kiocb | undefined): DioAsync | null {
     return iocb ? { iocb, workqueue: this.dioWorkqueue } : null;
   }
@@ -389,7 +399,9 @@ export abstract class BlockFs implements Filesystem {
     else yield* inode.iRwsem.downRead(this.sched);
     let ret = yield* this.writeZeroEof(inode, pos);
     if (exclusive && ret >= 0) yield* inodeDioWait(inode);
-    if (ret >= 0) ret = yield* iomapDioRw(inode, pos, src, true, this.dioOps, this.dioEndOps, this.unmapFolio, this.dioAsync(iocb));
+    // IOMAP_DIO_FORCE_WAIT: some writes complete before io_submit returns, even asynchronous ones.
+    const async = this.dioForceWait(inode, pos, src.length) ? null : this.dioAsync(iocb);
+    if (ret >= 0) ret = yield* iomapDioRw(inode, pos, src, true, this.dioOps, this.dioEndOps, this.unmapFolio, async);
     if (exclusive) inode.iRwsem.upWrite(this.sched);
     else inode.iRwsem.upRead(this.sched);
     return ret;
@@ -592,11 +604,13 @@ export abstract class BlockFs implements Filesystem {
     if (newsize > oldsize) err = yield* this.zeroPartialBlocks(iomapZeroRange(inode, oldsize, newsize - oldsize, this.writeCtx));
     else err = yield* this.zeroPartialBlocks(iomapTruncatePage(inode, newsize, this.writeCtx));
     if (err < 0) return err;
-    yield* this.truncateSetsize(inode, newsize);
+    // xfs_setattr_size: write back from the on-disk size before the new size
+    // is set, so a failed writeback leaves the file as it was.
     if (newsize > inode.diskSize && oldsize !== inode.diskSize) {
       const e = yield* filemapWriteAndWaitRange(inode.mapping, inode.diskSize, newsize - 1);
       if (e) return e;
     }
+    yield* this.truncateSetsize(inode, newsize);
     if (newsize <= oldsize) this.truncateExtents(inode, newsize);
     inode.diskSize = newsize;
     return 0;

@@ -21,8 +21,14 @@ const C_DIO_FALLBACK = covSite('ext4_dio_write_iter:buffered-fallback');
 export class Ext4Fs extends BlockFs {
   readonly name = 'ext4';
 
+  /**
+   * ext4 on iomap checks the extent status sequence (i_es_seq) in
+   * ->iomap_valid, as xfs checks its fork sequence: a mapping that changed
+   * under write_begin (an unwritten extent converted by writeback, say) is
+   * looked up again instead of zeroing written data.
+   */
   protected hasValidityCookie(): boolean {
-    return false;
+    return true;
   }
 
   /** ext4_zero_partial_blocks and ext4_block_truncate_page run inside a journal handle. */
@@ -61,6 +67,27 @@ export class Ext4Fs extends BlockFs {
    */
   protected override writebackAllocate(inode: Inode, lblk: number, n: number): number {
     return this.allocBlocks(inode, lblk, n, inode.indirect ? ExtState.Written : ExtState.Unwritten);
+  }
+
+  /**
+   * ext4_inode_extension_cleanup: an extending direct write that failed or
+   * came up short leaves blocks allocated past EOF; free them, so nothing
+   * (zeroing up to a later write, say) meets mapped blocks beyond i_size.
+   */
+  private *inodeExtensionCleanup(inode: Inode): Co<void> {
+    yield* inode.iRwsem.downWrite(this.sched);
+    this.truncateExtents(inode, inode.iSize);
+    inode.iRwsem.upWrite(this.sched);
+  }
+
+  /**
+   * ext4_dio_write_iter: unaligned and extending direct writes always wait
+   * for completion (IOMAP_DIO_FORCE_WAIT), as the size update and the
+   * cleanup of a failed extension run in the caller.
+   */
+  protected override dioForceWait(inode: Inode, pos: number, len: number): boolean {
+    const aligned = pos % this.blockSize === 0 && len % this.blockSize === 0;
+    return !aligned || pos + len > inode.iSize;
   }
 
   /** ext4_fallocate: only punch hole works without extents (-EOPNOTSUPP otherwise). */
@@ -110,6 +137,7 @@ export class Ext4Fs extends BlockFs {
     if (len <= 0) return len;
     let ret = yield* this.directWrite(file, pos, len === src.length ? src : src.subarray(0, len), iocb);
     if (ret === -EIOCBQUEUED) return ret;
+    if (ret !== len && pos + len > inode.iSize) yield* this.inodeExtensionCleanup(inode);
     if (ret === -ENOTBLK) ret = 0;
     if (ret < 0 || ret === len) return ret;
     const offset = pos + ret;

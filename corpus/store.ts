@@ -1,0 +1,98 @@
+// The on-disk store of a campaign: its corpus, its findings and their
+// reproducers, and its counters. Plain files, one JSON document each, written
+// atomically (temp file + rename), so a campaign killed at any point leaves a
+// store that loads.
+//
+//   DIR/campaign.json                 counters and settings
+//   DIR/corpus/<id>.json              { program, points }
+//   DIR/findings/<id>/finding.json    the triage record (without programs)
+//   DIR/findings/<id>/first.json      the first program that hit it
+//   DIR/findings/<id>/repro.json      the (minimized) reproducer
+//
+// Finding ids are a hash of the signature, so the same bug lands in the same
+// directory in every campaign.
+
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Program } from '../worker/prog/types.js';
+
+export function findingId(signature: string): string {
+  return createHash('sha256').update(signature).digest('hex').slice(0, 12);
+}
+
+export function programId(program: Program): string {
+  return createHash('sha256').update(JSON.stringify(program)).digest('hex').slice(0, 16);
+}
+
+function writeAtomic(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+export interface StoredInput {
+  program: Program;
+  points: number[];
+}
+
+export class Store {
+  constructor(readonly dir: string) {
+    mkdirSync(join(dir, 'corpus'), { recursive: true });
+    mkdirSync(join(dir, 'findings'), { recursive: true });
+  }
+
+  saveInput(program: Program, points: readonly number[]): string {
+    const path = join(this.dir, 'corpus', `${programId(program)}.json`);
+    if (!existsSync(path)) writeAtomic(path, JSON.stringify({ program, points }) + '\n');
+    return path;
+  }
+
+  /** Every stored corpus input (malformed files are skipped and named in `bad`). */
+  loadInputs(bad: string[] = []): StoredInput[] {
+    const dir = join(this.dir, 'corpus');
+    const out: StoredInput[] = [];
+    for (const name of readdirSync(dir).sort()) {
+      if (!name.endsWith('.json')) continue;
+      try {
+        const v = JSON.parse(readFileSync(join(dir, name), 'utf8')) as StoredInput;
+        if (v && typeof v === 'object' && Array.isArray(v.points) && v.program) out.push(v);
+        else bad.push(name);
+      } catch {
+        bad.push(name);
+      }
+    }
+    return out;
+  }
+
+  findingDir(signature: string): string {
+    const d = join(this.dir, 'findings', findingId(signature));
+    mkdirSync(d, { recursive: true });
+    return d;
+  }
+
+  saveFinding(signature: string, meta: object, firstProgram: Program): string {
+    const d = this.findingDir(signature);
+    writeAtomic(join(d, 'finding.json'), JSON.stringify(meta, null, 2) + '\n');
+    const first = join(d, 'first.json');
+    if (!existsSync(first)) writeAtomic(first, JSON.stringify(firstProgram, null, 2) + '\n');
+    return d;
+  }
+
+  /** Write a reproducer's JSON text; returns its path. */
+  saveRepro(signature: string, reproJson: string): string {
+    const path = join(this.findingDir(signature), 'repro.json');
+    writeAtomic(path, reproJson);
+    return path;
+  }
+
+  saveCampaign(state: object): void {
+    writeAtomic(join(this.dir, 'campaign.json'), JSON.stringify(state, null, 2) + '\n');
+  }
+
+  loadCampaign<T>(): T | null {
+    const path = join(this.dir, 'campaign.json');
+    if (!existsSync(path)) return null;
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  }
+}

@@ -1,0 +1,74 @@
+// The corpus: programs that reached coverage nobody had reached before, and
+// the power schedule that decides which one to mutate next.
+//
+// The schedule favours what is likely to lead somewhere new:
+// - rare finds: a program that brought many new points, or points few other
+//   corpus programs reach, weighs more;
+// - recent finds: a program added in the last RECENT_EXECS executions weighs
+//   more (the frontier is where the fuzzer just got to);
+// - fatigue: every time a program is picked its weight decays, so one lucky
+//   entry cannot starve the rest.
+
+import type { Program } from '../prog/types.js';
+import type { FuzzRng } from './rng.js';
+
+export interface CorpusEntry {
+  program: Program;
+  /** Points this program reached that were new when it was added. */
+  newPoints: number;
+  /** Every point it reaches (sorted ids). */
+  points: readonly number[];
+  /** Executions done (by this fuzzer) when it was added. */
+  addedAt: number;
+  picks: number;
+}
+
+const RECENT_EXECS = 5000;
+const RECENT_BOOST = 3;
+
+export class Corpus {
+  readonly entries: CorpusEntry[] = [];
+  /** How many entries reach each point: a point few reach is rare. */
+  private readonly reach = new Map<number, number>();
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  add(program: Program, points: readonly number[], newPoints: number, now: number): CorpusEntry {
+    const e: CorpusEntry = { program, points, newPoints, addedAt: now, picks: 0 };
+    this.entries.push(e);
+    for (const p of points) this.reach.set(p, (this.reach.get(p) ?? 0) + 1);
+    return e;
+  }
+
+  /** The weight of an entry at time `now` (executions). */
+  weight(e: CorpusEntry, now: number): number {
+    let rarity = 0;
+    // Sample at most 64 points: the rarity estimate does not need all of them.
+    const step = Math.max(1, Math.floor(e.points.length / 64));
+    for (let i = 0; i < e.points.length; i += step) rarity += 1 / (this.reach.get(e.points[i]!) ?? 1);
+    const base = 1 + Math.log2(1 + e.newPoints) + rarity;
+    const recent = now - e.addedAt < RECENT_EXECS ? RECENT_BOOST : 1;
+    return (base * recent) / Math.sqrt(1 + e.picks);
+  }
+
+  /** Pick a program to mutate; null when the corpus is empty. */
+  pick(rng: FuzzRng, now: number): CorpusEntry | null {
+    const n = this.entries.length;
+    if (n === 0) return null;
+    // Weigh a bounded sample: the schedule stays O(1) per execution however large the corpus grows.
+    const k = Math.min(n, 16);
+    let best: CorpusEntry | null = null;
+    let total = 0;
+    for (let i = 0; i < k; i++) {
+      const e = this.entries[k === n ? i : rng.int(n)]!;
+      const w = this.weight(e, now);
+      total += w;
+      // Reservoir-style weighted choice over the sample.
+      if (rng.next() * total < w) best = e;
+    }
+    best!.picks++;
+    return best;
+  }
+}

@@ -1,0 +1,103 @@
+// One fuzzing loop: pick a program (fresh, or a mutant of a corpus program),
+// run it, and report what it found: new coverage, a kernel finding, a harness
+// error. It is the same loop in an embedded campaign's worker threads and in
+// a cluster worker process; whoever drives it shares corpus entries between
+// loops with addInput().
+
+import type { RunViolation } from '../exec/run.js';
+import type { Program, ScheduleStrategy } from '../prog/types.js';
+import type { BugSet } from '../sim/bugs.js';
+import { covMap } from '../sim/cov.js';
+import { Corpus } from './corpus.js';
+import { CoverageSet } from './coverage.js';
+import { DEFAULT_TIMEOUT_MS, executeProgram } from './executor.js';
+import { generateProgram } from './generate.js';
+import { mutateProgram } from './mutate.js';
+import { FuzzRng } from './rng.js';
+
+export interface FuzzerOptions {
+  seed: number;
+  bugs: BugSet;
+  /** Keep programs that reach new coverage and mutate them (off: a blind generator, the baseline). */
+  feedback: boolean;
+  /** Force every multi-threaded program onto this strategy (the baseline uses `random`). */
+  schedule?: ScheduleStrategy;
+  timeoutMs?: number;
+}
+
+export type ExecReport =
+  | { kind: 'ok' }
+  | { kind: 'new-coverage'; program: Program; points: number[]; newPoints: number }
+  | { kind: 'finding'; program: Program; violation: RunViolation }
+  | { kind: 'harness'; program: Program; error: string }
+  | { kind: 'timeout'; program: Program };
+
+/** Of every so many programs, one is freshly generated even when the corpus is not empty. */
+const GENERATE_ONE_IN = 10;
+
+export class Fuzzer {
+  readonly rng: FuzzRng;
+  readonly corpus = new Corpus();
+  /** Coverage seen by this loop and every input shared with it. */
+  readonly coverage = new CoverageSet();
+  execs = 0;
+
+  constructor(readonly opts: FuzzerOptions) {
+    this.rng = new FuzzRng(opts.seed);
+  }
+
+  /** A corpus program found elsewhere (another worker, the store). */
+  addInput(program: Program, points: readonly number[]): void {
+    const fresh = this.coverage.add(points);
+    this.corpus.add(program, points, fresh, this.execs);
+  }
+
+  /** The next program to run. */
+  nextProgram(): Program {
+    const rng = this.rng;
+    let p: Program;
+    const parent = this.opts.feedback && rng.int(GENERATE_ONE_IN) !== 0 ? this.corpus.pick(rng, this.execs) : null;
+    if (parent) {
+      p = mutateProgram(parent.program, rng, this.corpus.entries.length > 1 ? this.corpusSample() : []);
+    } else {
+      p = generateProgram(rng);
+      // The baseline still varies what it generates, without a corpus.
+      if (!this.opts.feedback && rng.chance(0.5)) p = mutateProgram(p, rng, []);
+    }
+    return this.forceSchedule(p);
+  }
+
+  private corpusSample(): Program[] {
+    const out: Program[] = [];
+    for (let i = 0; i < 4; i++) out.push(this.corpus.entries[this.rng.int(this.corpus.size)]!.program);
+    return out;
+  }
+
+  private forceSchedule(p: Program): Program {
+    const strategy = this.opts.schedule;
+    if (!strategy || p.threads.length < 2 || p.schedule?.strategy === strategy) return p;
+    return { ...p, schedule: { strategy, seed: this.rng.int(2 ** 31), depth: p.schedule?.depth ?? 2, decisions: [] } };
+  }
+
+  /** Run one program and say what it found. */
+  runOne(program: Program = this.nextProgram()): ExecReport {
+    this.execs++;
+    const out = executeProgram(program, { bugs: this.opts.bugs, timeoutMs: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+    switch (out.kind) {
+      case 'harness':
+        return { kind: 'harness', program, error: out.error };
+      case 'timeout':
+        return { kind: 'timeout', program };
+      case 'finding':
+        return { kind: 'finding', program, violation: out.violation };
+      case 'ok':
+        break;
+    }
+    const fresh = this.coverage.newPoints(covMap);
+    if (fresh.length === 0) return { kind: 'ok' };
+    const points = CoverageSet.pointsOf(covMap);
+    this.coverage.add(fresh);
+    if (this.opts.feedback) this.corpus.add(program, points, fresh.length, this.execs);
+    return { kind: 'new-coverage', program, points, newPoints: fresh.length };
+  }
+}

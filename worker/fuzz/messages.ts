@@ -1,0 +1,61 @@
+// What an embedded campaign's coordinator and its worker threads tell each
+// other (structured-clone plain data). The cluster speaks the same content
+// over NATS, encoded with proto/foliofuzz.proto.
+
+import type { RunViolation } from '../exec/run.js';
+import type { Program, ScheduleStrategy } from '../prog/types.js';
+
+export interface WorkerStart {
+  type: 'start';
+  seed: number;
+  bugs: string[];
+  feedback: boolean;
+  schedule?: ScheduleStrategy;
+  timeoutMs: number;
+  /** How long a batch of executions runs before the worker reports. */
+  batchMs: number;
+}
+
+export interface SharedInput {
+  program: Program;
+  points: number[];
+}
+
+export type ToWorker =
+  | WorkerStart
+  | { type: 'inputs'; inputs: SharedInput[] }
+  | { type: 'minimize'; signature: string; program: Program; maxRuns: number; deadlineMs: number }
+  | { type: 'pause' }
+  | { type: 'stop' };
+
+export interface BatchFinding {
+  program: Program;
+  violation: RunViolation;
+  /** Index of the execution in the batch that found it. */
+  at: number;
+}
+
+export interface BatchReport {
+  type: 'batch';
+  execs: number;
+  timeouts: number;
+  newInputs: (SharedInput & { newPoints: number })[];
+  findings: BatchFinding[];
+  harness: { program: Program; error: string }[];
+}
+
+export interface MinimizeReport {
+  type: 'minimized';
+  signature: string;
+  /** Null when minimization failed (error says why); the original program stays the reproducer. */
+  program: Program | null;
+  opsBefore: number;
+  opsAfter: number;
+  runs: number;
+  ms: number;
+  error?: string;
+  /** Other signatures met on the way (each a finding in its own right). */
+  slipped: BatchFinding[];
+}
+
+export type FromWorker = BatchReport | MinimizeReport;
