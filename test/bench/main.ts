@@ -1,10 +1,15 @@
 // Benchmarks: `npm run bench [-- SECTION... [--commands N] [--seed N] [--fs ext4,xfs]]`.
 //
-// Sections are selected by name on the command line; with none, 'seq' runs.
+// Sections are selected by name on the command line; with none, 'seq' and 'pct' run.
 //   seq  a long sequential xfs_io workload (pwrite -S / pread / truncate / fpunch,
 //        no fsync), run whole-process by the real xfs_io and by the foliofuzz CLI
 //        (`exec --xfs-io SCRIPT`); prints both rates in commands/s and their ratio,
 //        and checks that both final files are identical.
+//   pct  executions per second of concurrent programs under PCT, in process.
+//   fuzz embedded campaigns per seed switch against the blind baseline
+//        (test/bench/fuzz.ts) [--trials N] [--budget SEC] [--workers N]
+//        [--off SEC] [--switches a,b] [--modes feedback,baseline]; prints a
+//        markdown table for BENCHMARKS.md.
 // To add a section, write `async function benchFoo(opts: BenchOptions): Promise<SectionResult>`
 // and register it in SECTIONS.
 //
@@ -23,6 +28,8 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { findXfsIo } from '../differential/real-xfs-io.js';
+import { SEED_SWITCHES, benchFuzz } from './fuzz.js';
+import { type BugName, findBug } from '../../worker/sim/bugs.js';
 import { Rng } from '../differential/script-gen.js';
 
 export interface BenchOptions {
@@ -33,6 +40,8 @@ export interface BenchOptions {
   fsList: string[];
   /** Print progress and results. */
   log: (line: string) => void;
+  /** fuzz: campaigns per switch and mode, each budget seconds, over workers threads; off seconds with every switch off. */
+  fuzz: { trials: number; budget: number; workers: number; off: number; switches: BugName[]; modes: ('feedback' | 'baseline')[] };
 }
 
 export interface SectionResult {
@@ -191,9 +200,23 @@ async function benchPct(opts: BenchOptions): Promise<SectionResult> {
   return { ok: true, problems: [] };
 }
 
+async function runFuzzSection(opts: BenchOptions): Promise<SectionResult> {
+  const f = opts.fuzz;
+  opts.log(`command: npm run bench -- fuzz --trials ${f.trials} --budget ${f.budget} --workers ${f.workers} --off ${f.off} ` +
+    `--switches ${f.switches.join(',')} --modes ${f.modes.join(',')} --seed ${opts.seed}`);
+  const r = await benchFuzz({
+    trials: f.trials, budgetSec: f.budget, workers: f.workers, offSec: f.off, switches: f.switches, modes: f.modes,
+    seed: opts.seed, log: opts.log,
+  });
+  opts.log('');
+  for (const line of r.table) opts.log(line);
+  return { ok: r.ok, problems: r.problems };
+}
+
 export const SECTIONS: Record<string, Section> = {
   seq: { describe: 'sequential xfs_io workload: real xfs_io vs foliofuzz exec --xfs-io', run: benchSeq },
   pct: { describe: 'concurrent programs (4 threads, ~50 ops) under PCT: execs per second in process', run: benchPct },
+  fuzz: { describe: 'embedded campaigns per seed switch: time to find, against the blind baseline', run: runFuzzSection },
 };
 
 const DEFAULT_SECTIONS = ['seq', 'pct'];
@@ -207,6 +230,7 @@ function usage(): string {
   const lines = Object.entries(SECTIONS).map(([k, s]) => `  ${k.padEnd(8)} ${s.describe}`);
   return [
     'usage: npm run bench -- [SECTION...] [--commands N] [--seed N] [--fs ext4,xfs]',
+    '       fuzz: [--trials N] [--budget SEC] [--workers N] [--off SEC] [--switches a,b] [--modes feedback,baseline]',
     `sections (default: ${DEFAULT_SECTIONS.join(' ')}):`,
     ...lines,
   ].join('\n');
@@ -214,7 +238,15 @@ function usage(): string {
 
 function parseArgs(argv: string[]): ParsedArgs {
   const sections: string[] = [];
-  const opts: BenchOptions = { commands: 150_000, seed: 1, fsList: ['xfs', 'ext4'], log: (l) => console.log(l) };
+  const opts: BenchOptions = {
+    commands: 150_000, seed: 1, fsList: ['xfs', 'ext4'], log: (l) => console.log(l),
+    fuzz: { trials: 10, budget: 120, workers: 2, off: 600, switches: SEED_SWITCHES, modes: ['feedback', 'baseline'] },
+  };
+  const int = (flag: string, v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a non-negative integer`);
+    return n;
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const value = (): string => {
@@ -230,6 +262,25 @@ function parseArgs(argv: string[]): ParsedArgs {
       if (!Number.isInteger(opts.seed)) throw new Error('--seed must be an integer');
     } else if (a === '--fs') {
       opts.fsList = value().split(',').filter(Boolean);
+    } else if (a === '--trials') {
+      opts.fuzz.trials = int(a, value());
+    } else if (a === '--budget') {
+      opts.fuzz.budget = int(a, value());
+    } else if (a === '--workers') {
+      opts.fuzz.workers = Math.max(1, int(a, value()));
+    } else if (a === '--off') {
+      opts.fuzz.off = int(a, value());
+    } else if (a === '--switches') {
+      opts.fuzz.switches = value().split(',').filter(Boolean).map((n) => {
+        const b = findBug(n);
+        if (!b || !b.implemented) throw new Error(`--switches: unknown switch ${n}`);
+        return b.name;
+      });
+    } else if (a === '--modes') {
+      opts.fuzz.modes = value().split(',').filter(Boolean).map((m) => {
+        if (m !== 'feedback' && m !== 'baseline') throw new Error(`--modes: ${m} is not feedback or baseline`);
+        return m;
+      });
     } else if (a === '-h' || a === '--help') {
       console.log(usage());
       process.exit(0);
@@ -266,7 +317,10 @@ async function main(argv: string[]): Promise<number> {
 function smokeTest(): void {
   test('bench seq section (smoke: 3000 commands, real xfs_io vs CLI on xfs and ext4)', async () => {
     const lines: string[] = [];
-    const r = await benchSeq({ commands: 3000, seed: 7, fsList: ['xfs', 'ext4'], log: (l) => lines.push(l) });
+    const r = await benchSeq({
+      commands: 3000, seed: 7, fsList: ['xfs', 'ext4'], log: (l) => lines.push(l),
+      fuzz: { trials: 0, budget: 0, workers: 1, off: 0, switches: [], modes: [] },
+    });
     assert.deepEqual(r.problems, [], lines.join('\n'));
     assert.equal(lines.filter((l) => l.includes('identical to the real one')).length, 2, lines.join('\n'));
     // the workload is deterministic in its seed and has the requested length

@@ -16,11 +16,19 @@ export function bugsCommand(json: boolean): number {
   return 0;
 }
 
-/** "a,b" → the set; unknown or unimplemented names are input errors. */
+/**
+ * A --bugs list: switch names, comma-separated; `seed` stands for the six seed
+ * switches and `all` for every implemented one. Unknown or unimplemented
+ * names are input errors.
+ */
 export function parseBugList(list: string | undefined): BugSet {
   const out = new Set<BugName>();
   if (list === undefined || list === '') return out;
   for (const name of list.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+    if (name === 'seed' || name === 'all') {
+      for (const b of BUG_SWITCHES) if (b.implemented && (name === 'all' || b.source.startsWith('seeds/'))) out.add(b.name);
+      continue;
+    }
     const bug = findBug(name);
     if (!bug) throw new ProgramInputError(`--bugs: unknown switch '${name}' (see: foliofuzz bugs)`);
     if (!bug.implemented) throw new ProgramInputError(`--bugs: switch '${name}' is listed but not implemented in this build`);

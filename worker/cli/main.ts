@@ -4,6 +4,8 @@
 import { Command } from 'commander';
 import { bugsCommand } from './bugs.js';
 import { execCommand } from './exec.js';
+import { fuzzCommand } from './fuzz.js';
+import { exportCommand, importCommand, minimizeCommand, replayCommand } from './repro.js';
 
 // A closed pipe (foliofuzz bugs | head) is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -50,7 +52,90 @@ program
     process.exitCode = bugsCommand(opts.json === true);
   });
 
+program
+  .command('fuzz')
+  .description('an embedded campaign: coordinator and worker threads in one process')
+  .option('--bugs <a,b>', "bug switches to turn on ('seed': the six seed switches, 'all': every one)")
+  .option('--workers <n>', 'worker threads', '2')
+  .option('--duration <seconds>', 'stop after this long')
+  .option('--seed <n>', 'campaign seed (default: from the clock)')
+  .option('--store <dir>', 'corpus, findings and reproducers go here', 'foliofuzz-store')
+  .option('--until-found <n>', 'stop once this many distinct signatures were found')
+  .option('--max-execs <n>', 'stop after this many executions')
+  .option('--json', 'one JSON document on stdout at the end')
+  .option('--no-feedback', 'baseline: blind generation, no coverage-guided corpus')
+  .option('--schedule <strategy>', 'force every multi-threaded program onto this strategy (random, pct)')
+  .option('--no-minimize', 'store first programs as found, without minimizing them')
+  .action(async (opts: Record<string, string | boolean | undefined>) => {
+    process.exitCode = await fuzzCommand({
+      bugs: opts['bugs'] as string | undefined,
+      workers: opts['workers'] as string | undefined,
+      duration: opts['duration'] as string | undefined,
+      seed: opts['seed'] as string | undefined,
+      store: opts['store'] as string | undefined,
+      untilFound: opts['untilFound'] as string | undefined,
+      maxExecs: opts['maxExecs'] as string | undefined,
+      json: opts['json'] === true,
+      feedback: opts['feedback'] !== false,
+      schedule: opts['schedule'] as string | undefined,
+      minimize: opts['minimize'] !== false,
+    });
+  });
+
+program
+  .command('replay')
+  .description('run a reproducer; exit 1 and its signature if it reproduces, 0 if not')
+  .argument('<repro>', 'a reproducer (or a bare program) in native JSON')
+  .option('--bugs <a,b>', "bug switches (default: the reproducer's own)")
+  .action((path: string, opts: { bugs?: string }) => {
+    process.exitCode = replayCommand(path, opts);
+  });
+
+program
+  .command('minimize')
+  .description('minimize a program that hits a violation; writes a reproducer (native JSON)')
+  .argument('<program>', 'a program or reproducer in native JSON')
+  .option('--bugs <a,b>', "bug switches (default: the reproducer's own)")
+  .option('--max-runs <n>', 'execution budget')
+  .option('-o, --out <file>', 'write the reproducer here instead of stdout')
+  .action((path: string, opts: { bugs?: string; out?: string; maxRuns?: string }) => {
+    process.exitCode = minimizeCommand(path, opts);
+  });
+
+program
+  .command('export')
+  .description('convert a reproducer: json, text (trace), xfs_io, c (pthreads), fsx')
+  .argument('<repro>', 'a reproducer in native JSON')
+  .option('--format <format>', 'json | text | xfs_io | c | fsx', 'json')
+  .option('-o, --out <file>', 'write here instead of stdout (a prefix when there are several files)')
+  .option('--bugs <a,b>', "bug switches for the trace (default: the reproducer's own)")
+  .action((path: string, opts: { format?: string; out?: string; bugs?: string }) => {
+    process.exitCode = exportCommand(path, opts);
+  });
+
+program
+  .command('import')
+  .description('convert an xfs_io script or an fsx opsfile into a native program')
+  .option('--xfs-io <script>', 'an xfs_io command script')
+  .option('--fsx <opsfile>', 'an fsx --record-ops opsfile')
+  .option('--direct', 'open the file with O_DIRECT, like xfs_io -d')
+  .option('--fs <fs>', 'ext4 | ext4-indirect | xfs | fuse')
+  .option('--block-size <n>', 'filesystem block size')
+  .option('--folio-max <n>', 'largest folio in bytes')
+  .option('-o, --out <file>', 'write here instead of stdout')
+  .action((opts: Record<string, string | boolean | undefined>) => {
+    process.exitCode = importCommand({
+      xfsIo: opts['xfsIo'] as string | undefined,
+      fsx: opts['fsx'] as string | undefined,
+      direct: opts['direct'] === true,
+      fs: opts['fs'] as string | undefined,
+      blockSize: opts['blockSize'] as string | undefined,
+      folioMax: opts['folioMax'] as string | undefined,
+      out: opts['out'] as string | undefined,
+    });
+  });
+
 program.exitOverride((err) => {
   process.exit(err.exitCode === 0 ? 0 : 2);
 });
-program.parse();
+await program.parseAsync();

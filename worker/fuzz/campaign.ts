@@ -206,7 +206,7 @@ class EmbeddedCampaign {
     if (this.store) {
       dir = this.store.saveFinding(rec.signature, findingMeta(rec), f.program);
       rec.repro = this.store.saveRepro(rec.signature, reproJson(makeRepro(f.program, this.opts.bugs, f.violation, {
-        foundAt: { exec, sec: rec.firstSec },
+        foundAt: { exec, sec: Math.round(rec.firstSec) },
       })));
     }
     this.opts.onEvent?.({ kind: 'finding', record: rec, dir });
@@ -231,7 +231,7 @@ class EmbeddedCampaign {
         const violation = violationOf(rec);
         rec.repro = this.store.saveRepro(rec.signature, reproJson(makeRepro(program, this.opts.bugs, violation, {
           minimized: { opsBefore: m.opsBefore, opsAfter: rec.minimized.opsAfter },
-          foundAt: { exec: rec.firstExec, sec: rec.firstSec },
+          foundAt: { exec: rec.firstExec, sec: Math.round(rec.firstSec) },
         })));
         this.saveFindingMeta(rec);
       }
