@@ -148,6 +148,10 @@ class Execution {
   private readonly directStarts = new Map<Inode, number[]>();
   /** Per file: writeback errors recorded so far (faults, stale page cache), and whether an opener saw the latest. */
   private readonly errEvents = new Map<Inode, { count: number; latestSeen: boolean }>();
+  /** Write failures since the current op started (re-applied to the shadow when it ends). */
+  private readonly failedInOp: { shadow: ShadowFile; pos: number; len: number }[] = [];
+  /** The op during which a read I/O last failed. */
+  private readFailedInOp = -1;
   /** Per file: the byte ranges whose writes failed (the disk may lack what the cache shows). */
   private readonly failedWrites = new Map<Inode, [number, number][]>();
   /** Per open file description: how many of its file's errors it has been told of. */
@@ -198,7 +202,8 @@ class Execution {
     // A read that overlaps an AIO write in flight may see either side of it.
     if (this.aioWriteInFlight(shadow, off, len)) return;
     const want = shadow.view(off, len);
-    if (ret !== want.length) {
+    const shortAfterError = ret < want.length && this.readFailedInOp === this.opCount;
+    if (ret !== want.length && !shortAfterError) {
       violation(this.s, 'DATA', `${what}:length`, fn, `${what} at ${off} len ${len} returned ${ret}, the file holds ${want.length} bytes there`);
     }
     const d = shadow.firstDifferenceAt(off, got.subarray(0, ret));
@@ -301,7 +306,14 @@ class Execution {
   /** An injected fault failed a bio: its data did not reach the disk (or the reader). */
   private ioFailed(r: IoErrorReport): void {
     const i = this.k.inodes.findIndex((x) => x.ino === r.ino);
-    if (i < 0 || !r.write) return;
+    if (i < 0) return;
+    if (!r.write) {
+      // A read that fails part-way returns what it read before the error: a short count.
+      this.readFailedInOp = this.opCount;
+      return;
+    }
+    // The op under way may still record its own effect on the shadow: forget again after it.
+    this.failedInOp.push({ shadow: this.shadows[i]!, pos: r.pos, len: r.len });
     // The page cache may still show the data, the disk does not have it: both are possible from now on.
     this.shadows[i]!.forget(r.pos, r.len);
     this.shadows[i]!.lostWrites = true;
@@ -310,6 +322,19 @@ class Execution {
     failed.push([r.pos, r.pos + r.len]);
     this.failedWrites.set(inode, failed);
     if (r.writeback) this.recordError(this.k.inodes[i]!);
+  }
+
+  /**
+   * After a write failed, the size on disk may lag the one the program saw
+   * (the failed I/O was to move it): once the inode is read back from disk,
+   * the shadow takes the filesystem's size.
+   */
+  private adoptSizesAfterLostWrites(): void {
+    for (let i = 0; i < this.shadows.length; i++) {
+      const shadow = this.shadows[i]!;
+      const size = this.k.inodes[i]!.iSize;
+      if (shadow.lostWrites && shadow.size !== size) shadow.truncate(size);
+    }
   }
 
   /** open(2) of a new description: errseq_sample hands it a latest error nobody has seen. */
@@ -496,10 +521,16 @@ class Execution {
         return yield* sysFadviseDontneed(k, this.fds[op.fd]!, op.off, op.len);
       case 'drop_caches':
         return yield* sysDropCaches(k);
-      case 'evict':
-        return yield* sysEvict(k, op.file);
-      case 'remount':
-        return yield* sysRemount(k);
+      case 'evict': {
+        const ret = yield* sysEvict(k, op.file);
+        this.adoptSizesAfterLostWrites();
+        return ret;
+      }
+      case 'remount': {
+        const ret = yield* sysRemount(k);
+        this.adoptSizesAfterLostWrites();
+        return ret;
+      }
       case 'close_open': {
         this.fds[op.fd] = this.openFd(this.fds[op.fd]!);
         return 0;
@@ -561,7 +592,13 @@ class Execution {
       const writes = this.openCacheWrites(op);
       const direct = this.directWriteOf(op);
       const dstart = direct ? this.directStart(direct) : -1;
+      const failedBefore = this.failedInOp.length;
       const ret = yield* this.execOp(op, this.buffers[index]!);
+      for (let f = failedBefore; f < this.failedInOp.length; f++) {
+        const { shadow, pos, len } = this.failedInOp[f]!;
+        shadow.forget(pos, len);
+      }
+      if (failedBefore === 0) this.failedInOp.length = 0;
       this.clock++;
       for (const w of writes) w.end = this.clock;
       if (direct) this.directEnd(direct, dstart);

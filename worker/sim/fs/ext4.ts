@@ -90,6 +90,17 @@ export class Ext4Fs extends BlockFs {
     return !aligned || pos + len > inode.iSize;
   }
 
+  /**
+   * Mount: ext4_orphan_cleanup truncates an inode that was being extended to
+   * its on-disk size. Indirect-block inodes can hold no blocks past EOF but
+   * those of an extension whose data never reached the disk (a failed
+   * writeback allocated them as written blocks): they go.
+   */
+  override reloadInode(inode: Inode): void {
+    super.reloadInode(inode);
+    if (inode.indirect) this.truncateExtents(inode, inode.iSize);
+  }
+
   /** ext4_fallocate: only punch hole works without extents (-EOPNOTSUPP otherwise). */
   protected override fallocSupported(inode: Inode, mode: FallocMode): boolean {
     if (mode === 'unshare') return false;

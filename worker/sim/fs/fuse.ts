@@ -34,13 +34,12 @@ import {
   folioClass,
   folioClearUptodate,
   folioLock,
-  folioMarkUptodate,
   folioPut,
   folioTestUptodate,
   folioUnlock,
   folioWaitWriteback,
 } from '../mm/folio.js';
-import { ifsClass, ifsClearUptodate, iomapDirtyFolio, iomapInvalidateFolio, iomapReleaseFolio } from '../iomap/ifs.js';
+import { ifsClass, ifsClearUptodate, iomapDirtyFolio, iomapSetRangeUptodate, iomapInvalidateFolio, iomapReleaseFolio } from '../iomap/ifs.js';
 import { IOMAP_MAPPED, type Iomap, type IomapOps } from '../iomap/iomap.js';
 import { type IomapReadOps, iomapFinishFolioRead, iomapReadFolio } from '../iomap/read.js';
 import { type IomapWritebackOps, type WritepageCtx, iomapFinishFolioWrite, iomapWritepages } from '../iomap/writeback.js';
@@ -254,7 +253,11 @@ export class FuseFs implements Filesystem {
         const n = Math.min(folio.size - off, src.length - done - count);
         folio.data.set(src.subarray(done + count, done + count + n), off);
         count += n;
-        if (n === folio.size) folioMarkUptodate(folio);
+        // A whole folio copied is uptodate, and so is every block of its ifs:
+        // marking the flag alone would leave an ifs that a failed write
+        // cleared disagreeing with it (mainline fuse writes through
+        // iomap_write_end, which goes through iomap_set_range_uptodate).
+        if (n === folio.size) iomapSetRangeUptodate(folio, 0, folio.size, inode.blkbits);
         if (folioTestUptodate(folio)) {
           folioUnlock(s, folio);
           folios.push({ folio, locked: false, len: n });

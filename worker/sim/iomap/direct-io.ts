@@ -245,7 +245,9 @@ function* iomapDioComplete(dio: Dio): Co<number> {
   let ret = dio.submitted;
   // -ENOTBLK from the filesystem mid-way is the magic "fall back to buffered
   // for the rest": complete what was done, the caller does the remainder.
-  const error = dio.error || (ret === 0 && dio.iterErr !== -ENOTBLK ? dio.iterErr : 0);
+  // Any other error of the iteration fails the whole I/O, even after some
+  // progress (__iomap_dio_rw: iomap_dio_set_error).
+  const error = dio.error || (dio.iterErr < 0 && dio.iterErr !== -ENOTBLK ? dio.iterErr : 0);
   const e2 = yield* dio.dops.endIo(inode, pos, error ? 0 : ret, error, write);
   covState(C_DIO_COMPLETE, (write ? 1 : 0) | (dio.async ? 2 : 0) | (error ? 4 : 0) | (e2 ? 8 : 0) | (ret === 0 ? 16 : 0));
   if (error) ret = error;
