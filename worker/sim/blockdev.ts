@@ -278,6 +278,11 @@ export class BlockDevice {
     return report;
   }
 
+  /** The flush a clean unmount ends with, done at once (no bio): everything completed is durable. */
+  syncCache(): void {
+    this.flushCache();
+  }
+
   /** Read durable-or-cached bytes directly, for remount-time metadata and checks. */
   readVisible(off: number, dst: Uint8Array): void {
     this.visible.read(off, dst);
