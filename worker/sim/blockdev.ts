@@ -7,6 +7,7 @@
 
 import { EIO } from './errno.js';
 import type { Sched, SimEvent } from './sched.js';
+import { Rng } from './schedule.js';
 
 export const SECTOR_SHIFT = 9;
 export const SECTOR_SIZE = 1 << SECTOR_SHIFT;
@@ -125,6 +126,13 @@ export class SparseStore {
     }
   }
 
+  /** An independent copy of every byte. */
+  clone(): SparseStore {
+    const c = new SparseStore();
+    for (const [i, chunk] of this.chunks) c.chunks.set(i, chunk.slice());
+    return c;
+  }
+
   /** Copy [off, off+len) from another store. */
   copyFrom(other: SparseStore, off: number, len: number, scratch: Uint8Array): void {
     for (let done = 0; done < len; ) {
@@ -137,14 +145,34 @@ export class SparseStore {
   }
 }
 
+/**
+ * What a power cut did: the sectors whose content after the cut is not
+ * predictable from the flush history (written since the last flush, or in
+ * flight), and how many of them reached the media.
+ */
+export interface PowerCutReport {
+  /** Byte ranges [start, len, ...] of sectors that may hold old or new data, sector-aligned, in cut order. */
+  uncertain: number[];
+  /** Sectors of those that kept the new data. */
+  survived: number;
+  /** Sectors of those that lost it (the media kept the old data). */
+  lost: number;
+  /** In-flight bios that will now complete with -EIO without transferring anything. */
+  aborted: number;
+}
+
 export class BlockDevice {
   /** What reads see: the media with the volatile cache on top. */
-  private readonly visible = new SparseStore();
+  private visible = new SparseStore();
   /** What survives a power cut. */
   private readonly durable = new SparseStore();
   /** Byte ranges [start, len, start, len, ...] written since the last flush. */
   private unflushed: number[] = [];
   private readonly scratch = new Uint8Array(CHUNK_SIZE);
+  /** Write bios submitted and not completed: a power cut tears them. */
+  private readonly inflightWrites = new Set<Bio>();
+  /** Bumped by each power cut; a bio submitted in an earlier epoch completes without effect. */
+  private epoch = 0;
   inflight = 0;
   submitted = 0;
   readonly faults = new FaultPlan();
@@ -168,17 +196,28 @@ export class BlockDevice {
     }
     this.inflight++;
     this.submitted++;
+    if (bio.op === BioOp.Write) this.inflightWrites.add(bio);
     const dev = this;
+    const epoch = this.epoch;
     const ev: SimEvent = {
       name: bio.owner,
       run(): void {
-        dev.completeBio(bio);
+        if (epoch === dev.epoch) dev.completeBio(bio);
+        else dev.abortBio(bio);
       },
     };
     this.sched.queueEvent(ev);
   }
 
+  /** A bio that was in flight at a power cut: the device that took it is gone. */
+  private abortBio(bio: Bio): void {
+    bio.status = -EIO;
+    this.inflight--;
+    bio.endIo(bio);
+  }
+
   private completeBio(bio: Bio): void {
+    this.inflightWrites.delete(bio);
     if (bio.preflush) this.flushCache();
     const off = bio.sector * SECTOR_SIZE;
     if (bio.op !== BioOp.Flush && bio.buf.length > 0 && this.faults.take(bio.op === BioOp.Write)) {
@@ -208,6 +247,47 @@ export class BlockDevice {
     const u = this.unflushed;
     for (let i = 0; i < u.length; i += 2) this.durable.copyFrom(this.visible, u[i]!, u[i + 1]!, this.scratch);
     this.unflushed = [];
+  }
+
+  /**
+   * Power cut: each sector written since the last flush reached the media or
+   * not, and each sector of an in-flight write landed or not (a torn write at
+   * sector granularity), chosen deterministically from the seed. Then the
+   * volatile cache is gone: what reads see is the media. In-flight bios
+   * complete later with -EIO and transfer nothing.
+   */
+  powerCut(seed: number): PowerCutReport {
+    const rng = new Rng(seed);
+    const report: PowerCutReport = { uncertain: [], survived: 0, lost: 0, aborted: this.inflightWrites.size };
+    const sector = new Uint8Array(SECTOR_SIZE);
+    const tear = (off: number, len: number, src: (o: number, dst: Uint8Array) => void): void => {
+      report.uncertain.push(off, len);
+      for (let o = off; o < off + len; o += SECTOR_SIZE) {
+        if (rng.int(2) === 0) {
+          report.lost++;
+          continue;
+        }
+        src(o, sector);
+        this.durable.write(o, sector);
+        report.survived++;
+      }
+    };
+    const u = this.unflushed;
+    for (let i = 0; i < u.length; i += 2) tear(u[i]!, u[i + 1]!, (o, dst) => this.visible.read(o, dst));
+    for (const bio of this.inflightWrites) {
+      const base = bio.sector * SECTOR_SIZE;
+      tear(base, bio.buf.length, (o, dst) => dst.set(bio.buf.subarray(o - base, o - base + SECTOR_SIZE)));
+    }
+    this.unflushed = [];
+    this.inflightWrites.clear();
+    this.epoch++;
+    this.visible = this.durable.clone();
+    return report;
+  }
+
+  /** The flush a clean unmount ends with, done at once (no bio): everything completed is durable. */
+  syncCache(): void {
+    this.flushCache();
   }
 
   /** Read durable-or-cached bytes directly, for remount-time metadata and checks. */

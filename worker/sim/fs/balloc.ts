@@ -7,9 +7,40 @@ export class BlockAllocator {
   private free: { start: number; len: number }[];
   freeBlocks: number;
 
-  constructor(firstBlock: number, nrBlocks: number) {
+  constructor(
+    private readonly firstBlock: number,
+    private readonly nrBlocks: number,
+  ) {
     this.free = [{ start: firstBlock, len: nrBlocks - firstBlock }];
     this.freeBlocks = nrBlocks - firstBlock;
+  }
+
+  /**
+   * Crash recovery: the free space is what the recovered metadata does not
+   * reference (allocations that never committed are free again; frees that
+   * never committed are not).
+   */
+  resetTo(used: readonly { start: number; len: number }[]): void {
+    this.free = [{ start: this.firstBlock, len: this.nrBlocks - this.firstBlock }];
+    this.freeBlocks = this.nrBlocks - this.firstBlock;
+    for (const u of [...used].sort((a, b) => a.start - b.start)) this.take(u.start, u.len);
+  }
+
+  /** Remove [start, start+len) from the free runs. */
+  private take(start: number, len: number): void {
+    const end = start + len;
+    const out: { start: number; len: number }[] = [];
+    for (const r of this.free) {
+      const rEnd = r.start + r.len;
+      if (rEnd <= start || r.start >= end) {
+        out.push(r);
+        continue;
+      }
+      if (r.start < start) out.push({ start: r.start, len: start - r.start });
+      if (rEnd > end) out.push({ start: end, len: rEnd - end });
+      this.freeBlocks -= Math.min(rEnd, end) - Math.max(r.start, start);
+    }
+    this.free = out;
   }
 
   /** Allocate up to `want` contiguous blocks (at least 1); null when the disk is full. */

@@ -6,7 +6,7 @@
 
 import { isAligned } from '../bits.js';
 import type { FallocMode } from '../../prog/types.js';
-import { BioOp, type Bio, type BlockDevice, SECTOR_SIZE } from '../blockdev.js';
+import { BioOp, type Bio, type BlockDevice, type PowerCutReport, SECTOR_SIZE } from '../blockdev.js';
 import { violation } from '../checks.js';
 import { EFBIG, EINVAL, EIO, ENOSPC, ENOTBLK, EOPNOTSUPP } from '../errno.js';
 import { errseqCheckAndAdvance } from '../errseq.js';
@@ -75,6 +75,12 @@ export abstract class BlockFs implements Filesystem {
   readonly alloc: BlockAllocator;
   readonly inodes: Inode[] = [];
   readonly bugs: BugSet;
+  /**
+   * Each inode's metadata (on-disk size, allocated extents) as of the last
+   * log commit that held it: what crash recovery replays. Absent: never
+   * committed, so an empty file.
+   */
+  private readonly committed = new Map<number, { size: number; exts: Extent[] }>();
   /** Zaps a folio's ptes through its mapping's rmap hook (unmap_mapping_folio). */
   readonly unmapFolio: FolioUnmapper = unmapMappingFolio;
 
@@ -566,7 +572,44 @@ export abstract class BlockFs implements Filesystem {
   *fsync(file: OpenFile, start: number, end: number, _datasync: boolean): Co<number> {
     const err = yield* this.fileWriteAndWaitRange(file, start, end);
     if (err) return err;
+    // The log force: the inode's size and extents go to the log, which the
+    // flush below makes durable together with the data written back above.
+    this.logCommitInode(file.inode);
     return yield* this.submitBioWait(BioOp.Flush, 0, new Uint8Array(0), 'blkdev_issue_flush', true);
+  }
+
+  /**
+   * A log commit holding the inode's metadata. Delalloc reservations are
+   * in-core only; extents still unwritten stay unwritten (read as zeroes)
+   * until a later commit holds their conversion.
+   */
+  protected logCommitInode(inode: Inode): void {
+    const exts = inode.extents.exts.filter((e) => e.state !== ExtState.Delalloc).map((e) => ({ ...e }));
+    this.committed.set(inode.ino, { size: inode.diskSize, exts });
+  }
+
+  /**
+   * Power cut and mount again: the device loses what was not flushed (torn
+   * per sector from the seed), the page cache and in-core inode state are
+   * gone, and log recovery brings back each inode's last committed size and
+   * extents. The caller holds every file quiet (as for a remount).
+   */
+  *powerCut(seed: number): Co<PowerCutReport> {
+    const report = this.dev.powerCut(seed);
+    // Folios under writeback finish first (their bios now fail); nothing they do survives.
+    for (const inode of this.inodes) yield* truncateInodePagesRange(inode.mapping, 0, -1, () => {});
+    const used: { start: number; len: number }[] = [];
+    for (const inode of this.inodes) {
+      const c = this.committed.get(inode.ino) ?? { size: 0, exts: [] };
+      const map = inode.extents;
+      map.exts.splice(0, map.exts.length, ...c.exts.map((e) => ({ ...e })));
+      map.seq++;
+      inode.diskSize = c.size;
+      inode.iSize = c.size;
+      for (const e of c.exts) used.push({ start: e.pblk, len: e.len });
+    }
+    this.alloc.resetTo(used);
+    return report;
   }
 
   // ---- mmap ---------------------------------------------------------------
@@ -770,7 +813,9 @@ export abstract class BlockFs implements Filesystem {
   }
 
   reloadInode(inode: Inode): void {
-    // Clean unmount wrote everything back; the on-disk size is the size.
+    // Clean unmount wrote everything back and the log is checkpointed; the on-disk size is the size.
     inode.iSize = inode.diskSize;
+    this.dev.syncCache();
+    this.logCommitInode(inode);
   }
 }
