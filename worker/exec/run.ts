@@ -148,6 +148,8 @@ class Execution {
   private readonly directStarts = new Map<Inode, number[]>();
   /** Per file: writeback errors recorded so far (faults, stale page cache), and whether an opener saw the latest. */
   private readonly errEvents = new Map<Inode, { count: number; latestSeen: boolean }>();
+  /** Whether the op under way may change file contents (single-threaded programs). */
+  private opInProgressWrites = false;
   /** Write failures since the current op started (re-applied to the shadow when it ends). */
   private readonly failedInOp: { shadow: ShadowFile; pos: number; len: number }[] = [];
   /** The op during which a read I/O last failed. */
@@ -419,7 +421,7 @@ class Execution {
       } else if (ret === -EIO) {
         a.shadow.forget(a.off, a.len);
       }
-    } else if (a.shadow.version === a.submitVersion) {
+    } else if (a.shadow.version === a.submitVersion && !this.opInProgressWrites) {
       // Nothing changed the file while the read was in flight: it must see the shadow.
       this.checkRead('aio_read', 'iomap_dio_complete', a.shadow, a.off, a.len, a.buf, ret);
     }
@@ -592,6 +594,9 @@ class Execution {
       const writes = this.openCacheWrites(op);
       const direct = this.directWriteOf(op);
       const dstart = direct ? this.directStart(direct) : -1;
+      // A completion during an op that writes is racing with it: the op's
+      // effect reaches the shadow only when the op ends.
+      this.opInProgressWrites = !READ_ONLY_OPS.has(op.op);
       const failedBefore = this.failedInOp.length;
       const ret = yield* this.execOp(op, this.buffers[index]!);
       for (let f = failedBefore; f < this.failedInOp.length; f++) {
@@ -665,6 +670,9 @@ class Execution {
     }
   }
 }
+
+/** Ops that never change what a file holds. */
+const READ_ONLY_OPS: ReadonlySet<Op['op']> = new Set(['pread', 'mread', 'aio_read', 'aio_wait', 'fsync', 'fdatasync']);
 
 export function describeOp(op: Op): string {
   const { op: name, ...args } = op;
