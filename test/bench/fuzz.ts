@@ -13,7 +13,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runProgram } from '../../worker/exec/run.js';
 import { type CampaignOptions, runCampaign } from '../../worker/fuzz/campaign.js';
+import { parseRepro } from '../../worker/repro/repro.js';
 import { programSize } from '../../worker/fuzz/minimize.js';
 import type { Program } from '../../worker/prog/types.js';
 import { BUG_SWITCHES, type BugName } from '../../worker/sim/bugs.js';
@@ -49,6 +51,8 @@ interface Trial {
   signature: string;
   opsBefore: number;
   opsAfter: number;
+  /** The reproducer also fires with every switch off: not the switch's bug. */
+  falsePositive: boolean;
 }
 
 async function trial(sw: BugName | null, mode: 'feedback' | 'baseline', seed: number, budgetSec: number, workers: number): Promise<Trial> {
@@ -61,8 +65,14 @@ async function trial(sw: BugName | null, mode: 'feedback' | 'baseline', seed: nu
     };
     const s = await runCampaign(opts);
     const f = s.findings[0];
-    if (!f) return { found: false, sec: s.durationSec, execs: s.execs, signature: '', opsBefore: 0, opsAfter: 0 };
-    return { found: true, sec: f.firstFoundSec, execs: f.firstFoundExec, signature: f.signature, opsBefore: f.opsBefore, opsAfter: f.opsAfter };
+    if (!f) return { found: false, sec: s.durationSec, execs: s.execs, signature: '', opsBefore: 0, opsAfter: 0, falsePositive: false };
+    // Honesty: the reproducer must be clean with every switch off.
+    const repro = f.repro ? parseRepro(readFileSync(f.repro, 'utf8'), f.repro) : null;
+    const falsePositive = sw !== null && repro !== null && runProgram(repro.program).violation !== null;
+    return {
+      found: true, sec: f.firstFoundSec, execs: f.firstFoundExec, signature: f.signature, opsBefore: f.opsBefore, opsAfter: f.opsAfter,
+      falsePositive,
+    };
   } finally {
     rmSync(store, { recursive: true, force: true });
   }
@@ -94,9 +104,11 @@ export async function benchFuzz(o: FuzzBenchOptions): Promise<FuzzBenchResult> {
       for (let i = 0; i < o.trials; i++) {
         const t = await trial(sw, mode, o.seed + i * 7919, o.budgetSec, o.workers);
         trials.push(t);
-        o.log(`  ${sw} ${mode} trial ${i + 1}: ${t.found ? `found in ${t.sec.toFixed(1)} s (${t.execs} execs), ${t.opsBefore} -> ${t.opsAfter} ops: ${t.signature}` : `not found in ${o.budgetSec} s`}`);
+        o.log(`  ${sw} ${mode} trial ${i + 1}: ${t.found ? `found in ${t.sec.toFixed(1)} s (${t.execs} execs), ${t.opsBefore} -> ${t.opsAfter} ops: ${t.signature}` : `not found in ${o.budgetSec} s`}` +
+          (t.falsePositive ? ' (FALSE POSITIVE: fires with every switch off)' : ''));
+        if (t.falsePositive) problems.push(`${sw} ${mode} trial ${i + 1}: ${t.signature} fires with every switch off`);
       }
-      const found = trials.filter((t) => t.found);
+      const found = trials.filter((t) => t.found && !t.falsePositive);
       const known = knownSize(sw);
       const medOps = median(found.map((t) => t.opsAfter));
       table.push(`| ${sw} | ${mode} | ${found.length}/${o.trials} | ${found.length ? median(found.map((t) => t.sec)).toFixed(1) + ' s' : '—'} | ` +

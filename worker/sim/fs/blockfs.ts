@@ -8,7 +8,7 @@ import { isAligned } from '../bits.js';
 import type { FallocMode } from '../../prog/types.js';
 import { BioOp, type Bio, type BlockDevice, type PowerCutReport, SECTOR_SIZE } from '../blockdev.js';
 import { violation } from '../checks.js';
-import { EFBIG, EINVAL, EIO, ENOSPC, ENOTBLK, EOPNOTSUPP } from '../errno.js';
+import { EFBIG, EINVAL, EIO, EIOCBQUEUED, ENOSPC, ENOTBLK, EOPNOTSUPP } from '../errno.js';
 import { errseqCheckAndAdvance } from '../errseq.js';
 import { type Co, type Sched, WaitQueue } from '../sched.js';
 import {
@@ -365,6 +365,9 @@ export abstract class BlockFs implements Filesystem {
   /** The DIO completion workqueue (s_dio_done_wq), started on first use. */
   protected readonly dioWorkqueue: Workqueue;
 
+  /** After a direct write that held i_rwsem exclusive, still under it (ext4 cleans up a failed extension). */
+  protected dioWriteEnd(_inode: Inode, _pos: number, _len: number, _ret: number): void {}
+
   /**
    * xfs_file_dio_write_unaligned: a sub-block write that reaches EOF waits for
    * its completion (IOMAP_DIO_FORCE_WAIT), the sub-block zeroing past EOF
@@ -408,6 +411,7 @@ export abstract class BlockFs implements Filesystem {
     // IOMAP_DIO_FORCE_WAIT: some writes complete before io_submit returns, even asynchronous ones.
     const async = this.dioForceWait(inode, pos, src.length) ? null : this.dioAsync(iocb);
     if (ret >= 0) ret = yield* iomapDioRw(inode, pos, src, true, this.dioOps, this.dioEndOps, this.unmapFolio, async);
+    if (exclusive && ret !== -EIOCBQUEUED) this.dioWriteEnd(inode, pos, src.length, ret);
     if (exclusive) inode.iRwsem.upWrite(this.sched);
     else inode.iRwsem.upRead(this.sched);
     return ret;
@@ -641,8 +645,11 @@ export abstract class BlockFs implements Filesystem {
 
   /** xfs_setattr_size; the caller holds i_rwsem and invalidate_lock exclusive. */
   protected *setSizeLocked(inode: Inode, newsize: number): Co<number> {
-    const oldsize = inode.iSize;
+    // xfs_vn_setattr drains direct I/O (xfs_break_layouts) before
+    // xfs_setattr_size samples the old size: an extending AIO completing
+    // meanwhile moves i_size, and the truncate must see where it moved to.
     yield* inodeDioWait(inode);
+    const oldsize = inode.iSize;
     let err: number;
     if (newsize > oldsize) err = yield* this.zeroPartialBlocks(iomapZeroRange(inode, oldsize, newsize - oldsize, this.writeCtx));
     else err = yield* this.zeroPartialBlocks(iomapTruncatePage(inode, newsize, this.writeCtx));

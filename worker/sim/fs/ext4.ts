@@ -71,13 +71,12 @@ export class Ext4Fs extends BlockFs {
 
   /**
    * ext4_inode_extension_cleanup: an extending direct write that failed or
-   * came up short leaves blocks allocated past EOF; free them, so nothing
-   * (zeroing up to a later write, say) meets mapped blocks beyond i_size.
+   * came up short leaves blocks allocated past EOF; free them before
+   * i_rwsem is dropped, so nothing (zeroing up to a later write, say) meets
+   * mapped blocks beyond i_size.
    */
-  private *inodeExtensionCleanup(inode: Inode): Co<void> {
-    yield* inode.iRwsem.downWrite(this.sched);
-    this.truncateExtents(inode, inode.iSize);
-    inode.iRwsem.upWrite(this.sched);
+  protected override dioWriteEnd(inode: Inode, pos: number, len: number, ret: number): void {
+    if (ret !== len && pos + len > inode.iSize) this.truncateExtents(inode, inode.iSize);
   }
 
   /**
@@ -148,7 +147,6 @@ export class Ext4Fs extends BlockFs {
     if (len <= 0) return len;
     let ret = yield* this.directWrite(file, pos, len === src.length ? src : src.subarray(0, len), iocb);
     if (ret === -EIOCBQUEUED) return ret;
-    if (ret !== len && pos + len > inode.iSize) yield* this.inodeExtensionCleanup(inode);
     if (ret === -ENOTBLK) ret = 0;
     if (ret < 0 || ret === len) return ret;
     const offset = pos + ret;
