@@ -154,7 +154,7 @@ class Execution {
   private readonly failedInOp: { shadow: ShadowFile; pos: number; len: number }[] = [];
   /** The op during which a read I/O last failed. */
   private readFailedInOp = -1;
-  /** Per file: the byte ranges whose writes failed (the disk may lack what the cache shows). */
+  /** Per file: byte ranges where the cache may show what the disk lacks (failed writes, stale page cache). */
   private readonly failedWrites = new Map<Inode, [number, number][]>();
   /** Per open file description: how many of its file's errors it has been told of. */
   private readonly errCursor = new Map<OpenFile, number>();
@@ -296,6 +296,17 @@ class Execution {
       violation(this.s, 'WARN', 'dio_warn_stale_pagecache', 'dio_warn_stale_pagecache',
         `page cache over [${pos}, +${len}) of ${inode.name} went stale under direct I/O, and the program wrote no cached data there meanwhile`);
     }
+    // The collision the kernel reports this way leaves the cache and the disk
+    // disagreeing over the direct write's range, by design.
+    this.noteCacheDiskSplit(inode, pos, Math.min(len, Number.MAX_SAFE_INTEGER - pos));
+    this.shadows[this.k.inodes.indexOf(inode)]?.forget(pos, Math.min(len, inode.iSize));
+  }
+
+  /** Bytes where the page cache may legitimately differ from the disk from now on. */
+  private noteCacheDiskSplit(inode: Inode, pos: number, len: number): void {
+    const failed = this.failedWrites.get(inode) ?? [];
+    failed.push([pos, pos + len]);
+    this.failedWrites.set(inode, failed);
   }
 
   /** A writeback error was recorded for the file (mapping_set_error). */
@@ -319,10 +330,7 @@ class Execution {
     // The page cache may still show the data, the disk does not have it: both are possible from now on.
     this.shadows[i]!.forget(r.pos, r.len);
     this.shadows[i]!.lostWrites = true;
-    const inode = this.k.inodes[i]!;
-    const failed = this.failedWrites.get(inode) ?? [];
-    failed.push([r.pos, r.pos + r.len]);
-    this.failedWrites.set(inode, failed);
+    this.noteCacheDiskSplit(this.k.inodes[i]!, r.pos, r.len);
     if (r.writeback) this.recordError(this.k.inodes[i]!);
   }
 
@@ -485,9 +493,15 @@ class Execution {
       }
       case 'truncate': {
         const ret = yield* sysFtruncate(k, this.fds[op.fd]!, op.size);
+        const shadow = this.shadowOfFd(op.fd);
         if (ret === 0) {
-          this.shadowOfFd(op.fd).truncate(op.size);
-          this.noteChange(this.shadowOfFd(op.fd));
+          shadow.truncate(op.size);
+          this.noteChange(shadow);
+        } else if (ret === -EIO && op.size < shadow.size) {
+          // The partial block past the new size was zeroed before the
+          // writeback that failed (iomap_truncate_page comes first).
+          const bs = this.program.config.blockSize;
+          shadow.forget(op.size, Math.ceil(op.size / bs) * bs - op.size);
         }
         return ret;
       }
