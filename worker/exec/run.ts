@@ -507,9 +507,17 @@ class Execution {
       }
       case 'fallocate': {
         const ret = yield* sysFallocate(k, this.fds[op.fd]!, op.mode, op.off, op.len);
+        const shadow = this.shadowOfFd(op.fd);
         if (ret === 0) {
-          this.shadowOfFd(op.fd).fallocate(op.mode, op.off, op.len);
-          this.noteChange(this.shadowOfFd(op.fd));
+          shadow.fallocate(op.mode, op.off, op.len);
+          this.noteChange(shadow);
+        } else if (ret === -EIO) {
+          // An I/O error part-way (zeroing a partial block, say) comes after
+          // whole blocks were already freed or zeroed (xfs_free_file_space):
+          // the range may hold the old bytes or zeroes; a shift may have
+          // moved everything after it.
+          const shifts = op.mode === 'collapse' || op.mode === 'insert';
+          shadow.forget(op.off, shifts ? Math.max(0, shadow.size - op.off) : op.len);
         }
         return ret;
       }
