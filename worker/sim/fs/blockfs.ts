@@ -403,9 +403,19 @@ export abstract class BlockFs implements Filesystem {
   protected *directWrite(file: OpenFile, pos: number, src: Uint8Array, iocb?: Kiocb): Co<number> {
     const inode = file.inode;
     if (!isAligned(pos, SECTOR_SIZE) || !isAligned(src.length, SECTOR_SIZE)) return -EINVAL;
-    const exclusive = !isAligned(pos, this.blockSize) || !isAligned(src.length, this.blockSize) || pos + src.length > inode.iSize;
+    const unaligned = !isAligned(pos, this.blockSize) || !isAligned(src.length, this.blockSize);
+    let exclusive = unaligned || pos + src.length > inode.iSize;
     if (exclusive) yield* inode.iRwsem.downWrite(this.sched);
-    else yield* inode.iRwsem.downRead(this.sched);
+    else {
+      yield* inode.iRwsem.downRead(this.sched);
+      // The size may have moved while we waited for the lock (a truncate):
+      // a write that now extends needs it exclusive (ext4_dio_write_checks restart).
+      if (pos + src.length > inode.iSize) {
+        inode.iRwsem.upRead(this.sched);
+        yield* inode.iRwsem.downWrite(this.sched);
+        exclusive = true;
+      }
+    }
     let ret = yield* this.writeZeroEof(inode, pos);
     if (exclusive && ret >= 0) yield* inodeDioWait(inode);
     // IOMAP_DIO_FORCE_WAIT: some writes complete before io_submit returns, even asynchronous ones.
@@ -469,7 +479,7 @@ export abstract class BlockFs implements Filesystem {
     m.flags = 0;
     let ext = this.mapExtent(inode, pos, len, m);
     if (ext && ext.state === ExtState.Delalloc) {
-      const err = this.convertDelalloc(inode, ext);
+      const err = this.convertDelalloc(inode, this.delallocToConvert(inode, ext, pos, len));
       if (err < 0) return err;
       ext = this.mapExtent(inode, pos, len, m);
     }
@@ -519,6 +529,15 @@ export abstract class BlockFs implements Filesystem {
     if (got < 0) return got;
     if (got < len) return -ENOSPC;
     return 0;
+  }
+
+  /**
+   * Which part of a delalloc extent writeback allocates. xfs converts the
+   * whole extent (xfs_bmapi_convert_delalloc): it becomes unwritten, so
+   * blocks nobody has written yet still read as zeroes.
+   */
+  protected delallocToConvert(_inode: Inode, ext: Extent, _pos: number, _len: number): Extent {
+    return ext;
   }
 
   /** What state delalloc becomes when written back. */

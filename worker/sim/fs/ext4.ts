@@ -12,7 +12,7 @@ import { type Kiocb, inodeDioWait } from '../iomap/direct-io.js';
 import { IOMAP_WRITE, type Iomap } from '../iomap/iomap.js';
 import { iomapFileBufferedWrite } from '../iomap/write.js';
 import { BlockFs } from './blockfs.js';
-import { ExtState } from './extent-map.js';
+import { ExtState, type Extent } from './extent-map.js';
 import type { Inode, OpenFile } from './inode.js';
 import { covSite, covState } from '../cov.js';
 
@@ -107,6 +107,19 @@ export class Ext4Fs extends BlockFs {
   }
 
   /** Indirect-block files have no unwritten state: writeback allocates written blocks. */
+  /**
+   * mpage_prepare_extent_to_map: ext4 maps the run of dirty delayed blocks
+   * being written, not the whole reservation. An indirect inode's blocks are
+   * written (no unwritten state): allocating a reserved block whose data is
+   * not in the cache yet would expose what the block held before.
+   */
+  protected override delallocToConvert(inode: Inode, ext: Extent, pos: number, len: number): Extent {
+    if (!inode.indirect) return ext;
+    const first = Math.max(ext.lblk, Math.floor(pos / this.blockSize));
+    const end = Math.min(ext.lblk + ext.len, Math.ceil((pos + len) / this.blockSize));
+    return { ...ext, lblk: first, len: end - first };
+  }
+
   protected override delallocTarget(inode: Inode): ExtState {
     return inode.indirect ? ExtState.Written : ExtState.Unwritten;
   }

@@ -266,6 +266,10 @@ export class FuseFs implements Filesystem {
           break;
         }
       }
+      // fuse_send_write_pages: wait for writeback of every folio of the
+      // request first, so a WRITE of older contents still in flight to the
+      // server cannot land after this one.
+      for (const f of folios) yield* folioWaitWriteback(s, f.folio);
       // The request carries its payload from the moment it is sent.
       const payload = src.slice(done, done + count);
       const written = yield* this.requestWait('fuse_send_write', () => {
