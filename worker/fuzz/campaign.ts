@@ -209,7 +209,6 @@ class EmbeddedCampaign {
         foundAt: { exec, sec: Math.round(rec.firstSec) },
       })));
     }
-    this.opts.onEvent?.({ kind: 'finding', record: rec, dir });
     if (this.opts.minimize !== false) {
       this.pendingMinimize++;
       const w = this.nextMinimizer++ % this.workers.length;
@@ -217,6 +216,8 @@ class EmbeddedCampaign {
         type: 'minimize', signature: rec.signature, program: f.program, maxRuns: MINIMIZE_MAX_RUNS, deadlineMs: MINIMIZE_DEADLINE_MS,
       });
     }
+    // After the minimization is queued: a listener that stops the campaign here still gets it.
+    this.opts.onEvent?.({ kind: 'finding', record: rec, dir });
     if (this.opts.untilFound !== undefined && this.triage.unique >= this.opts.untilFound) this.stopFuzzing();
   }
 
