@@ -22,9 +22,13 @@ export interface FuzzArgs {
   minimize?: boolean;
 }
 
-function count(flag: string, v: string | undefined, min: number): number | undefined {
+/** A non-negative number flag (an integer unless `fraction`). */
+function count(flag: string, v: string | undefined, min: number, fraction = false): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < min) throw new ProgramInputError(`${flag}: '${v}' is not a number >= ${min}`);
+  const shape = fraction ? /^\d+(\.\d+)?$/ : /^\d+$/;
+  if (!shape.test(v) || Number(v) < min) {
+    throw new ProgramInputError(`${flag}: '${v}' is not ${fraction ? 'a number' : 'an integer'} >= ${min}`);
+  }
   return Number(v);
 }
 
@@ -44,7 +48,7 @@ export async function fuzzCommand(args: FuzzArgs): Promise<number> {
       }
       schedule = args.schedule as ScheduleStrategy;
     }
-    const durationSec = count('--duration', args.duration, 0);
+    const durationSec = count('--duration', args.duration, 0, true);
     const untilFound = count('--until-found', args.untilFound, 1);
     const maxExecs = count('--max-execs', args.maxExecs, 1);
     opts = {

@@ -625,7 +625,8 @@ class Execution {
         const { shadow, pos, len } = this.failedInOp[f]!;
         shadow.forget(pos, len);
       }
-      if (failedBefore === 0) this.failedInOp.length = 0;
+      // Drop this op's entries (another thread's op may already have dropped them).
+      if (this.failedInOp.length > failedBefore) this.failedInOp.length = failedBefore;
       this.clock++;
       for (const w of writes) w.end = this.clock;
       if (direct) this.directEnd(direct, dstart);

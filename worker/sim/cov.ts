@@ -21,9 +21,6 @@ const COV_MASK = COV_MAP_SIZE - 1;
 /** The points reached by the current run (1 = reached). */
 export const covMap = new Uint8Array(COV_MAP_SIZE);
 
-/** Every named site, by id (for reports: which sites a campaign reached). */
-export const covSiteNames = new Map<number, string>();
-
 function fnv1a(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
@@ -32,9 +29,7 @@ function fnv1a(s: string): number {
 
 /** Register a site at module load; the id is stable across processes. */
 export function covSite(name: string): number {
-  const id = fnv1a(name) & COV_MASK;
-  covSiteNames.set(id, name);
-  return id;
+  return fnv1a(name) & COV_MASK;
 }
 
 /** The site was reached. */
@@ -55,11 +50,3 @@ export function covSwitch(from: string, to: string): void {
 export function covReset(): void {
   covMap.fill(0);
 }
-
-/** How many points the current map holds. */
-export function covCount(map: Uint8Array = covMap): number {
-  let n = 0;
-  for (let i = 0; i < map.length; i++) n += map[i]!;
-  return n;
-}
-

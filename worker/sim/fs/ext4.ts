@@ -96,8 +96,9 @@ export class Ext4Fs extends BlockFs {
    * writeback allocated them as written blocks): they go.
    */
   override reloadInode(inode: Inode): void {
+    // Before the base class takes the on-disk size and commits the inode.
+    if (inode.indirect) this.truncateExtents(inode, inode.diskSize);
     super.reloadInode(inode);
-    if (inode.indirect) this.truncateExtents(inode, inode.iSize);
   }
 
   /** ext4_fallocate: only punch hole works without extents (-EOPNOTSUPP otherwise). */
