@@ -1,0 +1,88 @@
+// What the coordinator offers the outside world (gRPC, HTTP, ctl): campaigns,
+// their live stats, findings and reproducers. The NATS side (coordinator.ts)
+// implements it; grpc-server.ts and http-server.ts only translate. Plain data,
+// so the same shapes go into proto messages and JSON listings unchanged.
+
+import type { Repro } from '../worker/repro/repro.js';
+import type { BugName } from '../worker/sim/bugs.js';
+
+export type CampaignState = 'running' | 'stopped' | 'done';
+
+export interface CampaignInfo {
+  /** Short, URL-safe, unique in the store (e.g. c-1a2b3c4d). */
+  id: string;
+  name: string;
+  bugs: BugName[];
+  state: CampaignState;
+  /** ISO-8601 wall time of creation. */
+  createdAt: string;
+  /** Unset: runs until stopped. */
+  durationSec?: number;
+  /** Seconds spent running (across restarts and resumes). */
+  elapsedSec: number;
+  execs: number;
+  execsPerSec: number;
+  corpus: number;
+  coverage: number;
+  /** Distinct signatures reported (cross-checked on a second worker). */
+  findings: number;
+  /** Worker processes currently serving this campaign's work. */
+  workers: number;
+}
+
+export interface FindingInfo {
+  /** URL-safe, unique across campaigns (e.g. <campaign id>-<sha12 of signature>). */
+  id: string;
+  campaignId: string;
+  signature: string;
+  invariant: string;
+  message: string;
+  count: number;
+  firstFoundSec: number;
+  firstFoundExec: number;
+  lastFoundSec: number;
+  /** Replayed with the same signature on a worker other than the finder. */
+  verified: boolean;
+  /** Minimized reproducer ready (else the reproducer is the first program). */
+  minimized: boolean;
+  opsBefore: number;
+  opsAfter: number;
+}
+
+export interface CreateCampaignRequest {
+  name?: string;
+  bugs: BugName[];
+  durationSec?: number;
+  /** Unset: derived from the clock. */
+  seed?: number;
+}
+
+export type ApiErrorCode = 'INVALID_ARGUMENT' | 'NOT_FOUND' | 'FAILED_PRECONDITION' | 'UNAVAILABLE';
+
+/** An error the API maps to a gRPC status / HTTP code. Anything else is INTERNAL / 500. */
+export class ApiError extends Error {
+  constructor(readonly code: ApiErrorCode, message: string) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface CoordinatorApi {
+  /** Throws ApiError INVALID_ARGUMENT on unknown bug names or a bad duration. */
+  createCampaign(req: CreateCampaignRequest): Promise<CampaignInfo>;
+  listCampaigns(): CampaignInfo[];
+  /** Throws ApiError NOT_FOUND. */
+  getCampaign(id: string): CampaignInfo;
+  /** NOT_FOUND; FAILED_PRECONDITION when not running. */
+  stopCampaign(id: string): Promise<CampaignInfo>;
+  /** NOT_FOUND; FAILED_PRECONDITION when running or done. */
+  resumeCampaign(id: string): Promise<CampaignInfo>;
+  /** NOT_FOUND when the campaign does not exist. Only verified findings are listed. */
+  listFindings(campaignId: string): FindingInfo[];
+  /** NOT_FOUND when the finding does not exist (or is not verified yet). */
+  getRepro(findingId: string): Repro;
+  /** Calls `listener` at once and on every stats change (at most ~1/s); returns unsubscribe. NOT_FOUND. */
+  watchCampaign(campaignId: string, listener: (info: CampaignInfo) => void): () => void;
+  /** Connected to NATS and the store loaded. */
+  ready(): boolean;
+}
