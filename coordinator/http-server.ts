@@ -123,7 +123,14 @@ export async function startHttpServer(api: CoordinatorApi, opts: HttpServerOptio
     }
     const m = /^\/findings\/([^/]+)\/repro$/.exec(path);
     if (m) {
-      download(req, res, path, decodeURIComponent(m[1]!), url);
+      let id: string;
+      try {
+        id = decodeURIComponent(m[1]!);
+      } catch {
+        fail(res, path, 400, 'malformed finding id (bad percent-encoding)');
+        return;
+      }
+      download(req, res, path, id, url);
       return;
     }
     fail(res, path, 404, `no such path: ${path} (try /metrics, /healthz, /readyz, /findings/<id>/repro?format=json)`);

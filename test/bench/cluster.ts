@@ -4,17 +4,19 @@
 //    against a cluster campaign (real nats-server, coordinator and N worker
 //    processes of one executor thread each), every switch off, for N = 1, 2;
 //    the ratio is per core (same number of fuzzing threads).
-// 2. Coordinator cost: a coordinator process with no workers is fed synthetic
-//    BatchResults (each standing for one worker-second of fuzzing at the
-//    measured per-core rate, one in ten carrying a new corpus input) as fast as
-//    NATS takes them; its CPU time (from /proc) per result gives the CPU per
-//    1,000 execs/s and how many one-core workers one coordinator core can feed.
+// 2. Coordinator cost: a real coordinator process serves simulated workers
+//    (heartbeats, and a synthetic BatchResult for every batch it issues, each
+//    standing for one worker-second of fuzzing at the measured per-core rate,
+//    one in ten carrying a new corpus input) as fast as it goes; its CPU time
+//    (from /proc) per batch gives the CPU per 1,000 execs/s and how many
+//    one-core workers one coordinator core can feed.
 
 import { readFileSync } from 'node:fs';
 import { runCampaign } from '../../worker/fuzz/campaign.js';
 import { generateProgram } from '../../worker/fuzz/generate.js';
 import { FuzzRng } from '../../worker/fuzz/rng.js';
-import { encodeBatchResult } from '../../worker/cluster/wire.js';
+import { CONSUMERS, STREAMS } from '../../worker/cluster/nats.js';
+import { decodeWorkBatch, encodeBatchResult, encodeHeartbeat } from '../../worker/cluster/wire.js';
 import type { CampaignInfo } from '../../coordinator/api.js';
 import { Cluster, waitFor } from '../cluster/cluster.js';
 
@@ -71,39 +73,65 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * Play FAKE_WORKERS one-core workers against a real coordinator: heartbeats
+ * (so it keeps 2 batches per executor thread out), and for every batch it
+ * issues a BatchResult at once (standing for one worker-second of fuzzing at
+ * `execsPerResult` execs/s; one in ten carries a new corpus input). So the
+ * coordinator's CPU covers its whole loop: building and publishing batches
+ * (corpus sample, coverage bitmap) and applying and persisting results.
+ */
 async function coordinatorCost(results: number, execsPerResult: number, log: (l: string) => void): Promise<number> {
+  const FAKE_WORKERS = 100;
   const cluster = await Cluster.start({ batchMs: 1000 });
+  const timers: NodeJS.Timeout[] = [];
   try {
     const coord = await cluster.startCoordinator();
-    const c = await cluster.ctl<CampaignInfo>('create', { bugs: [] });
     const nc = await cluster.connection();
+    const beat = (): void => {
+      for (let w = 0; w < FAKE_WORKERS; w++) {
+        nc.publish(`ff.hb.w-synthetic-${w}`, encodeHeartbeat({
+          workerId: `w-synthetic-${w}`, host: 'bench', pid: w, procs: 1, busy: 1, campaigns: [], execs: 0, uptimeSec: 1, running: [],
+        }));
+      }
+    };
+    beat();
+    timers.push(setInterval(beat, 1000));
+    const c = await cluster.ctl<CampaignInfo>('create', { bugs: [] });
     const js = nc.jetstream();
+    const consumer = await js.consumers.get(STREAMS.work, CONSUMERS.batches);
     const rng = new FuzzRng(1);
     const programs = Array.from({ length: 50 }, () => generateProgram(rng));
-    const payloads: Uint8Array[] = [];
-    for (let i = 0; i < results; i++) {
-      const withInput = i % 10 === 0;
-      payloads.push(encodeBatchResult({
-        workerId: `w-synthetic-${i % 500}`, campaignId: c.id, batchId: `${c.id}-s${i}`, execs: execsPerResult, timeouts: 0,
-        newInputs: withInput ? [{ program: programs[(i / 10) % programs.length]!, points: [i % 65536, (i * 7) % 65536, (i * 13) % 65536], newPoints: 1 }] : [],
-        findings: [], harness: [], ms: 1000, delivery: 1,
-      }));
-    }
     const pid = coord.child.pid!;
     const cpu0 = cpuSeconds(pid);
     const t0 = performance.now();
-    for (let i = 0; i < payloads.length; i += 200) {
-      await Promise.all(payloads.slice(i, i + 200).map((p, k) => js.publish('ff.results.batch', p, { msgID: `${c.id}-s${i + k}` })));
+    let sent = 0;
+    while (sent < results) {
+      const iter = await consumer.fetch({ max_messages: 200, expires: 1000 });
+      const pubs: Promise<unknown>[] = [];
+      for await (const m of iter) {
+        const b = decodeWorkBatch(m.data, m.subject);
+        const i = sent++;
+        const withInput = i % 10 === 0;
+        pubs.push(js.publish('ff.results.batch', encodeBatchResult({
+          workerId: `w-synthetic-${i % FAKE_WORKERS}`, campaignId: b.campaignId, batchId: b.batchId, execs: execsPerResult, timeouts: 0,
+          newInputs: withInput ? [{ program: programs[(i / 10) % programs.length]!, points: [i % 65536, (i * 7) % 65536, (i * 13) % 65536], newPoints: 1 }] : [],
+          findings: [], harness: [], ms: 1000, delivery: 1,
+        }), { msgID: b.batchId }));
+        m.ack();
+        if (sent >= results) break;
+      }
+      await Promise.all(pubs);
     }
-    const published = (performance.now() - t0) / 1000;
     const want = results * execsPerResult;
     await waitFor('every synthetic result applied', async () => (await cluster.campaign(c.id)).execs >= want, 300_000, 100);
     const cpu = cpuSeconds(pid) - cpu0;
     const wall = (performance.now() - t0) / 1000;
-    log(`  coordinator: ${results} results (${execsPerResult} execs each) published in ${published.toFixed(1)} s and applied in ${wall.toFixed(1)} s wall ` +
-      `(the publisher is the limit), ${cpu.toFixed(2)} s coordinator CPU: ${((cpu / results) * 1e6).toFixed(0)} us per result`);
+    log(`  coordinator: ${results} batches issued and their results (${execsPerResult} execs each) applied in ${wall.toFixed(1)} s wall ` +
+      `(${(results / wall).toFixed(0)}/s, ${FAKE_WORKERS} simulated workers), ${cpu.toFixed(2)} s coordinator CPU: ${((cpu / results) * 1e6).toFixed(0)} us per batch`);
     return cpu / results;
   } finally {
+    for (const t of timers) clearInterval(t);
     await cluster.dispose();
   }
 }
@@ -121,6 +149,7 @@ export async function benchCluster(o: ClusterBenchOptions): Promise<ClusterBench
   }
   const perCore = embedded[0]!;
   const cpuPerResult = await coordinatorCost(o.results, Math.max(1, Math.round(perCore)), o.log);
+  // cpuPerResult: CPU seconds per batch round trip (issue + apply).
   // One result per worker-second at perCore execs: CPU-seconds per second per 1,000 execs/s.
   const cpuPer1000 = (cpuPerResult / perCore) * 1000;
   const workers = 1 / cpuPerResult;

@@ -88,6 +88,7 @@ test('the reproducer downloads over HTTP in every format, with the token', async
   assert.equal(missing.status, 404);
   assert.match(missing.body, /no finding/);
   assert.equal((await httpGet(cluster.httpPort, '/nowhere')).status, 404);
+  assert.equal((await httpGet(cluster.httpPort, '/findings/%E0%A4%A/repro', TOKEN)).status, 400, 'bad percent-encoding');
   assert.equal((await httpGet(cluster.httpPort, '/healthz')).status, 200);
   assert.equal((await httpGet(cluster.httpPort, '/readyz')).status, 200);
 });
