@@ -69,6 +69,8 @@ export class Coordinator implements CoordinatorApi {
   private jsm!: JetStreamManager;
   private connected = false;
   private loaded = false;
+  /** Subscriptions and the results loop are up. */
+  private started = false;
   private running = true;
   private readonly ac = new AbortController();
   private timers: NodeJS.Timeout[] = [];
@@ -101,6 +103,8 @@ export class Coordinator implements CoordinatorApi {
     this.reissuePendingJobs();
     this.resultsLoopDone = this.resultsLoop();
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
+    await this.nc.flush();
+    this.started = true;
     this.log.info({ store: this.opts.storeDir, campaigns: this.campaigns.size }, 'coordinator started');
   }
 
@@ -144,7 +148,7 @@ export class Coordinator implements CoordinatorApi {
   }
 
   ready(): boolean {
-    return this.loaded && this.connected && this.running;
+    return this.loaded && this.started && this.connected && this.running;
   }
 
   // ---------------------------------------------------------------------------
