@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { Store, findingId, programId } from '../corpus/store.js';
 import { CoverageSet } from '../worker/fuzz/coverage.js';
 import type { SharedInput } from '../worker/fuzz/messages.js';
+import { encodeCorpusInput } from '../worker/cluster/wire.js';
+import { COV_MAP_SIZE } from '../worker/sim/cov.js';
 import { programSize } from '../worker/fuzz/minimize.js';
 import { validateProgram } from '../worker/prog/validate.js';
 import type { Program } from '../worker/prog/types.js';
@@ -82,6 +84,10 @@ export class CampaignRuntime {
   readonly store: Store;
   readonly coverage = new CoverageSet();
   readonly corpus: SharedInput[] = [];
+  /** Each corpus input encoded once, for the batches that carry it. */
+  private readonly encoded: (Uint8Array | undefined)[] = [];
+  /** The coverage as the bitmap batches carry, kept up to date as points are added. */
+  readonly coverageBits = new Uint8Array(COV_MAP_SIZE / 8);
   private readonly corpusIds = new Set<string>();
   readonly findings = new Map<string, FindingState>();
   private readonly processedSet: Set<string>;
@@ -154,6 +160,7 @@ export class CampaignRuntime {
   addInput(program: Program, points: readonly number[], save = true): boolean {
     // A stored input was new when it was kept; loading them in another order must keep them all.
     if (this.coverage.add(points) === 0 && save) return false;
+    for (const p of points) this.coverageBits[p >> 3]! |= 1 << (p & 7);
     const id = programId(program);
     if (this.corpusIds.has(id)) return false;
     this.corpusIds.add(id);
@@ -162,14 +169,18 @@ export class CampaignRuntime {
     return true;
   }
 
-  /** The inputs a batch carries: the newest, and a spread of older ones. */
-  sampleInputs(seq: number, newest = 16, older = 16): SharedInput[] {
+  /** The inputs a batch carries, encoded: the newest, and a spread of older ones. */
+  sampleInputs(seq: number, newest = 16, older = 16): Uint8Array[] {
     const n = this.corpus.length;
-    if (n <= newest + older) return this.corpus.slice();
-    const out = this.corpus.slice(n - newest);
-    const span = n - newest;
-    for (let i = 0; i < older; i++) out.push(this.corpus[(seq * 7919 + i * 104729) % span]!);
-    return out;
+    const picks: number[] = [];
+    if (n <= newest + older) {
+      for (let i = 0; i < n; i++) picks.push(i);
+    } else {
+      for (let i = n - newest; i < n; i++) picks.push(i);
+      const span = n - newest;
+      for (let i = 0; i < older; i++) picks.push((seq * 7919 + i * 104729) % span);
+    }
+    return picks.map((i) => (this.encoded[i] ??= encodeCorpusInput(this.corpus[i]!)));
   }
 
   wasProcessed(id: string): boolean {

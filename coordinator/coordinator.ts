@@ -26,9 +26,9 @@ import {
   CONSUMERS, MAX_DELIVERIES_ADVISORY, type NatsOptions, STREAMS, SUBJECTS, connectNats, ensureTopology, retrying,
 } from '../worker/cluster/nats.js';
 import {
-  type BatchResult, type ControlRequest, type MinimizeResult, type VerifyResult, coverageBitmap, decodeBatchResult, decodeControlRequest,
+  type BatchResult, type ControlRequest, type MinimizeResult, type VerifyResult, decodeBatchResult, decodeControlRequest,
   decodeHeartbeat, decodeMinimizeJob, decodeMinimizeResult, decodeVerifyJob, decodeVerifyResult, decodeWorkBatch, encodeControlReply,
-  encodeMinimizeJob, encodeVerifyJob, encodeWorkBatch, type Heartbeat, WireError,
+  encodeMinimizeJob, encodeVerifyJob, encodeWorkBatchEncoded, type Heartbeat, WireError,
 } from '../worker/cluster/wire.js';
 import { ApiError, type CampaignInfo, type CoordinatorApi, type CreateCampaignRequest, type FindingInfo } from './api.js';
 import { type CampaignRecord, CampaignRuntime, type FindingMeta, type FindingState, type VerifyFile } from './campaign-runtime.js';
@@ -78,6 +78,8 @@ export class Coordinator implements CoordinatorApi {
   private resultsLoopDone: Promise<void> = Promise.resolve();
   private readonly log: Logger;
   private readonly root: string;
+  /** Tags the ids this process issues (with the persisted sequence numbers, unique across restarts). */
+  private readonly boot = randomBytes(3).toString('hex');
   /** Minimization jobs issued and not answered: job id -> campaign id. */
   private readonly minimizing = new Map<string, string>();
 
@@ -227,6 +229,19 @@ export class Coordinator implements CoordinatorApi {
     return () => c.listeners.delete(listener);
   }
 
+  /** Executor threads of the connected workers (recounted at most every 200 ms: topUp runs per result). */
+  private connectedProcs(): number {
+    const now = performance.now();
+    if (now - this.procsAt > 200) {
+      this.procsAt = now;
+      this.procsCache = this.connectedWorkers().reduce((n, w) => n + w.procs, 0);
+    }
+    return this.procsCache;
+  }
+
+  private procsAt = -Infinity;
+  private procsCache = 0;
+
   /** Workers whose heartbeat is fresh. */
   connectedWorkers(): Heartbeat[] {
     const now = performance.now();
@@ -280,7 +295,10 @@ export class Coordinator implements CoordinatorApi {
       if (c.rec.state === 'running' && c.rec.durationSec !== undefined && c.rec.elapsedSec >= c.rec.durationSec) {
         void this.endCampaign(c, 'done');
       }
-      if (c.rec.state === 'running') this.topUp(c);
+      if (c.rec.state === 'running') {
+        this.forgetStale(c);
+        this.topUp(c);
+      }
       if (c.dirty) c.persist();
       this.updateGauges(c);
       this.notify(c);
@@ -326,34 +344,37 @@ export class Coordinator implements CoordinatorApi {
     }
   }
 
-  /** Keep about batchesPerProc batches per connected executor thread queued or running, shared by the running campaigns. */
-  private topUp(c: CampaignRuntime): void {
-    if (!this.nc || !this.running) return;
-    const procs = this.connectedWorkers().reduce((n, w) => n + w.procs, 0);
-    let running = 0;
-    for (const x of this.campaigns.values()) if (x.rec.state === 'running') running++;
-    const target = Math.max(1, Math.ceil((Math.max(1, procs) * (this.opts.batchesPerProc ?? 2)) / Math.max(1, running)));
+  private forgetStale(c: CampaignRuntime): void {
     const wall = Date.now();
     for (const [id, at] of Object.entries(c.rec.outstanding)) {
       if (wall - at > OUTSTANDING_FORGET_MS) {
         delete c.rec.outstanding[id];
+        c.dirty = true;
         this.log.warn({ campaign: c.id, batch: id }, 'batch unanswered for too long; forgotten');
       }
     }
+  }
+
+  /** Keep about batchesPerProc batches per connected executor thread queued or running, shared by the running campaigns. */
+  private topUp(c: CampaignRuntime): void {
+    if (!this.nc || !this.running) return;
+    const procs = this.connectedProcs();
+    let running = 0;
+    for (const x of this.campaigns.values()) if (x.rec.state === 'running') running++;
+    const target = Math.max(1, Math.ceil((Math.max(1, procs) * (this.opts.batchesPerProc ?? 2)) / Math.max(1, running)));
+    const wall = Date.now();
     let out = Object.keys(c.rec.outstanding).length;
-    let coverage: Uint8Array | null = null;
     while (out < target) {
       const seq = ++c.rec.batchSeq;
-      const batchId = `${c.id}-b${seq}`;
+      // The boot tag keeps ids unique even if the sequence was not persisted before a crash.
+      const batchId = `${c.id}-b${this.boot}.${seq}`;
       c.rec.outstanding[batchId] = wall;
-      coverage ??= coverageBitmap(c.coverage.seen);
-      const data = encodeWorkBatch({
+      const data = encodeWorkBatchEncoded({
         campaignId: c.id, batchId, bugs: c.rec.bugs, seed: (c.rec.seed + seq * 0x9e3779b1) >>> 0, execMs: this.opts.batchMs ?? 1000,
-        maxExecs: 0, feedback: true, inputs: c.sampleInputs(seq), coverage, timeoutMs: this.opts.execTimeoutMs ?? 2000,
-      });
+        maxExecs: 0, feedback: true, coverage: c.coverageBits, timeoutMs: this.opts.execTimeoutMs ?? 2000,
+      }, c.sampleInputs(seq));
       out++;
-      // Persist the sequence before the batch exists, so a restarted coordinator never reuses an id.
-      c.persist();
+      c.dirty = true;
       this.publish(SUBJECTS.batch(c.id), data, batchId);
     }
   }
@@ -487,7 +508,7 @@ export class Coordinator implements CoordinatorApi {
   }
 
   private issueVerify(c: CampaignRuntime, st: FindingState, program: Program, finderWorkerId: string): void {
-    const jobId = `${c.id}-v${++c.rec.jobSeq}`;
+    const jobId = `${c.id}-v${this.boot}.${++c.rec.jobSeq}`;
     st.meta.verifyJob = jobId;
     st.meta.finderWorkerId = finderWorkerId;
     const file: VerifyFile = { program, finderWorkerId };
@@ -531,7 +552,7 @@ export class Coordinator implements CoordinatorApi {
   }
 
   private issueMinimize(c: CampaignRuntime, st: FindingState, program: Program): void {
-    const jobId = `${c.id}-m${++c.rec.jobSeq}`;
+    const jobId = `${c.id}-m${this.boot}.${++c.rec.jobSeq}`;
     st.meta.minimizeJob = jobId;
     c.saveFinding(st);
     c.dirty = true;

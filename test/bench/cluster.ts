@@ -81,7 +81,7 @@ function cpuSeconds(pid: number): number {
  * coordinator's CPU covers its whole loop: building and publishing batches
  * (corpus sample, coverage bitmap) and applying and persisting results.
  */
-async function coordinatorCost(results: number, execsPerResult: number, log: (l: string) => void): Promise<number> {
+export async function coordinatorCost(results: number, execsPerResult: number, log: (l: string) => void): Promise<number> {
   const FAKE_WORKERS = 100;
   const cluster = await Cluster.start({ batchMs: 1000 });
   const timers: NodeJS.Timeout[] = [];

@@ -41,8 +41,9 @@ test('a campaign over 2 worker processes finds the seeded bug and cross-checks i
   assert.equal(info.findings, 1 <= info.findings ? info.findings : -1);
   assert.ok(info.execs > 0, `info.execs > 0`);
   // Cross-checked by a worker other than the one that found it.
-  const rec = cluster.coordinator!.records('finding cross-checked and reported; minimizing it').find((r) => r['signature'] === found.signature);
-  assert.ok(rec, 'the coordinator logged the cross-check');
+  // (The log line may reach us through the pipe after the control reply did.)
+  const rec = await waitFor('the coordinator to log the cross-check', () =>
+    cluster.coordinator!.records('finding cross-checked and reported; minimizing it').find((r) => r['signature'] === found.signature), 15_000);
   assert.notEqual(rec['finder'], rec['verifier']);
   const ids = workers.map((w) => w.id);
   assert.ok(ids.includes(String(rec['finder'])) && ids.includes(String(rec['verifier'])), `ids.includes(String(rec['finder'])) && ids.includes(String(rec['verifier']))`);
@@ -103,7 +104,7 @@ test('kill -9 a worker mid-batch: the batch is redelivered and no finding is los
   let seen: string[] | null = null;
   await waitFor('the victim to start a batch', async () => {
     const ws = await cluster.ctl<{ workerId: string; running: string[] }[]>('workers');
-    const running = ws.find((w) => w.workerId === victim.id)?.running.filter((id) => /-b\d+$/.test(id)) ?? [];
+    const running = ws.find((w) => w.workerId === victim.id)?.running.filter((id) => /-b[0-9a-f]+\.\d+$/.test(id)) ?? [];
     const fresh = seen !== null && running.some((id) => !seen!.includes(id));
     seen = running;
     return fresh;

@@ -135,7 +135,9 @@ export class Cluster {
   }
 
   private spawnCli(name: string, args: string[]): Proc {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FOLIOFUZZ_LOG_LEVEL: 'debug' } });
+    // FF_TEST_NODE_ARGS: extra node flags for the spawned processes (e.g. --cpu-prof when profiling the bench).
+    const nodeArgs = (process.env['FF_TEST_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FOLIOFUZZ_LOG_LEVEL: 'debug' } });
     const p = new Proc(name, child);
     this.procs.push(p);
     return p;

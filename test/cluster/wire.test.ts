@@ -12,7 +12,8 @@ import { COV_MAP_SIZE } from '../../worker/sim/cov.js';
 import {
   WireError, bitmapPoints, coverageBitmap, decodeBatchResult, decodeControlReply, decodeControlRequest, decodeHeartbeat, decodeMinimizeJob,
   decodeMinimizeResult, decodeVerifyJob, decodeVerifyResult, decodeWorkBatch, encodeBatchResult, encodeControlReply, encodeControlRequest,
-  encodeHeartbeat, encodeMinimizeJob, encodeMinimizeResult, encodeVerifyJob, encodeVerifyResult, encodeWorkBatch, type WorkBatch,
+  encodeCorpusInput, encodeHeartbeat, encodeMinimizeJob, encodeMinimizeResult, encodeVerifyJob, encodeVerifyResult, encodeWorkBatch,
+  encodeWorkBatchEncoded, type WorkBatch,
 } from '../../worker/cluster/wire.js';
 import protobuf from 'protobufjs';
 import { findProtoFile } from '../../worker/prog/proto-codec.js';
@@ -37,6 +38,9 @@ test('every payload round-trips', () => {
   assert.equal(b.schedule, 'pct');
   assert.deepEqual(b.inputs[0]!.program, program);
   assert.deepEqual(bitmapPoints(b.coverage), [3, 65535]);
+  // Inputs encoded once and appended as bytes decode the same.
+  const { inputs, ...rest } = batch({ inputs: [{ program, points: [1, 2, 3] }, { program, points: [9] }] });
+  assert.deepEqual(decodeWorkBatch(encodeWorkBatchEncoded(rest, inputs.map(encodeCorpusInput)), 's'), decodeWorkBatch(encodeWorkBatch({ ...rest, inputs }), 's'));
   const noSchedule = decodeWorkBatch(encodeWorkBatch({ ...batch(), schedule: undefined as never }), 's');
   assert.equal(noSchedule.schedule, undefined);
 

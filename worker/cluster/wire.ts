@@ -127,7 +127,7 @@ export interface ControlReply {
 type Json = Record<string, unknown>;
 
 const TYPES = [
-  'WorkBatch', 'BatchResult', 'VerifyJob', 'VerifyResult', 'MinimizeJob', 'MinimizeResult', 'Heartbeat', 'ControlRequest', 'ControlReply',
+  'CorpusInput', 'WorkBatch', 'BatchResult', 'VerifyJob', 'VerifyResult', 'MinimizeJob', 'MinimizeResult', 'Heartbeat', 'ControlRequest', 'ControlReply',
 ] as const;
 type TypeName = (typeof TYPES)[number];
 
@@ -342,6 +342,47 @@ export function encodeWorkBatch(b: WorkBatch): Uint8Array {
     feedback: b.feedback, schedule: b.schedule ? SCHEDULE_ENUM[b.schedule] : 'SCHEDULE_STRATEGY_UNSPECIFIED',
     inputs: b.inputs.map(inputToObject), coverage: b.coverage, timeoutMs: b.timeoutMs,
   });
+}
+
+/** One corpus input as an encoded CorpusInput message (the coordinator caches these). */
+export function encodeCorpusInput(i: SharedInput): Uint8Array {
+  return encode('CorpusInput', inputToObject(i));
+}
+
+const WORK_BATCH_INPUTS_TAG = (9 << 3) | 2;
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return out;
+}
+
+/**
+ * encodeWorkBatch with the inputs already encoded (encodeCorpusInput): a
+ * protobuf message is the concatenation of its fields, so the repeated
+ * `inputs` field is appended as bytes instead of being encoded again for
+ * every batch.
+ */
+export function encodeWorkBatchEncoded(b: Omit<WorkBatch, 'inputs'>, inputs: readonly Uint8Array[]): Uint8Array {
+  const head = encodeWorkBatch({ ...b, inputs: [] });
+  let size = head.length;
+  const lens = inputs.map((i) => varint(i.length));
+  inputs.forEach((i, k) => (size += 1 + lens[k]!.length + i.length));
+  const out = new Uint8Array(size);
+  out.set(head, 0);
+  let at = head.length;
+  inputs.forEach((i, k) => {
+    out[at++] = WORK_BATCH_INPUTS_TAG;
+    out.set(lens[k]!, at);
+    at += lens[k]!.length;
+    out.set(i, at);
+    at += i.length;
+  });
+  return out;
 }
 
 export function decodeWorkBatch(buf: Uint8Array, source: string): WorkBatch {
