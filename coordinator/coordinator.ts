@@ -484,15 +484,16 @@ export class Coordinator implements CoordinatorApi {
       this.log.error({ campaign: c.id, worker: r.workerId, error: h.error.split('\n')[0] }, 'harness error (a simulator bug, not a kernel finding)');
     }
     for (const input of r.newInputs) c.addInput(input.program, input.points);
-    for (const f of r.findings) this.onFinding(c, f.violation, f.program, r.workerId, base + f.at);
+    for (const f of r.findings) this.onFinding(c, f.violation, f.program, r.workerId, base + f.at, f.repeats);
     if (c.rec.state === 'running') this.topUp(c);
     this.updateGauges(c);
   }
 
-  private onFinding(c: CampaignRuntime, v: RunViolation, program: Program, workerId: string, exec: number): void {
+  /** `repeats`: further hits of the signature in the same batch, counted without their programs. */
+  private onFinding(c: CampaignRuntime, v: RunViolation, program: Program, workerId: string, exec: number, repeats = 0): void {
     const seen = c.findings.get(v.signature);
     if (seen) {
-      seen.meta.count++;
+      seen.meta.count += 1 + repeats;
       seen.meta.lastExec = exec;
       seen.meta.lastSec = c.rec.elapsedSec;
       // A cross-check that failed before gets another go with this program.
@@ -501,6 +502,7 @@ export class Coordinator implements CoordinatorApi {
       return;
     }
     const st: FindingState = { meta: c.newFindingMeta(v.signature, v.invariant, v.kind, v.message, program, exec, workerId), firstProgram: program };
+    st.meta.count += repeats;
     c.findings.set(v.signature, st);
     c.store.saveRepro(v.signature, reproJson(makeRepro(program, c.rec.bugs, v, { foundAt: { exec, sec: Math.round(c.rec.elapsedSec) } })));
     this.log.info({ campaign: c.id, worker: workerId, signature: v.signature }, 'new signature; cross-checking it on another worker');

@@ -13,7 +13,7 @@ import {
   WireError, bitmapPoints, coverageBitmap, decodeBatchResult, decodeControlReply, decodeControlRequest, decodeHeartbeat, decodeMinimizeJob,
   decodeMinimizeResult, decodeVerifyJob, decodeVerifyResult, decodeWorkBatch, encodeBatchResult, encodeControlReply, encodeControlRequest,
   encodeCorpusInput, encodeHeartbeat, encodeMinimizeJob, encodeMinimizeResult, encodeVerifyJob, encodeVerifyResult, encodeWorkBatch,
-  encodeWorkBatchEncoded, type WorkBatch,
+  encodeWorkBatchEncoded, foldFindings, type WorkBatch,
 } from '../../worker/cluster/wire.js';
 import protobuf from 'protobufjs';
 import { findProtoFile } from '../../worker/prog/proto-codec.js';
@@ -46,11 +46,15 @@ test('every payload round-trips', () => {
 
   const r = decodeBatchResult(encodeBatchResult({
     workerId: 'w-1', campaignId: 'c-01234567', batchId: 'c-01234567-b1', execs: 123, timeouts: 1,
-    newInputs: [{ program, points: [5, 6], newPoints: 2 }], findings: [{ program, violation, at: 7 }], harness: [{ program, error: 'boom' }], ms: 501.5, delivery: 2,
+    newInputs: [{ program, points: [5, 6], newPoints: 2 }], findings: [{ program, violation, at: 7, repeats: 3 }], harness: [{ program, error: 'boom' }], ms: 501.5, delivery: 2,
   }), 'ff.results.batch');
   assert.equal(r.execs, 123);
   assert.equal(r.delivery, 2);
   assert.deepEqual(r.findings[0]!.violation, violation);
+  assert.equal(r.findings[0]!.repeats, 3);
+  // A signature hit on every execution travels as two programs and a count.
+  const folded = foldFindings(Array.from({ length: 50 }, (_, i) => ({ program, violation, at: i + 1 })));
+  assert.deepEqual(folded.map((f) => [f.at, f.repeats]), [[1, 0], [2, 48]]);
   assert.deepEqual(r.newInputs[0], { program, points: [5, 6], newPoints: 2 });
   assert.equal(r.harness[0]!.error, 'boom');
 

@@ -39,6 +39,11 @@ export interface WorkBatch {
   timeoutMs: number;
 }
 
+/** A finding in a batch result, and how many more times the batch hit its signature. */
+export interface ResultFinding extends BatchFinding {
+  repeats: number;
+}
+
 export interface NewInput extends SharedInput {
   newPoints: number;
 }
@@ -50,7 +55,7 @@ export interface BatchResult {
   execs: number;
   timeouts: number;
   newInputs: NewInput[];
-  findings: BatchFinding[];
+  findings: ResultFinding[];
   harness: { program: Program; error: string }[];
   ms: number;
   delivery: number;
@@ -312,8 +317,8 @@ function violationToObject(v: RunViolation): Json {
   return { signature: v.signature, invariant: v.invariant, kind: v.kind, message: v.message, traceTail: v.traceTail, step: v.step };
 }
 
-function foundToObject(f: BatchFinding): Json {
-  return { program: programToProtoObject(f.program), violation: violationToObject(f.violation), at: f.at };
+function foundToObject(f: BatchFinding & { repeats?: number }): Json {
+  return { program: programToProtoObject(f.program), violation: violationToObject(f.violation), at: f.at, repeats: f.repeats ?? 0 };
 }
 
 function foundFrom(f: Fields): BatchFinding {
@@ -323,6 +328,28 @@ function foundFrom(f: Fields): BatchFinding {
     traceTail: v.strings('traceTail', (s) => s), step: v.count('step'), stacks: [],
   };
   return { program: f.requiredProgram('program'), violation, at: f.uint('at') };
+}
+
+function resultFindingFrom(f: Fields): ResultFinding {
+  return { ...foundFrom(f), repeats: f.uint('repeats') };
+}
+
+/** At most `keep` findings per signature with their programs; the rest only counted. */
+export function foldFindings(findings: readonly BatchFinding[], keep = 2): ResultFinding[] {
+  const out: ResultFinding[] = [];
+  const bySig = new Map<string, ResultFinding[]>();
+  for (const f of findings) {
+    const kept = bySig.get(f.violation.signature) ?? [];
+    bySig.set(f.violation.signature, kept);
+    if (kept.length < keep) {
+      const r = { ...f, repeats: 0 };
+      kept.push(r);
+      out.push(r);
+    } else {
+      kept[kept.length - 1]!.repeats++;
+    }
+  }
+  return out;
 }
 
 function inputToObject(i: SharedInput): Json {
@@ -417,7 +444,7 @@ export function decodeBatchResult(buf: Uint8Array, source: string): BatchResult 
   return {
     workerId: f.id('workerId'), campaignId: f.id('campaignId'), batchId: f.id('batchId'), execs: f.count('execs'), timeouts: f.uint('timeouts'),
     newInputs: f.list('newInputs').map((i) => ({ program: i.requiredProgram('program'), points: i.points('points'), newPoints: i.uint('newPoints') })),
-    findings: f.list('findings').map(foundFrom),
+    findings: f.list('findings').map(resultFindingFrom),
     harness: f.list('harnessErrors').map((h) => ({ program: h.requiredProgram('program'), error: h.text('error', true) })),
     ms: f.real('ms'), delivery: f.uint('delivery'),
   };

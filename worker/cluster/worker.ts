@@ -18,7 +18,7 @@ import {
 } from './nats.js';
 import {
   type BatchResult, type MinimizeJob, type VerifyJob, type WorkBatch, WireError, decodeControlRequest, decodeMinimizeJob, decodeVerifyJob,
-  decodeWorkBatch, encodeBatchResult, encodeControlReply, encodeHeartbeat, encodeMinimizeResult, encodeVerifyResult,
+  decodeWorkBatch, encodeBatchResult, encodeControlReply, foldFindings, encodeHeartbeat, encodeMinimizeResult, encodeVerifyResult,
 } from './wire.js';
 
 export interface ClusterWorkerOptions {
@@ -307,7 +307,7 @@ export class ClusterWorker {
       this.metrics.batchSeconds.observe(reply.ms / 1000);
       const result: BatchResult = {
         workerId: this.id, campaignId: batch.campaignId, batchId: batch.batchId, execs: r.execs, timeouts: r.timeouts,
-        newInputs: r.newInputs, findings: r.findings, harness: r.harness, ms: reply.ms, delivery,
+        newInputs: r.newInputs, findings: foldFindings(r.findings), harness: r.harness, ms: reply.ms, delivery,
       };
       done();
       await this.publishResult(SUBJECTS.batchResult, encodeBatchResult(result), batch.batchId);
