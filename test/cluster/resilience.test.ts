@@ -132,3 +132,26 @@ test('restart the coordinator (SIGKILL): the campaign resumes with the same find
   assert.equal(await cluster.ctl<unknown>('stop', { id: campaign.id }).then((c) => (c as CampaignInfo).state), 'stopped');
   everyoneAlive();
 });
+
+test('stop, resume, and a campaign whose duration is used up', async () => {
+  await assert.rejects(cluster.ctl('stop', { id: campaign.id }), /FAILED_PRECONDITION: campaign c-[0-9a-f]+ is stopped, not running/);
+  const resumed = await cluster.ctl<CampaignInfo>('resume', { id: campaign.id });
+  assert.equal(resumed.state, 'running');
+  await assert.rejects(cluster.ctl('resume', { id: campaign.id }), /FAILED_PRECONDITION: .* already running/);
+  await waitFor('the resumed campaign to run', async () => (await cluster.campaign(campaign.id)).execs > resumed.execs, 30_000);
+  assert.equal((await cluster.ctl<CampaignInfo>('stop', { id: campaign.id })).state, 'stopped');
+
+  const short = await cluster.ctl<CampaignInfo>('create', { bugs: [], durationSec: 2, name: 'short' });
+  assert.equal(short.name, 'short');
+  const done = await waitFor('the short campaign to be done', async () => {
+    const c = await cluster.campaign(short.id);
+    return c.state === 'done' ? c : null;
+  }, 30_000);
+  assert.ok(done.elapsedSec >= 2);
+  await assert.rejects(cluster.ctl('resume', { id: short.id }), /FAILED_PRECONDITION: .* done/);
+  await assert.rejects(cluster.ctl('show', { id: 'c-00000000' }), /NOT_FOUND/);
+  await assert.rejects(cluster.ctl('create', { bugs: [], durationSec: -1 }), /INVALID_ARGUMENT: durationSec/);
+  // With every switch off the cluster reports nothing.
+  assert.deepEqual(await cluster.findings(short.id), []);
+  everyoneAlive();
+});

@@ -39,6 +39,7 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 /** One executor thread; respawned if it dies. */
 class Executor {
   private thread!: Worker;
+  private closed = false;
   private next = 1;
   private readonly pending = new Map<number, { resolve: (r: ExecutorReply) => void; reject: (e: Error) => void }>();
 
@@ -60,8 +61,6 @@ class Executor {
       if (!this.closed) this.spawn();
     });
   }
-
-  closed = false;
 
   run(req: WithoutId<ExecutorRequest>): Promise<ExecutorReply> {
     const id = this.next++;
