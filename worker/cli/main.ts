@@ -3,6 +3,7 @@
 
 import { Command } from 'commander';
 import { bugsCommand } from './bugs.js';
+import { ctlCommand } from './ctl.js';
 import { execCommand } from './exec.js';
 import { fuzzCommand } from './fuzz.js';
 import { exportCommand, importCommand, minimizeCommand, replayCommand } from './repro.js';
@@ -134,6 +135,8 @@ program
       out: opts['out'] as string | undefined,
     });
   });
+
+program.addCommand(ctlCommand());
 
 program.exitOverride((err) => {
   process.exit(err.exitCode === 0 ? 0 : 2);
