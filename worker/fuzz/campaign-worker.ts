@@ -4,12 +4,10 @@
 // the event loop so messages get in.
 
 import { parentPort } from 'node:worker_threads';
-import type { Program } from '../prog/types.js';
 import { type BugName, findBug } from '../sim/bugs.js';
-import { executeProgram } from './executor.js';
+import { minimize, runBatch } from './batch.js';
 import { Fuzzer } from './fuzzer.js';
-import type { BatchFinding, BatchReport, FromWorker, MinimizeReport, ToWorker, WorkerStart } from './messages.js';
-import { minimizeProgram, programSize } from './minimize.js';
+import type { FromWorker, ToWorker, WorkerStart } from './messages.js';
 
 const port = parentPort;
 if (!port) throw new Error('campaign-worker: not started as a worker thread');
@@ -30,59 +28,6 @@ function bugsOf(names: string[]): Set<BugName> {
     if (b) out.add(b.name);
   }
   return out;
-}
-
-function runBatch(f: Fuzzer, ms: number): BatchReport {
-  const report: BatchReport = { type: 'batch', execs: 0, timeouts: 0, newInputs: [], findings: [], harness: [] };
-  const until = performance.now() + ms;
-  do {
-    const r = f.runOne();
-    report.execs++;
-    switch (r.kind) {
-      case 'new-coverage':
-        report.newInputs.push({ program: r.program, points: r.points, newPoints: r.newPoints });
-        break;
-      case 'finding':
-        report.findings.push({ program: r.program, violation: r.violation, at: report.execs });
-        break;
-      case 'harness':
-        report.harness.push({ program: r.program, error: r.error });
-        break;
-      case 'timeout':
-        report.timeouts++;
-        break;
-      case 'ok':
-        break;
-    }
-  } while (performance.now() < until);
-  return report;
-}
-
-function minimize(job: Extract<ToWorker, { type: 'minimize' }>, bugs: Set<BugName>): MinimizeReport {
-  const t0 = performance.now();
-  const slipped: BatchFinding[] = [];
-  const opsBefore = programSize(job.program);
-  try {
-    const res = minimizeProgram(job.program, {
-      bugs,
-      signature: job.signature,
-      maxRuns: job.maxRuns,
-      deadlineMs: job.deadlineMs,
-      onNewFinding: (_sig: string, program: Program) => {
-        const out = executeProgram(program, { bugs, timeoutMs: 5_000 });
-        if (out.kind === 'finding') slipped.push({ program, violation: out.violation, at: 0 });
-      },
-    });
-    return {
-      type: 'minimized', signature: job.signature, program: res.program, opsBefore, opsAfter: res.opsAfter,
-      runs: res.runs, ms: performance.now() - t0, slipped,
-    };
-  } catch (e) {
-    return {
-      type: 'minimized', signature: job.signature, program: null, opsBefore, opsAfter: opsBefore, runs: 0,
-      ms: performance.now() - t0, error: e instanceof Error ? e.message : String(e), slipped,
-    };
-  }
 }
 
 function loop(): void {

@@ -93,18 +93,27 @@ function opToProto(op: Op): Json {
   return { [camel(name)]: mapFields(fields, enumToProto) };
 }
 
-/** Encode a program; it is validated first, because protobufjs silently wraps out-of-range numbers. */
-export function programToProto(p: Program): Uint8Array {
+/**
+ * A program as the plain object protobufjs' fromObject takes for a
+ * foliofuzz.v1.Program (also nested inside other messages); validated first,
+ * because protobufjs silently wraps out-of-range numbers.
+ */
+export function programToProtoObject(p: Program): Json {
   const program = validateProgram(p, 'programToProto');
-  const type = getProgramType();
-  const message = type.fromObject({
+  return {
     version: program.version,
     config: mapFields({ ...program.config }, enumToProto),
     files: program.files,
     fds: program.fds,
     threads: program.threads.map((t) => ({ ops: t.ops.map(opToProto) })),
     ...(program.schedule ? { schedule: mapFields({ ...program.schedule }, enumToProto) } : {}),
-  });
+  };
+}
+
+/** Encode a program; it is validated first, because protobufjs silently wraps out-of-range numbers. */
+export function programToProto(p: Program): Uint8Array {
+  const type = getProgramType();
+  const message = type.fromObject(programToProtoObject(p));
   const bytes = type.encode(message).finish();
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -132,7 +141,14 @@ function decodeMessage(buf: Uint8Array, source: string): Json {
 
 /** Decode and validate a program; `source` names the input in error messages. */
 export function programFromProto(buf: Uint8Array, source: string): Program {
-  const obj = decodeMessage(buf, source);
+  return programFromProtoObject(decodeMessage(buf, source), source);
+}
+
+/**
+ * Validate a Program that protobufjs decoded (toObject with enums: String,
+ * longs: Number, defaults and oneofs on), on its own or nested in another message.
+ */
+export function programFromProtoObject(obj: Json, source: string): Program {
   const config = isRecord(obj['config']) ? mapFields(obj['config'], enumFromProto) : obj['config'];
   const threads = records(obj['threads']).map((thread, t) => ({
     ops: records(thread['ops']).map((op, i) => opFromProto(source, op, `$.threads[${t}].ops[${i}]`)),
