@@ -37,6 +37,11 @@ function expectedWireTypes(field: protobuf.Field): number[] {
   return field.repeated && packable ? [basic, 2] : [basic];
 }
 
+/** A field's name as the .proto spells it (protobufjs camelCases them). */
+export function protoName(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
 const WIRE_NAMES = ['varint', 'fixed64', 'length-delimited', 'start-group', 'end-group', 'fixed32'];
 
 /** Walk the top level of an encoded message and check every field number and wire type. */
@@ -51,7 +56,7 @@ function checkWire(type: protobuf.Type, buf: Uint8Array): void {
     field.resolve();
     const want = expectedWireTypes(field);
     if (!want.includes(wire)) {
-      throw new Error(`field ${field.name}: sent as ${WIRE_NAMES[wire] ?? `wire type ${wire}`}, expected ${want.map((w) => WIRE_NAMES[w]).join(' or ')}`);
+      throw new Error(`${protoName(field.name)}: sent as ${WIRE_NAMES[wire] ?? `wire type ${wire}`}, expected ${want.map((w) => WIRE_NAMES[w]).join(' or ')}`);
     }
     reader.skipType(wire);
   }
@@ -74,9 +79,10 @@ export function decodeResponse(type: protobuf.Type, buf: Buffer): WireObject {
 }
 
 export function encodeMessage(type: protobuf.Type, obj: WireObject): Buffer {
-  const err = type.verify(obj);
+  const msg = type.fromObject(obj);
+  const err = type.verify(msg);
   if (err) throw new Error(`${type.name}: ${err}`);
-  return Buffer.from(type.encode(type.fromObject(obj)).finish());
+  return Buffer.from(type.encode(msg).finish());
 }
 
 /**

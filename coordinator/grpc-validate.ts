@@ -5,7 +5,7 @@
 import { EXPORT_FORMATS, type ExportFormat } from '../worker/repro/export.js';
 import { BUG_SWITCHES, type BugName, findBug } from '../worker/sim/bugs.js';
 import type { CreateCampaignRequest } from './api.js';
-import type { WireObject } from './grpc-schema.js';
+import { protoName, type WireObject } from './grpc-schema.js';
 
 export class RequestError extends Error {
   override name = 'RequestError';
@@ -24,15 +24,11 @@ function fail(field: string, why: string): never {
 
 /** No field besides `allowed` (decoding already refused unknown field numbers; this guards the mapping). */
 function onlyFields(req: WireObject, allowed: readonly string[]): void {
-  for (const k of Object.keys(req)) if (!allowed.includes(k)) fail(k, 'unexpected field');
-}
-
-function snake(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  for (const k of Object.keys(req)) if (!allowed.includes(k)) fail(protoName(k), 'unexpected field');
 }
 
 function requireId(req: WireObject, key: string): string {
-  const field = snake(key);
+  const field = protoName(key);
   const v = req[key];
   if (v === undefined || v === '') fail(field, 'required');
   if (typeof v !== 'string') fail(field, 'expected a string');
