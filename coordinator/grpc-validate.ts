@@ -11,7 +11,7 @@ export class RequestError extends Error {
   override name = 'RequestError';
 }
 
-export const MAX_NAME_LENGTH = 200;
+export const MAX_NAME_LENGTH = 100;
 export const MAX_ID_LENGTH = 128;
 /** A year: longer is a typo (milliseconds for seconds), not a campaign. */
 export const MAX_DURATION_SEC = 366 * 24 * 3600;
