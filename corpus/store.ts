@@ -8,6 +8,7 @@
 //   DIR/findings/<id>/finding.json    the triage record (without programs)
 //   DIR/findings/<id>/first.json      the first program that hit it
 //   DIR/findings/<id>/repro.json      the (minimized) reproducer
+//   DIR/findings/<id>/verify.json     (cluster) the program a pending cross-check replays
 //
 // Finding ids are a hash of the signature, so the same bug lands in the same
 // directory in every campaign.
@@ -25,7 +26,7 @@ export function programId(program: Program): string {
   return createHash('sha256').update(JSON.stringify(program)).digest('hex').slice(0, 16);
 }
 
-function writeAtomic(path: string, text: string): void {
+export function writeAtomic(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, text);
   renameSync(tmp, path);
@@ -84,6 +85,28 @@ export class Store {
     const path = join(this.findingDir(signature), 'repro.json');
     writeAtomic(path, reproJson);
     return path;
+  }
+
+  /** Another JSON document of a finding (the cluster keeps its pending jobs there). */
+  saveFindingFile(signature: string, name: string, value: unknown): void {
+    writeAtomic(join(this.findingDir(signature), name), JSON.stringify(value, null, 2) + '\n');
+  }
+
+  /** A finding's file as text; null when absent. */
+  readFindingFile(signature: string, name: string): string | null {
+    const path = join(this.dir, 'findings', findingId(signature), name);
+    return existsSync(path) ? readFileSync(path, 'utf8') : null;
+  }
+
+  /** The ids (directory names) of every stored finding. */
+  findingIds(): string[] {
+    return readdirSync(join(this.dir, 'findings')).filter((n) => /^[0-9a-f]{12}$/.test(n)).sort();
+  }
+
+  /** A finding's file by finding id; null when absent. */
+  readFindingFileById(id: string, name: string): string | null {
+    const path = join(this.dir, 'findings', id, name);
+    return existsSync(path) ? readFileSync(path, 'utf8') : null;
   }
 
   saveCampaign(state: object): void {

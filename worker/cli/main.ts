@@ -3,10 +3,13 @@
 
 import { Command } from 'commander';
 import { bugsCommand } from './bugs.js';
+import { addNatsFlags } from './cluster-flags.js';
+import { coordinatorCommand } from './coordinator.js';
 import { ctlCommand } from './ctl.js';
 import { execCommand } from './exec.js';
 import { fuzzCommand } from './fuzz.js';
 import { exportCommand, importCommand, minimizeCommand, replayCommand } from './repro.js';
+import { workerCommand } from './worker.js';
 
 // A closed pipe (foliofuzz bugs | head) is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -134,6 +137,30 @@ program
       folioMax: opts['folioMax'] as string | undefined,
       out: opts['out'] as string | undefined,
     });
+  });
+
+addNatsFlags(program
+  .command('coordinator')
+  .description('cluster coordinator: campaigns, corpus, triage and minimization over NATS JetStream; HTTP metrics and downloads; gRPC API'))
+  .requiredOption('--grpc <host:port>', 'gRPC API address')
+  .requiredOption('--http <host:port>', 'HTTP address: /metrics, /healthz, /readyz, /findings/<id>/repro')
+  .requiredOption('--store <dir>', 'campaigns, corpus, findings and reproducers (DIR/campaigns/<id>/...)')
+  .option('--token <token>', 'bearer token the API and the downloads require')
+  .option('--batch-ms <ms>', 'wall time of one work batch on a worker', '1000')
+  .option('--grpc-tls-cert <file>', 'serve gRPC over TLS with this certificate (PEM; with --grpc-tls-key)')
+  .option('--grpc-tls-key <file>', "the certificate's private key (PEM)")
+  .option('--grpc-tls-ca <file>', 'also require gRPC client certificates signed by this CA (mutual TLS)')
+  .action(async (opts: Record<string, string | undefined>) => {
+    process.exitCode = await coordinatorCommand(opts);
+  });
+
+addNatsFlags(program
+  .command('worker')
+  .description('cluster worker: pulls work batches and verify/minimize jobs from NATS JetStream and runs them'))
+  .option('--procs <n>', 'executor threads (default: the number of CPUs)')
+  .option('--metrics <host:port>', 'serve Prometheus /metrics here')
+  .action(async (opts: Record<string, string | undefined>) => {
+    process.exitCode = await workerCommand(opts);
   });
 
 program.addCommand(ctlCommand());

@@ -1,0 +1,239 @@
+// One campaign as the coordinator holds it: settings and counters, the
+// campaign's corpus and coverage, its findings with their cross-check and
+// minimization state, and the batches it has out. Everything that must
+// survive a restart is in the campaign's store directory:
+//
+//   DIR/campaigns/<id>/campaign.json             CampaignRecord (settings, counters, batches out, results done)
+//   DIR/campaigns/<id>/corpus/<program id>.json  corpus inputs (corpus/store.ts)
+//   DIR/campaigns/<id>/findings/<sha12>/         finding.json (FindingMeta), first.json, verify.json, repro.json
+
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Store, findingId, programId } from '../corpus/store.js';
+import { CoverageSet } from '../worker/fuzz/coverage.js';
+import type { SharedInput } from '../worker/fuzz/messages.js';
+import { programSize } from '../worker/fuzz/minimize.js';
+import { validateProgram } from '../worker/prog/validate.js';
+import type { Program } from '../worker/prog/types.js';
+import type { BugName } from '../worker/sim/bugs.js';
+import type { CampaignInfo, CampaignState, FindingInfo } from './api.js';
+
+export interface CampaignRecord {
+  id: string;
+  name: string;
+  bugs: BugName[];
+  seed: number;
+  state: CampaignState;
+  createdAt: string;
+  durationSec?: number;
+  elapsedSec: number;
+  execs: number;
+  timeouts: number;
+  harnessErrors: number;
+  redelivered: number;
+  /** Sequence numbers for batch and job ids. */
+  batchSeq: number;
+  jobSeq: number;
+  /** Batches published and not answered yet: id -> wall ms when published. */
+  outstanding: Record<string, number>;
+  /** The last results (batch and job ids) applied, so a redelivered one is not counted twice. */
+  processed: string[];
+}
+
+export interface FindingMeta {
+  /** API id: <campaign id>-<sha12 of the signature>. */
+  id: string;
+  signature: string;
+  invariant: string;
+  kind: string;
+  message: string;
+  count: number;
+  firstExec: number;
+  firstSec: number;
+  lastExec: number;
+  lastSec: number;
+  finderWorkerId: string;
+  verified: boolean;
+  verifiedBy?: string;
+  verifyAttempts: number;
+  /** Pending cross-check job (its program is verify.json). */
+  verifyJob?: string;
+  minimized: boolean;
+  /** Pending minimization job. */
+  minimizeJob?: string;
+  minimizeError?: string;
+  opsBefore: number;
+  opsAfter: number;
+}
+
+export interface FindingState {
+  meta: FindingMeta;
+  firstProgram: Program;
+}
+
+export interface VerifyFile {
+  program: Program;
+  finderWorkerId: string;
+}
+
+const PROCESSED_KEEP = 500;
+
+export class CampaignRuntime {
+  readonly store: Store;
+  readonly coverage = new CoverageSet();
+  readonly corpus: SharedInput[] = [];
+  private readonly corpusIds = new Set<string>();
+  readonly findings = new Map<string, FindingState>();
+  private readonly processedSet: Set<string>;
+  /** (performance.now() ms, execs) samples for the execs/s window. */
+  private readonly rate: [number, number][] = [];
+  /** Worker id -> performance.now() ms of its last result for this campaign. */
+  readonly workerSeen = new Map<string, number>();
+  readonly listeners = new Set<(info: CampaignInfo) => void>();
+  lastSentInfo = '';
+  dirty = false;
+
+  constructor(readonly dir: string, readonly rec: CampaignRecord) {
+    this.store = new Store(dir);
+    this.processedSet = new Set(rec.processed);
+  }
+
+  static create(root: string, rec: CampaignRecord): CampaignRuntime {
+    const c = new CampaignRuntime(join(root, rec.id), rec);
+    c.persist();
+    return c;
+  }
+
+  /** Load a stored campaign; `bad` collects what could not be read. */
+  static load(dir: string, bad: string[]): CampaignRuntime | null {
+    const probe = new Store(dir);
+    let rec: CampaignRecord | null;
+    try {
+      rec = probe.loadCampaign<CampaignRecord>();
+    } catch (err) {
+      bad.push(`${dir}/campaign.json: ${err instanceof Error ? err.message : String(err)}`);
+      return null;
+    }
+    if (!rec || typeof rec.id !== 'string') return null;
+    rec.outstanding ??= {};
+    rec.processed ??= [];
+    const c = new CampaignRuntime(dir, rec);
+    const badInputs: string[] = [];
+    for (const input of probe.loadInputs(badInputs)) {
+      try {
+        c.addInput(validateProgram(input.program, 'corpus'), input.points, false);
+      } catch {
+        badInputs.push(programId(input.program));
+      }
+    }
+    for (const b of badInputs) bad.push(`${dir}/corpus/${b}`);
+    for (const id of probe.findingIds()) {
+      try {
+        const meta = JSON.parse(probe.readFindingFileById(id, 'finding.json') ?? 'null') as FindingMeta | null;
+        const first = validateProgram(JSON.parse(probe.readFindingFileById(id, 'first.json') ?? 'null'), `${id}/first.json`);
+        if (!meta || typeof meta.signature !== 'string') throw new Error('no signature');
+        c.findings.set(meta.signature, { meta, firstProgram: first });
+      } catch (err) {
+        bad.push(`${dir}/findings/${id}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    return c;
+  }
+
+  static listDirs(root: string): string[] {
+    if (!existsSync(root)) mkdirSync(root, { recursive: true });
+    return readdirSync(root).filter((n) => /^[A-Za-z0-9_-]+$/.test(n)).sort().map((n) => join(root, n));
+  }
+
+  get id(): string {
+    return this.rec.id;
+  }
+
+  /** Keep a corpus input when it brings coverage the campaign lacks; returns whether it was kept. */
+  addInput(program: Program, points: readonly number[], save = true): boolean {
+    if (this.coverage.add(points) === 0) return false;
+    const id = programId(program);
+    if (this.corpusIds.has(id)) return false;
+    this.corpusIds.add(id);
+    this.corpus.push({ program, points: [...points] });
+    if (save) this.store.saveInput(program, points);
+    return true;
+  }
+
+  /** The inputs a batch carries: the newest, and a spread of older ones. */
+  sampleInputs(seq: number, newest = 16, older = 16): SharedInput[] {
+    const n = this.corpus.length;
+    if (n <= newest + older) return this.corpus.slice();
+    const out = this.corpus.slice(n - newest);
+    const span = n - newest;
+    for (let i = 0; i < older; i++) out.push(this.corpus[(seq * 7919 + i * 104729) % span]!);
+    return out;
+  }
+
+  wasProcessed(id: string): boolean {
+    return this.processedSet.has(id);
+  }
+
+  markProcessed(id: string): void {
+    this.processedSet.add(id);
+    this.rec.processed.push(id);
+    while (this.rec.processed.length > PROCESSED_KEEP) this.processedSet.delete(this.rec.processed.shift()!);
+    this.dirty = true;
+  }
+
+  saveFinding(st: FindingState): void {
+    this.store.saveFinding(st.meta.signature, st.meta, st.firstProgram);
+  }
+
+  persist(): void {
+    this.store.saveCampaign(this.rec);
+    this.dirty = false;
+  }
+
+  sampleRate(now: number): void {
+    this.rate.push([now, this.rec.execs]);
+    while (this.rate.length > 2 && now - this.rate[0]![0] > 10_000) this.rate.shift();
+  }
+
+  execsPerSec(): number {
+    if (this.rec.state !== 'running' || this.rate.length < 2) return 0;
+    const [t0, e0] = this.rate[0]!;
+    const [t1, e1] = this.rate[this.rate.length - 1]!;
+    return t1 > t0 ? ((e1 - e0) * 1000) / (t1 - t0) : 0;
+  }
+
+  verifiedCount(): number {
+    let n = 0;
+    for (const f of this.findings.values()) if (f.meta.verified) n++;
+    return n;
+  }
+
+  info(now: number, connected: (workerId: string) => boolean): CampaignInfo {
+    const r = this.rec;
+    let workers = 0;
+    for (const [w, t] of this.workerSeen) if (now - t < 15_000 && connected(w)) workers++;
+    return {
+      id: r.id, name: r.name, bugs: [...r.bugs], state: r.state, createdAt: r.createdAt,
+      ...(r.durationSec !== undefined ? { durationSec: r.durationSec } : {}),
+      elapsedSec: Math.round(r.elapsedSec * 10) / 10, execs: r.execs, execsPerSec: Math.round(this.execsPerSec() * 10) / 10,
+      corpus: this.corpus.length, coverage: this.coverage.count, findings: this.verifiedCount(), workers,
+    };
+  }
+
+  findingInfo(f: FindingMeta): FindingInfo {
+    return {
+      id: f.id, campaignId: this.id, signature: f.signature, invariant: f.invariant, message: f.message, count: f.count,
+      firstFoundSec: Math.round(f.firstSec * 1000) / 1000, firstFoundExec: f.firstExec, lastFoundSec: Math.round(f.lastSec * 1000) / 1000,
+      verified: f.verified, minimized: f.minimized, opsBefore: f.opsBefore, opsAfter: f.opsAfter,
+    };
+  }
+
+  newFindingMeta(signature: string, invariant: string, kind: string, message: string, program: Program, exec: number, worker: string): FindingMeta {
+    const ops = programSize(program);
+    return {
+      id: `${this.id}-${findingId(signature)}`, signature, invariant, kind, message, count: 1,
+      firstExec: exec, firstSec: this.rec.elapsedSec, lastExec: exec, lastSec: this.rec.elapsedSec,
+      finderWorkerId: worker, verified: false, verifyAttempts: 0, minimized: false, opsBefore: ops, opsAfter: ops,
+    };
+  }
+}

@@ -1,0 +1,143 @@
+// The coordinator's HTTP side (node:http): Prometheus /metrics, /healthz (the
+// process is up), /readyz (NATS connected and the store loaded), and
+// reproducer downloads:
+//
+//   GET /findings/<finding id>/repro?format=json|text|xfs_io|c|fsx
+//
+// Downloads need `Authorization: Bearer <token>` when a token is set (401
+// otherwise). A reproducer that does not fit a format (fsx takes one thread,
+// xfs_io one file) is a 422 saying why; a concurrent program's xfs_io scripts
+// (one per thread) come as one document with a marked section per script.
+
+import { timingSafeEqual } from 'node:crypto';
+import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import type { Registry } from 'prom-client';
+import { ExportError } from '../worker/repro/errors.js';
+import { EXPORT_FORMATS, type ExportFormat, type ExportedFile, exportRepro } from '../worker/repro/export.js';
+import { ApiError, type CoordinatorApi } from './api.js';
+
+export interface HttpServerOptions {
+  /** HOST:PORT; port 0 picks a free one. */
+  address: string;
+  token?: string;
+  registry: Registry;
+  /** Told about every request refused with 4xx/5xx (for logs). */
+  onError?: (status: number, path: string, message: string) => void;
+}
+
+export interface HttpServerHandle {
+  port: number;
+  close: () => Promise<void>;
+}
+
+const CONTENT_TYPES: Record<ExportFormat, string> = {
+  json: 'application/json', text: 'text/plain; charset=utf-8', xfs_io: 'text/plain; charset=utf-8', c: 'text/x-c; charset=utf-8', fsx: 'text/plain; charset=utf-8',
+};
+
+function splitAddress(address: string): { host: string; port: number } {
+  const m = /^(.*):(\d{1,5})$/.exec(address);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || m[1] === '' || port > 65535) throw new Error(`--http: '${address}' is not HOST:PORT`);
+  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer (.+)$/.exec(header ?? '');
+  if (!m) return false;
+  const a = Buffer.from(m[1]!);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** One document for a multi-file export: each file in a section headed `# ---- file: NAME ----`. */
+export function bundleFiles(files: ExportedFile[]): string {
+  if (files.length === 1) return files[0]!.text;
+  const head = `# ${files.length} files, one per thread: split this document at the "# ---- file:" lines and run them concurrently\n`;
+  return head + files.map((f) => `# ---- file: ${f.name} ----\n${f.text}`).join('');
+}
+
+export async function startHttpServer(api: CoordinatorApi, opts: HttpServerOptions): Promise<HttpServerHandle> {
+  const { host, port } = splitAddress(opts.address);
+  const send = (res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8', extra: Record<string, string> = {}): void => {
+    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...extra });
+    res.end(body);
+  };
+  const fail = (res: ServerResponse, path: string, status: number, message: string, extra: Record<string, string> = {}): void => {
+    opts.onError?.(status, path, message);
+    send(res, status, `${message}\n`, 'text/plain; charset=utf-8', extra);
+  };
+
+  const download = (req: IncomingMessage, res: ServerResponse, path: string, findingId: string, url: URL): void => {
+    if (opts.token !== undefined && !tokenMatches(req.headers.authorization, opts.token)) {
+      fail(res, path, 401, 'unauthenticated: send Authorization: Bearer <token>', { 'www-authenticate': 'Bearer' });
+      return;
+    }
+    const format = url.searchParams.get('format') ?? 'json';
+    if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
+      fail(res, path, 400, `format: '${format}' is not one of ${EXPORT_FORMATS.join(', ')}`);
+      return;
+    }
+    try {
+      const repro = api.getRepro(findingId);
+      const { files } = exportRepro(repro, format as ExportFormat);
+      const name = files.length === 1 ? files[0]!.name : 'xfs_io.txt';
+      send(res, 200, bundleFiles(files), CONTENT_TYPES[format as ExportFormat], {
+        'content-disposition': `attachment; filename="${findingId}-${name}"`,
+        'x-foliofuzz-files': String(files.length),
+      });
+    } catch (err) {
+      if (err instanceof ApiError) fail(res, path, err.code === 'NOT_FOUND' ? 404 : err.code === 'INVALID_ARGUMENT' ? 400 : 409, err.message);
+      else if (err instanceof ExportError) fail(res, path, 422, `format ${format} cannot express this reproducer: ${err.message}`);
+      else fail(res, path, 500, `internal error: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+
+  const server = createServer((req, res) => {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      fail(res, req.url ?? '', 400, 'malformed request URL');
+      return;
+    }
+    const path = url.pathname;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      fail(res, path, 405, `${req.method ?? '?'}: only GET`, { allow: 'GET, HEAD' });
+      return;
+    }
+    if (path === '/metrics') {
+      opts.registry.metrics().then(
+        (text) => send(res, 200, text, opts.registry.contentType),
+        (err: unknown) => fail(res, path, 500, `metrics: ${String(err)}`),
+      );
+      return;
+    }
+    if (path === '/healthz') {
+      send(res, 200, 'ok\n');
+      return;
+    }
+    if (path === '/readyz') {
+      if (api.ready()) send(res, 200, 'ready\n');
+      else fail(res, path, 503, 'not ready: NATS not connected or the store not loaded yet');
+      return;
+    }
+    const m = /^\/findings\/([^/]+)\/repro$/.exec(path);
+    if (m) {
+      download(req, res, path, decodeURIComponent(m[1]!), url);
+      return;
+    }
+    fail(res, path, 404, `no such path: ${path} (try /metrics, /healthz, /readyz, /findings/<id>/repro?format=json)`);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address();
+  return {
+    port: typeof addr === 'object' && addr ? addr.port : port,
+    close: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}

@@ -1,0 +1,41 @@
+// `foliofuzz worker --nats URL [--procs N] [--metrics HOST:PORT]`: a cluster
+// worker process with N executor threads (worker/cluster/worker.ts).
+
+import { availableParallelism } from 'node:os';
+import { makeLogger } from '../cluster/log.js';
+import { parseHostPort } from '../cluster/metrics.js';
+import { ClusterWorker, newWorkerId } from '../cluster/worker.js';
+import { ProgramInputError } from '../prog/errors.js';
+import { type NatsFlags, natsOptions, onShutdown } from './cluster-flags.js';
+
+export interface WorkerArgs extends NatsFlags {
+  procs?: string;
+  metrics?: string;
+}
+
+export async function workerCommand(args: WorkerArgs): Promise<number> {
+  const workerId = newWorkerId();
+  const log = makeLogger('worker');
+  let nats;
+  let procs = availableParallelism();
+  let metrics;
+  try {
+    nats = natsOptions(args, `foliofuzz-${workerId}`);
+    if (args.procs !== undefined) {
+      if (!/^\d+$/.test(args.procs) || Number(args.procs) < 1 || Number(args.procs) > 1024) throw new ProgramInputError(`--procs: '${args.procs}' is not an integer in [1, 1024]`);
+      procs = Number(args.procs);
+    }
+    if (args.metrics !== undefined) metrics = parseHostPort('--metrics', args.metrics);
+  } catch (e) {
+    if (e instanceof Error) {
+      process.stderr.write(`${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const worker = new ClusterWorker({ nats, procs, log, workerId, ...(metrics ? { metrics } : {}) });
+  onShutdown(() => worker.stop());
+  await worker.start();
+  await worker.waitStopped();
+  return 0;
+}

@@ -1,0 +1,497 @@
+// The cluster's NATS payloads <-> plain data (proto/foliofuzz.proto, section
+// "Cluster: NATS payloads").
+//
+// Everything that arrives over NATS is untrusted: a decode either returns a
+// value every field of which was checked (ids URL-safe, bug names known to
+// this build, programs validated by worker/prog/validate.ts, coverage points
+// inside the map) or throws a WireError saying which subject and which field.
+// Nothing downstream re-checks.
+
+import protobuf from 'protobufjs';
+import type { RunViolation } from '../exec/run.js';
+import type { BatchFinding, SharedInput } from '../fuzz/messages.js';
+import { ProgramInputError } from '../prog/errors.js';
+import { findProtoFile, programFromProtoObject, programToProtoObject } from '../prog/proto-codec.js';
+import type { Program, ScheduleStrategy } from '../prog/types.js';
+import { type BugName, findBug } from '../sim/bugs.js';
+import { COV_MAP_SIZE } from '../sim/cov.js';
+
+export class WireError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WireError';
+  }
+}
+
+export interface WorkBatch {
+  campaignId: string;
+  batchId: string;
+  bugs: BugName[];
+  seed: number;
+  execMs: number;
+  /** 0: no cap. */
+  maxExecs: number;
+  feedback: boolean;
+  schedule?: ScheduleStrategy;
+  inputs: SharedInput[];
+  /** Bitmap of COV_MAP_SIZE bits, or empty. */
+  coverage: Uint8Array;
+  timeoutMs: number;
+}
+
+export interface NewInput extends SharedInput {
+  newPoints: number;
+}
+
+export interface BatchResult {
+  workerId: string;
+  campaignId: string;
+  batchId: string;
+  execs: number;
+  timeouts: number;
+  newInputs: NewInput[];
+  findings: BatchFinding[];
+  harness: { program: Program; error: string }[];
+  ms: number;
+  delivery: number;
+}
+
+export interface VerifyJob {
+  jobId: string;
+  campaignId: string;
+  signature: string;
+  bugs: BugName[];
+  program: Program;
+  finderWorkerId: string;
+}
+
+export interface VerifyResult {
+  jobId: string;
+  workerId: string;
+  campaignId: string;
+  signature: string;
+  reproduced: boolean;
+  observed: string;
+}
+
+export interface MinimizeJob {
+  jobId: string;
+  campaignId: string;
+  signature: string;
+  bugs: BugName[];
+  program: Program;
+  maxRuns: number;
+  deadlineMs: number;
+}
+
+export interface MinimizeResult {
+  jobId: string;
+  workerId: string;
+  campaignId: string;
+  signature: string;
+  program: Program | null;
+  opsBefore: number;
+  opsAfter: number;
+  runs: number;
+  ms: number;
+  error: string;
+  slipped: BatchFinding[];
+}
+
+export interface Heartbeat {
+  workerId: string;
+  host: string;
+  pid: number;
+  procs: number;
+  busy: number;
+  campaigns: string[];
+  execs: number;
+  uptimeSec: number;
+}
+
+export interface ControlRequest {
+  op: string;
+  args: Record<string, unknown>;
+}
+
+export interface ControlReply {
+  ok: boolean;
+  error: string;
+  result: unknown;
+}
+
+// ---------------------------------------------------------------------------
+// Schema
+
+type Json = Record<string, unknown>;
+
+const TYPES = [
+  'WorkBatch', 'BatchResult', 'VerifyJob', 'VerifyResult', 'MinimizeJob', 'MinimizeResult', 'Heartbeat', 'ControlRequest', 'ControlReply',
+] as const;
+type TypeName = (typeof TYPES)[number];
+
+let root: protobuf.Root | undefined;
+
+function typeOf(name: TypeName): protobuf.Type {
+  root ??= new protobuf.Root().loadSync(findProtoFile(), { keepCase: false });
+  return root.lookupType(`foliofuzz.v1.${name}`);
+}
+
+function encode(name: TypeName, obj: Json): Uint8Array {
+  const type = typeOf(name);
+  const bytes = type.encode(type.fromObject(obj)).finish();
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function decode(name: TypeName, buf: Uint8Array, source: string): Json {
+  const type = typeOf(name);
+  try {
+    return type.toObject(type.decode(buf), { longs: Number, enums: String, defaults: true, oneofs: true, arrays: true });
+  } catch (err) {
+    throw new WireError(`${source}: malformed protobuf ${name} (${buf.length} bytes): ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Checking decoded fields. A Fields reader knows the source and JSON path of
+// the object it reads, so every error names where it is.
+
+const ID = /^[A-Za-z0-9._-]{1,128}$/;
+const MAX_TEXT = 1 << 16;
+const MAX_BATCH_MS = 10 * 60_000;
+
+class Fields {
+  constructor(private readonly obj: Json, readonly source: string, readonly path: string) {}
+
+  fail(key: string, reason: string): never {
+    throw new WireError(`${this.source}: ${this.path}.${key}: ${reason}`);
+  }
+
+  private raw(key: string): unknown {
+    return this.obj[key];
+  }
+
+  id(key: string): string {
+    const v = this.raw(key);
+    if (typeof v !== 'string' || !ID.test(v)) this.fail(key, `expected an id of 1..128 characters [A-Za-z0-9._-], got ${JSON.stringify(v)?.slice(0, 80)}`);
+    return v;
+  }
+
+  text(key: string, required = false): string {
+    const v = this.raw(key);
+    if (typeof v !== 'string') this.fail(key, 'expected a string');
+    if (required && v === '') this.fail(key, 'missing');
+    if (v.length > MAX_TEXT) this.fail(key, `longer than ${MAX_TEXT} characters`);
+    return v;
+  }
+
+  uint(key: string, min = 0, max = 2 ** 32 - 1): number {
+    const v = this.raw(key);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) this.fail(key, `expected an integer in [${min}, ${max}], got ${String(v)}`);
+    return v;
+  }
+
+  count(key: string): number {
+    return this.uint(key, 0, Number.MAX_SAFE_INTEGER);
+  }
+
+  real(key: string): number {
+    const v = this.raw(key);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) this.fail(key, `expected a non-negative number, got ${String(v)}`);
+    return v;
+  }
+
+  bool(key: string): boolean {
+    const v = this.raw(key);
+    if (typeof v !== 'boolean') this.fail(key, 'expected a boolean');
+    return v;
+  }
+
+  bytes(key: string): Uint8Array {
+    const v = this.raw(key);
+    if (!(v instanceof Uint8Array)) this.fail(key, 'expected bytes');
+    return v;
+  }
+
+  strings<T extends string>(key: string, each: (s: string, path: string) => T): T[] {
+    const v = this.raw(key);
+    if (!Array.isArray(v)) this.fail(key, 'expected a list');
+    return v.map((s, i) => (typeof s === 'string' ? each(s, `${this.path}.${key}[${i}]`) : this.fail(`${key}[${i}]`, 'expected a string')));
+  }
+
+  bugs(key: string): BugName[] {
+    return this.strings(key, (s, path) => {
+      const bug = findBug(s);
+      if (!bug || !bug.implemented) throw new WireError(`${this.source}: ${path}: unknown bug switch ${JSON.stringify(s)}`);
+      return bug.name;
+    });
+  }
+
+  ids(key: string): string[] {
+    return this.strings(key, (s, path) => {
+      if (!ID.test(s)) throw new WireError(`${this.source}: ${path}: not an id`);
+      return s;
+    });
+  }
+
+  points(key: string): number[] {
+    const v = this.raw(key);
+    if (!Array.isArray(v)) this.fail(key, 'expected a list of coverage points');
+    for (let i = 0; i < v.length; i++) {
+      const p: unknown = v[i];
+      if (typeof p !== 'number' || !Number.isInteger(p) || p < 0 || p >= COV_MAP_SIZE) this.fail(`${key}[${i}]`, `coverage point ${String(p)} outside [0, ${COV_MAP_SIZE})`);
+    }
+    return v as number[];
+  }
+
+  sub(key: string, required = true): Fields | null {
+    const v = this.raw(key);
+    if (v === null || v === undefined) {
+      if (required) this.fail(key, 'missing');
+      return null;
+    }
+    if (typeof v !== 'object' || Array.isArray(v)) this.fail(key, 'expected a message');
+    return new Fields(v as Json, this.source, `${this.path}.${key}`);
+  }
+
+  list(key: string): Fields[] {
+    const v = this.raw(key);
+    if (!Array.isArray(v)) this.fail(key, 'expected a list');
+    return v.map((x: unknown, i) => {
+      if (typeof x !== 'object' || x === null || Array.isArray(x)) this.fail(`${key}[${i}]`, 'expected a message');
+      return new Fields(x as Json, this.source, `${this.path}.${key}[${i}]`);
+    });
+  }
+
+  program(key: string, required = true): Program | null {
+    const f = this.sub(key, required);
+    if (!f) return null;
+    try {
+      return programFromProtoObject(f.obj, `${this.source}: ${f.path}`);
+    } catch (err) {
+      if (err instanceof ProgramInputError) throw new WireError(err.message);
+      throw err;
+    }
+  }
+
+  requiredProgram(key: string): Program {
+    return this.program(key, true)!;
+  }
+
+  schedule(key: string): ScheduleStrategy | undefined {
+    const v = this.raw(key);
+    switch (v) {
+      case 'SCHEDULE_STRATEGY_UNSPECIFIED': return undefined;
+      case 'SCHEDULE_STRATEGY_DEFAULT': return 'default';
+      case 'SCHEDULE_STRATEGY_RANDOM': return 'random';
+      case 'SCHEDULE_STRATEGY_PCT': return 'pct';
+      default: return this.fail(key, `expected a fuzzing schedule strategy (default, random, pct), got ${String(v)}`);
+    }
+  }
+
+  json(key: string): unknown {
+    const text = this.text(key);
+    if (text === '') return undefined;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      return this.fail(key, `invalid JSON: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}
+
+function fieldsOf(name: TypeName, buf: Uint8Array, source: string): Fields {
+  return new Fields(decode(name, buf, source), source, '$');
+}
+
+// ---------------------------------------------------------------------------
+// Findings, inputs
+
+function violationToObject(v: RunViolation): Json {
+  return { signature: v.signature, invariant: v.invariant, kind: v.kind, message: v.message, traceTail: v.traceTail, step: v.step };
+}
+
+function foundToObject(f: BatchFinding): Json {
+  return { program: programToProtoObject(f.program), violation: violationToObject(f.violation), at: f.at };
+}
+
+function foundFrom(f: Fields): BatchFinding {
+  const v = f.sub('violation')!;
+  const violation: RunViolation = {
+    signature: v.text('signature', true), invariant: v.text('invariant', true), kind: v.text('kind'), message: v.text('message'),
+    traceTail: v.strings('traceTail', (s) => s), step: v.count('step'), stacks: [],
+  };
+  return { program: f.requiredProgram('program'), violation, at: f.uint('at') };
+}
+
+function inputToObject(i: SharedInput): Json {
+  return { program: programToProtoObject(i.program), points: i.points };
+}
+
+// ---------------------------------------------------------------------------
+// WorkBatch
+
+const SCHEDULE_ENUM: Record<ScheduleStrategy, string> = {
+  default: 'SCHEDULE_STRATEGY_DEFAULT', random: 'SCHEDULE_STRATEGY_RANDOM', pct: 'SCHEDULE_STRATEGY_PCT', replay: 'SCHEDULE_STRATEGY_REPLAY',
+};
+
+export function encodeWorkBatch(b: WorkBatch): Uint8Array {
+  return encode('WorkBatch', {
+    campaignId: b.campaignId, batchId: b.batchId, bugs: b.bugs, seed: b.seed >>> 0, execMs: b.execMs, maxExecs: b.maxExecs,
+    feedback: b.feedback, schedule: b.schedule ? SCHEDULE_ENUM[b.schedule] : 'SCHEDULE_STRATEGY_UNSPECIFIED',
+    inputs: b.inputs.map(inputToObject), coverage: b.coverage, timeoutMs: b.timeoutMs,
+  });
+}
+
+export function decodeWorkBatch(buf: Uint8Array, source: string): WorkBatch {
+  const f = fieldsOf('WorkBatch', buf, source);
+  const coverage = f.bytes('coverage');
+  if (coverage.length !== 0 && coverage.length !== COV_MAP_SIZE / 8) f.fail('coverage', `expected ${COV_MAP_SIZE / 8} bytes (or none), got ${coverage.length}`);
+  const schedule = f.schedule('schedule');
+  return {
+    campaignId: f.id('campaignId'), batchId: f.id('batchId'), bugs: f.bugs('bugs'), seed: f.uint('seed'),
+    execMs: f.uint('execMs', 1, MAX_BATCH_MS), maxExecs: f.uint('maxExecs'), feedback: f.bool('feedback'),
+    ...(schedule ? { schedule } : {}),
+    inputs: f.list('inputs').map((i) => ({ program: i.requiredProgram('program'), points: i.points('points') })),
+    coverage, timeoutMs: f.uint('timeoutMs', 1, MAX_BATCH_MS),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// BatchResult
+
+export function encodeBatchResult(r: BatchResult): Uint8Array {
+  return encode('BatchResult', {
+    workerId: r.workerId, campaignId: r.campaignId, batchId: r.batchId, execs: r.execs, timeouts: r.timeouts,
+    newInputs: r.newInputs.map((i) => ({ ...inputToObject(i), newPoints: i.newPoints })),
+    findings: r.findings.map(foundToObject),
+    harnessErrors: r.harness.map((h) => ({ program: programToProtoObject(h.program), error: h.error.slice(0, MAX_TEXT) })),
+    ms: r.ms, delivery: r.delivery,
+  });
+}
+
+export function decodeBatchResult(buf: Uint8Array, source: string): BatchResult {
+  const f = fieldsOf('BatchResult', buf, source);
+  return {
+    workerId: f.id('workerId'), campaignId: f.id('campaignId'), batchId: f.id('batchId'), execs: f.count('execs'), timeouts: f.uint('timeouts'),
+    newInputs: f.list('newInputs').map((i) => ({ program: i.requiredProgram('program'), points: i.points('points'), newPoints: i.uint('newPoints') })),
+    findings: f.list('findings').map(foundFrom),
+    harness: f.list('harnessErrors').map((h) => ({ program: h.requiredProgram('program'), error: h.text('error', true) })),
+    ms: f.real('ms'), delivery: f.uint('delivery'),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Verify
+
+export function encodeVerifyJob(j: VerifyJob): Uint8Array {
+  return encode('VerifyJob', { ...j, program: programToProtoObject(j.program) });
+}
+
+export function decodeVerifyJob(buf: Uint8Array, source: string): VerifyJob {
+  const f = fieldsOf('VerifyJob', buf, source);
+  return {
+    jobId: f.id('jobId'), campaignId: f.id('campaignId'), signature: f.text('signature', true), bugs: f.bugs('bugs'),
+    program: f.requiredProgram('program'), finderWorkerId: f.id('finderWorkerId'),
+  };
+}
+
+export function encodeVerifyResult(r: VerifyResult): Uint8Array {
+  return encode('VerifyResult', { ...r });
+}
+
+export function decodeVerifyResult(buf: Uint8Array, source: string): VerifyResult {
+  const f = fieldsOf('VerifyResult', buf, source);
+  return {
+    jobId: f.id('jobId'), workerId: f.id('workerId'), campaignId: f.id('campaignId'), signature: f.text('signature', true),
+    reproduced: f.bool('reproduced'), observed: f.text('observed'),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Minimize
+
+export function encodeMinimizeJob(j: MinimizeJob): Uint8Array {
+  return encode('MinimizeJob', { ...j, program: programToProtoObject(j.program) });
+}
+
+export function decodeMinimizeJob(buf: Uint8Array, source: string): MinimizeJob {
+  const f = fieldsOf('MinimizeJob', buf, source);
+  return {
+    jobId: f.id('jobId'), campaignId: f.id('campaignId'), signature: f.text('signature', true), bugs: f.bugs('bugs'),
+    program: f.requiredProgram('program'), maxRuns: f.uint('maxRuns', 1), deadlineMs: f.uint('deadlineMs', 1, MAX_BATCH_MS),
+  };
+}
+
+export function encodeMinimizeResult(r: MinimizeResult): Uint8Array {
+  return encode('MinimizeResult', {
+    jobId: r.jobId, workerId: r.workerId, campaignId: r.campaignId, signature: r.signature,
+    ...(r.program ? { program: programToProtoObject(r.program) } : {}),
+    opsBefore: r.opsBefore, opsAfter: r.opsAfter, runs: r.runs, ms: r.ms, error: r.error.slice(0, MAX_TEXT), slipped: r.slipped.map(foundToObject),
+  });
+}
+
+export function decodeMinimizeResult(buf: Uint8Array, source: string): MinimizeResult {
+  const f = fieldsOf('MinimizeResult', buf, source);
+  return {
+    jobId: f.id('jobId'), workerId: f.id('workerId'), campaignId: f.id('campaignId'), signature: f.text('signature', true),
+    program: f.program('program', false), opsBefore: f.uint('opsBefore'), opsAfter: f.uint('opsAfter'), runs: f.uint('runs'),
+    ms: f.real('ms'), error: f.text('error'), slipped: f.list('slipped').map(foundFrom),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Heartbeat, control
+
+export function encodeHeartbeat(h: Heartbeat): Uint8Array {
+  return encode('Heartbeat', { ...h });
+}
+
+export function decodeHeartbeat(buf: Uint8Array, source: string): Heartbeat {
+  const f = fieldsOf('Heartbeat', buf, source);
+  return {
+    workerId: f.id('workerId'), host: f.text('host'), pid: f.uint('pid'), procs: f.uint('procs', 1, 4096), busy: f.uint('busy'),
+    campaigns: f.ids('campaigns'), execs: f.count('execs'), uptimeSec: f.real('uptimeSec'),
+  };
+}
+
+export function encodeControlRequest(r: ControlRequest): Uint8Array {
+  return encode('ControlRequest', { op: r.op, argsJson: JSON.stringify(r.args) });
+}
+
+export function decodeControlRequest(buf: Uint8Array, source: string): ControlRequest {
+  const f = fieldsOf('ControlRequest', buf, source);
+  const op = f.text('op', true);
+  const args = f.json('argsJson') ?? {};
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) f.fail('argsJson', 'expected a JSON object');
+  return { op, args: args as Record<string, unknown> };
+}
+
+export function encodeControlReply(r: ControlReply): Uint8Array {
+  return encode('ControlReply', { ok: r.ok, error: r.error, resultJson: r.result === undefined ? '' : JSON.stringify(r.result) });
+}
+
+export function decodeControlReply(buf: Uint8Array, source: string): ControlReply {
+  const f = fieldsOf('ControlReply', buf, source);
+  return { ok: f.bool('ok'), error: f.text('error'), result: f.json('resultJson') };
+}
+
+// ---------------------------------------------------------------------------
+// Coverage bitmaps
+
+export function coverageBitmap(seen: Uint8Array): Uint8Array {
+  const out = new Uint8Array(COV_MAP_SIZE / 8);
+  for (let i = 0; i < seen.length; i++) if (seen[i]) out[i >> 3]! |= 1 << (i & 7);
+  return out;
+}
+
+/** Every point set in a bitmap. */
+export function bitmapPoints(bitmap: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let byte = 0; byte < bitmap.length; byte++) {
+    const b = bitmap[byte]!;
+    if (b === 0) continue;
+    for (let bit = 0; bit < 8; bit++) if (b & (1 << bit)) out.push(byte * 8 + bit);
+  }
+  return out;
+}
