@@ -151,7 +151,8 @@ export class CampaignRuntime {
 
   /** Keep a corpus input when it brings coverage the campaign lacks; returns whether it was kept. */
   addInput(program: Program, points: readonly number[], save = true): boolean {
-    if (this.coverage.add(points) === 0) return false;
+    // A stored input was new when it was kept; loading them in another order must keep them all.
+    if (this.coverage.add(points) === 0 && save) return false;
     const id = programId(program);
     if (this.corpusIds.has(id)) return false;
     this.corpusIds.add(id);

@@ -440,6 +440,7 @@ export class Coordinator implements CoordinatorApi {
     for (const input of r.newInputs) c.addInput(input.program, input.points);
     for (const f of r.findings) this.onFinding(c, f.violation, f.program, r.workerId, base + f.at);
     if (c.rec.state === 'running') this.topUp(c);
+    this.updateGauges(c);
   }
 
   private onFinding(c: CampaignRuntime, v: RunViolation, program: Program, workerId: string, exec: number): void {
@@ -499,6 +500,7 @@ export class Coordinator implements CoordinatorApi {
       foundAt: { exec: meta.firstExec, sec: Math.round(meta.firstSec) },
     })));
     this.metrics.findings.inc({ invariant: meta.invariant });
+    this.updateGauges(c);
     this.log.info({ campaign: c.id, finding: meta.id, signature: meta.signature, finder: meta.finderWorkerId, verifier: r.workerId },
       'finding cross-checked and reported; minimizing it');
     this.issueMinimize(c, st, program);

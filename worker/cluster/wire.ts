@@ -107,6 +107,7 @@ export interface Heartbeat {
   campaigns: string[];
   execs: number;
   uptimeSec: number;
+  running: string[];
 }
 
 export interface ControlRequest {
@@ -451,7 +452,7 @@ export function decodeHeartbeat(buf: Uint8Array, source: string): Heartbeat {
   const f = fieldsOf('Heartbeat', buf, source);
   return {
     workerId: f.id('workerId'), host: f.text('host'), pid: f.uint('pid'), procs: f.uint('procs', 1, 4096), busy: f.uint('busy'),
-    campaigns: f.ids('campaigns'), execs: f.count('execs'), uptimeSec: f.real('uptimeSec'),
+    campaigns: f.ids('campaigns'), execs: f.count('execs'), uptimeSec: f.real('uptimeSec'), running: f.ids('running'),
   };
 }
 

@@ -92,6 +92,8 @@ export class ClusterWorker {
   private readonly ac = new AbortController();
   private inFlight = new Set<Promise<void>>();
   private busy = 0;
+  /** Ids of the batches and jobs running now. */
+  private readonly running_ = new Set<string>();
   private execs = 0;
   private readonly recentCampaigns = new Map<string, number>();
   private readonly t0 = performance.now();
@@ -149,7 +151,7 @@ export class ClusterWorker {
     try {
       this.nc.publish(SUBJECTS.heartbeat(this.id), encodeHeartbeat({
         workerId: this.id, host: hostname(), pid: process.pid, procs: this.executors.length, busy: this.busy,
-        campaigns: [...this.recentCampaigns.keys()], execs: this.execs, uptimeSec: (now - this.t0) / 1000,
+        campaigns: [...this.recentCampaigns.keys()], execs: this.execs, uptimeSec: (now - this.t0) / 1000, running: [...this.running_],
       }));
     } catch (err) {
       this.log.debug({ err: String(err) }, 'heartbeat not sent');
@@ -285,11 +287,15 @@ export class ClusterWorker {
     this.recentCampaigns.set(batch.campaignId, performance.now());
     const stop = this.keepAlive(msg, BATCH_ACK_WAIT_MS);
     this.busy++;
+    this.running_.add(batch.batchId);
+    // Say so at once: the coordinator (and operators) see what runs where.
+    this.heartbeat();
     let released = false;
     const done = (): void => {
       if (released) return;
       released = true;
       this.busy--;
+      this.running_.delete(batch.batchId);
       this.release(e);
     };
     try {
@@ -379,11 +385,13 @@ export class ClusterWorker {
   private async runJob(e: Executor, q: QueuedJob): Promise<void> {
     const log = this.log.child({ campaign: q.job.campaignId, job: q.job.jobId });
     this.busy++;
+    this.running_.add(q.job.jobId);
     let released = false;
     const done = (): void => {
       if (released) return;
       released = true;
       this.busy--;
+      this.running_.delete(q.job.jobId);
       this.release(e);
     };
     try {

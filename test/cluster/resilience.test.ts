@@ -1,0 +1,134 @@
+// The cluster under abuse and failures, on one running campaign:
+// malformed payloads on every subject are refused and logged and nothing
+// crashes; a nats-server restart is survived (workers reconnect, execs keep
+// rising); a coordinator killed with SIGKILL and started again resumes the
+// campaign with the same findings and counters.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { CampaignInfo, FindingInfo } from '../../coordinator/api.js';
+import { decodeControlReply, encodeControlRequest, encodeWorkBatch } from '../../worker/cluster/wire.js';
+import type { BugName } from '../../worker/sim/bugs.js';
+import { Cluster, metricValue, waitFor } from './cluster.js';
+
+const BUG = 'set-uptodate-during-read';
+/** Field 1, length-delimited, with a length far past the end: no protobuf decoder accepts it. */
+const GARBAGE = new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x02]);
+
+let cluster: Cluster;
+let campaign: CampaignInfo;
+let workerIds: string[] = [];
+
+before(async () => {
+  cluster = await Cluster.start({ batchMs: 500 });
+  await cluster.startCoordinator();
+  workerIds = (await Promise.all([cluster.startWorker(1), cluster.startWorker(1)])).map((w) => w.id);
+  await waitFor('both workers connected', async () => metricValue(await cluster.metrics(), 'fuzz_workers_connected') === 2, 30_000);
+  campaign = await cluster.ctl<CampaignInfo>('create', { bugs: [BUG] });
+  await waitFor('a verified finding', async () => (await cluster.findings(campaign.id))[0], 90_000);
+});
+
+after(async () => {
+  await cluster?.dispose();
+});
+
+function everyoneAlive(): void {
+  assert.ok(cluster.coordinator!.alive, 'coordinator alive');
+  for (const w of cluster.workers) assert.ok(w.alive, `${w.name} alive`);
+}
+
+test('malformed payloads on every subject are refused and logged; nothing crashes', async () => {
+  const nc = await cluster.connection();
+  const js = nc.jetstream();
+  const badBug = encodeWorkBatch({
+    campaignId: campaign.id, batchId: 'evil-1', bugs: ['no-such-bug' as BugName], seed: 1, execMs: 100, maxExecs: 0, feedback: true,
+    inputs: [], coverage: new Uint8Array(0), timeoutMs: 1000,
+  });
+  // Streams: the workers pull these, the coordinator consumes the results.
+  const streamed: [string, Uint8Array][] = [
+    [`ff.work.batch.${campaign.id}`, GARBAGE], [`ff.work.batch.${campaign.id}`, new Uint8Array(0)], [`ff.work.batch.${campaign.id}`, badBug],
+    ['ff.jobs.verify', GARBAGE], ['ff.jobs.minimize', GARBAGE], ['ff.jobs.verify', new Uint8Array(0)],
+    ['ff.results.batch', GARBAGE], ['ff.results.verify', GARBAGE], ['ff.results.minimize', GARBAGE], ['ff.results.batch', new Uint8Array(0)],
+  ];
+  for (const [subject, data] of streamed) await js.publish(subject, data);
+  nc.publish(`ff.hb.${workerIds[0]}`, GARBAGE);
+  nc.publish('ff.hb.w-forged', new Uint8Array(0));
+  // Request/reply: a refusal comes back as ok: false with the reason.
+  for (const subject of ['ff.ctl.coordinator', `ff.ctl.worker.${workerIds[1]}`]) {
+    const r = decodeControlReply((await nc.request(subject, GARBAGE, { timeout: 10_000 })).data, subject);
+    assert.equal(r.ok, false);
+    assert.match(r.error, /malformed protobuf ControlRequest/);
+  }
+  const bad = decodeControlReply((await nc.request('ff.ctl.coordinator', encodeControlRequest({ op: 'create', args: { bugs: ['nope'] } }), { timeout: 10_000 })).data, 'x');
+  assert.equal(bad.ok, false);
+  assert.match(bad.error, /INVALID_ARGUMENT: bugs: unknown switch "nope"/);
+  const unknownOp = decodeControlReply((await nc.request('ff.ctl.coordinator', encodeControlRequest({ op: 'explode', args: {} }), { timeout: 10_000 })).data, 'x');
+  assert.match(unknownOp.error, /unknown op 'explode'/);
+
+  const refusedBy = (): Map<string, number> => {
+    const out = new Map<string, number>();
+    for (const p of [cluster.coordinator!, ...cluster.workers]) {
+      for (const r of p.records('refused a malformed payload')) out.set(String(r['subject']), (out.get(String(r['subject'])) ?? 0) + 1);
+    }
+    return out;
+  };
+  const want = new Map<string, number>([
+    [`ff.work.batch.${campaign.id}`, 3], ['ff.jobs.verify', 2], ['ff.jobs.minimize', 1], ['ff.results.batch', 2], ['ff.results.verify', 1],
+    ['ff.results.minimize', 1], [`ff.hb.${workerIds[0]}`, 1], ['ff.hb.w-forged', 1], ['ff.ctl.coordinator', 1], [`ff.ctl.worker.${workerIds[1]}`, 1],
+  ]);
+  await waitFor('every malformed payload refused and logged', () => {
+    const got = refusedBy();
+    return [...want].every(([s, n]) => (got.get(s) ?? 0) >= n);
+  }, 30_000).catch((err: unknown) => {
+    throw new Error(`${String(err)}; refused so far: ${JSON.stringify([...refusedBy()])}`);
+  });
+  // The reasons name what is wrong and where.
+  const reasons = [cluster.coordinator!, ...cluster.workers].flatMap((p) => p.records('refused a malformed payload')).map((r) => String(r['error']));
+  assert.ok(reasons.some((r) => /ff\.work\.batch\.c-[0-9a-f]+: \$\.bugs\[0\]: unknown bug switch "no-such-bug"/.test(r)), reasons.join('\n'));
+  assert.ok(reasons.some((r) => /ff\.work\.batch\.c-[0-9a-f]+: \$\.campaignId: expected an id/.test(r)), reasons.join('\n'));
+  assert.ok(reasons.some((r) => /ff\.results\.batch: malformed protobuf BatchResult/.test(r)), reasons.join('\n'));
+  assert.ok(metricValue(await cluster.metrics(), 'fuzz_payloads_refused_total') >= 7);
+  everyoneAlive();
+  const info = await cluster.campaign(campaign.id);
+  await waitFor('the campaign to keep going', async () => (await cluster.campaign(campaign.id)).execs > info.execs, 30_000);
+  everyoneAlive();
+});
+
+test('restart nats-server: workers reconnect and the campaign goes on', async () => {
+  const before = await cluster.campaign(campaign.id);
+  await cluster.nats.restart();
+  await waitFor('execs to rise after the restart', async () => (await cluster.campaign(campaign.id)).execs > before.execs + 50, 60_000);
+  await waitFor('both workers connected again', async () => metricValue(await cluster.metrics(), 'fuzz_workers_connected') === 2, 30_000);
+  const w = cluster.workers.flatMap((p) => p.records('nats reconnect'));
+  assert.ok(w.length >= 2, 'both workers logged the reconnect');
+  everyoneAlive();
+});
+
+test('restart the coordinator (SIGKILL): the campaign resumes with the same findings and counters', async () => {
+  const findingsBefore: FindingInfo[] = await cluster.findings(campaign.id);
+  const infoBefore = await cluster.campaign(campaign.id);
+  assert.ok(findingsBefore.length >= 1);
+  await cluster.coordinator!.kill9();
+  await cluster.startCoordinator();
+  const infoAfter = await cluster.campaign(campaign.id);
+  assert.equal(infoAfter.state, 'running');
+  assert.ok(infoAfter.execs >= infoBefore.execs, `execs ${infoAfter.execs} >= ${infoBefore.execs}`);
+  assert.ok(infoAfter.corpus >= infoBefore.corpus, `corpus ${infoAfter.corpus} >= ${infoBefore.corpus}`);
+  assert.ok(infoAfter.coverage >= infoBefore.coverage, `coverage ${infoAfter.coverage} >= ${infoBefore.coverage}`);
+  assert.ok(infoAfter.findings >= infoBefore.findings);
+  assert.ok(infoAfter.elapsedSec >= infoBefore.elapsedSec - 1, `elapsed ${infoAfter.elapsedSec} vs ${infoBefore.elapsedSec}`);
+  const findingsAfter = await cluster.findings(campaign.id);
+  for (const f of findingsBefore) {
+    const same = findingsAfter.find((x) => x.id === f.id);
+    assert.ok(same, `finding ${f.id} survives the restart`);
+    assert.equal(same.signature, f.signature);
+    assert.ok(same.count >= f.count);
+    assert.equal(same.firstFoundExec, f.firstFoundExec);
+  }
+  const m = await cluster.metrics();
+  assert.ok(metricValue(m, 'fuzz_execs_total', { campaign: campaign.id }) >= infoBefore.execs);
+  assert.ok(metricValue(m, 'fuzz_unique_signatures', { campaign: campaign.id }) >= findingsBefore.length);
+  await waitFor('execs to keep rising', async () => (await cluster.campaign(campaign.id)).execs > infoAfter.execs + 50, 60_000);
+  assert.equal(await cluster.ctl<unknown>('stop', { id: campaign.id }).then((c) => (c as CampaignInfo).state), 'stopped');
+  everyoneAlive();
+});

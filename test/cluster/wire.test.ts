@@ -1,0 +1,107 @@
+// The NATS payload codec: every message round-trips, and malformed payloads
+// are refused with a WireError naming the subject and the field.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { generateProgram } from '../../worker/fuzz/generate.js';
+import { FuzzRng } from '../../worker/fuzz/rng.js';
+import { programToProtoObject } from '../../worker/prog/proto-codec.js';
+import type { Program } from '../../worker/prog/types.js';
+import type { BugName } from '../../worker/sim/bugs.js';
+import { COV_MAP_SIZE } from '../../worker/sim/cov.js';
+import {
+  WireError, bitmapPoints, coverageBitmap, decodeBatchResult, decodeControlReply, decodeControlRequest, decodeHeartbeat, decodeMinimizeJob,
+  decodeMinimizeResult, decodeVerifyJob, decodeVerifyResult, decodeWorkBatch, encodeBatchResult, encodeControlReply, encodeControlRequest,
+  encodeHeartbeat, encodeMinimizeJob, encodeMinimizeResult, encodeVerifyJob, encodeVerifyResult, encodeWorkBatch, type WorkBatch,
+} from '../../worker/cluster/wire.js';
+import protobuf from 'protobufjs';
+import { findProtoFile } from '../../worker/prog/proto-codec.js';
+
+const program: Program = generateProgram(new FuzzRng(7));
+const violation = { signature: 'BUG x @ y', invariant: 'x', kind: 'bug', message: 'BUG x @ y: z', stacks: [], traceTail: ['t0 #1 pwrite'], step: 12 };
+
+function batch(over: Partial<WorkBatch> = {}): WorkBatch {
+  const seen = new Uint8Array(COV_MAP_SIZE);
+  seen[3] = 1;
+  seen[65535] = 1;
+  return {
+    campaignId: 'c-01234567', batchId: 'c-01234567-b1', bugs: ['set-uptodate-during-read'], seed: 42, execMs: 500, maxExecs: 0, feedback: true,
+    schedule: 'pct', inputs: [{ program, points: [1, 2, 3] }], coverage: coverageBitmap(seen), timeoutMs: 2000, ...over,
+  };
+}
+
+test('every payload round-trips', () => {
+  const b = decodeWorkBatch(encodeWorkBatch(batch()), 'ff.work.batch.c-01234567');
+  assert.equal(b.batchId, 'c-01234567-b1');
+  assert.deepEqual(b.bugs, ['set-uptodate-during-read']);
+  assert.equal(b.schedule, 'pct');
+  assert.deepEqual(b.inputs[0]!.program, program);
+  assert.deepEqual(bitmapPoints(b.coverage), [3, 65535]);
+  const noSchedule = decodeWorkBatch(encodeWorkBatch({ ...batch(), schedule: undefined as never }), 's');
+  assert.equal(noSchedule.schedule, undefined);
+
+  const r = decodeBatchResult(encodeBatchResult({
+    workerId: 'w-1', campaignId: 'c-01234567', batchId: 'c-01234567-b1', execs: 123, timeouts: 1,
+    newInputs: [{ program, points: [5, 6], newPoints: 2 }], findings: [{ program, violation, at: 7 }], harness: [{ program, error: 'boom' }], ms: 501.5, delivery: 2,
+  }), 'ff.results.batch');
+  assert.equal(r.execs, 123);
+  assert.equal(r.delivery, 2);
+  assert.deepEqual(r.findings[0]!.violation, violation);
+  assert.deepEqual(r.newInputs[0], { program, points: [5, 6], newPoints: 2 });
+  assert.equal(r.harness[0]!.error, 'boom');
+
+  const vj = { jobId: 'c-01234567-v1', campaignId: 'c-01234567', signature: 'BUG x @ y', bugs: [] as BugName[], program, finderWorkerId: 'w-1' };
+  assert.deepEqual(decodeVerifyJob(encodeVerifyJob(vj), 's'), vj);
+  const vr = { jobId: 'c-01234567-v1', workerId: 'w-2', campaignId: 'c-01234567', signature: 'BUG x @ y', reproduced: true, observed: 'BUG x @ y' };
+  assert.deepEqual(decodeVerifyResult(encodeVerifyResult(vr), 's'), vr);
+  const mj = { jobId: 'c-01234567-m2', campaignId: 'c-01234567', signature: 'BUG x @ y', bugs: [] as BugName[], program, maxRuns: 100, deadlineMs: 1000 };
+  assert.deepEqual(decodeMinimizeJob(encodeMinimizeJob(mj), 's'), mj);
+  const mr = decodeMinimizeResult(encodeMinimizeResult({
+    jobId: 'c-01234567-m2', workerId: 'w-2', campaignId: 'c-01234567', signature: 'BUG x @ y', program: null, opsBefore: 9, opsAfter: 9, runs: 0, ms: 3,
+    error: 'no luck', slipped: [{ program, violation, at: 0 }],
+  }), 's');
+  assert.equal(mr.program, null);
+  assert.equal(mr.error, 'no luck');
+  assert.equal(mr.slipped.length, 1);
+  const hb = { workerId: 'w-1', host: 'h', pid: 9, procs: 2, busy: 1, campaigns: ['c-01234567'], execs: 5, uptimeSec: 1.5, running: ['c-01234567-b1'] };
+  assert.deepEqual(decodeHeartbeat(encodeHeartbeat(hb), 's'), hb);
+  assert.deepEqual(decodeControlRequest(encodeControlRequest({ op: 'ping', args: { a: 1 } }), 's'), { op: 'ping', args: { a: 1 } });
+  assert.deepEqual(decodeControlReply(encodeControlReply({ ok: true, error: '', result: [1, 2] }), 's'), { ok: true, error: '', result: [1, 2] });
+});
+
+function refused(fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, (err: unknown) => err instanceof WireError && pattern.test(err.message));
+}
+
+test('malformed payloads are refused naming the subject and the field', () => {
+  const S = 'ff.work.batch.c-01234567';
+  refused(() => decodeWorkBatch(new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0x0f]), S), /^ff\.work\.batch\.c-01234567: malformed protobuf WorkBatch/);
+  refused(() => decodeWorkBatch(new Uint8Array(0), S), /\$\.campaignId: expected an id/);
+  refused(() => decodeWorkBatch(encodeWorkBatch(batch({ bugs: ['nope' as BugName] })), S), /\$\.bugs\[0\]: unknown bug switch "nope"/);
+  refused(() => decodeWorkBatch(encodeWorkBatch(batch({ campaignId: 'a b' })), S), /\$\.campaignId/);
+  refused(() => decodeWorkBatch(encodeWorkBatch(batch({ execMs: 0 })), S), /\$\.execMs: expected an integer/);
+  refused(() => decodeWorkBatch(encodeWorkBatch(batch({ coverage: new Uint8Array(5) })), S), /\$\.coverage: expected 8192 bytes/);
+  refused(() => decodeWorkBatch(encodeWorkBatch(batch({ inputs: [{ program, points: [COV_MAP_SIZE] }] })), S), /\$\.inputs\[0\]\.points\[0\]: coverage point/);
+  // A program that protobuf carries but validation rejects (no filesystem kind).
+  const root = new protobuf.Root().loadSync(findProtoFile(), { keepCase: false });
+  const T = root.lookupType('foliofuzz.v1.WorkBatch');
+  const obj = programToProtoObject(program);
+  const broken = { ...obj, config: { ...(obj['config'] as object), fs: 'FS_KIND_UNSPECIFIED' } };
+  const bytes = T.encode(T.fromObject({
+    campaignId: 'c-01234567', batchId: 'b1', bugs: [], seed: 1, execMs: 10, timeoutMs: 10, schedule: 'SCHEDULE_STRATEGY_UNSPECIFIED', inputs: [{ program: broken, points: [] }],
+  })).finish();
+  refused(() => decodeWorkBatch(bytes, S), /\$\.inputs\[0\]\.program: .*fs/);
+  // A replay schedule is not a fuzzing strategy.
+  refused(() => decodeWorkBatch(encodeWorkBatch(batch({ schedule: 'replay' })), S), /\$\.schedule/);
+  refused(() => decodeBatchResult(new Uint8Array(0), 'ff.results.batch'), /ff\.results\.batch: \$\.workerId/);
+  refused(() => decodeVerifyJob(new Uint8Array(0), 'ff.jobs.verify'), /\$\.jobId/);
+  refused(() => decodeMinimizeJob(encodeMinimizeJob({
+    jobId: 'j', campaignId: 'c', signature: 's', bugs: [], program, maxRuns: 0, deadlineMs: 1,
+  }), 'ff.jobs.minimize'), /\$\.maxRuns/);
+  refused(() => decodeVerifyJob(encodeVerifyJob({ jobId: 'j', campaignId: 'c', signature: 's', bugs: [], program, finderWorkerId: 'w' }).slice(0, -3), 'x'), /x: /);
+  refused(() => decodeHeartbeat(encodeHeartbeat({ workerId: 'w', host: '', pid: 1, procs: 0, busy: 0, campaigns: [], execs: 0, uptimeSec: 0, running: [] }), 'ff.hb.w'), /\$\.procs/);
+  const T2 = root.lookupType('foliofuzz.v1.ControlRequest');
+  refused(() => decodeControlRequest(T2.encode(T2.fromObject({ op: 'ping', argsJson: '{oops' })).finish(), 'ff.ctl.coordinator'), /\$\.argsJson: invalid JSON/);
+  refused(() => decodeControlRequest(T2.encode(T2.fromObject({ op: 'ping', argsJson: '[1]' })).finish(), 'ff.ctl.coordinator'), /expected a JSON object/);
+  refused(() => decodeControlRequest(new Uint8Array(0), 'ff.ctl.coordinator'), /\$\.op: missing/);
+});
