@@ -18,6 +18,7 @@ import { ExportError } from '../../worker/repro/errors.js';
 import { EXPORT_FORMATS, exportRepro } from '../../worker/repro/export.js';
 import { makeRepro } from '../../worker/repro/repro.js';
 import { healthCheck, rawStream, rawUnary, reflectionServices } from './grpc-probe.js';
+import { waitFor } from './cluster.js';
 import { type ApiStack, startApiStack } from './grpc-stack.js';
 import { runCli } from './run-cli.js';
 
@@ -179,6 +180,22 @@ describe('gRPC API', () => {
 function throwStatus(r: { code: grpc.status; details: string }): void {
   if (r.code !== grpc.status.OK) throw Object.assign(new Error(r.details), r);
 }
+
+describe('gRPC health', () => {
+  test('follows the coordinator: NOT_SERVING while NATS is down, SERVING once it is back', async () => {
+    const stack = await startApiStack({ healthPollMs: 100 });
+    try {
+      assert.equal(await healthCheck(stack.address), 'SERVING');
+      await stack.nats.stop();
+      await waitFor('health to say NOT_SERVING', async () => (await healthCheck(stack.address)) === 'NOT_SERVING', 30_000);
+      assert.equal(await healthCheck(stack.address, 'foliofuzz.v1.Foliofuzz'), 'NOT_SERVING');
+      await stack.nats.restart();
+      await waitFor('health to say SERVING again', async () => (await healthCheck(stack.address)) === 'SERVING', 60_000);
+    } finally {
+      await stack.close();
+    }
+  });
+});
 
 describe('gRPC API with a token', () => {
   let stack: ApiStack;

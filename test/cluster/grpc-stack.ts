@@ -15,6 +15,7 @@ import { NatsServer } from './nats-server.js';
 
 export interface ApiStack {
   coordinator: Coordinator;
+  nats: NatsServer;
   address: string;
   /** What the gRPC server logged (refusals, internal errors). */
   logged: string[];
@@ -38,6 +39,7 @@ export async function startApiStack(opts: Omit<GrpcServerOptions, 'address'> = {
   });
   return {
     coordinator,
+    nats,
     address: `127.0.0.1:${grpc.port}`,
     logged,
     close: async () => {
