@@ -81,8 +81,8 @@ function checkToken(md: grpc.Metadata, token: string | undefined): void {
 export async function startGrpcServer(api: CoordinatorApi, opts: GrpcServerOptions): Promise<GrpcServerHandle> {
   const log: GrpcLogger = opts.logger ?? pino({ name: 'grpc' }, pino.destination(2));
   const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES });
-  // Open streams and how to end each (a watch also unsubscribes).
-  const streams = new Map<grpc.ServerWritableStream<Decoded, WireObject>, () => void>();
+  // Open streams and how to cut each short at shutdown (a watch also unsubscribes).
+  const streams = new Map<grpc.ServerWritableStream<Decoded, WireObject>, (why: Status) => void>();
 
   function toStatus(method: string, call: AnyCall, err: unknown): Status {
     const peer = call.getPeer();
@@ -118,8 +118,8 @@ export async function startGrpcServer(api: CoordinatorApi, opts: GrpcServerOptio
 
   function streaming(method: string, body: (req: WireObject, call: grpc.ServerWritableStream<Decoded, WireObject>) => Promise<void>): grpc.handleServerStreamingCall<Decoded, WireObject> {
     return (call) => {
-      streams.set(call, () => {
-        if (!call.cancelled) call.end();
+      streams.set(call, (why) => {
+        if (!call.cancelled) call.emit('error', why);
       });
       call.on('close', () => streams.delete(call));
       Promise.resolve()
@@ -131,10 +131,20 @@ export async function startGrpcServer(api: CoordinatorApi, opts: GrpcServerOptio
     };
   }
 
+  /** Write with backpressure; a client that goes away while we wait releases us too. */
   function writeAndWait(call: grpc.ServerWritableStream<Decoded, WireObject>, msg: WireObject): Promise<void> {
     return new Promise((resolve) => {
-      if (call.write(msg)) resolve();
-      else call.once('drain', () => resolve());
+      if (call.write(msg)) {
+        resolve();
+        return;
+      }
+      const done = (): void => {
+        call.off('drain', done);
+        call.off('cancelled', done);
+        resolve();
+      };
+      call.on('drain', done);
+      call.on('cancelled', done);
     });
   }
 
@@ -166,19 +176,22 @@ export async function startGrpcServer(api: CoordinatorApi, opts: GrpcServerOptio
       const id = validateCampaignRef(req);
       let finished = false;
       let unsubscribe: (() => void) | undefined;
-      const finish = (): void => {
+      /** Ends the stream: OK once the campaign left running, `why` when cut short. */
+      const finish = (why?: Status): void => {
         if (finished) return;
         finished = true;
         unsubscribe?.();
         streams.delete(call);
-        if (!call.cancelled) call.end();
+        if (call.cancelled) return;
+        if (why) call.emit('error', why);
+        else call.end();
       };
       const onInfo = (info: CampaignInfo): void => {
         if (finished || call.cancelled) return;
         call.write(campaignToWire(info));
         if (info.state !== 'running') finish();
       };
-      call.on('cancelled', finish);
+      call.on('cancelled', () => finish());
       streams.set(call, finish);
       unsubscribe = api.watchCampaign(id, onInfo);
       // The first update may already have ended the stream before unsubscribe existed.
@@ -220,7 +233,8 @@ export async function startGrpcServer(api: CoordinatorApi, opts: GrpcServerOptio
     close: () => new Promise<void>((resolve) => {
       clearInterval(poll);
       // Open watch streams would hold tryShutdown forever: end them first.
-      for (const stop of [...streams.values()]) stop();
+      const why = { code: grpc.status.UNAVAILABLE, details: 'the coordinator is shutting down' };
+      for (const stop of [...streams.values()]) stop(why);
       streams.clear();
       const force = setTimeout(() => server.forceShutdown(), 3000);
       server.tryShutdown(() => {

@@ -181,7 +181,25 @@ function throwStatus(r: { code: grpc.status; details: string }): void {
   if (r.code !== grpc.status.OK) throw Object.assign(new Error(r.details), r);
 }
 
-describe('gRPC health', () => {
+describe('gRPC health and shutdown', () => {
+  test('closing the server ends an open watch with UNAVAILABLE', async () => {
+    const stack = await startApiStack();
+    const client = new FoliofuzzClient({ address: stack.address });
+    try {
+      const c = await client.createCampaign({ bugs: [] });
+      let first: () => void = () => {};
+      const seen = new Promise<void>((r) => (first = r));
+      const handle = client.watchCampaign(c.id, () => first());
+      await seen;
+      const ended = assertStatus(handle.done, grpc.status.UNAVAILABLE, /shutting down/);
+      await stack.close();
+      await ended;
+    } finally {
+      client.close();
+    }
+  });
+
+
   test('follows the coordinator: NOT_SERVING while NATS is down, SERVING once it is back', async () => {
     const stack = await startApiStack({ healthPollMs: 100 });
     try {
