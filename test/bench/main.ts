@@ -10,6 +10,10 @@
 //        (test/bench/fuzz.ts) [--trials N] [--budget SEC] [--workers N]
 //        [--off SEC] [--switches a,b] [--modes feedback,baseline]; prints a
 //        markdown table for BENCHMARKS.md.
+//   cluster  execs/s of 1 and 2 cluster worker processes against the embedded
+//        engine (real nats-server and coordinator), and the coordinator's CPU per
+//        1,000 execs/s under synthetic results (test/bench/cluster.ts)
+//        [--seconds SEC] [--results N].
 // To add a section, write `async function benchFoo(opts: BenchOptions): Promise<SectionResult>`
 // and register it in SECTIONS.
 //
@@ -29,6 +33,7 @@ import { fileURLToPath } from 'node:url';
 
 import { findXfsIo } from '../differential/real-xfs-io.js';
 import { SEED_SWITCHES, benchFuzz } from './fuzz.js';
+import { benchCluster } from './cluster.js';
 import { type BugName, findBug } from '../../worker/sim/bugs.js';
 import { Rng } from '../differential/script-gen.js';
 
@@ -42,6 +47,8 @@ export interface BenchOptions {
   log: (line: string) => void;
   /** fuzz: campaigns per switch and mode, each budget seconds, over workers threads; off seconds with every switch off. */
   fuzz: { trials: number; budget: number; workers: number; off: number; switches: BugName[]; modes: ('feedback' | 'baseline')[] };
+  /** cluster: seconds per throughput measurement, synthetic results for the coordinator cost. */
+  cluster?: { seconds: number; results: number };
 }
 
 export interface SectionResult {
@@ -213,10 +220,18 @@ async function runFuzzSection(opts: BenchOptions): Promise<SectionResult> {
   return { ok: r.ok, problems: r.problems };
 }
 
+async function runClusterSection(opts: BenchOptions): Promise<SectionResult> {
+  const c = opts.cluster ?? { seconds: 15, results: 5000 };
+  opts.log(`command: npm run bench -- cluster --seconds ${c.seconds} --results ${c.results} --seed ${opts.seed}`);
+  const r = await benchCluster({ seconds: c.seconds, results: c.results, seed: opts.seed, log: opts.log });
+  return { ok: r.ok, problems: r.problems };
+}
+
 export const SECTIONS: Record<string, Section> = {
   seq: { describe: 'sequential xfs_io workload: real xfs_io vs foliofuzz exec --xfs-io', run: benchSeq },
   pct: { describe: 'concurrent programs (4 threads, ~50 ops) under PCT: execs per second in process', run: benchPct },
   fuzz: { describe: 'embedded campaigns per seed switch: time to find, against the blind baseline', run: runFuzzSection },
+  cluster: { describe: 'cluster workers vs the embedded engine (execs/s), coordinator CPU per 1,000 execs/s', run: runClusterSection },
 };
 
 const DEFAULT_SECTIONS = ['seq', 'pct'];
@@ -231,6 +246,7 @@ function usage(): string {
   return [
     'usage: npm run bench -- [SECTION...] [--commands N] [--seed N] [--fs ext4,xfs]',
     '       fuzz: [--trials N] [--budget SEC] [--workers N] [--off SEC] [--switches a,b] [--modes feedback,baseline]',
+    '       cluster: [--seconds SEC] [--results N]',
     `sections (default: ${DEFAULT_SECTIONS.join(' ')}):`,
     ...lines,
   ].join('\n');
@@ -241,6 +257,7 @@ function parseArgs(argv: string[]): ParsedArgs {
   const opts: BenchOptions = {
     commands: 150_000, seed: 1, fsList: ['xfs', 'ext4'], log: (l) => console.log(l),
     fuzz: { trials: 10, budget: 120, workers: 2, off: 600, switches: SEED_SWITCHES, modes: ['feedback', 'baseline'] },
+    cluster: { seconds: 15, results: 5000 },
   };
   const int = (flag: string, v: string): number => {
     const n = Number(v);
@@ -268,6 +285,10 @@ function parseArgs(argv: string[]): ParsedArgs {
       opts.fuzz.budget = int(a, value());
     } else if (a === '--workers') {
       opts.fuzz.workers = Math.max(1, int(a, value()));
+    } else if (a === '--seconds') {
+      opts.cluster!.seconds = Math.max(1, int(a, value()));
+    } else if (a === '--results') {
+      opts.cluster!.results = Math.max(1, int(a, value()));
     } else if (a === '--off') {
       opts.fuzz.off = int(a, value());
     } else if (a === '--switches') {
