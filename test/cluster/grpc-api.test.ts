@@ -251,6 +251,11 @@ describe('gRPC API with a token', () => {
   });
 });
 
+/** The certificate's DNS name rather than its IP (TLS clients should not send an IP as the server name). */
+function byName(address: string): string {
+  return address.replace(/^127\.0\.0\.1:/, 'localhost:');
+}
+
 describe('gRPC API over TLS', () => {
   let dir: string;
   let cert: Buffer;
@@ -267,9 +272,9 @@ describe('gRPC API over TLS', () => {
 
   test('a client trusting the CA gets through; plaintext and untrusting clients do not', async () => {
     const stack = await startApiStack({ tls: { cert, key }, token: 't' });
-    const trusting = new FoliofuzzClient({ address: stack.address, token: 't', tls: { ca: cert } });
+    const trusting = new FoliofuzzClient({ address: byName(stack.address), token: 't', tls: { ca: cert } });
     const plain = new FoliofuzzClient({ address: stack.address, token: 't', timeoutMs: 5000 });
-    const untrusting = new FoliofuzzClient({ address: stack.address, token: 't', tls: true, timeoutMs: 5000 });
+    const untrusting = new FoliofuzzClient({ address: byName(stack.address), token: 't', tls: true, timeoutMs: 5000 });
     try {
       const c = await trusting.createCampaign({ bugs: [] });
       assert.equal((await trusting.stopCampaign(c.id)).state, 'stopped');
@@ -283,8 +288,8 @@ describe('gRPC API over TLS', () => {
 
   test('with a CA on the server, clients need a certificate it signed (mutual TLS)', async () => {
     const stack = await startApiStack({ tls: { cert, key, ca: cert } });
-    const withCert = new FoliofuzzClient({ address: stack.address, tls: { ca: cert, cert, key } });
-    const without = new FoliofuzzClient({ address: stack.address, tls: { ca: cert }, timeoutMs: 5000 });
+    const withCert = new FoliofuzzClient({ address: byName(stack.address), tls: { ca: cert, cert, key } });
+    const without = new FoliofuzzClient({ address: byName(stack.address), tls: { ca: cert }, timeoutMs: 5000 });
     try {
       assert.ok(Array.isArray(await withCert.listCampaigns()));
       await assertStatus(without.listCampaigns(), grpc.status.UNAVAILABLE);
