@@ -400,6 +400,9 @@ describe('DownloadRepro of a concurrent, large reproducer', () => {
     assert.deepEqual(readdirSync(dir).sort(), ['r.xfs_io-t0.txt', 'r.xfs_io-t1.txt']);
     const want = exportRepro(repro, 'xfs_io').files;
     assert.equal(readFileSync(join(dir, 'r.xfs_io-t1.txt'), 'utf8'), want[1]!.text);
+    const unwritable = await runCli(['ctl', '--server', stack.address, 'repro', 'download', 'c-00000000-000000000000', '--format', 'json', '-o', join(dir, 'no', 'such', 'dir')]);
+    assert.equal(unwritable.code, 2, unwritable.stderr);
+    assert.match(unwritable.stderr, /^-o: cannot write .*: ENOENT\n$/);
     const out = await runCli(['ctl', '--server', stack.address, 'repro', 'download', 'c-00000000-000000000000', '--format', 'xfs_io']);
     assert.equal(out.code, 0, out.stderr);
     assert.equal(out.stdout, want.map((f) => `==> ${f.name} <==\n${f.text}`).join(''));

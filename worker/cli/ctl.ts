@@ -113,6 +113,10 @@ async function withClient(cmd: Command, body: (c: FoliofuzzClient) => Promise<nu
       process.exitCode = EXIT_USAGE;
     } else if (isServiceError(e)) {
       process.exitCode = statusExit(e, conn.server, status);
+    } else if (e instanceof Error) {
+      // A reply we cannot use (a download cut short, say): say so, no stack trace.
+      process.stderr.write(`${e.message}\n`);
+      process.exitCode = EXIT_REFUSED;
     } else {
       throw e;
     }
@@ -196,6 +200,14 @@ function parseSeed(v: string | undefined): number | undefined {
   return Number(v);
 }
 
+function writeOut(path: string, text: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (e) {
+    throw new ProgramInputError(`-o: cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
 async function download(client: FoliofuzzClient, finding: string, format: string, out: string | undefined): Promise<number> {
   if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
     throw new ProgramInputError(`--format: '${format}' is not one of ${EXPORT_FORMATS.join(', ')}`);
@@ -204,7 +216,7 @@ async function download(client: FoliofuzzClient, finding: string, format: string
   const toStdout = out === undefined || out === '-';
   if (files.length === 1) {
     if (toStdout) process.stdout.write(files[0]!.text);
-    else writeFileSync(out, files[0]!.text);
+    else writeOut(out, files[0]!.text);
     return EXIT_OK;
   }
   // Several files (one xfs_io script per thread): -o is the prefix of their names, as with `foliofuzz export`.
@@ -212,7 +224,7 @@ async function download(client: FoliofuzzClient, finding: string, format: string
     if (toStdout) {
       process.stdout.write(`==> ${f.name} <==\n${f.text}`);
     } else {
-      writeFileSync(`${out}.${f.name}`, f.text);
+      writeOut(`${out}.${f.name}`, f.text);
       process.stderr.write(`wrote ${out}.${f.name}\n`);
     }
   }
