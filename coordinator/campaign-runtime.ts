@@ -91,6 +91,7 @@ export class CampaignRuntime {
   readonly workerSeen = new Map<string, number>();
   readonly listeners = new Set<(info: CampaignInfo) => void>();
   lastSentInfo = '';
+  lastNotify = 0;
   dirty = false;
 
   constructor(readonly dir: string, readonly rec: CampaignRecord) {

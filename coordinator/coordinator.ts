@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { type JetStreamClient, type JetStreamManager, type JsMsg, type Msg, type NatsConnection, headers } from 'nats';
 import type { RunViolation } from '../worker/exec/run.js';
 import type { Program } from '../worker/prog/types.js';
+import { validateProgram } from '../worker/prog/validate.js';
 import { makeRepro, parseRepro, reproJson, type Repro } from '../worker/repro/repro.js';
 import { findBug, type BugName } from '../worker/sim/bugs.js';
 import type { Logger } from '../worker/cluster/log.js';
@@ -26,8 +27,8 @@ import {
 } from '../worker/cluster/nats.js';
 import {
   type BatchResult, type ControlRequest, type MinimizeResult, type VerifyResult, coverageBitmap, decodeBatchResult, decodeControlRequest,
-  decodeHeartbeat, decodeMinimizeResult, decodeVerifyResult, encodeControlReply, encodeMinimizeJob, encodeVerifyJob, encodeWorkBatch,
-  type Heartbeat,
+  decodeHeartbeat, decodeMinimizeJob, decodeMinimizeResult, decodeVerifyJob, decodeVerifyResult, decodeWorkBatch, encodeControlReply,
+  encodeMinimizeJob, encodeVerifyJob, encodeWorkBatch, type Heartbeat, WireError,
 } from '../worker/cluster/wire.js';
 import { ApiError, type CampaignInfo, type CoordinatorApi, type CreateCampaignRequest, type FindingInfo } from './api.js';
 import { type CampaignRecord, CampaignRuntime, type FindingMeta, type FindingState, type VerifyFile } from './campaign-runtime.js';
@@ -284,6 +285,9 @@ export class Coordinator implements CoordinatorApi {
 
   private notify(c: CampaignRuntime): void {
     if (c.listeners.size === 0) return;
+    const now = performance.now();
+    if (now - c.lastNotify < 950) return;
+    c.lastNotify = now;
     const info = this.info(c);
     const text = JSON.stringify(info);
     if (text === c.lastSentInfo) return;
@@ -367,8 +371,8 @@ export class Coordinator implements CoordinatorApi {
       try {
         const iter = await consumer.fetch({ max_messages: 256, expires: 1000 });
         for await (const m of iter) {
-          this.applyResult(m);
-          handled.push(m);
+          if (this.applyResult(m)) handled.push(m);
+          else m.nak(5000);
         }
       } catch (err) {
         if (this.running) {
@@ -382,20 +386,28 @@ export class Coordinator implements CoordinatorApi {
     }
   }
 
-  private applyResult(m: JsMsg): void {
+  /** Apply one result; false when it could not be applied now (it is handed back for later). */
+  private applyResult(m: JsMsg): boolean {
+    let apply: () => void;
     try {
       switch (m.subject) {
-        case SUBJECTS.batchResult:
-          this.onBatchResult(decodeBatchResult(m.data, m.subject));
+        case SUBJECTS.batchResult: {
+          const r = decodeBatchResult(m.data, m.subject);
+          apply = () => this.onBatchResult(r);
           break;
-        case SUBJECTS.verifyResult:
-          this.onVerifyResult(decodeVerifyResult(m.data, m.subject));
+        }
+        case SUBJECTS.verifyResult: {
+          const r = decodeVerifyResult(m.data, m.subject);
+          apply = () => this.onVerifyResult(r);
           break;
-        case SUBJECTS.minimizeResult:
-          this.onMinimizeResult(decodeMinimizeResult(m.data, m.subject));
+        }
+        case SUBJECTS.minimizeResult: {
+          const r = decodeMinimizeResult(m.data, m.subject);
+          apply = () => this.onMinimizeResult(r);
           break;
+        }
         default:
-          throw new Error(`${m.subject}: not a result subject`);
+          throw new WireError(`${m.subject}: not a result subject`);
       }
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
@@ -404,6 +416,15 @@ export class Coordinator implements CoordinatorApi {
       h.set('Ff-Subject', m.subject);
       h.set('Ff-Error', why.slice(0, 1000));
       void this.js.publish(SUBJECTS.dead('result'), m.data, { headers: h }).catch(() => undefined);
+      return true;
+    }
+    try {
+      apply();
+      return true;
+    } catch (err) {
+      // Not the payload's fault (the store failed, say): try again later rather than lose it.
+      this.log.error({ subject: m.subject, err: err instanceof Error ? err.stack ?? err.message : String(err) }, 'could not apply a result; retrying it later');
+      return false;
     }
   }
 
@@ -494,8 +515,7 @@ export class Coordinator implements CoordinatorApi {
     }
     meta.verified = true;
     meta.verifiedBy = r.workerId;
-    const verifyText = c.store.readFindingFile(meta.signature, 'verify.json');
-    const program = verifyText ? (JSON.parse(verifyText) as VerifyFile).program : st.firstProgram;
+    const program = this.verifyFile(c, st).program;
     c.store.saveRepro(meta.signature, reproJson(makeRepro(program, c.rec.bugs, violationOf(meta), {
       foundAt: { exec: meta.firstExec, sec: Math.round(meta.firstSec) },
     })));
@@ -548,19 +568,26 @@ export class Coordinator implements CoordinatorApi {
     for (const f of r.slipped) this.onFinding(c, f.violation, f.program, r.workerId, c.rec.execs);
   }
 
+  /** The program being (or last) cross-checked; the first program when verify.json is missing or unreadable. */
+  private verifyFile(c: CampaignRuntime, st: FindingState): VerifyFile {
+    const fallback: VerifyFile = { program: st.firstProgram, finderWorkerId: st.meta.finderWorkerId };
+    const text = c.store.readFindingFile(st.meta.signature, 'verify.json');
+    if (text === null) return fallback;
+    try {
+      const v = JSON.parse(text) as { program?: unknown; finderWorkerId?: unknown };
+      return { program: validateProgram(v.program, 'verify.json'), finderWorkerId: typeof v.finderWorkerId === 'string' ? v.finderWorkerId : fallback.finderWorkerId };
+    } catch (err) {
+      this.log.warn({ campaign: c.id, finding: st.meta.id, err: String(err) }, 'verify.json unreadable; using the first program');
+      return fallback;
+    }
+  }
+
   /** At start: jobs issued before a restart and never answered go out again (same ids). */
   private reissuePendingJobs(): void {
     for (const c of this.campaigns.values()) {
       for (const st of c.findings.values()) {
-        if (st.meta.verifyJob) {
-          const text = c.store.readFindingFile(st.meta.signature, 'verify.json');
-          const file: VerifyFile = text ? (JSON.parse(text) as VerifyFile) : { program: st.firstProgram, finderWorkerId: st.meta.finderWorkerId };
-          this.publishVerify(c, st.meta, file);
-        }
-        if (st.meta.minimizeJob) {
-          const text = c.store.readFindingFile(st.meta.signature, 'verify.json');
-          this.publishMinimize(c, st.meta, text ? (JSON.parse(text) as VerifyFile).program : st.firstProgram);
-        }
+        if (st.meta.verifyJob) this.publishVerify(c, st.meta, this.verifyFile(c, st));
+        if (st.meta.minimizeJob) this.publishMinimize(c, st.meta, this.verifyFile(c, st).program);
       }
     }
   }
@@ -599,10 +626,42 @@ export class Coordinator implements CoordinatorApi {
       await this.js.publish(SUBJECTS.dead(stream === STREAMS.work ? 'batch' : 'job'), sm.data, { headers: h });
       await this.jsm.streams.deleteMessage(stream, seq, false);
       this.metrics.deadLettered.inc({ stream });
-      const campaignId = sm.subject.startsWith('ff.work.batch.') ? sm.subject.slice('ff.work.batch.'.length) : undefined;
-      this.log.warn({ stream, seq, subject: sm.subject, deliveries: adv.deliveries, campaign: campaignId }, 'message delivered too often; moved to the dead-letter stream');
+      this.log.warn({ stream, seq, subject: sm.subject, deliveries: adv.deliveries }, 'message delivered too often; moved to the dead-letter stream');
+      this.forgetDeadWork(sm.subject, sm.data);
     } catch (err) {
       this.log.warn({ stream, seq, err: String(err) }, 'could not dead-letter a message');
+    }
+  }
+
+  /** Work that went to the dead-letter stream is no longer out: free its slot, let its finding be checked again later. */
+  private forgetDeadWork(subject: string, data: Uint8Array): void {
+    try {
+      if (subject.startsWith('ff.work.batch.')) {
+        const b = decodeWorkBatch(data, subject);
+        const c = this.campaigns.get(b.campaignId);
+        if (c) delete c.rec.outstanding[b.batchId];
+      } else if (subject === SUBJECTS.verifyJob) {
+        const j = decodeVerifyJob(data, subject);
+        const c = this.campaigns.get(j.campaignId);
+        const st = c?.findings.get(j.signature);
+        // Re-verified when the signature is found again (by then, maybe with another worker around).
+        if (c && st && st.meta.verifyJob === j.jobId) {
+          delete st.meta.verifyJob;
+          c.saveFinding(st);
+        }
+      } else if (subject === SUBJECTS.minimizeJob) {
+        const j = decodeMinimizeJob(data, subject);
+        const c = this.campaigns.get(j.campaignId);
+        const st = c?.findings.get(j.signature);
+        if (c && st && st.meta.minimizeJob === j.jobId) {
+          delete st.meta.minimizeJob;
+          st.meta.minimizeError = 'the minimization job was delivered too often without an answer';
+          this.minimizing.delete(j.jobId);
+          c.saveFinding(st);
+        }
+      }
+    } catch {
+      // A malformed message was refused (and logged) by the worker that pulled it.
     }
   }
 
