@@ -2,7 +2,9 @@
 // the cluster's coordinator process (coordinator/coordinator.ts) with its HTTP
 // side (metrics, health, reproducer downloads) and its gRPC API.
 
+import { readFileSync } from 'node:fs';
 import { Coordinator } from '../../coordinator/coordinator.js';
+import { type GrpcServerOptions, startGrpcServer } from '../../coordinator/grpc-server.js';
 import { startHttpServer } from '../../coordinator/http-server.js';
 import { makeLogger } from '../cluster/log.js';
 import { parseHostPort } from '../cluster/metrics.js';
@@ -15,6 +17,31 @@ export interface CoordinatorArgs extends NatsFlags {
   store?: string;
   token?: string;
   batchMs?: string;
+  grpcTlsCert?: string;
+  grpcTlsKey?: string;
+  grpcTlsCa?: string;
+}
+
+function readPem(flag: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new ProgramInputError(`${flag}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
+/** --grpc-tls-cert/-key (together), --grpc-tls-ca (mutual TLS, needs the other two). */
+function grpcTls(args: CoordinatorArgs): GrpcServerOptions['tls'] {
+  if (args.grpcTlsCert === undefined && args.grpcTlsKey === undefined) {
+    if (args.grpcTlsCa !== undefined) throw new ProgramInputError('--grpc-tls-ca needs --grpc-tls-cert and --grpc-tls-key');
+    return undefined;
+  }
+  if (args.grpcTlsCert === undefined || args.grpcTlsKey === undefined) throw new ProgramInputError('--grpc-tls-cert and --grpc-tls-key go together');
+  return {
+    cert: readPem('--grpc-tls-cert', args.grpcTlsCert),
+    key: readPem('--grpc-tls-key', args.grpcTlsKey),
+    ...(args.grpcTlsCa !== undefined ? { ca: readPem('--grpc-tls-ca', args.grpcTlsCa) } : {}),
+  };
 }
 
 export async function coordinatorCommand(args: CoordinatorArgs): Promise<number> {
@@ -22,6 +49,7 @@ export async function coordinatorCommand(args: CoordinatorArgs): Promise<number>
   let nats;
   let grpc;
   let batchMs: number | undefined;
+  let tls: GrpcServerOptions['tls'];
   try {
     nats = natsOptions(args, 'foliofuzz-coordinator');
     grpc = parseHostPort('--grpc', args.grpc ?? '');
@@ -32,6 +60,7 @@ export async function coordinatorCommand(args: CoordinatorArgs): Promise<number>
       if (!/^\d+$/.test(args.batchMs) || Number(args.batchMs) < 10 || Number(args.batchMs) > 600_000) throw new ProgramInputError(`--batch-ms: '${args.batchMs}' is not an integer in [10, 600000]`);
       batchMs = Number(args.batchMs);
     }
+    tls = grpcTls(args);
   } catch (e) {
     if (e instanceof ProgramInputError || e instanceof Error) {
       process.stderr.write(`${e.message}\n`);
@@ -46,13 +75,22 @@ export async function coordinatorCommand(args: CoordinatorArgs): Promise<number>
   });
   log.info({ http: `${args.http!.replace(/:\d+$/, '')}:${http.port}` }, 'http listening');
   await coordinator.start();
-  // ---- gRPC API: the cluster-api branch starts coordinator/grpc-server.ts here, e.g.
-  //   const grpcServer = await startGrpcServer(coordinator, { address: `${grpc.host}:${grpc.port}`, token: args.token, log });
-  // and stops it in the shutdown handler below. Until then --grpc is validated only.
-  void grpc;
-  // ---- end gRPC
+  // gRPC once the coordinator is up: health then says SERVING, and no call meets a half-started coordinator.
+  let grpcServer;
+  try {
+    grpcServer = await startGrpcServer(coordinator, {
+      address: args.grpc!, logger: log, ...(args.token !== undefined ? { token: args.token } : {}), ...(tls ? { tls } : {}),
+    });
+  } catch (e) {
+    log.error({ error: e instanceof Error ? e.message : String(e) }, 'grpc cannot start');
+    await http.close();
+    await coordinator.stop();
+    return 1;
+  }
+  log.info({ grpc: `${grpc.host}:${grpcServer.port}`, tls: tls !== undefined }, 'grpc listening');
   onShutdown(async () => {
     log.info('shutting down');
+    await grpcServer.close();
     await http.close();
     await coordinator.stop();
   });

@@ -4,11 +4,10 @@
 import { Command } from 'commander';
 import { bugsCommand } from './bugs.js';
 import { addNatsFlags } from './cluster-flags.js';
-import { coordinatorCommand } from './coordinator.js';
+import { ctlCommand } from './ctl.js';
 import { execCommand } from './exec.js';
 import { fuzzCommand } from './fuzz.js';
 import { exportCommand, importCommand, minimizeCommand, replayCommand } from './repro.js';
-import { workerCommand } from './worker.js';
 
 // A closed pipe (foliofuzz bugs | head) is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -146,7 +145,12 @@ addNatsFlags(program
   .requiredOption('--store <dir>', 'campaigns, corpus, findings and reproducers (DIR/campaigns/<id>/...)')
   .option('--token <token>', 'bearer token the API and the downloads require')
   .option('--batch-ms <ms>', 'wall time of one work batch on a worker', '1000')
+  .option('--grpc-tls-cert <file>', 'serve gRPC over TLS with this certificate (PEM; with --grpc-tls-key)')
+  .option('--grpc-tls-key <file>', "the certificate's private key (PEM)")
+  .option('--grpc-tls-ca <file>', 'also require gRPC client certificates signed by this CA (mutual TLS)')
   .action(async (opts: Record<string, string | undefined>) => {
+    // Loaded on demand: gRPC, NATS and prom-client would add ~0.5 s to every other command's start-up.
+    const { coordinatorCommand } = await import('./coordinator.js');
     process.exitCode = await coordinatorCommand(opts);
   });
 
@@ -156,8 +160,11 @@ addNatsFlags(program
   .option('--procs <n>', 'executor threads (default: the number of CPUs)')
   .option('--metrics <host:port>', 'serve Prometheus /metrics here')
   .action(async (opts: Record<string, string | undefined>) => {
+    const { workerCommand } = await import('./worker.js');
     process.exitCode = await workerCommand(opts);
   });
+
+program.addCommand(ctlCommand());
 
 program.exitOverride((err) => {
   process.exit(err.exitCode === 0 ? 0 : 2);
