@@ -89,9 +89,10 @@ export const BUG_SWITCHES: readonly BugSwitch[] = [
     benign: false, implemented: true,
   },
   {
-    name: 'short-write-punch-delalloc', layer: 'fs/xfs', year: 2022, source: 'xfs: short write punches delalloc under dirty folios',
-    description: "a failed write punches delalloc blocks under a racing mmap write's dirty folio",
-    benign: false, implemented: false,
+    name: 'short-write-punch-delalloc', layer: 'fs/xfs', year: 2022,
+    source: 'iomap: buffered write failure should not truncate the page cache (f43dc4dc3eff)',
+    description: "a short write (a stale mapping) drops the page cache over the rest of its delalloc reservation and punches it, taking a racing mmap write's dirty folio with it",
+    benign: false, implemented: true,
   },
   {
     name: 'dio-completion-no-invalidate-window', layer: 'iomap', year: 2023, source: 'IOMAP_DIO_NO_INVALIDATE window the kernel accepts',
