@@ -32,6 +32,7 @@ import {
   sysRemount,
   sysSyncFileRange,
 } from '../sim/vfs/syscalls.js';
+import { OwnWrites } from './own-writes.js';
 import { ShadowFile } from './shadow.js';
 
 export interface RunViolation {
@@ -128,6 +129,10 @@ class Execution {
 
   /** With several threads the order of effects is the schedule's: the shadow cannot follow it. */
   readonly checkReads: boolean;
+  /** With several threads: read-your-writes over bytes no other thread may change. */
+  private readonly own: OwnWrites | null;
+  /** Which program thread each sim thread runs. */
+  private readonly threadIndex = new Map<SimThread, number>();
   /** Submitted AIO by iocb id, until aio_wait collects it. */
   private readonly aio = new Map<number, InflightAio>();
   readonly recorder: RecordingPolicy | null;
@@ -181,6 +186,7 @@ class Execution {
     for (const f of this.fds) this.errCursor.set(f, 0);
     this.k.dev.onError = (r) => this.ioFailed(r);
     this.checkReads = program.threads.length === 1;
+    this.own = this.checkReads ? null : new OwnWrites(program);
     this.buffers = program.threads.map(() => ({ w: new Scratch(), r: new Scratch() }));
   }
 
@@ -212,6 +218,20 @@ class Execution {
     if (d >= 0) {
       violation(this.s, 'DATA', `${what}:mismatch`, fn,
         `${what} at ${off}: byte ${off + d} is 0x${(got[d] ?? 0).toString(16)}, expected 0x${(want[d] ?? 0).toString(16)}`);
+    }
+  }
+
+  /** Several threads: what this thread reads of bytes only it wrote must be what it wrote. */
+  private checkOwn(what: string, fn: string, file: number, off: number, got: Uint8Array): void {
+    const cur = this.s.current;
+    const thread = cur ? this.threadIndex.get(cur) : undefined;
+    if (!this.own || thread === undefined || got.length === 0) return;
+    // A writeback error (ENOSPC converting delalloc, say) may lose cached data legitimately.
+    if (this.k.inodes[file]!.mapping.wbErr.v !== 0) return;
+    const loss = this.own.check(thread, file, off, got);
+    if (loss) {
+      violation(this.s, 'DATA', `${what}:own-write-lost`, fn,
+        `${what} at ${off} by t${thread}: byte ${loss.pos} is 0x${loss.got.toString(16)}, but t${thread} wrote 0x${loss.want.toString(16)} there and no other thread touches it`);
     }
   }
 
@@ -485,6 +505,7 @@ class Execution {
           const dst = bufs.r.get(n);
           ret = yield* sysPread(k, file, op.off + done, dst);
           this.checkRead('pread', 'ksys_pread64', this.shadowOfFd(op.fd), op.off + done, n, dst, ret);
+          if (ret > 0) this.checkOwn('pread', 'ksys_pread64', this.program.fds[op.fd]!.file, op.off + done, dst.subarray(0, ret));
           if (ret <= 0) break;
           done += ret;
           if (ret < n) break;
@@ -566,6 +587,8 @@ class Execution {
       case 'mread': {
         const dst = bufs.r.get(op.len);
         const ret = yield* k.mm.load(op.map, op.off, dst);
+        const vma = k.mm.vma(op.map);
+        if (vma && ret > 0) this.checkOwn('mread', 'filemap_fault', k.inodes.indexOf(vma.file.inode), op.off, dst.subarray(0, ret));
         const shadow = this.shadowOfMap(op.map);
         if (shadow && ret > 0) {
           // Bytes past EOF in the last page are not file data: check only inside i_size.
@@ -608,6 +631,7 @@ class Execution {
   *thread(index: number): Co<void> {
     const ops = this.program.threads[index]!.ops;
     const trace = this.opts.trace;
+    if (this.s.current) this.threadIndex.set(this.s.current, index);
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
       this.opts.onOpStart?.(index, i);
@@ -621,6 +645,7 @@ class Execution {
       this.opInProgressWrites = !READ_ONLY_OPS.has(op.op);
       const failedBefore = this.failedInOp.length;
       const ret = yield* this.execOp(op, this.buffers[index]!);
+      this.own?.opDone(index, op, ret, 'fd' in op && this.fds[op.fd]!.direct);
       for (let f = failedBefore; f < this.failedInOp.length; f++) {
         const { shadow, pos, len } = this.failedInOp[f]!;
         shadow.forget(pos, len);

@@ -347,9 +347,33 @@ export class OpGen {
     const r = this.rng;
     const fd = this.fdOf(false);
     const out: Op[] = [];
+    if (r.chance(0.35)) return this.sceneReadFault(t, fd);
     if (r.chance(0.6)) out.push(this.record({ op: 'pread', fd, off: this.focus, len: this.config.folioMax })!);
     out.push(this.op('fail_bio', t)!);
     out.push(...this.sceneOps(t, r.range(1, 3)));
+    return out;
+  }
+
+  /**
+   * Flaky storage on the read side: blocks made durable and dropped from the
+   * cache, a read of them that fails (the folio stays cached, not uptodate),
+   * then a write into part of a block there (write_begin must read the rest)
+   * and a read back.
+   */
+  private sceneReadFault(t: number, fd: number): Op[] {
+    const r = this.rng;
+    const bs = this.config.blockSize;
+    const out: Op[] = [
+      { op: 'pwrite', fd, off: this.focus, len: bs * r.range(1, 3), fill: this.nextFill() },
+      r.chance(0.8) ? { op: 'fsync', fd } : { op: 'writeback_kick' },
+      r.pick<Op>([{ op: 'drop_caches' }, { op: 'fadvise_dontneed', fd, off: 0, len: 0 }, { op: 'reclaim' }]),
+      { op: 'fail_bio', write: false, skip: r.chance(0.8) ? 0 : 1 },
+      { op: 'pread', fd, off: this.focus, len: this.config.folioMax },
+    ];
+    const at = this.focus + r.int(2) * bs + r.range(1, bs - 1);
+    out.push({ op: 'pwrite', fd, off: at, len: r.range(1, 200), fill: this.nextFill() });
+    for (const o of out) this.record(o);
+    out.push(...(r.chance(0.7) ? [this.record({ op: 'pread', fd, off: this.focus, len: this.config.folioMax })!] : this.sceneOps(t, r.range(1, 2))));
     return out;
   }
 
@@ -360,6 +384,38 @@ export class OpGen {
       if (op) out.push(op);
     }
     return out;
+  }
+
+  /**
+   * Two threads: one writes a few folios through the page cache over a
+   * sparse range inside EOF; the other, which made the file that long, stores
+   * through a mapping just past where the write ends (in its last block,
+   * mostly), then into a hole further on (a new reservation there changes the
+   * extent map under the write), and reads its first store back.
+   */
+  sceneStoresBehindWrite(): [Op[], Op[]] {
+    const r = this.rng;
+    const bs = this.config.blockSize;
+    const unit = Math.max(this.config.folioMax, PAGE);
+    const fd = this.fdOf(false);
+    const start = r.int(2) * unit;
+    const tail = r.range(1, bs - 1);
+    const end = start + r.range(2, 4) * unit - tail;
+    const size = Math.ceil(end / unit) * unit + r.range(1, 2) * unit;
+    const storer: Op[] = [];
+    storer.push(r.chance(0.6) ? { op: 'truncate', fd, size } : { op: 'pwrite', fd, off: size - 100, len: 100, fill: this.nextFill() });
+    const map = this.nextMap++;
+    this.maps.set(map, { fd, off: 0, len: size });
+    storer.push({ op: 'mmap', map, fd, off: 0, len: size, prot: 'rw' });
+    const at = r.chance(0.8) ? end + r.int(tail) : Math.max(0, end + r.range(-2, 2) * bs);
+    const len = Math.max(1, Math.min(r.range(1, 200), size - at));
+    storer.push({ op: 'mwrite', map, off: at, len, fill: this.nextFill() });
+    const hole = Math.ceil(end / unit) * unit + r.int(size - Math.ceil(end / unit) * unit - 100);
+    storer.push(r.chance(0.8) ? { op: 'mwrite', map, off: hole, len: r.range(1, 100), fill: this.nextFill() } : { op: 'writeback_kick' });
+    storer.push(r.chance(0.6) ? { op: 'pread', fd, off: at, len } : { op: 'mread', map, off: at, len });
+    const writer: Op[] = [{ op: 'pwrite', fd, off: start, len: end - start, fill: this.nextFill() }];
+    for (const o of [...storer, ...writer]) this.record(o);
+    return [writer, storer];
   }
 
   /** A short sequence of ops on one spot; the generator mixes these with single ops. */
@@ -424,5 +480,11 @@ export function generateProgram(rng: FuzzRng): Program {
   const prog: Program = { version: PROGRAM_VERSION, config, files, fds, threads };
   const schedule = randomSchedule(rng, threadCount);
   if (schedule) prog.schedule = schedule;
+  // Sometimes two threads play a cross-thread scene instead of what was drawn
+  // (decided last: the other programs stay as they were).
+  if (threadCount >= 2 && rng.chance(0.2)) {
+    const [writer, storer] = g.sceneStoresBehindWrite();
+    prog.threads = [{ ops: writer }, { ops: storer }];
+  }
   return prog;
 }

@@ -63,9 +63,10 @@ export const BUG_SWITCHES: readonly BugSwitch[] = [
     benign: false, implemented: true,
   },
   {
-    name: 'write-begin-read-not-uptodate', layer: 'iomap', year: 2020, source: 'iomap: __iomap_write_begin uptodate marking',
-    description: 'blocks read in write_begin are not marked uptodate',
-    benign: false, implemented: false,
+    name: 'write-begin-read-not-uptodate', layer: 'iomap', year: 2020,
+    source: 'iomap: Clear page error before beginning a write (e6e7ca92623a) + Mark read blocks uptodate in write_begin (14284fedf59f)',
+    description: "blocks read in write_begin are not marked uptodate, and a failed read's PG_error (which blocks all marking) survives write_begin: a later read re-reads the written blocks",
+    benign: false, implemented: true,
   },
   {
     name: 'dio-invalidate-whole-file', layer: 'iomap', year: 2020, source: 'iomap: post-DIO invalidation range after a full fallback',
@@ -88,9 +89,10 @@ export const BUG_SWITCHES: readonly BugSwitch[] = [
     benign: false, implemented: true,
   },
   {
-    name: 'short-write-punch-delalloc', layer: 'fs/xfs', year: 2022, source: 'xfs: short write punches delalloc under dirty folios',
-    description: "a failed write punches delalloc blocks under a racing mmap write's dirty folio",
-    benign: false, implemented: false,
+    name: 'short-write-punch-delalloc', layer: 'fs/xfs', year: 2022,
+    source: 'iomap: buffered write failure should not truncate the page cache (f43dc4dc3eff)',
+    description: "a short write (a stale mapping) drops the page cache over the rest of its delalloc reservation and punches it, taking a racing mmap write's dirty folio with it",
+    benign: false, implemented: true,
   },
   {
     name: 'dio-completion-no-invalidate-window', layer: 'iomap', year: 2023, source: 'IOMAP_DIO_NO_INVALIDATE window the kernel accepts',

@@ -105,16 +105,18 @@ for (const k of known) {
   const xfs = expectOrRefuse(r, 'xfs_io');
   if (xfs !== null) {
     test(`${k.name}: the xfs_io export runs under the real xfs_io and imports back to the same ops`, () => {
-      assert.equal(xfs.length, 1);
-      const script = xfs[0]!.text;
-      const direct = r.program.fds[0]!.direct;
-      // xfs_io 6.1 has no comment syntax, hence the grep in the script's run line.
-      const real = runRealXfsIoSync(script.split('\n').filter((l) => !l.startsWith('#')).join('\n'), { direct, parentDir: workDir });
-      assert.doesNotMatch(real.stderr, /not found|bad argument|invalid option|non-numeric|usage|no mapped regions/i, real.stderr);
-      const back = parseXfsIoScript(script, 'x.xfs_io', { direct, config: r.program.config });
-      const fitting = r.program.threads[0]!.ops.filter((o) => !XFS_IO_COMMENTED.has(o.op)
-        && !(o.op === 'sync_file_range' && ![1, 2, 4].includes(o.flags)));
-      assert.deepEqual(normalise(back.threads[0]!.ops), normalise(fitting));
+      // One script per thread (run concurrently on one file); each must run alone too.
+      assert.equal(xfs.length, r.program.threads.length);
+      xfs.forEach(({ text: script }, t) => {
+        const direct = r.program.fds[0]!.direct;
+        // xfs_io 6.1 has no comment syntax, hence the grep in the script's run line.
+        const real = runRealXfsIoSync(script.split('\n').filter((l) => !l.startsWith('#')).join('\n'), { direct, parentDir: workDir });
+        assert.doesNotMatch(real.stderr, /not found|bad argument|invalid option|non-numeric|usage|no mapped regions/i, real.stderr);
+        const back = parseXfsIoScript(script, 'x.xfs_io', { direct, config: r.program.config });
+        const fitting = r.program.threads[t]!.ops.filter((o) => !XFS_IO_COMMENTED.has(o.op)
+          && !(o.op === 'sync_file_range' && ![1, 2, 4].includes(o.flags)));
+        assert.deepEqual(normalise(back.threads[0]!.ops), normalise(fitting));
+      });
     });
   }
 

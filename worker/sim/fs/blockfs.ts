@@ -236,15 +236,31 @@ export abstract class BlockFs implements Filesystem {
     const end = Math.ceil((pos + len) / bs) * bs;
     if (start >= end) return 0;
     yield* inode.invalidateLock.downWrite(this.sched);
-    for (let b = start; b < end; b += bs) {
-      const lblk = b / bs;
-      const f = inode.mapping.pages.get(Math.floor(b / PAGE_SIZE));
-      if (f && folioTestDirty(f) && b < inode.iSize) continue;
-      const { ext } = inode.extents.lookup(lblk);
-      if (ext && ext.state === ExtState.Delalloc) this.punchDelalloc(inode, lblk, 1);
+    if (this.bugs.has('short-write-punch-delalloc')) {
+      // Bug switch short-write-punch-delalloc: before f43dc4dc3eff (2022) the
+      // write dropped the page cache over the rest of its reservation and
+      // punched all of it, as if it owned the range; a page fault may have
+      // dirtied a folio there meanwhile, and its data goes with the cache.
+      unmapMappingRange(inode.mapping, start, end);
+      yield* truncateInodePagesRange(inode.mapping, start, end - 1, this.unmapFolio);
+      for (let b = start; b < end; b += bs) this.punchDelallocBlock(inode, b / bs);
+    } else {
+      // iomap_write_delalloc_release: keep the reservation under dirty page
+      // cache inside EOF, punch the rest.
+      for (let b = start; b < end; b += bs) {
+        const f = inode.mapping.pages.get(Math.floor(b / PAGE_SIZE));
+        if (f && folioTestDirty(f) && b < inode.iSize) continue;
+        this.punchDelallocBlock(inode, b / bs);
+      }
     }
     inode.invalidateLock.upWrite(this.sched);
     return 0;
+  }
+
+  /** xfs_buffered_write_delalloc_punch for one block: only a delalloc extent is removed. */
+  private punchDelallocBlock(inode: Inode, lblk: number): void {
+    const { ext } = inode.extents.lookup(lblk);
+    if (ext && ext.state === ExtState.Delalloc) this.punchDelalloc(inode, lblk, 1);
   }
 
   protected punchDelalloc(inode: Inode, lblk: number, n: number): void {

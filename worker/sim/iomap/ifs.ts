@@ -5,7 +5,17 @@
 
 import { warnOn } from '../checks.js';
 import type { Sched } from '../sched.js';
-import { folioClass, type Folio, type FolioPrivate, PG_dirty, folioMarkUptodate, folioTestDirty, folioTestUptodate, folioTestWriteback } from '../mm/folio.js';
+import {
+  folioClass,
+  type Folio,
+  type FolioPrivate,
+  PG_dirty,
+  folioMarkUptodate,
+  folioTestDirty,
+  folioTestError,
+  folioTestUptodate,
+  folioTestWriteback,
+} from '../mm/folio.js';
 import { covSite, covState } from '../cov.js';
 
 const C_IFS_FREE = covSite('ifs_free');
@@ -95,6 +105,8 @@ export function ifsSetRangeUptodate(ifs: IomapFolioState, off: number, len: numb
  */
 export function iomapSetRangeUptodate(folio: Folio, off: number, len: number, blkbits: number): void {
   if (folioTestUptodate(folio) || len === 0) return;
+  // The 2020 code marked nothing on a folio whose read had failed (9dc55f1389f9).
+  if (folioTestError(folio)) return;
   const ifs = folioIfs(folio);
   let uptodate = true;
   if (ifs) {

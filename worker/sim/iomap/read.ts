@@ -10,7 +10,7 @@
 import { offsetIn } from '../bits.js';
 import { warnOn } from '../checks.js';
 import type { Co } from '../sched.js';
-import { folioClass, type Folio, folioEndRead, folioUnlock, folioZeroSegment } from '../mm/folio.js';
+import { folioClass, type Folio, PG_error, folioEndRead, folioTestError, folioUnlock, folioZeroSegment } from '../mm/folio.js';
 import type { Inode } from '../fs/inode.js';
 import { folioIfs, ifsAlloc, ifsBlockUptodate, ifsIsFullyUptodate, ifsSetRangeUptodate, iomapSetRangeUptodate } from './ifs.js';
 import { IOMAP_F_NEW, IOMAP_MAPPED, type Iomap, type IomapIter, type IomapOps, iomapIterAdvance, iomapLength } from './iomap.js';
@@ -89,8 +89,12 @@ export function iomapFinishFolioRead(inode: Inode, folio: Folio, off: number, le
   const ifs = folioIfs(folio);
   let uptodate = error === 0;
   let finished = true;
+  // Bug switch write-begin-read-not-uptodate: the 2020 completion flagged a
+  // failed read with PG_error (iomap_read_page_end_io), which later marking honours.
+  if (error && inode.fs.bugs.has('write-begin-read-not-uptodate')) folio.flags |= PG_error;
+  if (folioTestError(folio)) uptodate = false;
   if (ifs) {
-    if (!error) uptodate = ifsSetRangeUptodate(ifs, off, len, inode.blkbits);
+    if (uptodate) uptodate = ifsSetRangeUptodate(ifs, off, len, inode.blkbits);
     ifs.readBytesPending -= len;
     finished = ifs.readBytesPending === 0;
   }

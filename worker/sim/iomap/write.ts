@@ -19,6 +19,7 @@ import {
 } from '../mm/filemap.js';
 import {
   folioClass,
+  folioClearError,
   type Folio,
   PAGE_SIZE,
   folioLock,
@@ -105,6 +106,12 @@ function* __iomapWriteBegin(iter: IomapIter, ctx: IomapWriteCtx, len: number, fo
   if (!(iter.flags & IOMAP_UNSHARE) && pos <= folio.pos && pos + len >= folio.pos + folio.size) return 0;
   ifsAlloc(folio, bits);
   if (folioTestUptodate(folio)) return 0;
+  // Bug switch write-begin-read-not-uptodate: before e6e7ca92623a and
+  // 14284fedf59f (2020) write_begin left a failed read's PG_error on the folio,
+  // so nothing it or write_end marked became uptodate, and it did not mark the
+  // blocks it read at all: a later read re-read them over the written data.
+  const preFix = inode.fs.bugs.has('write-begin-read-not-uptodate');
+  if (!preFix) folioClearError(folio);
   while (blockStart < blockEnd) {
     const [bpos, poff, plen] = iomapAdjustReadRange(inode, folio, blockStart, blockEnd - blockStart);
     if (plen === 0) break;
@@ -120,6 +127,10 @@ function* __iomapWriteBegin(iter: IomapIter, ctx: IomapWriteCtx, len: number, fo
         const status = yield* ctx.reader.readFolioRangeSync(iter, folio, blockStart, plen);
         cov(C_WRITE_BEGIN_READ);
         if (status) return status;
+        if (preFix) {
+          blockStart += plen;
+          continue;
+        }
       }
       iomapSetRangeUptodate(folio, poff, plen, bits);
     }

@@ -14,6 +14,7 @@ import {
   PAGE_SIZE,
   PG_locked,
   folioClass,
+  folioClearError,
   folioGet,
   folioLock,
   folioPut,
@@ -481,6 +482,8 @@ export function* invalidateInodePages2Range(
  */
 export function* filemapReadFolio(mapping: AddressSpace, folio: Folio): Co<number> {
   const s = mapping.sched;
+  // filemap_read_folio / filemap_fault cleared a failed read's PG_error first (kernels that had it).
+  folioClearError(folio);
   const err = yield* mapping.aops.readFolio(folio);
   if (err < 0) return err;
   yield* folioWaitLocked(s, folio);

@@ -17,6 +17,12 @@ export const PG_locked = 1 << 0;
 export const PG_uptodate = 1 << 1;
 export const PG_dirty = 1 << 2;
 export const PG_writeback = 1 << 3;
+/**
+ * PG_error as kernels before 6.x used it for reads: set when a read of the
+ * folio failed, cleared before the next ->read_folio. Only the bug switch
+ * write-begin-read-not-uptodate (the 2020 code) ever sets it.
+ */
+export const PG_error = 1 << 4;
 
 /** What the filesystem hangs off folio->private. iomap's is the iomap_folio_state. */
 export interface FolioPrivate {
@@ -88,6 +94,12 @@ export function folioTestDirty(f: Folio): boolean {
 }
 export function folioTestWriteback(f: Folio): boolean {
   return (f.flags & PG_writeback) !== 0;
+}
+export function folioTestError(f: Folio): boolean {
+  return (f.flags & PG_error) !== 0;
+}
+export function folioClearError(f: Folio): void {
+  f.flags &= ~PG_error;
 }
 
 export function folioTrylock(f: Folio): boolean {

@@ -1,0 +1,211 @@
+// The data oracle for programs with several threads. Their effects interleave
+// as the schedule has it, so the shadow (shadow.ts) cannot follow them; what
+// holds for every schedule is read-your-writes: a thread that reads bytes it
+// wrote itself, where no op of any other thread may have changed them, reads
+// what it wrote. "May have changed" is decided from the program text alone
+// and errs wide (see foreignRanges), so this never depends on the schedule.
+
+import type { Op, Program } from '../prog/types.js';
+
+/** [start, end) byte ranges; end Infinity for "to the end of the file". */
+type Ranges = [number, number][];
+
+const ALL: [number, number] = [0, Infinity];
+
+/** What one thread knows it wrote to one file, and how far the file surely reaches. */
+class ThreadFileState {
+  private value = new Uint8Array(0);
+  private known = new Uint8Array(0);
+  /** The file is at least this long: the thread made it so, and no other thread can shrink it. */
+  floor = 0;
+
+  private reserve(n: number): void {
+    if (n <= this.value.length) return;
+    let cap = Math.max(4096, this.value.length * 2);
+    while (cap < n) cap *= 2;
+    const v = new Uint8Array(cap);
+    v.set(this.value);
+    const k = new Uint8Array(cap);
+    k.set(this.known);
+    this.value = v;
+    this.known = k;
+  }
+
+  wrote(off: number, len: number, fill: number): void {
+    if (len <= 0) return;
+    this.reserve(off + len);
+    this.value.fill(fill, off, off + len);
+    this.known.fill(1, off, off + len);
+  }
+
+  forget(off: number, end: number): void {
+    const e = Math.min(end, this.known.length);
+    if (e > off) this.known.fill(0, off, e);
+  }
+
+  /** The byte the thread last wrote at pos, or -1 if it does not know. */
+  at(pos: number): number {
+    return pos < this.known.length && this.known[pos] ? this.value[pos]! : -1;
+  }
+}
+
+export interface OwnWriteLoss {
+  pos: number;
+  got: number;
+  want: number;
+}
+
+export class OwnWrites {
+  /** foreign[thread][file]: where other threads' ops may change the file. */
+  private readonly foreign: Ranges[][];
+  private readonly state: ThreadFileState[][];
+  /** Which files each mapping id may map (an id may be reused for another file). */
+  private readonly mapFiles = new Map<number, Set<number>>();
+  /** An injected fault makes lost data legitimate anywhere: then nothing is judged. */
+  readonly enabled: boolean;
+
+  constructor(private readonly program: Program) {
+    const nFiles = program.files.length;
+    for (const t of program.threads) {
+      for (const op of t.ops) {
+        if (op.op !== 'mmap') continue;
+        const s = this.mapFiles.get(op.map) ?? new Set<number>();
+        s.add(this.fileOfFd(op.fd));
+        this.mapFiles.set(op.map, s);
+      }
+    }
+    this.enabled = !program.threads.some((t) => t.ops.some((op) => op.op === 'fail_bio'));
+    const byThread = program.threads.map((t) => {
+      const r: Ranges[] = Array.from({ length: nFiles }, () => []);
+      for (const op of t.ops) for (const [f, range] of this.mayChange(op)) r[f]!.push(range);
+      return r;
+    });
+    this.foreign = program.threads.map((_t, i) =>
+      Array.from({ length: nFiles }, (_f, f) => byThread.flatMap((r, j) => (j === i ? [] : r[f]!))),
+    );
+    this.state = program.threads.map(() => Array.from({ length: nFiles }, () => new ThreadFileState()));
+  }
+
+  private fileOfFd(fd: number): number {
+    return this.program.fds[fd]!.file;
+  }
+
+  filesOfMap(map: number): number[] {
+    return [...(this.mapFiles.get(map) ?? [])];
+  }
+
+  /**
+   * The bytes an op may change, per file, widely: a write may also zero
+   * everything between the old EOF and its start, so it counts from 0; ops
+   * that change the size downwards, shift, or drop in-core state count for
+   * the whole file.
+   */
+  private mayChange(op: Op): [number, [number, number]][] {
+    const all = (): [number, [number, number]][] => this.program.files.map((_f, i) => [i, ALL]);
+    switch (op.op) {
+      case 'pwrite':
+      case 'aio_write':
+        return [[this.fileOfFd(op.fd), [0, op.off + op.len]]];
+      case 'copy_range':
+        return [[this.fileOfFd(op.fdOut), [0, op.offOut + op.len]]];
+      case 'mwrite':
+        return this.filesOfMap(op.map).map((f) => [f, [op.off, op.off + op.len]]);
+      case 'truncate':
+      case 'fallocate':
+        return [[this.fileOfFd(op.fd), ALL]];
+      case 'evict':
+        return [[op.file, ALL]];
+      case 'remount':
+      case 'fail_bio':
+        return all();
+      case 'pread':
+      case 'fsync':
+      case 'fdatasync':
+      case 'sync_file_range':
+      case 'fadvise_dontneed':
+      case 'drop_caches':
+      case 'close_open':
+      case 'mmap':
+      case 'mread':
+      case 'msync':
+      case 'munmap':
+      case 'aio_read':
+      case 'aio_wait':
+      case 'writeback_kick':
+      case 'reclaim':
+        return [];
+      default: {
+        const never: never = op;
+        return never;
+      }
+    }
+  }
+
+  /** The effect of a thread's op that just returned ret, on what the thread knows. */
+  opDone(thread: number, op: Op, ret: number, direct: boolean): void {
+    const st = this.state[thread]!;
+    switch (op.op) {
+      case 'pwrite': {
+        const s = st[this.fileOfFd(op.fd)]!;
+        const done = Math.max(0, ret);
+        // A direct write may leave stale page cache over its range by design.
+        if (direct) s.forget(op.off, op.off + op.len);
+        else {
+          s.wrote(op.off, done, op.fill);
+          s.forget(op.off + done, op.off + op.len);
+        }
+        if (done > 0) s.floor = Math.max(s.floor, op.off + done);
+        return;
+      }
+      case 'aio_write':
+        st[this.fileOfFd(op.fd)]!.forget(op.off, op.off + op.len);
+        return;
+      case 'copy_range': {
+        const s = st[this.fileOfFd(op.fdOut)]!;
+        s.forget(op.offOut, op.offOut + op.len);
+        if (ret > 0) s.floor = Math.max(s.floor, op.offOut + ret);
+        return;
+      }
+      case 'mwrite':
+        for (const f of this.filesOfMap(op.map)) {
+          const s = st[f]!;
+          // Stores past EOF are not file data; only a full store is known to have happened.
+          if (ret === op.len && this.filesOfMap(op.map).length === 1) {
+            s.wrote(op.off, Math.max(0, Math.min(op.len, s.floor - op.off)), op.fill);
+            s.forget(Math.max(op.off, s.floor), op.off + op.len);
+          } else s.forget(op.off, op.off + op.len);
+        }
+        return;
+      case 'truncate': {
+        const s = st[this.fileOfFd(op.fd)]!;
+        s.forget(op.size, Infinity);
+        s.floor = ret === 0 ? op.size : Math.min(s.floor, op.size);
+        return;
+      }
+      case 'fallocate': {
+        const s = st[this.fileOfFd(op.fd)]!;
+        s.forget(op.off, Infinity);
+        if (op.mode === 'collapse' || op.mode === 'insert' || ret !== 0) s.floor = Math.min(s.floor, op.off);
+        else if (op.mode === 'alloc' || op.mode === 'zero') s.floor = Math.max(s.floor, op.off + op.len);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** The first byte of got (read at off by thread) that differs from what the thread wrote there itself. */
+  check(thread: number, file: number, off: number, got: Uint8Array): OwnWriteLoss | null {
+    if (!this.enabled) return null;
+    const s = this.state[thread]![file]!;
+    const foreign = this.foreign[thread]![file]!;
+    for (let i = 0; i < got.length; i++) {
+      const pos = off + i;
+      const want = s.at(pos);
+      if (want < 0 || got[i] === want) continue;
+      if (foreign.some(([a, b]) => pos >= a && pos < b)) continue;
+      return { pos, got: got[i]!, want };
+    }
+    return null;
+  }
+}
