@@ -99,10 +99,19 @@ export class CampaignRuntime {
   lastSentInfo = '';
   lastNotify = 0;
   dirty = false;
+  /**
+   * Executions as of the last persist. The API reports this, not rec.execs:
+   * results are applied in memory before they are persisted and acked, so a
+   * coordinator killed in between comes back with the lower figure (the
+   * unacked results are redelivered and counted again), and a user must never
+   * see a counter go down across a restart.
+   */
+  private durableExecs: number;
 
   constructor(readonly dir: string, readonly rec: CampaignRecord) {
     this.store = new Store(dir);
     this.processedSet = new Set(rec.processed);
+    this.durableExecs = rec.execs;
   }
 
   static create(root: string, rec: CampaignRecord): CampaignRuntime {
@@ -200,6 +209,7 @@ export class CampaignRuntime {
 
   persist(): void {
     this.store.saveCampaign(this.rec);
+    this.durableExecs = this.rec.execs;
     this.dirty = false;
   }
 
@@ -228,7 +238,7 @@ export class CampaignRuntime {
     return {
       id: r.id, name: r.name, bugs: [...r.bugs], state: r.state, createdAt: r.createdAt,
       ...(r.durationSec !== undefined ? { durationSec: r.durationSec } : {}),
-      elapsedSec: Math.round(r.elapsedSec * 10) / 10, execs: r.execs, execsPerSec: Math.round(this.execsPerSec() * 10) / 10,
+      elapsedSec: Math.round(r.elapsedSec * 10) / 10, execs: this.durableExecs, execsPerSec: Math.round(this.execsPerSec() * 10) / 10,
       corpus: this.corpus.length, coverage: this.coverage.count, findings: this.verifiedCount(), workers,
     };
   }

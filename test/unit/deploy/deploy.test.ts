@@ -13,13 +13,24 @@ import { checkK8s, cpuCores, KUSTOMIZATION } from './check-k8s.js';
 import { checkPrometheus } from './check-prometheus.js';
 import { checkCliArgs } from './cli-args.js';
 import { COMPOSE } from './compose-model.js';
-import { defaultMetrics, FUZZ_METRICS, type MetricSpec } from './contract.js';
+import { defaultMetrics, exportedMetrics, FUZZ_METRICS, type MetricSpec } from './contract.js';
 import { arr, get, obj } from './json.js';
 import { type DeployTree, loadDeployTree } from './load.js';
 import { checkQuery } from './promql.js';
 
 const tree = loadDeployTree();
-const metrics: MetricSpec[] = [...FUZZ_METRICS, ...(await defaultMetrics())];
+const exported = await exportedMetrics();
+/** What a query may name: whatever the coordinator or a worker really exports (labels merged per name). */
+const metrics: MetricSpec[] = mergeSpecs([...exported.coordinator, ...exported.worker, ...(await defaultMetrics())]);
+
+function mergeSpecs(specs: readonly MetricSpec[]): MetricSpec[] {
+  const byName = new Map<string, MetricSpec>();
+  for (const m of specs) {
+    const seen = byName.get(m.name);
+    byName.set(m.name, seen ? { ...seen, labels: [...new Set([...seen.labels, ...m.labels])] } : m);
+  }
+  return [...byName.values()];
+}
 
 const PROMETHEUS = 'deploy/prometheus/prometheus.yml';
 const DASHBOARD = 'deploy/grafana/dashboards/foliofuzz.json';
@@ -89,6 +100,19 @@ test('Grafana: provisioned datasource and dashboard; every query uses exported m
 
 test('Kubernetes: selectors, named ports, monitors, volumes, secrets, NATS values, kustomization', () => {
   assert.deepEqual(clean.k8s, []);
+});
+
+test('the coordinator exports every metric of the contract, with its type and labels; workers agree on shared names', () => {
+  for (const want of FUZZ_METRICS) {
+    const got = exported.coordinator.find((m) => m.name === want.name);
+    assert.ok(got, `coordinator registry lacks ${want.name}`);
+    assert.equal(got.type, want.type, want.name);
+    assert.deepEqual([...got.labels].sort(), [...want.labels].sort(), `${want.name} labels`);
+  }
+  for (const w of exported.worker) {
+    const c = exported.coordinator.find((m) => m.name === w.name);
+    if (c) assert.equal(w.type, c.type, `${w.name}: worker and coordinator disagree on the type`);
+  }
 });
 
 test('the metric contract follows Prometheus naming', () => {
