@@ -195,6 +195,19 @@ export class ShadowFile {
     }
   }
 
+  /** The file holds exactly `content` now (what crash recovery left): nothing unknown, nothing pending. */
+  reset(content: Uint8Array): void {
+    this.version++;
+    this.buf = new Uint8Array(0);
+    this.unknown = null;
+    this.pendingPostEof = [];
+    this.size = 0;
+    this.lostWrites = false;
+    this.reserve(content.length);
+    this.buf.set(content);
+    this.size = content.length;
+  }
+
   contents(): Uint8Array {
     return this.buf.slice(0, this.size);
   }

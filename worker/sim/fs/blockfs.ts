@@ -260,10 +260,25 @@ export abstract class BlockFs implements Filesystem {
     while (done < n) {
       const got = this.alloc.alloc(n - done);
       if (!got) return done > 0 ? done : -ENOSPC;
+      this.extentBusyReuse(got.start, got.len);
       inode.extents.set(lblk + done, got.len, got.start, state);
       done += got.len;
     }
     return done;
+  }
+
+  /**
+   * xfs_extent_busy_reuse / ext4_mb_free_metadata: blocks freed by a
+   * transaction not yet committed are still referenced by the committed
+   * metadata; handing them out again first forces a log commit of the inodes
+   * whose committed extents still hold them, so that crash recovery can never
+   * map one file's blocks full of another's data.
+   */
+  private extentBusyReuse(start: number, len: number): void {
+    for (const owner of this.inodes) {
+      const c = this.committed.get(owner.ino);
+      if (c && c.exts.some((e) => e.pblk < start + len && start < e.pblk + e.len)) this.logCommitInode(owner);
+    }
   }
 
   /** Free the allocated blocks of removed extent pieces; drop delalloc reservations. */
@@ -607,6 +622,10 @@ export abstract class BlockFs implements Filesystem {
    * until a later commit holds their conversion.
    */
   protected logCommitInode(inode: Inode): void {
+    // The log write is REQ_PREFLUSH|REQ_FUA: every completed data write is
+    // durable before the metadata that maps it (extents converted at I/O
+    // completion, the size moved there) is.
+    this.dev.syncCache();
     const exts = inode.extents.exts.filter((e) => e.state !== ExtState.Delalloc).map((e) => ({ ...e }));
     this.committed.set(inode.ino, { size: inode.diskSize, exts });
   }
@@ -633,6 +652,19 @@ export abstract class BlockFs implements Filesystem {
     }
     this.alloc.resetTo(used);
     return report;
+  }
+
+  readDisk(inode: Inode): Uint8Array {
+    const out = new Uint8Array(inode.iSize);
+    const bs = this.blockSize;
+    for (let b = 0; b * bs < out.length; b++) {
+      const { ext } = inode.extents.lookup(b);
+      // Holes, unwritten and delalloc blocks read as zeroes.
+      if (!ext || ext.state !== ExtState.Written) continue;
+      const n = Math.min(bs, out.length - b * bs);
+      this.dev.readVisible((ext.pblk + b - ext.lblk) * bs, out.subarray(b * bs, b * bs + n));
+    }
+    return out;
   }
 
   // ---- mmap ---------------------------------------------------------------

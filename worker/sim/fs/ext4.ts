@@ -4,6 +4,7 @@
 // and cannot fill holes with direct I/O (-ENOTBLK: fall back to buffered).
 
 import type { FallocMode } from '../../prog/types.js';
+import type { PowerCutReport } from '../blockdev.js';
 import { EIOCBQUEUED, ENOTBLK } from '../errno.js';
 import type { Co } from '../sched.js';
 import { filemapWriteAndWaitRange, invalidateMappingPages, truncateInodePagesRange, unmapMappingRange } from '../mm/filemap.js';
@@ -99,6 +100,21 @@ export class Ext4Fs extends BlockFs {
     // Before the base class takes the on-disk size and commits the inode.
     if (inode.indirect) this.truncateExtents(inode, inode.diskSize);
     super.reloadInode(inode);
+  }
+
+  /**
+   * Crash recovery ends with ext4_orphan_cleanup too: an indirect inode
+   * caught extending (on the orphan list) loses the blocks past its
+   * recovered size, as at a clean mount.
+   */
+  override *powerCut(seed: number): Co<PowerCutReport> {
+    const report = yield* super.powerCut(seed);
+    for (const inode of this.inodes) {
+      if (!inode.indirect) continue;
+      this.truncateExtents(inode, inode.diskSize);
+      this.logCommitInode(inode);
+    }
+    return report;
   }
 
   /** ext4_fallocate: only punch hole works without extents (-EOPNOTSUPP otherwise). */
