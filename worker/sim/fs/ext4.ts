@@ -103,15 +103,24 @@ export class Ext4Fs extends BlockFs {
   }
 
   /**
-   * Crash recovery ends with ext4_orphan_cleanup too: an indirect inode
-   * caught extending (on the orphan list) loses the blocks past its
-   * recovered size, as at a clean mount.
+   * Crash recovery ends with ext4_orphan_cleanup: an inode caught in a size
+   * change (ext4_setattr and extending direct writes put it on the orphan
+   * list in the same transaction as the change starts) is truncated to its
+   * recovered size. The sim keeps no orphan list: written blocks past the
+   * recovered size are exactly what a size change in flight leaves there, so
+   * they go; unwritten ones past EOF are KEEP_SIZE preallocation and stay.
+   * Indirect inodes have no unwritten state: everything past EOF goes.
    */
   override *powerCut(seed: number): Co<PowerCutReport> {
     const report = yield* super.powerCut(seed);
     for (const inode of this.inodes) {
-      if (!inode.indirect) continue;
-      this.truncateExtents(inode, inode.diskSize);
+      const first = Math.ceil(inode.diskSize / this.blockSize);
+      const past = inode.extents.exts.filter((e) => e.lblk + e.len > first && (inode.indirect || e.state === ExtState.Written));
+      if (past.length === 0) continue;
+      for (const e of past) {
+        const from = Math.max(first, e.lblk);
+        this.releaseExtents(inode.extents.remove(from, e.lblk + e.len - from));
+      }
       this.logCommitInode(inode);
     }
     return report;
