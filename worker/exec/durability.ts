@@ -48,6 +48,14 @@ export class DurableFile {
   private maxSize = 0;
   /** A write to the disk failed since the stable point: the recovered size is not predictable. */
   private sizeUnknown = false;
+  /**
+   * The lowest offset a collapse or insert range shifted blocks from since the
+   * stable point (Infinity: none). Until the shift commits, a block keeps its
+   * old place in the committed map while new data may reach it through its new
+   * place (an overwrite changes no metadata, so nothing orders the two): past
+   * this offset a byte may hold anything the file held past it since.
+   */
+  private shiftFrom = Infinity;
 
   /** After an op: record what the shadow holds now where it differs from what was last noted. */
   note(shadow: ShadowFile): void {
@@ -82,6 +90,11 @@ export class DurableFile {
     if (shadow.lostWrites) this.sizeUnknown = true;
   }
 
+  /** A collapse or insert range at `off` ran (or may have, when it failed part-way). */
+  noteShift(off: number): void {
+    this.shiftFrom = Math.min(this.shiftFrom, off);
+  }
+
   /** The file's content (as the shadow holds it) is durable from now on. */
   makeStable(shadow: ShadowFile): void {
     this.reset(shadow.contents());
@@ -98,6 +111,18 @@ export class DurableFile {
     this.wild = null;
     this.minSize = this.maxSize = content.length;
     this.sizeUnknown = false;
+    this.shiftFrom = Infinity;
+  }
+
+  /** Every byte value the file held at or past `from` since the stable point. */
+  private valuesFrom(from: number): Uint8Array {
+    const seen = new Uint8Array(256);
+    for (let i = from; i < this.stable.length; i++) seen[this.stable[i]!] = 1;
+    for (const r of this.runs) {
+      for (let i = Math.max(0, from - r.off); i < r.data.length; i++) seen[r.data[i]!] = 1;
+    }
+    seen[0] = 1;
+    return seen;
   }
 
   /** Judge what recovery left; null when it is a state a crash may leave. */
@@ -108,10 +133,12 @@ export class DurableFile {
         detail: `recovered size ${got.length}, but the file was between ${this.minSize} and ${this.maxSize} bytes since it was last made durable`,
       };
     }
+    const shifted = this.shiftFrom < got.length ? this.valuesFrom(this.shiftFrom) : null;
     for (let i = 0; i < got.length; i++) {
       const v = got[i]!;
       const old = i < this.stable.length ? this.stable[i]! : 0;
       if (v === old || this.wild?.[i]) continue;
+      if (shifted && i >= this.shiftFrom && shifted[v]) continue;
       let touched = false;
       let seen = false;
       for (const r of this.runs) {

@@ -494,6 +494,9 @@ class Execution {
     const d = this.durable;
     if (!d || !this.checkReads) return;
     for (let i = 0; i < d.length; i++) d[i]!.note(this.shadows[i]!);
+    if (op.op === 'fallocate' && (op.mode === 'collapse' || op.mode === 'insert') && (ret === 0 || ret === -EIO)) {
+      d[this.program.fds[op.fd]!.file]!.noteShift(op.off);
+    }
     // fsync/fdatasync: the whole file, data and the metadata to reach it; a clean unmount: every file.
     if ((op.op === 'fsync' || op.op === 'fdatasync') && ret === 0) {
       const i = this.program.fds[op.fd]!.file;

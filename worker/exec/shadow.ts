@@ -112,6 +112,8 @@ export class ShadowFile {
   storeMapped(off: number, len: number, byte: number): void {
     const end = Math.min(off + len, this.size);
     if (end > off) {
+      // A change like any other: a read in flight meanwhile may see either side of it.
+      this.version++;
       this.buf.fill(byte, off, end);
       this.markKnown(off, end);
     }

@@ -67,6 +67,13 @@ export interface BlockFsOptions {
   bugs: BugSet;
 }
 
+/** An inode's metadata as a log commit writes it: its on-disk size and allocated extents. */
+export interface InodeSnapshot {
+  ino: number;
+  size: number;
+  exts: Extent[];
+}
+
 export abstract class BlockFs implements Filesystem {
   abstract readonly name: string;
   readonly blkbits: number;
@@ -80,7 +87,7 @@ export abstract class BlockFs implements Filesystem {
    * log commit that held it: what crash recovery replays. Absent: never
    * committed, so an empty file.
    */
-  private readonly committed = new Map<number, { size: number; exts: Extent[] }>();
+  private readonly committed = new Map<number, InodeSnapshot>();
   /** Zaps a folio's ptes through its mapping's rmap hook (unmap_mapping_folio). */
   readonly unmapFolio: FolioUnmapper = unmapMappingFolio;
 
@@ -206,7 +213,7 @@ export abstract class BlockFs implements Filesystem {
    * The partial-block zeroing of truncate, punch and zero range. ext4 does it
    * inside a journal handle; xfs outside any transaction.
    */
-  protected *zeroPartialBlocks(body: Co<number>): Co<number> {
+  protected *zeroPartialBlocks(_inode: Inode, body: Co<number>): Co<number> {
     return yield* body;
   }
 
@@ -622,12 +629,28 @@ export abstract class BlockFs implements Filesystem {
    * until a later commit holds their conversion.
    */
   protected logCommitInode(inode: Inode): void {
-    // The log write is REQ_PREFLUSH|REQ_FUA: every completed data write is
-    // durable before the metadata that maps it (extents converted at I/O
-    // completion, the size moved there) is.
-    this.dev.syncCache();
+    this.installCommitted([this.snapshotInode(inode)]);
+  }
+
+  /** The inode's metadata as a commit now would write it. */
+  protected inodeMetadata(inode: Inode): InodeSnapshot {
     const exts = inode.extents.exts.filter((e) => e.state !== ExtState.Delalloc).map((e) => ({ ...e }));
-    this.committed.set(inode.ino, { size: inode.diskSize, exts });
+    return { ino: inode.ino, size: inode.diskSize, exts };
+  }
+
+  /** The metadata a log commit takes of the inode (ext4 also remembers it as journaled). */
+  protected snapshotInode(inode: Inode): InodeSnapshot {
+    return this.inodeMetadata(inode);
+  }
+
+  /**
+   * The commit record is on disk. The log write is REQ_PREFLUSH|REQ_FUA:
+   * every completed data write is durable before the metadata that maps it
+   * (extents converted at I/O completion, the size moved there) is.
+   */
+  protected installCommitted(snaps: readonly InodeSnapshot[]): void {
+    this.dev.syncCache();
+    for (const snap of snaps) this.committed.set(snap.ino, snap);
   }
 
   /**
@@ -651,7 +674,34 @@ export abstract class BlockFs implements Filesystem {
       for (const e of c.exts) used.push({ start: e.pblk, len: e.len });
     }
     this.alloc.resetTo(used);
+    // Delayed allocation reservations are in-core only.
+    this.reserved = 0;
+    for (const inode of this.inodes) this.recoveryTrim(inode);
+    // A reader racing with the cut (the sim's process outlives it) may have
+    // cached what the lost in-core state mapped meanwhile: that goes too.
+    for (const inode of this.inodes) yield* truncateInodePagesRange(inode.mapping, 0, -1, () => {});
     return report;
+  }
+
+  /**
+   * The end of crash recovery: an inode caught in a size change loses the
+   * written blocks past its recovered size. xfs replays the intents of a
+   * truncate whose size change committed (EFI/BUI recovery finishes the
+   * extent removal); ext4 truncates the inodes on its orphan list, where
+   * ext4_setattr and extending direct writes put them (ext4_orphan_cleanup).
+   * The sim keeps neither intents nor an orphan list: written blocks past the
+   * recovered size are exactly what such a change in flight leaves, and
+   * unwritten ones past it are KEEP_SIZE preallocation, which stays.
+   */
+  protected recoveryTrim(inode: Inode): void {
+    const first = Math.ceil(inode.diskSize / this.blockSize);
+    const past = inode.extents.exts.filter((e) => e.lblk + e.len > first && e.state === ExtState.Written);
+    if (past.length === 0) return;
+    for (const e of past) {
+      const from = Math.max(first, e.lblk);
+      this.releaseExtents(inode.extents.remove(from, e.lblk + e.len - from));
+    }
+    this.logCommitInode(inode);
   }
 
   readDisk(inode: Inode): Uint8Array {
@@ -702,8 +752,8 @@ export abstract class BlockFs implements Filesystem {
     yield* inodeDioWait(inode);
     const oldsize = inode.iSize;
     let err: number;
-    if (newsize > oldsize) err = yield* this.zeroPartialBlocks(iomapZeroRange(inode, oldsize, newsize - oldsize, this.writeCtx));
-    else err = yield* this.zeroPartialBlocks(iomapTruncatePage(inode, newsize, this.writeCtx));
+    if (newsize > oldsize) err = yield* this.zeroPartialBlocks(inode, iomapZeroRange(inode, oldsize, newsize - oldsize, this.writeCtx));
+    else err = yield* this.zeroPartialBlocks(inode, iomapTruncatePage(inode, newsize, this.writeCtx));
     if (err < 0) return err;
     // xfs_setattr_size: write back from the on-disk size before the new size
     // is set, so a failed writeback leaves the file as it was.
@@ -793,7 +843,7 @@ export abstract class BlockFs implements Filesystem {
     if (last > first) this.releaseExtents(inode.extents.remove(first, last - first));
     if (off >= inode.iSize) return 0;
     const zlen = Math.min(off + len, inode.iSize) - off;
-    return yield* this.zeroPartialBlocks(iomapZeroRange(inode, off, zlen, this.writeCtx));
+    return yield* this.zeroPartialBlocks(inode, iomapZeroRange(inode, off, zlen, this.writeCtx));
   }
 
   /** What a punch does to the page cache first: xfs writes the range back and drops it (xfs_flush_unmap_range). */

@@ -451,9 +451,10 @@ export class FuseFs implements Filesystem {
    */
   *powerCut(seed: number): Co<PowerCutReport> {
     const report = this.dev.powerCut(seed);
-    for (const inode of this.inodes) yield* truncateInodePagesRange(inode.mapping, 0, -1, () => {});
+    // The daemon restarts first: a reader racing with the cut (the sim's process outlives it) reads what it has now.
     this.server.powerCut(new Rng(seed ^ 0x5f3759df));
     for (const inode of this.inodes) inode.iSize = this.server.file(inode.ino).size;
+    for (const inode of this.inodes) yield* truncateInodePagesRange(inode.mapping, 0, -1, () => {});
     return report;
   }
 }
