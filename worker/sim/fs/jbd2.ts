@@ -5,6 +5,11 @@
 // limit standing in for log credits), and a commit, in ordered mode, waits for
 // the data I/O of the transaction's inodes before it writes the commit block.
 //
+// Ordered data: the sim allocates blocks only as writeback submits their data
+// (delayed allocation), so the data a transaction's new mappings point at is
+// already in flight when the commit looks; the commit waits for it
+// (journal_finish_inode_data_buffers) rather than submitting it.
+//
 // Metadata is not modelled block by block: a transaction holds inodes, and
 // what it commits of each is the inode's in-core metadata (size, extents) as
 // the transaction's last handle left it, captured when the transaction stops
