@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { runProgram } from '../exec/run.js';
 import { MinimizeError, minimizeProgram } from '../fuzz/minimize.js';
 import { ProgramInputError } from '../prog/errors.js';
+import { ExportError } from '../repro/errors.js';
 import { EXPORT_FORMATS, type ExportFormat, exportRepro } from '../repro/export.js';
 import { type Repro, makeRepro, parseRepro, reproJson } from '../repro/repro.js';
 import type { BugName } from '../sim/bugs.js';
@@ -42,7 +43,8 @@ function guarded(body: () => number): number {
   try {
     return body();
   } catch (e) {
-    if (e instanceof ProgramInputError || e instanceof MinimizeError) {
+    // A format that cannot express the program refuses: say why, as for bad input.
+    if (e instanceof ProgramInputError || e instanceof MinimizeError || e instanceof ExportError) {
       process.stderr.write(`${e.message}\n`);
       return EXIT_BAD_INPUT;
     }

@@ -7,6 +7,9 @@ import { test } from 'node:test';
 import { DurableFile } from '../../../worker/exec/durability.js';
 import { ShadowFile } from '../../../worker/exec/shadow.js';
 import type { Op, SimConfig } from '../../../worker/prog/types.js';
+import { ExportError } from '../../../worker/repro/errors.js';
+import { exportRepro } from '../../../worker/repro/export.js';
+import { makeRepro } from '../../../worker/repro/repro.js';
 import { assertBytes, fileData, program, rets, runClean } from '../sim/helpers.js';
 
 const CONFIGS: [string, Partial<SimConfig>][] = [
@@ -151,4 +154,22 @@ test('durability oracle: bytes that were unknown at some moment are not judged',
   const got = new Uint8Array(100).fill(7);
   got.fill(0x55, 20, 30);
   assert.equal(d.judge(got), null);
+});
+
+test('power cut exports: C marks the spot and compares nothing after it, xfs_io comments it, fsx refuses it', () => {
+  const p = program({ fs: 'ext4' }, [
+    { op: 'pwrite', fd: 0, off: 0, len: 4096, fill: 1 },
+    { op: 'fsync', fd: 0 },
+    { op: 'power_cut', seed: 5 },
+    { op: 'pread', fd: 0, off: 0, len: 4096 },
+  ]);
+  const r = makeRepro(p, [], null);
+  const c = exportRepro(r, 'c').files[0]!.text;
+  assert.match(c, /power_cut \(seed 5\): the sim cut the power here/);
+  // The pread after the cut is reported without an expected result (want flag 0).
+  assert.match(c, /report\(0, 3, "pread", ret, 0, 0\);/);
+  assert.match(c, /report\(0, 1, "fsync", ret, 1, 0\);/);
+  const xfsIo = exportRepro(r, 'xfs_io').files[0]!.text;
+  assert.match(xfsIo, /^# sim: power_cut seed=5 -- power cut here/m);
+  assert.throws(() => exportRepro(r, 'fsx'), (e: unknown) => e instanceof ExportError && /fsx has no power_cut operation/.test(e.message));
 });
