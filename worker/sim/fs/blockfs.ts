@@ -72,6 +72,8 @@ export interface InodeSnapshot {
   ino: number;
   size: number;
   exts: Extent[];
+  /** When it was taken: a commit never replaces a newer snapshot with an older one. */
+  gen: number;
 }
 
 export abstract class BlockFs implements Filesystem {
@@ -635,8 +637,10 @@ export abstract class BlockFs implements Filesystem {
   /** The inode's metadata as a commit now would write it. */
   protected inodeMetadata(inode: Inode): InodeSnapshot {
     const exts = inode.extents.exts.filter((e) => e.state !== ExtState.Delalloc).map((e) => ({ ...e }));
-    return { ino: inode.ino, size: inode.diskSize, exts };
+    return { ino: inode.ino, size: inode.diskSize, exts, gen: ++this.snapshotGen };
   }
+
+  private snapshotGen = 0;
 
   /** The metadata a log commit takes of the inode (ext4 also remembers it as journaled). */
   protected snapshotInode(inode: Inode): InodeSnapshot {
@@ -650,7 +654,12 @@ export abstract class BlockFs implements Filesystem {
    */
   protected installCommitted(snaps: readonly InodeSnapshot[]): void {
     this.dev.syncCache();
-    for (const snap of snaps) this.committed.set(snap.ino, snap);
+    // A journal commit that captured its snapshot before a later direct commit
+    // (a clean unmount's, a busy extent's) completes as if it came first.
+    for (const snap of snaps) {
+      const cur = this.committed.get(snap.ino);
+      if (!cur || snap.gen > cur.gen) this.committed.set(snap.ino, snap);
+    }
   }
 
   /**
@@ -680,6 +689,10 @@ export abstract class BlockFs implements Filesystem {
     // A reader racing with the cut (the sim's process outlives it) may have
     // cached what the lost in-core state mapped meanwhile: that goes too.
     for (const inode of this.inodes) yield* truncateInodePagesRange(inode.mapping, 0, -1, () => {});
+    // Mount ends with the log replayed and the device flushed: what the files
+    // show now is on stable storage (a writeback of the old page cache that
+    // slipped in after the cut included).
+    this.dev.syncCache();
     return report;
   }
 

@@ -106,7 +106,7 @@ export class Ext4Fs extends BlockFs {
     const err = yield* this.fileWriteAndWaitRange(file, start, end);
     if (err) return err;
     const inode = file.inode;
-    const journaled = this.journaled.get(inode.ino) ?? { ino: inode.ino, size: 0, exts: [] };
+    const journaled = this.journaled.get(inode.ino) ?? { ino: inode.ino, size: 0, exts: [], gen: 0 };
     if (!sameMetadata(this.inodeMetadata(inode), journaled)) this.journal.joinInodeReserved(inode);
     yield* this.journal.completeTransaction(this.journal.tidOf(inode));
     return yield* this.submitBioWait(BioOp.Flush, 0, new Uint8Array(0), 'blkdev_issue_flush', true);

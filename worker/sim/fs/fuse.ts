@@ -455,6 +455,8 @@ export class FuseFs implements Filesystem {
     this.server.powerCut(new Rng(seed ^ 0x5f3759df));
     for (const inode of this.inodes) inode.iSize = this.server.file(inode.ino).size;
     for (const inode of this.inodes) yield* truncateInodePagesRange(inode.mapping, 0, -1, () => {});
+    // The restarted daemon's files are what its storage holds (a write of the old page cache that slipped in included).
+    for (const inode of this.inodes) this.server.fsync(inode.ino);
     return report;
   }
 }
