@@ -35,6 +35,13 @@ export interface DurabilityVerdict {
   detail: string;
 }
 
+/** The shadow's state at one moment (see DurableFile.capture). */
+export interface StableCapture {
+  content: Uint8Array;
+  unknown: Uint8Array | null;
+  lostWrites: boolean;
+}
+
 export class DurableFile {
   /** The content at the stable point. */
   private stable: Uint8Array = new Uint8Array(0);
@@ -95,12 +102,21 @@ export class DurableFile {
     this.shiftFrom = Math.min(this.shiftFrom, off);
   }
 
-  /** The file's content (as the shadow holds it) is durable from now on. */
-  makeStable(shadow: ShadowFile): void {
-    this.reset(shadow.contents());
-    const u = shadow.unknownIn(0, shadow.size);
-    if (u) this.wild = u;
-    this.sizeUnknown = shadow.lostWrites;
+  /** What the shadow holds now, to be made stable after an fsync that began here. */
+  static capture(shadow: ShadowFile): StableCapture {
+    return { content: shadow.contents(), unknown: shadow.unknownIn(0, shadow.size), lostWrites: shadow.lostWrites };
+  }
+
+  /**
+   * An fsync that began at `at` succeeded: the file as it was then is durable.
+   * What changed while it ran (an AIO completing) is noted after, as changes
+   * since the stable point: fsync covers the writes completed before it.
+   */
+  makeStable(at: StableCapture, now: ShadowFile): void {
+    this.reset(at.content);
+    if (at.unknown) this.wild = at.unknown;
+    this.sizeUnknown = at.lostWrites;
+    this.note(now);
   }
 
   /** Start over from content known to be on disk (what recovery left). */

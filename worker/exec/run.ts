@@ -33,7 +33,7 @@ import {
   sysRemount,
   sysSyncFileRange,
 } from '../sim/vfs/syscalls.js';
-import { DurableFile } from './durability.js';
+import { DurableFile, type StableCapture } from './durability.js';
 import { ShadowFile } from './shadow.js';
 
 export interface RunViolation {
@@ -489,20 +489,28 @@ class Execution {
     return 0;
   }
 
+  /** Before an op of a sequential program with power cuts: an fsync makes durable what the file holds now. */
+  private captureBeforeSync(op: Op): StableCapture | null {
+    if (!this.durable || !this.checkReads || (op.op !== 'fsync' && op.op !== 'fdatasync')) return null;
+    return DurableFile.capture(this.shadows[this.program.fds[op.fd]!.file]!);
+  }
+
   /** After an op of a sequential program with power cuts: what the files held, and what became durable. */
-  private noteDurability(op: Op, ret: number): void {
+  private noteDurability(op: Op, ret: number, before: StableCapture | null): void {
     const d = this.durable;
     if (!d || !this.checkReads) return;
-    for (let i = 0; i < d.length; i++) d[i]!.note(this.shadows[i]!);
+    // fsync/fdatasync: the whole file as it was when the call began, data and the metadata to reach it.
+    const synced = before && ret === 0 && (op.op === 'fsync' || op.op === 'fdatasync') ? this.program.fds[op.fd]!.file : -1;
+    for (let i = 0; i < d.length; i++) {
+      if (i === synced) d[i]!.makeStable(before!, this.shadows[i]!);
+      else d[i]!.note(this.shadows[i]!);
+    }
     if (op.op === 'fallocate' && (op.mode === 'collapse' || op.mode === 'insert') && (ret === 0 || ret === -EIO)) {
       d[this.program.fds[op.fd]!.file]!.noteShift(op.off);
     }
-    // fsync/fdatasync: the whole file, data and the metadata to reach it; a clean unmount: every file.
-    if ((op.op === 'fsync' || op.op === 'fdatasync') && ret === 0) {
-      const i = this.program.fds[op.fd]!.file;
-      d[i]!.makeStable(this.shadows[i]!);
-    } else if (op.op === 'remount' && ret === 0) {
-      for (let i = 0; i < d.length; i++) d[i]!.makeStable(this.shadows[i]!);
+    // A clean unmount: every file (direct I/O was drained before it).
+    if (op.op === 'remount' && ret === 0) {
+      for (let i = 0; i < d.length; i++) d[i]!.makeStable(DurableFile.capture(this.shadows[i]!), this.shadows[i]!);
     }
   }
 
@@ -693,6 +701,7 @@ class Execution {
       // effect reaches the shadow only when the op ends.
       this.opInProgressWrites = !READ_ONLY_OPS.has(op.op);
       const failedBefore = this.failedInOp.length;
+      const syncFrom = this.captureBeforeSync(op);
       const ret = yield* this.execOp(op, this.buffers[index]!);
       for (let f = failedBefore; f < this.failedInOp.length; f++) {
         const { shadow, pos, len } = this.failedInOp[f]!;
@@ -700,7 +709,7 @@ class Execution {
       }
       // Drop this op's entries (another thread's op may already have dropped them).
       if (this.failedInOp.length > failedBefore) this.failedInOp.length = failedBefore;
-      this.noteDurability(op, ret);
+      this.noteDurability(op, ret, syncFrom);
       this.clock++;
       for (const w of writes) w.end = this.clock;
       if (direct) this.directEnd(direct, dstart);
