@@ -442,6 +442,7 @@ class Execution {
         if (this.checkReads) this.durable?.[this.shadows.indexOf(a.shadow)]?.note(a.shadow);
       } else if (ret === -EIO) {
         a.shadow.forget(a.off, a.len);
+        this.noteCacheDiskSplit(a.inode, a.off, a.len);
       }
     } else if (a.shadow.version === a.submitVersion && !this.opInProgressWrites) {
       // Nothing changed the file while the read was in flight: it must see the shadow.
@@ -545,8 +546,11 @@ class Execution {
             this.shadowOfFd(op.fd).fill(op.off + done, ret, op.fill);
             this.noteChange(this.shadowOfFd(op.fd));
           } else if (ret === -EIO && file.direct) {
-            // Some of a failed direct write's bios may have landed.
+            // Some of a failed direct write's bios may have landed, and
+            // iomap_dio_complete skips the post-write invalidation on error:
+            // the page cache may keep the old bytes there.
             this.shadowOfFd(op.fd).forget(op.off + done, n);
+            this.noteCacheDiskSplit(file.inode, op.off + done, n);
           }
           if (ret <= 0) break;
           done += ret;
