@@ -187,6 +187,9 @@ export class Gen {
         // Not drawn (see WEIGHTS): AIO races with the program's own ops, which this
         // sequential oracle does not model; faults have their own tests.
         return null;
+      case 'power_cut':
+        // Not drawn from WEIGHTS: withPowerCut places one, without changing the rest of the program.
+        return null;
       case 'writeback_kick':
         return { op: 'writeback_kick' };
       case 'reclaim':
@@ -260,6 +263,17 @@ export class Gen {
   }
 }
 
+/**
+ * One program in three gets a power cut, its place and seed drawn from a PRNG
+ * of its own, so the other ops (and the programs without one) stay as they were.
+ */
+function withPowerCut(seed: number, threads: { ops: Op[] }[]): void {
+  if (seed % 3 !== 0) return;
+  const r = new Rng(seed ^ 0x9e3779b9);
+  const ops = threads[r.int(threads.length)]!.ops;
+  ops.splice(r.int(ops.length + 1), 0, { op: 'power_cut', seed: r.int(2 ** 31) });
+}
+
 export function generateProgram(seed: number, config: SimConfig): Program {
   const r = new Rng(seed);
   const nfiles = r.range(1, 2);
@@ -274,7 +288,9 @@ export function generateProgram(seed: number, config: SimConfig): Program {
     if (op) ops.push(op);
   }
   const files = Array.from({ length: nfiles }, (_, i) => ({ name: `file${i}` }));
-  return validateProgram({ version: PROGRAM_VERSION, config, files, fds, threads: [{ ops }] }, `seed ${seed}`);
+  const threads = [{ ops }];
+  withPowerCut(seed, threads);
+  return validateProgram({ version: PROGRAM_VERSION, config, files, fds, threads }, `seed ${seed}`);
 }
 
 
@@ -298,5 +314,6 @@ export function generateConcurrentProgram(seed: number, config: SimConfig, threa
   }
   const files = Array.from({ length: nfiles }, (_, i) => ({ name: `file${i}` }));
   const schedule: Schedule = { strategy: r.chance(0.5) ? 'pct' : 'random', seed: r.int(2 ** 31), depth: r.range(1, 4), decisions: [] };
+  withPowerCut(seed, out);
   return validateProgram({ version: PROGRAM_VERSION, config, files, fds, threads: out, schedule }, `seed ${seed}`);
 }

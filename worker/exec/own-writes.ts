@@ -117,6 +117,7 @@ export class OwnWrites {
         return [[op.file, ALL]];
       case 'remount':
       case 'fail_bio':
+      case 'power_cut':
         return all();
       case 'pread':
       case 'fsync':

@@ -27,12 +27,14 @@ import {
   sysFsync,
   sysFtruncate,
   sysMsyncRange,
+  sysPowerCut,
   sysPread,
   sysPwrite,
   sysRemount,
   sysSyncFileRange,
 } from '../sim/vfs/syscalls.js';
 import { OwnWrites } from './own-writes.js';
+import { DurableFile, type StableCapture } from './durability.js';
 import { ShadowFile } from './shadow.js';
 
 export interface RunViolation {
@@ -163,6 +165,11 @@ class Execution {
   private readonly failedWrites = new Map<Inode, [number, number][]>();
   /** Per open file description: how many of its file's errors it has been told of. */
   private readonly errCursor = new Map<OpenFile, number>();
+  /** Power cut edges (start, end) so far, and how many are under way. */
+  private powerCuts = 0;
+  private cutting = 0;
+  /** Per file, what a power cut may leave (programs with a power_cut op only; judged when sequential). */
+  private readonly durable: DurableFile[] | null;
 
   constructor(
     readonly program: Program,
@@ -187,6 +194,8 @@ class Execution {
     this.k.dev.onError = (r) => this.ioFailed(r);
     this.checkReads = program.threads.length === 1;
     this.own = this.checkReads ? null : new OwnWrites(program);
+    const cuts = program.threads.some((t) => t.ops.some((o) => o.op === 'power_cut'));
+    this.durable = cuts ? program.files.map(() => new DurableFile()) : null;
     this.buffers = program.threads.map(() => ({ w: new Scratch(), r: new Scratch() }));
   }
 
@@ -382,7 +391,10 @@ class Execution {
   private *syncChecked(file: OpenFile, body: Co<number>, fn: string): Co<number> {
     const e = this.errEvents.get(file.inode)!;
     const pendingAtStart = e.count > (this.errCursor.get(file) ?? 0);
+    const cutsAtStart = this.powerCuts;
     const ret = yield* body;
+    // Another thread cut the power under it: its I/O was aborted (on a real machine it never returned).
+    if (this.powerCuts !== cutsAtStart || this.cutting > 0) return ret;
     const cursor = this.errCursor.get(file) ?? 0;
     if (ret === -EIO) {
       if (e.count <= cursor) {
@@ -446,12 +458,80 @@ class Execution {
         a.shadow.fill(a.off, ret, a.fill);
         if (a.conflicted) a.shadow.forget(a.off, ret);
         this.noteChange(a.shadow, a);
+        // The op under way may change the same bytes again before it ends.
+        if (this.checkReads) this.durable?.[this.shadows.indexOf(a.shadow)]?.note(a.shadow);
       } else if (ret === -EIO) {
         a.shadow.forget(a.off, a.len);
+        this.noteCacheDiskSplit(a.inode, a.off, a.len);
       }
     } else if (a.shadow.version === a.submitVersion && !this.opInProgressWrites) {
       // Nothing changed the file while the read was in flight: it must see the shadow.
       this.checkRead('aio_read', 'iomap_dio_complete', a.shadow, a.off, a.len, a.buf, ret);
+    }
+  }
+
+  /**
+   * power_cut: cut, recover, judge what recovery left against what the
+   * program made durable (sequential programs: the shadow follows their
+   * effects), then go on from what the files now hold, through descriptions
+   * opened anew (the old ones died with the machine).
+   */
+  private *powerCut(seed: number): Co<number> {
+    const k = this.k;
+    // Both edges count: an fsync that overlaps the cut in any way sees a change or `cutting`.
+    this.powerCuts++;
+    this.cutting++;
+    const ret = yield* sysPowerCut(k, seed);
+    this.cutting--;
+    this.powerCuts++;
+    if (ret < 0) return ret;
+    for (let i = 0; i < k.inodes.length; i++) {
+      const inode = k.inodes[i]!;
+      const got = k.fs.readDisk(inode);
+      const d = this.durable?.[i];
+      if (d && this.checkReads) {
+        // AIO drained before the cut completed during this op: note its effect first.
+        d.note(this.shadows[i]!);
+        const v = d.judge(got);
+        if (v) violation(this.s, 'DATA', `power-cut:${v.what}`, RECOVERY_FN[this.program.config.fs], `${inode.name} after the power cut: ${v.detail}`);
+      }
+      this.shadows[i]!.reset(got);
+      d?.reset(got);
+      this.failedWrites.delete(inode);
+      const e = this.errEvents.get(inode)!;
+      e.count = 0;
+      e.latestSeen = true;
+    }
+    for (let f = 0; f < this.fds.length; f++) {
+      const file = this.k.openFile(this.fds[f]!.inode, this.fds[f]!.direct);
+      this.fds[f] = file;
+      this.errCursor.set(file, 0);
+    }
+    return 0;
+  }
+
+  /** Before an op of a sequential program with power cuts: an fsync makes durable what the file holds now. */
+  private captureBeforeSync(op: Op): StableCapture | null {
+    if (!this.durable || !this.checkReads || (op.op !== 'fsync' && op.op !== 'fdatasync')) return null;
+    return DurableFile.capture(this.shadows[this.program.fds[op.fd]!.file]!);
+  }
+
+  /** After an op of a sequential program with power cuts: what the files held, and what became durable. */
+  private noteDurability(op: Op, ret: number, before: StableCapture | null): void {
+    const d = this.durable;
+    if (!d || !this.checkReads) return;
+    // fsync/fdatasync: the whole file as it was when the call began, data and the metadata to reach it.
+    const synced = before && ret === 0 && (op.op === 'fsync' || op.op === 'fdatasync') ? this.program.fds[op.fd]!.file : -1;
+    for (let i = 0; i < d.length; i++) {
+      if (i === synced) d[i]!.makeStable(before!, this.shadows[i]!);
+      else d[i]!.note(this.shadows[i]!);
+    }
+    if (op.op === 'fallocate' && (op.mode === 'collapse' || op.mode === 'insert') && (ret === 0 || ret === -EIO)) {
+      d[this.program.fds[op.fd]!.file]!.noteShift(op.off);
+    }
+    // A clean unmount: every file (direct I/O was drained before it).
+    if (op.op === 'remount' && ret === 0) {
+      for (let i = 0; i < d.length; i++) d[i]!.makeStable(DurableFile.capture(this.shadows[i]!), this.shadows[i]!);
     }
   }
 
@@ -486,8 +566,11 @@ class Execution {
             this.shadowOfFd(op.fd).fill(op.off + done, ret, op.fill);
             this.noteChange(this.shadowOfFd(op.fd));
           } else if (ret === -EIO && file.direct) {
-            // Some of a failed direct write's bios may have landed.
+            // Some of a failed direct write's bios may have landed, and
+            // iomap_dio_complete skips the post-write invalidation on error:
+            // the page cache may keep the old bytes there.
             this.shadowOfFd(op.fd).forget(op.off + done, n);
+            this.noteCacheDiskSplit(file.inode, op.off + done, n);
           }
           if (ret <= 0) break;
           done += ret;
@@ -576,6 +659,8 @@ class Execution {
         this.adoptSizesAfterLostWrites();
         return ret;
       }
+      case 'power_cut':
+        return yield* this.powerCut(op.seed);
       case 'close_open': {
         this.fds[op.fd] = this.openFd(this.fds[op.fd]!);
         return 0;
@@ -644,6 +729,7 @@ class Execution {
       // effect reaches the shadow only when the op ends.
       this.opInProgressWrites = !READ_ONLY_OPS.has(op.op);
       const failedBefore = this.failedInOp.length;
+      const syncFrom = this.captureBeforeSync(op);
       const ret = yield* this.execOp(op, this.buffers[index]!);
       this.own?.opDone(index, op, ret, 'fd' in op && this.fds[op.fd]!.direct);
       for (let f = failedBefore; f < this.failedInOp.length; f++) {
@@ -652,6 +738,7 @@ class Execution {
       }
       // Drop this op's entries (another thread's op may already have dropped them).
       if (this.failedInOp.length > failedBefore) this.failedInOp.length = failedBefore;
+      this.noteDurability(op, ret, syncFrom);
       this.clock++;
       for (const w of writes) w.end = this.clock;
       if (direct) this.directEnd(direct, dstart);
@@ -718,6 +805,13 @@ class Execution {
     }
   }
 }
+
+/** Where each filesystem rebuilds its files after a power cut: the site of power-cut findings. */
+const RECOVERY_FN: Record<Program['config']['fs'], string> = {
+  xfs: 'xlog_recover',
+  ext4: 'jbd2_journal_recover',
+  fuse: 'fuse_fill_super',
+};
 
 /** Ops that never change what a file holds. */
 const READ_ONLY_OPS: ReadonlySet<Op['op']> = new Set(['pread', 'mread', 'aio_read', 'aio_wait', 'fsync', 'fdatasync']);

@@ -112,6 +112,8 @@ export class ShadowFile {
   storeMapped(off: number, len: number, byte: number): void {
     const end = Math.min(off + len, this.size);
     if (end > off) {
+      // A change like any other: a read in flight meanwhile may see either side of it.
+      this.version++;
       this.buf.fill(byte, off, end);
       this.markKnown(off, end);
     }
@@ -193,6 +195,19 @@ export class ShadowFile {
       case 'keep_size':
         return;
     }
+  }
+
+  /** The file holds exactly `content` now (what crash recovery left): nothing unknown, nothing pending. */
+  reset(content: Uint8Array): void {
+    this.version++;
+    this.buf = new Uint8Array(0);
+    this.unknown = null;
+    this.pendingPostEof = [];
+    this.size = 0;
+    this.lostWrites = false;
+    this.reserve(content.length);
+    this.buf.set(content);
+    this.size = content.length;
   }
 
   contents(): Uint8Array {

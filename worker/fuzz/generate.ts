@@ -30,7 +30,7 @@ export const GEN_WEIGHTS: readonly (readonly [OpKind, number])[] = [
   ['drop_caches', 3], ['evict', 1], ['remount', 0.5], ['close_open', 1],
   ['mmap', 3], ['mread', 2], ['mwrite', 4], ['msync', 1.5], ['munmap', 0.5],
   ['aio_write', 5], ['aio_read', 1.5], ['aio_wait', 0],
-  ['writeback_kick', 3], ['reclaim', 3], ['fail_bio', 2.5],
+  ['writeback_kick', 3], ['reclaim', 3], ['fail_bio', 2.5], ['power_cut', 0.4],
 ];
 
 /** What happens around a scene: the ops that meet its state. */
@@ -40,8 +40,8 @@ const SCENE_WEIGHTS: readonly (readonly [OpKind, number])[] = [
 ];
 
 /** How often each scene is played: the races that need the most luck with the schedule come most often. */
-const SCENES: readonly (readonly ['persist' | 'aio' | 'unwritten' | 'fault', number])[] = [
-  ['persist', 1.5], ['aio', 4], ['unwritten', 3], ['fault', 1.5],
+const SCENES: readonly (readonly ['persist' | 'aio' | 'unwritten' | 'fault' | 'durable', number])[] = [
+  ['persist', 1.5], ['aio', 4], ['unwritten', 3], ['fault', 1.5], ['durable', 1],
 ];
 
 const FALLOC_WEIGHTS: readonly (readonly [FallocMode, number])[] = [
@@ -206,6 +206,7 @@ export class OpGen {
       case 'close_open': return { op: 'close_open', fd };
       case 'writeback_kick': return { op: 'writeback_kick' };
       case 'reclaim': return { op: 'reclaim' };
+      case 'power_cut': return { op: 'power_cut', seed: r.int(2 ** 31) };
       case 'fail_bio': {
         const op: Op = { op: 'fail_bio', write: r.chance(0.75), skip: r.chance(0.6) ? 0 : r.range(1, 3) };
         if (op.write && r.chance(0.3)) op.short = true;
@@ -377,6 +378,36 @@ export class OpGen {
     return out;
   }
 
+  /**
+   * Write, make it durable, write more over and past it (sometimes pushed to
+   * the device's volatile cache), cut the power, read back: the fsynced bytes
+   * must survive, the later ones may or may not.
+   */
+  private sceneDurable(): Op[] {
+    const r = this.rng;
+    const bs = this.config.blockSize;
+    const fd = this.fdOf(false);
+    const out: Op[] = [{ op: 'pwrite', fd, off: this.focus, len: bs * r.range(1, 4), fill: this.nextFill() }];
+    if (r.chance(0.3)) out.push({ op: 'fallocate', fd, mode: r.pick<FallocMode>(['keep_size', 'alloc']), off: this.focus + bs * r.range(0, 4), len: bs * r.range(1, 4) });
+    out.push(r.chance(0.8) ? { op: 'fsync', fd } : { op: 'fdatasync', fd });
+    for (let i = r.range(1, 3); i > 0; i--) {
+      const off = Math.max(0, this.focus + r.range(-1, 5) * bs + (r.chance(0.3) ? r.range(1, bs - 1) : 0));
+      out.push(r.chance(0.85)
+        ? { op: 'pwrite', fd: this.fdOf(r.chance(0.2)), off: Math.floor(off / SECTOR) * SECTOR, len: bs * r.range(1, 3), fill: this.nextFill() }
+        : { op: 'truncate', fd, size: off });
+    }
+    if (r.chance(0.5)) out.push(r.chance(0.5) ? { op: 'writeback_kick' } : { op: 'sync_file_range', fd, off: 0, len: 0, flags: 6 });
+    // Live mappings refuse the cut (-EBUSY, as a remount does): unmap them first.
+    for (const map of [...this.maps.keys()]) {
+      this.maps.delete(map);
+      out.push({ op: 'munmap', map });
+    }
+    out.push({ op: 'power_cut', seed: r.int(2 ** 31) });
+    for (const o of out) this.record(o);
+    out.push(this.record({ op: 'pread', fd, off: Math.max(0, this.focus - bs), len: bs * r.range(2, 8) })!);
+    return out;
+  }
+
   private sceneOps(t: number, n: number): Op[] {
     const out: Op[] = [];
     for (let i = 0; i < n; i++) {
@@ -429,6 +460,7 @@ export class OpGen {
       case 'aio': ops = this.sceneAio(t); break;
       case 'unwritten': ops = this.sceneUnwritten(t); break;
       case 'fault': ops = this.sceneFault(t); break;
+      case 'durable': ops = this.sceneDurable(); break;
     }
     if (r.chance(0.5)) this.focus = -1;
     return ops;

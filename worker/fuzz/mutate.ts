@@ -159,6 +159,7 @@ const mutateArg: Mutator = (p, rng) => {
   else if (f === 'fill') op[f] = rng.range(0, 255);
   else if (f === 'bsize') op[f] = rng.pick([1, SECTOR, p.config.blockSize, PAGE, rng.range(1, 8192)]);
   else if (f === 'skip') op[f] = rng.range(0, 3);
+  else if (f === 'seed') op[f] = rng.int(2 ** 31);
   else if (f === 'flags') op[f] = rng.int(8);
   else if (f === 'mode') op[f] = rng.pick<FallocMode>(FALLOC_MODES);
   else if (f === 'prot') op[f] = rng.pick(MMAP_PROTS);

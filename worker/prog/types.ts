@@ -70,6 +70,13 @@ export type Op =
   | { op: 'evict'; file: number }
   /** Clean unmount and mount again: every file's page cache and in-core state are rebuilt from disk. */
   | { op: 'remount' }
+  /**
+   * Power cut and mount again: what the device's volatile cache held is lost
+   * or torn per sector (drawn from `seed`), the page cache and in-core state
+   * are gone, and crash recovery rebuilds every file from the committed
+   * metadata. The program's files are opened anew (fresh error cursors).
+   */
+  | { op: 'power_cut'; seed: number }
   /** close(2) then open(2) again: the fd samples the mapping's error state anew. */
   | { op: 'close_open'; fd: number }
   /** mmap(2) MAP_SHARED of [off, off+len) of fd as mapping `map`. */

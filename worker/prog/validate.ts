@@ -58,6 +58,7 @@ type FieldKind =
   | 'prot'
   | 'syncFlags'
   | 'count' // a small non-negative count
+  | 'seed' // a uint32 seed
   | 'iocbDef' // the iocb id an aio_write/aio_read creates
   | 'iocbRef'; // an iocb id some aio op creates
 
@@ -101,6 +102,7 @@ const OP_FIELDS: { [K in OpName]: FieldsOf<OpOf<K>> } = {
   drop_caches: {},
   evict: { file: { kind: 'file' } },
   remount: {},
+  power_cut: { seed: { kind: 'seed' } },
   close_open: { fd: { kind: 'fd' } },
   mmap: {
     map: { kind: 'mapDef' }, fd: { kind: 'fd' }, off: { kind: 'bytes' }, len: { kind: 'bytes' },
@@ -275,6 +277,8 @@ function validateField(ctx: Context, kind: FieldKind, value: unknown, path: stri
       return expectInt(source, value, path, 0, SYNC_FLAGS_MASK + 1, 'sync_file_range flags (0..7)');
     case 'count':
       return expectInt(source, value, path, 0, 1 << 16, 'a count (0..65535)');
+    case 'seed':
+      return expectInt(source, value, path, 0, 2 ** 32, 'a seed (an integer 0..4294967295)');
     case 'iocbDef': {
       const iocb = expectInt(source, value, path, 0, MAX_MAP_ID, 'an iocb id (a non-negative integer below 2^32)');
       ctx.iocbsDefined.add(iocb);

@@ -88,6 +88,8 @@ function opLines(op: Op, maps: MapTable): string[] {
       return [comment(op, 'the inode was written back and evicted (approximate with syncfs + drop_caches)')];
     case 'remount':
       return [comment(op, 'clean unmount and mount again')];
+    case 'power_cut':
+      return [comment(op, `power cut here (seed ${op.seed}), then mount again: xfs_io cannot do it (use dm-log-writes or a VM reset; xfs_io -x -c "shutdown" only approximates it), the rest of the script runs on uncut files`)];
     case 'close_open':
       return [comment(op, 'the fd was closed and opened again (its errseq cursor sampled anew)')];
     case 'aio_write':

@@ -28,6 +28,7 @@ function everyOp(): Program {
     { op: 'drop_caches' },
     { op: 'evict', file: 1 },
     { op: 'remount' },
+    { op: 'power_cut', seed: 4294967295 },
     { op: 'close_open', fd: 0 },
     { op: 'mmap', map: 0, fd: 0, off: 0, len: 8192, prot: 'r' },
     { op: 'mmap', map: 1, fd: 0, off: 0, len: 8192, prot: 'w' },

@@ -29,6 +29,7 @@ function sample(): Program {
           { op: 'remount' },
           { op: 'close_open', fd: 1 },
           { op: 'mmap', map: 3, fd: 0, off: 0, len: 8192, prot: 'rw' },
+          { op: 'power_cut', seed: 4294967295 },
         ],
       },
       {
@@ -217,4 +218,14 @@ test('enum-valued fields are checked', () => {
   rejects((p) => { setOp(p, 7, 'flags', 8); }, 'prog.json: $.threads[0].ops[7].flags: must be sync_file_range flags (0..7), got 8');
   rejects((p) => { (p.threads[1]?.ops[2] as unknown as Record<string, unknown>)['sync'] = 'yes'; },
     'prog.json: $.threads[1].ops[2].sync: must be a boolean, got "yes"');
+});
+
+test('a power cut seed is a uint32', () => {
+  const at = sample().threads[0]!.ops.findIndex((o) => o.op === 'power_cut');
+  rejects((p) => { setOp(p, at, 'seed', -1); },
+    `prog.json: $.threads[0].ops[${at}].seed: must be a seed (an integer 0..4294967295), got -1`);
+  rejects((p) => { setOp(p, at, 'seed', 2 ** 32); },
+    `prog.json: $.threads[0].ops[${at}].seed: must be a seed (an integer 0..4294967295), got 4294967296`);
+  rejects((p) => { delete (p.threads[0]?.ops[at] as unknown as Record<string, unknown>)['seed']; },
+    `prog.json: $.threads[0].ops[${at}].seed: missing field`);
 });

@@ -25,7 +25,7 @@ const known = knownRepros();
 /** Ops with no xfs_io command: the export writes them as comments. */
 const XFS_IO_COMMENTED = new Set<Op['op']>([
   'copy_range', 'drop_caches', 'evict', 'remount', 'close_open', 'aio_write', 'aio_read', 'aio_wait',
-  'writeback_kick', 'reclaim', 'fail_bio',
+  'writeback_kick', 'reclaim', 'fail_bio', 'power_cut',
 ]);
 
 /** One syscall whenever bsize covers the whole length: the same I/O. */

@@ -67,6 +67,15 @@ export interface BlockFsOptions {
   bugs: BugSet;
 }
 
+/** An inode's metadata as a log commit writes it: its on-disk size and allocated extents. */
+export interface InodeSnapshot {
+  ino: number;
+  size: number;
+  exts: Extent[];
+  /** When it was taken: a commit never replaces a newer snapshot with an older one. */
+  gen: number;
+}
+
 export abstract class BlockFs implements Filesystem {
   abstract readonly name: string;
   readonly blkbits: number;
@@ -80,7 +89,7 @@ export abstract class BlockFs implements Filesystem {
    * log commit that held it: what crash recovery replays. Absent: never
    * committed, so an empty file.
    */
-  private readonly committed = new Map<number, { size: number; exts: Extent[] }>();
+  private readonly committed = new Map<number, InodeSnapshot>();
   /** Zaps a folio's ptes through its mapping's rmap hook (unmap_mapping_folio). */
   readonly unmapFolio: FolioUnmapper = unmapMappingFolio;
 
@@ -206,7 +215,7 @@ export abstract class BlockFs implements Filesystem {
    * The partial-block zeroing of truncate, punch and zero range. ext4 does it
    * inside a journal handle; xfs outside any transaction.
    */
-  protected *zeroPartialBlocks(body: Co<number>): Co<number> {
+  protected *zeroPartialBlocks(_inode: Inode, body: Co<number>): Co<number> {
     return yield* body;
   }
 
@@ -276,10 +285,25 @@ export abstract class BlockFs implements Filesystem {
     while (done < n) {
       const got = this.alloc.alloc(n - done);
       if (!got) return done > 0 ? done : -ENOSPC;
+      this.extentBusyReuse(got.start, got.len);
       inode.extents.set(lblk + done, got.len, got.start, state);
       done += got.len;
     }
     return done;
+  }
+
+  /**
+   * xfs_extent_busy_reuse / ext4_mb_free_metadata: blocks freed by a
+   * transaction not yet committed are still referenced by the committed
+   * metadata; handing them out again first forces a log commit of the inodes
+   * whose committed extents still hold them, so that crash recovery can never
+   * map one file's blocks full of another's data.
+   */
+  private extentBusyReuse(start: number, len: number): void {
+    for (const owner of this.inodes) {
+      const c = this.committed.get(owner.ino);
+      if (c && c.exts.some((e) => e.pblk < start + len && start < e.pblk + e.len)) this.logCommitInode(owner);
+    }
   }
 
   /** Free the allocated blocks of removed extent pieces; drop delalloc reservations. */
@@ -623,8 +647,35 @@ export abstract class BlockFs implements Filesystem {
    * until a later commit holds their conversion.
    */
   protected logCommitInode(inode: Inode): void {
+    this.installCommitted([this.snapshotInode(inode)]);
+  }
+
+  /** The inode's metadata as a commit now would write it. */
+  protected inodeMetadata(inode: Inode): InodeSnapshot {
     const exts = inode.extents.exts.filter((e) => e.state !== ExtState.Delalloc).map((e) => ({ ...e }));
-    this.committed.set(inode.ino, { size: inode.diskSize, exts });
+    return { ino: inode.ino, size: inode.diskSize, exts, gen: ++this.snapshotGen };
+  }
+
+  private snapshotGen = 0;
+
+  /** The metadata a log commit takes of the inode (ext4 also remembers it as journaled). */
+  protected snapshotInode(inode: Inode): InodeSnapshot {
+    return this.inodeMetadata(inode);
+  }
+
+  /**
+   * The commit record is on disk. The log write is REQ_PREFLUSH|REQ_FUA:
+   * every completed data write is durable before the metadata that maps it
+   * (extents converted at I/O completion, the size moved there) is.
+   */
+  protected installCommitted(snaps: readonly InodeSnapshot[]): void {
+    this.dev.syncCache();
+    // A journal commit that captured its snapshot before a later direct commit
+    // (a clean unmount's, a busy extent's) completes as if it came first.
+    for (const snap of snaps) {
+      const cur = this.committed.get(snap.ino);
+      if (!cur || snap.gen > cur.gen) this.committed.set(snap.ino, snap);
+    }
   }
 
   /**
@@ -648,7 +699,51 @@ export abstract class BlockFs implements Filesystem {
       for (const e of c.exts) used.push({ start: e.pblk, len: e.len });
     }
     this.alloc.resetTo(used);
+    // Delayed allocation reservations are in-core only.
+    this.reserved = 0;
+    for (const inode of this.inodes) this.recoveryTrim(inode);
+    // A reader racing with the cut (the sim's process outlives it) may have
+    // cached what the lost in-core state mapped meanwhile: that goes too.
+    for (const inode of this.inodes) yield* truncateInodePagesRange(inode.mapping, 0, -1, () => {});
+    // Mount ends with the log replayed and the device flushed: what the files
+    // show now is on stable storage (a writeback of the old page cache that
+    // slipped in after the cut included).
+    this.dev.syncCache();
     return report;
+  }
+
+  /**
+   * The end of crash recovery: an inode caught in a size change loses the
+   * written blocks past its recovered size. xfs replays the intents of a
+   * truncate whose size change committed (EFI/BUI recovery finishes the
+   * extent removal); ext4 truncates the inodes on its orphan list, where
+   * ext4_setattr and extending direct writes put them (ext4_orphan_cleanup).
+   * The sim keeps neither intents nor an orphan list: written blocks past the
+   * recovered size are exactly what such a change in flight leaves, and
+   * unwritten ones past it are KEEP_SIZE preallocation, which stays.
+   */
+  protected recoveryTrim(inode: Inode): void {
+    const first = Math.ceil(inode.diskSize / this.blockSize);
+    const past = inode.extents.exts.filter((e) => e.lblk + e.len > first && e.state === ExtState.Written);
+    if (past.length === 0) return;
+    for (const e of past) {
+      const from = Math.max(first, e.lblk);
+      this.releaseExtents(inode.extents.remove(from, e.lblk + e.len - from));
+    }
+    this.logCommitInode(inode);
+  }
+
+  readDisk(inode: Inode): Uint8Array {
+    const out = new Uint8Array(inode.iSize);
+    const bs = this.blockSize;
+    for (let b = 0; b * bs < out.length; b++) {
+      const { ext } = inode.extents.lookup(b);
+      // Holes, unwritten and delalloc blocks read as zeroes.
+      if (!ext || ext.state !== ExtState.Written) continue;
+      const n = Math.min(bs, out.length - b * bs);
+      this.dev.readVisible((ext.pblk + b - ext.lblk) * bs, out.subarray(b * bs, b * bs + n));
+    }
+    return out;
   }
 
   // ---- mmap ---------------------------------------------------------------
@@ -686,8 +781,8 @@ export abstract class BlockFs implements Filesystem {
     yield* inodeDioWait(inode);
     const oldsize = inode.iSize;
     let err: number;
-    if (newsize > oldsize) err = yield* this.zeroPartialBlocks(iomapZeroRange(inode, oldsize, newsize - oldsize, this.writeCtx));
-    else err = yield* this.zeroPartialBlocks(iomapTruncatePage(inode, newsize, this.writeCtx));
+    if (newsize > oldsize) err = yield* this.zeroPartialBlocks(inode, iomapZeroRange(inode, oldsize, newsize - oldsize, this.writeCtx));
+    else err = yield* this.zeroPartialBlocks(inode, iomapTruncatePage(inode, newsize, this.writeCtx));
     if (err < 0) return err;
     // xfs_setattr_size: write back from the on-disk size before the new size
     // is set, so a failed writeback leaves the file as it was.
@@ -777,7 +872,7 @@ export abstract class BlockFs implements Filesystem {
     if (last > first) this.releaseExtents(inode.extents.remove(first, last - first));
     if (off >= inode.iSize) return 0;
     const zlen = Math.min(off + len, inode.iSize) - off;
-    return yield* this.zeroPartialBlocks(iomapZeroRange(inode, off, zlen, this.writeCtx));
+    return yield* this.zeroPartialBlocks(inode, iomapZeroRange(inode, off, zlen, this.writeCtx));
   }
 
   /** What a punch does to the page cache first: xfs writes the range back and drops it (xfs_flush_unmap_range). */

@@ -4,14 +4,22 @@
 // and cannot fill holes with direct I/O (-ENOTBLK: fall back to buffered).
 
 import type { FallocMode } from '../../prog/types.js';
+import { BioOp, type BlockDevice, type PowerCutReport } from '../blockdev.js';
 import { EIOCBQUEUED, ENOTBLK } from '../errno.js';
-import type { Co } from '../sched.js';
-import { filemapWriteAndWaitRange, invalidateMappingPages, truncateInodePagesRange, unmapMappingRange } from '../mm/filemap.js';
+import type { Co, Sched } from '../sched.js';
+import {
+  filemapFdatawaitRangeKeepErrors,
+  filemapWriteAndWaitRange,
+  invalidateMappingPages,
+  truncateInodePagesRange,
+  unmapMappingRange,
+} from '../mm/filemap.js';
 import { PAGE_SHIFT } from '../mm/folio.js';
 import { type Kiocb, inodeDioWait } from '../iomap/direct-io.js';
 import { IOMAP_WRITE, type Iomap } from '../iomap/iomap.js';
 import { iomapFileBufferedWrite } from '../iomap/write.js';
-import { BlockFs } from './blockfs.js';
+import { BlockFs, type BlockFsOptions, type InodeSnapshot } from './blockfs.js';
+import { Journal } from './jbd2.js';
 import { ExtState, type Extent } from './extent-map.js';
 import type { Inode, OpenFile } from './inode.js';
 import { covSite, covState } from '../cov.js';
@@ -31,17 +39,77 @@ export class Ext4Fs extends BlockFs {
     return true;
   }
 
+  /** The jbd2 journal (data=ordered). */
+  readonly journal: Journal<InodeSnapshot>;
+  /** Each inode's metadata as a commit last captured it (what its i_sync_tid transaction writes). */
+  private readonly journaled = new Map<number, InodeSnapshot>();
+
+  constructor(sched: Sched, dev: BlockDevice, opts: BlockFsOptions) {
+    super(sched, dev, opts);
+    this.journal = new Journal<InodeSnapshot>(sched, {
+      snapshotInode: (inode) => this.snapshotInode(inode),
+      installCommitted: (snaps) => this.installCommitted(snaps),
+      // journal_finish_inode_data_buffers: the inode's data writeback in flight completes first.
+      waitInodeData: (inode) => filemapFdatawaitRangeKeepErrors(inode.mapping, 0, Number.MAX_SAFE_INTEGER),
+    });
+  }
+
+  protected override snapshotInode(inode: Inode): InodeSnapshot {
+    const snap = super.snapshotInode(inode);
+    this.journaled.set(inode.ino, snap);
+    return snap;
+  }
+
   /** ext4_zero_partial_blocks and ext4_block_truncate_page run inside a journal handle. */
-  protected override *zeroPartialBlocks(body: Co<number>): Co<number> {
-    const t = this.sched.cur();
-    t.journalHandles++; // ext4_journal_start
-    this.sched.lockdep.acquire(this.sched, 'jbd2_handle');
+  protected override *zeroPartialBlocks(inode: Inode, body: Co<number>): Co<number> {
+    const h = yield* this.journal.start(); // ext4_journal_start
     try {
-      return yield* body;
+      const ret = yield* body;
+      this.journal.joinInode(h, inode);
+      return ret;
     } finally {
-      this.sched.lockdep.release(this.sched, 'jbd2_handle');
-      t.journalHandles--; // ext4_journal_stop
+      this.journal.stop(h); // ext4_journal_stop
     }
+  }
+
+  /** ext4_mark_inode_dirty under a handle of its own: the inode's new size and extents join the running transaction. */
+  private *markInodeDirty(inode: Inode): Co<void> {
+    const h = yield* this.journal.start();
+    this.journal.joinInode(h, inode);
+    this.journal.stop(h);
+  }
+
+  /** ext4_setattr: the size change is journaled. */
+  override *setattrSize(file: OpenFile, size: number): Co<number> {
+    const ret = yield* super.setattrSize(file, size);
+    if (ret === 0) yield* this.markInodeDirty(file.inode);
+    return ret;
+  }
+
+  /** ext4_fallocate: every mode changes extents (and maybe the size) under handles. */
+  override *fallocate(file: OpenFile, mode: FallocMode, off: number, len: number): Co<number> {
+    const ret = yield* super.fallocate(file, mode, off, len);
+    if (ret === 0) yield* this.markInodeDirty(file.inode);
+    return ret;
+  }
+
+  /**
+   * ext4_sync_file (data=ordered): write the data back and wait, then
+   * ext4_fsync_journal: wait for the commit of the transaction holding the
+   * inode's metadata (jbd2_complete_transaction on i_sync_tid), starting it
+   * if it still runs; then the cache flush (needs_barrier). Metadata the sim
+   * changed outside a handle (I/O completion converts extents and moves
+   * i_disksize where ext4 uses reserved handles) joins the running
+   * transaction here, as those handles would have.
+   */
+  override *fsync(file: OpenFile, start: number, end: number, _datasync: boolean): Co<number> {
+    const err = yield* this.fileWriteAndWaitRange(file, start, end);
+    if (err) return err;
+    const inode = file.inode;
+    const journaled = this.journaled.get(inode.ino) ?? { ino: inode.ino, size: 0, exts: [], gen: 0 };
+    if (!sameMetadata(this.inodeMetadata(inode), journaled)) this.journal.joinInodeReserved(inode);
+    yield* this.journal.completeTransaction(this.journal.tidOf(inode));
+    return yield* this.submitBioWait(BioOp.Flush, 0, new Uint8Array(0), 'blkdev_issue_flush', true);
   }
 
   /**
@@ -99,6 +167,15 @@ export class Ext4Fs extends BlockFs {
     // Before the base class takes the on-disk size and commits the inode.
     if (inode.indirect) this.truncateExtents(inode, inode.diskSize);
     super.reloadInode(inode);
+  }
+
+  /** Crash recovery (jbd2_journal_recover, then ext4_orphan_cleanup: see BlockFs.recoveryTrim). */
+  override *powerCut(seed: number): Co<PowerCutReport> {
+    // The running and committing transactions die with the machine; recovery replays committed ones.
+    this.journal.powerCut();
+    const report = yield* super.powerCut(seed);
+    for (const inode of this.inodes) this.journaled.set(inode.ino, this.inodeMetadata(inode));
+    return report;
   }
 
   /** ext4_fallocate: only punch hole works without extents (-EOPNOTSUPP otherwise). */
@@ -177,4 +254,12 @@ export class Ext4Fs extends BlockFs {
     if (!e2) invalidateMappingPages(inode.mapping, Math.floor(offset / (1 << PAGE_SHIFT)), Math.floor(endbyte / (1 << PAGE_SHIFT)));
     return ret + err;
   }
+}
+
+function sameMetadata(a: InodeSnapshot, b: InodeSnapshot): boolean {
+  if (a.size !== b.size || a.exts.length !== b.exts.length) return false;
+  return a.exts.every((e, i) => {
+    const f = b.exts[i]!;
+    return e.lblk === f.lblk && e.len === f.len && e.pblk === f.pblk && e.state === f.state;
+  });
 }

@@ -3,7 +3,7 @@
 // calls only these.
 
 import type { FallocMode } from '../../prog/types.js';
-import type { BlockDevice } from '../blockdev.js';
+import type { BlockDevice, PowerCutReport } from '../blockdev.js';
 import type { Sched } from '../sched.js';
 import type { Co } from '../sched.js';
 import type { Folio } from '../mm/folio.js';
@@ -51,4 +51,16 @@ export interface Filesystem {
   evictInode(inode: Inode): Co<void>;
   /** Rebuild in-core inode state from what is on disk, after a remount. */
   reloadInode(inode: Inode): void;
+  /**
+   * Power cut and mount again: what was not durable is lost or torn, the page
+   * cache and in-core inode state are gone, and crash recovery rebuilds each
+   * inode. The caller holds every file quiet (as for a remount).
+   */
+  powerCut(seed: number): Co<PowerCutReport>;
+  /**
+   * The file's bytes as its on-disk metadata maps them now, read without I/O
+   * and past the page cache: what the harness's oracle judges after a power
+   * cut (a read through the page cache would use up the program's faults).
+   */
+  readDisk(inode: Inode): Uint8Array;
 }

@@ -6,7 +6,8 @@
 // event.
 
 import type { FallocMode } from '../../prog/types.js';
-import { type BlockDevice, SparseStore } from '../blockdev.js';
+import { type BlockDevice, type PowerCutReport, SparseStore } from '../blockdev.js';
+import { Rng } from '../schedule.js';
 import { EINVAL, EIO, EOPNOTSUPP } from '../errno.js';
 import { errseqCheckAndAdvance } from '../errseq.js';
 import { type Co, type Sched, WaitQueue } from '../sched.js';
@@ -56,6 +57,8 @@ const C_FUSE_CLEAR_UPTODATE = covSite('fuse_send_write_pages:clear-uptodate');
 interface ServerFile {
   data: SparseStore;
   size: number;
+  /** What the daemon's own storage holds durably: its content at the last FUSE_FSYNC. */
+  durable: { data: SparseStore; size: number };
 }
 
 /** The FUSE server: a passthrough daemon over its own storage. */
@@ -65,7 +68,7 @@ export class FuseServer {
   file(ino: number): ServerFile {
     let f = this.files.get(ino);
     if (!f) {
-      f = { data: new SparseStore(), size: 0 };
+      f = { data: new SparseStore(), size: 0, durable: { data: new SparseStore(), size: 0 } };
       this.files.set(ino, f);
     }
     return f;
@@ -90,6 +93,29 @@ export class FuseServer {
     const f = this.file(ino);
     const end = Math.min(off + len, f.size);
     if (end > off) f.data.write(off, new Uint8Array(end - off));
+  }
+
+  /** FUSE_FSYNC: the daemon fsyncs its backing file; what it holds now is durable. */
+  fsync(ino: number): void {
+    const f = this.file(ino);
+    f.durable = { data: f.data.clone(), size: f.size };
+  }
+
+  /**
+   * The machine lost power (the daemon with it) and the daemon starts again
+   * over its storage: a file not fsynced since it last changed holds either
+   * its content at its last FUSE_FSYNC or what the daemon had written since
+   * (whole-file granularity: the daemon's backing filesystem is not modelled
+   * further), drawn from the seed.
+   */
+  powerCut(rng: Rng): void {
+    for (const ino of [...this.files.keys()].sort((a, b) => a - b)) {
+      const f = this.files.get(ino)!;
+      if (rng.int(2) === 0) {
+        f.data = f.durable.data.clone();
+        f.size = f.durable.size;
+      } else this.fsync(ino);
+    }
   }
 
   setSize(ino: number, size: number): void {
@@ -380,7 +406,10 @@ export class FuseFs implements Filesystem {
       : errseqCheckAndAdvance(mapping.wbErr, file.fWbErr);
     mapping.asFlags &= ~(AS_EIO | AS_ENOSPC);
     if (err || err2) return err || err2;
-    return yield* this.requestWait('fuse_fsync', () => 0);
+    return yield* this.requestWait('fuse_fsync', () => {
+      this.server.fsync(file.inode.ino);
+      return 0;
+    });
   }
 
   /** fuse_page_mkwrite: lock, check the mapping, wait for writeback; dirtying follows in the fault path. */
@@ -403,6 +432,31 @@ export class FuseFs implements Filesystem {
   }
 
   reloadInode(inode: Inode): void {
+    // The unmount's sync_filesystem: fuse_sync_fs sends FUSE_SYNCFS, the daemon syncs its files.
+    this.server.fsync(inode.ino);
     inode.iSize = this.server.file(inode.ino).size;
+  }
+
+  readDisk(inode: Inode): Uint8Array {
+    const out = new Uint8Array(inode.iSize);
+    this.server.read(inode.ino, 0, out);
+    return out;
+  }
+
+  /**
+   * Power cut of the machine the daemon runs on: the client's page cache
+   * (dirty mmap stores never sent) is gone, the daemon restarts over its own
+   * storage (FuseServer.powerCut), and the mount looks every size up again.
+   * The block device is not involved: the files live in the daemon.
+   */
+  *powerCut(seed: number): Co<PowerCutReport> {
+    const report = this.dev.powerCut(seed);
+    // The daemon restarts first: a reader racing with the cut (the sim's process outlives it) reads what it has now.
+    this.server.powerCut(new Rng(seed ^ 0x5f3759df));
+    for (const inode of this.inodes) inode.iSize = this.server.file(inode.ino).size;
+    for (const inode of this.inodes) yield* truncateInodePagesRange(inode.mapping, 0, -1, () => {});
+    // The restarted daemon's files are what its storage holds (a write of the old page cache that slipped in included).
+    for (const inode of this.inodes) this.server.fsync(inode.ino);
+    return report;
   }
 }

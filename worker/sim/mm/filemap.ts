@@ -461,6 +461,8 @@ export function* invalidateInodePages2Range(
   const s = mapping.sched;
   let ret = 0;
   for (const f of foliosInRange(mapping, first, last)) {
+    // folio_try_get: one removed (and freed) while we slept on an earlier folio is gone, not to be touched.
+    if (f.mapping !== mapping) continue;
     folioGet(f);
     yield* folioLock(s, f);
     if (f.mapping === mapping) {

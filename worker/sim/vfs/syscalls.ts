@@ -206,3 +206,28 @@ export function* sysRemount(k: Kernel): Co<number> {
   release(k, k.inodes);
   return 0;
 }
+
+/**
+ * Power cut, then mount again: the device keeps only what was durable (the
+ * rest torn per sector, drawn from seed), crash recovery rebuilds every file
+ * from the committed metadata, and the in-core inodes start over with no
+ * writeback error recorded (a new mount's inodes). The program's process
+ * outlives the cut in the sim; like a remount, live mappings refuse it.
+ */
+export function* sysPowerCut(k: Kernel, seed: number): Co<number> {
+  if (k.mm.hasMappings()) return -EBUSY;
+  const t = k.sched.current;
+  t?.frames.push('power_cut');
+  try {
+    yield* quiesce(k, k.inodes);
+    yield* k.fs.powerCut(seed);
+    for (const inode of k.inodes) {
+      inode.mapping.wbErr.v = 0;
+      inode.mapping.asFlags = 0;
+    }
+    release(k, k.inodes);
+    return 0;
+  } finally {
+    t?.frames.pop();
+  }
+}
