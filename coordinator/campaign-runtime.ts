@@ -95,8 +95,8 @@ export class CampaignRuntime {
   private readonly rate: [number, number][] = [];
   /** Worker id -> performance.now() ms of its last result for this campaign. */
   readonly workerSeen = new Map<string, number>();
-  readonly listeners = new Set<(info: CampaignInfo) => void>();
-  lastSentInfo = '';
+  /** Watchers, each with the last info it was sent (as JSON), so each sees every change once. */
+  readonly listeners = new Map<(info: CampaignInfo) => void, string>();
   lastNotify = 0;
   dirty = false;
   /**

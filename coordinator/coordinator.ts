@@ -224,8 +224,9 @@ export class Coordinator implements CoordinatorApi {
 
   watchCampaign(campaignId: string, listener: (info: CampaignInfo) => void): () => void {
     const c = this.campaign(campaignId);
-    c.listeners.add(listener);
-    listener(this.info(c));
+    const info = this.info(c);
+    c.listeners.set(listener, JSON.stringify(info));
+    listener(info);
     return () => c.listeners.delete(listener);
   }
 
@@ -312,9 +313,11 @@ export class Coordinator implements CoordinatorApi {
     c.lastNotify = now;
     const info = this.info(c);
     const text = JSON.stringify(info);
-    if (text === c.lastSentInfo) return;
-    c.lastSentInfo = text;
-    for (const l of c.listeners) {
+    // Per watcher: a campaign stopped, resumed and stopped again with nothing
+    // done in between looks the same as before, yet a new watcher has not seen it.
+    for (const [l, last] of c.listeners) {
+      if (last === text) continue;
+      c.listeners.set(l, text);
       try {
         l(info);
       } catch (err) {

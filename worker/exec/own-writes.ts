@@ -190,6 +190,13 @@ export class OwnWrites {
         else if (op.mode === 'alloc' || op.mode === 'zero') s.floor = Math.max(s.floor, op.off + op.len);
         return;
       }
+      case 'power_cut':
+        // What was not durable yet may be gone, in every file, and sizes may fall back.
+        for (const s of st) {
+          s.forget(0, Infinity);
+          s.floor = 0;
+        }
+        return;
       default:
         return;
     }
