@@ -464,6 +464,14 @@ class Execution {
           ret = yield* sysPwrite(k, file, op.off + done, this.fill(bufs, n, op.fill));
           if (ret > 0) {
             this.shadowOfFd(op.fd).fill(op.off + done, ret, op.fill);
+            // fuse_fill_write_pages copied the whole chunk into the page cache
+            // before the server answered; fuse_send_write_pages only clears
+            // uptodate on the folio where a short WRITE stopped, and leaves its
+            // dirty bit alone: an mmap-dirtied folio is later written back whole
+            // (fuse_writepages), the bytes the server refused included.
+            if (ret < n && !file.direct && this.program.config.fs === 'fuse') {
+              this.shadowOfFd(op.fd).copiedNotWritten(op.off + done + ret, n - ret);
+            }
             this.noteChange(this.shadowOfFd(op.fd));
           } else if (ret === -EIO && file.direct) {
             // Some of a failed direct write's bios may have landed.

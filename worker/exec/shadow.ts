@@ -119,6 +119,19 @@ export class ShadowFile {
     if (off + len > past) this.pendingPostEof.push(past, off + len);
   }
 
+  /**
+   * Bytes a buffered write copied into the page cache but the filesystem did
+   * not take (a FUSE server's short WRITE reply): the cached folio keeps them,
+   * and if it is dirty (an mmap store) writeback sends them to the server
+   * later, so they may or may not become file data. Past EOF they are like
+   * stores through a mapping past EOF.
+   */
+  copiedNotWritten(off: number, len: number): void {
+    this.forget(off, len);
+    const past = Math.max(off, this.size);
+    if (off + len > past) this.pendingPostEof.push(past, off + len);
+  }
+
   /** The unknown-mask of [off, off+len), or null when all of it is known. */
   unknownIn(off: number, len: number): Uint8Array | null {
     const u = this.unknown;

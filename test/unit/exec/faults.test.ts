@@ -102,3 +102,30 @@ test('[fuse] with fuse-clear-uptodate-ifs, a short write leaves the ifs claiming
   const r = runProgram(p, { bugs: new Set(['fuse-clear-uptodate-ifs']) });
   assert.equal(r.violation?.signature, 'WARN ifs_free:uptodate-mismatch @ ifs_free<-truncate_inode_pages_range');
 });
+
+test('[fuse] a short WRITE into an mmap-dirtied folio: the refused bytes stay cached and reach the server at writeback', () => {
+  // fuse_fill_write_pages copies all 23 bytes into the folio; the server takes
+  // 11; fuse_send_write_pages clears uptodate but the folio stays dirty from
+  // the mmap store, and writeback (here forced by the truncate) sends all of it.
+  const p: Program = {
+    version: 1,
+    config: { fs: 'fuse', inode: 'extent', blockSize: 4096, folioMax: 4096 },
+    files: [{ name: 'f' }],
+    fds: [{ file: 0, direct: false }],
+    threads: [{ ops: [
+      { op: 'mmap', map: 0, fd: 0, off: 0, len: 4096, prot: 'rw' },
+      { op: 'pwrite', fd: 0, off: 0, len: 1024, fill: 7 },
+      { op: 'fail_bio', write: true, skip: 0, short: true },
+      { op: 'mwrite', map: 0, off: 0, len: 113, fill: 7 },
+      { op: 'pwrite', fd: 0, off: 0, len: 23, fill: 6 },
+      { op: 'truncate', fd: 0, size: 4096 },
+    ] }],
+  };
+  const r = runProgram(p);
+  assert.equal(r.harnessError, null);
+  assert.equal(r.violation, null, r.violation?.message);
+  assert.deepEqual(r.results.map((x) => x.ret), [0, 1024, 0, 113, 11, 0]);
+  const data = r.files[0]!.data;
+  assert.deepEqual([...data.subarray(0, 23)], new Array(23).fill(6));
+  assert.deepEqual([...data.subarray(23, 113)], new Array(90).fill(7));
+});
