@@ -427,7 +427,9 @@ class Execution {
         if (a.conflicted) a.shadow.forget(a.off, ret);
         this.noteChange(a.shadow, a);
       } else if (ret === -EIO) {
+        // Some of its bios may have landed, racing with other AIOs in flight.
         a.shadow.forget(a.off, a.len);
+        this.noteChange(a.shadow, a);
       }
     } else if (a.shadow.version === a.submitVersion && !this.opInProgressWrites) {
       // Nothing changed the file while the read was in flight: it must see the shadow.
@@ -474,8 +476,10 @@ class Execution {
             }
             this.noteChange(this.shadowOfFd(op.fd));
           } else if (ret === -EIO && file.direct) {
-            // Some of a failed direct write's bios may have landed.
+            // Some of a failed direct write's bios may have landed, in any
+            // order with the bios of direct writes still in flight.
             this.shadowOfFd(op.fd).forget(op.off + done, n);
+            this.noteChange(this.shadowOfFd(op.fd));
           }
           if (ret <= 0) break;
           done += ret;
