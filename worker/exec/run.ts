@@ -386,6 +386,27 @@ class Execution {
     }
   }
 
+  /**
+   * A FUSE buffered write the server did not take whole (a short reply or an
+   * error): fuse_fill_write_pages had copied all of [start, start+len) into
+   * the page cache, and fuse_send_write_pages clears uptodate on every folio
+   * of the request from the one where the server stopped (all of them on an
+   * error), leaving their dirty bits alone. Such a folio is re-read from the
+   * server at the next read, dropping bytes stored through a mapping that
+   * were not written back yet; if it stays dirty, writeback sends the bytes
+   * the server refused. Either may happen: the rest of those folios is
+   * unknown. The folio size is not known here: folioMax bounds it.
+   */
+  private fuseWriteNotTaken(shadow: ShadowFile, start: number, len: number, taken: number): void {
+    const fs = this.program.config.folioMax;
+    const stop = start + taken;
+    const lo = Math.floor(stop / fs) * fs;
+    const hi = Math.ceil((start + len) / fs) * fs;
+    // The part the server took is on the server and in the cache alike.
+    if (lo < start) shadow.forget(lo, start - lo);
+    shadow.copiedNotWritten(stop, hi - stop);
+  }
+
   /** io_submit of one direct I/O; the iocb completes now (synchronous path) or later. */
   private *aioSubmit(op: Extract<Op, { op: 'aio_write' | 'aio_read' }>): Co<number> {
     const k = this.k;
@@ -422,6 +443,9 @@ class Execution {
     a.completedInOp = this.opCount;
     const ret = a.iocb.result;
     if (a.write) {
+      if (((ret > 0 && ret < a.len) || ret === -EIO) && a.directStart < 0 && this.program.config.fs === 'fuse') {
+        this.fuseWriteNotTaken(a.shadow, a.off, a.len, Math.max(0, ret));
+      }
       if (ret > 0) {
         a.shadow.fill(a.off, ret, a.fill);
         if (a.conflicted) a.shadow.forget(a.off, ret);
@@ -466,16 +490,12 @@ class Execution {
           ret = yield* sysPwrite(k, file, op.off + done, this.fill(bufs, n, op.fill));
           if (ret > 0) {
             this.shadowOfFd(op.fd).fill(op.off + done, ret, op.fill);
-            // fuse_fill_write_pages copied the whole chunk into the page cache
-            // before the server answered; fuse_send_write_pages only clears
-            // uptodate on the folio where a short WRITE stopped, and leaves its
-            // dirty bit alone: an mmap-dirtied folio is later written back whole
-            // (fuse_writepages), the bytes the server refused included.
-            if (ret < n && !file.direct && this.program.config.fs === 'fuse') {
-              this.shadowOfFd(op.fd).copiedNotWritten(op.off + done + ret, n - ret);
-            }
             this.noteChange(this.shadowOfFd(op.fd));
-          } else if (ret === -EIO && file.direct) {
+          }
+          if (((ret > 0 && ret < n) || ret === -EIO) && !file.direct && this.program.config.fs === 'fuse') {
+            this.fuseWriteNotTaken(this.shadowOfFd(op.fd), op.off + done, n, Math.max(0, ret));
+          }
+          if (ret === -EIO && file.direct) {
             // Some of a failed direct write's bios may have landed, in any
             // order with the bios of direct writes still in flight.
             this.shadowOfFd(op.fd).forget(op.off + done, n);

@@ -161,3 +161,27 @@ test('[xfs] a direct write that fails part-way races with an AIO direct write in
   assert.deepEqual(r.results.map((x) => x.ret), [512, 0, 0, 83, 0, 0, -5]);
   assert.deepEqual([...r.files[0]!.data.subarray(0, 1024)], new Array(1024).fill(5));
 });
+
+test('[fuse] a failed WRITE clears uptodate on a folio dirtied through a mapping: the next read brings back the server\'s bytes', () => {
+  // fuse_send_write_pages clears uptodate on every folio of a request that
+  // failed; the mmap store in that folio was never written back, and the
+  // final read re-reads the folio from the server (zeroes), store and all.
+  const p: Program = {
+    version: 1,
+    config: { fs: 'fuse', inode: 'extent', blockSize: 4096, folioMax: 4096 },
+    files: [{ name: 'f' }],
+    fds: [{ file: 0, direct: false }, { file: 0, direct: false }],
+    threads: [{ ops: [
+      { op: 'fallocate', fd: 1, mode: 'zero', off: 8192, len: 1024 },
+      { op: 'mmap', map: 0, fd: 0, off: 0, len: 4096, prot: 'rw' },
+      { op: 'fail_bio', write: true, skip: 0 },
+      { op: 'mwrite', map: 0, off: 0, len: 113, fill: 5 },
+      { op: 'pwrite', fd: 0, off: 0, len: 23, fill: 5 },
+    ] }],
+  };
+  const r = runProgram(p);
+  assert.equal(r.harnessError, null);
+  assert.equal(r.violation, null, r.violation?.message);
+  assert.deepEqual(r.results.map((x) => x.ret), [0, 0, 0, 113, -5]);
+  assert.deepEqual([...r.files[0]!.data.subarray(0, 113)], new Array(113).fill(0));
+});
