@@ -47,3 +47,12 @@ test('ext4-indirect-final-mismatch: blocks writeback did not write read as zeroe
   const res = replay('ext4-indirect-final-mismatch.json');
   assert.equal(runs(res.files[0]!.data), '0-127210:0 127210-129024:1');
 });
+
+test('fuse-read-folio-writeback: a read of a folio under writeback waits for the WRITE before the READ', () => {
+  // A short WRITE cleared uptodate on a folio dirtied through a mapping; the
+  // flusher sends it (bytes 0..1024 = 1) while t1's pread re-reads it.
+  // fuse_do_readfolio waits for writeback first, so the cache gets what the
+  // server holds after the WRITE.
+  const res = replay('fuse-read-folio-writeback.json');
+  assert.equal(runs(res.files[0]!.data), '0-1024:1 1024-16384:0 16384-17408:1 17408-24576:0 24576-25088:1');
+});

@@ -129,7 +129,7 @@ export class FuseFs implements Filesystem {
     const inode = new Inode(this, this.inodes.length + 1, name, false, this.folioMax);
     const bits = this.blkbits;
     inode.mapping.aops = {
-      readFolio: (folio) => iomapReadFolio(inode, folio, this.iomapOps, this.readOps),
+      readFolio: (folio) => this.fuseReadFolio(inode, folio),
       dirtyFolio: (folio) => iomapDirtyFolio(folio, bits),
       invalidateFolio: (folio, off, len) => iomapInvalidateFolio(this.sched, folio, off, len),
       releaseFolio: (folio) => iomapReleaseFolio(this.sched, folio),
@@ -138,6 +138,17 @@ export class FuseFs implements Filesystem {
     this.server.file(inode.ino);
     this.inodes.push(inode);
     return inode;
+  }
+
+  /**
+   * fuse_read_folio: fuse_do_readfolio waits for writeback of the folio
+   * before it sends the READ ("make sure we read a properly synced folio"):
+   * a WRITE of the folio still on its way to the server would otherwise land
+   * after the READ, leaving the cache with older bytes than the server.
+   */
+  private *fuseReadFolio(inode: Inode, folio: Folio): Co<number> {
+    yield* folioWaitWriteback(this.sched, folio);
+    return yield* iomapReadFolio(inode, folio, this.iomapOps, this.readOps);
   }
 
   /** fuse_iomap_begin: everything is mapped; "addresses" are file offsets in the server. */
