@@ -110,6 +110,8 @@ export class ShadowFile {
 
   /** A store through a mapping: bytes past EOF are not part of the file (yet). */
   storeMapped(off: number, len: number, byte: number): void {
+    // A change like any write: an AIO read in flight meanwhile may see either side.
+    this.version++;
     const end = Math.min(off + len, this.size);
     if (end > off) {
       this.buf.fill(byte, off, end);

@@ -56,3 +56,11 @@ test('fuse-read-folio-writeback: a read of a folio under writeback waits for the
   const res = replay('fuse-read-folio-writeback.json');
   assert.equal(runs(res.files[0]!.data), '0-1024:1 1024-16384:0 16384-17408:1 17408-24576:0 24576-25088:1');
 });
+
+test('aio-read-mmap-store: a direct AIO read in flight across a store through a mapping may return the older bytes', () => {
+  // The AIO read flushed and read the disk (0x2) before the store (0x3) was
+  // written back; it completes during the next op. The store still reaches the file.
+  const res = replay('aio-read-mmap-store.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [0, 512, 0, 1024, 512]);
+  assert.equal(runs(res.files[0]!.data), '0-512:3');
+});
