@@ -557,10 +557,15 @@ class Execution {
         const from = this.shadowOfFd(op.fdIn);
         const src = from.view(op.offIn, op.len).slice();
         const srcUnknown = from.unknownIn(op.offIn, op.len);
+        // The copy reads its source while an AIO write in flight over it may
+        // land before or after (or between folios): the copied bytes are undecided.
+        const racing = this.aioWriteInFlight(from, op.offIn, op.len);
         const ret = yield* sysCopyFileRange(k, this.fds[op.fdIn]!, op.offIn, this.fds[op.fdOut]!, op.offOut, op.len);
         if (ret > 0) {
-          this.shadowOfFd(op.fdOut).write(op.offOut, src.subarray(0, ret), srcUnknown?.subarray(0, ret) ?? null);
-          this.noteChange(this.shadowOfFd(op.fdOut));
+          const to = this.shadowOfFd(op.fdOut);
+          to.write(op.offOut, src.subarray(0, ret), srcUnknown?.subarray(0, ret) ?? null);
+          if (racing || this.aioWriteInFlight(from, op.offIn, op.len)) to.forget(op.offOut, ret);
+          this.noteChange(to);
         }
         return ret;
       }

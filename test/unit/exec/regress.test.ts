@@ -64,3 +64,10 @@ test('aio-read-mmap-store: a direct AIO read in flight across a store through a 
   assert.deepEqual(res.results.map((x) => x.ret), [0, 512, 0, 1024, 512]);
   assert.equal(runs(res.files[0]!.data), '0-512:3');
 });
+
+test('copy-range-aio-write: copy_file_range over the range of an AIO write in flight copies what it finds', () => {
+  // The direct AIO write of 0x5 over [49152, 65536) completes while the copy
+  // of [61440, 63488) to 0 runs: the copy carries the AIO's bytes.
+  const res = replay('copy-range-aio-write.json');
+  assert.equal(runs(res.files[0]!.data), '0-2048:5 2048-45056:0 45056-49152:1 49152-65536:5 65536-73728:1');
+});
