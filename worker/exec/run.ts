@@ -16,7 +16,8 @@ import { Violation, violation } from '../sim/checks.js';
 import { errname } from '../sim/errno.js';
 import { Kernel } from '../sim/kernel.js';
 import { type Co, type Sched, type SimThread, waitForCycle } from '../sim/sched.js';
-import { filemapRead } from '../sim/mm/filemap.js';
+import { filemapLookup, filemapRead } from '../sim/mm/filemap.js';
+import { PAGE_SIZE, folioTestUptodate } from '../sim/mm/folio.js';
 import type { Inode, OpenFile } from '../sim/fs/inode.js';
 import {
   sysCopyFileRange,
@@ -407,6 +408,26 @@ class Execution {
     shadow.copiedNotWritten(stop, hi - stop);
   }
 
+  /**
+   * A store through a pte that still maps a folio a failed or short FUSE
+   * WRITE cleared (fuse_send_write_pages leaves the pte alone): it lands in a
+   * folio that is not uptodate, and the next read of it re-reads the folio
+   * from the server (fuse_read_folio), store and all, unless writeback sent
+   * the folio first. Those bytes may or may not stay.
+   */
+  private storedIntoStaleFolios(map: number, off: number, len: number, shadow: ShadowFile): void {
+    const vma = this.k.mm.vma(map);
+    if (!vma) return;
+    const mapping = vma.file.inode.mapping;
+    for (let p = off; p < off + len;) {
+      const folio = filemapLookup(mapping, Math.floor(p / PAGE_SIZE));
+      const next = folio ? folio.pos + folio.size : (Math.floor(p / PAGE_SIZE) + 1) * PAGE_SIZE;
+      const end = Math.min(off + len, next);
+      if (folio && !folioTestUptodate(folio)) shadow.forget(p, end - p);
+      p = end;
+    }
+  }
+
   /** io_submit of one direct I/O; the iocb completes now (synchronous path) or later. */
   private *aioSubmit(op: Extract<Op, { op: 'aio_write' | 'aio_read' }>): Co<number> {
     const k = this.k;
@@ -616,6 +637,7 @@ class Execution {
         const shadow = this.shadowOfMap(op.map);
         if (shadow && k.mm.lastStored > 0) {
           shadow.storeMapped(op.off, k.mm.lastStored, op.fill);
+          if (this.program.config.fs === 'fuse') this.storedIntoStaleFolios(op.map, op.off, k.mm.lastStored, shadow);
           this.noteChange(shadow);
         }
         return ret;

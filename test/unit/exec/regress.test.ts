@@ -71,3 +71,12 @@ test('copy-range-aio-write: copy_file_range over the range of an AIO write in fl
   const res = replay('copy-range-aio-write.json');
   assert.equal(runs(res.files[0]!.data), '0-2048:5 2048-45056:0 45056-49152:1 49152-65536:5 65536-73728:1');
 });
+
+test('fuse-store-stale-folio: a store into a folio a failed WRITE cleared is lost when the folio is re-read', () => {
+  // pwrite -EIO cleared uptodate on the mapped folio at 24576; the next store
+  // (0x5) goes through the old pte into that folio, and the final read
+  // re-reads it from the server (0x1).
+  const res = replay('fuse-store-stale-folio.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [4096, 0, 0, 30, -5, 219]);
+  assert.equal(runs(res.files[0]!.data), '0-24576:0 24576-28672:1');
+});
