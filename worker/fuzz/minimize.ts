@@ -61,6 +61,8 @@ const DEEP_POINTS = 64;
 const DEEP_BUDGET = 600;
 /** Random and pct seeds the deep search tries after the one-preemption search. */
 const DEEP_SEEDS = 32;
+/** Programs up to this size get single-op cuts under the preemption search at the end. */
+const DEEP_CUT_MAX_OPS = 10;
 /** Rounds of the structural stages (threads, ops, merges) at most. */
 const STRUCTURAL_ROUNDS = 3;
 
@@ -81,6 +83,8 @@ function noLarger(a: Program, b: Program): boolean {
 /** The predicate and its bookkeeping: runs, budget, slippage. */
 class Oracle {
   runs = 0;
+  /** Seeded retries a failed candidate gets (fewer while the program is large). */
+  reseedLimit = 1 + 2 * RESEEDS;
   /** The decisions the last run recorded (empty under the default policy). */
   lastDecisions: Decision[] = [];
   private readonly seen = new Set<string>();
@@ -136,7 +140,7 @@ class Oracle {
     const hit = this.once(cand);
     if (hit) return keepSchedule ? cand : hit;
     if (keepSchedule) return null;
-    for (const schedule of this.reseeds()) {
+    for (const schedule of this.reseeds().slice(0, this.reseedLimit)) {
       if (this.exhausted()) return null;
       const reseeded = this.once({ ...clone(cand), schedule });
       // The seeded run's recorded list replaces the seed; a longer list is no gain.
@@ -225,6 +229,19 @@ function dropThreads(p: Program, o: Oracle): Program {
   return p;
 }
 
+/**
+ * Stage 2a: whole threads, last first, tried once each under the current
+ * schedule and the seeded retries only. Cheap, and on a large program from a
+ * campaign it leaves the budget to ddmin (the preemption search of
+ * dropThreads costs hundreds of runs per thread and runs once ops are few).
+ */
+function dropThreadsQuick(p: Program, o: Oracle): Program {
+  for (let t = p.threads.length - 1; t >= 0 && p.threads.length > 1; t--) {
+    p = o.test(dropThread(p, t)) ?? p;
+  }
+  return p;
+}
+
 /** Stage 2b: every thread's ops in thread 0, in thread order (the seeded retries find the events' order). */
 function sequentialize(p: Program, o: Oracle): Program {
   if (p.threads.length < 2) return p;
@@ -247,6 +264,32 @@ function ddminOps(p: Program, o: Oracle): Program {
     if (chunk === 1 || o.exhausted()) return p;
     chunk = Math.max(1, Math.floor(chunk / 2));
   }
+}
+
+/**
+ * Stage 9: single ops cut until none can go (a cut can make an earlier one
+ * possible once the schedule is the default policy or the arguments are
+ * simpler), then unused fds and files dropped.
+ */
+function ddminFixpoint(p: Program, o: Oracle): Program {
+  // Plain cuts to a fixpoint, then (for a small program, where the budget
+  // allows it) cuts under the preemption search: an op that only shaped the
+  // interleaving can go once another schedule gives the same race.
+  for (const deep of [false, true]) {
+    if (deep && programSize(p) > DEEP_CUT_MAX_OPS) break;
+    for (let changed = true; changed && !o.exhausted();) {
+      changed = false;
+      for (let i = programSize(p) - 1; i >= 0 && !o.exhausted(); i--) {
+        const cand = dropEmptyThreads(cutOps(p, [opPositions(p)[i]!]));
+        const next = deep ? o.testDeep(cand) : o.test(cand);
+        if (next && programSize(next) < programSize(p)) {
+          p = next;
+          changed = true;
+        }
+      }
+    }
+  }
+  return o.test(renumber(p)) ?? p;
 }
 
 /** Stage 4: one thread's ops appended to another's. */
@@ -373,14 +416,24 @@ export function minimizeProgram(p: Program, opts: MinimizeOptions): MinimizeResu
     ['simplify-faults', (q, o) => simplifyArgs(q, o, true)],
     ['schedule', minimizeSchedule],
     ['config', smallestConfig],
+    ['ddmin-final', ddminFixpoint],
   ];
   let cur = frozen;
   const runStage = (name: string, stage: Stage): void => {
     const before = oracle.runs;
     const next = stage(cur, oracle);
-    if (noLarger(next, cur)) cur = next;
+    // Fewer ops is the measure; a longer decision list is the price of a cut the preemption search found.
+    if (noLarger(next, cur) || (programSize(next) < programSize(cur) && next.threads.length <= cur.threads.length)) cur = next;
     stages.push({ name, opsAfter: programSize(cur), runs: oracle.runs - before });
   };
+  // Cheap cuts first: a campaign's program can be large, and the deep
+  // schedule searches below are affordable once it is small.
+  // Each failed cut of a large program costs its seeded retries: keep two
+  // (the original seed and one random) until the program is small.
+  oracle.reseedLimit = 2;
+  runStage('drop-threads-quick', dropThreadsQuick);
+  runStage('ddmin-quick', ddminOps);
+  oracle.reseedLimit = 1 + 2 * RESEEDS;
   // A merge or a new schedule can make earlier cuts possible: repeat to a fixpoint.
   for (let round = 0; round < STRUCTURAL_ROUNDS; round++) {
     const size = [programSize(cur), cur.threads.length];
