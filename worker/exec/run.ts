@@ -6,7 +6,7 @@
 // not a Violation is a harness error: a bug in the sim itself, reported apart
 // from kernel findings.
 
-import type { Op, Program, Schedule } from '../prog/types.js';
+import type { FallocMode, Op, Program, Schedule } from '../prog/types.js';
 import { type BugSet, NO_BUGS } from '../sim/bugs.js';
 import type { IoErrorReport } from '../sim/blockdev.js';
 import { EIO, EIOCBQUEUED } from '../sim/errno.js';
@@ -82,6 +82,16 @@ export interface RunOptions {
 
 const DEFAULT_STEP_BUDGET = 5_000_000;
 
+/** A page cache write of the program (mapped: a store through a mapping), on the op clock. */
+interface CacheWrite {
+  inode: Inode;
+  a: number;
+  b: number;
+  start: number;
+  end: number;
+  mapped: boolean;
+}
+
 /** An AIO submitted by the program and not yet reaped. */
 interface InflightAio {
   iocb: Kiocb;
@@ -145,7 +155,7 @@ class Execution {
    * flight collided with the program's own buffered I/O, which the kernel
    * answers with dio_warn_stale_pagecache by design.
    */
-  private readonly cacheWrites: { inode: Inode; a: number; b: number; start: number; end: number }[] = [];
+  private readonly cacheWrites: CacheWrite[] = [];
   private readonly directStarts = new Map<Inode, number[]>();
   /** Per file: writeback errors recorded so far (faults, stale page cache), and whether an opener saw the latest. */
   private readonly errEvents = new Map<Inode, { count: number; latestSeen: boolean }>();
@@ -226,9 +236,10 @@ class Execution {
   }
 
   /** Record the op's page cache writes as running; returns them, to be closed when the op ends. */
-  private openCacheWrites(op: Op): { inode: Inode; a: number; b: number; start: number; end: number }[] {
+  private openCacheWrites(op: Op): CacheWrite[] {
     const now = this.clock;
-    const recs = this.cacheWritesOf(op).map(([inode, off, len]) => ({ inode, a: off, b: off + len, start: now, end: Infinity }));
+    const mapped = op.op === 'mwrite';
+    const recs = this.cacheWritesOf(op).map(([inode, off, len]) => ({ inode, a: off, b: off + len, start: now, end: Infinity, mapped }));
     // Forget writes that ended before every direct write still in flight began.
     if (this.cacheWrites.length > 256) {
       let oldest = Infinity;
@@ -428,6 +439,25 @@ class Execution {
     }
   }
 
+  /**
+   * fuse_file_fallocate writes the range back, sends FALLOCATE, then zeroes
+   * the cache (truncate_pagecache_range); a page fault takes no lock it holds
+   * (filemap_invalidate_lock is only for DAX). A store through a mapping
+   * meanwhile dirties a folio the server then gets by writeback (a direct
+   * read's flush, say) before the cache is zeroed: cache and server disagree
+   * over the range from then on, which Linux allows for a store racing with
+   * the fallocate.
+   */
+  private fuseFallocateRacedStores(inode: Inode, mode: FallocMode, off: number, len: number, start: number): void {
+    if (mode !== 'punch' && mode !== 'zero' && mode !== 'zero_keep') return;
+    const fs = this.program.config.folioMax;
+    const lo = Math.floor(off / fs) * fs;
+    const hi = Math.ceil((off + len) / fs) * fs;
+    if (this.cacheWrites.some((w) => w.mapped && w.inode === inode && w.end >= start && w.a < hi && w.b > lo)) {
+      this.noteCacheDiskSplit(inode, off, len);
+    }
+  }
+
   /** io_submit of one direct I/O; the iocb completes now (synchronous path) or later. */
   private *aioSubmit(op: Extract<Op, { op: 'aio_write' | 'aio_read' }>): Co<number> {
     const k = this.k;
@@ -559,8 +589,10 @@ class Execution {
         return ret;
       }
       case 'fallocate': {
+        const start = this.clock;
         const ret = yield* sysFallocate(k, this.fds[op.fd]!, op.mode, op.off, op.len);
         const shadow = this.shadowOfFd(op.fd);
+        if (this.program.config.fs === 'fuse') this.fuseFallocateRacedStores(this.fds[op.fd]!.inode, op.mode, op.off, op.len, start);
         if (ret === 0) {
           shadow.fallocate(op.mode, op.off, op.len);
           this.noteChange(shadow);

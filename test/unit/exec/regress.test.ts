@@ -80,3 +80,12 @@ test('fuse-store-stale-folio: a store into a folio a failed WRITE cleared is los
   assert.deepEqual(res.results.map((x) => x.ret), [4096, 0, 0, 30, -5, 219]);
   assert.equal(runs(res.files[0]!.data), '0-24576:0 24576-28672:1');
 });
+
+test('fuse-fallocate-mmap-store: a store racing with FALLOC_FL_ZERO_RANGE may reach the server while the cache is zeroed', () => {
+  // t0 stores 0x1 at 8192 through a mapping after t1's zero-range sent
+  // FALLOCATE; t0's direct read flushes that folio to the server; then
+  // truncate_pagecache_range zeroes the cached range. The cache shows zeroes
+  // (the server keeps the store: allowed, nothing orders the two).
+  const res = replay('fuse-fallocate-mmap-store.json');
+  assert.equal(runs(res.files[0]!.data), '0-4987:1 4987-12288:0 12288-13312:1');
+});
