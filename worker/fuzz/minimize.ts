@@ -66,6 +66,14 @@ const DEEP_CUT_MAX_OPS = 10;
 /** Rounds of the structural stages (threads, ops, merges) at most. */
 const STRUCTURAL_ROUNDS = 3;
 
+/** What one deep search may spend: runs of the preemption search, then seeded tries. */
+interface DeepEffort {
+  budget: number;
+  seeds: number;
+}
+
+const FULL_EFFORT: DeepEffort = { budget: DEEP_BUDGET, seeds: DEEP_SEEDS };
+
 /** Total ops over all threads. */
 export function programSize(p: Program): number {
   return p.threads.reduce((n, t) => n + t.ops.length, 0);
@@ -95,6 +103,10 @@ class Oracle {
     this.maxRuns = opts.maxRuns ?? DEFAULT_MAX_RUNS;
     // Wall time bounds the minimizer, never the sim: checked only between runs.
     this.deadline = opts.deadlineMs === undefined ? null : Date.now() + opts.deadlineMs;
+  }
+
+  runsLeft(): number {
+    return Math.max(0, this.maxRuns - this.runs);
   }
 
   exhausted(): boolean {
@@ -157,16 +169,16 @@ class Oracle {
    * every enabled set, so a recorded list never matches again; a bug with one
    * or two narrow windows is found again this way. Then wider seeded tries.
    */
-  testDeep(cand: Program): Program | null {
+  testDeep(cand: Program, effort: DeepEffort = FULL_EFFORT): Program | null {
     const hit = this.test(cand);
     if (hit || this.exhausted()) return hit;
     const base = { ...clone(cand), schedule: { strategy: 'replay', seed: 0, depth: 0, decisions: [] } as Schedule };
     this.runs++;
     const rec = runProgram(base, { bugs: this.opts.bugs }).schedule?.decisions ?? [];
-    const found = this.preempt(base, rec, 0, 2, this.runs + DEEP_BUDGET);
+    const found = this.preempt(base, rec, 0, 2, this.runs + effort.budget);
     if (found) return this.test(found) ?? found;
     // Windows that need several preemptions: a wider seeded exploration.
-    for (let i = 1; i <= DEEP_SEEDS && !this.exhausted(); i++) {
+    for (let i = 1; i <= effort.seeds && !this.exhausted(); i++) {
       for (const strategy of ['random', 'pct'] as const) {
         const seed = (i * 0x85ebca6b) >>> 0;
         const next = this.test({ ...clone(cand), schedule: { strategy, seed, depth: 3, decisions: [] } }, true);
@@ -281,7 +293,10 @@ function ddminFixpoint(p: Program, o: Oracle): Program {
       changed = false;
       for (let i = programSize(p) - 1; i >= 0 && !o.exhausted(); i--) {
         const cand = dropEmptyThreads(cutOps(p, [opPositions(p)[i]!]));
-        const next = deep ? o.testDeep(cand) : o.test(cand);
+        // The runs left, shared over the cuts still to try in this sweep.
+        const share = Math.floor(o.runsLeft() / (i + 1));
+        const effort = { budget: Math.max(40, Math.min(DEEP_BUDGET, share)), seeds: Math.max(4, Math.min(DEEP_SEEDS, share >> 5)) };
+        const next = deep ? o.testDeep(cand, effort) : o.test(cand);
         if (next && programSize(next) < programSize(p)) {
           p = next;
           changed = true;
