@@ -54,7 +54,7 @@ test('fuse-read-folio-writeback: a read of a folio under writeback waits for the
   // fuse_do_readfolio waits for writeback first, so the cache gets what the
   // server holds after the WRITE.
   const res = replay('fuse-read-folio-writeback.json');
-  assert.equal(runs(res.files[0]!.data), '0-1024:1 1024-16384:0 16384-17408:1 17408-24576:0 24576-25088:1');
+  assert.equal(runs(res.files[0]!.data), '0-1024:1 1024-16384:0 16384-16896:1 16896-24576:0 24576-25088:1');
 });
 
 test('aio-read-mmap-store: a direct AIO read in flight across a store through a mapping may return the older bytes', () => {
@@ -88,4 +88,13 @@ test('fuse-fallocate-mmap-store: a store racing with FALLOC_FL_ZERO_RANGE may re
   // (the server keeps the store: allowed, nothing orders the two).
   const res = replay('fuse-fallocate-mmap-store.json');
   assert.equal(runs(res.files[0]!.data), '0-4987:1 4987-12288:0 12288-13312:1');
+});
+
+test('fuse-fsync-under-write: fdatasync waits for a buffered write in flight; a store into its folios reaches the server', () => {
+  // t1 writes 64 KiB of 0x1 while t0 stores 0x4 at 24059 and calls
+  // fdatasync: fuse_fsync takes inode_lock, so the WRITE is done before the
+  // dirty folio is written back; cache and server both end with the store.
+  const res = replay('fuse-fsync-under-write.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [0, 512, 840, 65536, 0]);
+  assert.equal(runs(res.files[0]!.data), '0-24059:1 24059-24899:4 24899-65536:1 65536-131072:0 131072-131584:1');
 });

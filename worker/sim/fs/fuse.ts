@@ -377,7 +377,20 @@ export class FuseFs implements Filesystem {
     return 0;
   }
 
-  *fsync(file: OpenFile, start: number, end: number, _datasync: boolean): Co<number> {
+  /**
+   * fuse_fsync: under inode_lock, so a buffered write (which holds it across
+   * its WRITE request) is complete before the range is written back and
+   * FSYNC is sent.
+   */
+  *fsync(file: OpenFile, start: number, end: number, datasync: boolean): Co<number> {
+    const inode = file.inode;
+    yield* inode.iRwsem.downWrite(this.sched);
+    const ret = yield* this.fsyncLocked(file, start, end, datasync);
+    inode.iRwsem.upWrite(this.sched);
+    return ret;
+  }
+
+  private *fsyncLocked(file: OpenFile, start: number, end: number, _datasync: boolean): Co<number> {
     const mapping = file.inode.mapping;
     let err = 0;
     if (mapping.nrpages > 0) {
