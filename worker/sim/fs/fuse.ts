@@ -252,7 +252,7 @@ export class FuseFs implements Filesystem {
     const s = this.sched;
     let done = 0;
     while (done < src.length) {
-      const folios: { folio: Folio; locked: boolean; len: number }[] = [];
+      const folios: { folio: Folio; locked: boolean; off: number; len: number }[] = [];
       const start = pos + done;
       let count = 0;
       // fuse_fill_write_pages: copy until a folio is left locked (not uptodate) or the chunk is full.
@@ -271,9 +271,9 @@ export class FuseFs implements Filesystem {
         if (n === folio.size) iomapSetRangeUptodate(folio, 0, folio.size, inode.blkbits);
         if (folioTestUptodate(folio)) {
           folioUnlock(s, folio);
-          folios.push({ folio, locked: false, len: n });
+          folios.push({ folio, locked: false, off, len: n });
         } else {
-          folios.push({ folio, locked: true, len: n });
+          folios.push({ folio, locked: true, off, len: n });
           break;
         }
       }
@@ -281,9 +281,16 @@ export class FuseFs implements Filesystem {
       // request first, so a WRITE of older contents still in flight to the
       // server cannot land after this one.
       for (const f of folios) yield* folioWaitWriteback(s, f.folio);
-      // The request carries its payload from the moment it is sent.
-      const payload = src.slice(done, done + count);
       const written = yield* this.requestWait('fuse_send_write', () => {
+        // The request carries the folios, not a copy: the daemon's read of it
+        // (fuse_copy_folio) takes what they hold then, a store through a
+        // mapping since the copy from the user buffer included.
+        const payload = new Uint8Array(count);
+        let at = 0;
+        for (const f of folios) {
+          payload.set(f.folio.data.subarray(f.off, f.off + f.len), at);
+          at += f.len;
+        }
         const faults = this.dev.faults;
         if (faults.take(true)) {
           if (faults.shortWrite && count > 1) {
