@@ -585,6 +585,7 @@ class Execution {
           // writeback that failed (iomap_truncate_page comes first).
           const bs = this.program.config.blockSize;
           shadow.forget(op.size, Math.ceil(op.size / bs) * bs - op.size);
+          this.noteCacheDiskSplit(this.fds[op.fd]!.inode, op.size, Math.ceil(op.size / bs) * bs - op.size);
         }
         return ret;
       }
@@ -602,7 +603,12 @@ class Execution {
           // the range may hold the old bytes or zeroes; a shift may have
           // moved everything after it.
           const shifts = op.mode === 'collapse' || op.mode === 'insert';
-          shadow.forget(op.off, shifts ? Math.max(0, shadow.size - op.off) : op.len);
+          const n = shifts ? Math.max(0, shadow.size - op.off) : op.len;
+          shadow.forget(op.off, n);
+          // truncate_pagecache_range zeroed the cached part of partial blocks
+          // before the partial-block zeroing read the block and failed
+          // (ext4_zero_partial_blocks): the cache may hold zeroes the disk never got.
+          this.noteCacheDiskSplit(this.fds[op.fd]!.inode, op.off, n);
         }
         return ret;
       }

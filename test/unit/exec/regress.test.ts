@@ -98,3 +98,13 @@ test('fuse-fsync-under-write: fdatasync waits for a buffered write in flight; a 
   assert.deepEqual(res.results.map((x) => x.ret), [0, 512, 840, 65536, 0]);
   assert.equal(runs(res.files[0]!.data), '0-24059:1 24059-24899:4 24899-65536:1 65536-131072:0 131072-131584:1');
 });
+
+test('ext4-zero-range-read-error: a zero range that fails reading a partial block leaves the cache zeroed, the disk not', () => {
+  // FALLOC_FL_ZERO_RANGE|KEEP_SIZE over [29184, 30208) with 1 KiB blocks:
+  // truncate_pagecache_range zeroes the cached bytes, then the partial-block
+  // zeroing must read block 28 and the read fails: -EIO, the cache keeps the
+  // zeroes over [29696, 30208) while the disk keeps t1's 0x1.
+  const res = replay('ext4-zero-range-read-error.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [0, 16384, 1024, 0, -5]);
+  assert.equal(runs(res.files[0]!.data), '0-16384:0 16384-29696:1 29696-30208:0 30208-32768:1');
+});
