@@ -62,7 +62,7 @@ const DEEP_BUDGET = 600;
 /** Random and pct seeds the deep search tries after the one-preemption search. */
 const DEEP_SEEDS = 32;
 /** Programs up to this size get single-op cuts under the preemption search at the end. */
-const DEEP_CUT_MAX_OPS = 10;
+const DEEP_CUT_MAX_OPS = 16;
 /** Rounds of the structural stages (threads, ops, merges) at most. */
 const STRUCTURAL_ROUNDS = 3;
 
@@ -91,8 +91,6 @@ function noLarger(a: Program, b: Program): boolean {
 /** The predicate and its bookkeeping: runs, budget, slippage. */
 class Oracle {
   runs = 0;
-  /** Seeded retries a failed candidate gets (fewer while the program is large). */
-  reseedLimit = 1 + 2 * RESEEDS;
   /** The decisions the last run recorded (empty under the default policy). */
   lastDecisions: Decision[] = [];
   private readonly seen = new Set<string>();
@@ -152,7 +150,7 @@ class Oracle {
     const hit = this.once(cand);
     if (hit) return keepSchedule ? cand : hit;
     if (keepSchedule) return null;
-    for (const schedule of this.reseeds().slice(0, this.reseedLimit)) {
+    for (const schedule of this.reseeds()) {
       if (this.exhausted()) return null;
       const reseeded = this.once({ ...clone(cand), schedule });
       // The seeded run's recorded list replaces the seed; a longer list is no gain.
@@ -237,19 +235,6 @@ type Stage = (p: Program, o: Oracle) => Program;
 function dropThreads(p: Program, o: Oracle): Program {
   for (let t = p.threads.length - 1; t >= 0 && p.threads.length > 1; t--) {
     p = o.testDeep(dropThread(p, t)) ?? p;
-  }
-  return p;
-}
-
-/**
- * Stage 2a: whole threads, last first, tried once each under the current
- * schedule and the seeded retries only. Cheap, and on a large program from a
- * campaign it leaves the budget to ddmin (the preemption search of
- * dropThreads costs hundreds of runs per thread and runs once ops are few).
- */
-function dropThreadsQuick(p: Program, o: Oracle): Program {
-  for (let t = p.threads.length - 1; t >= 0 && p.threads.length > 1; t--) {
-    p = o.test(dropThread(p, t)) ?? p;
   }
   return p;
 }
@@ -441,14 +426,6 @@ export function minimizeProgram(p: Program, opts: MinimizeOptions): MinimizeResu
     if (noLarger(next, cur) || (programSize(next) < programSize(cur) && next.threads.length <= cur.threads.length)) cur = next;
     stages.push({ name, opsAfter: programSize(cur), runs: oracle.runs - before });
   };
-  // Cheap cuts first: a campaign's program can be large, and the deep
-  // schedule searches below are affordable once it is small.
-  // Each failed cut of a large program costs its seeded retries: keep two
-  // (the original seed and one random) until the program is small.
-  oracle.reseedLimit = 2;
-  runStage('drop-threads-quick', dropThreadsQuick);
-  runStage('ddmin-quick', ddminOps);
-  oracle.reseedLimit = 1 + 2 * RESEEDS;
   // A merge or a new schedule can make earlier cuts possible: repeat to a fixpoint.
   for (let round = 0; round < STRUCTURAL_ROUNDS; round++) {
     const size = [programSize(cur), cur.threads.length];
