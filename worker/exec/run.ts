@@ -229,8 +229,11 @@ class Execution {
   private aioWriteInFlight(shadow: ShadowFile, off: number, len: number): boolean {
     for (const a of this.aio.values()) {
       if (!a.write || (a.done && a.completedInOp !== this.opCount) || a.shadow !== shadow) continue;
-      // An extending write changes the size too: any read at or past its start is undecided.
-      if (a.off < off + len && (a.off + a.len > off || a.off + a.len > shadow.size)) return true;
+      if (a.off < off + len && a.off + a.len > off) return true;
+      // An extending write changes the size too (iomap_dio_complete sets
+      // i_size before the iocb completes): a read reaching past the size the
+      // shadow knows may see the new size, holes before the write included.
+      if (a.off + a.len > shadow.size && off + len > shadow.size) return true;
     }
     return false;
   }

@@ -108,3 +108,12 @@ test('ext4-zero-range-read-error: a zero range that fails reading a partial bloc
   assert.deepEqual(res.results.map((x) => x.ret), [0, 16384, 1024, 0, -5]);
   assert.equal(runs(res.files[0]!.data), '0-16384:0 16384-29696:1 29696-30208:0 30208-32768:1');
 });
+
+test('xfs-read-under-extending-aio: a read past EOF while an extending AIO write completes sees the new size', () => {
+  // The AIO write of [8192, 9216) extends the 1536-byte file; it completes
+  // while the direct read of [4096, 5120) runs, and the read finds the hole
+  // inside the new size: 1024 zero bytes, not 0.
+  const res = replay('xfs-read-under-extending-aio.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [1536, 0, 1024]);
+  assert.equal(runs(res.files[0]!.data), '0-1536:1 1536-8192:0 8192-9216:1');
+});
