@@ -117,3 +117,12 @@ test('xfs-read-under-extending-aio: a read past EOF while an extending AIO write
   assert.deepEqual(res.results.map((x) => x.ret), [1536, 0, 1024]);
   assert.equal(runs(res.files[0]!.data), '0-1536:1 1536-8192:0 8192-9216:1');
 });
+
+test('xfs-unaligned-aio-over-hole: a sub-block AIO direct write over a hole completes before io_submit returns', () => {
+  // [4608, 6656) is inside EOF but over a hole: not an overwrite, so xfs
+  // retries it exclusive with IOMAP_DIO_FORCE_WAIT; its sub-block zeroing is
+  // done before the buffered write of [6144, 10240) that follows.
+  const res = replay('xfs-unaligned-aio-over-hole.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [16384, 2048, 4096, -22]);
+  assert.equal(runs(res.files[0]!.data), '0-4608:0 4608-10240:2 10240-12288:0 12288-28672:2');
+});
