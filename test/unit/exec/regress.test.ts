@@ -126,3 +126,13 @@ test('xfs-unaligned-aio-over-hole: a sub-block AIO direct write over a hole comp
   assert.deepEqual(res.results.map((x) => x.ret), [16384, 2048, 4096, -22]);
   assert.equal(runs(res.files[0]!.data), '0-4608:0 4608-10240:2 10240-12288:0 12288-28672:2');
 });
+
+test('fuse-truncate-nowrite: a writeback WRITE racing with a truncate to 0 is held back and cropped (FUSE_NOWRITE)', () => {
+  // t2 dirties page 0 through a mapping and kicks the flusher while t0
+  // truncates f0 to 0. fuse_do_setattr holds FUSE_NOWRITE across SETATTR:
+  // the flusher's WRITE waits in queued_writes and goes out cropped to the
+  // new i_size, i.e. not at all. The page cache and the server both end empty
+  // (the harness's remount check would report a server size of 4096).
+  const res = replay('fuse-truncate-nowrite.json');
+  assert.equal(res.files[0]!.data.length, 0);
+});

@@ -52,6 +52,17 @@ import { covSite, covState } from '../cov.js';
 
 const C_FUSE_CLEAR_UPTODATE = covSite('fuse_send_write_pages:clear-uptodate');
 
+/** fi->writectr, FUSE_NOWRITE and fi->queued_writes of one inode. */
+interface FuseInodeWb {
+  /** Writeback WRITEs in flight to the server. */
+  writectr: number;
+  /** FUSE_NOWRITE holders (a truncate). */
+  nowrite: number;
+  wq: WaitQueue;
+  /** Writeback WRITEs held back while FUSE_NOWRITE is set. */
+  queued: (() => void)[];
+}
+
 /** The daemon's view of one file. */
 interface ServerFile {
   data: SparseStore;
@@ -196,11 +207,47 @@ export class FuseFs implements Filesystem {
     const off = pos - folio.pos;
     const n = Math.max(0, Math.min(len, endPos - pos));
     const payload = folio.data.slice(off, off + n);
-    this.request('fuse_writepage_end', () => {
-      if (n > 0) this.server.write(inode.ino, pos, payload);
-      iomapFinishFolioWrite(inode, folio, len);
-    });
+    const fi = this.fuseInode(inode);
+    const send = (): void => {
+      // fuse_send_writepage: crop to i_size as it is when the request goes out.
+      const m = Math.max(0, Math.min(n, inode.iSize - pos));
+      fi.writectr++;
+      this.request('fuse_writepage_end', () => {
+        if (m > 0) this.server.write(inode.ino, pos, payload.subarray(0, m));
+        iomapFinishFolioWrite(inode, folio, len);
+        if (--fi.writectr === 0) this.sched.wakeAll(fi.wq);
+      });
+    };
+    // fuse_flush_writepages: while a truncate holds FUSE_NOWRITE, writes wait in queued_writes.
+    if (fi.nowrite > 0) fi.queued.push(send);
+    else send();
     return len;
+  }
+
+  /** Per inode: the writeback bookkeeping of struct fuse_inode. */
+  private readonly fuseInodes = new Map<Inode, FuseInodeWb>();
+
+  private fuseInode(inode: Inode): FuseInodeWb {
+    let fi = this.fuseInodes.get(inode);
+    if (!fi) {
+      fi = { writectr: 0, nowrite: 0, wq: new WaitQueue('fuse_nowrite'), queued: [] };
+      this.fuseInodes.set(inode, fi);
+    }
+    return fi;
+  }
+
+  /** fuse_set_nowrite: hold back new writeback WRITEs and wait for those in flight. */
+  private *fuseSetNowrite(inode: Inode): Co<void> {
+    const fi = this.fuseInode(inode);
+    fi.nowrite++;
+    yield* this.sched.waitUntil(fi.wq, () => fi.writectr === 0);
+  }
+
+  /** fuse_release_nowrite: send the held-back WRITEs, cropped to the new i_size. */
+  private fuseReleaseNowrite(inode: Inode): void {
+    const fi = this.fuseInode(inode);
+    if (--fi.nowrite > 0) return;
+    for (const send of fi.queued.splice(0)) send();
   }
 
   *readIter(file: OpenFile, pos: number, dst: Uint8Array): Co<number> {
@@ -372,11 +419,15 @@ export class FuseFs implements Filesystem {
     yield* inode.invalidateLock.downWrite(this.sched);
     // Dirty mmap data must reach the server before the size changes under it.
     yield* filemapWriteAndWaitRange(inode.mapping, 0, Number.MAX_SAFE_INTEGER);
+    // fuse_do_setattr: FUSE_NOWRITE across SETATTR and the i_size update, so
+    // no writeback WRITE of the old size reaches the server after it.
+    yield* this.fuseSetNowrite(inode);
     yield* this.requestWait('fuse_setattr', () => {
       this.server.setSize(inode.ino, size);
       return 0;
     });
     inode.iSize = size;
+    this.fuseReleaseNowrite(inode);
     unmapMappingRange(inode.mapping, size, -1);
     yield* truncateInodePagesRange(inode.mapping, size, -1, this.unmapFolio);
     inode.invalidateLock.upWrite(this.sched);
