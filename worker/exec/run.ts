@@ -505,9 +505,11 @@ class Execution {
         if (a.conflicted) a.shadow.forget(a.off, ret);
         this.noteChange(a.shadow, a);
       } else if (ret === -EIO) {
-        // Some of its bios may have landed, racing with other AIOs in flight.
+        // Some of its bios may have landed, racing with other AIOs in flight;
+        // no invalidation follows a failed write (iomap_dio_complete).
         a.shadow.forget(a.off, a.len);
         this.noteChange(a.shadow, a);
+        if (a.directStart >= 0) this.noteCacheDiskSplit(a.inode, a.off, a.len);
       }
     } else if (a.shadow.version === a.submitVersion && !this.opInProgressWrites) {
       // Nothing changed the file while the read was in flight: it must see the shadow.
@@ -554,6 +556,10 @@ class Execution {
             // order with the bios of direct writes still in flight.
             this.shadowOfFd(op.fd).forget(op.off + done, n);
             this.noteChange(this.shadowOfFd(op.fd));
+            // iomap_dio_complete invalidates the cache after a write only if
+            // it succeeded (kiocb_invalidate_post_direct_write): a buffered
+            // read meanwhile may keep older bytes than the bios that landed.
+            this.noteCacheDiskSplit(file.inode, op.off + done, n);
           }
           if (ret <= 0) break;
           done += ret;

@@ -136,3 +136,11 @@ test('fuse-truncate-nowrite: a writeback WRITE racing with a truncate to 0 is he
   const res = replay('fuse-truncate-nowrite.json');
   assert.equal(res.files[0]!.data.length, 0);
 });
+
+test('ext4-failed-dio-stale-cache: a direct write that fails part-way leaves a racing buffered read\'s older bytes cached', () => {
+  // t1's direct write of 0xf over [0, 8192) fails with -EIO after a bio
+  // landed; t0's buffered read of [0, 65536) cached the older bytes meanwhile
+  // and no invalidation follows a failed write: the cache shows 0x2 and 0x3.
+  const res = replay('ext4-failed-dio-stale-cache.json');
+  assert.equal(runs(res.files[0]!.data).split(' ').slice(0, 3).join(' '), '0-4096:2 4096-8192:3 8192-73728:14');
+});
