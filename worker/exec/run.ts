@@ -6,7 +6,7 @@
 // not a Violation is a harness error: a bug in the sim itself, reported apart
 // from kernel findings.
 
-import type { Op, Program, Schedule } from '../prog/types.js';
+import type { FallocMode, Op, Program, Schedule } from '../prog/types.js';
 import { type BugSet, NO_BUGS } from '../sim/bugs.js';
 import type { IoErrorReport } from '../sim/blockdev.js';
 import { EIO, EIOCBQUEUED } from '../sim/errno.js';
@@ -16,7 +16,8 @@ import { Violation, violation } from '../sim/checks.js';
 import { errname } from '../sim/errno.js';
 import { Kernel } from '../sim/kernel.js';
 import { type Co, type Sched, type SimThread, waitForCycle } from '../sim/sched.js';
-import { filemapRead } from '../sim/mm/filemap.js';
+import { filemapLookup, filemapRead } from '../sim/mm/filemap.js';
+import { PAGE_SIZE, folioTestUptodate } from '../sim/mm/folio.js';
 import type { Inode, OpenFile } from '../sim/fs/inode.js';
 import {
   sysCopyFileRange,
@@ -83,6 +84,16 @@ export interface RunOptions {
 }
 
 const DEFAULT_STEP_BUDGET = 5_000_000;
+
+/** A page cache write of the program (mapped: a store through a mapping), on the op clock. */
+interface CacheWrite {
+  inode: Inode;
+  a: number;
+  b: number;
+  start: number;
+  end: number;
+  mapped: boolean;
+}
 
 /** An AIO submitted by the program and not yet reaped. */
 interface InflightAio {
@@ -151,7 +162,7 @@ class Execution {
    * flight collided with the program's own buffered I/O, which the kernel
    * answers with dio_warn_stale_pagecache by design.
    */
-  private readonly cacheWrites: { inode: Inode; a: number; b: number; start: number; end: number }[] = [];
+  private readonly cacheWrites: CacheWrite[] = [];
   private readonly directStarts = new Map<Inode, number[]>();
   /** Per file: writeback errors recorded so far (faults, stale page cache), and whether an opener saw the latest. */
   private readonly errEvents = new Map<Inode, { count: number; latestSeen: boolean }>();
@@ -247,16 +258,20 @@ class Execution {
   private aioWriteInFlight(shadow: ShadowFile, off: number, len: number): boolean {
     for (const a of this.aio.values()) {
       if (!a.write || (a.done && a.completedInOp !== this.opCount) || a.shadow !== shadow) continue;
-      // An extending write changes the size too: any read at or past its start is undecided.
-      if (a.off < off + len && (a.off + a.len > off || a.off + a.len > shadow.size)) return true;
+      if (a.off < off + len && a.off + a.len > off) return true;
+      // An extending write changes the size too (iomap_dio_complete sets
+      // i_size before the iocb completes): a read reaching past the size the
+      // shadow knows may see the new size, holes before the write included.
+      if (a.off + a.len > shadow.size && off + len > shadow.size) return true;
     }
     return false;
   }
 
   /** Record the op's page cache writes as running; returns them, to be closed when the op ends. */
-  private openCacheWrites(op: Op): { inode: Inode; a: number; b: number; start: number; end: number }[] {
+  private openCacheWrites(op: Op): CacheWrite[] {
     const now = this.clock;
-    const recs = this.cacheWritesOf(op).map(([inode, off, len]) => ({ inode, a: off, b: off + len, start: now, end: Infinity }));
+    const mapped = op.op === 'mwrite';
+    const recs = this.cacheWritesOf(op).map(([inode, off, len]) => ({ inode, a: off, b: off + len, start: now, end: Infinity, mapped }));
     // Forget writes that ended before every direct write still in flight began.
     if (this.cacheWrites.length > 256) {
       let oldest = Infinity;
@@ -418,6 +433,66 @@ class Execution {
     }
   }
 
+  /**
+   * A FUSE buffered write the server did not take whole (a short reply or an
+   * error): fuse_fill_write_pages had copied all of [start, start+len) into
+   * the page cache, and fuse_send_write_pages clears uptodate on every folio
+   * of the request from the one where the server stopped (all of them on an
+   * error), leaving their dirty bits alone. Such a folio is re-read from the
+   * server at the next read, dropping bytes stored through a mapping that
+   * were not written back yet; if it stays dirty, writeback sends the bytes
+   * the server refused. Either may happen: the rest of those folios is
+   * unknown. The folio size is not known here: folioMax bounds it.
+   */
+  private fuseWriteNotTaken(shadow: ShadowFile, start: number, len: number, taken: number): void {
+    const fs = this.program.config.folioMax;
+    const stop = start + taken;
+    const lo = Math.floor(stop / fs) * fs;
+    const hi = Math.ceil((start + len) / fs) * fs;
+    // The part the server took is on the server and in the cache alike.
+    if (lo < start) shadow.forget(lo, start - lo);
+    shadow.copiedNotWritten(stop, hi - stop);
+  }
+
+  /**
+   * A store through a pte that still maps a folio a failed or short FUSE
+   * WRITE cleared (fuse_send_write_pages leaves the pte alone): it lands in a
+   * folio that is not uptodate, and the next read of it re-reads the folio
+   * from the server (fuse_read_folio), store and all, unless writeback sent
+   * the folio first. Those bytes may or may not stay.
+   */
+  private storedIntoStaleFolios(map: number, off: number, len: number, shadow: ShadowFile): void {
+    const vma = this.k.mm.vma(map);
+    if (!vma) return;
+    const mapping = vma.file.inode.mapping;
+    for (let p = off; p < off + len;) {
+      const folio = filemapLookup(mapping, Math.floor(p / PAGE_SIZE));
+      const next = folio ? folio.pos + folio.size : (Math.floor(p / PAGE_SIZE) + 1) * PAGE_SIZE;
+      const end = Math.min(off + len, next);
+      if (folio && !folioTestUptodate(folio)) shadow.forget(p, end - p);
+      p = end;
+    }
+  }
+
+  /**
+   * fuse_file_fallocate writes the range back, sends FALLOCATE, then zeroes
+   * the cache (truncate_pagecache_range); a page fault takes no lock it holds
+   * (filemap_invalidate_lock is only for DAX). A store through a mapping
+   * meanwhile dirties a folio the server then gets by writeback (a direct
+   * read's flush, say) before the cache is zeroed: cache and server disagree
+   * over the range from then on, which Linux allows for a store racing with
+   * the fallocate.
+   */
+  private fuseFallocateRacedStores(inode: Inode, mode: FallocMode, off: number, len: number, start: number): void {
+    if (mode !== 'punch' && mode !== 'zero' && mode !== 'zero_keep') return;
+    const fs = this.program.config.folioMax;
+    const lo = Math.floor(off / fs) * fs;
+    const hi = Math.ceil((off + len) / fs) * fs;
+    if (this.cacheWrites.some((w) => w.mapped && w.inode === inode && w.end >= start && w.a < hi && w.b > lo)) {
+      this.noteCacheDiskSplit(inode, off, len);
+    }
+  }
+
   /** io_submit of one direct I/O; the iocb completes now (synchronous path) or later. */
   private *aioSubmit(op: Extract<Op, { op: 'aio_write' | 'aio_read' }>): Co<number> {
     const k = this.k;
@@ -454,6 +529,9 @@ class Execution {
     a.completedInOp = this.opCount;
     const ret = a.iocb.result;
     if (a.write) {
+      if (((ret > 0 && ret < a.len) || ret === -EIO) && a.directStart < 0 && this.program.config.fs === 'fuse') {
+        this.fuseWriteNotTaken(a.shadow, a.off, a.len, Math.max(0, ret));
+      }
       if (ret > 0) {
         a.shadow.fill(a.off, ret, a.fill);
         if (a.conflicted) a.shadow.forget(a.off, ret);
@@ -461,8 +539,11 @@ class Execution {
         // The op under way may change the same bytes again before it ends.
         if (this.checkReads) this.durable?.[this.shadows.indexOf(a.shadow)]?.note(a.shadow);
       } else if (ret === -EIO) {
+        // Some of its bios may have landed, racing with other AIOs in flight;
+        // no invalidation follows a failed write (iomap_dio_complete).
         a.shadow.forget(a.off, a.len);
-        this.noteCacheDiskSplit(a.inode, a.off, a.len);
+        this.noteChange(a.shadow, a);
+        if (a.directStart >= 0) this.noteCacheDiskSplit(a.inode, a.off, a.len);
       }
     } else if (a.shadow.version === a.submitVersion && !this.opInProgressWrites) {
       // Nothing changed the file while the read was in flight: it must see the shadow.
@@ -565,11 +646,18 @@ class Execution {
           if (ret > 0) {
             this.shadowOfFd(op.fd).fill(op.off + done, ret, op.fill);
             this.noteChange(this.shadowOfFd(op.fd));
-          } else if (ret === -EIO && file.direct) {
-            // Some of a failed direct write's bios may have landed, and
-            // iomap_dio_complete skips the post-write invalidation on error:
-            // the page cache may keep the old bytes there.
+          }
+          if (((ret > 0 && ret < n) || ret === -EIO) && !file.direct && this.program.config.fs === 'fuse') {
+            this.fuseWriteNotTaken(this.shadowOfFd(op.fd), op.off + done, n, Math.max(0, ret));
+          }
+          if (ret === -EIO && file.direct) {
+            // Some of a failed direct write's bios may have landed, in any
+            // order with the bios of direct writes still in flight.
             this.shadowOfFd(op.fd).forget(op.off + done, n);
+            this.noteChange(this.shadowOfFd(op.fd));
+            // iomap_dio_complete invalidates the cache after a write only if
+            // it succeeded (kiocb_invalidate_post_direct_write): a buffered
+            // read meanwhile may keep older bytes than the bios that landed.
             this.noteCacheDiskSplit(file.inode, op.off + done, n);
           }
           if (ret <= 0) break;
@@ -606,12 +694,15 @@ class Execution {
           // writeback that failed (iomap_truncate_page comes first).
           const bs = this.program.config.blockSize;
           shadow.forget(op.size, Math.ceil(op.size / bs) * bs - op.size);
+          this.noteCacheDiskSplit(this.fds[op.fd]!.inode, op.size, Math.ceil(op.size / bs) * bs - op.size);
         }
         return ret;
       }
       case 'fallocate': {
+        const start = this.clock;
         const ret = yield* sysFallocate(k, this.fds[op.fd]!, op.mode, op.off, op.len);
         const shadow = this.shadowOfFd(op.fd);
+        if (this.program.config.fs === 'fuse') this.fuseFallocateRacedStores(this.fds[op.fd]!.inode, op.mode, op.off, op.len, start);
         if (ret === 0) {
           shadow.fallocate(op.mode, op.off, op.len);
           this.noteChange(shadow);
@@ -621,7 +712,12 @@ class Execution {
           // the range may hold the old bytes or zeroes; a shift may have
           // moved everything after it.
           const shifts = op.mode === 'collapse' || op.mode === 'insert';
-          shadow.forget(op.off, shifts ? Math.max(0, shadow.size - op.off) : op.len);
+          const n = shifts ? Math.max(0, shadow.size - op.off) : op.len;
+          shadow.forget(op.off, n);
+          // truncate_pagecache_range zeroed the cached part of partial blocks
+          // before the partial-block zeroing read the block and failed
+          // (ext4_zero_partial_blocks): the cache may hold zeroes the disk never got.
+          this.noteCacheDiskSplit(this.fds[op.fd]!.inode, op.off, n);
         }
         return ret;
       }
@@ -629,10 +725,15 @@ class Execution {
         const from = this.shadowOfFd(op.fdIn);
         const src = from.view(op.offIn, op.len).slice();
         const srcUnknown = from.unknownIn(op.offIn, op.len);
+        // The copy reads its source while an AIO write in flight over it may
+        // land before or after (or between folios): the copied bytes are undecided.
+        const racing = this.aioWriteInFlight(from, op.offIn, op.len);
         const ret = yield* sysCopyFileRange(k, this.fds[op.fdIn]!, op.offIn, this.fds[op.fdOut]!, op.offOut, op.len);
         if (ret > 0) {
-          this.shadowOfFd(op.fdOut).write(op.offOut, src.subarray(0, ret), srcUnknown?.subarray(0, ret) ?? null);
-          this.noteChange(this.shadowOfFd(op.fdOut));
+          const to = this.shadowOfFd(op.fdOut);
+          to.write(op.offOut, src.subarray(0, ret), srcUnknown?.subarray(0, ret) ?? null);
+          if (racing || this.aioWriteInFlight(from, op.offIn, op.len)) to.forget(op.offOut, ret);
+          this.noteChange(to);
         }
         return ret;
       }
@@ -687,6 +788,7 @@ class Execution {
         const shadow = this.shadowOfMap(op.map);
         if (shadow && k.mm.lastStored > 0) {
           shadow.storeMapped(op.off, k.mm.lastStored, op.fill);
+          if (this.program.config.fs === 'fuse') this.storedIntoStaleFolios(op.map, op.off, k.mm.lastStored, shadow);
           this.noteChange(shadow);
         }
         return ret;

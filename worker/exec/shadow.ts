@@ -110,6 +110,8 @@ export class ShadowFile {
 
   /** A store through a mapping: bytes past EOF are not part of the file (yet). */
   storeMapped(off: number, len: number, byte: number): void {
+    // A change like any write: an AIO read in flight meanwhile may see either side.
+    this.version++;
     const end = Math.min(off + len, this.size);
     if (end > off) {
       // A change like any other: a read in flight meanwhile may see either side of it.
@@ -117,6 +119,19 @@ export class ShadowFile {
       this.buf.fill(byte, off, end);
       this.markKnown(off, end);
     }
+    const past = Math.max(off, this.size);
+    if (off + len > past) this.pendingPostEof.push(past, off + len);
+  }
+
+  /**
+   * Bytes a buffered write copied into the page cache but the filesystem did
+   * not take (a FUSE server's short WRITE reply): the cached folio keeps them,
+   * and if it is dirty (an mmap store) writeback sends them to the server
+   * later, so they may or may not become file data. Past EOF they are like
+   * stores through a mapping past EOF.
+   */
+  copiedNotWritten(off: number, len: number): void {
+    this.forget(off, len);
     const past = Math.max(off, this.size);
     if (off + len > past) this.pendingPostEof.push(past, off + len);
   }

@@ -61,8 +61,18 @@ const DEEP_POINTS = 64;
 const DEEP_BUDGET = 600;
 /** Random and pct seeds the deep search tries after the one-preemption search. */
 const DEEP_SEEDS = 32;
+/** Programs up to this size get single-op cuts under the preemption search at the end. */
+const DEEP_CUT_MAX_OPS = 16;
 /** Rounds of the structural stages (threads, ops, merges) at most. */
 const STRUCTURAL_ROUNDS = 3;
+
+/** What one deep search may spend: runs of the preemption search, then seeded tries. */
+interface DeepEffort {
+  budget: number;
+  seeds: number;
+}
+
+const FULL_EFFORT: DeepEffort = { budget: DEEP_BUDGET, seeds: DEEP_SEEDS };
 
 /** Total ops over all threads. */
 export function programSize(p: Program): number {
@@ -91,6 +101,10 @@ class Oracle {
     this.maxRuns = opts.maxRuns ?? DEFAULT_MAX_RUNS;
     // Wall time bounds the minimizer, never the sim: checked only between runs.
     this.deadline = opts.deadlineMs === undefined ? null : Date.now() + opts.deadlineMs;
+  }
+
+  runsLeft(): number {
+    return Math.max(0, this.maxRuns - this.runs);
   }
 
   exhausted(): boolean {
@@ -153,16 +167,16 @@ class Oracle {
    * every enabled set, so a recorded list never matches again; a bug with one
    * or two narrow windows is found again this way. Then wider seeded tries.
    */
-  testDeep(cand: Program): Program | null {
+  testDeep(cand: Program, effort: DeepEffort = FULL_EFFORT): Program | null {
     const hit = this.test(cand);
     if (hit || this.exhausted()) return hit;
     const base = { ...clone(cand), schedule: { strategy: 'replay', seed: 0, depth: 0, decisions: [] } as Schedule };
     this.runs++;
     const rec = runProgram(base, { bugs: this.opts.bugs }).schedule?.decisions ?? [];
-    const found = this.preempt(base, rec, 0, 2, this.runs + DEEP_BUDGET);
+    const found = this.preempt(base, rec, 0, 2, this.runs + effort.budget);
     if (found) return this.test(found) ?? found;
     // Windows that need several preemptions: a wider seeded exploration.
-    for (let i = 1; i <= DEEP_SEEDS && !this.exhausted(); i++) {
+    for (let i = 1; i <= effort.seeds && !this.exhausted(); i++) {
       for (const strategy of ['random', 'pct'] as const) {
         const seed = (i * 0x85ebca6b) >>> 0;
         const next = this.test({ ...clone(cand), schedule: { strategy, seed, depth: 3, decisions: [] } }, true);
@@ -247,6 +261,35 @@ function ddminOps(p: Program, o: Oracle): Program {
     if (chunk === 1 || o.exhausted()) return p;
     chunk = Math.max(1, Math.floor(chunk / 2));
   }
+}
+
+/**
+ * Stage 9: single ops cut until none can go (a cut can make an earlier one
+ * possible once the schedule is the default policy or the arguments are
+ * simpler), then unused fds and files dropped.
+ */
+function ddminFixpoint(p: Program, o: Oracle): Program {
+  // Plain cuts to a fixpoint, then (for a small program, where the budget
+  // allows it) cuts under the preemption search: an op that only shaped the
+  // interleaving can go once another schedule gives the same race.
+  for (const deep of [false, true]) {
+    if (deep && programSize(p) > DEEP_CUT_MAX_OPS) break;
+    for (let changed = true; changed && !o.exhausted();) {
+      changed = false;
+      for (let i = programSize(p) - 1; i >= 0 && !o.exhausted(); i--) {
+        const cand = dropEmptyThreads(cutOps(p, [opPositions(p)[i]!]));
+        // The runs left, shared over the cuts still to try in this sweep.
+        const share = Math.floor(o.runsLeft() / (i + 1));
+        const effort = { budget: Math.max(40, Math.min(DEEP_BUDGET, share)), seeds: Math.max(4, Math.min(DEEP_SEEDS, share >> 5)) };
+        const next = deep ? o.testDeep(cand, effort) : o.test(cand);
+        if (next && programSize(next) < programSize(p)) {
+          p = next;
+          changed = true;
+        }
+      }
+    }
+  }
+  return o.test(renumber(p)) ?? p;
 }
 
 /** Stage 4: one thread's ops appended to another's. */
@@ -373,12 +416,14 @@ export function minimizeProgram(p: Program, opts: MinimizeOptions): MinimizeResu
     ['simplify-faults', (q, o) => simplifyArgs(q, o, true)],
     ['schedule', minimizeSchedule],
     ['config', smallestConfig],
+    ['ddmin-final', ddminFixpoint],
   ];
   let cur = frozen;
   const runStage = (name: string, stage: Stage): void => {
     const before = oracle.runs;
     const next = stage(cur, oracle);
-    if (noLarger(next, cur)) cur = next;
+    // Fewer ops is the measure; a longer decision list is the price of a cut the preemption search found.
+    if (noLarger(next, cur) || (programSize(next) < programSize(cur) && next.threads.length <= cur.threads.length)) cur = next;
     stages.push({ name, opsAfter: programSize(cur), runs: oracle.runs - before });
   };
   // A merge or a new schedule can make earlier cuts possible: repeat to a fixpoint.

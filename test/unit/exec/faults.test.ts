@@ -102,3 +102,86 @@ test('[fuse] with fuse-clear-uptodate-ifs, a short write leaves the ifs claiming
   const r = runProgram(p, { bugs: new Set(['fuse-clear-uptodate-ifs']) });
   assert.equal(r.violation?.signature, 'WARN ifs_free:uptodate-mismatch @ ifs_free<-truncate_inode_pages_range');
 });
+
+test('[fuse] a short WRITE into an mmap-dirtied folio: the refused bytes stay cached and reach the server at writeback', () => {
+  // fuse_fill_write_pages copies all 23 bytes into the folio; the server takes
+  // 11; fuse_send_write_pages clears uptodate but the folio stays dirty from
+  // the mmap store, and writeback (here forced by the truncate) sends all of it.
+  const p: Program = {
+    version: 1,
+    config: { fs: 'fuse', inode: 'extent', blockSize: 4096, folioMax: 4096 },
+    files: [{ name: 'f' }],
+    fds: [{ file: 0, direct: false }],
+    threads: [{ ops: [
+      { op: 'mmap', map: 0, fd: 0, off: 0, len: 4096, prot: 'rw' },
+      { op: 'pwrite', fd: 0, off: 0, len: 1024, fill: 7 },
+      { op: 'fail_bio', write: true, skip: 0, short: true },
+      { op: 'mwrite', map: 0, off: 0, len: 113, fill: 7 },
+      { op: 'pwrite', fd: 0, off: 0, len: 23, fill: 6 },
+      { op: 'truncate', fd: 0, size: 4096 },
+    ] }],
+  };
+  const r = runProgram(p);
+  assert.equal(r.harnessError, null);
+  assert.equal(r.violation, null, r.violation?.message);
+  assert.deepEqual(r.results.map((x) => x.ret), [0, 1024, 0, 113, 11, 0]);
+  const data = r.files[0]!.data;
+  assert.deepEqual([...data.subarray(0, 23)], new Array(23).fill(6));
+  assert.deepEqual([...data.subarray(23, 113)], new Array(90).fill(7));
+});
+
+test('[xfs] a direct write that fails part-way races with an AIO direct write in flight: its landed bio may come last', () => {
+  // xfs_file_dio_write_unaligned lets a sub-block overwrite run under the
+  // shared iolock (IOMAP_DIO_OVERWRITE_ONLY), and an aligned direct write
+  // never waits for other direct I/O: both are in flight at once, and the
+  // one that fails with -EIO still had a bio land after the AIO's.
+  const p: Program = {
+    version: 1,
+    config: { fs: 'xfs', inode: 'extent', blockSize: 1024, folioMax: 4096 },
+    files: [{ name: 'f' }],
+    fds: [{ file: 0, direct: false }, { file: 0, direct: true }],
+    threads: [{ ops: [
+      { op: 'pwrite', fd: 0, off: 0, len: 512, fill: 1 },
+      { op: 'writeback_kick' },
+      { op: 'reclaim' },
+      { op: 'pwrite', fd: 0, off: 32768, len: 83, fill: 1 },
+      { op: 'fail_bio', write: true, skip: 0 },
+      { op: 'aio_write', fd: 1, off: 0, len: 512, fill: 1, iocb: 1 },
+      { op: 'pwrite', fd: 1, off: 0, len: 2048, fill: 5 },
+    ] }],
+    schedule: { strategy: 'replay', seed: 254663534, depth: 2, decisions: [
+      { pick: 2, hash: 4072891805 }, { pick: 2, hash: 4072891805 }, { pick: 0, hash: 2336075181 }, { pick: 1, hash: 2336075181 },
+      { pick: 0, hash: 2336075181 }, { pick: 1, hash: 2336075181 }, { pick: 0, hash: 2938805164 }, { pick: 1, hash: 2938805164 },
+      { pick: 0, hash: 3539916987 }, { pick: 2, hash: 3158515945 }, { pick: 0, hash: 2288012493 }, { pick: 1, hash: 3524074145 },
+    ] },
+  };
+  const r = runProgram(p);
+  assert.equal(r.harnessError, null);
+  assert.equal(r.violation, null, r.violation?.message);
+  assert.deepEqual(r.results.map((x) => x.ret), [512, 0, 0, 83, 0, 0, -5]);
+  assert.deepEqual([...r.files[0]!.data.subarray(0, 1024)], new Array(1024).fill(5));
+});
+
+test('[fuse] a failed WRITE clears uptodate on a folio dirtied through a mapping: the next read brings back the server\'s bytes', () => {
+  // fuse_send_write_pages clears uptodate on every folio of a request that
+  // failed; the mmap store in that folio was never written back, and the
+  // final read re-reads the folio from the server (zeroes), store and all.
+  const p: Program = {
+    version: 1,
+    config: { fs: 'fuse', inode: 'extent', blockSize: 4096, folioMax: 4096 },
+    files: [{ name: 'f' }],
+    fds: [{ file: 0, direct: false }, { file: 0, direct: false }],
+    threads: [{ ops: [
+      { op: 'fallocate', fd: 1, mode: 'zero', off: 8192, len: 1024 },
+      { op: 'mmap', map: 0, fd: 0, off: 0, len: 4096, prot: 'rw' },
+      { op: 'fail_bio', write: true, skip: 0 },
+      { op: 'mwrite', map: 0, off: 0, len: 113, fill: 5 },
+      { op: 'pwrite', fd: 0, off: 0, len: 23, fill: 5 },
+    ] }],
+  };
+  const r = runProgram(p);
+  assert.equal(r.harnessError, null);
+  assert.equal(r.violation, null, r.violation?.message);
+  assert.deepEqual(r.results.map((x) => x.ret), [0, 0, 0, 113, -5]);
+  assert.deepEqual([...r.files[0]!.data.subarray(0, 113)], new Array(113).fill(0));
+});

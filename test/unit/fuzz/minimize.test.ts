@@ -164,3 +164,15 @@ test('a deadline already past stops after confirming, returning the frozen input
   assert.equal(r.opsAfter, r.opsBefore);
   checkResult(r, bloated, bugs, e.signature);
 });
+
+test('a campaign program whose last ops only shaped the interleaving shrinks below the hand-written size (final cuts under the preemption search)', () => {
+  const fx = JSON.parse(readFileSync(fileURLToPath(new URL('../../../../test/fixtures/set-uptodate-during-read-campaign.json', import.meta.url)), 'utf8')) as
+    { switch: BugName; signature: string; program: Program };
+  const bugs: BugSet = new Set([fx.switch]);
+  const r = minimizeProgram(fx.program, { bugs, maxRuns: 3000 });
+  checkResult(r, fx.program, bugs, fx.signature);
+  const known = manifest.find((m) => m.switch === fx.switch)!;
+  assert.ok(r.opsAfter <= programSize(load(known.program)), `${r.opsAfter} ops`);
+  const final = r.stages.find((s) => s.name === 'ddmin-final');
+  assert.ok(final, 'the final single-op pass ran');
+});

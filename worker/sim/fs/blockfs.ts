@@ -409,13 +409,26 @@ export abstract class BlockFs implements Filesystem {
   protected dioWriteEnd(_inode: Inode, _pos: number, _len: number, _ret: number): void {}
 
   /**
-   * xfs_file_dio_write_unaligned: a sub-block write that reaches EOF waits for
-   * its completion (IOMAP_DIO_FORCE_WAIT), the sub-block zeroing past EOF
-   * must not race with another write.
+   * xfs_file_dio_write_unaligned: a sub-block write waits for its completion
+   * (IOMAP_DIO_FORCE_WAIT) when it reaches EOF, and when it is not a pure
+   * overwrite of written blocks: the IOMAP_DIO_OVERWRITE_ONLY try gets
+   * -EAGAIN from xfs_direct_write_iomap_begin and the retry runs exclusive
+   * and waits, so its sub-block zeroing cannot race with another write.
    */
   protected dioForceWait(inode: Inode, pos: number, len: number): boolean {
     const aligned = isAligned(pos, this.blockSize) && isAligned(len, this.blockSize);
-    return !aligned && pos + len >= inode.iSize;
+    return !aligned && (pos + len >= inode.iSize || !this.overwritesWrittenBlocks(inode, pos, len));
+  }
+
+  /** Every block of [pos, pos+len) is allocated and written (no hole, delalloc or unwritten extent). */
+  protected overwritesWrittenBlocks(inode: Inode, pos: number, len: number): boolean {
+    const end = Math.ceil((pos + len) / this.blockSize);
+    for (let b = Math.floor(pos / this.blockSize); b < end;) {
+      const { ext } = inode.extents.lookup(b);
+      if (!ext || ext.state !== ExtState.Written) return false;
+      b = ext.lblk + ext.len;
+    }
+    return true;
   }
 
   protected dioAsync(iocb: Kiocb | undefined): DioAsync | null {

@@ -53,6 +53,17 @@ import { covSite, covState } from '../cov.js';
 
 const C_FUSE_CLEAR_UPTODATE = covSite('fuse_send_write_pages:clear-uptodate');
 
+/** fi->writectr, FUSE_NOWRITE and fi->queued_writes of one inode. */
+interface FuseInodeWb {
+  /** Writeback WRITEs in flight to the server. */
+  writectr: number;
+  /** FUSE_NOWRITE holders (a truncate). */
+  nowrite: number;
+  wq: WaitQueue;
+  /** Writeback WRITEs held back while FUSE_NOWRITE is set. */
+  queued: (() => void)[];
+}
+
 /** The daemon's view of one file. */
 interface ServerFile {
   data: SparseStore;
@@ -155,7 +166,7 @@ export class FuseFs implements Filesystem {
     const inode = new Inode(this, this.inodes.length + 1, name, false, this.folioMax);
     const bits = this.blkbits;
     inode.mapping.aops = {
-      readFolio: (folio) => iomapReadFolio(inode, folio, this.iomapOps, this.readOps),
+      readFolio: (folio) => this.fuseReadFolio(inode, folio),
       dirtyFolio: (folio) => iomapDirtyFolio(folio, bits),
       invalidateFolio: (folio, off, len) => iomapInvalidateFolio(this.sched, folio, off, len),
       releaseFolio: (folio) => iomapReleaseFolio(this.sched, folio),
@@ -164,6 +175,17 @@ export class FuseFs implements Filesystem {
     this.server.file(inode.ino);
     this.inodes.push(inode);
     return inode;
+  }
+
+  /**
+   * fuse_read_folio: fuse_do_readfolio waits for writeback of the folio
+   * before it sends the READ ("make sure we read a properly synced folio"):
+   * a WRITE of the folio still on its way to the server would otherwise land
+   * after the READ, leaving the cache with older bytes than the server.
+   */
+  private *fuseReadFolio(inode: Inode, folio: Folio): Co<number> {
+    yield* folioWaitWriteback(this.sched, folio);
+    return yield* iomapReadFolio(inode, folio, this.iomapOps, this.readOps);
   }
 
   /** fuse_iomap_begin: everything is mapped; "addresses" are file offsets in the server. */
@@ -211,11 +233,47 @@ export class FuseFs implements Filesystem {
     const off = pos - folio.pos;
     const n = Math.max(0, Math.min(len, endPos - pos));
     const payload = folio.data.slice(off, off + n);
-    this.request('fuse_writepage_end', () => {
-      if (n > 0) this.server.write(inode.ino, pos, payload);
-      iomapFinishFolioWrite(inode, folio, len);
-    });
+    const fi = this.fuseInode(inode);
+    const send = (): void => {
+      // fuse_send_writepage: crop to i_size as it is when the request goes out.
+      const m = Math.max(0, Math.min(n, inode.iSize - pos));
+      fi.writectr++;
+      this.request('fuse_writepage_end', () => {
+        if (m > 0) this.server.write(inode.ino, pos, payload.subarray(0, m));
+        iomapFinishFolioWrite(inode, folio, len);
+        if (--fi.writectr === 0) this.sched.wakeAll(fi.wq);
+      });
+    };
+    // fuse_flush_writepages: while a truncate holds FUSE_NOWRITE, writes wait in queued_writes.
+    if (fi.nowrite > 0) fi.queued.push(send);
+    else send();
     return len;
+  }
+
+  /** Per inode: the writeback bookkeeping of struct fuse_inode. */
+  private readonly fuseInodes = new Map<Inode, FuseInodeWb>();
+
+  private fuseInode(inode: Inode): FuseInodeWb {
+    let fi = this.fuseInodes.get(inode);
+    if (!fi) {
+      fi = { writectr: 0, nowrite: 0, wq: new WaitQueue('fuse_nowrite'), queued: [] };
+      this.fuseInodes.set(inode, fi);
+    }
+    return fi;
+  }
+
+  /** fuse_set_nowrite: hold back new writeback WRITEs and wait for those in flight. */
+  private *fuseSetNowrite(inode: Inode): Co<void> {
+    const fi = this.fuseInode(inode);
+    fi.nowrite++;
+    yield* this.sched.waitUntil(fi.wq, () => fi.writectr === 0);
+  }
+
+  /** fuse_release_nowrite: send the held-back WRITEs, cropped to the new i_size. */
+  private fuseReleaseNowrite(inode: Inode): void {
+    const fi = this.fuseInode(inode);
+    if (--fi.nowrite > 0) return;
+    for (const send of fi.queued.splice(0)) send();
   }
 
   *readIter(file: OpenFile, pos: number, dst: Uint8Array): Co<number> {
@@ -267,7 +325,7 @@ export class FuseFs implements Filesystem {
     const s = this.sched;
     let done = 0;
     while (done < src.length) {
-      const folios: { folio: Folio; locked: boolean; len: number }[] = [];
+      const folios: { folio: Folio; locked: boolean; off: number; len: number }[] = [];
       const start = pos + done;
       let count = 0;
       // fuse_fill_write_pages: copy until a folio is left locked (not uptodate) or the chunk is full.
@@ -286,9 +344,9 @@ export class FuseFs implements Filesystem {
         if (n === folio.size) iomapSetRangeUptodate(folio, 0, folio.size, inode.blkbits);
         if (folioTestUptodate(folio)) {
           folioUnlock(s, folio);
-          folios.push({ folio, locked: false, len: n });
+          folios.push({ folio, locked: false, off, len: n });
         } else {
-          folios.push({ folio, locked: true, len: n });
+          folios.push({ folio, locked: true, off, len: n });
           break;
         }
       }
@@ -296,9 +354,16 @@ export class FuseFs implements Filesystem {
       // request first, so a WRITE of older contents still in flight to the
       // server cannot land after this one.
       for (const f of folios) yield* folioWaitWriteback(s, f.folio);
-      // The request carries its payload from the moment it is sent.
-      const payload = src.slice(done, done + count);
       const written = yield* this.requestWait('fuse_send_write', () => {
+        // The request carries the folios, not a copy: the daemon's read of it
+        // (fuse_copy_folio) takes what they hold then, a store through a
+        // mapping since the copy from the user buffer included.
+        const payload = new Uint8Array(count);
+        let at = 0;
+        for (const f of folios) {
+          payload.set(f.folio.data.subarray(f.off, f.off + f.len), at);
+          at += f.len;
+        }
         const faults = this.dev.faults;
         if (faults.take(true)) {
           if (faults.shortWrite && count > 1) {
@@ -380,11 +445,15 @@ export class FuseFs implements Filesystem {
     yield* inode.invalidateLock.downWrite(this.sched);
     // Dirty mmap data must reach the server before the size changes under it.
     yield* filemapWriteAndWaitRange(inode.mapping, 0, Number.MAX_SAFE_INTEGER);
+    // fuse_do_setattr: FUSE_NOWRITE across SETATTR and the i_size update, so
+    // no writeback WRITE of the old size reaches the server after it.
+    yield* this.fuseSetNowrite(inode);
     yield* this.requestWait('fuse_setattr', () => {
       this.server.setSize(inode.ino, size);
       return 0;
     });
     inode.iSize = size;
+    this.fuseReleaseNowrite(inode);
     unmapMappingRange(inode.mapping, size, -1);
     yield* truncateInodePagesRange(inode.mapping, size, -1, this.unmapFolio);
     inode.invalidateLock.upWrite(this.sched);
@@ -392,7 +461,20 @@ export class FuseFs implements Filesystem {
     return 0;
   }
 
-  *fsync(file: OpenFile, start: number, end: number, _datasync: boolean): Co<number> {
+  /**
+   * fuse_fsync: under inode_lock, so a buffered write (which holds it across
+   * its WRITE request) is complete before the range is written back and
+   * FSYNC is sent.
+   */
+  *fsync(file: OpenFile, start: number, end: number, datasync: boolean): Co<number> {
+    const inode = file.inode;
+    yield* inode.iRwsem.downWrite(this.sched);
+    const ret = yield* this.fsyncLocked(file, start, end, datasync);
+    inode.iRwsem.upWrite(this.sched);
+    return ret;
+  }
+
+  private *fsyncLocked(file: OpenFile, start: number, end: number, _datasync: boolean): Co<number> {
     const mapping = file.inode.mapping;
     let err = 0;
     if (mapping.nrpages > 0) {

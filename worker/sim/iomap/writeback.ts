@@ -187,7 +187,8 @@ export function* iomapWritepages(inode: Inode, wbc: WritebackControl, ops: Iomap
     const first = Math.floor(wbc.rangeStart / (1 << PAGE_SHIFT));
     const last = Math.floor(wbc.rangeEnd / (1 << PAGE_SHIFT));
     for (const folio of foliosInRange(mapping, first, last)) {
-      if (!folioTestDirty(folio)) continue;
+      // Removed from the mapping (and maybe freed) while we wrote back an earlier folio.
+      if (folio.mapping !== mapping || !folioTestDirty(folio)) continue;
       folioGet(folio);
       yield* folioLock(s, folio);
       if (folio.mapping !== mapping || !folioTestDirty(folio)) {

@@ -249,7 +249,7 @@ export function* filemapFdatawaitRangeKeepErrors(mapping: AddressSpace, start: n
   const s = mapping.sched;
   checkNoHandleHeld(mapping, 'filemap_fdatawait_range');
   for (const f of foliosInRange(mapping, Math.floor(start / PAGE_SIZE), Math.floor(end / PAGE_SIZE))) {
-    if (!folioTestWriteback(f)) continue;
+    if (f.mapping !== mapping || !folioTestWriteback(f)) continue;
     folioGet(f);
     yield* folioWaitWriteback(s, f);
     folioPut(s, f);
@@ -461,7 +461,10 @@ export function* invalidateInodePages2Range(
   const s = mapping.sched;
   let ret = 0;
   for (const f of foliosInRange(mapping, first, last)) {
-    // folio_try_get: one removed (and freed) while we slept on an earlier folio is gone, not to be touched.
+    // find_get_entries hands out folios with a reference taken under the
+    // xarray lock; a folio reclaim or truncation removed (and freed) while we
+    // slept on an earlier one is not in the mapping any more: skip it rather
+    // than take a reference on freed memory.
     if (f.mapping !== mapping) continue;
     folioGet(f);
     yield* folioLock(s, f);

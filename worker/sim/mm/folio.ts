@@ -173,6 +173,10 @@ export function folioEndWriteback(s: Sched, f: Folio): void {
 }
 
 export function folioGet(f: Folio): void {
+  // A folio whose last reference went has given its memory back to the pool:
+  // a new reference would let two folios share one buffer. That is a bug of
+  // the simulator (a lookup that did not hold its reference), not a finding.
+  if (f.refcount === 0 && f.mapping === null) throw new Error(`folio_get on freed folio ${f.index} (order ${f.order})`);
   f.refcount++;
 }
 

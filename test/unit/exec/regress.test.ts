@@ -1,0 +1,146 @@
+// False positives the fuzzer once found with every switch off (corpus/regress/):
+// each runs clean now, and shows what Linux does in its interleaving.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { type RunResult, runProgram } from '../../../worker/exec/run.js';
+import { parseRepro } from '../../../worker/repro/repro.js';
+
+const REGRESS = fileURLToPath(new URL('../../../../corpus/regress/', import.meta.url));
+
+function replay(name: string): RunResult {
+  const path = join(REGRESS, name);
+  const r = parseRepro(readFileSync(path, 'utf8'), path);
+  const res = runProgram(r.program);
+  assert.equal(res.harnessError, null, res.harnessError ?? '');
+  assert.equal(res.violation, null, res.violation?.message);
+  return res;
+}
+
+function runs(data: Uint8Array): string {
+  const out: string[] = [];
+  let st = 0;
+  for (let i = 1; i <= data.length; i++) {
+    if (i === data.length || data[i] !== data[st]) {
+      out.push(`${st}-${i}:${data[st]}`);
+      st = i;
+    }
+  }
+  return out.join(' ');
+}
+
+test('ext4-aio-dio-remount-mismatch: reclaim during a direct write\'s invalidation frees a folio once; the cache shows the direct write', () => {
+  // t0's direct write of 1s over [131072, 225280) invalidated the cache; the
+  // later reads bring those bytes back from disk, into folios whose memory
+  // no other folio shares.
+  const res = replay('ext4-aio-dio-remount-mismatch.json');
+  assert.equal(runs(res.files[0]!.data), '0-4096:1 4096-131072:0 131072-225280:1');
+});
+
+test('ext4-indirect-final-mismatch: blocks writeback did not write read as zeroes on an indirect inode', () => {
+  // truncate to 0, then writes at 128000 and 127210 (1 KiB blocks): writeback
+  // allocates only the delayed blocks it writes; block 124 ([126976, 128000))
+  // up to the write at 127210 was never written and reads as zeroes.
+  const res = replay('ext4-indirect-final-mismatch.json');
+  assert.equal(runs(res.files[0]!.data), '0-127210:0 127210-129024:1');
+});
+
+test('fuse-read-folio-writeback: a read of a folio under writeback waits for the WRITE before the READ', () => {
+  // A short WRITE cleared uptodate on a folio dirtied through a mapping; the
+  // flusher sends it (bytes 0..1024 = 1) while t1's pread re-reads it.
+  // fuse_do_readfolio waits for writeback first, so the cache gets what the
+  // server holds after the WRITE.
+  const res = replay('fuse-read-folio-writeback.json');
+  assert.equal(runs(res.files[0]!.data), '0-1024:1 1024-16384:0 16384-16896:1 16896-24576:0 24576-25088:1');
+});
+
+test('aio-read-mmap-store: a direct AIO read in flight across a store through a mapping may return the older bytes', () => {
+  // The AIO read flushed and read the disk (0x2) before the store (0x3) was
+  // written back; it completes during the next op. The store still reaches the file.
+  const res = replay('aio-read-mmap-store.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [0, 512, 0, 1024, 512]);
+  assert.equal(runs(res.files[0]!.data), '0-512:3');
+});
+
+test('copy-range-aio-write: copy_file_range over the range of an AIO write in flight copies what it finds', () => {
+  // The direct AIO write of 0x5 over [49152, 65536) completes while the copy
+  // of [61440, 63488) to 0 runs: the copy carries the AIO's bytes.
+  const res = replay('copy-range-aio-write.json');
+  assert.equal(runs(res.files[0]!.data), '0-2048:5 2048-45056:0 45056-49152:1 49152-65536:5 65536-73728:1');
+});
+
+test('fuse-store-stale-folio: a store into a folio a failed WRITE cleared is lost when the folio is re-read', () => {
+  // pwrite -EIO cleared uptodate on the mapped folio at 24576; the next store
+  // (0x5) goes through the old pte into that folio, and the final read
+  // re-reads it from the server (0x1).
+  const res = replay('fuse-store-stale-folio.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [4096, 0, 0, 30, -5, 219]);
+  assert.equal(runs(res.files[0]!.data), '0-24576:0 24576-28672:1');
+});
+
+test('fuse-fallocate-mmap-store: a store racing with FALLOC_FL_ZERO_RANGE may reach the server while the cache is zeroed', () => {
+  // t0 stores 0x1 at 8192 through a mapping after t1's zero-range sent
+  // FALLOCATE; t0's direct read flushes that folio to the server; then
+  // truncate_pagecache_range zeroes the cached range. The cache shows zeroes
+  // (the server keeps the store: allowed, nothing orders the two).
+  const res = replay('fuse-fallocate-mmap-store.json');
+  assert.equal(runs(res.files[0]!.data), '0-4987:1 4987-12288:0 12288-13312:1');
+});
+
+test('fuse-fsync-under-write: fdatasync waits for a buffered write in flight; a store into its folios reaches the server', () => {
+  // t1 writes 64 KiB of 0x1 while t0 stores 0x4 at 24059 and calls
+  // fdatasync: fuse_fsync takes inode_lock, so the WRITE is done before the
+  // dirty folio is written back; cache and server both end with the store.
+  const res = replay('fuse-fsync-under-write.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [0, 512, 840, 65536, 0]);
+  assert.equal(runs(res.files[0]!.data), '0-24059:1 24059-24899:4 24899-65536:1 65536-131072:0 131072-131584:1');
+});
+
+test('ext4-zero-range-read-error: a zero range that fails reading a partial block leaves the cache zeroed, the disk not', () => {
+  // FALLOC_FL_ZERO_RANGE|KEEP_SIZE over [29184, 30208) with 1 KiB blocks:
+  // truncate_pagecache_range zeroes the cached bytes, then the partial-block
+  // zeroing must read block 28 and the read fails: -EIO, the cache keeps the
+  // zeroes over [29696, 30208) while the disk keeps t1's 0x1.
+  const res = replay('ext4-zero-range-read-error.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [0, 16384, 1024, 0, -5]);
+  assert.equal(runs(res.files[0]!.data), '0-16384:0 16384-29696:1 29696-30208:0 30208-32768:1');
+});
+
+test('xfs-read-under-extending-aio: a read past EOF while an extending AIO write completes sees the new size', () => {
+  // The AIO write of [8192, 9216) extends the 1536-byte file; it completes
+  // while the direct read of [4096, 5120) runs, and the read finds the hole
+  // inside the new size: 1024 zero bytes, not 0.
+  const res = replay('xfs-read-under-extending-aio.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [1536, 0, 1024]);
+  assert.equal(runs(res.files[0]!.data), '0-1536:1 1536-8192:0 8192-9216:1');
+});
+
+test('xfs-unaligned-aio-over-hole: a sub-block AIO direct write over a hole completes before io_submit returns', () => {
+  // [4608, 6656) is inside EOF but over a hole: not an overwrite, so xfs
+  // retries it exclusive with IOMAP_DIO_FORCE_WAIT; its sub-block zeroing is
+  // done before the buffered write of [6144, 10240) that follows.
+  const res = replay('xfs-unaligned-aio-over-hole.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [16384, 2048, 4096, -22]);
+  assert.equal(runs(res.files[0]!.data), '0-4608:0 4608-10240:2 10240-12288:0 12288-28672:2');
+});
+
+test('fuse-truncate-nowrite: a writeback WRITE racing with a truncate to 0 is held back and cropped (FUSE_NOWRITE)', () => {
+  // t2 dirties page 0 through a mapping and kicks the flusher while t0
+  // truncates f0 to 0. fuse_do_setattr holds FUSE_NOWRITE across SETATTR:
+  // the flusher's WRITE waits in queued_writes and goes out cropped to the
+  // new i_size, i.e. not at all. The page cache and the server both end empty
+  // (the harness's remount check would report a server size of 4096).
+  const res = replay('fuse-truncate-nowrite.json');
+  assert.equal(res.files[0]!.data.length, 0);
+});
+
+test('ext4-failed-dio-stale-cache: a direct write that fails part-way leaves a racing buffered read\'s older bytes cached', () => {
+  // t1's direct write of 0xf over [0, 8192) fails with -EIO after a bio
+  // landed; t0's buffered read of [0, 65536) cached the older bytes meanwhile
+  // and no invalidation follows a failed write: the cache shows 0x2 and 0x3.
+  const res = replay('ext4-failed-dio-stale-cache.json');
+  assert.equal(runs(res.files[0]!.data).split(' ').slice(0, 3).join(' '), '0-4096:2 4096-8192:3 8192-73728:14');
+});

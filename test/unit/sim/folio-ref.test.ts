@@ -1,0 +1,60 @@
+// Folio references across sleeps: a range walk (invalidate_inode_pages2_range)
+// that sleeps on one folio must not take a reference on a later folio that
+// reclaim removed and freed meanwhile (find_get_entries holds references for
+// the folios it returns; the sim re-checks folio->mapping instead).
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import {
+  AddressSpace,
+  FGP_CREAT,
+  FGP_LOCK,
+  filemapGetFolio,
+  filemapRemoveFolio,
+  invalidateInodePages2Range,
+} from '../../../worker/sim/mm/filemap.js';
+import { Folio, folioPut, folioUnlock } from '../../../worker/sim/mm/folio.js';
+import { Sched, WaitQueue } from '../../../worker/sim/sched.js';
+
+test('invalidate_inode_pages2_range skips a folio reclaimed while it slept on an earlier folio lock', () => {
+  const s = new Sched(10_000);
+  const m = new AddressSpace(s, 4, () => 1 << 20);
+  m.aops = {
+    readFolio: function* () { return 0; },
+    dirtyFolio: () => false,
+    invalidateFolio: () => {},
+    releaseFolio: () => true,
+    writepages: function* () { return 0; },
+  };
+  let held: Folio | null = null;
+  let later: Folio | null = null;
+  let ret = 1;
+  // t0: holds folio 0 locked (a reader), then plays kswapd on folio 4 (order 2).
+  s.spawn('t0', (function* () {
+    held = (yield* filemapGetFolio(m, 0, FGP_LOCK | FGP_CREAT, 0))!;
+    later = (yield* filemapGetFolio(m, 4, FGP_CREAT, 2))!;
+    folioPut(s, later); // only the page cache's reference is left
+    // Events run when every thread sleeps: t1 is then asleep on folio 0's lock.
+    const wq = new WaitQueue('test');
+    let go = false;
+    s.queueEvent({ name: 'kswapd', run: () => { go = true; s.wakeAll(wq); } });
+    yield* s.waitUntil(wq, () => go);
+    // __remove_mapping: the cache's reference goes, the folio is freed.
+    filemapRemoveFolio(m, later);
+    folioUnlock(s, held);
+    folioPut(s, held);
+  })());
+  // t1: the direct write's invalidation, sleeping on folio 0's lock.
+  s.spawn('t1', (function* () {
+    ret = yield* invalidateInodePages2Range(m, 0, 7, () => {});
+  })());
+  assert.equal(s.run().kind, 'done');
+  assert.equal(ret, 0);
+  assert.equal(m.nrpages, 0);
+  assert.equal(later!.refcount, 0);
+  // The freed folio's memory went back to the pool once: two new folios of its order do not share it.
+  const a = new Folio(m, 8, 2);
+  const b = new Folio(m, 12, 2);
+  assert.notEqual(a.data.buffer, b.data.buffer);
+});
