@@ -141,6 +141,10 @@ test('ext4-failed-dio-stale-cache: a direct write that fails part-way leaves a r
   // t1's direct write of 0xf over [0, 8192) fails with -EIO after a bio
   // landed; t0's buffered read of [0, 65536) cached the older bytes meanwhile
   // and no invalidation follows a failed write: the cache shows 0x2 and 0x3.
+  // What follows 8192 depends on the interleaving after the failed write; the
+  // jbd2 commit thread (merged after this reproducer was recorded) changed
+  // where its replay list leads there, not what happens over [0, 8192).
   const res = replay('ext4-failed-dio-stale-cache.json');
-  assert.equal(runs(res.files[0]!.data).split(' ').slice(0, 3).join(' '), '0-4096:2 4096-8192:3 8192-73728:14');
+  assert.equal(runs(res.files[0]!.data).split(' ').slice(0, 2).join(' '), '0-4096:2 4096-8192:3');
+  assert.equal(res.files[0]!.data[8192], 14, 't0 wrote 0xe at 8192 after the failed write');
 });
