@@ -12,40 +12,44 @@ type Ranges = [number, number][];
 
 const ALL: [number, number] = [0, Infinity];
 
-/** What one thread knows it wrote to one file, and how far the file surely reaches. */
+/**
+ * What one thread knows it wrote to one file, and how far the file surely
+ * reaches. Every write fills its range with one byte value, so what is known
+ * is a short sorted list of [start, end) runs of one value each: no buffer
+ * the size of the file per thread (this oracle runs on every multi-threaded
+ * execution).
+ */
 class ThreadFileState {
-  private value = new Uint8Array(0);
-  private known = new Uint8Array(0);
+  /** Disjoint runs sorted by start: [start, end, fill]. */
+  private runs: [number, number, number][] = [];
   /** The file is at least this long: the thread made it so, and no other thread can shrink it. */
   floor = 0;
 
-  private reserve(n: number): void {
-    if (n <= this.value.length) return;
-    let cap = Math.max(4096, this.value.length * 2);
-    while (cap < n) cap *= 2;
-    const v = new Uint8Array(cap);
-    v.set(this.value);
-    const k = new Uint8Array(cap);
-    k.set(this.known);
-    this.value = v;
-    this.known = k;
-  }
-
   wrote(off: number, len: number, fill: number): void {
     if (len <= 0) return;
-    this.reserve(off + len);
-    this.value.fill(fill, off, off + len);
-    this.known.fill(1, off, off + len);
+    this.forget(off, off + len);
+    let i = 0;
+    while (i < this.runs.length && this.runs[i]![0] < off) i++;
+    this.runs.splice(i, 0, [off, off + len, fill]);
   }
 
   forget(off: number, end: number): void {
-    const e = Math.min(end, this.known.length);
-    if (e > off) this.known.fill(0, off, e);
+    if (end <= off) return;
+    const out: [number, number, number][] = [];
+    for (const r of this.runs) {
+      if (r[1] <= off || r[0] >= end) {
+        out.push(r);
+        continue;
+      }
+      if (r[0] < off) out.push([r[0], off, r[2]]);
+      if (r[1] > end) out.push([end, r[1], r[2]]);
+    }
+    this.runs = out;
   }
 
-  /** The byte the thread last wrote at pos, or -1 if it does not know. */
-  at(pos: number): number {
-    return pos < this.known.length && this.known[pos] ? this.value[pos]! : -1;
+  /** The known runs overlapping [off, end). */
+  overlapping(off: number, end: number): readonly (readonly [number, number, number])[] {
+    return this.runs.filter((r) => r[0] < end && r[1] > off);
   }
 }
 
@@ -207,12 +211,13 @@ export class OwnWrites {
     if (!this.enabled) return null;
     const s = this.state[thread]![file]!;
     const foreign = this.foreign[thread]![file]!;
-    for (let i = 0; i < got.length; i++) {
-      const pos = off + i;
-      const want = s.at(pos);
-      if (want < 0 || got[i] === want) continue;
-      if (foreign.some(([a, b]) => pos >= a && pos < b)) continue;
-      return { pos, got: got[i]!, want };
+    for (const [start, end, want] of s.overlapping(off, off + got.length)) {
+      for (let pos = Math.max(start, off), e = Math.min(end, off + got.length); pos < e; pos++) {
+        const b = got[pos - off]!;
+        if (b === want) continue;
+        if (foreign.some(([a, z]) => pos >= a && pos < z)) continue;
+        return { pos, got: b, want };
+      }
     }
     return null;
   }
