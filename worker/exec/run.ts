@@ -459,18 +459,29 @@ class Execution {
    * WRITE cleared (fuse_send_write_pages leaves the pte alone): it lands in a
    * folio that is not uptodate, and the next read of it re-reads the folio
    * from the server (fuse_read_folio), store and all, unless writeback sent
-   * the folio first. Those bytes may or may not stay.
+   * the folio first. Those bytes may or may not stay. The re-read may be the
+   * store's own next page fault (a large folio whose next page was not mapped
+   * yet), so the folios are looked at both before and after the store.
    */
-  private storedIntoStaleFolios(map: number, off: number, len: number, shadow: ShadowFile): void {
+  private staleFolioRanges(map: number, off: number, len: number): [number, number][] {
     const vma = this.k.mm.vma(map);
-    if (!vma) return;
+    if (!vma) return [];
     const mapping = vma.file.inode.mapping;
+    const out: [number, number][] = [];
     for (let p = off; p < off + len;) {
       const folio = filemapLookup(mapping, Math.floor(p / PAGE_SIZE));
       const next = folio ? folio.pos + folio.size : (Math.floor(p / PAGE_SIZE) + 1) * PAGE_SIZE;
       const end = Math.min(off + len, next);
-      if (folio && !folioTestUptodate(folio)) shadow.forget(p, end - p);
+      if (folio && !folioTestUptodate(folio)) out.push([p, end]);
       p = end;
+    }
+    return out;
+  }
+
+  private forgetStoredIntoStale(stale: readonly [number, number][], off: number, stored: number, shadow: ShadowFile): void {
+    for (const [a, b] of stale) {
+      const e = Math.min(b, off + stored);
+      if (e > a) shadow.forget(a, e - a);
     }
   }
 
@@ -784,11 +795,17 @@ class Execution {
         return ret;
       }
       case 'mwrite': {
+        const fuse = this.program.config.fs === 'fuse';
+        const staleBefore = fuse ? this.staleFolioRanges(op.map, op.off, op.len) : [];
         const ret = yield* k.mm.store(op.map, op.off, this.fill(bufs, op.len, op.fill));
         const shadow = this.shadowOfMap(op.map);
-        if (shadow && k.mm.lastStored > 0) {
-          shadow.storeMapped(op.off, k.mm.lastStored, op.fill);
-          if (this.program.config.fs === 'fuse') this.storedIntoStaleFolios(op.map, op.off, k.mm.lastStored, shadow);
+        const stored = k.mm.lastStored;
+        if (shadow && stored > 0) {
+          shadow.storeMapped(op.off, stored, op.fill);
+          if (fuse) {
+            this.forgetStoredIntoStale(staleBefore, op.off, stored, shadow);
+            this.forgetStoredIntoStale(this.staleFolioRanges(op.map, op.off, stored), op.off, stored, shadow);
+          }
           this.noteChange(shadow);
         }
         return ret;

@@ -148,3 +148,16 @@ test('ext4-failed-dio-stale-cache: a direct write that fails part-way leaves a r
   assert.equal(runs(res.files[0]!.data).split(' ').slice(0, 2).join(' '), '0-4096:2 4096-8192:3');
   assert.equal(res.files[0]!.data[8192], 14, 't0 wrote 0xe at 8192 after the failed write');
 });
+
+test('fuse-store-after-failed-write-8k: a store whose next page faults re-reads the folio a failed WRITE cleared, losing its first part', () => {
+  // The failed WRITE at 8192 cleared the 8 KiB folio [8192, 16384), whose
+  // first page stays mapped. The store of 0x2 over [11264, 12588) lands in
+  // that page, then faults on the next one: filemap_fault finds the folio
+  // not uptodate and fuse_read_folio reads it whole from the server, over
+  // the bytes just stored. Only the part after the fault stays.
+  const res = replay('fuse-store-after-failed-write-8k.json');
+  const data = res.files[0]!.data;
+  assert.equal(data.length, 12289);
+  assert.equal(runs(data.subarray(11264, 12288)), '0-1024:0', 'the first part was re-read from the server');
+  assert.equal(data[12288], 2, 'the part stored after the fault stays');
+});
