@@ -84,8 +84,17 @@ export class OwnWrites {
       for (const op of t.ops) for (const [f, range] of this.mayChange(op)) r[f]!.push(range);
       return r;
     });
+    // A thread's own AIO write lands whenever the schedule says, before or
+    // after the thread's later ops over the same bytes (and its completion
+    // invalidates the cache there): to its own reads it is as foreign as
+    // another thread's write.
+    const ownAsync = program.threads.map((t) => {
+      const r: Ranges[] = Array.from({ length: nFiles }, () => []);
+      for (const op of t.ops) if (op.op === 'aio_write') for (const [f, range] of this.mayChange(op)) r[f]!.push(range);
+      return r;
+    });
     this.foreign = program.threads.map((_t, i) =>
-      Array.from({ length: nFiles }, (_f, f) => byThread.flatMap((r, j) => (j === i ? [] : r[f]!))),
+      Array.from({ length: nFiles }, (_f, f) => [...byThread.flatMap((r, j) => (j === i ? [] : r[f]!)), ...ownAsync[i]![f]!]),
     );
     this.state = program.threads.map(() => Array.from({ length: nFiles }, () => new ThreadFileState()));
   }

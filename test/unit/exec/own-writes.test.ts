@@ -114,3 +114,22 @@ test("a thread's own power cut forgets what it wrote but had not made durable", 
   // Every op of both threads ran to its end.
   assert.equal(r.results.length, 6);
 });
+
+test("a thread's own AIO write in flight is as foreign as another thread's write", () => {
+  // The AIO (0x5) may land after the thread's later buffered write (0x6) of
+  // the same bytes, and its completion invalidates the cache there.
+  const p = program(
+    [
+      { op: 'aio_write', fd: 1, off: 69632, len: 4096, fill: 5, iocb: 0 },
+      { op: 'pwrite', fd: 0, off: 69632, len: 8192, fill: 6 },
+      { op: 'aio_wait', iocb: 0 },
+    ],
+    [],
+  );
+  const o = new OwnWrites(p);
+  const t0 = p.threads[0]!.ops;
+  o.opDone(0, t0[0]!, 0, true);
+  o.opDone(0, t0[1]!, 8192, false);
+  assert.equal(o.check(0, 0, 69632, bytes(4096, 5)), null, 'the AIO landed last');
+  assert.deepEqual(o.check(0, 0, 73728, bytes(4096, 5)), { pos: 73728, got: 5, want: 6 }, 'past the AIO the write is judged');
+});
