@@ -12,6 +12,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { Registry } from 'prom-client';
+import { listenHttp } from '../worker/cluster/metrics.js';
 import { ExportError } from '../worker/repro/errors.js';
 import { EXPORT_FORMATS, type ExportFormat, type ExportedFile, exportRepro } from '../worker/repro/export.js';
 import { ApiError, type CoordinatorApi } from './api.js';
@@ -135,16 +136,5 @@ export async function startHttpServer(api: CoordinatorApi, opts: HttpServerOptio
     }
     fail(res, path, 404, `no such path: ${path} (try /metrics, /healthz, /readyz, /findings/<id>/repro?format=json)`);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const addr = server.address();
-  return {
-    port: typeof addr === 'object' && addr ? addr.port : port,
-    close: () => new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
-  };
+  return listenHttp(server, host, port);
 }

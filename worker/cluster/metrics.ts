@@ -50,6 +50,11 @@ export async function serveMetrics(registry: Registry, host: string, port: numbe
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`no such path: ${path} (try /metrics)\n`);
     }
   });
+  return listenHttp(server, host, port);
+}
+
+/** Listen on host:port (0: any free port); the bound port and a close that drops open connections too. */
+export async function listenHttp(server: Server, host: string, port: number): Promise<{ port: number; close: () => Promise<void> }> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -57,6 +62,9 @@ export async function serveMetrics(registry: Registry, host: string, port: numbe
   const addr = server.address();
   return {
     port: typeof addr === 'object' && addr ? addr.port : port,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
   };
 }
