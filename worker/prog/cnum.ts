@@ -19,11 +19,15 @@ interface CIntPrefix {
   rest: string;
 }
 
-const C_SPACE = /^[ \t\n\v\f\r]*/;
+/** isspace() in the C locale: ' ', \t, \n, \v, \f, \r. */
+function isCSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13);
+}
 
 /** Read a C integer prefix. base 0 picks 0x.. hex, 0.. octal or decimal, like strtol. */
 function readCInt(s: string, base: 0 | 10): CIntPrefix {
-  let i = C_SPACE.exec(s)?.[0].length ?? 0;
+  let i = 0;
+  while (i < s.length && isCSpace(s.charCodeAt(i))) i++;
   let negative = false;
   if (s[i] === '+' || s[i] === '-') {
     negative = s[i] === '-';
@@ -40,14 +44,33 @@ function readCInt(s: string, base: 0 | 10): CIntPrefix {
     }
   }
   const start = i;
-  let magnitude = 0n;
+  // Accumulate in a double while it stays exact (below 2^53), then in BigInt:
+  // scripts are mostly short decimal numbers, and BigInt per digit dominated parsing.
+  let small = 0;
   for (; i < s.length; i++) {
-    const d = Number.parseInt(s[i] ?? '', 36);
-    if (Number.isNaN(d) || d >= radix) break;
+    const d = digitValue(s.charCodeAt(i));
+    if (d >= radix || small >= SMALL_LIMIT) break;
+    small = small * radix + d;
+  }
+  let magnitude = BigInt(small);
+  for (; i < s.length; i++) {
+    const d = digitValue(s.charCodeAt(i));
+    if (d >= radix) break;
     magnitude = magnitude * BigInt(radix) + BigInt(d);
   }
   if (i === start) return { digits: false, negative: false, magnitude: 0n, rest: s };
-  return { digits: true, negative, magnitude, rest: s.slice(i) };
+  return { digits: true, negative, magnitude, rest: i === s.length ? '' : s.slice(i) };
+}
+
+/** Below this, small * 16 + 15 is still an exact double. */
+const SMALL_LIMIT = 2 ** 48;
+
+/** A character's digit value in base 36 ('0'-'9', 'a'-'z', 'A'-'Z'), 99 for anything else. */
+function digitValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 122) return c - 87;
+  if (c >= 65 && c <= 90) return c - 55;
+  return 99;
 }
 
 /** strtoll(s, &end, 0), saturating like glibc; null when no digits were read. */

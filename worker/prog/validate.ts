@@ -292,23 +292,70 @@ function validateField(ctx: Context, kind: FieldKind, value: unknown, path: stri
   }
 }
 
-function validateOp(ctx: Context, value: unknown, path: string): Op {
-  if (!isRecord(value)) fail(ctx.source, path, `expected an op object, got ${show(value)}`);
+/** Per op kind, its fields split once: the per-op check runs for every op of every program. */
+const OP_KEYS: { [K in OpName]: { required: string[]; optional: string[]; specs: [string, FieldSpec][] } } =
+  Object.fromEntries(OP_NAMES.map((name) => {
+    const fields: Record<string, FieldSpec> = OP_FIELDS[name];
+    const specs = Object.entries(fields);
+    return [name, {
+      required: ['op', ...specs.filter(([, f]) => f.optional !== true).map(([k]) => k)],
+      optional: specs.filter(([, f]) => f.optional === true).map(([k]) => k),
+      specs,
+    }];
+  })) as { [K in OpName]: { required: string[]; optional: string[]; specs: [string, FieldSpec][] } };
+
+/**
+ * The value of a field that is plainly valid, or undefined when it needs the
+ * full check (which names the path on failure, or records a map/iocb id).
+ * Building a JSON path per field dominated importing long scripts.
+ */
+function acceptPlainField(ctx: Context, kind: FieldKind, value: unknown): number | boolean | undefined {
+  if (typeof value === 'boolean') return kind === 'bool' ? value : undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) return undefined;
+  let min = 0;
+  let max: number;
+  switch (kind) {
+    case 'fd': max = ctx.fdCount; break;
+    case 'file': max = ctx.fileCount; break;
+    case 'bytes': max = MAX_BYTE_VALUE; break;
+    case 'bsize': min = 1; max = MAX_BYTE_VALUE; break;
+    case 'fill': max = 256; break;
+    case 'syncFlags': max = SYNC_FLAGS_MASK + 1; break;
+    default: return undefined;
+  }
+  return value >= min && value < max ? (value === 0 ? 0 : value) : undefined;
+}
+
+function validateOp(ctx: Context, value: unknown, at: string, index: number): Op {
+  const path = (): string => `${at}.ops[${index}]`;
+  if (!isRecord(value)) fail(ctx.source, path(), `expected an op object, got ${show(value)}`);
   const name = value['op'];
   if (typeof name !== 'string' || !Object.hasOwn(OP_FIELDS, name)) {
-    fail(ctx.source, `${path}.op`, `unknown op ${show(name)} (known: ${OP_NAMES.join(', ')})`);
+    fail(ctx.source, `${path()}.op`, `unknown op ${show(name)} (known: ${OP_NAMES.join(', ')})`);
   }
-  const fields: Record<string, FieldSpec> = OP_FIELDS[name as OpName];
-  const required = Object.keys(fields).filter((f) => fields[f]?.optional !== true);
-  const optional = Object.keys(fields).filter((f) => fields[f]?.optional === true);
-  const obj = expectObject(ctx.source, value, path, ['op', ...required], optional);
+  const keys = OP_KEYS[name as OpName];
+  if (!hasExactKeys(value, keys.required, keys.optional)) expectObject(ctx.source, value, path(), keys.required, keys.optional);
   const out: Json = { op: name };
-  for (const [field, spec] of Object.entries(fields)) {
-    if (spec.optional === true && obj[field] === undefined) continue;
-    out[field] = validateField(ctx, spec.kind, obj[field], `${path}.${field}`);
+  for (const [field, spec] of keys.specs) {
+    const v = value[field];
+    if (spec.optional === true && v === undefined) continue;
+    const plain = acceptPlainField(ctx, spec.kind, v);
+    out[field] = plain !== undefined ? plain : validateField(ctx, spec.kind, v, `${path()}.${field}`);
   }
   // Every field of this op kind was checked against the table derived from types.ts.
   return out as unknown as Op;
+}
+
+/** Does obj have every required key and nothing but required and optional ones? */
+function hasExactKeys(obj: Json, required: readonly string[], optional: readonly string[]): boolean {
+  let n = 0;
+  for (const key in obj) {
+    if (!Object.hasOwn(obj, key)) continue;
+    if (!required.includes(key) && !optional.includes(key)) return false;
+    n++;
+  }
+  for (const key of required) if (!Object.hasOwn(obj, key)) return false;
+  return n >= required.length;
 }
 
 function validateThreads(ctx: Context, value: unknown, path: string): Thread[] {
@@ -317,7 +364,7 @@ function validateThreads(ctx: Context, value: unknown, path: string): Thread[] {
   return threads.map((item, t) => {
     const at = `${path}[${t}]`;
     const obj = expectObject(ctx.source, item, at, ['ops']);
-    const ops = expectArray(ctx.source, obj['ops'], `${at}.ops`).map((op, i) => validateOp(ctx, op, `${at}.ops[${i}]`));
+    const ops = expectArray(ctx.source, obj['ops'], `${at}.ops`).map((op, i) => validateOp(ctx, op, at, i));
     return { ops };
   });
 }

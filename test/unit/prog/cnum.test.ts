@@ -17,6 +17,15 @@ test('cvtnum matches xfs_io 6.1 on a 4096-byte-block, 512-byte-sector file', () 
   assert.equal(cvtnum(1024, 4096, '1s'), 4096n);
 });
 
+test('numbers past 2^53 are exact (digits read as doubles switch to BigInt before they round)', () => {
+  assert.equal(cvtnum(4096, 512, '9007199254740993'), 9007199254740993n);
+  assert.equal(cvtnum(4096, 512, '9223372036854775807'), 2n ** 63n - 1n);
+  assert.equal(cvtnum(4096, 512, '0x1fffffffffffff1'), 0x1fffffffffffff1n);
+  assert.equal(cvtnum(4096, 512, '0777777777777777777777'), 0o777777777777777777777n);
+  assert.deepEqual(strtoul('0xfffffffffffffffF!'), { value: 2n ** 64n - 1n, rest: '!' });
+  assert.equal(cvtnum(4096, 512, ' \t\v12k'), 12n << 10n);
+});
+
 test('strtoll saturates instead of wrapping', () => {
   assert.equal(cvtnum(4096, 512, '99999999999999999999'), 2n ** 63n - 1n);
   assert.equal(cvtnum(4096, 512, '-99999999999999999999'), -(2n ** 63n));
