@@ -62,7 +62,16 @@ export function violation(s: Sched, kind: InvariantKind, invariant: string, fn: 
   throw new Violation(kind, invariant, siteOf(s.current, fn), detail, stacksOf(s));
 }
 
-/** WARN_ON_ONCE(cond) at fn: the kernel's own warning, fatal for the run. */
+/**
+ * A WARN_ON that fired at fn: the kernel's own warning, fatal for the run.
+ * Hot paths write `if (cond) warn(...)` so that the detail string is only
+ * built when the warning fires.
+ */
+export function warn(s: Sched, invariant: string, fn: string, detail: string): never {
+  violation(s, 'WARN', invariant, fn, detail);
+}
+
+/** WARN_ON_ONCE(cond) at fn, for a constant detail. */
 export function warnOn(s: Sched, cond: boolean, invariant: string, fn: string, detail: string): void {
   if (cond) violation(s, 'WARN', invariant, fn, detail);
 }

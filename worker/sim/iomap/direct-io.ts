@@ -8,7 +8,7 @@
 
 import { isAligned, offsetIn } from '../bits.js';
 import { BioOp, type Bio, SECTOR_SIZE } from '../blockdev.js';
-import { warnOn } from '../checks.js';
+import { warn, warnOn } from '../checks.js';
 import { EINVAL, EIO, EIOCBQUEUED, ENOTBLK } from '../errno.js';
 import { errseqSet } from '../errseq.js';
 import { type Co, WaitQueue } from '../sched.js';
@@ -176,7 +176,7 @@ function iomapDioIter(iter: IomapIter, dio: Dio): number {
       // DIO never sees delalloc extents: they were flushed first. Refuse, as the kernel does.
       return -EIO;
     default:
-      warnOn(s, true, 'iomap_dio_iter:bad-type', 'iomap_dio_iter', `mapping type ${m.type}`);
+      warn(s, 'iomap_dio_iter:bad-type', 'iomap_dio_iter', `mapping type ${m.type}`);
       return -EIO;
   }
 }

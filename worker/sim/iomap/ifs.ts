@@ -3,7 +3,7 @@
 // byte counts of reads and writes in flight. Its lifetime rules and the
 // ifs_free() WARN that checks them are what several seeded bugs break.
 
-import { warnOn } from '../checks.js';
+import { warn } from '../checks.js';
 import type { Sched } from '../sched.js';
 import {
   folioClass,
@@ -79,10 +79,12 @@ export function ifsFree(s: Sched, folio: Folio): void {
   if (!ifs) return;
   folio.private_ = null;
   covState(C_IFS_FREE, folioClass(folio) * 64 + ifsClass(folio));
-  warnOn(s, ifs.readBytesPending !== 0, 'ifs_free:read-pending', 'ifs_free', `folio ${folio.index}: ${ifs.readBytesPending} read bytes pending`);
-  warnOn(s, ifs.writeBytesPending !== 0, 'ifs_free:write-pending', 'ifs_free', `folio ${folio.index}: ${ifs.writeBytesPending} write bytes pending`);
+  if (ifs.readBytesPending !== 0) warn(s, 'ifs_free:read-pending', 'ifs_free',
+    `folio ${folio.index}: ${ifs.readBytesPending} read bytes pending`);
+  if (ifs.writeBytesPending !== 0) warn(s, 'ifs_free:write-pending', 'ifs_free',
+    `folio ${folio.index}: ${ifs.writeBytesPending} write bytes pending`);
   const full = ifsIsFullyUptodate(ifs);
-  warnOn(s, full !== folioTestUptodate(folio), 'ifs_free:uptodate-mismatch', 'ifs_free',
+  if (full !== folioTestUptodate(folio)) warn(s, 'ifs_free:uptodate-mismatch', 'ifs_free',
     `folio ${folio.index}: ifs fully uptodate=${full} but folio uptodate=${folioTestUptodate(folio)}`);
 }
 
@@ -171,7 +173,7 @@ export function iomapDirtyFolio(folio: Folio, blkbits: number): boolean {
 export function iomapInvalidateFolio(s: Sched, folio: Folio, offset: number, len: number): void {
   covState(C_INVALIDATE, folioClass(folio) | (offset === 0 && len === folio.size ? 64 : 0));
   if (offset === 0 && len === folio.size) {
-    warnOn(s, folioTestWriteback(folio), 'iomap_invalidate_folio:writeback', 'iomap_invalidate_folio',
+    if (folioTestWriteback(folio)) warn(s, 'iomap_invalidate_folio:writeback', 'iomap_invalidate_folio',
       `folio ${folio.index} invalidated under writeback`);
     folio.flags &= ~PG_dirty;
     ifsFree(s, folio);

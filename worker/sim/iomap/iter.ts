@@ -3,7 +3,7 @@
 // filesystem how much was done, and go on; a mapping the actor marked stale is
 // asked for again at the same position.
 
-import { warnOn } from '../checks.js';
+import { warn } from '../checks.js';
 import type { Co } from '../sched.js';
 import type { Inode } from '../fs/inode.js';
 import { type FolioBatch, IOMAP_F_STALE, IOMAP_HOLE, IOMAP_NULL_ADDR, type IomapIter, type IomapOps, newIomap } from './iomap.js';
@@ -36,8 +36,7 @@ export function* iomapIterate<C>(iter: IomapIter, ops: IomapOps, actor: (iter: I
     if (err < 0) return err;
     covState(C_IOMAP_BEGIN, m.type | ((m.flags & 15) << 2) | ((iter.flags & 63) << 6));
     // iomap_iter_done(): the mapping must cover the current position.
-    warnOn(s, m.length === 0 || m.offset > iter.pos || m.offset + m.length <= iter.pos,
-      'iomap_iter_done:bad-mapping', 'iomap_iter_done',
+    if (m.length === 0 || m.offset > iter.pos || m.offset + m.length <= iter.pos) warn(s, 'iomap_iter_done:bad-mapping', 'iomap_iter_done',
       `mapping [${m.offset}, +${m.length}) does not cover pos ${iter.pos}`);
     const before = iter.pos;
     const mapped = Math.min(m.offset + m.length, iter.pos + iter.len) - iter.pos;

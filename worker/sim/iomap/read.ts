@@ -8,7 +8,7 @@
 // it to zero ends the read.
 
 import { offsetIn } from '../bits.js';
-import { warnOn } from '../checks.js';
+import { warn, warnOn } from '../checks.js';
 import type { Co } from '../sched.js';
 import { folioClass, type Folio, PG_error, folioEndRead, folioTestError, folioUnlock, folioZeroSegment } from '../mm/folio.js';
 import type { Inode } from '../fs/inode.js';
@@ -106,7 +106,7 @@ export function iomapFinishFolioRead(inode: Inode, folio: Folio, off: number, le
 function iomapReadInit(inode: Inode, folio: Folio): void {
   const ifs = folioIfs(folio);
   if (!ifs) return;
-  warnOn(inode.fs.sched, ifs.readBytesPending !== 0, 'iomap_read_init:pending', 'iomap_read_init',
+  if (ifs.readBytesPending !== 0) warn(inode.fs.sched, 'iomap_read_init:pending', 'iomap_read_init',
     `folio ${folio.index} starts a read with ${ifs.readBytesPending} bytes pending`);
   ifs.readBytesPending = folio.size;
 }

@@ -3,7 +3,7 @@
 // page_mkwrite and unshare.
 
 import { alignDown, offsetIn } from '../bits.js';
-import { warnOn } from '../checks.js';
+import { warn, warnOn } from '../checks.js';
 import type { Co } from '../sched.js';
 import { EIO } from '../errno.js';
 import {
@@ -203,7 +203,7 @@ export function* iomapWriteBegin(iter: IomapIter, ctx: IomapWriteCtx, maxLen: nu
     }
   }
   const s = iter.inode.fs.sched;
-  warnOn(s, iter.pos < folio.pos || iter.pos >= folio.pos + folio.size, 'iomap_trim_folio_range:outside', 'iomap_trim_folio_range',
+  if (iter.pos < folio.pos || iter.pos >= folio.pos + folio.size) warn(s, 'iomap_trim_folio_range:outside', 'iomap_trim_folio_range',
     `pos ${iter.pos} outside folio ${folio.index}`);
   const offset = iter.pos - folio.pos;
   len = Math.min(len, folio.size - offset);
@@ -312,7 +312,7 @@ function* iomapZeroIter(iter: IomapIter, ctx: IomapWriteCtx): Co<number> {
       iomapIterAdvance(iter, iomapLength(iter));
       break;
     }
-    warnOn(s, folio.pos > iter.inode.iSize, 'iomap_zero_iter:beyond-eof', 'iomap_zero_iter',
+    if (folio.pos > iter.inode.iSize) warn(s, 'iomap_zero_iter:beyond-eof', 'iomap_zero_iter',
       `zeroing folio ${folio.index} beyond EOF ${iter.inode.iSize}`);
     folioZeroSegment(folio, wb.offset, wb.offset + wb.len);
     covState(C_ZERO_ITER, folioClass(folio));
@@ -391,7 +391,7 @@ export function* iomapTruncatePage(inode: Inode, pos: number, ctx: IomapWriteCtx
 
 /** iomap_folio_mkwrite_iter: the folio must be uptodate; dirty all of it. */
 function* iomapFolioMkwriteIter(it: IomapIter, folio: Folio): Co<number> {
-  warnOn(it.inode.fs.sched, !folioTestUptodate(folio), 'iomap_folio_mkwrite_iter:not-uptodate', 'iomap_folio_mkwrite_iter',
+  if (!folioTestUptodate(folio)) warn(it.inode.fs.sched, 'iomap_folio_mkwrite_iter:not-uptodate', 'iomap_folio_mkwrite_iter',
     `folio ${folio.index} not uptodate in page_mkwrite`);
   iomapDirtyFolio(folio, it.inode.blkbits); // folio_mark_dirty -> ->dirty_folio
   iomapIterAdvance(it, iomapLength(it));

@@ -3,7 +3,7 @@
 // the filesystem's writeback_range, which maps (allocating delalloc) and
 // submits I/O. PG_writeback ends when every submitted byte has completed.
 
-import { warnOn } from '../checks.js';
+import { warn } from '../checks.js';
 import type { Co } from '../sched.js';
 import {
   type AddressSpace,
@@ -69,10 +69,10 @@ export function folioClearDirtyForIo(mapping: AddressSpace, folio: Folio): boole
 export function iomapFinishFolioWrite(inode: Inode, folio: Folio, len: number): void {
   const s = inode.fs.sched;
   const ifs = folioIfs(folio);
-  warnOn(s, blocksPerFolio(folio, inode.blkbits) > 1 && !ifs, 'iomap_finish_folio_write:no-ifs', 'iomap_finish_folio_write',
+  if (blocksPerFolio(folio, inode.blkbits) > 1 && !ifs) warn(s, 'iomap_finish_folio_write:no-ifs', 'iomap_finish_folio_write',
     `folio ${folio.index} has blocks but no ifs`);
   if (ifs) {
-    warnOn(s, ifs.writeBytesPending <= 0, 'iomap_finish_folio_write:underflow', 'iomap_finish_folio_write',
+    if (ifs.writeBytesPending <= 0) warn(s, 'iomap_finish_folio_write:underflow', 'iomap_finish_folio_write',
       `folio ${folio.index} write_bytes_pending underflow`);
     ifs.writeBytesPending -= len;
     if (ifs.writeBytesPending !== 0) return;
@@ -116,9 +116,11 @@ export function* iomapWritebackFolio(wpc: WritepageCtx, folio: Folio, ops: Iomap
   const inode = wpc.inode;
   const s = inode.fs.sched;
   const bits = inode.blkbits;
-  warnOn(s, !folioTestLocked(folio), 'iomap_writeback_folio:unlocked', 'iomap_writeback_folio', `folio ${folio.index} not locked`);
-  warnOn(s, folioTestDirty(folio), 'iomap_writeback_folio:dirty', 'iomap_writeback_folio', `folio ${folio.index} still dirty`);
-  warnOn(s, folioTestWriteback(folio), 'iomap_writeback_folio:writeback', 'iomap_writeback_folio', `folio ${folio.index} already under writeback`);
+  if (!folioTestLocked(folio)) warn(s, 'iomap_writeback_folio:unlocked', 'iomap_writeback_folio',
+    `folio ${folio.index} not locked`);
+  if (folioTestDirty(folio)) warn(s, 'iomap_writeback_folio:dirty', 'iomap_writeback_folio', `folio ${folio.index} still dirty`);
+  if (folioTestWriteback(folio)) warn(s, 'iomap_writeback_folio:writeback', 'iomap_writeback_folio',
+    `folio ${folio.index} already under writeback`);
   const endPos = { v: folio.pos + folio.size };
   covState(C_WB_FOLIO, folioClass(folio) * 64 + ifsClass(folio));
   if (!iomapWritebackHandleEof(folio, inode, endPos)) return 0;
@@ -129,7 +131,8 @@ export function* iomapWritebackFolio(wpc: WritepageCtx, folio: Folio, ops: Iomap
       iomapSetRangeDirty(folio, 0, endPos.v - folio.pos, bits);
     }
     // iomap_writeback_init
-    warnOn(s, ifs!.writeBytesPending !== 0, 'iomap_writeback_init:pending', 'iomap_writeback_init', `folio ${folio.index} write bytes pending`);
+    if (ifs!.writeBytesPending !== 0) warn(s, 'iomap_writeback_init:pending', 'iomap_writeback_init',
+      `folio ${folio.index} write bytes pending`);
     ifs!.writeBytesPending = folio.size;
   }
   folioStartWriteback(s, folio);
@@ -146,7 +149,7 @@ export function* iomapWritebackFolio(wpc: WritepageCtx, folio: Folio, ops: Iomap
     while (left > 0) {
       const ret = yield* ops.writebackRange(wpc, folio, pos, left, endPos.v);
       if (ret === 0 || ret > left) {
-        warnOn(s, true, 'iomap_writeback_range:bad-length', 'iomap_writeback_range', `writeback_range returned ${ret} of ${left}`);
+        warn(s, 'iomap_writeback_range:bad-length', 'iomap_writeback_range', `writeback_range returned ${ret} of ${left}`);
       }
       if (ret < 0) {
         error = ret;
