@@ -19,6 +19,7 @@ export const ESPIPE = 29;
 export const EROFS = 30;
 export const ENOSYS = 38;
 export const EOPNOTSUPP = 95;
+export const ECONNABORTED = 103;
 export const ENOTBLK = 15;
 export const EIOCBQUEUED = 529;
 
@@ -26,7 +27,7 @@ const NAMES: Record<number, string> = {
   [EPERM]: 'EPERM', [ENOENT]: 'ENOENT', [EIO]: 'EIO', [EBADF]: 'EBADF', [EAGAIN]: 'EAGAIN',
   [ENOMEM]: 'ENOMEM', [EFAULT]: 'EFAULT', [EBUSY]: 'EBUSY', [EEXIST]: 'EEXIST', [EXDEV]: 'EXDEV',
   [ENODEV]: 'ENODEV', [EINVAL]: 'EINVAL', [EFBIG]: 'EFBIG', [ENOSPC]: 'ENOSPC', [ESPIPE]: 'ESPIPE',
-  [EROFS]: 'EROFS', [ENOSYS]: 'ENOSYS', [EOPNOTSUPP]: 'EOPNOTSUPP', [ENOTBLK]: 'ENOTBLK',
+  [EROFS]: 'EROFS', [ENOSYS]: 'ENOSYS', [EOPNOTSUPP]: 'EOPNOTSUPP', [ECONNABORTED]: 'ECONNABORTED', [ENOTBLK]: 'ENOTBLK',
   [EIOCBQUEUED]: 'EIOCBQUEUED',
 };
 

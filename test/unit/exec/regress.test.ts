@@ -161,3 +161,18 @@ test('fuse-store-after-failed-write-8k: a store whose next page faults re-reads 
   assert.equal(runs(data.subarray(11264, 12288)), '0-1024:0', 'the first part was re-read from the server');
   assert.equal(data[12288], 2, 'the part stored after the fault stays');
 });
+
+test('fuse-power-cut-aborts-requests: a request the dead daemon never answered does not reach the restarted one', () => {
+  // The flusher's WRITE of f0.0's folio [61440, 65536) (dirtied through a
+  // mapping while f0.0 was 98304 bytes) is still queued when t4 cuts the
+  // power; the restarted daemon brings f0.0 back empty. fuse_abort_conn ends
+  // every request of the dead connection with -ECONNABORTED, so the WRITE
+  // never lands (it used to grow the server's f0.0 to 65536 behind an i_size
+  // of 0). t0's buffered read of f0, whose READ was in flight too, fails.
+  const res = replay('fuse-power-cut-aborts-requests.json');
+  const ret = (t: number, i: number): number | undefined => res.results.find((x) => x.thread === t && x.index === i)?.ret;
+  assert.equal(ret(4, 0), 0, 'the power cut');
+  assert.equal(ret(0, 2), -5, 'the pread whose READ the abort ended');
+  assert.equal(res.files[1]!.name, 'f0.0');
+  assert.equal(res.files[1]!.data.length, 0);
+});

@@ -8,7 +8,7 @@
 import type { FallocMode } from '../../prog/types.js';
 import { type BlockDevice, type PowerCutReport, SparseStore } from '../blockdev.js';
 import { Rng } from '../schedule.js';
-import { EINVAL, EIO, EOPNOTSUPP } from '../errno.js';
+import { ECONNABORTED, EINVAL, EIO, EOPNOTSUPP } from '../errno.js';
 import { errseqCheckAndAdvance } from '../errseq.js';
 import { type Co, type Sched, WaitQueue } from '../sched.js';
 import {
@@ -24,6 +24,7 @@ import {
   filemapRead,
   filemapWriteAndWaitRange,
   invalidateInodePages2Range,
+  mappingSetError,
   orderForLength,
   truncateInodePagesRange,
   unmapMappingFolio,
@@ -197,21 +198,43 @@ export class FuseFs implements Filesystem {
     return 0;
   }
 
-  /** Send a request; the server answers it as a scheduler event. */
-  private request(name: string, handle: () => void): void {
-    this.sched.queueEvent({ name, run: handle });
+  /**
+   * The connection to the daemon: bumped by each power cut. The daemon that
+   * took a request died with the machine, so a request sent on an earlier
+   * connection and not answered yet never reaches the restarted daemon's
+   * files: fuse_abort_conn ends every pending and processing request with
+   * -ECONNABORTED (end_requests), and only the request's end callback runs.
+   */
+  private conn = 0;
+
+  /**
+   * Send a request; the server answers it as a scheduler event, or, if the
+   * connection was aborted meanwhile, `aborted` runs instead (the request's
+   * end with -ECONNABORTED).
+   */
+  private request(name: string, handle: () => void, aborted: () => void): void {
+    const conn = this.conn;
+    const fs = this;
+    this.sched.queueEvent({
+      name,
+      run(): void {
+        if (conn === fs.conn) handle();
+        else aborted();
+      },
+    });
   }
 
-  /** Send a request and sleep until the reply. */
+  /** Send a request and sleep until the reply (-ECONNABORTED if the connection was aborted first). */
   private *requestWait(name: string, handle: () => number): Co<number> {
     const wq = new WaitQueue(name);
     let done = false;
     let ret = 0;
-    this.request(name, () => {
-      ret = handle();
+    const end = (r: number): void => {
+      ret = r;
       done = true;
       this.sched.wakeAll(wq);
-    });
+    };
+    this.request(name, () => end(handle()), () => end(-ECONNABORTED));
     yield* this.sched.waitUntil(wq, () => done);
     return ret;
   }
@@ -222,7 +245,7 @@ export class FuseFs implements Filesystem {
     this.request('fuse_readpages_end', () => {
       this.server.read(inode.ino, pos, folio.data.subarray(off, off + len));
       iomapFinishFolioRead(inode, folio, off, len, 0);
-    });
+    }, () => iomapFinishFolioRead(inode, folio, off, len, -ECONNABORTED));
     return 0;
   }
 
@@ -238,10 +261,17 @@ export class FuseFs implements Filesystem {
       // fuse_send_writepage: crop to i_size as it is when the request goes out.
       const m = Math.max(0, Math.min(n, inode.iSize - pos));
       fi.writectr++;
-      this.request('fuse_writepage_end', () => {
-        if (m > 0) this.server.write(inode.ino, pos, payload.subarray(0, m));
+      const end = (): void => {
         iomapFinishFolioWrite(inode, folio, len);
         if (--fi.writectr === 0) this.sched.wakeAll(fi.wq);
+      };
+      this.request('fuse_writepage_end', () => {
+        if (m > 0) this.server.write(inode.ino, pos, payload.subarray(0, m));
+        end();
+      }, () => {
+        // fuse_writepage_end with an error: recorded on the mapping, nothing reached the server.
+        mappingSetError(inode.mapping, -ECONNABORTED);
+        end();
       });
     };
     // fuse_flush_writepages: while a truncate holds FUSE_NOWRITE, writes wait in queued_writes.
@@ -311,6 +341,8 @@ export class FuseFs implements Filesystem {
     if (err) return err;
     const payload = src.slice();
     const n = yield* this.requestWait('fuse_direct_io', () => this.server.write(inode.ino, pos, payload));
+    // generic_file_direct_write: i_size and the second invalidation only after a write that did something.
+    if (n <= 0) return n;
     if (pos + n > inode.iSize) inode.iSize = pos + n;
     const ret = yield* invalidateInodePages2Range(inode.mapping, Math.floor(pos / PAGE_SIZE), Math.floor(end / PAGE_SIZE), this.unmapFolio);
     if (ret) dioWarnStalePagecache(inode, pos, src.length);
@@ -533,11 +565,13 @@ export class FuseFs implements Filesystem {
    */
   *powerCut(seed: number): Co<PowerCutReport> {
     const report = this.dev.powerCut(seed);
+    // The daemon died: its connection is aborted, requests it had not answered end with an error.
+    this.conn++;
     // The daemon restarts first: a reader racing with the cut (the sim's process outlives it) reads what it has now.
     this.server.powerCut(new Rng(seed ^ 0x5f3759df));
     for (const inode of this.inodes) inode.iSize = this.server.file(inode.ino).size;
     for (const inode of this.inodes) yield* truncateInodePagesRange(inode.mapping, 0, -1, () => {});
-    // The restarted daemon's files are what its storage holds (a write of the old page cache that slipped in included).
+    // The restarted daemon's files are what its storage holds.
     for (const inode of this.inodes) this.server.fsync(inode.ino);
     return report;
   }
