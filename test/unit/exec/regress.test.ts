@@ -176,3 +176,22 @@ test('fuse-power-cut-aborts-requests: a request the dead daemon never answered d
   assert.equal(res.files[1]!.name, 'f0.0');
   assert.equal(res.files[1]!.data.length, 0);
 });
+
+test('ext4-indirect-power-cut-durable: a block truncate freed is not reallocated before the truncate commits', () => {
+  // fsync commits block 4 at pblk B (the punch of block 0 commits with the
+  // second fsync). truncate to 4096 frees B in the running transaction; the
+  // extending write's writeback allocates blocks 3 and 4 and must not take
+  // B (ext4_mb_free_metadata keeps it until the commit), so nothing forces
+  // a commit mapping block 3 before its data reached the disk. The cut
+  // loses the uncommitted truncate and write: the file is what the second
+  // fsync made durable.
+  const res = replay('ext4-indirect-power-cut-durable.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [512, 1024, 0, 0, 0, 0, 1024, 0, 0]);
+  assert.equal(runs(res.files[0]!.data), '0-4096:0 4096-4608:1');
+});
+
+test('ext4-indirect-power-cut-garbage: the same with a write over [3072, 4608): block 3 does not show the first write\'s bytes', () => {
+  const res = replay('ext4-indirect-power-cut-garbage.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [256, 512, 0, 0, 0, 0, 1536, 0, 0]);
+  assert.equal(runs(res.files[0]!.data), '0-4096:0 4096-4352:1');
+});

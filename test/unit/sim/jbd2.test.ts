@@ -13,7 +13,7 @@ import type { Inode } from '../../../worker/sim/fs/inode.js';
 import { Journal, TState } from '../../../worker/sim/fs/jbd2.js';
 import type { Kernel } from '../../../worker/sim/kernel.js';
 import { type Choice, type Co, type Policy, Sched, WaitQueue } from '../../../worker/sim/sched.js';
-import { sysFallocate, sysFsync, sysFtruncate, sysPowerCut, sysPread, sysPwrite } from '../../../worker/sim/vfs/syscalls.js';
+import { sysFallocate, sysFsync, sysFtruncate, sysPowerCut, sysPread, sysPwrite, sysSyncFileRange } from '../../../worker/sim/vfs/syscalls.js';
 import { assertBytes, drive, newKernel } from './helpers.js';
 
 function filled(n: number, byte: number): Uint8Array {
@@ -145,5 +145,33 @@ test('jbd2 (ext4): after a power cut, a committed transaction\'s metadata surviv
     const got = new Uint8Array(8192);
     assert.equal(drive(k, () => sysPread(k, fa, 0, got)), 3000);
     assertBytes(got, 0, 3000, 1, 'a');
+  }
+});
+
+test('jbd2 (ext4): a freed data block is not reallocated until the transaction that freed it commits', () => {
+  // ext4_mb_clear_bb (data=ordered) queues freed blocks on the transaction
+  // (ext4_mb_free_metadata); ext4_process_freed_data frees them at its commit.
+  for (const inodeKind of ['extent', 'indirect'] as const) {
+    const k = newKernel({ fs: 'ext4', inode: inodeKind, blockSize: 1024 });
+    const a = k.createFile('a');
+    const fa = k.openFile(a, false);
+    const pblkOf = (lblk: number): number => {
+      const { ext } = a.extents.lookup(lblk);
+      assert.ok(ext && ext.pblk >= 0, `block ${lblk} is allocated`);
+      return ext.pblk + (lblk - ext.lblk);
+    };
+    drive(k, () => sysPwrite(k, fa, 0, filled(1024, 1)));
+    assert.equal(drive(k, () => sysFsync(k, fa, false)), 0);
+    const old = pblkOf(0);
+    // The truncate frees the block in the running transaction; the committed map still holds it.
+    assert.equal(drive(k, () => sysFtruncate(k, fa, 0)), 0);
+    drive(k, () => sysPwrite(k, fa, 0, filled(1024, 2)));
+    assert.equal(drive(k, () => sysSyncFileRange(k, fa, 0, 0, 2 | 4)), 0);
+    assert.notEqual(pblkOf(0), old, `${inodeKind}: writeback did not reuse the block the uncommitted truncate freed`);
+    // Once the truncate commits, the block is free again.
+    assert.equal(drive(k, () => sysFsync(k, fa, false)), 0);
+    drive(k, () => sysPwrite(k, fa, 1024, filled(1024, 3)));
+    assert.equal(drive(k, () => sysFsync(k, fa, false)), 0);
+    assert.equal(pblkOf(1), old, `${inodeKind}: after the commit the freed block is allocated again`);
   }
 });

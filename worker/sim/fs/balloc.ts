@@ -6,6 +6,12 @@ export class BlockAllocator {
   /** Sorted, coalesced free runs [start, len]. */
   private free: { start: number; len: number }[];
   freeBlocks: number;
+  /**
+   * Blocks freed but held back from allocation until the metadata that
+   * stops referencing them is committed (ext4's ext4_free_data entries on
+   * s_freed_data_list): freed by `ino` after its snapshot `gen` was taken.
+   */
+  private deferred: { start: number; len: number; ino: number; gen: number }[] = [];
 
   constructor(
     private readonly firstBlock: number,
@@ -23,6 +29,7 @@ export class BlockAllocator {
   resetTo(used: readonly { start: number; len: number }[]): void {
     this.free = [{ start: this.firstBlock, len: this.nrBlocks - this.firstBlock }];
     this.freeBlocks = this.nrBlocks - this.firstBlock;
+    this.deferred = [];
     for (const u of [...used].sort((a, b) => a.start - b.start)) this.take(u.start, u.len);
   }
 
@@ -56,6 +63,28 @@ export class BlockAllocator {
     if (pick.len === 0) this.free.splice(this.free.indexOf(pick), 1);
     this.freeBlocks -= len;
     return got;
+  }
+
+  /**
+   * Free blocks that the committed metadata of inode `ino` (as of its
+   * snapshot `gen`, or an older one) still maps: they stay out of the free
+   * runs until releaseCommitted says a newer snapshot of `ino` committed.
+   */
+  deferRelease(start: number, len: number, ino: number, gen: number): void {
+    if (len > 0) this.deferred.push({ start, len, ino, gen });
+  }
+
+  /** A commit installed snapshot `gen` of inode `ino`: what it freed before that snapshot is free now. */
+  releaseCommitted(ino: number, gen: number): void {
+    const d = this.deferred;
+    if (d.length === 0) return;
+    let kept = 0;
+    for (let i = 0; i < d.length; i++) {
+      const e = d[i]!;
+      if (e.ino === ino && e.gen < gen) this.release(e.start, e.len);
+      else d[kept++] = e;
+    }
+    d.length = kept;
   }
 
   release(start: number, len: number): void {

@@ -293,11 +293,14 @@ export abstract class BlockFs implements Filesystem {
   }
 
   /**
-   * xfs_extent_busy_reuse / ext4_mb_free_metadata: blocks freed by a
-   * transaction not yet committed are still referenced by the committed
-   * metadata; handing them out again first forces a log commit of the inodes
-   * whose committed extents still hold them, so that crash recovery can never
-   * map one file's blocks full of another's data.
+   * xfs_extent_busy_reuse: blocks freed by a transaction not yet committed
+   * are still referenced by the committed metadata; handing them out again
+   * first forces a log commit of the inodes whose committed extents still
+   * hold them, so that crash recovery can never map one file's blocks full of
+   * another's data. (xfs allocates data blocks unwritten, so the forced
+   * commit maps nothing whose data is not on disk yet. ext4 never gets here
+   * with such blocks: freeBlocks keeps them from the allocator until the
+   * freeing transaction commits.)
    */
   private extentBusyReuse(start: number, len: number): void {
     for (const owner of this.inodes) {
@@ -307,11 +310,20 @@ export abstract class BlockFs implements Filesystem {
   }
 
   /** Free the allocated blocks of removed extent pieces; drop delalloc reservations. */
-  protected releaseExtents(pieces: Extent[]): void {
+  protected releaseExtents(inode: Inode, pieces: Extent[]): void {
     for (const p of pieces) {
       if (p.state === ExtState.Delalloc) this.reserved -= p.len;
-      else this.alloc.release(p.pblk, p.len);
+      else this.freeBlocks(inode, p.pblk, p.len);
     }
+  }
+
+  /**
+   * Blocks the inode no longer maps go back to the allocator. xfs frees them
+   * at once and keeps them busy through extentBusyReuse; ext4 holds them back
+   * until the freeing transaction commits.
+   */
+  protected freeBlocks(_inode: Inode, start: number, len: number): void {
+    this.alloc.release(start, len);
   }
 
   // ---- reads --------------------------------------------------------------
@@ -669,7 +681,8 @@ export abstract class BlockFs implements Filesystem {
     return { ino: inode.ino, size: inode.diskSize, exts, gen: ++this.snapshotGen };
   }
 
-  private snapshotGen = 0;
+  /** The gen of the newest snapshot taken (InodeSnapshot.gen). */
+  protected snapshotGen = 0;
 
   /** The metadata a log commit takes of the inode (ext4 also remembers it as journaled). */
   protected snapshotInode(inode: Inode): InodeSnapshot {
@@ -688,6 +701,8 @@ export abstract class BlockFs implements Filesystem {
     for (const snap of snaps) {
       const cur = this.committed.get(snap.ino);
       if (!cur || snap.gen > cur.gen) this.committed.set(snap.ino, snap);
+      // Blocks the inode freed before this snapshot are unreferenced on disk now.
+      this.alloc.releaseCommitted(snap.ino, this.committed.get(snap.ino)!.gen);
     }
   }
 
@@ -741,7 +756,7 @@ export abstract class BlockFs implements Filesystem {
     if (past.length === 0) return;
     for (const e of past) {
       const from = Math.max(first, e.lblk);
-      this.releaseExtents(inode.extents.remove(from, e.lblk + e.len - from));
+      this.releaseExtents(inode, inode.extents.remove(from, e.lblk + e.len - from));
     }
     this.logCommitInode(inode);
   }
@@ -783,7 +798,7 @@ export abstract class BlockFs implements Filesystem {
   /** Remove the blocks wholly past newsize (xfs_itruncate_extents). */
   protected truncateExtents(inode: Inode, newsize: number): void {
     const first = Math.ceil(newsize / this.blockSize);
-    this.releaseExtents(inode.extents.remove(first, Number.MAX_SAFE_INTEGER - first));
+    this.releaseExtents(inode, inode.extents.remove(first, Number.MAX_SAFE_INTEGER - first));
   }
 
   /** xfs_setattr_size; the caller holds i_rwsem and invalidate_lock exclusive. */
@@ -882,7 +897,7 @@ export abstract class BlockFs implements Filesystem {
     if (err) return err;
     const first = Math.ceil(off / this.blockSize);
     const last = Math.floor((off + len) / this.blockSize);
-    if (last > first) this.releaseExtents(inode.extents.remove(first, last - first));
+    if (last > first) this.releaseExtents(inode, inode.extents.remove(first, last - first));
     if (off >= inode.iSize) return 0;
     const zlen = Math.min(off + len, inode.iSize) - off;
     return yield* this.zeroPartialBlocks(inode, iomapZeroRange(inode, off, zlen, this.writeCtx));
@@ -931,7 +946,7 @@ export abstract class BlockFs implements Filesystem {
     if (err) return err;
     const first = off / this.blockSize;
     const n = len / this.blockSize;
-    this.releaseExtents(inode.extents.remove(first, n));
+    this.releaseExtents(inode, inode.extents.remove(first, n));
     inode.extents.shift(first + n, -n);
     const newsize = inode.iSize - len;
     yield* this.truncateSetsize(inode, newsize);

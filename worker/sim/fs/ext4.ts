@@ -60,6 +60,23 @@ export class Ext4Fs extends BlockFs {
     return snap;
   }
 
+  /**
+   * ext4_free_blocks -> ext4_mb_clear_bb: in data=ordered mode freed data
+   * blocks are not handed back to the buddy allocator at once ("we need to
+   * make sure we don't reuse the freed block until after the transaction is
+   * committed"): ext4_mb_free_metadata queues them on the freeing
+   * transaction, and ext4_journal_commit_callback -> ext4_process_freed_data
+   * frees them when it commits. Until then the committed metadata still maps
+   * them to their old owner, and the allocator must not give them out: a new
+   * owner's data written there ahead of its own (uncommitted) mapping would
+   * show through the old mapping after a crash. The free runs under a handle
+   * that holds the inode, so the freeing transaction is the first commit of
+   * a snapshot of the inode taken after the free.
+   */
+  protected override freeBlocks(inode: Inode, start: number, len: number): void {
+    this.alloc.deferRelease(start, len, inode.ino, this.snapshotGen);
+  }
+
   /** ext4_zero_partial_blocks and ext4_block_truncate_page run inside a journal handle. */
   protected override *zeroPartialBlocks(inode: Inode, body: Co<number>): Co<number> {
     const h = yield* this.journal.start(); // ext4_journal_start
