@@ -807,7 +807,15 @@ export abstract class BlockFs implements Filesystem {
     else err = yield* this.zeroPartialBlocks(inode, iomapTruncatePage(inode, newsize, this.writeCtx));
     if (err < 0) return err;
     // xfs_setattr_size: write back from the on-disk size before the new size
-    // is set, so a failed writeback leaves the file as it was.
+    // is set, so a failed writeback leaves the file as it was. This is the
+    // order before 350976ae2187 ("xfs: truncate pagecache before writeback in
+    // xfs_setattr_size()"); mainline does truncate_setsize first and then
+    // filemap_write_and_wait_range(i_disk_size, newsize - 1) when
+    // did_zeroing || (newsize > i_disk_size && oldsize != i_disk_size), so a
+    // failed flush returns -EIO with the in-core size already changed. Not
+    // switched yet: the data oracle expects a failed truncate or extending
+    // fallocate to keep the old size, and ext4 shares this path though
+    // ext4_setattr has no such flush.
     if (newsize > inode.diskSize && oldsize !== inode.diskSize) {
       const e = yield* filemapWriteAndWaitRange(inode.mapping, inode.diskSize, newsize - 1);
       if (e) return e;
