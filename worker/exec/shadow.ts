@@ -23,7 +23,18 @@ export class ShadowFile {
    * is still cached then, or read as zeroes if it was written back or evicted:
    * the oracle cannot tell which and does not judge those bytes.
    */
-  constructor(private readonly keepsPostEofStores = false) {}
+  constructor(
+    private readonly keepsPostEofStores = false,
+    /**
+     * On xfs and ext4, pagecache_isize_extended zeroes those bytes as the file
+     * grows, unless writeback cleaned the folio in the window after
+     * i_size_write (the race post-eof-stores.ts describes): asked, once the
+     * growing op is over, which parts of [from, to) the page cache still holds
+     * unzeroed; those are unknown (POSIX leaves them unspecified), the rest
+     * must read as zeroes.
+     */
+    private readonly unzeroedPostEofStores: ((from: number, to: number) => [number, number][]) | null = null,
+  ) {}
 
   private reserve(n: number): void {
     if (n <= this.buf.length) return;
@@ -90,6 +101,7 @@ export class ShadowFile {
         continue;
       }
       if (this.keepsPostEofStores) this.markUnknown(lo, hi);
+      else if (this.unzeroedPostEofStores) for (const [x, y] of this.unzeroedPostEofStores(lo, hi)) this.markUnknown(x, y);
       if (hi < b) rest.push(hi, b);
     }
     this.pendingPostEof = rest;

@@ -195,3 +195,33 @@ test('ext4-indirect-power-cut-garbage: the same with a write over [3072, 4608): 
   assert.deepEqual(res.results.map((x) => x.ret), [256, 512, 0, 0, 0, 0, 1536, 0, 0]);
   assert.equal(runs(res.files[0]!.data), '0-4096:0 4096-4352:1');
 });
+
+test('xfs-post-eof-store-exposed-setattr: a store past EOF that an extension exposes stays in the cache over a hole', () => {
+  // t3's store of 0x5 at [8101, 8125) lands past f0.0.0's EOF (6144), in
+  // block 7, a hole. Its zero range at 13312 grows the file to 17408:
+  // truncate_setsize does i_size_write before pagecache_isize_extended, and
+  // the flusher writes the folio back in between (the hole block skipped),
+  // so nothing zeroes the store. The cache shows it inside EOF while the
+  // disk reads zeroes there: unspecified by POSIX, accepted by the
+  // writeback check and the cache-vs-disk check.
+  const res = replay('xfs-post-eof-store-exposed-setattr.json');
+  const ret = (t: number, i: number): number | undefined => res.results.find((x) => x.thread === t && x.index === i)?.ret;
+  assert.equal(ret(3, 8), 24, 'the store past EOF');
+  assert.equal(ret(3, 9), 0, 'the extending zero range');
+  const f = res.files[3]!;
+  assert.equal(f.name, 'f0.0.0');
+  assert.equal(f.data.length, 17408);
+  assert.equal(runs(f.data.subarray(6144, 12800)), '0-1957:0 1957-1981:5 1981-6656:0', 'the store shows inside EOF in the cache');
+});
+
+test('xfs-post-eof-store-exposed-write: the same race through an extending buffered write', () => {
+  // t0's store of 0x4 at [1116, 1204) lands past f0's EOF (1024), in block
+  // 1, a hole; an extending write's iomap_write_end does i_size_write before
+  // pagecache_isize_extended and writeback of page 0 wins the folio lock.
+  // Later ops rewrite or drop the folio: the file ends as written.
+  const res = replay('xfs-post-eof-store-exposed-write.json');
+  const ret = (t: number, i: number): number | undefined => res.results.find((x) => x.thread === t && x.index === i)?.ret;
+  assert.equal(ret(0, 6), 88, 'the store past EOF');
+  assert.equal(runs(res.files[0]!.data), '0-51200:0 51200-53248:1');
+  assert.equal(runs(res.files[1]!.data), '0-4096:7 4096-20480:1');
+});

@@ -80,3 +80,27 @@ test('exec: an mmap store past EOF followed by growth runs clean on xfs (zeroed)
     else assert.equal(data[200], 0xee, 'fuse keeps the bytes: fuse_write_update_attr zeroes nothing');
   }
 });
+
+test('shadow: on a block filesystem, only post-EOF stores the page cache still holds unzeroed after growth are unknown', () => {
+  // The sim reports [200, 220) still unzeroed (writeback won the folio lock
+  // between i_size_write and pagecache_isize_extended); the rest of the
+  // store past EOF was zeroed and must read as zeroes.
+  const asked: [number, number][] = [];
+  const sh = new ShadowFile(false, (from, to) => {
+    asked.push([from, to]);
+    return [[200, 220]];
+  });
+  sh.fill(0, 100, 0xaa);
+  sh.storeMapped(50, 300, 0xee);
+  sh.fill(10000, 10, 0xbb);
+  assert.deepEqual(asked, [[100, 350]]);
+  const got = new Uint8Array(10010);
+  got.fill(0xaa, 0, 50);
+  got.fill(0xee, 50, 100);
+  got.fill(0xbb, 10000);
+  assert.equal(sh.firstDifferenceAt(0, got), -1, 'zeroes are accepted');
+  got.fill(0xee, 200, 220);
+  assert.equal(sh.firstDifferenceAt(0, got), -1, 'the unzeroed store is accepted');
+  got[220] = 0xee;
+  assert.equal(sh.firstDifferenceAt(0, got), 220, 'the zeroed part of the store is judged');
+});

@@ -51,6 +51,7 @@ import type { BugSet } from '../bugs.js';
 import { type Filesystem, SIM_MAX_FILE_BYTES } from './filesystem.js';
 import { Inode, type OpenFile } from './inode.js';
 import { covSite, covState } from '../cov.js';
+import { forgetPostEofStores } from '../mm/post-eof-stores.js';
 
 const C_FUSE_CLEAR_UPTODATE = covSite('fuse_send_write_pages:clear-uptodate');
 
@@ -368,6 +369,8 @@ export class FuseFs implements Filesystem {
         const off = p - folio.pos;
         const n = Math.min(folio.size - off, src.length - done - count);
         folio.data.set(src.subarray(done + count, done + count + n), off);
+        // The copy replaced whatever a store past EOF had left in those bytes.
+        if (inode.mapping.postEofStores !== null) forgetPostEofStores(inode.mapping, p, p + n);
         count += n;
         // A whole folio copied is uptodate, and so is every block of its ifs:
         // marking the flag alone would leave an ifs that a failed write

@@ -54,6 +54,7 @@ import {
 import { iomapIterate, newIomapIter } from './iter.js';
 import { iomapAdjustReadRange, iomapBlockNeedsZeroing } from './read.js';
 import { cov, covSite, covState } from '../cov.js';
+import { forgetPostEofStores } from '../mm/post-eof-stores.js';
 
 const C_WRITE_BEGIN = covSite('__iomap_write_begin');
 const C_WRITE_BEGIN_ZERO = covSite('__iomap_write_begin:zero-block');
@@ -261,6 +262,8 @@ function* iomapWriteIter(iter: IomapIter, w: BufferedWriteCtx): Co<number> {
     const pos = iter.pos;
     const from = pos - srcBase;
     folio.data.set(src.subarray(from, from + wb.len), wb.offset);
+    // The copy replaced whatever a store past EOF had left in those bytes.
+    if (inode.mapping.postEofStores !== null) forgetPostEofStores(inode.mapping, pos, pos + wb.len);
     const written = iomapWriteEnd(iter, folio, pos, wb.len, wb.len) ? wb.len : 0;
     // Update i_size under the folio lock, before the folio can be written back.
     const oldSize = inode.iSize;

@@ -29,6 +29,7 @@ import {
   folioZeroSegment,
 } from './folio.js';
 import { cov, covSite, covState } from '../cov.js';
+import { forgetPostEofStores } from './post-eof-stores.js';
 
 const C_GET_FOLIO_RACE = covSite('__filemap_get_folio:raced');
 const C_GET_FOLIO_NEW = covSite('__filemap_get_folio:alloc');
@@ -88,6 +89,8 @@ export class AddressSpace {
   unmapFolio: ((f: Folio) => void) | null = null;
   /** unmap_mapping_range over pages [first, last]: zap the ptes; set by the mm layer. */
   unmapPages: ((first: number, last: number) => void) | null = null;
+  /** Cached bytes stored through a mapping past EOF, for the checks (post-eof-stores.ts). */
+  postEofStores: number[] | null = null;
 
   constructor(
     readonly sched: Sched,
@@ -150,6 +153,8 @@ export function filemapRemoveFolio(mapping: AddressSpace, folio: Folio): void {
   for (let i = 0; i < folio.nrPages; i++) mapping.pages.delete(folio.index + i);
   mapping.nrpages -= folio.nrPages;
   if (mapping.nrpages === 0) mapping.maxIndex = -1;
+  // Its bytes are gone from the cache: what reads them next comes from the disk.
+  if (mapping.postEofStores !== null) forgetPostEofStores(mapping, folio.pos, folio.pos + folio.size);
   folio.mapping = null;
   folioPut(mapping.sched, folio);
 }

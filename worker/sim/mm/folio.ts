@@ -9,6 +9,7 @@
 import { violation } from '../checks.js';
 import { type Co, type Sched, WaitQueue } from '../sched.js';
 import type { AddressSpace } from './filemap.js';
+import { forgetPostEofStores } from './post-eof-stores.js';
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
@@ -206,7 +207,11 @@ export class FolioPool {
 
 /** Zero [from, to) of the folio's bytes: folio_zero_segment(). */
 export function folioZeroSegment(f: Folio, from: number, to: number): void {
-  if (to > from) f.data.fill(0, from, to);
+  if (to <= from) return;
+  f.data.fill(0, from, to);
+  // Zeroed bytes hold no store made past EOF any more (pagecache_isize_extended, truncation, writeback at EOF).
+  const m = f.mapping;
+  if (m !== null && m.postEofStores !== null) forgetPostEofStores(m, f.pos + from, f.pos + to);
 }
 
 /**

@@ -12,6 +12,7 @@ import { filemapGetUptodateFolio, orderForLength } from './filemap.js';
 import { type Folio, PAGE_SIZE, folioClass, folioGet, folioPut, folioTestUptodate, folioUnlock } from './folio.js';
 import type { Inode, OpenFile } from '../fs/inode.js';
 import { covSite, covState } from '../cov.js';
+import { notePostEofStore } from './post-eof-stores.js';
 
 const C_MKWRITE_FAULT = covSite('do_page_mkwrite');
 const C_FAULT = covSite('filemap_fault');
@@ -238,6 +239,12 @@ export class MmState {
       const n = Math.min(PAGE_SIZE - offsetIn(p, PAGE_SIZE), src.length - done);
       const from = p - pte.folio.pos;
       pte.folio.data.set(src.subarray(done, done + n), from);
+      // Bytes stored at or past EOF are not file data: remembered for the
+      // checks, which must accept them if a later extension exposes them
+      // (post-eof-stores.ts). page_mkwrite reserved blocks only up to EOF
+      // (folio_mkwrite_check_truncate), so these may lie over a hole.
+      const isize = vma.file.inode.iSize;
+      if (p + n > isize) notePostEofStore(vma.file.inode.mapping, Math.max(p, isize), p + n);
       done += n;
       this.lastStored = done;
     }
