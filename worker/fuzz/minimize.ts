@@ -74,6 +74,11 @@ interface DeepEffort {
 
 const FULL_EFFORT: DeepEffort = { budget: DEEP_BUDGET, seeds: DEEP_SEEDS };
 
+/** The part of the runs left that the deep thread drops of one stage may take together. */
+const DEEP_SHARE = 0.3;
+/** The part of the runs left that the sequentialize stage's deep search may take. */
+const SEQUENTIALIZE_SHARE = 0.2;
+
 /** Total ops over all threads. */
 export function programSize(p: Program): number {
   return p.threads.reduce((n, t) => n + t.ops.length, 0);
@@ -109,6 +114,12 @@ class Oracle {
 
   exhausted(): boolean {
     return this.runs >= this.maxRuns || (this.deadline !== null && Date.now() > this.deadline);
+  }
+
+  /** A deep search's effort cut to `fraction` of the runs left (never more than the full effort). */
+  shareOfBudget(fraction: number): DeepEffort {
+    const runs = Math.floor(this.runsLeft() * fraction);
+    return { budget: Math.min(DEEP_BUDGET, runs), seeds: Math.min(DEEP_SEEDS, Math.floor(runs / 8)) };
   }
 
   /** One run: the program with its recorded schedule if it reports the target, else null. */
@@ -231,10 +242,19 @@ class Oracle {
 
 type Stage = (p: Program, o: Oracle) => Program;
 
-/** Stage 2: whole threads, last first. */
+/**
+ * Stage 2: whole threads, last first. A plain pass (the replay list, then a
+ * few seeds) goes first: most threads a race does not need go that way, for
+ * a few runs each. Only the threads left get the preemption search, each with
+ * a share of what the budget has left, so that a program of many threads
+ * does not spend the whole budget here and leave ddmin nothing.
+ */
 function dropThreads(p: Program, o: Oracle): Program {
   for (let t = p.threads.length - 1; t >= 0 && p.threads.length > 1; t--) {
-    p = o.testDeep(dropThread(p, t)) ?? p;
+    p = o.test(dropThread(p, t)) ?? p;
+  }
+  for (let t = p.threads.length - 1; t >= 0 && p.threads.length > 1; t--) {
+    p = o.testDeep(dropThread(p, t), o.shareOfBudget(DEEP_SHARE / p.threads.length)) ?? p;
   }
   return p;
 }
@@ -244,7 +264,7 @@ function sequentialize(p: Program, o: Oracle): Program {
   if (p.threads.length < 2) return p;
   let q = clone(p);
   while (q.threads.length > 1) q = mergeThreads(q, 1, 0);
-  return o.testDeep(q) ?? p;
+  return o.testDeep(q, o.shareOfBudget(SEQUENTIALIZE_SHARE)) ?? p;
 }
 
 /** Stage 3: ddmin over all ops, chunks halving down to single ops. */

@@ -176,3 +176,15 @@ test('a campaign program whose last ops only shaped the interleaving shrinks bel
   const final = r.stages.find((s) => s.name === 'ddmin-final');
   assert.ok(final, 'the final single-op pass ran');
 });
+
+test('a six-thread campaign program: thread drops leave ddmin a budget, and it ends at the hand-written size or below', () => {
+  const fx = JSON.parse(readFileSync(fileURLToPath(new URL('../../../../test/fixtures/ext4-dio-fallback-six-threads-campaign.json', import.meta.url)), 'utf8')) as
+    { switch: BugName; signature: string; program: Program };
+  const bugs: BugSet = new Set([fx.switch]);
+  const r = minimizeProgram(fx.program, { bugs, maxRuns: 3000 });
+  checkResult(r, fx.program, bugs, fx.signature);
+  const drops = r.stages.find((s) => s.name === 'drop-threads')!;
+  assert.ok(drops.runs < 3000 * 0.5, `drop-threads took ${drops.runs} runs`);
+  const known = manifest.find((m) => m.switch === fx.switch)!;
+  assert.ok(r.opsAfter <= programSize(load(known.program)), `${r.opsAfter} ops`);
+});
