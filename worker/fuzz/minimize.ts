@@ -61,8 +61,12 @@ const DEEP_POINTS = 64;
 const DEEP_BUDGET = 600;
 /** Random and pct seeds the deep search tries after the one-preemption search. */
 const DEEP_SEEDS = 32;
-/** Programs up to this size get single-op cuts under the preemption search at the end. */
-const DEEP_CUT_MAX_OPS = 16;
+/**
+ * The final single-op cuts run under the preemption search when the runs
+ * left give every op at least this many: a replay list of many kernel-thread
+ * decisions stops matching at any cut, and only a new search finds the race again.
+ */
+const DEEP_CUT_MIN_RUNS = 40;
 /** Rounds of the structural stages (threads, ops, merges) at most. */
 const STRUCTURAL_ROUNDS = 3;
 
@@ -293,7 +297,7 @@ function ddminFixpoint(p: Program, o: Oracle): Program {
   // allows it) cuts under the preemption search: an op that only shaped the
   // interleaving can go once another schedule gives the same race.
   for (const deep of [false, true]) {
-    if (deep && programSize(p) > DEEP_CUT_MAX_OPS) break;
+    if (deep && o.runsLeft() < programSize(p) * DEEP_CUT_MIN_RUNS) break;
     for (let changed = true; changed && !o.exhausted();) {
       changed = false;
       for (let i = programSize(p) - 1; i >= 0 && !o.exhausted(); i--) {
