@@ -78,8 +78,11 @@ export interface RunOptions {
   trace?: (line: string) => void;
   /** Wall-time limit: asked now and then; true stops the run with timedOut set. */
   overtime?: () => boolean;
-  /** Called as a thread starts op `index` (the text trace of worker/repro). */
-  onOpStart?: (thread: number, index: number) => void;
+  /**
+   * Called as a thread starts op `index` (the text trace of worker/repro),
+   * with how many scheduling decisions the run has taken so far.
+   */
+  onOpStart?: (thread: number, index: number, decisions: number) => void;
   /** Called when the scheduler switches threads (see Sched.onSwitch). */
   onSwitch?: (from: SimThread | null, to: SimThread) => void;
 }
@@ -840,7 +843,7 @@ class Execution {
     if (this.s.current) this.threadIndex.set(this.s.current, index);
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
-      this.opts.onOpStart?.(index, i);
+      this.opts.onOpStart?.(index, i, this.recorder?.decisions.length ?? 0);
       this.opCount++;
       this.clock++;
       const writes = this.openCacheWrites(op);

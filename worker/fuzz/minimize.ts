@@ -14,7 +14,7 @@ import { runProgram } from '../exec/run.js';
 import type { Decision, Program, Schedule } from '../prog/types.js';
 import { validateProgram } from '../prog/validate.js';
 import type { BugSet } from '../sim/bugs.js';
-import { clone, cutOps, dropEmptyThreads, dropThread, mergeThreads, opPositions, renumber } from './minimize-edit.js';
+import { clone, cutOps, dropEmptyThreads, dropThread, mergeThreads, type OpPos, opPositions, renumber } from './minimize-edit.js';
 import { simplifyCandidates } from './minimize-args.js';
 
 export interface MinimizeOptions {
@@ -126,6 +126,43 @@ class Oracle {
     return { budget: Math.min(DEEP_BUDGET, runs), seeds: Math.min(DEEP_SEEDS, Math.floor(runs / 8)) };
   }
 
+  /**
+   * `cand` (p with the ops at `cut` removed) with p's replay list cut to
+   * match: the decisions taken while a removed op ran (from its start to the
+   * next op start of any thread) go with it. The list stays positional, so
+   * without this any cut shifts every later decision onto the wrong choice
+   * point and the interleaving that fired is lost; with it, the decisions
+   * around the kept ops still line up where the cut op took none of its own.
+   */
+  alignCut(p: Program, cut: readonly OpPos[], cand: Program): Program {
+    const s = p.schedule;
+    if (!s || s.strategy !== 'replay' || s.decisions.length === 0 || cand.threads.length !== p.threads.length) return cand;
+    const starts = this.opStarts(p);
+    if (!starts) return cand;
+    const drop = new Uint8Array(s.decisions.length);
+    for (const c of cut) {
+      const k = starts.findIndex((x) => x.thread === c.thread && x.index === c.index);
+      if (k < 0) continue;
+      const end = k + 1 < starts.length ? starts[k + 1]!.decisions : s.decisions.length;
+      for (let d = starts[k]!.decisions; d < end; d++) drop[d] = 1;
+    }
+    const decisions = s.decisions.filter((_, d) => drop[d] === 0);
+    return { ...cand, schedule: { ...s, decisions } };
+  }
+
+  /** When each op of p started, in run order, counted in decisions (one run, cached for p). */
+  private opStarts(p: Program): OpStart[] | null {
+    if (this.startsOf?.program === p) return this.startsOf.starts;
+    if (this.exhausted()) return null;
+    this.runs++;
+    const starts: OpStart[] = [];
+    runProgram(p, { bugs: this.opts.bugs, onOpStart: (thread, index, decisions) => starts.push({ thread, index, decisions }) });
+    this.startsOf = { program: p, starts };
+    return starts;
+  }
+
+  private startsOf: { program: Program; starts: OpStart[] } | null = null;
+
   /** One run: the program with its recorded schedule if it reports the target, else null. */
   private once(p: Program): Program | null {
     this.runs++;
@@ -155,7 +192,7 @@ class Oracle {
   }
 
   /** Does the candidate keep the target? Returns the accepted program (with its schedule). */
-  test(cand: Program, keepSchedule = false): Program | null {
+  test(cand: Program, keepSchedule = false, aligned: Program | null = null): Program | null {
     if (this.exhausted()) return null;
     try {
       validateProgram(JSON.parse(JSON.stringify(cand)) as unknown, 'minimize');
@@ -164,6 +201,11 @@ class Oracle {
     }
     const hit = this.once(cand);
     if (hit) return keepSchedule ? cand : hit;
+    // A cut's candidate with the replay list cut along (alignCut), next.
+    if (aligned !== null && aligned !== cand && !this.exhausted()) {
+      const again = this.once(aligned);
+      if (again) return again;
+    }
     if (keepSchedule) return null;
     for (const schedule of this.reseeds()) {
       if (this.exhausted()) return null;
@@ -182,8 +224,8 @@ class Oracle {
    * every enabled set, so a recorded list never matches again; a bug with one
    * or two narrow windows is found again this way. Then wider seeded tries.
    */
-  testDeep(cand: Program, effort: DeepEffort = FULL_EFFORT): Program | null {
-    const hit = this.test(cand);
+  testDeep(cand: Program, effort: DeepEffort = FULL_EFFORT, aligned: Program | null = null): Program | null {
+    const hit = this.test(cand, false, aligned);
     if (hit || this.exhausted()) return hit;
     const base = { ...clone(cand), schedule: { strategy: 'replay', seed: 0, depth: 0, decisions: [] } as Schedule };
     this.runs++;
@@ -246,6 +288,13 @@ class Oracle {
 
 type Stage = (p: Program, o: Oracle) => Program;
 
+/** An op's start in a run: which op, and how many decisions came before it. */
+interface OpStart {
+  thread: number;
+  index: number;
+  decisions: number;
+}
+
 /**
  * Stage 2: whole threads, last first. A plain pass (the replay list, then a
  * few seeds) goes first: most threads a race does not need go that way, for
@@ -278,7 +327,8 @@ function ddminOps(p: Program, o: Oracle): Program {
     let i = 0;
     while (i < programSize(p) && !o.exhausted()) {
       const pos = opPositions(p).slice(i, i + chunk);
-      const next = o.test(dropEmptyThreads(cutOps(p, pos)));
+      const cand = cutOps(p, pos);
+      const next = o.test(dropEmptyThreads(cand), false, dropEmptyThreads(o.alignCut(p, pos, cand)));
       if (next && programSize(next) < programSize(p)) p = next;
       else i += chunk;
     }
@@ -301,11 +351,14 @@ function ddminFixpoint(p: Program, o: Oracle): Program {
     for (let changed = true; changed && !o.exhausted();) {
       changed = false;
       for (let i = programSize(p) - 1; i >= 0 && !o.exhausted(); i--) {
-        const cand = dropEmptyThreads(cutOps(p, [opPositions(p)[i]!]));
+        const pos = [opPositions(p)[i]!];
+        const cut = cutOps(p, pos);
+        const cand = dropEmptyThreads(cut);
+        const aligned = dropEmptyThreads(o.alignCut(p, pos, cut));
         // The runs left, shared over the cuts still to try in this sweep.
         const share = Math.floor(o.runsLeft() / (i + 1));
         const effort = { budget: Math.max(40, Math.min(DEEP_BUDGET, share)), seeds: Math.max(4, Math.min(DEEP_SEEDS, share >> 5)) };
-        const next = deep ? o.testDeep(cand, effort) : o.test(cand);
+        const next = deep ? o.testDeep(cand, effort, aligned) : o.test(cand, false, aligned);
         if (next && programSize(next) < programSize(p)) {
           p = next;
           changed = true;
