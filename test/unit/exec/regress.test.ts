@@ -109,6 +109,32 @@ test('ext4-zero-range-read-error: a zero range that fails reading a partial bloc
   assert.equal(runs(res.files[0]!.data), '0-16384:0 16384-29696:1 29696-30208:0 30208-32768:1');
 });
 
+test('ext4-zero-range-writeback-realloc: a zero range keeps the blocks a writeback racing with it converts', () => {
+  // a's 7s were freed (truncate, committed). b: pwrite 0x9 over [12288,
+  // 13824), 0x8 over [16384, 17408), writeback_kick, then ZERO_RANGE|KEEP_SIZE
+  // over [13312, 17408). The flusher runs inside the zero range's page cache
+  // truncation and maps blocks 12-13 for writeback; its completion converts
+  // them by file offset (ext4_convert_unwritten_extents). ext4_zero_range
+  // converts blocks in place (EXT4_GET_BLOCKS_CONVERT_UNWRITTEN) and frees
+  // none, so block 13 never maps one of a's old blocks: it reads zeroes.
+  const path = join(REGRESS, 'ext4-zero-range-writeback-realloc.json');
+  const r = parseRepro(readFileSync(path, 'utf8'), path);
+  let op = -1;
+  let flushInZeroRange = false;
+  const res = runProgram(r.program, {
+    onOpStart: (_t, i) => (op = i),
+    onSwitch: (_from, to) => {
+      if (to.name === 'flush' && op === 7) flushInZeroRange = true;
+    },
+  });
+  assert.equal(res.harnessError, null, res.harnessError ?? '');
+  assert.equal(res.violation, null, res.violation?.message);
+  assert.ok(flushInZeroRange, 'the flusher runs during the zero range');
+  assert.deepEqual(res.results.map((x) => x.ret), [12288, 0, 0, 0, 1536, 1024, 0, 0]);
+  assert.equal(runs(res.files[0]!.data), '');
+  assert.equal(runs(res.files[1]!.data), '0-12288:0 12288-13312:9 13312-17408:0');
+});
+
 test('xfs-read-under-extending-aio: a read past EOF while an extending AIO write completes sees the new size', () => {
   // The AIO write of [8192, 9216) extends the 1536-byte file; it completes
   // while the direct read of [4096, 5120) runs, and the read finds the hole

@@ -17,7 +17,7 @@ import {
 import { PAGE_SHIFT } from '../mm/folio.js';
 import { type Kiocb, inodeDioWait } from '../iomap/direct-io.js';
 import { IOMAP_WRITE, type Iomap } from '../iomap/iomap.js';
-import { iomapFileBufferedWrite } from '../iomap/write.js';
+import { iomapFileBufferedWrite, iomapZeroRange } from '../iomap/write.js';
 import { BlockFs, type BlockFsOptions, type InodeSnapshot } from './blockfs.js';
 import { Journal } from './jbd2.js';
 import { ExtState, type Extent } from './extent-map.js';
@@ -140,6 +140,62 @@ export class Ext4Fs extends BlockFs {
     if (off < size && off + len >= size && inode.diskSize < size) inode.diskSize = size;
     unmapMappingRange(inode.mapping, off, off + len);
     yield* truncateInodePagesRange(inode.mapping, off, off + len - 1, this.unmapFolio);
+    return 0;
+  }
+
+  /**
+   * ext4_zero_range: unlike xfs (punch, then preallocate), ext4 frees no
+   * blocks. It preallocates the range rounded out to blocks when an edge is
+   * unaligned, drops the page cache, then converts the whole blocks inside
+   * to unwritten where they are (ext4_alloc_file_blocks with
+   * EXT4_GET_BLOCKS_CONVERT_UNWRITTEN: ext4_ext_convert_initialized_extent
+   * keeps each written extent's physical blocks; holes get new unwritten
+   * ones), and zeroes the partial edge blocks under a handle
+   * (ext4_zero_partial_blocks). Keeping the blocks matters: writeback of a
+   * folio straddling the range may have mapped them and be in flight, and
+   * its completion converts by file offset (ext4_convert_unwritten_extents)
+   * whatever unwritten extent is there then; with the same physical blocks
+   * that is the data it wrote, with new ones it would be whatever they held.
+   */
+  protected override *zeroRangeFalloc(inode: Inode, off: number, len: number, keepSize: boolean): Co<number> {
+    const bs = this.blockSize;
+    const end = off + len;
+    const aligned = off % bs === 0 && end % bs === 0;
+    // Preallocate the range including the unaligned edges.
+    if (!aligned) {
+      const err = yield* this.allocateRange(inode, off, len, true);
+      if (err < 0) return err;
+    }
+    // ext4_update_disksize_before_punch, ext4_truncate_page_cache_block_range.
+    let err = yield* this.punchPagecache(inode, off, len);
+    if (err < 0) return err;
+    // Zero range excluding the unaligned edges: written extents become
+    // unwritten in place, delayed ones and holes get unwritten blocks.
+    const first = Math.ceil(off / bs);
+    const last = Math.floor(end / bs);
+    if (last > first) {
+      inode.extents.convert(first, last - first, ExtState.Written, ExtState.Unwritten);
+      this.punchDelalloc(inode, first, last - first);
+      err = yield* this.allocateRange(inode, first * bs, (last - first) * bs, true);
+      if (err < 0) return err;
+    }
+    if (!keepSize && end > inode.iSize) {
+      err = yield* this.setSizeLocked(inode, end);
+      if (err < 0) return err;
+    }
+    if (aligned || off >= inode.iSize) return 0;
+    // ext4_zero_partial_blocks: the partial block at each edge, inside EOF.
+    const headEnd = Math.min(first * bs, end, inode.iSize);
+    if (headEnd > off) {
+      err = yield* this.zeroPartialBlocks(inode, iomapZeroRange(inode, off, headEnd - off, this.writeCtx));
+      if (err < 0) return err;
+    }
+    const tailStart = Math.max(last * bs, first * bs, off);
+    const tailEnd = Math.min(end, inode.iSize);
+    if (end % bs !== 0 && tailEnd > tailStart && tailStart >= headEnd) {
+      err = yield* this.zeroPartialBlocks(inode, iomapZeroRange(inode, tailStart, tailEnd - tailStart, this.writeCtx));
+      if (err < 0) return err;
+    }
     return 0;
   }
 
