@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type RunResult, runProgram } from '../../../worker/exec/run.js';
+import type { Program } from '../../../worker/prog/types.js';
 import { parseRepro } from '../../../worker/repro/repro.js';
 
 const REGRESS = fileURLToPath(new URL('../../../../corpus/regress/', import.meta.url));
@@ -133,6 +134,66 @@ test('ext4-zero-range-writeback-realloc: a zero range keeps the blocks a writeba
   assert.deepEqual(res.results.map((x) => x.ret), [12288, 0, 0, 0, 1536, 1024, 0, 0]);
   assert.equal(runs(res.files[0]!.data), '');
   assert.equal(runs(res.files[1]!.data), '0-12288:0 12288-13312:9 13312-17408:0');
+});
+
+test('ext4-punch-writeback-realloc: a partial invalidation discards the punched blocks\' dirty state, so writeback never maps them', () => {
+  // a's 7s were freed (truncate, committed). b: pwrite 0x9 over [12288,
+  // 13824), 0x8 over [16384, 17408), writeback_kick, punch [13312, 17408),
+  // then a KEEP_SIZE fallocate of [12288, 14336). The flusher runs inside
+  // the punch's page cache truncation. ext4_invalidate_folio ->
+  // block_invalidate_folio -> discard_buffer cleared block 13's dirty state
+  // (the folio at 12288 is truncated only partly), so the flusher writes
+  // block 12 alone; block 13 gets a new unwritten block from the fallocate
+  // (one of a's old ones) that no writeback completion converts: zeroes.
+  const path = join(REGRESS, 'ext4-punch-writeback-realloc.json');
+  const r = parseRepro(readFileSync(path, 'utf8'), path);
+  let op = -1;
+  let flushInPunch = false;
+  const res = runProgram(r.program, {
+    onOpStart: (_t, i) => (op = i),
+    onSwitch: (_from, to) => {
+      if (to.name === 'flush' && op === 7) flushInPunch = true;
+    },
+  });
+  assert.equal(res.harnessError, null, res.harnessError ?? '');
+  assert.equal(res.violation, null, res.violation?.message);
+  assert.ok(flushInPunch, 'the flusher runs during the punch');
+  assert.deepEqual(res.results.map((x) => x.ret), [12288, 0, 0, 0, 1536, 1024, 0, 0, 0]);
+  assert.equal(runs(res.files[0]!.data), '');
+  assert.equal(runs(res.files[1]!.data), '0-12288:0 12288-13312:9 13312-17408:0');
+});
+
+test('ext4 punch of whole blocks inside a mapped page write-protects it: a later store faults and is written back', () => {
+  // ext4_truncate_page_cache_block_range -> ext4_truncate_folio: folio_mkclean
+  // of the page straddling the punch, so the store into the punched block
+  // goes through ext4_page_mkwrite (which reserves it again) instead of a pte
+  // left writable by the first store; block_invalidate_folio discarded the
+  // block's dirty state, and without the fault its data would never be
+  // written back (commit 17207d0bb209's reproducer, as a punch).
+  const program: Program = {
+    version: 1,
+    config: { fs: 'ext4', inode: 'extent', blockSize: 1024, folioMax: 4096 },
+    files: [{ name: 'a' }],
+    fds: [{ file: 0, direct: false }],
+    threads: [{
+      ops: [
+        { op: 'pwrite', fd: 0, off: 0, len: 4096, fill: 1 },
+        { op: 'fsync', fd: 0 },
+        { op: 'mmap', map: 0, fd: 0, off: 0, len: 4096, prot: 'rw' },
+        { op: 'mwrite', map: 0, off: 0, len: 4096, fill: 2 },
+        { op: 'fallocate', fd: 0, mode: 'punch', off: 1024, len: 1024 },
+        { op: 'mwrite', map: 0, off: 1024, len: 1024, fill: 3 },
+        { op: 'fsync', fd: 0 },
+        { op: 'munmap', map: 0 },
+        { op: 'remount' },
+      ],
+    }],
+  };
+  const res = runProgram(program);
+  assert.equal(res.harnessError, null, res.harnessError ?? '');
+  assert.equal(res.violation, null, res.violation?.message);
+  assert.deepEqual(res.results.map((x) => x.ret), [4096, 0, 0, 4096, 0, 1024, 0, 0, 0]);
+  assert.equal(runs(res.files[0]!.data), '0-1024:2 1024-2048:3 2048-4096:2');
 });
 
 test('xfs-read-under-extending-aio: a read past EOF while an extending AIO write completes sees the new size', () => {

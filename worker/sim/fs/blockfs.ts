@@ -139,12 +139,17 @@ export abstract class BlockFs implements Filesystem {
     inode.mapping.aops = {
       readFolio: (folio) => iomapReadFolio(inode, folio, fs.readOps, fs.bioReadOps),
       dirtyFolio: (folio) => iomapDirtyFolio(folio, bits),
-      invalidateFolio: (folio, off, len) => iomapInvalidateFolio(fs.sched, folio, off, len),
+      invalidateFolio: (folio, off, len) => fs.invalidateFolio(folio, off, len),
       releaseFolio: (folio) => iomapReleaseFolio(fs.sched, folio),
       writepages: (_mapping, wbc) => iomapWritepages(inode, wbc, fs.writebackOps),
     };
     this.inodes.push(inode);
     return inode;
+  }
+
+  /** ->invalidate_folio: xfs uses iomap_invalidate_folio (a partial invalidation keeps every block's state). */
+  protected invalidateFolio(folio: Folio, off: number, len: number): void {
+    iomapInvalidateFolio(this.sched, folio, off, len);
   }
 
   // ---- extent map → iomap -------------------------------------------------
@@ -549,15 +554,7 @@ export abstract class BlockFs implements Filesystem {
       if (err < 0) return err;
       ext = this.mapExtent(inode, pos, len, m);
     }
-    let n = Math.min(m.offset + m.length, pos + len) - pos;
-    if (m.type === IOMAP_HOLE) {
-      const got = this.writebackAllocate(inode, pos / this.blockSize, n / this.blockSize);
-      if (got < 0) return got;
-      if (got > 0) {
-        this.mapExtent(inode, pos, len, m);
-        n = Math.min(m.offset + m.length, pos + len) - pos;
-      }
-    }
+    const n = Math.min(m.offset + m.length, pos + len) - pos;
     if (m.type === IOMAP_HOLE) {
       // Writeback completeness: a hole reads as zeroes, so skipping it loses
       // nothing only if the cached bytes inside EOF are zeroes too (dirty bits
@@ -582,16 +579,6 @@ export abstract class BlockFs implements Filesystem {
     }
     this.submitWritebackBio(inode, folio, pos, n, endPos, m.type === IOMAP_UNWRITTEN, m.addr + (pos - m.offset));
     return n;
-  }
-
-  /**
-   * Dirty blocks over a hole at writeback: blocks allocated for them, or
-   * -errno. xfs allocates nothing here: every dirty block got a delalloc
-   * reservation from write_begin or page_mkwrite, so a hole means the data is
-   * lost (the writeback completeness check fires).
-   */
-  protected writebackAllocate(_inode: Inode, _lblk: number, _n: number): number {
-    return 0;
   }
 
   /** xfs_bmapi_convert_delalloc: allocate the whole delalloc extent, as unwritten blocks. */

@@ -8,13 +8,16 @@ import { BioOp, type BlockDevice, type PowerCutReport } from '../blockdev.js';
 import { EIOCBQUEUED, ENOTBLK } from '../errno.js';
 import type { Co, Sched } from '../sched.js';
 import {
+  FGP_LOCK,
   filemapFdatawaitRangeKeepErrors,
+  filemapGetFolio,
   filemapWriteAndWaitRange,
   invalidateMappingPages,
   truncateInodePagesRange,
   unmapMappingRange,
 } from '../mm/filemap.js';
-import { PAGE_SHIFT } from '../mm/folio.js';
+import { type Folio, PAGE_SHIFT, PAGE_SIZE, folioClass, folioPut, folioUnlock } from '../mm/folio.js';
+import { blockInvalidateFolio } from '../iomap/ifs.js';
 import { type Kiocb, inodeDioWait } from '../iomap/direct-io.js';
 import { IOMAP_WRITE, type Iomap } from '../iomap/iomap.js';
 import { iomapFileBufferedWrite, iomapZeroRange } from '../iomap/write.js';
@@ -25,6 +28,7 @@ import type { Inode, OpenFile } from './inode.js';
 import { covSite, covState } from '../cov.js';
 
 const C_DIO_FALLBACK = covSite('ext4_dio_write_iter:buffered-fallback');
+const C_TRUNCATE_FOLIO = covSite('ext4_truncate_folio');
 
 export class Ext4Fs extends BlockFs {
   readonly name = 'ext4';
@@ -129,18 +133,58 @@ export class Ext4Fs extends BlockFs {
     return yield* this.submitBioWait(BioOp.Flush, 0, new Uint8Array(0), 'blkdev_issue_flush', true);
   }
 
-  /**
-   * ext4_truncate_page_cache_block_range: drop the cached range without
-   * writing it back; a folio straddling an edge keeps its dirty data outside
-   * the range (truncate_pagecache_range).
-   */
+  /** ext4_update_disksize_before_punch, then ext4_truncate_page_cache_block_range. */
   protected override *punchPagecache(inode: Inode, off: number, len: number): Co<number> {
     // ext4_update_disksize_before_punch: dirty data dropped at EOF must not take the size with it.
     const size = inode.iSize;
     if (off < size && off + len >= size && inode.diskSize < size) inode.diskSize = size;
-    unmapMappingRange(inode.mapping, off, off + len);
-    yield* truncateInodePagesRange(inode.mapping, off, off + len - 1, this.unmapFolio);
+    yield* this.truncatePageCacheBlockRange(inode, off, off + len);
     return 0;
+  }
+
+  /**
+   * ext4_truncate_page_cache_block_range (data=ordered): drop the cached
+   * range without writing it back; a folio straddling an edge keeps its dirty
+   * data outside the range (truncate_pagecache_range, which unmaps whole pages
+   * only). With blocks smaller than a page, the folio holding each unaligned
+   * edge is first write-protected (ext4_truncate_folio), so a store into its
+   * punched blocks faults and ext4_page_mkwrite reserves them again: the
+   * invalidation below discards their buffers' dirty state, and writeback
+   * only writes dirty mapped or delayed buffers (commit 17207d0bb209, "ext4:
+   * remove writable userspace mappings before truncating page cache").
+   */
+  private *truncatePageCacheBlockRange(inode: Inode, start: number, end: number): Co<void> {
+    const bs = this.blockSize;
+    if ((start % PAGE_SIZE !== 0 || end % PAGE_SIZE !== 0) && bs < PAGE_SIZE && start < inode.iSize) {
+      const pageBoundary = Math.ceil(start / PAGE_SIZE) * PAGE_SIZE;
+      yield* this.truncateFolio(inode, start, Math.min(pageBoundary, end));
+      if (end > pageBoundary) yield* this.truncateFolio(inode, Math.floor(end / PAGE_SIZE) * PAGE_SIZE, end);
+    }
+    // truncate_pagecache_range
+    unmapMappingRange(inode.mapping, start, end);
+    yield* truncateInodePagesRange(inode.mapping, start, end - 1, this.unmapFolio);
+  }
+
+  /**
+   * ext4_truncate_folio: if [start, end) holds a whole block, folio_mkclean
+   * the folio caching start (folio_mark_dirty if a pte had dirtied it: the
+   * sim has no pte dirty bits, and PG_dirty set at page_mkwrite stays).
+   */
+  private *truncateFolio(inode: Inode, start: number, end: number): Co<void> {
+    const bs = this.blockSize;
+    if (Math.ceil(start / bs) * bs >= Math.floor(end / bs) * bs) return;
+    const mapping = inode.mapping;
+    const folio = yield* filemapGetFolio(mapping, Math.floor(start / PAGE_SIZE), FGP_LOCK, 0);
+    if (!folio) return;
+    covState(C_TRUNCATE_FOLIO, folioClass(folio));
+    if (folio.mapcount > 0 && mapping.mkclean) mapping.mkclean(folio);
+    folioUnlock(this.sched, folio);
+    folioPut(this.sched, folio);
+  }
+
+  /** ext4_invalidate_folio -> block_invalidate_folio: a partial invalidation discards the buffers wholly inside. */
+  protected override invalidateFolio(folio: Folio, off: number, len: number): void {
+    blockInvalidateFolio(this.sched, folio, off, len, this.blkbits);
   }
 
   /**
@@ -197,17 +241,6 @@ export class Ext4Fs extends BlockFs {
       if (err < 0) return err;
     }
     return 0;
-  }
-
-  /**
-   * ext4_map_blocks(EXT4_GET_BLOCKS_CREATE) at writeback: a block can be dirty
-   * over a hole without a reservation, e.g. a store through a pte that stayed
-   * writable across a punch of part of its page (punch unmaps whole pages
-   * only). ext4 allocates it then; extent inodes as unwritten (dioread_nolock),
-   * converted when the I/O completes.
-   */
-  protected override writebackAllocate(inode: Inode, lblk: number, n: number): number {
-    return this.allocBlocks(inode, lblk, n, inode.indirect ? ExtState.Written : ExtState.Unwritten);
   }
 
   /**

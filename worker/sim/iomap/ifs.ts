@@ -23,6 +23,7 @@ const C_SET_UPTODATE = covSite('iomap_set_range_uptodate');
 const C_CLEAR_UPTODATE = covSite('ifs_clear_uptodate');
 const C_INVALIDATE = covSite('iomap_invalidate_folio');
 const C_RELEASE = covSite('iomap_release_folio');
+const C_BLOCK_INVALIDATE = covSite('block_invalidate_folio');
 
 const UPTODATE = 1;
 const DIRTY = 2;
@@ -178,6 +179,33 @@ export function iomapInvalidateFolio(s: Sched, folio: Folio, offset: number, len
     folio.flags &= ~PG_dirty;
     ifsFree(s, folio);
   }
+}
+
+/**
+ * block_invalidate_folio (fs/buffer.c), as ext4_invalidate_folio calls it for
+ * ext4's buffered I/O, which runs on buffer heads, not iomap: the per-block
+ * state here stands in for the folio's buffers. Every buffer wholly inside
+ * [offset, offset+len) goes through discard_buffer, which clears BH_Dirty
+ * (and BH_Mapped, BH_Delay, BH_Unwritten, BH_New, BH_Req; not BH_Uptodate:
+ * truncate_inode_partial_folio zeroed the bytes, which stay valid), so
+ * writeback (mpage_prepare_extent_to_map, ext4_bio_write_folio: only dirty,
+ * mapped buffers are written) never maps or writes a punched block. Buffers
+ * straddling an edge keep their state; PG_dirty is left alone. A whole-folio
+ * invalidation also releases the buffers (filemap_release_folio), as
+ * iomap_invalidate_folio frees the ifs.
+ */
+export function blockInvalidateFolio(s: Sched, folio: Folio, offset: number, len: number, blkbits: number): void {
+  if (offset === 0 && len === folio.size) {
+    iomapInvalidateFolio(s, folio, offset, len);
+    return;
+  }
+  covState(C_BLOCK_INVALIDATE, folioClass(folio));
+  const ifs = folioIfs(folio);
+  if (!ifs) return;
+  const bs = 1 << blkbits;
+  const first = (offset + bs - 1) >> blkbits;
+  const end = (offset + len) >> blkbits;
+  for (let b = first; b < end; b++) ifs.state[b]! &= ~DIRTY;
 }
 
 /** iomap_release_folio: refuse a dirty folio (it may be partially dirty), else free the ifs. */
