@@ -312,3 +312,22 @@ test('xfs-post-eof-store-exposed-write: the same race through an extending buffe
   assert.equal(runs(res.files[0]!.data), '0-51200:0 51200-53248:1');
   assert.equal(runs(res.files[1]!.data), '0-4096:7 4096-20480:1');
 });
+
+test('xfs-post-eof-store-exposed-mkwrite-dio: a store past the EOF its page_mkwrite saw lands after an extension moved i_size', () => {
+  // t0's store of 0x2 at [2186, 2430) faults: iomap_page_mkwrite sees EOF
+  // 2048 and reserves block 0 only (2 KiB blocks), though iomap_dirty_folio
+  // dirties both. While it holds the folio lock t1's extending direct write
+  // does i_size_write(12288); pagecache_isize_extended waits for the lock.
+  // The store lands inside the new EOF, in block 1, a hole, and t0's msync
+  // writes the folio back (skipping block 1) before pagecache_isize_extended
+  // runs. The bytes are post-EOF for the pte the store went through:
+  // unspecified, kept in the cache, zeroes on disk.
+  const res = replay('xfs-post-eof-store-exposed-mkwrite-dio.json');
+  const ret = (t: number, i: number): number | undefined => res.results.find((x) => x.thread === t && x.index === i)?.ret;
+  assert.equal(ret(0, 4), 244, 'the store');
+  assert.equal(ret(1, 0), 4096, 'the extending direct write');
+  assert.equal(ret(0, 5), 0, 'the msync');
+  const f = res.files[0]!;
+  assert.equal(f.name, 'f0');
+  assert.equal(runs(f.data), '0-2048:1 2048-2186:0 2186-2430:2 2430-8192:0 8192-12288:3', 'the store shows inside EOF in the cache');
+});

@@ -119,3 +119,48 @@ test('a store inside EOF is not a post-EOF store', () => {
   assert.equal(drive(k, () => k.mm.store(1, 2000, filled(100, 5))), 100);
   assert.deepEqual(postEofStoresIn(inode.mapping, 0, 4096), [[2048, 2100]], 'only the part past EOF');
 });
+
+/**
+ * xfs, 1 KiB blocks: f holds `size` bytes; a store at 100 through a mapping
+ * faults, and iomap_page_mkwrite reserves the blocks up to that EOF
+ * (folio_mkwrite_check_truncate). Then i_size becomes 4096 the way an
+ * extension that raced with the fault does it: i_size_write while
+ * page_mkwrite held the folio lock, pagecache_isize_extended (which would
+ * write-protect the page) not run yet. The pte stays writable.
+ */
+function writableUnderOldEof(size: number): { k: Kernel; f: OpenFile } {
+  const k = newKernel({ fs: 'xfs', blockSize: 1024 });
+  const inode = k.createFile('f');
+  const f = k.openFile(inode, false);
+  assert.equal(drive(k, () => sysPwrite(k, f, 0, filled(size, 1))), size);
+  assert.equal(k.mm.mmap(1, f, 0, 4096, true), 0);
+  assert.equal(drive(k, () => k.mm.store(1, 100, filled(10, 5))), 10);
+  assert.equal(inode.mapping.postEofStores, null);
+  inode.iSize = 4096;
+  return { k, f };
+}
+
+test('a store past the EOF its page_mkwrite saw is a post-EOF store, though inside i_size; a later mkwrite moves that EOF', () => {
+  const { k, f } = writableUnderOldEof(2048);
+  const inode = f.inode;
+  // Block 2 was never reserved: a hole inside the new EOF.
+  assert.equal(drive(k, () => k.mm.store(1, 2500, filled(10, 5))), 10);
+  assert.deepEqual(postEofStoresIn(inode.mapping, 0, 4096), [[2500, 2510]], 'past the mkwrite EOF 2048, not past i_size 4096');
+  // Writeback wins the folio lock before pagecache_isize_extended: block 2 is skipped, no finding.
+  assert.equal(drive(k, () => sysFsync(k, f, false)), 0);
+  // Writeback write-protected the page; the next store faults and page_mkwrite sees EOF 4096.
+  assert.equal(drive(k, () => k.mm.store(1, 3000, filled(10, 6))), 10);
+  assert.deepEqual(postEofStoresIn(inode.mapping, 0, 4096), [[2500, 2510]], 'the store under the new mkwrite is file data');
+  assert.equal(drive(k, () => sysFsync(k, f, false)), 0);
+});
+
+test('a store below the end of the blocks page_mkwrite reserved is file data: over a hole the invariant still fires', () => {
+  // page_mkwrite saw EOF 1500 and reserved blocks 0-1, up to 2048: a store
+  // at 1800 after the extension is inside them, so not a post-EOF store.
+  const { k, f } = writableUnderOldEof(1500);
+  assert.equal(drive(k, () => k.mm.store(1, 1800, filled(10, 5))), 10);
+  assert.equal(f.inode.mapping.postEofStores, null);
+  // Its block lost behind the page cache's back: writeback would drop it.
+  f.inode.extents.remove(1, 1);
+  throwsViolation(() => drive(k, () => sysFsync(k, f, false)), 'writeback:dirty-data-over-hole');
+});

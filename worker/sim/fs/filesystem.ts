@@ -45,7 +45,12 @@ export interface Filesystem {
   setattrSize(file: OpenFile, size: number): Co<number>;
   /** ->fsync over [start, end] (inclusive). */
   fsync(file: OpenFile, start: number, end: number, datasync: boolean): Co<number>;
-  /** vm_ops->page_mkwrite: returns 0 with the folio locked and dirty, or -errno (SIGBUS). */
+  /**
+   * vm_ops->page_mkwrite: returns, with the folio locked and dirty, how many
+   * bytes of the folio from its start it made writable (the length
+   * folio_mkwrite_check_truncate returned: blocks past it were not reserved),
+   * or -errno (SIGBUS).
+   */
   pageMkwrite(file: OpenFile, folio: Folio): Co<number>;
   /** Write back everything and drop the in-core state of the inode (evict). */
   evictInode(inode: Inode): Co<void>;

@@ -540,7 +540,9 @@ export class FuseFs implements Filesystem {
     }
     yield* folioWaitWriteback(s, folio);
     iomapDirtyFolio(folio, this.blkbits);
-    return 0;
+    // Nothing is reserved (fuse_page_mkwrite has no folio_mkwrite_check_truncate):
+    // writeback sends whatever lies inside i_size then, so all of the folio.
+    return folio.size;
   }
 
   *evictInode(inode: Inode): Co<void> {

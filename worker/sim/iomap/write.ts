@@ -403,8 +403,9 @@ function* iomapFolioMkwriteIter(it: IomapIter, folio: Folio): Co<number> {
 
 /**
  * iomap_page_mkwrite: lock the faulting folio, check it against truncation,
- * let the filesystem map (reserve) the range, and dirty it. Returns 0 with the
- * folio locked, or -errno with it unlocked.
+ * let the filesystem map (reserve) the range, and dirty it. Returns the length
+ * folio_mkwrite_check_truncate returned (the bytes of the folio inside EOF,
+ * the range reserved) with the folio locked, or -errno with it unlocked.
  */
 export function* iomapPageMkwrite(inode: Inode, folio: Folio, ctx: IomapWriteCtx): Co<number> {
   const s = inode.fs.sched;
@@ -428,7 +429,7 @@ export function* iomapPageMkwrite(inode: Inode, folio: Folio, ctx: IomapWriteCtx
       return ret;
     }
     yield* folioWaitStable(s, folio);
-    return 0;
+    return len;
   } finally {
     t?.frames.pop();
   }

@@ -20,6 +20,13 @@ const C_FAULT = covSite('filemap_fault');
 interface Pte {
   folio: Folio;
   writable: boolean;
+  /**
+   * Provenance for the checks, not kernel state: the file offset up to which
+   * the ->page_mkwrite that made this pte writable saw the folio inside EOF
+   * (folio.pos + the length folio_mkwrite_check_truncate returned), i.e. the
+   * EOF the page was made writable under; folio.pos while no mkwrite ran.
+   */
+  mkwriteEof: number;
 }
 
 export interface Vma {
@@ -162,7 +169,7 @@ export class MmState {
       }
       // The lookup's reference becomes the pte's.
       folio.mapcount++;
-      const pte: Pte = { folio, writable: false };
+      const pte: Pte = { folio, writable: false, mkwriteEof: folio.pos };
       vma.ptes.set(index, pte);
       return pte;
     }
@@ -180,7 +187,10 @@ export class MmState {
     }
     // ->page_mkwrite returned with the folio locked; the pte may have been zapped meanwhile.
     const still = vma.ptes.get(index);
-    if (still === pte && folio.mapping) pte.writable = true;
+    if (still === pte && folio.mapping) {
+      pte.writable = true;
+      pte.mkwriteEof = folio.pos + ret;
+    }
     folioUnlock(this.sched, folio);
     folioPut(this.sched, folio);
     return still === pte ? 0 : 1;
@@ -241,10 +251,23 @@ export class MmState {
       pte.folio.data.set(src.subarray(done, done + n), from);
       // Bytes stored at or past EOF are not file data: remembered for the
       // checks, which must accept them if a later extension exposes them
-      // (post-eof-stores.ts). page_mkwrite reserved blocks only up to EOF
-      // (folio_mkwrite_check_truncate), so these may lie over a hole.
-      const isize = vma.file.inode.iSize;
-      if (p + n > isize) notePostEofStore(vma.file.inode.mapping, Math.max(p, isize), p + n);
+      // (post-eof-stores.ts). page_mkwrite reserved blocks only up to the EOF
+      // it saw (folio_mkwrite_check_truncate), so these may lie over a hole.
+      // That EOF, not i_size now, is the one the store is past: an extension
+      // that does i_size_write while page_mkwrite holds the folio lock
+      // (pagecache_isize_extended then waits for the lock to write-protect
+      // the page) lets the store land inside the new EOF in a block nothing
+      // reserved, and writeback winning the folio lock before
+      // pagecache_isize_extended skips that hole. Only bytes past the blocks
+      // the mkwrite covered count: pagecache_isize_extended leaves the pte
+      // writable exactly when the extension stays inside those blocks
+      // (to <= round_up(from, bsize), or that ends the page, or bsize >=
+      // PAGE_SIZE), and stores there are file data.
+      const inode = vma.file.inode;
+      const bmask = (1 << inode.blkbits) - 1;
+      const reserved = Math.floor((pte.mkwriteEof + bmask) / (bmask + 1)) * (bmask + 1);
+      const eof = Math.min(inode.iSize, reserved);
+      if (p + n > eof) notePostEofStore(inode.mapping, Math.max(p, eof), p + n);
       done += n;
       this.lastStored = done;
     }

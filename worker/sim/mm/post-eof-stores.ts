@@ -1,7 +1,11 @@
 // Provenance for the checks, not a kernel structure: the bytes of a file's
-// cached folios that a store through a mapping wrote at or beyond i_size (as
-// it was at the store) and that nothing has zeroed, overwritten or dropped
-// since.
+// cached folios that a store through a mapping wrote at or beyond EOF and that
+// nothing has zeroed, overwritten or dropped since. EOF is i_size at the store
+// or, if lower, the end of the blocks that the page_mkwrite which made the pte
+// writable reserved (folio_mkwrite_check_truncate's length, rounded up to a
+// block): an extension's i_size_write can land while page_mkwrite holds the
+// folio lock, before pagecache_isize_extended write-protects the page, and the
+// store then lands inside the new EOF in a block nothing reserved (mmap.ts).
 //
 // Such bytes are not file data (mmap(2): modifications to the part of the last
 // page beyond EOF are not written to the file), and when the file grows over
