@@ -388,6 +388,21 @@ class Execution {
    * (the failed I/O was to move it): once the inode is read back from disk,
    * the shadow takes the filesystem's size.
    */
+  /**
+   * After a failed fallocate that extends an ext4 file: the size it reached,
+   * if Linux allows that size. (xfs sets the size only after the whole call
+   * succeeded, xfs_falloc_setsize; fuse's server answers for it at once.)
+   */
+  private adoptSizeOfFailedExtend(fd: number, mode: FallocMode, end: number): void {
+    if (this.program.config.fs !== 'ext4' || (mode !== 'alloc' && mode !== 'zero')) return;
+    const shadow = this.shadowOfFd(fd);
+    const size = this.fds[fd]!.inode.iSize;
+    if (size > shadow.size && size <= end) {
+      shadow.truncate(size);
+      this.noteChange(shadow);
+    }
+  }
+
   private adoptSizesAfterLostWrites(): void {
     for (let i = 0; i < this.shadows.length; i++) {
       const shadow = this.shadows[i]!;
@@ -723,6 +738,12 @@ class Execution {
           shadow.fallocate(op.mode, op.off, op.len);
           this.noteChange(shadow);
         } else if (ret === -EIO) {
+          // ext4 grows i_size as it allocates (ext4_alloc_file_blocks with
+          // new_size), before ext4_zero_partial_blocks reads an edge block
+          // and fails: a failed extending fallocate may leave the file at
+          // any size up to off + len, the new part zeroes (unwritten or
+          // zeroed blocks past the old EOF).
+          this.adoptSizeOfFailedExtend(op.fd, op.mode, op.off + op.len);
           // An I/O error part-way (zeroing a partial block, say) comes after
           // whole blocks were already freed or zeroed (xfs_free_file_space):
           // the range may hold the old bytes or zeroes; a shift may have

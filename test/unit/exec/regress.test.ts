@@ -331,3 +331,14 @@ test('xfs-post-eof-store-exposed-mkwrite-dio: a store past the EOF its page_mkwr
   assert.equal(f.name, 'f0');
   assert.equal(runs(f.data), '0-2048:1 2048-2186:0 2186-2430:2 2430-8192:0 8192-12288:3', 'the store shows inside EOF in the cache');
 });
+
+test('ext4-failed-zero-range-extends-size: a zero range that fails on its edge block leaves the size it already set', () => {
+  // The file is 225280 bytes; FALLOC_FL_ZERO_RANGE over [225279, 227327)
+  // allocates first (ext4_alloc_file_blocks with new_size updates i_size),
+  // then ext4_zero_partial_blocks reads the edge block, and the injected read
+  // error fails the call: -EIO with i_size already 227327, the new part zero.
+  const res = replay('ext4-failed-zero-range-extends-size.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [65536, 0, -5]);
+  assert.equal(res.violation, null);
+  assert.equal(runs(res.files[0]!.data), '0-159744:0 159744-225280:4 225280-227327:0');
+});
