@@ -519,15 +519,16 @@ export abstract class BlockFs implements Filesystem {
     return 0;
   }
 
-  /** xfs_dio_write_end_io: convert unwritten extents and extend the size. */
+  /**
+   * xfs_dio_write_end_io: convert unwritten extents and extend the size.
+   * Only i_size_write: the completion runs without i_rwsem (AIO), so it does
+   * not touch the page cache over the old EOF (no pagecache_isize_extended);
+   * the submission zeroed [EOF, pos) already (xfs_file_write_zero_eof).
+   */
   protected *dioEndIo(inode: Inode, pos: number, size: number, error: number, write: boolean): Co<number> {
     if (!write || error || size === 0) return 0;
     this.convertUnwritten(inode, pos, size);
-    if (pos + size > inode.iSize) {
-      const old = inode.iSize;
-      inode.iSize = pos + size;
-      yield* pagecacheIsizeExtended(inode.mapping, inode.blkbits, old, inode.iSize);
-    }
+    if (pos + size > inode.iSize) inode.iSize = pos + size;
     if (pos + size > inode.diskSize) inode.diskSize = Math.min(pos + size, inode.iSize);
     return 0;
   }
