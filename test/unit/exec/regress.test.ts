@@ -342,3 +342,26 @@ test('ext4-failed-zero-range-extends-size: a zero range that fails on its edge b
   assert.equal(res.violation, null);
   assert.equal(runs(res.files[0]!.data), '0-159744:0 159744-225280:4 225280-227327:0');
 });
+
+test('xfs-dio-completion-no-isize-extended: an AIO direct write completing beyond EOF does not zero the page cache under a buffered write', () => {
+  // The AIO write at 65536 completes while the buffered write at 36864
+  // extends the file over the old EOF (37888). xfs_dio_write_end_io only
+  // writes i_size; the sim also ran pagecache_isize_extended from the old
+  // EOF it read before sleeping on the folio lock, and zeroed [37888, 40960)
+  // of what the buffered write had just copied.
+  const res = replay('xfs-dio-completion-no-isize-extended.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [4096, 0, 16384]);
+  assert.equal(res.violation, null);
+  assert.equal(runs(res.files[0]!.data), '0-33792:0 33792-53248:3 53248-65536:0 65536-66560:3');
+});
+
+test('xfs-unshare-hole-no-delalloc: FALLOC_FL_UNSHARE_RANGE over a hole reserves nothing', () => {
+  // xfs_buffered_write_iomap_begin never allocates for zeroing or unsharing
+  // a hole; the sim reserved delalloc there, which after a remount left
+  // blocks past EOF that a truncate up then zeroed through the page cache
+  // (WARN iomap_zero_iter:beyond-eof).
+  const res = replay('xfs-unshare-hole-no-delalloc.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [0, 1024, 1024, 0, 0, 0]);
+  assert.equal(res.violation, null);
+  assert.equal(runs(res.files[0]!.data), '0-1024:1 1024-16384:0');
+});

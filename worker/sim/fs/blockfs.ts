@@ -37,6 +37,7 @@ import {
   IOMAP_HOLE,
   IOMAP_MAPPED,
   IOMAP_NULL_ADDR,
+  IOMAP_UNSHARE,
   IOMAP_UNWRITTEN,
   IOMAP_WRITE,
   IOMAP_ZERO,
@@ -204,7 +205,9 @@ export abstract class BlockFs implements Filesystem {
       if (m.type === IOMAP_UNWRITTEN && iter.fbatch) this.fillDirtyFolios(inode, m, iter.fbatch);
       return 0;
     }
-    if (ext) return 0;
+    // xfs_buffered_write_iomap_begin: "We never need to allocate blocks for
+    // zeroing or unsharing a hole": an unshare maps a hole as a hole.
+    if (ext || flags & IOMAP_UNSHARE) return 0;
     // Reserve delalloc blocks for the hole.
     const lblk = m.offset / this.blockSize;
     const n = m.length / this.blockSize;
