@@ -765,12 +765,32 @@ class Execution {
         // The copy reads its source while an AIO write in flight over it may
         // land before or after (or between folios): the copied bytes are undecided.
         const racing = this.aioWriteInFlight(from, op.offIn, op.len);
+        const countBefore = Math.min(op.len, Math.max(0, from.size - op.offIn));
         const ret = yield* sysCopyFileRange(k, this.fds[op.fdIn]!, op.offIn, this.fds[op.fdOut]!, op.offOut, op.len);
+        const to = this.shadowOfFd(op.fdOut);
         if (ret > 0) {
-          const to = this.shadowOfFd(op.fdOut);
           to.write(op.offOut, src.subarray(0, ret), srcUnknown?.subarray(0, ret) ?? null);
           if (racing || this.aioWriteInFlight(from, op.offIn, op.len)) to.forget(op.offOut, ret);
           this.noteChange(to);
+        }
+        if (this.program.config.fs === 'fuse') {
+          // The sim's daemon has no FUSE_COPY_FILE_RANGE: fuse_copy_file_range
+          // gets -EOPNOTSUPP from __fuse_copy_file_range (fc->no_copy_file_range,
+          // set by the first ENOSYS, skips its fuse_writeback_range of the
+          // ranges) and falls back to splice_copy_file_range, whose write half
+          // is fuse_perform_write. A WRITE the server refused or took short
+          // leaves the destination folios as a failed pwrite does
+          // (fuse_send_write_pages clears their uptodate): the rest of them,
+          // a store through a mapping not written back included, may be
+          // re-read from the server. Short against the source as it was both
+          // before and after, so a racing truncate of the source is not taken
+          // for a refused WRITE.
+          const countAfter = Math.min(op.len, Math.max(0, from.size - op.offIn));
+          const want = Math.min(countBefore, countAfter);
+          if ((ret > 0 && ret < want) || ret === -EIO) {
+            this.fuseWriteNotTaken(to, op.offOut, want, Math.max(0, ret));
+            this.noteChange(to);
+          }
         }
         return ret;
       }

@@ -82,6 +82,17 @@ test('fuse-store-stale-folio: a store into a folio a failed WRITE cleared is los
   assert.equal(runs(res.files[0]!.data), '0-24576:0 24576-28672:1');
 });
 
+test('fuse-copy-range-failed-write-store-lost: a copy_file_range whose WRITE fails loses a store into the destination folio', () => {
+  // A store of 4s at 0 through a mapping dirties folio 0; copy_file_range
+  // [0, 1024) -> 2048 of the same file falls back to splice_copy_file_range
+  // (the daemon has no FUSE_COPY_FILE_RANGE), whose fuse_perform_write into
+  // folio 0 gets -EIO: fuse_send_write_pages clears the folio's uptodate, and
+  // the final read re-reads it from the server, which never had the store.
+  const res = replay('fuse-copy-range-failed-write-store-lost.json');
+  assert.equal(res.results[4]!.ret, -5);
+  assert.equal(runs(res.files[0]!.data), '0-8192:0 8192-9216:4');
+});
+
 test('fuse-fallocate-mmap-store: a store racing with FALLOC_FL_ZERO_RANGE may reach the server while the cache is zeroed', () => {
   // t0 stores 0x1 at 8192 through a mapping after t1's zero-range sent
   // FALLOCATE; t0's direct read flushes that folio to the server; then

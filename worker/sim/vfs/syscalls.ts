@@ -120,7 +120,13 @@ export function* sysFadviseDontneed(k: Kernel, file: OpenFile, off: number, len:
 
 /**
  * copy_file_range(2) without a filesystem method: generic_copy_file_checks,
- * then a splice-style copy in chunks through the page cache.
+ * then a splice-style copy in chunks through the page cache. On fuse this is
+ * fuse_copy_file_range with a daemon that has no FUSE_COPY_FILE_RANGE, once
+ * fc->no_copy_file_range is set: __fuse_copy_file_range returns -EOPNOTSUPP
+ * before its fuse_writeback_range of the ranges, and splice_copy_file_range
+ * does the copy (its write half is fuse_perform_write). The first call's
+ * probe, which flushes both ranges before the daemon answers ENOSYS, is not
+ * modelled.
  */
 export function* sysCopyFileRange(k: Kernel, fin: OpenFile, offIn: number, fout: OpenFile, offOut: number, len: number): Co<number> {
   if (offIn < 0 || offOut < 0) return -EINVAL;
