@@ -614,6 +614,13 @@ class Execution {
       e.count = 0;
       e.latestSeen = true;
     }
+    // The counts above start over, so must every cursor into them: not only
+    // the descriptions reopened below, but one a mapping still holds (an mmap
+    // that ran while the cut quiesced, after its hasMappings check). Its
+    // f_wb_err is from the old mount's errseq; against the new one
+    // (wb_err 0, sysPowerCut) errseq_check_and_advance reports exactly the
+    // errors recorded since the cut, as for a description opened at the cut.
+    this.errCursor.clear();
     for (let f = 0; f < this.fds.length; f++) {
       const file = this.k.openFile(this.fds[f]!.inode, this.fds[f]!.direct);
       this.fds[f] = file;

@@ -376,3 +376,20 @@ test('xfs-unshare-hole-no-delalloc: FALLOC_FL_UNSHARE_RANGE over a hole reserves
   assert.equal(res.violation, null);
   assert.equal(runs(res.files[0]!.data), '0-1024:1 1024-16384:0');
 });
+
+test('ext4-indirect-fsync-spurious-error-power-cut: an msync through a mapping made during the cut reports the error recorded after it', () => {
+  // t1's mmap of fd 2 (f0.1) runs while t0's power cut quiesces, after its
+  // hasMappings check: the mapping keeps the old mount's description, whose
+  // f_wb_err its earlier fsync advanced to the first fault's error. The new
+  // mount's errseq starts at 0; the fault armed after the cut fails a
+  // writeback of f0.1, and t2's msync through the mapping gets -EIO from
+  // errseq_check_and_advance. The oracle reset its count of f0.1's errors at
+  // the cut but not that description's cursor, so it took the error for one
+  // already reported.
+  const res = replay('ext4-indirect-fsync-spurious-error-power-cut.json');
+  const ret = (t: number, i: number): number | undefined => res.results.find((x) => x.thread === t && x.index === i)?.ret;
+  assert.equal(ret(2, 1), -5, 'the fsync before the cut reports the first fault');
+  assert.equal(ret(1, 2), 0, 'the mmap during the cut');
+  assert.equal(ret(0, 3), 0, 'the power cut');
+  assert.equal(ret(2, 3), -5, 'the msync after the cut reports the second fault');
+});
