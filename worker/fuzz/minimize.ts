@@ -103,6 +103,8 @@ class Oracle {
   /** The decisions the last run recorded (empty under the default policy). */
   lastDecisions: Decision[] = [];
   private readonly seen = new Set<string>();
+  /** The op starts of the last program alignCut was asked about (it stays the same across a sweep's cuts). */
+  private startsOf: { program: Program; starts: OpStart[] } | null = null;
   private readonly maxRuns: number;
   private readonly deadline: number | null;
 
@@ -160,8 +162,6 @@ class Oracle {
     this.startsOf = { program: p, starts };
     return starts;
   }
-
-  private startsOf: { program: Program; starts: OpStart[] } | null = null;
 
   /** One run: the program with its recorded schedule if it reports the target, else null. */
   private once(p: Program): Program | null {

@@ -13,7 +13,7 @@ import {
   postEofStoresIn,
 } from '../../../worker/sim/mm/post-eof-stores.js';
 import type { Kernel } from '../../../worker/sim/kernel.js';
-import type { OpenFile } from '../../../worker/sim/fs/inode.js';
+import type { Inode, OpenFile } from '../../../worker/sim/fs/inode.js';
 import { sysDropCaches, sysFsync, sysPread, sysPwrite } from '../../../worker/sim/vfs/syscalls.js';
 import { drive, newKernel, throwsViolation } from './helpers.js';
 
@@ -43,6 +43,16 @@ test('post-EOF store list: merged on note, split and dropped on forget', () => {
   assert.equal(h.postEofStores, null);
 });
 
+/** xfs, 1 KiB blocks: a file of `size` bytes written through the cache, mapped writable at [0, 4096) as map 1. */
+function mappedXfsFile(size: number): { k: Kernel; inode: Inode; f: OpenFile } {
+  const k = newKernel({ fs: 'xfs', blockSize: 1024 });
+  const inode = k.createFile('f');
+  const f = k.openFile(inode, false);
+  assert.equal(drive(k, () => sysPwrite(k, f, 0, filled(size, 1))), size);
+  assert.equal(k.mm.mmap(1, f, 0, 4096, true), 0);
+  return { k, inode, f };
+}
+
 /**
  * xfs, 1 KiB blocks: f holds 2048 bytes (blocks 0-1, delalloc); a store of 0x5
  * at 2500 through a mapping lands past EOF, in block 2, a hole
@@ -52,11 +62,7 @@ test('post-EOF store list: merged on note, split and dropped on forget', () => {
  * not run yet: the window the flusher can win.
  */
 function storePastEofThenExposed(): { k: Kernel; f: OpenFile } {
-  const k = newKernel({ fs: 'xfs', blockSize: 1024 });
-  const inode = k.createFile('f');
-  const f = k.openFile(inode, false);
-  assert.equal(drive(k, () => sysPwrite(k, f, 0, filled(2048, 1))), 2048);
-  assert.equal(k.mm.mmap(1, f, 0, 4096, true), 0);
+  const { k, inode, f } = mappedXfsFile(2048);
   assert.equal(drive(k, () => k.mm.store(1, 2500, filled(10, 5))), 10);
   assert.deepEqual(postEofStoresIn(inode.mapping, 0, 4096), [[2500, 2510]]);
   inode.iSize = 4096;
@@ -95,11 +101,7 @@ test('writeback over a hole still fires for written data whose block was lost', 
 });
 
 test('zeroing forgets a post-EOF store: pagecache_isize_extended zeroes it when it wins the race', () => {
-  const k = newKernel({ fs: 'xfs', blockSize: 1024 });
-  const inode = k.createFile('f');
-  const f = k.openFile(inode, false);
-  assert.equal(drive(k, () => sysPwrite(k, f, 0, filled(2048, 1))), 2048);
-  assert.equal(k.mm.mmap(1, f, 0, 4096, true), 0);
+  const { k, inode, f } = mappedXfsFile(2048);
   assert.equal(drive(k, () => k.mm.store(1, 2500, filled(10, 5))), 10);
   // An extending write: iomap_write_end's pagecache_isize_extended zeroes [2048, 3500).
   assert.equal(drive(k, () => sysPwrite(k, f, 3500, filled(10, 2))), 10);
@@ -111,11 +113,7 @@ test('zeroing forgets a post-EOF store: pagecache_isize_extended zeroes it when 
 });
 
 test('a store inside EOF is not a post-EOF store', () => {
-  const k = newKernel({ fs: 'xfs', blockSize: 1024 });
-  const inode = k.createFile('f');
-  const f = k.openFile(inode, false);
-  assert.equal(drive(k, () => sysPwrite(k, f, 0, filled(2048, 1))), 2048);
-  assert.equal(k.mm.mmap(1, f, 0, 4096, true), 0);
+  const { k, inode } = mappedXfsFile(2048);
   assert.equal(drive(k, () => k.mm.store(1, 2000, filled(100, 5))), 100);
   assert.deepEqual(postEofStoresIn(inode.mapping, 0, 4096), [[2048, 2100]], 'only the part past EOF');
 });
@@ -129,11 +127,7 @@ test('a store inside EOF is not a post-EOF store', () => {
  * write-protect the page) not run yet. The pte stays writable.
  */
 function writableUnderOldEof(size: number): { k: Kernel; f: OpenFile } {
-  const k = newKernel({ fs: 'xfs', blockSize: 1024 });
-  const inode = k.createFile('f');
-  const f = k.openFile(inode, false);
-  assert.equal(drive(k, () => sysPwrite(k, f, 0, filled(size, 1))), size);
-  assert.equal(k.mm.mmap(1, f, 0, 4096, true), 0);
+  const { k, inode, f } = mappedXfsFile(size);
   assert.equal(drive(k, () => k.mm.store(1, 100, filled(10, 5))), 10);
   assert.equal(inode.mapping.postEofStores, null);
   inode.iSize = 4096;
