@@ -11,7 +11,7 @@ import { type BugSet, NO_BUGS } from '../sim/bugs.js';
 import type { IoErrorReport } from '../sim/blockdev.js';
 import { EIO, EIOCBQUEUED } from '../sim/errno.js';
 import { type Kiocb, newKiocb } from '../sim/iomap/direct-io.js';
-import { RecordingPolicy, policyFor } from '../sim/schedule.js';
+import { type ChoicePoint, RecordingPolicy, policyFor } from '../sim/schedule.js';
 import { Violation, violation } from '../sim/checks.js';
 import { errname } from '../sim/errno.js';
 import { Kernel } from '../sim/kernel.js';
@@ -78,11 +78,10 @@ export interface RunOptions {
   trace?: (line: string) => void;
   /** Wall-time limit: asked now and then; true stops the run with timedOut set. */
   overtime?: () => boolean;
-  /**
-   * Called as a thread starts op `index` (the text trace of worker/repro),
-   * with how many scheduling decisions the run has taken so far.
-   */
-  onOpStart?: (thread: number, index: number, decisions: number) => void;
+  /** Called as a thread starts op `index` (the text trace of worker/repro). */
+  onOpStart?: (thread: number, index: number) => void;
+  /** Called at every real choice point of a run under a schedule (the minimizer's preemption search). */
+  onChoice?: (point: ChoicePoint) => void;
   /** Called when the scheduler switches threads (see Sched.onSwitch). */
   onSwitch?: (from: SimThread | null, to: SimThread) => void;
 }
@@ -191,7 +190,7 @@ class Execution {
     readonly opts: RunOptions,
   ) {
     const sched = program.schedule;
-    this.recorder = sched && sched.strategy !== 'default' ? new RecordingPolicy(policyFor(sched)) : null;
+    this.recorder = sched && sched.strategy !== 'default' ? new RecordingPolicy(policyFor(sched), opts.onChoice) : null;
     this.k = new Kernel(program.config, {
       stepBudget: opts.stepBudget ?? DEFAULT_STEP_BUDGET,
       bugs: opts.bugs ?? NO_BUGS,
@@ -891,7 +890,8 @@ class Execution {
     if (this.s.current) this.threadIndex.set(this.s.current, index);
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
-      this.opts.onOpStart?.(index, i, this.recorder?.decisions.length ?? 0);
+      this.s.beginOp(i);
+      this.opts.onOpStart?.(index, i);
       this.opCount++;
       this.clock++;
       const writes = this.openCacheWrites(op);
@@ -917,6 +917,8 @@ class Execution {
       this.results.push({ thread: index, index: i, ret });
       if (trace) trace(`t${index} #${i} ${describeOp(op)} = ${errname(ret)}`);
     }
+    // Past its last op: a choice taken as the thread exits is anchored there.
+    this.s.beginOp(ops.length);
   }
 
   /** After the program: every file read through the page cache must equal the shadow. */

@@ -1,8 +1,10 @@
 // Program edits the minimizer tries: cutting ops with the ops that refer to
 // them, dropping and merging threads, renumbering unused declarations. Every
-// function returns a fresh Program and leaves its input alone.
+// function returns a fresh Program and leaves its input alone, and carries
+// the schedule's decisions along: a decision anchored at an op that moved is
+// moved with it, one anchored at an op or a thread that went goes too.
 
-import type { Op, Program } from '../prog/types.js';
+import type { Decision, Op, Program } from '../prog/types.js';
 
 /** Where an op sits: thread and index. */
 export interface OpPos {
@@ -34,6 +36,51 @@ function usedRef(op: Op): string | null {
   return null;
 }
 
+/** Where a program thread's op (or its end, index = ops.length) went: null when it is gone. */
+type PosMap = (thread: number, index: number) => OpPos | null;
+
+const THREAD_LABEL = /^t(\d+)$/;
+
+/**
+ * `q` (an edit of `p`) with `p`'s decisions moved by `where`: anchors in a
+ * program thread follow its op, a choice of a program thread follows the
+ * thread (to where its first op went, or its end); kernel threads and
+ * completions keep their names.
+ */
+function moveDecisions(p: Program, q: Program, where: PosMap): Program {
+  const s = p.schedule;
+  if (!s || s.decisions.length === 0) return q;
+  const threadOf = (t: number): number | null => {
+    const ops = p.threads[t]?.ops.length;
+    if (ops === undefined) return null;
+    for (let i = 0; i <= ops; i++) {
+      const to = where(t, i);
+      if (to) return to.thread;
+    }
+    return null;
+  };
+  const decisions: Decision[] = [];
+  for (const d of s.decisions) {
+    const at = THREAD_LABEL.exec(d.at);
+    const run = THREAD_LABEL.exec(d.run);
+    let moved: Decision = d;
+    if (at) {
+      const to = where(Number(at[1]), d.op);
+      if (!to) continue;
+      moved = { ...moved, at: `t${to.thread}`, op: to.index };
+    }
+    if (run) {
+      const to = threadOf(Number(run[1]));
+      if (to === null) continue;
+      moved = { ...moved, run: `t${to}` };
+    }
+    // A thread that runs its own next op is no decision.
+    if (moved.at !== moved.run) decisions.push(moved);
+  }
+  q.schedule = { ...s, decisions };
+  return q;
+}
+
 /**
  * Remove the ops at `cut` and every op that refers to something only a cut op
  * defined (an mread whose mmap goes, an aio_wait whose aio_write goes).
@@ -56,38 +103,62 @@ export function cutOps(p: Program, cut: readonly OpPos[]): Program {
     }));
     if (left > 0) lost.delete(d);
   }
-  const q = clone(p);
-  q.threads = p.threads.map((t, ti) => ({
-    ops: t.ops.filter((op, oi) => {
-      if (gone.has(`${ti}:${oi}`)) return false;
+  // Per thread, each old index's new one (-1: cut), the end included.
+  const newIndex = p.threads.map((t, ti) => {
+    const m: number[] = [];
+    let n = 0;
+    t.ops.forEach((op, oi) => {
       const u = usedRef(op);
-      return u === null || !lost.has(u);
-    }).map((op) => ({ ...op })),
-  }));
-  return q;
+      m.push(gone.has(`${ti}:${oi}`) || (u !== null && lost.has(u)) ? -1 : n++);
+    });
+    m.push(n);
+    return m;
+  });
+  const q = clone(p);
+  q.threads = p.threads.map((t, ti) => ({ ops: t.ops.filter((_, oi) => newIndex[ti]![oi]! >= 0).map((op) => ({ ...op })) }));
+  return moveDecisions(p, q, (thread, index) => {
+    const i = newIndex[thread]?.[index];
+    return i === undefined || i < 0 ? null : { thread, index: i };
+  });
 }
 
 /** Without thread `t` (at least one thread stays). */
 export function dropThread(p: Program, t: number): Program {
   const q = clone(p);
   q.threads.splice(t, 1);
-  return q;
+  return moveDecisions(p, q, (thread, index) => (thread === t ? null : { thread: thread > t ? thread - 1 : thread, index }));
 }
 
 /** Thread `from`'s ops appended to thread `into`, thread `from` removed. */
 export function mergeThreads(p: Program, from: number, into: number): Program {
   const q = clone(p);
+  const intoOps = q.threads[into]!.ops.length;
+  const fromOps = q.threads[from]!.ops.length;
   q.threads[into]!.ops.push(...q.threads[from]!.ops);
   q.threads.splice(from, 1);
-  return q;
+  const renamed = (t: number): number => (t > from ? t - 1 : t);
+  return moveDecisions(p, q, (thread, index) => {
+    if (thread === from) return { thread: renamed(into), index: intoOps + index };
+    // `into` now goes on with `from`'s ops: its old end is their end.
+    if (thread === into && index === intoOps) return { thread: renamed(into), index: intoOps + fromOps };
+    return { thread: renamed(thread), index };
+  });
 }
 
 /** Empty threads removed (one stays). */
 export function dropEmptyThreads(p: Program): Program {
+  const keep = p.threads.map((t) => t.ops.length > 0);
+  if (!keep.includes(true)) keep[0] = true;
+  if (!keep.includes(false)) return clone(p);
   const q = clone(p);
-  const kept = q.threads.filter((t) => t.ops.length > 0);
-  q.threads = kept.length > 0 ? kept : [q.threads[0]!];
-  return q;
+  q.threads = q.threads.filter((_, t) => keep[t]);
+  const newThread: number[] = [];
+  let n = 0;
+  for (const k of keep) newThread.push(k ? n++ : -1);
+  return moveDecisions(p, q, (thread, index) => {
+    const t = newThread[thread] ?? -1;
+    return t < 0 ? null : { thread: t, index };
+  });
 }
 
 function fdFields(op: Op): ('fd' | 'fdIn' | 'fdOut')[] {

@@ -4,17 +4,19 @@
 // that reports anything else.
 //
 // The schedule is frozen first (a random/pct schedule becomes the replay list
-// its run recorded). Cutting ops shifts the decision stream, so every accepted
-// candidate adopts the schedule its own run re-recorded (aligned with the new
-// program), and a candidate that fails under the current replay list is tried
-// once more under the original seeded policy, where the seed explores the
-// interleaving afresh.
+// its run recorded). Decisions are named by where they were taken, and every
+// edit (minimize-edit.ts) moves them with the ops they are anchored at, so a
+// cut elsewhere leaves them meaning what they meant. A candidate the moved
+// list no longer drives into the race is tried under the original seeded
+// policy and a few more seeds, and (in the deeper stages) under a systematic
+// search of one and two preemptions.
 
 import { runProgram } from '../exec/run.js';
 import type { Decision, Program, Schedule } from '../prog/types.js';
+import type { ChoicePoint } from '../sim/schedule.js';
 import { validateProgram } from '../prog/validate.js';
 import type { BugSet } from '../sim/bugs.js';
-import { clone, cutOps, dropEmptyThreads, dropThread, mergeThreads, type OpPos, opPositions, renumber } from './minimize-edit.js';
+import { clone, cutOps, dropEmptyThreads, dropThread, mergeThreads, opPositions, renumber } from './minimize-edit.js';
 import { simplifyCandidates } from './minimize-args.js';
 
 export interface MinimizeOptions {
@@ -63,8 +65,9 @@ const DEEP_BUDGET = 600;
 const DEEP_SEEDS = 32;
 /**
  * The final single-op cuts run under the preemption search when the runs
- * left give every op at least this many: a replay list of many kernel-thread
- * decisions stops matching at any cut, and only a new search finds the race again.
+ * left give every op at least this many: a cut can move the race's window
+ * (the preemption points inside an op change with the state), and only a new
+ * search finds it again.
  */
 const DEEP_CUT_MIN_RUNS = 40;
 /** Rounds of the structural stages (threads, ops, merges) at most. */
@@ -100,11 +103,7 @@ function noLarger(a: Program, b: Program): boolean {
 /** The predicate and its bookkeeping: runs, budget, slippage. */
 class Oracle {
   runs = 0;
-  /** The decisions the last run recorded (empty under the default policy). */
-  lastDecisions: Decision[] = [];
   private readonly seen = new Set<string>();
-  /** The op starts of the last program alignCut was asked about (it stays the same across a sweep's cuts). */
-  private startsOf: { program: Program; starts: OpStart[] } | null = null;
   private readonly maxRuns: number;
   private readonly deadline: number | null;
 
@@ -129,45 +128,13 @@ class Oracle {
   }
 
   /**
-   * `cand` (p with the ops at `cut` removed) with p's replay list cut to
-   * match: the decisions taken while a removed op ran (from its start to the
-   * next op start of any thread) go with it. The list stays positional, so
-   * without this any cut shifts every later decision onto the wrong choice
-   * point and the interleaving that fired is lost; with it, the decisions
-   * around the kept ops still line up where the cut op took none of its own.
+   * One run: the program with its recorded schedule if it reports the
+   * target, else null. The recorded list holds the decisions that fired and
+   * were not the default, so under replay it is never longer than `p`'s.
    */
-  alignCut(p: Program, cut: readonly OpPos[], cand: Program): Program {
-    const s = p.schedule;
-    if (!s || s.strategy !== 'replay' || s.decisions.length === 0 || cand.threads.length !== p.threads.length) return cand;
-    const starts = this.opStarts(p);
-    if (!starts) return cand;
-    const drop = new Uint8Array(s.decisions.length);
-    for (const c of cut) {
-      const k = starts.findIndex((x) => x.thread === c.thread && x.index === c.index);
-      if (k < 0) continue;
-      const end = k + 1 < starts.length ? starts[k + 1]!.decisions : s.decisions.length;
-      for (let d = starts[k]!.decisions; d < end; d++) drop[d] = 1;
-    }
-    const decisions = s.decisions.filter((_, d) => drop[d] === 0);
-    return { ...cand, schedule: { ...s, decisions } };
-  }
-
-  /** When each op of p started, in run order, counted in decisions (one run, cached for p). */
-  private opStarts(p: Program): OpStart[] | null {
-    if (this.startsOf?.program === p) return this.startsOf.starts;
-    if (this.exhausted()) return null;
+  private once(p: Program, onChoice?: (point: ChoicePoint) => void): Program | null {
     this.runs++;
-    const starts: OpStart[] = [];
-    runProgram(p, { bugs: this.opts.bugs, onOpStart: (thread, index, decisions) => starts.push({ thread, index, decisions }) });
-    this.startsOf = { program: p, starts };
-    return starts;
-  }
-
-  /** One run: the program with its recorded schedule if it reports the target, else null. */
-  private once(p: Program): Program | null {
-    this.runs++;
-    const r = runProgram(p, { bugs: this.opts.bugs });
-    this.lastDecisions = r.schedule?.decisions ?? [];
+    const r = runProgram(p, { bugs: this.opts.bugs, ...(onChoice ? { onChoice } : {}) });
     if (r.harnessError !== null || r.violation === null) return null;
     const sig = r.violation.signature;
     if (sig !== this.target) {
@@ -178,21 +145,16 @@ class Oracle {
       return null;
     }
     const q = clone(p);
-    // Adopt the re-recorded schedule where it is no longer than the list that produced it.
-    if (r.schedule && r.schedule.decisions.length <= decisionCount(p)) q.schedule = r.schedule;
+    if (r.schedule) q.schedule = r.schedule;
     return q;
   }
 
-  /** The pick the default policy takes at choice point i of `p`'s run (its list must end before i). */
-  defaultPickAt(p: Program, i: number): number | null {
-    if (this.exhausted()) return null;
-    this.runs++;
-    const d = runProgram(p, { bugs: this.opts.bugs }).schedule?.decisions[i];
-    return d ? d.pick : null;
-  }
-
-  /** Does the candidate keep the target? Returns the accepted program (with its schedule). */
-  test(cand: Program, keepSchedule = false, aligned: Program | null = null): Program | null {
+  /**
+   * Does the candidate keep the target? Returns the accepted program (with
+   * the schedule its run recorded). Unless `replayOnly`, a candidate its own
+   * list misses is retried under seeded schedules.
+   */
+  test(cand: Program, replayOnly = false): Program | null {
     if (this.exhausted()) return null;
     try {
       validateProgram(JSON.parse(JSON.stringify(cand)) as unknown, 'minimize');
@@ -200,66 +162,63 @@ class Oracle {
       return null;
     }
     const hit = this.once(cand);
-    if (hit) return keepSchedule ? cand : hit;
-    // A cut's candidate with the replay list cut along (alignCut), next.
-    if (aligned !== null && aligned !== cand && !this.exhausted()) {
-      const again = this.once(aligned);
-      if (again) return again;
-    }
-    if (keepSchedule) return null;
+    if (hit || replayOnly) return hit;
     for (const schedule of this.reseeds()) {
       if (this.exhausted()) return null;
       const reseeded = this.once({ ...clone(cand), schedule });
       // The seeded run's recorded list replaces the seed; a longer list is no gain.
-      if (reseeded && reseeded.schedule?.strategy === 'replay' && noLarger(reseeded, cand)) return reseeded;
+      if (reseeded && noLarger(reseeded, cand)) return reseeded;
     }
     return null;
   }
 
   /**
-   * The candidate under a systematic search of one and two preemptions:
-   * record the default run's decisions (their hashes, and picks that are the
-   * default ones), then replay a prefix with a different pick at a choice
-   * point; replay falls back to the default after it. Cutting a thread changes
-   * every enabled set, so a recorded list never matches again; a bug with one
-   * or two narrow windows is found again this way. Then wider seeded tries.
+   * The candidate under a systematic search of one and two preemptions on
+   * top of the default schedule: record every choice point of the default
+   * run, then take another choice at one of them (and, where that misses, at
+   * one more after it). A bug with one or two narrow windows is found again
+   * this way whatever the cut did to the old decisions. Then wider seeded tries.
    */
-  testDeep(cand: Program, effort: DeepEffort = FULL_EFFORT, aligned: Program | null = null): Program | null {
-    const hit = this.test(cand, false, aligned);
+  testDeep(cand: Program, effort: DeepEffort = FULL_EFFORT): Program | null {
+    const hit = this.test(cand);
     if (hit || this.exhausted()) return hit;
-    const base = { ...clone(cand), schedule: { strategy: 'replay', seed: 0, depth: 0, decisions: [] } as Schedule };
-    this.runs++;
-    const rec = runProgram(base, { bugs: this.opts.bugs }).schedule?.decisions ?? [];
-    const found = this.preempt(base, rec, 0, 2, this.runs + effort.budget);
-    if (found) return this.test(found) ?? found;
+    const base = withDecisions(cand, []);
+    const points: ChoicePoint[] = [];
+    const plain = this.once(base, (c) => points.push(c));
+    if (plain) return plain;
+    const found = this.preempt(base, points, 0, 2, this.runs + effort.budget);
+    if (found) return found;
     // Windows that need several preemptions: a wider seeded exploration.
     for (let i = 1; i <= effort.seeds && !this.exhausted(); i++) {
       for (const strategy of ['random', 'pct'] as const) {
         const seed = (i * 0x85ebca6b) >>> 0;
         const next = this.test({ ...clone(cand), schedule: { strategy, seed, depth: 3, decisions: [] } }, true);
-        // The seeded run's recorded decisions replace the seed.
-        if (next) return withDecisions(cand, this.lastDecisions);
+        if (next) return next;
       }
     }
     return null;
   }
 
   /**
-   * Replay `rec` up to a choice point k >= from, take a different pick there
-   * (pick 0..2; replay falls back to the default after), and where that run
-   * misses, recurse for one more preemption on the decisions it recorded.
+   * Take the default run's choice points up to k >= from as they were, and
+   * another choice at k (up to three of the others; the default policy
+   * after); where that run misses, recurse for one more preemption on the
+   * choice points it met.
    */
-  private preempt(base: Program, rec: readonly Decision[], from: number, depth: number, budget: number): Program | null {
-    for (let k = from; k < rec.length && k < DEEP_POINTS; k++) {
-      for (let pick = 0; pick < 3; pick++) {
-        if (pick === rec[k]!.pick || this.exhausted() || this.runs >= budget) continue;
-        const decisions = [...rec.slice(0, k), { pick, hash: rec[k]!.hash }];
-        const cand = { ...clone(base), schedule: { ...base.schedule!, decisions } };
-        const next = this.test(cand, true);
+  private preempt(base: Program, points: readonly ChoicePoint[], from: number, depth: number, budget: number): Program | null {
+    for (let k = from; k < points.length && k < DEEP_POINTS; k++) {
+      const point = points[k]!;
+      const before = decisionsOf(points.slice(0, k));
+      let tried = 0;
+      for (let pick = 0; pick < point.enabled.length && tried < 3; pick++) {
+        if (pick === point.picked) continue;
+        if (this.exhausted() || this.runs >= budget) return null;
+        tried++;
+        const cand = withDecisions(base, [...before, { ...point.anchor, run: point.enabled[pick]! }]);
+        const after: ChoicePoint[] = [];
+        const next = this.once(cand, depth > 1 ? (c) => after.push(c) : undefined);
         if (next) return next;
-        const after = this.lastDecisions;
-        // A pick beyond the enabled set fell back to the default: nothing new to explore.
-        if (depth > 1 && after[k]?.pick === pick) {
+        if (depth > 1) {
           const deeper = this.preempt(base, after, k + 1, depth - 1, budget);
           if (deeper) return deeper;
         }
@@ -287,13 +246,6 @@ class Oracle {
 }
 
 type Stage = (p: Program, o: Oracle) => Program;
-
-/** An op's start in a run: which op, and how many decisions came before it. */
-interface OpStart {
-  thread: number;
-  index: number;
-  decisions: number;
-}
 
 /**
  * Stage 2: whole threads, last first. A plain pass (the replay list, then a
@@ -326,9 +278,7 @@ function ddminOps(p: Program, o: Oracle): Program {
   for (;;) {
     let i = 0;
     while (i < programSize(p) && !o.exhausted()) {
-      const pos = opPositions(p).slice(i, i + chunk);
-      const cand = cutOps(p, pos);
-      const next = o.test(dropEmptyThreads(cand), false, dropEmptyThreads(o.alignCut(p, pos, cand)));
+      const next = o.test(dropEmptyThreads(cutOps(p, opPositions(p).slice(i, i + chunk))));
       if (next && programSize(next) < programSize(p)) p = next;
       else i += chunk;
     }
@@ -351,14 +301,11 @@ function ddminFixpoint(p: Program, o: Oracle): Program {
     for (let changed = true; changed && !o.exhausted();) {
       changed = false;
       for (let i = programSize(p) - 1; i >= 0 && !o.exhausted(); i--) {
-        const pos = [opPositions(p)[i]!];
-        const cut = cutOps(p, pos);
-        const cand = dropEmptyThreads(cut);
-        const aligned = dropEmptyThreads(o.alignCut(p, pos, cut));
+        const cand = dropEmptyThreads(cutOps(p, [opPositions(p)[i]!]));
         // The runs left, shared over the cuts still to try in this sweep.
         const share = Math.floor(o.runsLeft() / (i + 1));
         const effort = { budget: Math.max(40, Math.min(DEEP_BUDGET, share)), seeds: Math.max(4, Math.min(DEEP_SEEDS, share >> 5)) };
-        const next = deep ? o.testDeep(cand, effort, aligned) : o.test(cand, false, aligned);
+        const next = deep ? o.testDeep(cand, effort) : o.test(cand);
         if (next && programSize(next) < programSize(p)) {
           p = next;
           changed = true;
@@ -395,37 +342,37 @@ function simplifyArgs(p: Program, o: Oracle, faultsOnly: boolean): Program {
   return p;
 }
 
-function withDecisions(p: Program, decisions: Schedule['decisions']): Program {
+function withDecisions(p: Program, decisions: Decision[]): Program {
   const q = clone(p);
   q.schedule = { strategy: 'replay', seed: q.schedule?.seed ?? 0, depth: q.schedule?.depth ?? 0, decisions };
   return q;
 }
 
+/** The decisions that reproduce a run's choice points: those where it did not take the default. */
+function decisionsOf(points: readonly ChoicePoint[]): Decision[] {
+  return points.filter((c) => c.picked !== c.default).map((c) => ({ ...c.anchor, run: c.enabled[c.picked]! }));
+}
+
 /**
- * Stage 7: the shortest decision prefix (replay falls back to the default
- * policy past it), then single preemptions (a pick the default policy would
- * not take, learnt by replaying the prefix before it) replaced by the default
- * pick, then no schedule at all.
+ * Stage 7: the fewest decisions (preemptions, early completions): ddmin over
+ * the list, the default policy taking every choice point a dropped decision
+ * named; then no schedule at all.
  */
 function minimizeSchedule(p: Program, o: Oracle): Program {
   if (!p.schedule) return p;
-  const ds = p.schedule.decisions;
-  let lo = 0;
-  let hi = ds.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    const next = o.test(withDecisions(p, ds.slice(0, mid)), true);
-    if (next) hi = mid;
-    else lo = mid + 1;
+  let chunk = Math.max(1, p.schedule.decisions.length >> 1);
+  while (p.schedule!.decisions.length > 0 && !o.exhausted()) {
+    let i = 0;
+    while (i < p.schedule!.decisions.length && !o.exhausted()) {
+      const ds = p.schedule!.decisions;
+      const next = o.test(withDecisions(p, [...ds.slice(0, i), ...ds.slice(i + chunk)]), true);
+      if (next && decisionCount(next) < ds.length) p = next;
+      else i += chunk;
+    }
+    if (chunk === 1) break;
+    chunk = Math.max(1, chunk >> 1);
   }
-  if (hi < ds.length) p = withDecisions(p, ds.slice(0, hi));
-  for (let i = 0; i < p.schedule!.decisions.length; i++) {
-    const cur = p.schedule!.decisions;
-    const dflt = o.defaultPickAt(withDecisions(p, cur.slice(0, i)), i);
-    if (dflt === null || dflt === cur[i]!.pick) continue;
-    const alt = cur.map((d, j) => (j === i ? { ...d, pick: dflt } : d));
-    p = o.test(withDecisions(p, alt), true) ?? p;
-  }
+  if (p.schedule!.decisions.length > 0) return p;
   const bare = clone(p);
   delete bare.schedule;
   return o.test(bare, true) ?? p;
@@ -494,6 +441,8 @@ export function minimizeProgram(p: Program, opts: MinimizeOptions): MinimizeResu
     ['schedule', minimizeSchedule],
     ['config', smallestConfig],
     ['ddmin-final', ddminFixpoint],
+    // A final cut under the preemption search may bring decisions of its own.
+    ['schedule-final', minimizeSchedule],
   ];
   let cur = frozen;
   const runStage = (name: string, stage: Stage): void => {

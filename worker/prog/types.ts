@@ -114,17 +114,29 @@ export interface Thread {
 /**
  * How the scheduler takes its decisions. `default` keeps running the current
  * thread (sequential programs meet no choice); `random` and `pct` (PCT with
- * `depth` priority change points) draw from `seed`; `replay` follows
- * `decisions` and falls back to the default policy where the list runs out or
- * no longer matches (so a schedule can be cut down).
+ * `depth` priority change points) draw from `seed`; `replay` takes the
+ * default policy except where `decisions` name the choice point it is at.
  */
 export type ScheduleStrategy = 'default' | 'random' | 'pct' | 'replay';
 
+/**
+ * One choice the default policy would not take, named by where it was taken
+ * and what it chose, never by its position in the run: a program edit (an op
+ * cut, a thread dropped) leaves every other decision meaning what it meant.
+ *
+ * The anchor is the thread that ran last (`at`): a program thread `t<i>` or a
+ * kernel thread by name ('' before any ran), the op it was in (a kernel
+ * thread: its pass, counted from 0), the preemption points it had passed in
+ * that op (`step`), and how many scheduler turns it had already sat out at
+ * that same point (`nth`: completions delivered while it slept, say).
+ */
 export interface Decision {
-  /** Index into the enabled set at that choice point. */
-  pick: number;
-  /** Hash of the enabled set, to notice a replay that went elsewhere. */
-  hash: number;
+  at: string;
+  op: number;
+  step: number;
+  nth: number;
+  /** What ran: a thread (`t<i>` or a kernel thread's name), or a pending completion `ev:<name>#<k>` (the k-th of that name, oldest first). */
+  run: string;
 }
 
 export interface Schedule {

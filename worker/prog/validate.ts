@@ -12,6 +12,7 @@ import {
   SYNC_FILE_RANGE_WAIT_AFTER,
   SYNC_FILE_RANGE_WAIT_BEFORE,
   SYNC_FILE_RANGE_WRITE,
+  type Decision,
   type FdDecl,
   type FileDecl,
   type FsKind,
@@ -404,15 +405,34 @@ function validateSchedule(source: string, value: unknown, path: string): Schedul
   const strategy = expectOneOf(source, obj['strategy'], `${path}.strategy`, SCHEDULE_STRATEGIES);
   const seed = expectInt(source, obj['seed'], `${path}.seed`, 0, MAX_U32, 'a seed (0..2^32-1)');
   const depth = expectInt(source, obj['depth'], `${path}.depth`, 0, 1 << 16, 'a PCT depth (0..65535)');
-  const decisions = expectArray(source, obj['decisions'], `${path}.decisions`).map((d, i) => {
-    const at = `${path}.decisions[${i}]`;
-    const dobj = expectObject(source, d, at, ['pick', 'hash']);
-    return {
-      pick: expectInt(source, dobj['pick'], `${at}.pick`, 0, 1 << 16, 'an index into the enabled set'),
-      hash: expectInt(source, dobj['hash'], `${at}.hash`, 0, MAX_U32, 'a 32-bit hash'),
-    };
-  });
+  const decisions = expectArray(source, obj['decisions'], `${path}.decisions`).map((d, i) => validateDecision(source, d, `${path}.decisions[${i}]`));
   return { strategy, seed, depth, decisions };
+}
+
+/** A thread's name, a completion's label: letters, digits and `_ . / : # -`, at most 80 of them. */
+const LABEL = /^[A-Za-z0-9_./:#-]{0,80}$/;
+const MAX_POSITION = 2 ** 31;
+
+function expectLabel(source: string, value: unknown, path: string, what: string, emptyOk: boolean): string {
+  if (typeof value !== 'string' || !LABEL.test(value) || (!emptyOk && value === '')) {
+    fail(source, path, `must be ${what}, got ${show(value)}`);
+  }
+  return value;
+}
+
+function validateDecision(source: string, value: unknown, path: string): Decision {
+  if (isRecord(value) && Object.hasOwn(value, 'pick') && Object.hasOwn(value, 'hash')) {
+    fail(source, path, 'a positional {pick, hash} decision of foliofuzz-sim/4 or earlier: decisions now name their anchor ' +
+      '{at, op, step, nth} and choice {run}; re-record the schedule (a random or pct seed records one)');
+  }
+  const obj = expectObject(source, value, path, ['at', 'op', 'step', 'nth', 'run']);
+  return {
+    at: expectLabel(source, obj['at'], `${path}.at`, "a thread's name (t<i>, a kernel thread, or '' before any ran)", true),
+    op: expectInt(source, obj['op'], `${path}.op`, 0, MAX_POSITION, 'an op index (a kernel thread: its pass)'),
+    step: expectInt(source, obj['step'], `${path}.step`, 0, MAX_POSITION, 'a count of preemption points'),
+    nth: expectInt(source, obj['nth'], `${path}.nth`, 0, MAX_POSITION, 'a count of scheduler turns'),
+    run: expectLabel(source, obj['run'], `${path}.run`, 'a thread (t<i> or a kernel thread) or a completion (ev:<name>#<k>)', false),
+  };
 }
 
 /** Parse a program from JSON text; `source` names the input in error messages. */

@@ -4,7 +4,7 @@
 // violation with every thread's stack.
 
 import { describeOp, runProgram } from '../exec/run.js';
-import type { Program } from '../prog/types.js';
+import type { Decision, Program } from '../prog/types.js';
 import type { SimThread } from '../sim/sched.js';
 import type { Repro } from './repro.js';
 
@@ -22,9 +22,17 @@ function header(r: Repro): string[] {
     `fds:       ${p.fds.map((d, i) => `fd${i}->file${d.file}${d.direct ? ' O_DIRECT' : ''}`).join(' ')}`,
     `schedule:  ${s === undefined ? 'default' : `${s.strategy} seed=${s.seed} depth=${s.depth} decisions=${s.decisions.length}`}`,
   ];
+  for (const d of s?.decisions ?? []) lines.push(`  ${describeDecision(d)}`);
   if (r.minimized) lines.push(`minimized: ${r.minimized.opsBefore} -> ${r.minimized.opsAfter} ops`);
   if (r.foundAt) lines.push(`found at:  exec ${r.foundAt.exec}, ${r.foundAt.sec} s`);
   return lines;
+}
+
+/** A decision as a line: where it was taken, what ran. */
+function describeDecision(d: Decision): string {
+  const where = d.at === '' ? 'before any thread ran' : /^t\d+$/.test(d.at) ? `${d.at} #${d.op}` : `${d.at} pass ${d.op}`;
+  const what = d.run.startsWith('ev:') ? `complete ${d.run.slice(3)}` : `run ${d.run}`;
+  return `at ${where}, preemption point ${d.step}, turn ${d.nth}: ${what}`;
 }
 
 function frames(t: SimThread): string {

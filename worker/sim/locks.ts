@@ -16,7 +16,7 @@ export class RwSem {
   }
 
   *downRead(s: Sched): Co<void> {
-    if (s.wantsPreempt()) yield* s.preempt();
+    if (s.preemptPoint()) yield;
     s.lockdep.acquire(s, this.name);
     if (this.writer !== null) yield* s.waitUntil(this.wq, () => this.writer === null);
     this.readers++;
@@ -29,7 +29,7 @@ export class RwSem {
   }
 
   *downWrite(s: Sched): Co<void> {
-    if (s.wantsPreempt()) yield* s.preempt();
+    if (s.preemptPoint()) yield;
     s.lockdep.acquire(s, this.name);
     if (this.writer !== null || this.readers !== 0) {
       yield* s.waitUntil(this.wq, () => this.writer === null && this.readers === 0);
@@ -60,7 +60,7 @@ export class Mutex {
   }
 
   *lock(s: Sched): Co<void> {
-    if (s.wantsPreempt()) yield* s.preempt();
+    if (s.preemptPoint()) yield;
     s.lockdep.acquire(s, this.name);
     if (this.owner !== null) yield* s.waitUntil(this.wq, () => this.owner === null);
     this.owner = s.cur();

@@ -57,6 +57,10 @@ export class SimThread {
   journalHandles = 0;
   /** Lock classes this thread holds, in the order taken (lockdep). */
   readonly heldLocks: string[] = [];
+  /** Where it is, as a schedule decision names it: its op (a kernel thread: its pass) ... */
+  op = 0;
+  /** ... and the preemption points (sleeps included) it has passed in that op. */
+  step = 0;
   constructor(
     readonly id: number,
     readonly name: string,
@@ -125,6 +129,11 @@ export class Sched {
   overtime: (() => boolean) | null = null;
   /** Observer for trace exporters: called when the running thread changes (never when unset). */
   onSwitch?: (from: SimThread | null, to: SimThread) => void;
+  /**
+   * Scheduler turns taken while the current thread stood where it stands now
+   * (same thread, op and step): the `nth` of a decision's anchor.
+   */
+  turnsHere = 0;
   private readonly events: SimEvent[] = [];
   private readonly enabled: Choice[] = [];
 
@@ -158,10 +167,28 @@ export class Sched {
     return this.events[i]?.name ?? '?';
   }
 
+  /**
+   * The current thread starts op `op` of its program (a kernel thread: its
+   * pass `op`): where the schedule's decisions are anchored from now on.
+   */
+  beginOp(op: number): void {
+    const t = this.cur();
+    t.op = op;
+    t.step = 0;
+    this.turnsHere = 0;
+  }
+
+  /** The current kernel thread starts another pass of its loop (its passes count from 1). */
+  beginPass(): void {
+    this.beginOp(this.cur().op + 1);
+  }
+
   /** Sleep on wq until cond() holds. Checked before sleeping, so no wakeup is lost. */
   *waitUntil(wq: WaitQueue, cond: () => boolean): Co<void> {
     while (!cond()) {
       const t = this.cur();
+      t.step++;
+      this.turnsHere = 0;
       t.state = ThreadState.Blocked;
       t.blockedOn = wq;
       wq.waiters.push(t);
@@ -180,20 +207,25 @@ export class Sched {
     w.length = 0;
   }
 
-  /**
-   * A preemption point: another thread or a pending completion may run here.
-   * Costs nothing when there is nothing else to run.
-   */
+  /** A preemption point: another thread or a pending completion may run here. */
   *preempt(): Co<void> {
-    if (this.wantsPreempt()) yield;
+    if (this.preemptPoint()) yield;
   }
 
   /**
-   * Is there anything else that could run at a preemption point? Callers on
-   * hot paths test this first, so that the common uncontended case does not
-   * even create the preempt() generator.
+   * The running thread passes a preemption point: it counts toward where the
+   * thread stands (Decision.step) whether or not anything else could run, so
+   * that a decision's anchor does not move when another thread's work is cut.
+   * True when something else could run. Hot paths call this and yield
+   * themselves (`if (s.preemptPoint()) yield;`), so that the uncontended case
+   * does not even create the preempt() generator.
    */
-  wantsPreempt(): boolean {
+  preemptPoint(): boolean {
+    const t = this.current;
+    if (t !== null) {
+      t.step++;
+      this.turnsHere = 0;
+    }
     return this.events.length !== 0 || this.otherRunnable();
   }
 
@@ -218,6 +250,7 @@ export class Sched {
       if (++this.steps > this.stepBudget) return { kind: 'budget', steps: this.steps };
       if ((this.steps & 1023) === 0 && this.overtime?.()) return { kind: 'timeout', steps: this.steps };
       const pick = enabled.length === 1 ? 0 : this.policy.pick(this, enabled);
+      this.turnsHere++;
       const choice = enabled[pick]!;
       if (choice.kind === 'event') {
         const ev = this.events.splice(choice.index, 1)[0]!;
@@ -228,8 +261,11 @@ export class Sched {
       }
       const t = choice.thread;
       if (t !== this.current && enabled.length > 1) covSwitch(topFrame(this.current), topFrame(t));
-      if (this.onSwitch !== undefined && t !== this.current) this.onSwitch(this.current, t);
-      this.current = t;
+      if (t !== this.current) {
+        if (this.onSwitch !== undefined) this.onSwitch(this.current, t);
+        this.current = t;
+        this.turnsHere = 0;
+      }
       const r = t.body.next();
       if (r.done) t.state = ThreadState.Done;
     }

@@ -1,8 +1,10 @@
 // Scheduling strategies. Each is a Policy the scheduler asks at every real
-// choice point (two or more enabled choices); every decision is recorded with
-// a hash of the enabled set, so that a run can be replayed exactly, and a
-// replayed list that runs out or stops matching falls back to the default
-// policy (which is what lets the minimizer cut a schedule down).
+// choice point (two or more enabled choices). A run records only the choices
+// the default policy would not have taken, each named by where it was taken
+// (the anchor: thread, op, step, turn) and what it chose; replaying that list
+// takes the default policy everywhere else. A decision whose anchor a changed
+// program no longer reaches, or whose choice is not enabled there, is simply
+// not taken: the minimizer can cut ops and threads and keep the rest.
 
 import type { Decision, Schedule } from '../prog/types.js';
 import { type Choice, DEFAULT_POLICY, type Policy, type Sched } from './sched.js';
@@ -24,20 +26,26 @@ export class Rng {
   }
 }
 
-/** The stable name of a choice: a thread by name, an event by what it completes. */
+/**
+ * The stable name of a choice: a thread by name; a pending completion by its
+ * name and how many of that name are pending before it (`ev:<name>#<k>`).
+ */
 export function choiceLabel(c: Choice, sched: Sched): string {
-  return c.kind === 'thread' ? c.thread.name : `ev:${sched.eventName(c.index)}`;
+  if (c.kind === 'thread') return c.thread.name;
+  const name = sched.eventName(c.index);
+  let k = 0;
+  for (let i = 0; i < c.index; i++) if (sched.eventName(i) === name) k++;
+  return `ev:${name}#${k}`;
 }
 
-/** FNV-1a over the labels of the enabled set. */
-export function enabledHash(enabled: readonly Choice[], sched: Sched): number {
-  let h = 0x811c9dc5;
-  for (const c of enabled) {
-    const label = choiceLabel(c, sched);
-    for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193);
-    h = Math.imul(h ^ 0x7c, 0x01000193);
-  }
-  return h >>> 0;
+/** Where the scheduler stands: the anchor of a decision taken here. */
+export function anchorHere(sched: Sched): Omit<Decision, 'run'> {
+  const t = sched.current;
+  return { at: t === null ? '' : t.name, op: t === null ? 0 : t.op, step: t === null ? 0 : t.step, nth: sched.turnsHere };
+}
+
+function anchorKey(at: string, op: number, step: number, nth: number): string {
+  return `${at}|${op}|${step}|${nth}`;
 }
 
 /** Uniform choice among the enabled. */
@@ -90,7 +98,8 @@ export class PctPolicy implements Policy {
     let best = 0;
     let bestP = -Infinity;
     for (let i = 0; i < enabled.length; i++) {
-      const p = this.priorityOf(choiceLabel(enabled[i]!, sched));
+      const c = enabled[i]!;
+      const p = this.priorityOf(c.kind === 'thread' ? c.thread.name : `ev:${sched.eventName(c.index)}`);
       if (p > bestP) {
         bestP = p;
         best = i;
@@ -100,28 +109,50 @@ export class PctPolicy implements Policy {
   }
 }
 
-/** Follow a recorded list; past its end or on a mismatch, the default policy. */
+/** The default policy, except at the anchors the decisions name, where it takes what they chose if it is enabled. */
 export class ReplayPolicy implements Policy {
-  private i = 0;
-  diverged = false;
-  constructor(private readonly decisions: readonly Decision[]) {}
+  private readonly byAnchor = new Map<string, string>();
+  constructor(decisions: readonly Decision[]) {
+    for (const d of decisions) this.byAnchor.set(anchorKey(d.at, d.op, d.step, d.nth), d.run);
+  }
 
   pick(sched: Sched, enabled: readonly Choice[]): number {
-    const d = this.decisions[this.i++];
-    if (d && !this.diverged && d.hash === enabledHash(enabled, sched) && d.pick < enabled.length) return d.pick;
-    if (d) this.diverged = true;
+    const t = sched.current;
+    const run = this.byAnchor.get(anchorKey(t === null ? '' : t.name, t === null ? 0 : t.op, t === null ? 0 : t.step, sched.turnsHere));
+    if (run !== undefined) {
+      for (let i = 0; i < enabled.length; i++) if (choiceLabel(enabled[i]!, sched) === run) return i;
+    }
     return DEFAULT_POLICY.pick(sched, enabled);
   }
 }
 
-/** Wraps a policy and records every decision it takes. */
+/** A real choice point as the recorder saw it: where, what could run, what ran. */
+export interface ChoicePoint {
+  anchor: Omit<Decision, 'run'>;
+  enabled: string[];
+  picked: number;
+  /** The default policy's pick. */
+  default: number;
+}
+
+/**
+ * Wraps a policy and records the decisions it takes that the default policy
+ * would not; `onChoice`, when set, sees every real choice point.
+ */
 export class RecordingPolicy implements Policy {
   readonly decisions: Decision[] = [];
-  constructor(private readonly inner: Policy) {}
+  constructor(
+    private readonly inner: Policy,
+    private readonly onChoice?: (point: ChoicePoint) => void,
+  ) {}
 
   pick(sched: Sched, enabled: readonly Choice[]): number {
     const pick = this.inner.pick(sched, enabled);
-    this.decisions.push({ pick, hash: enabledHash(enabled, sched) });
+    const dflt = DEFAULT_POLICY.pick(sched, enabled);
+    if (pick !== dflt) this.decisions.push({ ...anchorHere(sched), run: choiceLabel(enabled[pick]!, sched) });
+    if (this.onChoice) {
+      this.onChoice({ anchor: anchorHere(sched), enabled: enabled.map((c) => choiceLabel(c, sched)), picked: pick, default: dflt });
+    }
     return pick;
   }
 }

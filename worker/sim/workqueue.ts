@@ -30,6 +30,7 @@ export class Workqueue {
   private *worker(): Co<void> {
     for (;;) {
       yield* this.sched.waitUntil(this.wq, () => this.items.length > 0);
+      this.sched.beginPass();
       const work = this.items.shift()!;
       yield* work();
     }
@@ -62,6 +63,7 @@ export class KickedDaemon {
   private *loop(): Co<void> {
     for (;;) {
       yield* this.sched.waitUntil(this.wq, () => this.kicked);
+      this.sched.beginPass();
       this.kicked = false;
       yield* this.pass();
     }

@@ -150,9 +150,13 @@ test('[xfs] a direct write that fails part-way races with an AIO direct write in
       { op: 'pwrite', fd: 1, off: 0, len: 2048, fill: 5 },
     ] }],
     schedule: { strategy: 'replay', seed: 254663534, depth: 2, decisions: [
-      { pick: 2, hash: 4072891805 }, { pick: 2, hash: 4072891805 }, { pick: 0, hash: 2336075181 }, { pick: 1, hash: 2336075181 },
-      { pick: 0, hash: 2336075181 }, { pick: 1, hash: 2336075181 }, { pick: 0, hash: 2938805164 }, { pick: 1, hash: 2938805164 },
-      { pick: 0, hash: 3539916987 }, { pick: 2, hash: 3158515945 }, { pick: 0, hash: 2288012493 }, { pick: 1, hash: 3524074145 },
+      { at: 't0', op: 3, step: 1, nth: 0, run: 'kswapd' },
+      { at: 't0', op: 3, step: 2, nth: 0, run: 'flush' },
+      { at: 'flush', op: 1, step: 1, nth: 0, run: 't0' },
+      { at: 't0', op: 3, step: 3, nth: 0, run: 'flush' },
+      { at: 't0', op: 3, step: 4, nth: 0, run: 'ev:iomap_writepage_end_bio#0' },
+      { at: 't0', op: 6, step: 2, nth: 0, run: 'ev:iomap_dio_bio_end_io#2' },
+      { at: 't0', op: 6, step: 2, nth: 2, run: 'ev:iomap_dio_bio_end_io#0' },
     ] },
   };
   const r = runProgram(p);

@@ -45,7 +45,9 @@ function checkResult(r: MinimizeResult, input: Program, bugs: BugSet, signature:
   assert.equal(r.threadsAfter, p.threads.length);
   assert.ok(r.threadsAfter <= r.threadsBefore);
   assert.equal(r.decisionsAfter, decisions(p));
-  assert.ok(r.decisionsAfter <= r.decisionsBefore, `decisions grew: ${r.decisionsBefore} -> ${r.decisionsAfter}`);
+  // Ops are the measure: a decision more is accepted only as the price of fewer ops.
+  assert.ok(r.decisionsAfter <= r.decisionsBefore || r.opsAfter < r.opsBefore,
+    `decisions grew with no op cut: ${r.decisionsBefore} -> ${r.decisionsAfter}`);
   for (let i = 0; i < 3; i++) assert.equal(runProgram(p, { bugs }).violation?.signature, signature);
   for (const s of r.stages) assert.ok(s.opsAfter <= r.opsBefore);
   assert.equal(r.stages.at(-1)!.opsAfter, r.opsAfter);

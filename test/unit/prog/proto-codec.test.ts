@@ -53,7 +53,10 @@ function everyOp(): Program {
     files: [{ name: 'file0' }, { name: 'other file' }],
     fds: [{ file: 0, direct: false }, { file: 1, direct: true }],
     threads: [{ ops }, { ops: [{ op: 'munmap', map: 1 }, { op: 'aio_wait', iocb: 2 ** 32 - 1 }] }, { ops: [] }],
-    schedule: { strategy: 'pct', seed: 2 ** 32 - 1, depth: 3, decisions: [{ pick: 1, hash: 0xdeadbeef }, { pick: 0, hash: 0 }] },
+    schedule: { strategy: 'pct', seed: 2 ** 32 - 1, depth: 3, decisions: [
+      { at: '', op: 0, step: 0, nth: 0, run: 't1' },
+      { at: 'jbd2/kjournald2', op: 2 ** 31 - 1, step: 7, nth: 1, run: 'ev:iomap_writepage_end_bio#3' },
+    ] },
   };
 }
 

@@ -229,3 +229,18 @@ test('a power cut seed is a uint32', () => {
   rejects((p) => { delete (p.threads[0]?.ops[at] as unknown as Record<string, unknown>)['seed']; },
     `prog.json: $.threads[0].ops[${at}].seed: missing field`);
 });
+
+test('schedule decisions: anchored ones pass; positional ones of sim/4 and bad fields are refused with the path', () => {
+  const decision = { at: 't0', op: 3, step: 4, nth: 1, run: 'ev:iomap_dio_bio_end_io#0' };
+  const withSchedule = (decisions: unknown[]): Mutate => (p) => {
+    (p as Record<string, unknown>)['schedule'] = { strategy: 'replay', seed: 0, depth: 0, decisions };
+  };
+  const ok = structuredClone(sample()) as Record<string, unknown> & Program;
+  withSchedule([decision, { ...decision, at: '', run: 't1' }, { ...decision, at: 'jbd2/kjournald2' }])(ok);
+  assert.deepEqual(validateProgram(ok, 'prog.json').schedule?.decisions.length, 3);
+  rejects(withSchedule([{ pick: 1, hash: 3 }]), /^prog\.json: \$\.schedule\.decisions\[0\]: a positional \{pick, hash\} decision of foliofuzz-sim\/4/);
+  rejects(withSchedule([decision, { ...decision, run: '' }]), /^prog\.json: \$\.schedule\.decisions\[1\]\.run: must be a thread/);
+  rejects(withSchedule([{ ...decision, at: 't0|1' }]), /\$\.schedule\.decisions\[0\]\.at: must be a thread's name/);
+  rejects(withSchedule([{ ...decision, step: -1 }]), /\$\.schedule\.decisions\[0\]\.step: must be a count of preemption points, got -1/);
+  rejects(withSchedule([{ ...decision, extra: 1 }]), /\$\.schedule\.decisions\[0\]\.extra: unknown field/);
+});

@@ -48,20 +48,50 @@ test('different seeds explore different interleavings', () => {
   for (let seed = 0; seed < 20; seed++) {
     const r = runProgram(racy({ strategy: 'random', seed, depth: 0, decisions: [] }));
     assert.equal(r.violation, null, r.violation?.message);
-    seen.add(JSON.stringify(r.schedule!.decisions.map((d) => d.pick)));
+    seen.add(JSON.stringify(r.schedule!.decisions));
   }
   assert.ok(seen.size > 10, `only ${seen.size} distinct schedules`);
 });
 
-test('a replay cut short, or one that stops matching, falls back to the default policy', () => {
+test('a replay of part of the list, or of decisions whose anchors the run never reaches, falls back to the default policy', () => {
   const full = runProgram(racy({ strategy: 'random', seed: 7, depth: 0, decisions: [] })).schedule!;
   const cut = runProgram(racy({ ...full, decisions: full.decisions.slice(0, 3) }));
   assert.equal(cut.violation, null);
   assert.equal(cut.harnessError, null);
-  const wrong = runProgram(racy({ ...full, decisions: full.decisions.map((d) => ({ pick: d.pick, hash: d.hash ^ 1 })) }));
-  assert.equal(wrong.violation, null);
-  assert.equal(wrong.harnessError, null);
+  // The decisions that fired are the ones kept, no others.
+  assert.ok(cut.schedule!.decisions.length <= 3);
+  const nowhere = runProgram(racy({ ...full, decisions: full.decisions.map((d) => ({ ...d, step: d.step + 100000 })) }));
+  assert.equal(nowhere.violation, null);
+  assert.equal(nowhere.harnessError, null);
+  assert.deepEqual(nowhere.schedule!.decisions, [], 'no decision fired');
   // With no decision matching, the run is the default policy's.
   const dflt = runProgram(racy({ strategy: 'default', seed: 0, depth: 0, decisions: [] }));
-  assert.deepEqual(wrong.results, dflt.results);
+  assert.deepEqual(nowhere.results, dflt.results);
+  assert.equal(nowhere.steps, dflt.steps);
+});
+
+test('a run records only the choices the default policy would not take, each named by its anchor', () => {
+  const r = runProgram(racy({ strategy: 'random', seed: 3, depth: 0, decisions: [] }));
+  const ds = r.schedule!.decisions;
+  assert.ok(ds.length > 0);
+  for (const d of ds) {
+    assert.match(d.at, /^(t[01]|flush|kswapd|final|)$/);
+    assert.match(d.run, /^(t[01]|flush|kswapd|final|ev:[a-z_]+#\d+)$/);
+    assert.notEqual(d.at === '' ? 't0' : d.at, d.run, 'running on is the default, never a decision');
+  }
+  // Anchors are unique: each names one choice point.
+  assert.equal(new Set(ds.map((d) => `${d.at}|${d.op}|${d.step}|${d.nth}`)).size, ds.length);
+});
+
+test('a decision keeps its meaning when an op of another thread before it is cut', () => {
+  // t1 preempted in its pread by the flusher: the same decision, anchored at
+  // t1's op 2, still fires once t0 loses its first op (a positional list
+  // would have shifted with every choice point that op took).
+  const p = racy({ strategy: 'replay', seed: 0, depth: 0, decisions: [{ at: 't1', op: 2, step: 1, nth: 0, run: 'flush' }] });
+  const a = runProgram(p);
+  assert.deepEqual(a.schedule!.decisions, p.schedule!.decisions, 'the decision fired');
+  const q = structuredClone(p);
+  q.threads[0]!.ops.splice(0, 1);
+  const b = runProgram(q);
+  assert.deepEqual(b.schedule!.decisions, p.schedule!.decisions, 'it fires at the same place after the cut');
 });

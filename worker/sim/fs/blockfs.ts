@@ -186,7 +186,7 @@ export abstract class BlockFs implements Filesystem {
    * part of a folio can complete here.
    */
   protected *readIomapBegin(inode: Inode, pos: number, len: number, _flags: number, m: Iomap): Co<number> {
-    if (this.sched.wantsPreempt()) yield* this.sched.preempt();
+    if (this.sched.preemptPoint()) yield;
     this.mapExtent(inode, pos, len, m);
     return 0;
   }
@@ -199,7 +199,7 @@ export abstract class BlockFs implements Filesystem {
   protected *bufferedWriteIomapBegin(iter: IomapIter, pos: number, len: number, flags: number, m: Iomap): Co<number> {
     const inode = iter.inode;
     // The extent lookup and delalloc reservation happen under the ILOCK: a preemption point.
-    if (this.sched.wantsPreempt()) yield* this.sched.preempt();
+    if (this.sched.preemptPoint()) yield;
     const ext = this.mapExtent(inode, pos, len, m);
     if (flags & IOMAP_ZERO) {
       if (m.type === IOMAP_UNWRITTEN && iter.fbatch) this.fillDirtyFolios(inode, m, iter.fbatch);

@@ -172,6 +172,7 @@ export class Journal<S> {
     const s = this.sched;
     for (;;) {
       yield* s.waitUntil(this.waitCommit, () => this.running !== null && this.commitRequest >= this.running.tid);
+      s.beginPass();
       yield* this.commitTransaction();
     }
   }

@@ -259,7 +259,7 @@ function* iomapDioComplete(dio: Dio): Co<number> {
   // buffered read may cache data here, and the invalidation drops it.
   if (write && bugs.has('dio-completion-no-invalidate-window')) {
     const s = inode.fs.sched;
-    if (s.wantsPreempt()) yield* s.preempt();
+    if (s.preemptPoint()) yield;
   }
   // Bug switch aio-dio-no-invalidate: before the 2017 fix AIO completion skipped this.
   const skipInvalidate = dio.async && bugs.has('aio-dio-no-invalidate');

@@ -188,8 +188,8 @@ export function* filemapGetFolio(
     }
     if (!(fgp & FGP_CREAT)) return null;
     // filemap_alloc_folio may sleep (direct reclaim): a preemption point.
-    if (s.wantsPreempt()) {
-      yield* s.preempt();
+    if (s.preemptPoint()) {
+      yield;
       if (mapping.pages.has(index)) continue;
     }
     const order = newFolioOrder(mapping, index, wantOrder);

@@ -111,7 +111,7 @@ export function folioTrylock(f: Folio): boolean {
 
 /** folio_lock: sleep until the lock bit is ours. A preemption point before it is tried. */
 export function* folioLock(s: Sched, f: Folio): Co<void> {
-  if (s.wantsPreempt()) yield* s.preempt();
+  if (s.preemptPoint()) yield;
   while (!folioTrylock(f)) {
     yield* s.waitUntil(f.waitQueue(), () => (f.flags & PG_locked) === 0);
   }

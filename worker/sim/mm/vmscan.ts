@@ -29,7 +29,7 @@ function* shrinkFolios(mapping: AddressSpace): Co<void> {
   // shrink_inactive_list drains this CPU's batch only; other CPUs' batches keep their references.
   lruAddDrain(s);
   for (const folio of foliosInRange(mapping, 0, Number.MAX_SAFE_INTEGER)) {
-    if (s.wantsPreempt()) yield* s.preempt();
+    if (s.preemptPoint()) yield;
     if (folio.mapping !== mapping || !folioTrylock(folio)) continue;
     covState(C_SHRINK, folioClass(folio) | (folio.refcount > 2 ? 64 : 0) | (folio.mapcount > 0 ? 128 : 0));
     if (!folioTestDirty(folio) && !folioTestWriteback(folio)) {
