@@ -21,6 +21,7 @@ import type { Program } from '../worker/prog/types.js';
 import { validateProgram } from '../worker/prog/validate.js';
 import { makeRepro, parseRepro, reproJson, type Repro } from '../worker/repro/repro.js';
 import { findBug, type BugName } from '../worker/sim/bugs.js';
+import { DEFAULT_MAX_RUNS, DEFAULT_MINIMIZE_DEADLINE_MS } from '../worker/fuzz/minimize.js';
 import type { Logger } from '../worker/cluster/log.js';
 import {
   CONSUMERS, MAX_DELIVERIES_ADVISORY, type NatsOptions, STREAMS, SUBJECTS, connectNats, ensureTopology, retrying,
@@ -569,7 +570,7 @@ export class Coordinator implements CoordinatorApi {
   private publishMinimize(c: CampaignRuntime, meta: FindingMeta, program: Program): void {
     this.publish(SUBJECTS.minimizeJob, encodeMinimizeJob({
       jobId: meta.minimizeJob!, campaignId: c.id, signature: meta.signature, bugs: c.rec.bugs, program,
-      maxRuns: this.opts.minimizeMaxRuns ?? 3000, deadlineMs: this.opts.minimizeDeadlineMs ?? 60_000,
+      maxRuns: this.opts.minimizeMaxRuns ?? DEFAULT_MAX_RUNS, deadlineMs: this.opts.minimizeDeadlineMs ?? DEFAULT_MINIMIZE_DEADLINE_MS,
     }), meta.minimizeJob!);
   }
 

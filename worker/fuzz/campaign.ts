@@ -16,7 +16,7 @@ import type { BugName } from '../sim/bugs.js';
 import { makeRepro, reproJson } from '../repro/repro.js';
 import { CoverageSet } from './coverage.js';
 import type { BatchFinding, FromWorker, MinimizeReport, SharedInput, ToWorker } from './messages.js';
-import { programSize } from './minimize.js';
+import { DEFAULT_MAX_RUNS, DEFAULT_MINIMIZE_DEADLINE_MS, programSize } from './minimize.js';
 import { type FindingRecord, Triage } from './triage.js';
 
 export interface CampaignOptions {
@@ -87,8 +87,6 @@ export interface CampaignSummary {
 }
 
 const BATCH_MS = 200;
-const MINIMIZE_MAX_RUNS = 3000;
-const MINIMIZE_DEADLINE_MS = 60_000;
 
 class EmbeddedCampaign {
   private readonly workers: Worker[] = [];
@@ -213,7 +211,7 @@ class EmbeddedCampaign {
       this.pendingMinimize++;
       const w = this.nextMinimizer++ % this.workers.length;
       this.send(w, {
-        type: 'minimize', signature: rec.signature, program: f.program, maxRuns: MINIMIZE_MAX_RUNS, deadlineMs: MINIMIZE_DEADLINE_MS,
+        type: 'minimize', signature: rec.signature, program: f.program, maxRuns: DEFAULT_MAX_RUNS, deadlineMs: DEFAULT_MINIMIZE_DEADLINE_MS,
       });
     }
     // After the minimization is queued: a listener that stops the campaign here still gets it.

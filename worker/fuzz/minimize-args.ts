@@ -1,6 +1,8 @@
 // Argument simplifications for one op: offsets and lengths smaller and
 // aligned (to the block, then the folio, then a power of two), fills to one
-// value, bsize dropped, fault injection at the first I/O and without `short`.
+// value, bsize dropped, fault injection at the first I/O and without `short`,
+// and a power cut or a remount replaced by what it may only have stood in
+// for (dropping the page cache), which every export can express.
 
 import type { Op, Program } from '../prog/types.js';
 import { clone, type OpPos } from './minimize-edit.js';
@@ -43,13 +45,28 @@ function firstFill(p: Program): number | undefined {
   return undefined;
 }
 
+/** Simpler ops that do part of what `op` does: a power cut and a remount both empty the page cache. */
+function weakerOps(op: Op): Op[] {
+  if (op.op === 'power_cut') return [{ op: 'drop_caches' }, { op: 'remount' }];
+  if (op.op === 'remount') return [{ op: 'drop_caches' }];
+  return [];
+}
+
+function replaceOp(pos: OpPos, by: Op): Edit {
+  return (p) => {
+    const q = clone(p);
+    q.threads[pos.thread]!.ops[pos.index] = { ...by };
+    return q;
+  };
+}
+
 /** The edits to try for the op at `pos`; `faultsOnly` limits them to fail_bio. */
 export function simplifyCandidates(p: Program, pos: OpPos, faultsOnly: boolean): Edit[] {
   const op: Op = p.threads[pos.thread]!.ops[pos.index]!;
   if (op.op === 'fail_bio') return faultsOnly ? [editField(pos, 'skip', 0), editField(pos, 'short', undefined)] : [];
   if (faultsOnly) return [];
   const rec = op as Record<string, unknown>;
-  const edits: Edit[] = [];
+  const edits: Edit[] = weakerOps(op).map((by) => replaceOp(pos, by));
   for (const f of OFFSET_FIELDS) {
     const v = rec[f];
     if (typeof v === 'number') for (const x of smallerValues(v, p, false)) edits.push(editField(pos, f, x));

@@ -145,6 +145,21 @@ export function mergeThreads(p: Program, from: number, into: number): Program {
   });
 }
 
+/** The op at `from` of `thread` moved to index `to` of the same thread (the ops between close up). */
+export function moveOp(p: Program, thread: number, from: number, to: number): Program {
+  const q = clone(p);
+  const ops = q.threads[thread]!.ops;
+  const [op] = ops.splice(from, 1);
+  ops.splice(to, 0, op!);
+  return moveDecisions(p, q, (t, index) => {
+    if (t !== thread || index === ops.length) return { thread: t, index };
+    if (index === from) return { thread: t, index: to };
+    if (from < index && index <= to) return { thread: t, index: index - 1 };
+    if (to <= index && index < from) return { thread: t, index: index + 1 };
+    return { thread: t, index };
+  });
+}
+
 /** Empty threads removed (one stays). */
 export function dropEmptyThreads(p: Program): Program {
   const keep = p.threads.map((t) => t.ops.length > 0);

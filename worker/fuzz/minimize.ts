@@ -16,7 +16,7 @@ import type { Decision, Program, Schedule } from '../prog/types.js';
 import type { ChoicePoint } from '../sim/schedule.js';
 import { validateProgram } from '../prog/validate.js';
 import type { BugSet } from '../sim/bugs.js';
-import { clone, cutOps, dropEmptyThreads, dropThread, mergeThreads, opPositions, renumber } from './minimize-edit.js';
+import { clone, cutOps, dropEmptyThreads, dropThread, mergeThreads, moveOp, opPositions, renumber } from './minimize-edit.js';
 import { simplifyCandidates } from './minimize-args.js';
 
 export interface MinimizeOptions {
@@ -53,7 +53,15 @@ export class MinimizeError extends Error {
   }
 }
 
-const DEFAULT_MAX_RUNS = 2000;
+/**
+ * Runs a minimization may take unless told otherwise (the CLI, campaigns,
+ * the cluster's minimize jobs). A program of a few ops needs a few hundred;
+ * a campaign's many-thread program uses them all (90 ops and six threads:
+ * 18 ops left after 3,000 runs, 4 after 8,600, a few ms each).
+ */
+export const DEFAULT_MAX_RUNS = 10_000;
+/** The wall time a campaign gives one minimization (the runs cap usually comes first). */
+export const DEFAULT_MINIMIZE_DEADLINE_MS = 60_000;
 const CONFIRM_RUNS = 3;
 /** Extra random and pct seeds tried for a multi-thread candidate the replay list misses. */
 const RESEEDS = 3;
@@ -70,8 +78,8 @@ const DEEP_SEEDS = 32;
  * search finds it again.
  */
 const DEEP_CUT_MIN_RUNS = 40;
-/** Rounds of the structural stages (threads, ops, merges) at most. */
-const STRUCTURAL_ROUNDS = 3;
+/** Rounds of the structural stages (threads, ops, merges) at most: one plain, the rest deep. */
+const STRUCTURAL_ROUNDS = 4;
 
 /** What one deep search may spend: runs of the preemption search, then seeded tries. */
 interface DeepEffort {
@@ -81,6 +89,12 @@ interface DeepEffort {
 
 const FULL_EFFORT: DeepEffort = { budget: DEEP_BUDGET, seeds: DEEP_SEEDS };
 
+/**
+ * The part of the budget the deep structural rounds leave to the finishing
+ * stages (arguments, faults, schedule, config, the final cuts), which shrink
+ * most programs further for few runs.
+ */
+const FINISH_RESERVE = 0.25;
 /** The part of the runs left that the deep thread drops of one stage may take together. */
 const DEEP_SHARE = 0.3;
 /** The part of the runs left that the sequentialize stage's deep search may take. */
@@ -121,9 +135,14 @@ class Oracle {
     return this.runs >= this.maxRuns || (this.deadline !== null && Date.now() > this.deadline);
   }
 
-  /** A deep search's effort cut to `fraction` of the runs left (never more than the full effort). */
+  /** The runs left above what the finishing stages keep for themselves. */
+  structuralRunsLeft(): number {
+    return Math.max(0, this.runsLeft() - Math.floor(this.maxRuns * FINISH_RESERVE));
+  }
+
+  /** A structural deep search's effort cut to `fraction` of its runs left (never more than the full effort). */
   shareOfBudget(fraction: number): DeepEffort {
-    const runs = Math.floor(this.runsLeft() * fraction);
+    const runs = Math.floor(this.structuralRunsLeft() * fraction);
     return { budget: Math.min(DEEP_BUDGET, runs), seeds: Math.min(DEEP_SEEDS, Math.floor(runs / 8)) };
   }
 
@@ -177,16 +196,17 @@ class Oracle {
    * top of the default schedule: record every choice point of the default
    * run, then take another choice at one of them (and, where that misses, at
    * one more after it). A bug with one or two narrow windows is found again
-   * this way whatever the cut did to the old decisions. Then wider seeded tries.
+   * this way whatever the cut did to the old decisions. Then one preemption
+   * on top of the candidate's own decisions (a cut that moved the window a
+   * little leaves them nearly right), then wider seeded tries.
    */
   testDeep(cand: Program, effort: DeepEffort = FULL_EFFORT): Program | null {
     const hit = this.test(cand);
     if (hit || this.exhausted()) return hit;
-    const base = withDecisions(cand, []);
-    const points: ChoicePoint[] = [];
-    const plain = this.once(base, (c) => points.push(c));
-    if (plain) return plain;
-    const found = this.preempt(base, points, 0, 2, this.runs + effort.budget);
+    const own = cand.schedule?.strategy === 'replay' ? cand.schedule.decisions : [];
+    const fromDefault = own.length > 0 ? effort.budget >> 1 : effort.budget;
+    const found = this.searchPreemptions(withDecisions(cand, []), 2, fromDefault) ??
+      (own.length > 0 ? this.searchPreemptions(cand, 1, effort.budget - fromDefault) : null);
     if (found) return found;
     // Windows that need several preemptions: a wider seeded exploration.
     for (let i = 1; i <= effort.seeds && !this.exhausted(); i++) {
@@ -199,27 +219,36 @@ class Oracle {
     return null;
   }
 
+  /** Up to `depth` preemptions added to `base`'s decisions, within `budget` runs. */
+  private searchPreemptions(base: Program, depth: number, budget: number): Program | null {
+    if (budget <= 0 || this.exhausted()) return null;
+    const points: ChoicePoint[] = [];
+    const plain = this.once(base, (c) => points.push(c));
+    if (plain) return plain;
+    return this.preempt(base, points, 0, depth, this.runs + budget);
+  }
+
   /**
-   * Take the default run's choice points up to k >= from as they were, and
-   * another choice at k (up to three of the others; the default policy
-   * after); where that run misses, recurse for one more preemption on the
-   * choice points it met.
+   * Take `base`'s run (its choice points) up to a choice point k >= from as
+   * it went, and another choice at k (up to three of the others); where that
+   * run misses, recurse for one more preemption on the choice points it met.
    */
   private preempt(base: Program, points: readonly ChoicePoint[], from: number, depth: number, budget: number): Program | null {
+    const kept = base.schedule?.decisions ?? [];
     for (let k = from; k < points.length && k < DEEP_POINTS; k++) {
       const point = points[k]!;
-      const before = decisionsOf(points.slice(0, k));
+      const before = [...kept, ...decisionsOf(points.slice(0, k))];
       let tried = 0;
       for (let pick = 0; pick < point.enabled.length && tried < 3; pick++) {
         if (pick === point.picked) continue;
         if (this.exhausted() || this.runs >= budget) return null;
         tried++;
-        const cand = withDecisions(base, [...before, { ...point.anchor, run: point.enabled[pick]! }]);
+        const cand = withDecisions(base, withChoice(before, { ...point.anchor, run: point.enabled[pick]! }));
         const after: ChoicePoint[] = [];
         const next = this.once(cand, depth > 1 ? (c) => after.push(c) : undefined);
         if (next) return next;
         if (depth > 1) {
-          const deeper = this.preempt(base, after, k + 1, depth - 1, budget);
+          const deeper = this.preempt(cand, after, k + 1, depth - 1, budget);
           if (deeper) return deeper;
         }
       }
@@ -248,28 +277,32 @@ class Oracle {
 type Stage = (p: Program, o: Oracle) => Program;
 
 /**
- * Stage 2: whole threads, last first. A plain pass (the replay list, then a
- * few seeds) goes first: most threads a race does not need go that way, for
- * a few runs each. Only the threads left get the preemption search, each with
- * a share of what the budget has left, so that a program of many threads
- * does not spend the whole budget here and leave ddmin nothing.
+ * A structural stage. The first round is plain (each candidate under its
+ * moved decisions, then a few seeds), which is cheap and takes what needs no
+ * new interleaving; the later rounds (`deep`) add the preemption search, on
+ * a program the plain round has already cut down.
  */
-function dropThreads(p: Program, o: Oracle): Program {
+type StructuralStage = (p: Program, o: Oracle, deep: boolean) => Program;
+
+/**
+ * Stage 2: whole threads, last first. Deep, each thread gets a share of what
+ * the budget has left, so that a program of many threads does not spend the
+ * whole budget here and leave ddmin nothing.
+ */
+function dropThreads(p: Program, o: Oracle, deep: boolean): Program {
   for (let t = p.threads.length - 1; t >= 0 && p.threads.length > 1; t--) {
-    p = o.test(dropThread(p, t)) ?? p;
-  }
-  for (let t = p.threads.length - 1; t >= 0 && p.threads.length > 1; t--) {
-    p = o.testDeep(dropThread(p, t), o.shareOfBudget(DEEP_SHARE / p.threads.length)) ?? p;
+    const cand = dropThread(p, t);
+    p = (deep ? o.testDeep(cand, o.shareOfBudget(DEEP_SHARE / p.threads.length)) : o.test(cand)) ?? p;
   }
   return p;
 }
 
 /** Stage 2b: every thread's ops in thread 0, in thread order (the seeded retries find the events' order). */
-function sequentialize(p: Program, o: Oracle): Program {
+function sequentialize(p: Program, o: Oracle, deep: boolean): Program {
   if (p.threads.length < 2) return p;
   let q = clone(p);
   while (q.threads.length > 1) q = mergeThreads(q, 1, 0);
-  return o.testDeep(q, o.shareOfBudget(SEQUENTIALIZE_SHARE)) ?? p;
+  return (deep ? o.testDeep(q, o.shareOfBudget(SEQUENTIALIZE_SHARE)) : o.test(q)) ?? p;
 }
 
 /** Stage 3: ddmin over all ops, chunks halving down to single ops. */
@@ -316,11 +349,12 @@ function ddminFixpoint(p: Program, o: Oracle): Program {
   return o.test(renumber(p)) ?? p;
 }
 
-/** Stage 4: one thread's ops appended to another's. */
-function mergeAll(p: Program, o: Oracle): Program {
+/** Stage 4: one thread's ops appended to another's (deep: the pairs share a part of the runs left). */
+function mergeAll(p: Program, o: Oracle, deep: boolean): Program {
   for (let from = p.threads.length - 1; from > 0; from--) {
     for (let into = 0; into < from; into++) {
-      const next = o.testDeep(mergeThreads(p, from, into));
+      const cand = mergeThreads(p, from, into);
+      const next = deep ? o.testDeep(cand, o.shareOfBudget(DEEP_SHARE / from)) : o.test(cand);
       if (next) {
         p = next;
         break;
@@ -342,10 +376,50 @@ function simplifyArgs(p: Program, o: Oracle, faultsOnly: boolean): Program {
   return p;
 }
 
+/**
+ * Stage 6a: each fault moved down its thread as far as it still fires, to
+ * fail the first I/O after it (skip 0). A fault that skipped the I/O of ops
+ * between it and its target keeps those ops alive; once it sits right
+ * before the op it fails, the final cuts can take them.
+ */
+function moveFaultsLater(p: Program, o: Oracle): Program {
+  for (let t = 0; t < p.threads.length; t++) {
+    for (let i = p.threads[t]!.ops.length - 1; i >= 0; i--) {
+      if (p.threads[t]!.ops[i]!.op !== 'fail_bio') continue;
+      for (let to = p.threads[t]!.ops.length - 1; to > i && !o.exhausted(); to--) {
+        const cand = moveOp(p, t, i, to);
+        const op = cand.threads[t]!.ops[to]!;
+        if (op.op === 'fail_bio') op.skip = 0;
+        const next = o.test(cand);
+        if (next) {
+          p = next;
+          break;
+        }
+      }
+    }
+  }
+  return p;
+}
+
 function withDecisions(p: Program, decisions: Decision[]): Program {
   const q = clone(p);
   q.schedule = { strategy: 'replay', seed: q.schedule?.seed ?? 0, depth: q.schedule?.depth ?? 0, decisions };
   return q;
+}
+
+/** `decisions` with `d` taken at its anchor instead of whatever was there (one per anchor). */
+function withChoice(decisions: readonly Decision[], d: Decision): Decision[] {
+  const same = (x: Decision): boolean => x.at === d.at && x.op === d.op && x.step === d.step && x.nth === d.nth;
+  const out = decisions.filter((x) => !same(x));
+  const seen = new Set<string>();
+  const unique = out.filter((x) => {
+    const key = `${x.at}|${x.op}|${x.step}|${x.nth}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  unique.push(d);
+  return unique;
 }
 
 /** The decisions that reproduce a run's choice points: those where it did not take the default. */
@@ -429,7 +503,7 @@ export function minimizeProgram(p: Program, opts: MinimizeOptions): MinimizeResu
   }
   const confirmRuns = CONFIRM_RUNS + (froze ? 1 : 0);
   const stages: MinimizeStage[] = [{ name: 'confirm', opsAfter: programSize(frozen), runs: confirmRuns }];
-  const structural: [string, Stage][] = [
+  const structural: [string, StructuralStage][] = [
     ['drop-threads', dropThreads],
     ['sequentialize', sequentialize],
     ['ddmin-ops', ddminOps],
@@ -437,6 +511,7 @@ export function minimizeProgram(p: Program, opts: MinimizeOptions): MinimizeResu
   ];
   const finishing: [string, Stage][] = [
     ['simplify-args', (q, o) => simplifyArgs(q, o, false)],
+    ['move-faults', moveFaultsLater],
     ['simplify-faults', (q, o) => simplifyArgs(q, o, true)],
     ['schedule', minimizeSchedule],
     ['config', smallestConfig],
@@ -452,11 +527,14 @@ export function minimizeProgram(p: Program, opts: MinimizeOptions): MinimizeResu
     if (noLarger(next, cur) || (programSize(next) < programSize(cur) && next.threads.length <= cur.threads.length)) cur = next;
     stages.push({ name, opsAfter: programSize(cur), runs: oracle.runs - before });
   };
-  // A merge or a new schedule can make earlier cuts possible: repeat to a fixpoint.
+  // A plain round, then deep ones: a merge or a new schedule can make earlier
+  // cuts possible, so repeat to a fixpoint.
   for (let round = 0; round < STRUCTURAL_ROUNDS; round++) {
     const size = [programSize(cur), cur.threads.length];
-    for (const [name, stage] of structural) runStage(round === 0 ? name : `${name}#${round + 1}`, stage);
-    if (programSize(cur) === size[0] && cur.threads.length === size[1]) break;
+    const deep = round > 0;
+    for (const [name, stage] of structural) runStage(round === 0 ? name : `${name}#${round + 1}`, (q, o) => stage(q, o, deep));
+    if (deep && programSize(cur) === size[0] && cur.threads.length === size[1]) break;
+    if (oracle.structuralRunsLeft() === 0) break;
   }
   for (const [name, stage] of finishing) runStage(name, stage);
   return {

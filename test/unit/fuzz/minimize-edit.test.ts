@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cutOps, dropEmptyThreads, dropThread, mergeThreads } from '../../../worker/fuzz/minimize-edit.js';
+import { cutOps, dropEmptyThreads, dropThread, mergeThreads, moveOp } from '../../../worker/fuzz/minimize-edit.js';
 import type { Decision, Op, Program } from '../../../worker/prog/types.js';
 
 const w = (fill: number): Op => ({ op: 'pwrite', fd: 0, off: 0, len: 10, fill });
@@ -47,4 +47,11 @@ test('an emptied thread dropped renames the threads after it', () => {
   const q = dropEmptyThreads(cutOps(p, [{ thread: 1, index: 0 }, { thread: 1, index: 1 }]));
   assert.equal(q.threads.length, 2);
   assert.deepEqual(q.schedule!.decisions, [d('t1', 0, 't0')]);
+});
+
+test('an op moved down its thread takes its decisions; the ops it passed move up with theirs', () => {
+  const p = threeThreads([d('t0', 0, 't1'), d('t0', 1, 'flush'), d('t0', 2, 't2'), d('t0', 3, 't1'), d('t1', 0, 't0')]);
+  const q = moveOp(p, 0, 0, 2);
+  assert.deepEqual(q.threads[0]!.ops.map((op) => (op.op === 'pwrite' ? op.fill : -1)), [2, 3, 1]);
+  assert.deepEqual(q.schedule!.decisions, [d('t0', 2, 't1'), d('t0', 0, 'flush'), d('t0', 1, 't2'), d('t0', 3, 't1'), d('t1', 0, 't0')]);
 });

@@ -190,3 +190,41 @@ test('a six-thread campaign program: thread drops leave ddmin a budget, and it e
   const known = manifest.find((m) => m.switch === fx.switch)!;
   assert.ok(r.opsAfter <= programSize(load(known.program)), `${r.opsAfter} ops`);
 });
+
+/** A campaign's first program of a finding, kept as a fixture (test/fixtures). */
+function campaignFixture(name: string): { switch: BugName; signature: string; program: Program } {
+  return JSON.parse(readFileSync(fileURLToPath(new URL(`../../../../test/fixtures/${name}.json`, import.meta.url)), 'utf8')) as
+    { switch: BugName; signature: string; program: Program };
+}
+
+function handWrittenSize(sw: BugName): number {
+  return programSize(load(manifest.find((m) => m.switch === sw)!.program));
+}
+
+test('a 90-op six-thread campaign program under a random schedule ends at the hand-written size or below (decisions move with the cuts)', () => {
+  const fx = campaignFixture('ext4-dio-fallback-90-ops-campaign');
+  const bugs: BugSet = new Set([fx.switch]);
+  const r = minimizeProgram(fx.program, { bugs, signature: fx.signature });
+  checkResult(r, fx.program, bugs, fx.signature);
+  assert.ok(r.opsAfter <= handWrittenSize(fx.switch), `${r.opsAfter} ops`);
+});
+
+test('a fault that skipped the I/O of ops before its target moves down to it, and those ops go', () => {
+  const fx = campaignFixture('fuse-clear-uptodate-ifs-fault-skip-campaign');
+  const bugs: BugSet = new Set([fx.switch]);
+  const r = minimizeProgram(fx.program, { bugs, signature: fx.signature });
+  checkResult(r, fx.program, bugs, fx.signature);
+  const ops = r.program.threads.flatMap((t) => t.ops);
+  assert.ok(ops.some((op) => op.op === 'fail_bio' && op.skip === 0), 'the fault fails the first I/O after it');
+  assert.ok(r.opsAfter <= handWrittenSize(fx.switch), `${r.opsAfter} ops`);
+});
+
+test('a power cut that only emptied the page cache becomes a remount or drop_caches', () => {
+  const fx = campaignFixture('fuse-clear-uptodate-ifs-power-cut-campaign');
+  const bugs: BugSet = new Set([fx.switch]);
+  assert.ok(fx.program.threads.some((t) => t.ops.some((op) => op.op === 'power_cut')));
+  const r = minimizeProgram(fx.program, { bugs, signature: fx.signature });
+  checkResult(r, fx.program, bugs, fx.signature);
+  assert.ok(!r.program.threads.some((t) => t.ops.some((op) => op.op === 'power_cut')), 'no power cut left');
+  assert.ok(r.opsAfter <= handWrittenSize(fx.switch), `${r.opsAfter} ops`);
+});
