@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runProgram } from '../../../worker/exec/run.js';
+import { generateProgram } from '../../../worker/fuzz/generate.js';
+import { FuzzRng } from '../../../worker/fuzz/rng.js';
 import type { Op, Program, Schedule } from '../../../worker/prog/types.js';
+import { validateProgram } from '../../../worker/prog/validate.js';
 
 /** Two threads on one file, with writeback and reclaim threads woken: plenty of real choice points. */
 function racy(schedule: Schedule | undefined): Program {
@@ -94,4 +97,25 @@ test('a decision keeps its meaning when an op of another thread before it is cut
   q.threads[0]!.ops.splice(0, 1);
   const b = runProgram(q);
   assert.deepEqual(b.schedule!.decisions, p.schedule!.decisions, 'it fires at the same place after the cut');
+});
+
+test('every schedule a run records is a valid program schedule (thread and completion names fit the format)', () => {
+  // Generated programs of every fs kind, under random and pct schedules,
+  // meet every kind of completion and kernel thread the sim has; a recorded
+  // decision that failed validation would make its reproducer unloadable.
+  let decisions = 0;
+  const labels = new Set<string>();
+  for (let seed = 1; seed <= 150; seed++) {
+    const p = generateProgram(new FuzzRng(seed));
+    p.schedule = { strategy: seed % 2 ? 'random' : 'pct', seed, depth: 3, decisions: [] };
+    const r = runProgram(p, { bugs: new Set() });
+    if (!r.schedule) continue;
+    const recorded = { ...p, schedule: r.schedule };
+    validateProgram(JSON.parse(JSON.stringify(recorded)) as unknown, `seed ${seed}`);
+    decisions += r.schedule.decisions.length;
+    for (const d of r.schedule.decisions) labels.add(d.run.replace(/#\d+$/, ''));
+  }
+  assert.ok(decisions > 1000, `${decisions} decisions recorded`);
+  assert.ok([...labels].some((l) => l.startsWith('ev:fuse_')), `fuse requests among ${[...labels].join(' ')}`);
+  assert.ok([...labels].some((l) => l.startsWith('ev:iomap_')), 'bio completions');
 });
