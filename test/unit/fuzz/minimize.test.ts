@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { runProgram } from '../../../worker/exec/run.js';
 import { cutOps } from '../../../worker/fuzz/minimize-edit.js';
 import { MinimizeError, minimizeProgram, programSize, type MinimizeResult } from '../../../worker/fuzz/minimize.js';
-import type { Program } from '../../../worker/prog/types.js';
+import type { Op, Program } from '../../../worker/prog/types.js';
 import { validateProgram } from '../../../worker/prog/validate.js';
 import type { BugName, BugSet } from '../../../worker/sim/bugs.js';
 import { bloatReproducing } from './minimize-bloat.js';
@@ -167,30 +167,6 @@ test('a deadline already past stops after confirming, returning the frozen input
   checkResult(r, bloated, bugs, e.signature);
 });
 
-test('a campaign program whose last ops only shaped the interleaving shrinks below the hand-written size (final cuts under the preemption search)', () => {
-  const fx = JSON.parse(readFileSync(fileURLToPath(new URL('../../../../test/fixtures/set-uptodate-during-read-campaign.json', import.meta.url)), 'utf8')) as
-    { switch: BugName; signature: string; program: Program };
-  const bugs: BugSet = new Set([fx.switch]);
-  const r = minimizeProgram(fx.program, { bugs, maxRuns: 3000 });
-  checkResult(r, fx.program, bugs, fx.signature);
-  const known = manifest.find((m) => m.switch === fx.switch)!;
-  assert.ok(r.opsAfter <= programSize(load(known.program)), `${r.opsAfter} ops`);
-  const final = r.stages.find((s) => s.name === 'ddmin-final');
-  assert.ok(final, 'the final single-op pass ran');
-});
-
-test('a six-thread campaign program: thread drops leave ddmin a budget, and it ends at the hand-written size or below', () => {
-  const fx = JSON.parse(readFileSync(fileURLToPath(new URL('../../../../test/fixtures/ext4-dio-fallback-six-threads-campaign.json', import.meta.url)), 'utf8')) as
-    { switch: BugName; signature: string; program: Program };
-  const bugs: BugSet = new Set([fx.switch]);
-  const r = minimizeProgram(fx.program, { bugs, maxRuns: 3000 });
-  checkResult(r, fx.program, bugs, fx.signature);
-  const drops = r.stages.find((s) => s.name === 'drop-threads')!;
-  assert.ok(drops.runs < 3000 * 0.5, `drop-threads took ${drops.runs} runs`);
-  const known = manifest.find((m) => m.switch === fx.switch)!;
-  assert.ok(r.opsAfter <= programSize(load(known.program)), `${r.opsAfter} ops`);
-});
-
 /** A campaign's first program of a finding, kept as a fixture (test/fixtures). */
 function campaignFixture(name: string): { switch: BugName; signature: string; program: Program } {
   return JSON.parse(readFileSync(fileURLToPath(new URL(`../../../../test/fixtures/${name}.json`, import.meta.url)), 'utf8')) as
@@ -201,30 +177,49 @@ function handWrittenSize(sw: BugName): number {
   return programSize(load(manifest.find((m) => m.switch === sw)!.program));
 }
 
-test('a 90-op six-thread campaign program under a random schedule ends at the hand-written size or below (decisions move with the cuts)', () => {
-  const fx = campaignFixture('ext4-dio-fallback-90-ops-campaign');
+test('a campaign program whose last ops only shaped the interleaving shrinks below the hand-written size (final cuts under the preemption search)', () => {
+  const fx = campaignFixture('set-uptodate-during-read-campaign');
+  const bugs: BugSet = new Set([fx.switch]);
+  const r = minimizeProgram(fx.program, { bugs, maxRuns: 3000 });
+  checkResult(r, fx.program, bugs, fx.signature);
+  assert.ok(r.opsAfter <= handWrittenSize(fx.switch), `${r.opsAfter} ops`);
+  const final = r.stages.find((s) => s.name === 'ddmin-final');
+  assert.ok(final, 'the final single-op pass ran');
+});
+
+test('a six-thread campaign program: thread drops leave ddmin a budget, and it ends at the hand-written size or below', () => {
+  const fx = campaignFixture('ext4-dio-fallback-six-threads-campaign');
+  const bugs: BugSet = new Set([fx.switch]);
+  const r = minimizeProgram(fx.program, { bugs, maxRuns: 3000 });
+  checkResult(r, fx.program, bugs, fx.signature);
+  const drops = r.stages.find((s) => s.name === 'drop-threads')!;
+  assert.ok(drops.runs < 3000 * 0.5, `drop-threads took ${drops.runs} runs`);
+  assert.ok(r.opsAfter <= handWrittenSize(fx.switch), `${r.opsAfter} ops`);
+});
+
+/** Minimize a campaign fixture with the default budget: a valid result, at or below the hand-written size. */
+function minimizeFixture(name: string): { input: Program; result: Program } {
+  const fx = campaignFixture(name);
   const bugs: BugSet = new Set([fx.switch]);
   const r = minimizeProgram(fx.program, { bugs, signature: fx.signature });
   checkResult(r, fx.program, bugs, fx.signature);
   assert.ok(r.opsAfter <= handWrittenSize(fx.switch), `${r.opsAfter} ops`);
+  return { input: fx.program, result: r.program };
+}
+
+const opsOf = (p: Program): Op[] => p.threads.flatMap((t) => t.ops);
+
+test('a 90-op six-thread campaign program under a random schedule ends at the hand-written size or below (decisions move with the cuts)', () => {
+  minimizeFixture('ext4-dio-fallback-90-ops-campaign');
 });
 
 test('a fault that skipped the I/O of ops before its target moves down to it, and those ops go', () => {
-  const fx = campaignFixture('fuse-clear-uptodate-ifs-fault-skip-campaign');
-  const bugs: BugSet = new Set([fx.switch]);
-  const r = minimizeProgram(fx.program, { bugs, signature: fx.signature });
-  checkResult(r, fx.program, bugs, fx.signature);
-  const ops = r.program.threads.flatMap((t) => t.ops);
-  assert.ok(ops.some((op) => op.op === 'fail_bio' && op.skip === 0), 'the fault fails the first I/O after it');
-  assert.ok(r.opsAfter <= handWrittenSize(fx.switch), `${r.opsAfter} ops`);
+  const { result } = minimizeFixture('fuse-clear-uptodate-ifs-fault-skip-campaign');
+  assert.ok(opsOf(result).some((op) => op.op === 'fail_bio' && op.skip === 0), 'the fault fails the first I/O after it');
 });
 
 test('a power cut that only emptied the page cache becomes a remount or drop_caches', () => {
-  const fx = campaignFixture('fuse-clear-uptodate-ifs-power-cut-campaign');
-  const bugs: BugSet = new Set([fx.switch]);
-  assert.ok(fx.program.threads.some((t) => t.ops.some((op) => op.op === 'power_cut')));
-  const r = minimizeProgram(fx.program, { bugs, signature: fx.signature });
-  checkResult(r, fx.program, bugs, fx.signature);
-  assert.ok(!r.program.threads.some((t) => t.ops.some((op) => op.op === 'power_cut')), 'no power cut left');
-  assert.ok(r.opsAfter <= handWrittenSize(fx.switch), `${r.opsAfter} ops`);
+  const { input, result } = minimizeFixture('fuse-clear-uptodate-ifs-power-cut-campaign');
+  assert.ok(opsOf(input).some((op) => op.op === 'power_cut'));
+  assert.ok(!opsOf(result).some((op) => op.op === 'power_cut'), 'no power cut left');
 });
