@@ -13,7 +13,7 @@
 
 import { runProgram } from '../exec/run.js';
 import type { Decision, Program, Schedule } from '../prog/types.js';
-import type { ChoicePoint } from '../sim/schedule.js';
+import { anchorKey, type ChoicePoint } from '../sim/schedule.js';
 import { validateProgram } from '../prog/validate.js';
 import type { BugSet } from '../sim/bugs.js';
 import { clone, cutOps, dropEmptyThreads, dropThread, mergeThreads, moveOp, opPositions, renumber } from './minimize-edit.js';
@@ -409,17 +409,10 @@ function withDecisions(p: Program, decisions: Decision[]): Program {
 
 /** `decisions` with `d` taken at its anchor instead of whatever was there (one per anchor). */
 function withChoice(decisions: readonly Decision[], d: Decision): Decision[] {
-  const same = (x: Decision): boolean => x.at === d.at && x.op === d.op && x.step === d.step && x.nth === d.nth;
-  const out = decisions.filter((x) => !same(x));
-  const seen = new Set<string>();
-  const unique = out.filter((x) => {
-    const key = `${x.at}|${x.op}|${x.step}|${x.nth}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-  unique.push(d);
-  return unique;
+  const byAnchor = new Map<string, Decision>();
+  for (const x of decisions) byAnchor.set(anchorKey(x), x);
+  byAnchor.delete(anchorKey(d));
+  return [...byAnchor.values(), d];
 }
 
 /** The decisions that reproduce a run's choice points: those where it did not take the default. */

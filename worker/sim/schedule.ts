@@ -44,8 +44,9 @@ export function anchorHere(sched: Sched): Omit<Decision, 'run'> {
   return { at: t === null ? '' : t.name, op: t === null ? 0 : t.op, step: t === null ? 0 : t.step, nth: sched.turnsHere };
 }
 
-function anchorKey(at: string, op: number, step: number, nth: number): string {
-  return `${at}|${op}|${step}|${nth}`;
+/** One string per anchor (labels hold no `|`), to look decisions up by where they were taken. */
+export function anchorKey(a: Omit<Decision, 'run'>): string {
+  return `${a.at}|${a.op}|${a.step}|${a.nth}`;
 }
 
 /** Uniform choice among the enabled. */
@@ -113,12 +114,11 @@ export class PctPolicy implements Policy {
 export class ReplayPolicy implements Policy {
   private readonly byAnchor = new Map<string, string>();
   constructor(decisions: readonly Decision[]) {
-    for (const d of decisions) this.byAnchor.set(anchorKey(d.at, d.op, d.step, d.nth), d.run);
+    for (const d of decisions) this.byAnchor.set(anchorKey(d), d.run);
   }
 
   pick(sched: Sched, enabled: readonly Choice[]): number {
-    const t = sched.current;
-    const run = this.byAnchor.get(anchorKey(t === null ? '' : t.name, t === null ? 0 : t.op, t === null ? 0 : t.step, sched.turnsHere));
+    const run = this.byAnchor.get(anchorKey(anchorHere(sched)));
     if (run !== undefined) {
       for (let i = 0; i < enabled.length; i++) if (choiceLabel(enabled[i]!, sched) === run) return i;
     }
@@ -149,10 +149,10 @@ export class RecordingPolicy implements Policy {
   pick(sched: Sched, enabled: readonly Choice[]): number {
     const pick = this.inner.pick(sched, enabled);
     const dflt = DEFAULT_POLICY.pick(sched, enabled);
-    if (pick !== dflt) this.decisions.push({ ...anchorHere(sched), run: choiceLabel(enabled[pick]!, sched) });
-    if (this.onChoice) {
-      this.onChoice({ anchor: anchorHere(sched), enabled: enabled.map((c) => choiceLabel(c, sched)), picked: pick, default: dflt });
-    }
+    if (pick === dflt && !this.onChoice) return pick;
+    const anchor = anchorHere(sched);
+    if (pick !== dflt) this.decisions.push({ ...anchor, run: choiceLabel(enabled[pick]!, sched) });
+    this.onChoice?.({ anchor, enabled: enabled.map((c) => choiceLabel(c, sched)), picked: pick, default: dflt });
     return pick;
   }
 }
