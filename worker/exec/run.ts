@@ -9,6 +9,7 @@
 import type { FallocMode, Op, Program, Schedule } from '../prog/types.js';
 import { type BugSet, NO_BUGS } from '../sim/bugs.js';
 import type { IoErrorReport } from '../sim/blockdev.js';
+import { takeBytes, withByteScope } from '../sim/byte-pool.js';
 import { EIO, EIOCBQUEUED } from '../sim/errno.js';
 import { type Kiocb, newKiocb } from '../sim/iomap/direct-io.js';
 import { type ChoicePoint, RecordingPolicy, policyFor } from '../sim/schedule.js';
@@ -128,9 +129,9 @@ interface UserBuffers {
 
 /** Scratch buffers reused across ops: the hot path allocates nothing per op. */
 class Scratch {
-  private buf = new Uint8Array(1 << 16);
+  private buf: Uint8Array | null = null;
   get(n: number): Uint8Array {
-    if (n > this.buf.length) this.buf = new Uint8Array(Math.max(n, this.buf.length * 2));
+    if (this.buf === null || n > this.buf.length) this.buf = takeBytes(Math.max(n, 1 << 16, (this.buf?.length ?? 0) * 2));
     return this.buf.subarray(0, n);
   }
 }
@@ -943,7 +944,8 @@ class Execution {
     yield* sysRemount(k);
     for (let i = 0; i < k.inodes.length; i++) {
       const inode = k.inodes[i]!;
-      const data = new Uint8Array(inode.iSize);
+      // Only compared, never returned: recycled memory will do.
+      const data = takeBytes(inode.iSize);
       const n = yield* filemapRead(inode.mapping, 0, data.length, data);
       const got = data.subarray(0, Math.max(0, n));
       if (this.checkReads) {
@@ -1028,6 +1030,11 @@ function toRunViolation(v: Violation, program: Program, results: OpResult[], ste
 
 /** Run a program to completion. Deterministic: same program, same result. */
 export function runProgram(program: Program, opts: RunOptions = {}): RunResult {
+  // The machine's memory is recycled from earlier runs (zeroed like new): see byte-pool.ts.
+  return withByteScope(() => runOnFreshMachine(program, opts));
+}
+
+function runOnFreshMachine(program: Program, opts: RunOptions): RunResult {
   const ex = new Execution(program, opts);
   const files: { name: string; data: Uint8Array }[] = [];
   const result: RunResult = { violation: null, harnessError: null, files, results: ex.results, steps: 0 };

@@ -3,9 +3,10 @@
 // every read can be checked against what the file must hold.
 
 import type { FallocMode } from '../prog/types.js';
+import { takeBytes } from '../sim/byte-pool.js';
 
 export class ShadowFile {
-  private buf = new Uint8Array(0);
+  private buf: Uint8Array = new Uint8Array(0);
   /** 1 where the file's content is legitimately unpredictable; null while there is none. */
   private unknown: Uint8Array | null = null;
   /** Byte ranges [start, end, ...] stored through a mapping past EOF, in the EOF page. */
@@ -40,11 +41,11 @@ export class ShadowFile {
     if (n <= this.buf.length) return;
     let cap = Math.max(4096, this.buf.length * 2);
     while (cap < n) cap *= 2;
-    const next = new Uint8Array(cap);
+    const next = takeBytes(cap);
     next.set(this.buf.subarray(0, this.size));
     this.buf = next;
     if (this.unknown) {
-      const m = new Uint8Array(cap);
+      const m = takeBytes(cap);
       m.set(this.unknown.subarray(0, this.size));
       this.unknown = m;
     }
@@ -67,7 +68,7 @@ export class ShadowFile {
 
   private markUnknown(from: number, to: number): void {
     if (to <= from) return;
-    if (!this.unknown) this.unknown = new Uint8Array(this.buf.length);
+    if (!this.unknown) this.unknown = takeBytes(this.buf.length);
     this.unknown.fill(1, from, to);
   }
 

@@ -6,6 +6,7 @@
 // REQ_FUA; a power cut throws away everything that is not durable.
 
 import { EIO } from './errno.js';
+import { takeBytes } from './byte-pool.js';
 import type { Sched, SimEvent } from './sched.js';
 import { Rng } from './schedule.js';
 
@@ -118,7 +119,7 @@ export class SparseStore {
       const n = Math.min(CHUNK_SIZE - co, src.length - done);
       let chunk = this.chunks.get(ci);
       if (!chunk) {
-        chunk = new Uint8Array(CHUNK_SIZE);
+        chunk = takeBytes(CHUNK_SIZE);
         this.chunks.set(ci, chunk);
       }
       chunk.set(src.subarray(done, done + n), co);
@@ -129,7 +130,11 @@ export class SparseStore {
   /** An independent copy of every byte. */
   clone(): SparseStore {
     const c = new SparseStore();
-    for (const [i, chunk] of this.chunks) c.chunks.set(i, chunk.slice());
+    for (const [i, chunk] of this.chunks) {
+      const copy = takeBytes(CHUNK_SIZE);
+      copy.set(chunk);
+      c.chunks.set(i, copy);
+    }
     return c;
   }
 

@@ -8,6 +8,7 @@
 
 import { isAligned, offsetIn } from '../bits.js';
 import { BioOp, type Bio, SECTOR_SIZE } from '../blockdev.js';
+import { takeBytes } from '../byte-pool.js';
 import { warn, warnOn } from '../checks.js';
 import { EINVAL, EIO, EIOCBQUEUED, ENOTBLK } from '../errno.js';
 import { errseqSet } from '../errseq.js';
@@ -122,7 +123,7 @@ function dioSubmit(dio: Dio, op: BioOp, diskAddr: number, buf: Uint8Array, fileP
 function iomapDioZero(dio: Dio, iter: IomapIter, pos: number, len: number): void {
   covState(C_DIO_ZERO, dio.write ? 1 : 0);
   const addr = iter.iomap.addr + (pos - iter.iomap.offset);
-  dioSubmit(dio, BioOp.Write, addr, new Uint8Array(len), pos);
+  dioSubmit(dio, BioOp.Write, addr, takeBytes(len), pos);
 }
 
 /** iomap_dio_bio_iter: bios for a MAPPED or UNWRITTEN range. */
@@ -142,7 +143,10 @@ function iomapDioBioIter(iter: IomapIter, dio: Dio): number {
   const view = dio.buf.subarray(from, from + length);
   const addr = m.addr + (pos - m.offset);
   if (dio.write) {
-    dioSubmit(dio, BioOp.Write, addr, view.slice(), pos);
+    // The bio carries its own copy: the user buffer may change before it completes.
+    const copy = takeBytes(length);
+    copy.set(view);
+    dioSubmit(dio, BioOp.Write, addr, copy, pos);
   } else {
     dioSubmit(dio, BioOp.Read, addr, view, pos);
   }

@@ -7,6 +7,7 @@
 // the kernel's own DEBUG_VM check, which this sim always has on.
 
 import { violation } from '../checks.js';
+import { takeBytes } from '../byte-pool.js';
 import { type Co, type Sched, WaitQueue } from '../sched.js';
 import type { AddressSpace } from './filemap.js';
 import { forgetPostEofStores } from './post-eof-stores.js';
@@ -197,7 +198,7 @@ export class FolioPool {
   alloc(order: number): Uint8Array {
     const list = this.free_[order];
     const reused = list?.pop();
-    return reused ?? new Uint8Array(PAGE_SIZE << order);
+    return reused ?? takeBytes(PAGE_SIZE << order);
   }
 
   free(order: number, data: Uint8Array): void {

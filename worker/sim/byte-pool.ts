@@ -1,0 +1,75 @@
+// Byte buffers recycled from one run to the next.
+//
+// Every run builds a fresh machine, and its memory (folios, the disk's chunks,
+// the shadow files, the user buffers) used to be allocated anew each time:
+// zero-filled memory outside the JS heap, which costs the allocator and, worse,
+// makes V8 run full collections to account for it. A fuzzing worker ran a few
+// MiB of such allocations per execution, hundreds of executions a second.
+//
+// Inside withByteScope(), takeBytes() hands out buffers that earlier runs gave
+// back, zeroed exactly like a fresh allocation, so nothing a run computes can
+// depend on which runs came before it. Everything taken in the scope goes back
+// when it ends: a buffer taken there must not outlive the run (results that
+// leave the run, like the final file contents, are allocated plainly).
+// Outside a scope (unit tests that build a machine by hand) takeBytes() is a
+// plain allocation.
+
+/** Free buffers kept between runs, in bytes, beyond which they go to the GC. */
+const MAX_KEPT_BYTES = 256 << 20;
+
+/** Below this a buffer is not worth recycling. */
+const MIN_POOLED = 1024;
+
+/** Free buffers by size class (a power of two). */
+const free = new Map<number, Uint8Array[]>();
+let keptBytes = 0;
+/** Buffers handed out in the current scope; null outside a scope. */
+let taken: Uint8Array[] | null = null;
+
+/** The size class of a request: the power of two at or above it. */
+function sizeClass(size: number): number {
+  return size <= MIN_POOLED ? MIN_POOLED : 2 ** Math.ceil(Math.log2(size));
+}
+
+/**
+ * A zero-filled buffer of `size` bytes, recycled if a scope is open: then it
+ * may be a view of a larger buffer (its .buffer is not the caller's to use).
+ */
+export function takeBytes(size: number): Uint8Array {
+  if (taken === null || size < MIN_POOLED) return new Uint8Array(size);
+  const cls = sizeClass(size);
+  let buf = free.get(cls)?.pop();
+  if (buf === undefined) buf = new Uint8Array(cls);
+  else {
+    keptBytes -= cls;
+    buf.fill(0, 0, size);
+  }
+  taken.push(buf);
+  return size === cls ? buf : buf.subarray(0, size);
+}
+
+/**
+ * Run fn with recycling on; every buffer it took goes back when it returns or
+ * throws. A nested scope is part of the outer one.
+ */
+export function withByteScope<T>(fn: () => T): T {
+  if (taken !== null) return fn();
+  const mine: Uint8Array[] = [];
+  taken = mine;
+  try {
+    return fn();
+  } finally {
+    taken = null;
+    giveBack(mine);
+  }
+}
+
+function giveBack(bufs: Uint8Array[]): void {
+  for (const buf of bufs) {
+    if (keptBytes + buf.length > MAX_KEPT_BYTES) continue;
+    let list = free.get(buf.length);
+    if (list === undefined) free.set(buf.length, (list = []));
+    list.push(buf);
+    keptBytes += buf.length;
+  }
+}
