@@ -47,10 +47,34 @@ class ThreadFileState {
     this.runs = out;
   }
 
-  /** The known runs overlapping [off, end). */
-  overlapping(off: number, end: number): readonly (readonly [number, number, number])[] {
-    return this.runs.filter((r) => r[0] < end && r[1] > off);
+  /**
+   * The first byte of got (file bytes from off) that differs from a known run
+   * and lies in none of the excused ranges, or null.
+   */
+  firstLoss(off: number, got: Uint8Array, excused: Ranges): OwnWriteLoss | null {
+    const end = off + got.length;
+    for (const [start, stop, want] of this.runs) {
+      if (start >= end || stop <= off) continue;
+      for (let pos = Math.max(start, off), e = Math.min(stop, end); pos < e; pos++) {
+        const b = got[pos - off]!;
+        if (b === want) continue;
+        const excusedTo = endOfRangeHolding(excused, pos);
+        if (excusedTo < 0) return { pos, got: b, want };
+        // Every byte up to the end of that range is excused too.
+        pos = Math.min(excusedTo, e) - 1;
+      }
+    }
+    return null;
   }
+}
+
+/** The end of the first range holding pos (Infinity for an open one), or -1. */
+function endOfRangeHolding(ranges: Ranges, pos: number): number {
+  for (let i = 0; i < ranges.length; i++) {
+    const r = ranges[i]!;
+    if (pos >= r[0] && pos < r[1]) return r[1];
+  }
+  return -1;
 }
 
 export interface OwnWriteLoss {
@@ -218,16 +242,6 @@ export class OwnWrites {
   /** The first byte of got (read at off by thread) that differs from what the thread wrote there itself. */
   check(thread: number, file: number, off: number, got: Uint8Array): OwnWriteLoss | null {
     if (!this.enabled) return null;
-    const s = this.state[thread]![file]!;
-    const foreign = this.foreign[thread]![file]!;
-    for (const [start, end, want] of s.overlapping(off, off + got.length)) {
-      for (let pos = Math.max(start, off), e = Math.min(end, off + got.length); pos < e; pos++) {
-        const b = got[pos - off]!;
-        if (b === want) continue;
-        if (foreign.some(([a, z]) => pos >= a && pos < z)) continue;
-        return { pos, got: b, want };
-      }
-    }
-    return null;
+    return this.state[thread]![file]!.firstLoss(off, got, this.foreign[thread]![file]!);
   }
 }

@@ -131,7 +131,11 @@ interface UserBuffers {
 class Scratch {
   private buf: Uint8Array | null = null;
   get(n: number): Uint8Array {
-    if (this.buf === null || n > this.buf.length) this.buf = takeBytes(Math.max(n, 1 << 16, (this.buf?.length ?? 0) * 2));
+    if (this.buf === null || n > this.buf.length) {
+      let cap = this.buf?.length ?? PAGE_SIZE;
+      while (cap < n) cap *= 2;
+      this.buf = takeBytes(cap);
+    }
     return this.buf.subarray(0, n);
   }
 }

@@ -171,8 +171,8 @@ export class ShadowFile {
     return -1;
   }
 
+  /** Bytes past the size are never read: growing the file zeroes them first (setSize). */
   truncate(size: number): void {
-    if (size < this.size) this.buf.fill(0, size, this.size);
     this.setSize(size);
   }
 

@@ -6,7 +6,7 @@
 // REQ_FUA; a power cut throws away everything that is not durable.
 
 import { EIO } from './errno.js';
-import { takeBytes } from './byte-pool.js';
+import { copyBytes, takeBytes } from './byte-pool.js';
 import type { Sched, SimEvent } from './sched.js';
 import { Rng } from './schedule.js';
 
@@ -130,11 +130,7 @@ export class SparseStore {
   /** An independent copy of every byte. */
   clone(): SparseStore {
     const c = new SparseStore();
-    for (const [i, chunk] of this.chunks) {
-      const copy = takeBytes(CHUNK_SIZE);
-      copy.set(chunk);
-      c.chunks.set(i, copy);
-    }
+    for (const [i, chunk] of this.chunks) c.chunks.set(i, copyBytes(chunk));
     return c;
   }
 

@@ -48,6 +48,19 @@ export function takeBytes(size: number): Uint8Array {
   return size === cls ? buf : buf.subarray(0, size);
 }
 
+/** A recycled copy of src (nothing to zero: every byte is overwritten). */
+export function copyBytes(src: Uint8Array): Uint8Array {
+  if (taken === null || src.length < MIN_POOLED) return src.slice();
+  const cls = sizeClass(src.length);
+  let buf = free.get(cls)?.pop();
+  if (buf === undefined) buf = new Uint8Array(cls);
+  else keptBytes -= cls;
+  taken.push(buf);
+  const copy = src.length === cls ? buf : buf.subarray(0, src.length);
+  copy.set(src);
+  return copy;
+}
+
 /**
  * Run fn with recycling on; every buffer it took goes back when it returns or
  * throws. A nested scope is part of the outer one.

@@ -61,12 +61,16 @@ export class SimThread {
   op = 0;
   /** ... and the preemption points (sleeps included) it has passed in that op. */
   step = 0;
+  /** The choice of running it, made once: the loop offers it at every step. */
+  readonly choice: Choice;
   constructor(
     readonly id: number,
     readonly name: string,
     readonly kernel: boolean,
     readonly body: Co<void>,
-  ) {}
+  ) {
+    this.choice = { kind: 'thread', thread: this };
+  }
 }
 
 /** Work that runs to completion outside any thread: a bio's end_io, an interrupt. */
@@ -136,6 +140,8 @@ export class Sched {
   turnsHere = 0;
   private readonly events: SimEvent[] = [];
   private readonly enabled: Choice[] = [];
+  /** The choice of delivering the i-th pending event, made once per index. */
+  private readonly eventChoices: Choice[] = [];
 
   constructor(
     private readonly stepBudget: number,
@@ -229,6 +235,15 @@ export class Sched {
     return this.events.length !== 0 || this.otherRunnable();
   }
 
+  /** Remove and return the i-th pending event; the later ones move up, keeping their order. */
+  private takeEvent(i: number): SimEvent {
+    const evs = this.events;
+    const ev = evs[i]!;
+    for (let j = i + 1; j < evs.length; j++) evs[j - 1] = evs[j]!;
+    evs.length--;
+    return ev;
+  }
+
   private otherRunnable(): boolean {
     const cur = this.current;
     for (const t of this.threads) if (t !== cur && t.state === ThreadState.Runnable) return true;
@@ -240,8 +255,8 @@ export class Sched {
     const enabled = this.enabled;
     for (;;) {
       enabled.length = 0;
-      for (const t of this.threads) if (t.state === ThreadState.Runnable) enabled.push({ kind: 'thread', thread: t });
-      for (let i = 0; i < this.events.length; i++) enabled.push({ kind: 'event', index: i });
+      for (const t of this.threads) if (t.state === ThreadState.Runnable) enabled.push(t.choice);
+      for (let i = 0; i < this.events.length; i++) enabled.push(this.eventChoices[i] ?? (this.eventChoices[i] = { kind: 'event', index: i }));
       if (enabled.length === 0) {
         const blocked = this.threads.filter((t) => t.state === ThreadState.Blocked && !t.kernel);
         if (blocked.length === 0) return { kind: 'done' };
@@ -253,7 +268,7 @@ export class Sched {
       this.turnsHere++;
       const choice = enabled[pick]!;
       if (choice.kind === 'event') {
-        const ev = this.events.splice(choice.index, 1)[0]!;
+        const ev = this.takeEvent(choice.index);
         // Interleaving coverage: which completion ran while which code waited.
         if (enabled.length > 1) covSwitch(topFrame(this.current), ev.name);
         ev.run();

@@ -69,7 +69,9 @@ export class RandomPolicy implements Policy {
  */
 export class PctPolicy implements Policy {
   private readonly rng: Rng;
+  /** Priorities by thread name, and by event name (same-named completions share one). */
   private readonly prio = new Map<string, number>();
+  private readonly eventPrio = new Map<string, number>();
   private readonly changePoints: number[];
   private step = 0;
   private low: number;
@@ -82,11 +84,11 @@ export class PctPolicy implements Policy {
     this.low = d;
   }
 
-  private priorityOf(label: string): number {
-    let p = this.prio.get(label);
+  private priorityOf(table: Map<string, number>, name: string): number {
+    let p = table.get(name);
     if (p === undefined) {
       p = this.low + 1 + this.rng.next() * 1e6;
-      this.prio.set(label, p);
+      table.set(name, p);
     }
     return p;
   }
@@ -100,7 +102,7 @@ export class PctPolicy implements Policy {
     let bestP = -Infinity;
     for (let i = 0; i < enabled.length; i++) {
       const c = enabled[i]!;
-      const p = this.priorityOf(c.kind === 'thread' ? c.thread.name : `ev:${sched.eventName(c.index)}`);
+      const p = c.kind === 'thread' ? this.priorityOf(this.prio, c.thread.name) : this.priorityOf(this.eventPrio, sched.eventName(c.index));
       if (p > bestP) {
         bestP = p;
         best = i;

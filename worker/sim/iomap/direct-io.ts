@@ -8,7 +8,7 @@
 
 import { isAligned, offsetIn } from '../bits.js';
 import { BioOp, type Bio, SECTOR_SIZE } from '../blockdev.js';
-import { takeBytes } from '../byte-pool.js';
+import { copyBytes, takeBytes } from '../byte-pool.js';
 import { warn, warnOn } from '../checks.js';
 import { EINVAL, EIO, EIOCBQUEUED, ENOTBLK } from '../errno.js';
 import { errseqSet } from '../errseq.js';
@@ -144,9 +144,7 @@ function iomapDioBioIter(iter: IomapIter, dio: Dio): number {
   const addr = m.addr + (pos - m.offset);
   if (dio.write) {
     // The bio carries its own copy: the user buffer may change before it completes.
-    const copy = takeBytes(length);
-    copy.set(view);
-    dioSubmit(dio, BioOp.Write, addr, copy, pos);
+    dioSubmit(dio, BioOp.Write, addr, copyBytes(view), pos);
   } else {
     dioSubmit(dio, BioOp.Read, addr, view, pos);
   }
