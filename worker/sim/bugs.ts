@@ -15,7 +15,8 @@ export type BugName =
   | 'aio-dio-no-invalidate'
   | 'errseq-report-once-global'
   | 'short-write-punch-delalloc'
-  | 'dio-completion-no-invalidate-window';
+  | 'dio-completion-no-invalidate-window'
+  | 'dio-extend-no-isize-extended';
 
 export interface BugSwitch {
   name: BugName;
@@ -98,6 +99,12 @@ export const BUG_SWITCHES: readonly BugSwitch[] = [
     name: 'dio-completion-no-invalidate-window', layer: 'iomap', year: 2023, source: 'IOMAP_DIO_NO_INVALIDATE window the kernel accepts',
     description: 'control: the window between DIO completion and page cache invalidation that the kernel accepts',
     benign: true, implemented: true,
+  },
+  {
+    name: 'dio-extend-no-isize-extended', layer: 'fs/ext4', year: 2026,
+    source: 'found by foliofuzz with every switch off (campaign seed 11); the exported C reproducer loses the data on Linux 6.18.44 ext4 with 1 KiB blocks',
+    description: "a direct write that extends i_size does not write-protect the folio straddling the old EOF (no pagecache_isize_extended): a store through a mapping there lands in a block page_mkwrite never reserved, and writeback drops it",
+    benign: false, implemented: true,
   },
 ];
 
