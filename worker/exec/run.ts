@@ -452,8 +452,12 @@ class Execution {
     for (const a of this.aio.values()) {
       if (!a.write || a.shadow !== shadow || a === by) continue;
       if (!a.done) a.conflicted = true;
-      // It completed while this op ran: its bios and this op's may have reached the file in either order.
-      else if (a.completedInOp === this.opCount && a.iocb.result > 0) shadow.forget(a.off, a.iocb.result);
+      // It completed while this op ran: its bios and this op's may have reached the file in either
+      // order. A failed one too: the bios before the one that failed may have landed after this op's.
+      else if (a.completedInOp === this.opCount) {
+        if (a.iocb.result > 0) shadow.forget(a.off, a.iocb.result);
+        else if (a.iocb.result === -EIO) shadow.forget(a.off, a.len);
+      }
     }
   }
 
@@ -579,6 +583,8 @@ class Execution {
         a.shadow.forget(a.off, a.len);
         this.noteChange(a.shadow, a);
         if (a.directStart >= 0) this.noteCacheDiskSplit(a.inode, a.off, a.len);
+        // What landed may reach the disk whatever the op under way does next (a truncate forgets it).
+        if (this.checkReads) this.durable?.[this.shadows.indexOf(a.shadow)]?.note(a.shadow);
       }
     } else if (a.shadow.version === a.submitVersion && !this.opInProgressWrites) {
       // Nothing changed the file while the read was in flight: it must see the shadow.

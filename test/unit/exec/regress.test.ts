@@ -393,3 +393,29 @@ test('ext4-indirect-fsync-spurious-error-power-cut: an msync through a mapping m
   assert.equal(ret(0, 3), 0, 'the power cut');
   assert.equal(ret(2, 3), -5, 'the msync after the cut reports the second fault');
 });
+
+test('ext4-failed-aio-under-direct-write: a failed AIO direct write whose other bio lands after a later direct write leaves its bytes', () => {
+  // t0's AIO write of 3s over [111616, 113664) is in flight (two bios) when
+  // its direct write of 6s over [110592, 112640) runs; the later write's bio
+  // for block 109 completes first, then the AIO's bio for the same block,
+  // and the AIO's other bio fails (the armed fault): the AIO completes with
+  // -EIO inside the later write. Nothing orders overlapping direct writes in
+  // flight, so block 109 holds the AIO's 3s. The oracle forgot the AIO's
+  // range at its completion, and the later write's end then marked its own
+  // bytes known again over it.
+  const res = replay('ext4-failed-aio-under-direct-write.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [0, 1024, 0, 2048]);
+  assert.equal(runs(res.files[0]!.data), '0-110592:0 110592-111616:6 111616-113664:3');
+});
+
+test('ext4-failed-aio-power-cut-garbage: a failed AIO direct write may still reach the disk after a truncate forgot it', () => {
+  // The AIO write of 3s over [0, 16384) is in flight across the fsync that
+  // makes [8192, 9216) of 2s durable; one of its bios then fails, the others
+  // land in the volatile cache while the truncate to 0 runs, and the power
+  // cut keeps some of their sectors. The oracle marked the AIO's range
+  // unknown at its completion but noted the durability only after the
+  // truncate, when there was nothing left to be unknown.
+  const res = replay('ext4-failed-aio-power-cut-garbage.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [0, 1024, 0, 0, 0, 0, 0]);
+  assert.equal(runs(res.files[0]!.data), '0-8192:0 8192-8704:3 8704-9216:2 9216-9728:0 9728-10240:3 10240-16384:0');
+});

@@ -494,8 +494,12 @@ export abstract class BlockFs implements Filesystem {
     if (exclusive && ret >= 0) yield* inodeDioWait(inode);
     // IOMAP_DIO_FORCE_WAIT: some writes complete before io_submit returns, even asynchronous ones.
     const async = this.dioForceWait(inode, pos, src.length) ? null : this.dioAsync(iocb);
+    const oldSize = inode.iSize;
     if (ret >= 0) ret = yield* iomapDioRw(inode, pos, src, true, this.dioOps, this.dioEndOps, this.unmapFolio, async);
-    if (exclusive && ret !== -EIOCBQUEUED) this.dioWriteEnd(inode, pos, src.length, ret);
+    if (exclusive && ret !== -EIOCBQUEUED) {
+      this.dioWriteEnd(inode, pos, src.length, ret);
+      yield* this.dioWriteExtended(inode, oldSize);
+    }
     if (exclusive) inode.iRwsem.upWrite(this.sched);
     else inode.iRwsem.upRead(this.sched);
     return ret;
@@ -523,30 +527,36 @@ export abstract class BlockFs implements Filesystem {
   }
 
   /**
-   * xfs_dio_write_end_io / ext4_dio_write_end_io: convert unwritten extents
-   * and extend the size. The submission zeroed [EOF, pos) already
-   * (xfs_file_write_zero_eof).
-   *
-   * Then pagecache_isize_extended, which mainline does not call here (6.18):
-   * a page_mkwrite of the folio straddling the old EOF reserved blocks only
-   * up to that EOF, and its pte stays writable, so a later store there lands
-   * inside the new EOF in a block nothing reserved, and writeback drops it as
-   * a hole (ext4 loses it; xfs on 6.18 is saved only by the flush of zero
-   * range over a dirty hole, which the seed-004 series removes). Truncate and
-   * buffered writes write-protect that folio as the size grows; this sim
-   * assumes a direct write that extends does the same (the fix). Bug switch
-   * dio-extend-no-isize-extended: mainline as it is.
+   * xfs_dio_write_end_io: convert unwritten extents and extend the size.
+   * Only i_size_write: the completion runs without i_rwsem (AIO), so it does
+   * not touch the page cache over the old EOF (no pagecache_isize_extended);
+   * the submission zeroed [EOF, pos) already (xfs_file_write_zero_eof).
    */
   protected *dioEndIo(inode: Inode, pos: number, size: number, error: number, write: boolean): Co<number> {
     if (!write || error || size === 0) return 0;
     this.convertUnwritten(inode, pos, size);
-    const oldSize = inode.iSize;
     if (pos + size > inode.iSize) inode.iSize = pos + size;
     if (pos + size > inode.diskSize) inode.diskSize = Math.min(pos + size, inode.iSize);
-    if (inode.iSize > oldSize && !this.bugs.has('dio-extend-no-isize-extended')) {
-      yield* pagecacheIsizeExtended(inode.mapping, inode.blkbits, oldSize, inode.iSize);
-    }
     return 0;
+  }
+
+  /**
+   * A synchronous direct write grew i_size from oldSize, and the caller still
+   * holds i_rwsem exclusive: pagecache_isize_extended, which mainline does
+   * not call here (6.18). A page_mkwrite of the folio straddling the old EOF
+   * reserved blocks only up to that EOF and left its pte writable, so a later
+   * store past the old EOF lands inside the new one in a block nothing
+   * reserved, and writeback drops it as a hole (ext4 loses it on 6.18; xfs
+   * is saved there only by zero range flushing a dirty hole, which the
+   * seed-004 series removes). Truncate and buffered writes write-protect that
+   * folio as the size grows; the sim assumes extending direct writes do the
+   * same (the fix). An AIO that extends at completion (xfs) runs without
+   * i_rwsem and is left alone, as xfs_dio_write_end_io is.
+   * Bug switch dio-extend-no-isize-extended: mainline as it is.
+   */
+  private *dioWriteExtended(inode: Inode, oldSize: number): Co<void> {
+    if (inode.iSize <= oldSize || this.bugs.has('dio-extend-no-isize-extended')) return;
+    yield* pagecacheIsizeExtended(inode.mapping, inode.blkbits, oldSize, inode.iSize);
   }
 
   protected convertUnwritten(inode: Inode, pos: number, size: number): void {
