@@ -783,11 +783,21 @@ class Execution {
         // land before or after (or between folios): the copied bytes are undecided.
         const racing = this.aioWriteInFlight(from, op.offIn, op.len);
         const countBefore = Math.min(op.len, Math.max(0, from.size - op.offIn));
+        const failedBefore = this.failedInOp.length;
         const ret = yield* sysCopyFileRange(k, this.fds[op.fdIn]!, op.offIn, this.fds[op.fdOut]!, op.offOut, op.len);
         const to = this.shadowOfFd(op.fdOut);
         if (ret > 0) {
           to.write(op.offOut, src.subarray(0, ret), srcUnknown?.subarray(0, ret) ?? null);
           if (racing || this.aioWriteInFlight(from, op.offIn, op.len)) to.forget(op.offOut, ret);
+          // A writeback of the source that failed while the copy ran left its
+          // folio clean, and reclaim may drop it: the copy may have read what
+          // the disk holds there instead.
+          for (let f = failedBefore; f < this.failedInOp.length; f++) {
+            const e = this.failedInOp[f]!;
+            const lo = Math.max(e.pos, op.offIn);
+            const hi = Math.min(e.pos + e.len, op.offIn + ret);
+            if (e.shadow === from && hi > lo) to.forget(op.offOut + (lo - op.offIn), hi - lo);
+          }
           this.noteChange(to);
         }
         if (this.program.config.fs === 'fuse') {

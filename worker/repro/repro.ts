@@ -14,7 +14,7 @@ import { BUG_SWITCHES, type BugName } from '../sim/bugs.js';
  * decision list recorded under an older version may then go elsewhere, and
  * replayRepro callers can warn when the versions differ.
  */
-export const SIM_VERSION = 'foliofuzz-sim/5';
+export const SIM_VERSION = 'foliofuzz-sim/6';
 
 export interface Repro {
   format: 'foliofuzz-repro';

@@ -16,7 +16,8 @@ export type BugName =
   | 'errseq-report-once-global'
   | 'short-write-punch-delalloc'
   | 'dio-completion-no-invalidate-window'
-  | 'dio-extend-no-isize-extended';
+  | 'dio-extend-no-isize-extended'
+  | 'fuse-writethrough-eof-zeroed';
 
 export interface BugSwitch {
   name: BugName;
@@ -104,6 +105,12 @@ export const BUG_SWITCHES: readonly BugSwitch[] = [
     name: 'dio-extend-no-isize-extended', layer: 'fs/ext4', year: 2026,
     source: 'found by foliofuzz with every switch off (campaign seed 11); the exported C reproducer loses the data on Linux 6.18.44 ext4 with 1 KiB blocks',
     description: "a direct write that extends i_size does not write-protect the folio straddling the old EOF (no pagecache_isize_extended): a store through a mapping there lands in a block page_mkwrite never reserved, and writeback drops it",
+    benign: false, implemented: true,
+  },
+  {
+    name: 'fuse-writethrough-eof-zeroed', layer: 'fs/fuse', year: 2026,
+    source: 'found by foliofuzz with every switch off (campaign seeds 25, 26); a C race test loses the write on Linux 6.18.44 over bindfs in about half of its iterations',
+    description: 'a write-through write unlocks its folios before it sends the WRITE and updates i_size; writeback of a dirty EOF folio in between zeroes the bytes past the old i_size, in the page cache and in what the server receives',
     benign: false, implemented: true,
   },
 ];

@@ -419,3 +419,12 @@ test('ext4-failed-aio-power-cut-garbage: a failed AIO direct write may still rea
   assert.deepEqual(res.results.map((x) => x.ret), [0, 1024, 0, 0, 0, 0, 0]);
   assert.equal(runs(res.files[0]!.data), '0-8192:0 8192-8704:3 8704-9216:2 9216-9728:0 9728-10240:3 10240-16384:0');
 });
+
+test('ext4-indirect-copy-range-failed-writeback: a copy whose source writeback failed meanwhile copies what the disk holds', () => {
+  // The flusher writes back [0, 512) of 7s while copy_range runs; the armed
+  // fault fails that bio, the folio ends clean and kswapd reclaims it, so the
+  // copy reads the source back from disk: zeroes, which it writes at 8192.
+  const res = replay('ext4-indirect-copy-range-failed-writeback.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [512, 0, 0, 0, 512]);
+  assert.equal(runs(res.files[0]!.data), '0-8704:0');
+});
