@@ -199,7 +199,8 @@ export class BlockDevice {
     this.submitted++;
     if (bio.op === BioOp.Write) this.inflightWrites.add(bio);
     const dev = this;
-    const epoch = this.epoch;
+    // Submitted to a device without power: it completes like a bio the cut caught in flight.
+    const epoch = this.powered ? this.epoch : -1;
     const ev: SimEvent = {
       name: bio.owner,
       run(): void {
@@ -210,8 +211,21 @@ export class BlockDevice {
     this.sched.queueEvent(ev);
   }
 
+  /**
+   * False from a power cut until the filesystem's recovery mounts again: the
+   * machine is dead, but the sim's threads still run and may submit I/O
+   * (a flusher that was mid-writeback), which must not reach the media.
+   */
+  private powered = true;
+
+  /** Recovery starts: the device takes I/O again. */
+  powerOn(): void {
+    this.powered = true;
+  }
+
   /** A bio that was in flight at a power cut: the device that took it is gone. */
   private abortBio(bio: Bio): void {
+    this.inflightWrites.delete(bio);
     bio.status = -EIO;
     this.inflight--;
     bio.endIo(bio);
@@ -282,6 +296,7 @@ export class BlockDevice {
     this.unflushed = [];
     this.inflightWrites.clear();
     this.epoch++;
+    this.powered = false;
     this.visible = this.durable.clone();
     return report;
   }

@@ -428,3 +428,25 @@ test('ext4-indirect-copy-range-failed-writeback: a copy whose source writeback f
   assert.deepEqual(res.results.map((x) => x.ret), [512, 0, 0, 0, 512]);
   assert.equal(runs(res.files[0]!.data), '0-8704:0');
 });
+
+test('xfs-power-cut-commit-after-cut: a log commit the flusher forces after the cut never reaches the disk', () => {
+  // f0's zero range over its written blocks is durable (fsync); a later write
+  // dirties part of block 13 again, and the flusher, running while the power
+  // cut empties the page cache, converts the block at I/O completion and
+  // then reuses a busy extent, which forces a log commit. The machine is
+  // dead by then: recovery finds the zero range's metadata, not a block 13
+  // marked written over the stale 4s its data write never replaced.
+  const res = replay('xfs-power-cut-commit-after-cut.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [8192, 0, 0, 0, 0, 4096, 4096, 0, 0]);
+  assert.equal(runs(res.files[0]!.data), '0-65536:0');
+});
+
+test('xfs-power-cut-flusher-after-cut: writeback that runs after the cut does not reach the media', () => {
+  // f0's 6s at [57344, 69632) are durable; its truncate to 0 is not. During
+  // the cut the flusher writes f1's delalloc data back into the blocks f0
+  // freed; the device has no power then, so recovery shows f0 as it was
+  // committed, with its 6s.
+  const res = replay('xfs-power-cut-flusher-after-cut.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [12288, 0, 0, 6144, 0, 0]);
+  assert.equal(runs(res.files[0]!.data), '0-57344:0 57344-69632:6');
+});

@@ -584,6 +584,7 @@ export class FuseFs implements Filesystem {
    */
   *powerCut(seed: number): Co<PowerCutReport> {
     const report = this.dev.powerCut(seed);
+    this.dev.powerOn();
     // The daemon died: its connection is aborted, requests it had not answered end with an error.
     this.conn++;
     // The daemon restarts first: a reader racing with the cut (the sim's process outlives it) reads what it has now.
