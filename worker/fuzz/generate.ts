@@ -40,8 +40,8 @@ const SCENE_WEIGHTS: readonly (readonly [OpKind, number])[] = [
 ];
 
 /** How often each scene is played: the races that need the most luck with the schedule come most often. */
-const SCENES: readonly (readonly ['persist' | 'aio' | 'unwritten' | 'fault' | 'durable', number])[] = [
-  ['persist', 1.5], ['aio', 4], ['unwritten', 3], ['fault', 1.5], ['durable', 1],
+const SCENES: readonly (readonly ['persist' | 'aio' | 'unwritten' | 'fault' | 'durable' | 'eof', number])[] = [
+  ['persist', 1.5], ['aio', 4], ['unwritten', 3], ['fault', 1.5], ['durable', 1], ['eof', 1.5],
 ];
 
 const FALLOC_WEIGHTS: readonly (readonly [FallocMode, number])[] = [
@@ -408,6 +408,48 @@ export class OpGen {
     return out;
   }
 
+  /**
+   * The page straddling EOF under a shared mapping while the file grows: a
+   * store below EOF makes page_mkwrite reserve only up to it and leaves the
+   * pte writable (sometimes the flusher is kicked too); then the file grows
+   * (a direct write further on, a buffered write across the old EOF, a
+   * truncate up, a fallocate), a store lands past the old EOF, and the page
+   * is read back, through the cache or from the disk.
+   */
+  private sceneEofPage(): Op[] {
+    const r = this.rng;
+    const bs = this.config.blockSize;
+    const fd = this.fdOf(false);
+    const page = Math.floor(this.focus / PAGE) * PAGE;
+    const sub = bs < PAGE && r.chance(0.7) ? r.range(1, PAGE / bs - 1) * bs : r.range(1, PAGE - 1);
+    const eof = page + sub;
+    const map = this.nextMap++;
+    const len = page + 2 * PAGE;
+    this.maps.set(map, { fd, off: 0, len });
+    const below = page + r.int(sub);
+    const out: Op[] = [
+      { op: 'truncate', fd, size: eof },
+      { op: 'mmap', map, fd, off: 0, len, prot: 'rw' },
+      { op: 'mwrite', map, off: below, len: Math.min(r.range(1, 200), eof - below), fill: this.nextFill() },
+    ];
+    if (r.chance(0.5)) out.push({ op: 'writeback_kick' });
+    const dfd = this.fdWhere(true);
+    switch (r.int(dfd >= 0 ? 4 : 3)) {
+      case 0: out.push({ op: 'pwrite', fd, off: page + r.int(sub), len: r.range(PAGE - sub + 1, 2 * PAGE), fill: this.nextFill() }); break;
+      case 1: out.push({ op: 'truncate', fd, size: page + PAGE * r.range(1, 3) }); break;
+      case 2: out.push({ op: 'fallocate', fd, mode: r.pick<FallocMode>(['alloc', 'zero']), off: eof + r.range(0, 2) * bs, len: bs * r.range(1, 3) }); break;
+      default: out.push({ op: 'pwrite', fd: dfd, off: page + PAGE * r.range(1, 2), len: bs * r.range(1, 2), fill: this.nextFill() }); break;
+    }
+    out.push({ op: 'mwrite', map, off: eof + r.int(PAGE - sub), len: r.range(1, 300), fill: this.nextFill() });
+    if (dfd >= 0 && r.chance(0.5)) out.push({ op: 'pread', fd: dfd, off: page, len: PAGE });
+    else {
+      if (r.chance(0.5)) out.push({ op: 'fsync', fd }, { op: 'drop_caches' });
+      out.push({ op: 'pread', fd, off: page, len: PAGE });
+    }
+    for (const o of out) this.record(o);
+    return out;
+  }
+
   private sceneOps(t: number, n: number): Op[] {
     const out: Op[] = [];
     for (let i = 0; i < n; i++) {
@@ -461,6 +503,7 @@ export class OpGen {
       case 'unwritten': ops = this.sceneUnwritten(t); break;
       case 'fault': ops = this.sceneFault(t); break;
       case 'durable': ops = this.sceneDurable(); break;
+      case 'eof': ops = this.sceneEofPage(); break;
     }
     if (r.chance(0.5)) this.focus = -1;
     return ops;
