@@ -171,6 +171,8 @@ class Execution {
    * answers with dio_warn_stale_pagecache by design.
    */
   private readonly cacheWrites: CacheWrite[] = [];
+  /** Per program thread, the op under way: when it started (op clock) and its cached writes, closed when it ends. */
+  private readonly opState = new Map<SimThread, { start: number; writes: CacheWrite[] }>();
   private readonly directStarts = new Map<Inode, number[]>();
   /** Per file: writeback errors recorded so far (faults, stale page cache), and whether an opener saw the latest. */
   private readonly errEvents = new Map<Inode, { count: number; latestSeen: boolean }>();
@@ -208,6 +210,7 @@ class Execution {
     this.fds = program.fds.map((d) => this.k.openFile(this.k.inodes[d.file]!, d.direct));
     for (const inode of this.k.inodes) {
       inode.mapping.onStalePagecache = (pos, len) => this.stalePagecache(inode, pos, len);
+      inode.mapping.onDioInvalidateFailed = (pos, len) => this.dioInvalidateFailed(inode, pos, len);
       this.errEvents.set(inode, { count: 0, latestSeen: true });
     }
     for (const f of this.fds) this.errCursor.set(f, 0);
@@ -334,6 +337,29 @@ class Execution {
       default:
         return [];
     }
+  }
+
+  /**
+   * A direct write of the current op found cached data it could not drop
+   * (kiocb_invalidate_pages) and goes on as a buffered write. When the
+   * program's own cached write during this op is what held the cache, that
+   * collision is the program's, and so is the buffered write it turns the
+   * direct one into: from here on it counts as a cached write of the op, so
+   * a direct write still in flight over it may find stale page cache (xfs's
+   * fallback does not drain direct I/O first). An ext4 fallback over a hole
+   * is not an invalidation failure and does not count.
+   */
+  private dioInvalidateFailed(inode: Inode, pos: number, len: number): void {
+    const t = this.s.current;
+    const op = t ? this.opState.get(t) : undefined;
+    if (!op) return;
+    const fs = this.program.config.folioMax;
+    const lo = Math.floor(pos / fs) * fs;
+    const hi = Math.ceil((pos + len) / fs) * fs;
+    if (!this.cacheWrites.some((w) => w.inode === inode && w.end >= op.start && w.a < hi && w.b > lo)) return;
+    const rec: CacheWrite = { inode, a: pos, b: pos + len, start: this.clock, end: Infinity, mapped: false };
+    this.cacheWrites.push(rec);
+    op.writes.push(rec);
   }
 
   private stalePagecache(inode: Inode, pos: number, len: number): void {
@@ -916,6 +942,7 @@ class Execution {
       this.opCount++;
       this.clock++;
       const writes = this.openCacheWrites(op);
+      if (this.s.current) this.opState.set(this.s.current, { start: this.clock, writes });
       const direct = this.directWriteOf(op);
       const dstart = direct ? this.directStart(direct) : -1;
       // A completion during an op that writes is racing with it: the op's

@@ -450,3 +450,17 @@ test('xfs-power-cut-flusher-after-cut: writeback that runs after the cut does no
   assert.deepEqual(res.results.map((x) => x.ret), [12288, 0, 0, 6144, 0, 0]);
   assert.equal(runs(res.files[0]!.data), '0-57344:0 57344-69632:6');
 });
+
+test('xfs-dio-fallback-stale-pagecache: a direct write that fell back to buffered I/O after the program\'s own collision is the program\'s cached write', () => {
+  // t1's store through a mapping keeps the folio busy while t2's AIO direct
+  // write invalidates it; the invalidation fails and the write goes on
+  // buffered, dirtying the folio while t0's AIO direct write over the same
+  // block is in flight, so t0's post-write invalidation fails: the
+  // dio_warn_stale_pagecache the kernel prints for the program's collision.
+  const res = replay('xfs-dio-fallback-stale-pagecache.json');
+  const ret = (t: number, i: number): number | undefined => res.results.find((x) => x.thread === t && x.index === i)?.ret;
+  assert.equal(ret(1, 4), 47, 't1 stores through the mapping');
+  assert.equal(ret(2, 0), 512, 't2\'s direct write completes, buffered');
+  assert.equal(ret(0, 1), 0, 't0\'s AIO is submitted');
+  assert.equal(runs(res.files[0]!.data), '0-1024:2 1024-4096:0');
+});

@@ -201,8 +201,10 @@ export function* kiocbInvalidatePages(inode: Inode, pos: number, end: number, un
   const err = yield* filemapWriteAndWaitRange(inode.mapping, pos, end);
   if (err) return err;
   const ret = yield* invalidateInodePages2Range(inode.mapping, Math.floor(pos / (1 << PAGE_SHIFT)), Math.floor(end / (1 << PAGE_SHIFT)), unmap);
-  if (ret) cov(C_DIO_NOTBLK);
-  return ret ? -ENOTBLK : 0;
+  if (!ret) return 0;
+  cov(C_DIO_NOTBLK);
+  inode.mapping.onDioInvalidateFailed?.(pos, end - pos + 1);
+  return -ENOTBLK;
 }
 
 /** kiocb_invalidate_post_direct_write */

@@ -85,6 +85,8 @@ export class AddressSpace {
   mkclean: ((f: Folio) => void) | null = null;
   /** Told when direct I/O left stale page cache over [pos, pos+len) (dio_warn_stale_pagecache). */
   onStalePagecache: ((pos: number, len: number) => void) | null = null;
+  /** Told when a direct write's invalidation before the write failed over [pos, pos+len): it falls back to buffered I/O. */
+  onDioInvalidateFailed: ((pos: number, len: number) => void) | null = null;
   /** unmap_mapping_folio: zap every pte of one folio; set by the mm layer. */
   unmapFolio: ((f: Folio) => void) | null = null;
   /** unmap_mapping_range over pages [first, last]: zap the ptes; set by the mm layer. */
