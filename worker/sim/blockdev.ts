@@ -200,7 +200,7 @@ export class BlockDevice {
     if (bio.op === BioOp.Write) this.inflightWrites.add(bio);
     const dev = this;
     // Submitted to a device without power: it completes like a bio the cut caught in flight.
-    const epoch = this.powered ? this.epoch : -1;
+    const epoch = this.powered_ ? this.epoch : -1;
     const ev: SimEvent = {
       name: bio.owner,
       run(): void {
@@ -216,11 +216,15 @@ export class BlockDevice {
    * machine is dead, but the sim's threads still run and may submit I/O
    * (a flusher that was mid-writeback), which must not reach the media.
    */
-  private powered = true;
+  private powered_ = true;
+
+  get powered(): boolean {
+    return this.powered_;
+  }
 
   /** Recovery starts: the device takes I/O again. */
   powerOn(): void {
-    this.powered = true;
+    this.powered_ = true;
   }
 
   /** A bio that was in flight at a power cut: the device that took it is gone. */
@@ -296,7 +300,7 @@ export class BlockDevice {
     this.unflushed = [];
     this.inflightWrites.clear();
     this.epoch++;
-    this.powered = false;
+    this.powered_ = false;
     this.visible = this.durable.clone();
     return report;
   }

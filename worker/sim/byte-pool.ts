@@ -26,9 +26,13 @@ let keptBytes = 0;
 /** Buffers handed out in the current scope; null outside a scope. */
 let taken: Uint8Array[] | null = null;
 
-/** The size class of a request: the power of two at or above it. */
-function sizeClass(size: number): number {
-  return size <= MIN_POOLED ? MIN_POOLED : 2 ** Math.ceil(Math.log2(size));
+/** A buffer of the size class at or above `size` (a power of two), and whether it was recycled. */
+function takeClass(size: number): { buf: Uint8Array; recycled: boolean } {
+  const cls = 2 ** Math.ceil(Math.log2(size));
+  const buf = free.get(cls)?.pop();
+  if (buf === undefined) return { buf: new Uint8Array(cls), recycled: false };
+  keptBytes -= cls;
+  return { buf, recycled: true };
 }
 
 /**
@@ -37,26 +41,18 @@ function sizeClass(size: number): number {
  */
 export function takeBytes(size: number): Uint8Array {
   if (taken === null || size < MIN_POOLED) return new Uint8Array(size);
-  const cls = sizeClass(size);
-  let buf = free.get(cls)?.pop();
-  if (buf === undefined) buf = new Uint8Array(cls);
-  else {
-    keptBytes -= cls;
-    buf.fill(0, 0, size);
-  }
+  const { buf, recycled } = takeClass(size);
+  if (recycled) buf.fill(0, 0, size);
   taken.push(buf);
-  return size === cls ? buf : buf.subarray(0, size);
+  return size === buf.length ? buf : buf.subarray(0, size);
 }
 
 /** A recycled copy of src (nothing to zero: every byte is overwritten). */
 export function copyBytes(src: Uint8Array): Uint8Array {
   if (taken === null || src.length < MIN_POOLED) return src.slice();
-  const cls = sizeClass(src.length);
-  let buf = free.get(cls)?.pop();
-  if (buf === undefined) buf = new Uint8Array(cls);
-  else keptBytes -= cls;
+  const { buf } = takeClass(src.length);
   taken.push(buf);
-  const copy = src.length === cls ? buf : buf.subarray(0, src.length);
+  const copy = src.length === buf.length ? buf : buf.subarray(0, src.length);
   copy.set(src);
   return copy;
 }

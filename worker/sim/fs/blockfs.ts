@@ -707,9 +707,6 @@ export abstract class BlockFs implements Filesystem {
   /** The gen of the newest snapshot taken (InodeSnapshot.gen). */
   protected snapshotGen = 0;
 
-  /** From the power cut until log recovery has rebuilt the in-core inodes. */
-  private powerLost = false;
-
   /** The metadata a log commit takes of the inode (ext4 also remembers it as journaled). */
   protected snapshotInode(inode: Inode): InodeSnapshot {
     return this.inodeMetadata(inode);
@@ -724,7 +721,7 @@ export abstract class BlockFs implements Filesystem {
     // Between the cut and log recovery the machine is dead, though the sim's
     // threads run on: a commit the flusher's allocation (or jbd2) makes then
     // writes a log record the disk never got.
-    if (this.powerLost) return;
+    if (!this.dev.powered) return;
     this.dev.syncCache();
     // A journal commit that captured its snapshot before a later direct commit
     // (a clean unmount's, a busy extent's) completes as if it came first.
@@ -744,7 +741,6 @@ export abstract class BlockFs implements Filesystem {
    */
   *powerCut(seed: number): Co<PowerCutReport> {
     const report = this.dev.powerCut(seed);
-    this.powerLost = true;
     // Folios under writeback finish first (their bios now fail); nothing they do survives.
     for (const inode of this.inodes) yield* truncateInodePagesRange(inode.mapping, 0, -1, () => {});
     const used: { start: number; len: number }[] = [];
@@ -757,7 +753,6 @@ export abstract class BlockFs implements Filesystem {
       inode.iSize = c.size;
       for (const e of c.exts) used.push({ start: e.pblk, len: e.len });
     }
-    this.powerLost = false;
     this.dev.powerOn();
     this.alloc.resetTo(used);
     // Delayed allocation reservations are in-core only.
