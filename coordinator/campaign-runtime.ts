@@ -9,7 +9,8 @@
 
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Store, findingId, programId } from '../corpus/store.js';
+import { Store, programId } from '../corpus/store.js';
+import { type InvariantKind, findingId } from '../worker/report/signature.js';
 import { CoverageSet } from '../worker/fuzz/coverage.js';
 import type { SharedInput } from '../worker/fuzz/messages.js';
 import { encodeCorpusInput } from '../worker/cluster/wire.js';
@@ -47,7 +48,7 @@ export interface FindingMeta {
   id: string;
   signature: string;
   invariant: string;
-  kind: string;
+  kind: InvariantKind;
   message: string;
   count: number;
   firstExec: number;
@@ -251,7 +252,7 @@ export class CampaignRuntime {
     };
   }
 
-  newFindingMeta(signature: string, invariant: string, kind: string, message: string, program: Program, exec: number, worker: string): FindingMeta {
+  newFindingMeta(signature: string, invariant: string, kind: InvariantKind, message: string, program: Program, exec: number, worker: string): FindingMeta {
     const ops = programSize(program);
     return {
       id: `${this.id}-${findingId(signature)}`, signature, invariant, kind, message, count: 1,

@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { type JetStreamClient, type JetStreamManager, type JsMsg, type Msg, type NatsConnection, headers } from 'nats';
-import type { RunViolation } from '../worker/exec/run.js';
+import type { RunViolation } from '../worker/report/violation.js';
 import type { Program } from '../worker/prog/types.js';
 import { validateProgram } from '../worker/prog/validate.js';
 import { makeRepro, parseRepro, reproJson, type Repro } from '../worker/repro/repro.js';

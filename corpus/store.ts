@@ -17,10 +17,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Program } from '../worker/prog/types.js';
-
-export function findingId(signature: string): string {
-  return createHash('sha256').update(signature).digest('hex').slice(0, 12);
-}
+import { findingId } from '../worker/report/signature.js';
 
 export function programId(program: Program): string {
   return createHash('sha256').update(JSON.stringify(program)).digest('hex').slice(0, 16);

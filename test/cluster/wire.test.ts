@@ -9,6 +9,7 @@ import { programToProtoObject } from '../../worker/prog/proto-codec.js';
 import type { Program } from '../../worker/prog/types.js';
 import type { BugName } from '../../worker/sim/bugs.js';
 import { COV_MAP_SIZE } from '../../worker/sim/cov.js';
+import type { RunViolation } from '../../worker/report/violation.js';
 import {
   WireError, bitmapPoints, coverageBitmap, decodeBatchResult, decodeControlReply, decodeControlRequest, decodeHeartbeat, decodeMinimizeJob,
   decodeMinimizeResult, decodeVerifyJob, decodeVerifyResult, decodeWorkBatch, encodeBatchResult, encodeControlReply, encodeControlRequest,
@@ -19,7 +20,7 @@ import protobuf from 'protobufjs';
 import { findProtoFile } from '../../worker/prog/proto-codec.js';
 
 const program: Program = generateProgram(new FuzzRng(7));
-const violation = { signature: 'BUG x @ y', invariant: 'x', kind: 'bug', message: 'BUG x @ y: z', stacks: [], traceTail: ['t0 #1 pwrite'], step: 12 };
+const violation: RunViolation = { signature: 'BUG x @ y', invariant: 'x', kind: 'BUG', message: 'BUG x @ y: z', stacks: [], traceTail: ['t0 #1 pwrite'], step: 12 };
 
 function batch(over: Partial<WorkBatch> = {}): WorkBatch {
   const seen = new Uint8Array(COV_MAP_SIZE);

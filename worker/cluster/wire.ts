@@ -8,7 +8,8 @@
 // Nothing downstream re-checks.
 
 import protobuf from 'protobufjs';
-import type { RunViolation } from '../exec/run.js';
+import { type InvariantKind, parseSignature } from '../report/signature.js';
+import type { RunViolation } from '../report/violation.js';
 import type { BatchFinding, SharedInput } from '../fuzz/messages.js';
 import { ProgramInputError } from '../prog/errors.js';
 import { findProtoFile, programFromProtoObject, programToProtoObject } from '../prog/proto-codec.js';
@@ -191,6 +192,15 @@ class Fields {
     return v;
   }
 
+  /** A signature as signature.ts builds them; its kind must be the one `kindKey` states. */
+  signature(key: string, kindKey: string): { signature: string; kind: InvariantKind } {
+    const sig = this.text(key, true);
+    const parts = parseSignature(sig);
+    if (!parts) this.fail(key, `not a signature: ${JSON.stringify(sig.slice(0, 80))}`);
+    if (this.text(kindKey) !== parts.kind) this.fail(kindKey, `does not match the signature's kind ${parts.kind}`);
+    return { signature: sig, kind: parts.kind };
+  }
+
   uint(key: string, min = 0, max = 2 ** 32 - 1): number {
     const v = this.raw(key);
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) this.fail(key, `expected an integer in [${min}, ${max}], got ${String(v)}`);
@@ -324,7 +334,7 @@ function foundToObject(f: BatchFinding & { repeats?: number }): Json {
 function foundFrom(f: Fields): BatchFinding {
   const v = f.sub('violation')!;
   const violation: RunViolation = {
-    signature: v.text('signature', true), invariant: v.text('invariant', true), kind: v.text('kind'), message: v.text('message'),
+    ...v.signature('signature', 'kind'), invariant: v.text('invariant', true), message: v.text('message'),
     traceTail: v.strings('traceTail', (s) => s), step: v.count('step'), stacks: [],
   };
   return { program: f.requiredProgram('program'), violation, at: f.uint('at') };

@@ -36,21 +36,11 @@ import {
   sysRemount,
   sysSyncFileRange,
 } from '../sim/vfs/syscalls.js';
+import { LIVELOCK_SIGNATURE, deadlockSignature } from '../report/signature.js';
+import type { RunViolation } from '../report/violation.js';
 import { OwnWrites } from './own-writes.js';
 import { DurableFile, type StableCapture } from './durability.js';
 import { ShadowFile } from './shadow.js';
-
-export interface RunViolation {
-  signature: string;
-  invariant: string;
-  kind: string;
-  message: string;
-  stacks: { thread: string; frames: string[] }[];
-  /** The last ops that completed before the violation, oldest first ("t1 #4 pwrite ... = 4096"). */
-  traceTail: string[];
-  /** Scheduler steps taken when it fired. */
-  step: number;
-}
 
 export interface OpResult {
   thread: number;
@@ -1100,13 +1090,10 @@ function runOnFreshMachine(program: Program, opts: RunOptions): RunResult {
       // The signature names what the threads wait on around the wait-for cycle (rotated to start at
       // the smallest name, so it does not depend on which thread is first), else every wait.
       const cyc = waitForCycle(outcome.blocked);
-      const waits = (cyc ? cyc.map(([, q]) => q.name) : outcome.blocked.map((t) => t.blockedOn?.name ?? '?')).slice();
-      let k = 0;
-      for (let i = 1; i < waits.length; i++) if (waits[i]! < waits[k]!) k = i;
-      const key = cyc ? [...waits.slice(k), ...waits.slice(0, k)].join('->') : [...new Set(waits)].sort().join(',');
+      const waits = cyc ? cyc.map(([, q]) => q.name) : outcome.blocked.map((t) => t.blockedOn?.name ?? '?');
       const described = cyc ? cyc.map(([t, q]) => `${t.name} waits for ${q.name}`).join(', held by the next; ') : names;
       result.violation = {
-        signature: `DEADLOCK ${key}`,
+        signature: deadlockSignature(waits, cyc !== null),
         invariant: 'deadlock',
         kind: 'DEADLOCK',
         message: cyc ? `wait-for cycle: ${described}, held by the first` : `every thread is blocked: ${names}`,
@@ -1116,7 +1103,7 @@ function runOnFreshMachine(program: Program, opts: RunOptions): RunResult {
       };
     } else if (outcome.kind === 'budget') {
       result.violation = {
-        signature: 'LIVELOCK step-budget',
+        signature: LIVELOCK_SIGNATURE,
         invariant: 'step-budget',
         kind: 'LIVELOCK',
         message: `no progress within ${outcome.steps} scheduler steps`,

@@ -9,8 +9,9 @@
 // minimized one when it is ready), so nothing is lost if the process dies.
 
 import { Worker } from 'node:worker_threads';
-import { Store, findingId } from '../../corpus/store.js';
-import type { RunViolation } from '../exec/run.js';
+import { Store } from '../../corpus/store.js';
+import { findingId } from '../report/signature.js';
+import type { RunViolation } from '../report/violation.js';
 import type { Program, ScheduleStrategy } from '../prog/types.js';
 import type { BugName } from '../sim/bugs.js';
 import { makeRepro, reproJson } from '../repro/repro.js';

@@ -6,7 +6,8 @@
 // clock stopped is a timeout: both are counted apart and never reported as
 // kernel bugs. The coverage of the run is left in covMap for the caller.
 
-import { type RunViolation, runProgram } from '../exec/run.js';
+import { runProgram } from '../exec/run.js';
+import type { RunViolation } from '../report/violation.js';
 import type { Program } from '../prog/types.js';
 import type { BugSet } from '../sim/bugs.js';
 import { covReset } from '../sim/cov.js';

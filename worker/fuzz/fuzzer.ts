@@ -4,7 +4,7 @@
 // a cluster worker process; whoever drives it shares corpus entries between
 // loops with addInput().
 
-import type { RunViolation } from '../exec/run.js';
+import type { RunViolation } from '../report/violation.js';
 import type { Program, ScheduleStrategy } from '../prog/types.js';
 import type { BugSet } from '../sim/bugs.js';
 import { covMap } from '../sim/cov.js';

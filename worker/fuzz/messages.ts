@@ -2,7 +2,7 @@
 // other (structured-clone plain data). The cluster speaks the same content
 // over NATS, encoded with proto/foliofuzz.proto.
 
-import type { RunViolation } from '../exec/run.js';
+import type { RunViolation } from '../report/violation.js';
 import type { Program, ScheduleStrategy } from '../prog/types.js';
 
 export interface WorkerStart {

@@ -3,13 +3,14 @@
 // keep how often and when it was seen and the first program that hit it,
 // which is the one the minimizer shrinks.
 
-import type { RunViolation } from '../exec/run.js';
+import type { InvariantKind } from '../report/signature.js';
+import type { RunViolation } from '../report/violation.js';
 import type { Program } from '../prog/types.js';
 
 export interface FindingRecord {
   signature: string;
   invariant: string;
-  kind: string;
+  kind: InvariantKind;
   message: string;
   count: number;
   firstExec: number;

@@ -1,7 +1,8 @@
 // The native reproducer: a program, the switches under which it fails, and the
 // failure it must show again. Plain JSON, so it can be filed with a bug report.
 
-import { runProgram, type RunViolation } from '../exec/run.js';
+import { runProgram } from '../exec/run.js';
+import type { RunViolation } from '../report/violation.js';
 import { ProgramInputError } from '../prog/errors.js';
 import type { Program } from '../prog/types.js';
 import { validateProgram } from '../prog/validate.js';

@@ -4,21 +4,9 @@
 // runs of the same bug (no offsets, sizes, thread ids or step counts), so that
 // triage can deduplicate on it. Nothing here knows which bug switches are on.
 
+import { type InvariantKind, checkSignature, siteName } from '../report/signature.js';
+import type { ThreadStack } from '../report/violation.js';
 import type { Sched, SimThread } from './sched.js';
-
-/** The class of a violation, the first word of a signature. */
-export type InvariantKind =
-  | 'WARN' // a WARN_ON the kernel has at this site
-  | 'BUG' // a BUG_ON / VM_BUG_ON the kernel has at this site
-  | 'INVARIANT' // a state invariant the sim checks beyond the kernel's own
-  | 'DATA' // the data oracle: a read returned bytes the model does not hold
-  | 'DEADLOCK'
-  | 'LIVELOCK';
-
-export interface ThreadStack {
-  thread: string;
-  frames: string[];
-}
 
 export class Violation extends Error {
   constructor(
@@ -35,7 +23,7 @@ export class Violation extends Error {
   }
 
   get signature(): string {
-    return `${this.kind} ${this.invariant} @ ${this.site}`;
+    return checkSignature(this.kind, this.invariant, this.site);
   }
 }
 
@@ -50,7 +38,7 @@ export function siteOf(t: SimThread | null, innermost: string): string {
       if (f[i] !== innermost) parts.push(f[i]!);
     }
   }
-  return parts.join('<-');
+  return siteName(parts);
 }
 
 export function stacksOf(s: Sched): ThreadStack[] {
