@@ -15,6 +15,8 @@ if (!port) throw new Error('campaign-worker: not started as a worker thread');
 let fuzzer: Fuzzer | null = null;
 let start: WorkerStart | null = null;
 let running = false;
+/** Executions run so far, against start.maxExecs. */
+let execs = 0;
 const minimizeQueue: Extract<ToWorker, { type: 'minimize' }>[] = [];
 
 function post(m: FromWorker): void {
@@ -34,7 +36,12 @@ function loop(): void {
   if (!start || !fuzzer) return;
   const job = minimizeQueue.shift();
   if (job) post(minimize(job, bugsOf(start.bugs)));
-  else if (running) post(runBatch(fuzzer, start.batchMs));
+  else if (running) {
+    const report = runBatch(fuzzer, start.batchMs, start.maxExecs > 0 ? start.maxExecs - execs : 0);
+    execs += report.execs;
+    if (start.maxExecs > 0 && execs >= start.maxExecs) running = false;
+    post(report);
+  }
   if (running || minimizeQueue.length) setImmediate(loop);
 }
 

@@ -140,7 +140,7 @@ class EmbeddedCampaign {
       this.workers.push(w);
       this.send(i, {
         type: 'start', seed: (this.opts.seed + i * 0x9e3779b1) >>> 0, bugs: this.opts.bugs, feedback: this.opts.feedback,
-        timeoutMs: this.opts.timeoutMs ?? 2000, batchMs: BATCH_MS,
+        timeoutMs: this.opts.timeoutMs ?? 2000, batchMs: BATCH_MS, maxExecs: this.opts.maxExecs ?? 0,
         ...(this.opts.schedule ? { schedule: this.opts.schedule } : {}),
       });
     }

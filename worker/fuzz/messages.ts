@@ -14,6 +14,12 @@ export interface WorkerStart {
   timeoutMs: number;
   /** How long a batch of executions runs before the worker reports. */
   batchMs: number;
+  /**
+   * Run at most this many executions, then idle (0: no limit): a one-worker
+   * campaign with --max-execs runs exactly that many, whatever the batch
+   * timing, so a fixed seed gives the same campaign every time.
+   */
+  maxExecs: number;
 }
 
 export interface SharedInput {
