@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { describeOp, runProgram } from '../../worker/exec/run.js';
+import { runProgram } from '../../worker/exec/run.js';
+import { describeOp } from '../../worker/prog/describe.js';
 import { ProgramInputError } from '../../worker/prog/errors.js';
 import type { SimConfig } from '../../worker/prog/types.js';
 import { parseXfsIoScript } from '../../worker/prog/xfs-io.js';

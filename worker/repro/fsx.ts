@@ -3,7 +3,7 @@
 // fsx's op set. fsx writes its own data pattern, so fill bytes do not carry
 // over. Anything else is refused naming the op that does not fit.
 
-import { describeOp } from '../exec/run.js';
+import { describeOp } from '../prog/describe.js';
 import type { Op } from '../prog/types.js';
 import { ExportError } from './errors.js';
 import type { Repro } from './repro.js';

@@ -7,15 +7,7 @@ import { ProgramInputError } from '../prog/errors.js';
 import type { Program } from '../prog/types.js';
 import { validateProgram } from '../prog/validate.js';
 import { BUG_SWITCHES, type BugName } from '../sim/bugs.js';
-
-/**
- * The simulator's behaviour version. Bump the number whenever a change to
- * worker/sim or worker/exec can change what an existing program does (another
- * interleaving at a choice point, another signature or result): a replay
- * decision list recorded under an older version may then go elsewhere, and
- * replayRepro callers can warn when the versions differ.
- */
-export const SIM_VERSION = 'foliofuzz-sim/6';
+import { SIM_VERSION } from '../sim/version.js';
 
 export interface Repro {
   format: 'foliofuzz-repro';

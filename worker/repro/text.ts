@@ -3,7 +3,8 @@
 // frames of the thread switched away from at every context switch, and the
 // violation with every thread's stack.
 
-import { describeOp, runProgram } from '../exec/run.js';
+import { runProgram } from '../exec/run.js';
+import { describeOp } from '../prog/describe.js';
 import type { Decision, Program } from '../prog/types.js';
 import type { SimThread } from '../sim/sched.js';
 import type { Repro } from './repro.js';

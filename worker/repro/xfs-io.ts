@@ -3,7 +3,7 @@
 // command for become '#' comment lines saying what the sim did there. xfs_io
 // works on one fd, so a program with several files or fds is refused.
 
-import { describeOp } from '../exec/run.js';
+import { describeOp } from '../prog/describe.js';
 import type { Op, Program } from '../prog/types.js';
 import { ExportError } from './errors.js';
 import type { Repro } from './repro.js';

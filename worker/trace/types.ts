@@ -45,12 +45,14 @@ export type TraceEvent =
    */
   | { e: 'ret'; t: number; i: number; ret: number; data?: Uint8Array; stored?: number; sizes?: number[]; unsettled?: ByteRanges }
   /**
-   * AIO iocb completed with `ret`; for a read, the bytes (ret of them). The
-   * sim reports the completion where it happens, possibly inside another op;
-   * the native executor when io_getevents reaps it, which is later: an I/O in
-   * flight longer than it was is only ever judged more leniently.
+   * The AIO that op i of thread t submitted (aio_write/aio_read; iocb ids
+   * may be reused, submissions may not) completed with `ret`; for a read, the
+   * bytes (ret of them). The sim reports the completion where it happens,
+   * possibly inside another op; the native executor when io_getevents reaps
+   * it, which is later: an I/O in flight longer than it was is only ever
+   * judged more leniently.
    */
-  | { e: 'aio'; iocb: number; ret: number; data?: Uint8Array }
+  | { e: 'aio'; t: number; i: number; ret: number; data?: Uint8Array }
   /** An injected fault failed a data I/O of `file` over [pos, pos+len): a bio or a fuse request; writeback: it was writeback's. */
   | { e: 'ioerr'; file: number; pos: number; len: number; write: boolean; writeback: boolean }
   /** A writeback error was recorded on the file's mapping (mapping_set_error): fsync will report it. */
@@ -64,9 +66,9 @@ export type TraceEvent =
   /**
    * SIM ONLY: a direct write found cached data it could not drop
    * (kiocb_invalidate_pages failed) and went on as a buffered write over
-   * [pos, pos+len).
+   * [pos, pos+len); t: the program thread it ran in.
    */
-  | { e: 'fallback'; file: number; pos: number; len: number }
+  | { e: 'fallback'; file: number; pos: number; len: number; t?: number }
   /**
    * SIM ONLY: bytes of the file's cached folios that a store through a
    * mapping wrote past EOF and nothing has zeroed yet (post-eof-stores.ts),
@@ -80,9 +82,10 @@ export type TraceEvent =
   /**
    * After the program: the file read back through the page cache (`cache`),
    * after dropping the caches (`drop_caches`), after a clean unmount and
-   * mount (`remount`).
+   * mount (`remount`). err: reading it back failed (-errno); data is what
+   * came before the error.
    */
-  | { e: 'final'; file: number; via: FinalVia; data: Uint8Array }
+  | { e: 'final'; file: number; via: FinalVia; data: Uint8Array; err?: number }
   /** A kernel log line the run caused (the native executor reads /dev/kmsg). */
   | { e: 'klog'; level: number; text: string };
 

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OwnWrites } from '../../../worker/exec/own-writes.js';
+import { OwnWrites } from '../../../worker/oracle/own-writes.js';
 import { runProgram } from '../../../worker/exec/run.js';
 import type { Op, Program } from '../../../worker/prog/types.js';
 

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { DurableFile } from '../../../worker/exec/durability.js';
-import { ShadowFile } from '../../../worker/exec/shadow.js';
+import { DurableFile } from '../../../worker/oracle/durability.js';
+import { ShadowFile } from '../../../worker/oracle/shadow.js';
 import type { Op, SimConfig } from '../../../worker/prog/types.js';
 import { ExportError } from '../../../worker/repro/errors.js';
 import { exportRepro } from '../../../worker/repro/export.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ShadowFile } from '../../../worker/exec/shadow.js';
+import { ShadowFile } from '../../../worker/oracle/shadow.js';
 import { runProgram } from '../../../worker/exec/run.js';
 import type { Op, Program } from '../../../worker/prog/types.js';
 

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ProgramInputError } from '../../../worker/prog/errors.js';
-import { makeRepro, parseRepro, replayRepro, reproJson, SIM_VERSION } from '../../../worker/repro/repro.js';
+import { makeRepro, parseRepro, replayRepro, reproJson } from '../../../worker/repro/repro.js';
+import { SIM_VERSION } from '../../../worker/sim/version.js';
 import { knownRepros } from './known.js';
 
 const known = knownRepros();

@@ -85,6 +85,8 @@ export class AddressSpace {
   mkclean: ((f: Folio) => void) | null = null;
   /** Told when direct I/O left stale page cache over [pos, pos+len) (dio_warn_stale_pagecache). */
   onStalePagecache: ((pos: number, len: number) => void) | null = null;
+  /** Told when mapping_set_error recorded a writeback error. */
+  onSetError: (() => void) | null = null;
   /** Told when a direct write's invalidation before the write failed over [pos, pos+len): it falls back to buffered I/O. */
   onDioInvalidateFailed: ((pos: number, len: number) => void) | null = null;
   /** unmap_mapping_folio: zap every pte of one folio; set by the mm layer. */
@@ -232,6 +234,7 @@ export function foliosInRange(mapping: AddressSpace, first: number, last: number
 export function mappingSetError(mapping: AddressSpace, err: number): void {
   if (err === 0) return;
   errseqSet(mapping.wbErr, err);
+  mapping.onSetError?.();
   cov(C_SET_ERROR);
   mapping.asFlags |= err === -ENOSPC ? AS_ENOSPC : AS_EIO;
 }

@@ -1,0 +1,100 @@
+// Asynchronous direct I/O: an AIO is in flight from its submission to its
+// completion, and while it is, what it touches is undecided: a read over it
+// may see either side, a change of the file under it races with it. Its
+// effect reaches the shadow when it completes.
+
+import type { Op } from '../../prog/types.js';
+import { EIO } from '../../sim/errno.js';
+import type { InflightAio, Model, Raise } from '../model.js';
+import type { ShadowFile } from '../shadow.js';
+import { directEnd, directStart } from './collisions.js';
+import { fuseWriteNotTaken } from './effects.js';
+import { checkRead } from './reads.js';
+
+/** Whether an AIO write in flight (or completed during this op) may decide what [off, off+len) of the file reads. */
+export function aioWriteInFlight(m: Model, shadow: ShadowFile, off: number, len: number): boolean {
+  for (const a of m.aio.values()) {
+    if (!a.write || (a.done && a.completedInOp !== m.opCount) || a.shadow !== shadow) continue;
+    if (a.off < off + len && a.off + a.len > off) return true;
+    // An extending write changes the size too (iomap_dio_complete sets
+    // i_size before the iocb completes): a read reaching past the size the
+    // shadow knows may see the new size, holes before the write included.
+    if (a.off + a.len > shadow.size && off + len > shadow.size) return true;
+  }
+  return false;
+}
+
+/** A synchronous op changed the file: AIO writes in flight on it now race with that change. */
+export function noteChange(m: Model, shadow: ShadowFile, by: InflightAio | null = null): void {
+  for (const a of m.aio.values()) {
+    if (!a.write || a.shadow !== shadow || a === by) continue;
+    if (!a.done) a.conflicted = true;
+    // It completed while this op ran: its bios and this op's may have reached the file in either
+    // order. A failed one too: the bios before the one that failed may have landed after this op's.
+    else if (a.completedInOp === m.opCount) {
+      if (a.result > 0) shadow.forget(a.off, a.result);
+      else if (a.result === -EIO) shadow.forget(a.off, a.len);
+    }
+  }
+}
+
+/** io_submit of op i of thread t: in flight from now, under its iocb id (a reused id replaces the entry). */
+export function aioSubmitted(m: Model, t: number, i: number, op: Extract<Op, { op: 'aio_write' | 'aio_read' }>): void {
+  const desc = m.fds[op.fd]!;
+  const write = op.op === 'aio_write';
+  const shadow = m.shadows[desc.file]!;
+  const a: InflightAio = {
+    t, i, write, off: op.off, len: op.len, fill: write ? op.fill : 0, file: desc.file, shadow, done: false,
+    submitVersion: shadow.version, conflicted: false, completedInOp: -1, result: 0,
+    directStart: write && desc.direct ? directStart(m, desc.file) : -1,
+  };
+  m.aio.set(op.iocb, a);
+  m.submissions.set(submissionKey(t, i), a);
+}
+
+function submissionKey(t: number, i: number): string {
+  return `${t}:${i}`;
+}
+
+/** The AIO op i of thread t submitted completed with ret (a read: data, ret bytes): its effect, or its check. */
+export function aioCompleted(m: Model, raise: Raise, t: number, i: number, ret: number, data: Uint8Array | undefined): void {
+  const key = submissionKey(t, i);
+  const a = m.submissions.get(key);
+  if (!a || a.done) return;
+  m.submissions.delete(key);
+  a.done = true;
+  a.result = ret;
+  if (a.directStart >= 0) directEnd(m, a.file, a.directStart);
+  a.completedInOp = m.opCount;
+  if (a.write) aioWriteCompleted(m, a, ret);
+  else if (a.shadow.version === a.submitVersion && !m.opInProgressWrites) {
+    // Nothing changed the file while the read was in flight: it must see the shadow.
+    checkRead(m, raise, 'aio_read', 'iomap_dio_complete', a.shadow, a.off, a.len, data ?? new Uint8Array(0), ret);
+  }
+}
+
+function aioWriteCompleted(m: Model, a: InflightAio, ret: number): void {
+  if (((ret > 0 && ret < a.len) || ret === -EIO) && a.directStart < 0 && m.fs.refusedWriteUnsettlesFolios) {
+    fuseWriteNotTaken(m, a.file, a.off, a.len, Math.max(0, ret));
+  }
+  if (ret > 0) {
+    a.shadow.fill(a.off, ret, a.fill);
+    if (a.conflicted) a.shadow.forget(a.off, ret);
+    noteChange(m, a.shadow, a);
+    // The op under way may change the same bytes again before it ends.
+    if (m.checkReads) m.durable?.[a.file]?.note(a.shadow);
+  } else if (ret === -EIO) {
+    // Some of its bios may have landed, racing with other AIOs in flight;
+    // no invalidation follows a failed write (iomap_dio_complete).
+    a.shadow.forget(a.off, a.len);
+    noteChange(m, a.shadow, a);
+    if (a.directStart >= 0) m.noteCacheDiskSplit(a.file, a.off, a.len);
+    // What landed may reach the disk whatever the op under way does next (a truncate forgets it).
+    if (m.checkReads) m.durable?.[a.file]?.note(a.shadow);
+  }
+}
+
+/** io_getevents collected iocb `id`: it is no longer in flight under that id. */
+export function aioReaped(m: Model, id: number): void {
+  m.aio.delete(id);
+}

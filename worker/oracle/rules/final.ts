@@ -1,0 +1,94 @@
+// After the program: every file read back through the page cache must equal
+// the shadow (sequential programs); after a clean remount (or, on a real
+// kernel, after dropping the caches) the disk must hold it too. For several
+// threads, where the shadow cannot follow the schedule, what holds for any
+// schedule is checked: what the page cache showed is what reached the disk.
+
+import { errname } from '../../sim/errno.js';
+import type { FinalVia } from '../../trace/types.js';
+import type { Model, Raise } from '../model.js';
+
+/** How each read-back names its findings: the op-like name and the kernel function. */
+const READ_BACK: Record<FinalVia, { what: string; fn: string }> = {
+  cache: { what: 'final', fn: 'filemap_read' },
+  drop_caches: { what: 'drop-caches', fn: 'drop_pagecache_sb' },
+  remount: { what: 'remount', fn: 'sync_filesystem' },
+};
+
+export function readBack(m: Model, raise: Raise, file: number, via: FinalVia, data: Uint8Array, err: number | undefined): void {
+  if (via === 'cache') readBackCached(m, raise, file, data, err);
+  else readBackDisk(m, raise, file, via, data);
+}
+
+function readBackCached(m: Model, raise: Raise, file: number, data: Uint8Array, err: number | undefined): void {
+  const name = m.program.files[file]!.name;
+  if (err !== undefined && err < 0) raise('DATA', 'final:read-error', 'filemap_read', `reading ${name} back failed: ${errname(err)}`);
+  m.cached[file] = { data, postEof: postEofAtReadBack(m, file, data.length) };
+  if (m.checkReads) compareWithShadow(m, raise, file, data, READ_BACK.cache.what, READ_BACK.cache.fn);
+}
+
+function readBackDisk(m: Model, raise: Raise, file: number, via: FinalVia, data: Uint8Array): void {
+  const { what, fn } = READ_BACK[via];
+  if (m.checkReads) {
+    if (!m.shadows[file]!.lostWrites) compareWithShadow(m, raise, file, data, what, fn);
+    return;
+  }
+  const cached = m.cached[file];
+  if (!cached) return;
+  const failed = m.failedWrites[file];
+  // Order-independent, so it holds for any schedule: what the page cache showed is what reached the
+  // disk, except where a write failed (the cache may keep what the disk never got), and stores past EOF
+  // that an extension exposed unzeroed (the cache may show them, the disk zeroes; the sim says where,
+  // and without it any byte a store put past EOF may differ).
+  const excused = [...(failed ?? []), ...cached.postEof];
+  compareCachedWithDisk(raise, cached.data, data, m.program.files[file]!.name, failed !== undefined, excused, what, fn);
+}
+
+/**
+ * The cached bytes of [0, len) that a store through a mapping made past EOF
+ * and an extension exposed unzeroed, when the file was read back: the cache
+ * may show them, the disk zeroes. A trace without the sim's posteof events
+ * cannot tell which: then every byte the program stored through a mapping.
+ */
+function postEofAtReadBack(m: Model, file: number, len: number): [number, number][] {
+  if (!m.hints) {
+    return m.program.threads.flatMap((t) => t.ops.flatMap((o): [number, number][] => (o.op === 'mwrite' ? [[o.off, o.off + o.len]] : [])));
+  }
+  const out: [number, number][] = [];
+  for (const [a, b] of m.postEof[file]!) if (Math.min(b, len) > a) out.push([a, Math.min(b, len)]);
+  return out;
+}
+
+function compareCachedWithDisk(
+  raise: Raise, cached: Uint8Array, disk: Uint8Array, name: string, writesFailed: boolean, excused: [number, number][], what: string, fn: string,
+): void {
+  // After a failed write the on-disk size may lag the cached one: only the common part is judged.
+  if (!writesFailed && cached.length !== disk.length) {
+    raise('DATA', `${what}:size`, fn, `${name} was ${cached.length} bytes in the page cache, ${disk.length} after ${what}`);
+  }
+  const n = Math.min(cached.length, disk.length);
+  // The common case is equal contents: let the native compare say so before the byte walk.
+  if (bytesEqual(cached, disk, n)) return;
+  for (let d = 0; d < n; d++) {
+    if (cached[d] !== disk[d] && !excused.some(([a, b]) => d >= a && d < b)) {
+      raise('DATA', `${what}:mismatch`, fn,
+        `${name} byte ${d} was 0x${cached[d]!.toString(16)} in the page cache, 0x${(disk[d] ?? 0).toString(16)} after ${what}`);
+    }
+  }
+}
+
+function compareWithShadow(m: Model, raise: Raise, file: number, got: Uint8Array, what: string, fn: string): void {
+  const shadow = m.shadows[file]!;
+  const want = shadow.view(0, shadow.size);
+  const name = m.program.files[file]!.name;
+  if (got.length !== want.length) raise('DATA', `${what}:size`, fn, `${name} is ${got.length} bytes, expected ${want.length}`);
+  const d = shadow.firstDifferenceAt(0, got);
+  if (d >= 0) {
+    raise('DATA', `${what}:mismatch`, fn, `${name} byte ${d} is 0x${(got[d] ?? 0).toString(16)}, expected 0x${(want[d] ?? 0).toString(16)}`);
+  }
+}
+
+/** Whether the first n bytes of a and b are equal (a native compare over views, no copy). */
+function bytesEqual(a: Uint8Array, b: Uint8Array, n: number): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, n).equals(Buffer.from(b.buffer, b.byteOffset, n));
+}
