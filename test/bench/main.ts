@@ -14,6 +14,10 @@
 //        engine (real nats-server and coordinator), and the coordinator's CPU per
 //        1,000 execs/s under synthetic results (test/bench/cluster.ts)
 //        [--seconds SEC] [--results N].
+// With `--against REV [--rounds N]` the sections run on REV, checked out and
+// built in a temporary directory, and on this tree, alternately in child
+// processes, N rounds (default 3); the medians of every rate and their ratio
+// are printed (test/bench/against.ts).
 // To add a section, write `async function benchFoo(opts: BenchOptions): Promise<SectionResult>`
 // and register it in SECTIONS.
 //
@@ -33,6 +37,7 @@ import { fileURLToPath } from 'node:url';
 
 import { findXfsIo } from '../differential/real-xfs-io.js';
 import { SEED_SWITCHES, benchFuzz } from './fuzz.js';
+import { benchAgainst } from './against.js';
 import { benchCluster } from './cluster.js';
 import { type BugName, findBug } from '../../worker/sim/bugs.js';
 import { Rng } from '../differential/script-gen.js';
@@ -244,7 +249,8 @@ interface ParsedArgs {
 function usage(): string {
   const lines = Object.entries(SECTIONS).map(([k, s]) => `  ${k.padEnd(8)} ${s.describe}`);
   return [
-    'usage: npm run bench -- [SECTION...] [--commands N] [--seed N] [--fs ext4,xfs]',
+    'usage: npm run bench -- [SECTION...] [--commands N] [--seed N] [--fs ext4,xfs] [--against REV [--rounds N]]',
+    '       --against REV: the same sections on REV (built in a temporary directory) and on this tree, alternately',
     '       fuzz: [--trials N] [--budget SEC] [--workers N] [--off SEC] [--switches a,b] [--modes feedback,baseline]',
     '       cluster: [--seconds SEC] [--results N]',
     `sections (default: ${DEFAULT_SECTIONS.join(' ')}):`,
@@ -316,7 +322,36 @@ function parseArgs(argv: string[]): ParsedArgs {
   return { sections: sections.length > 0 ? sections : DEFAULT_SECTIONS, opts };
 }
 
+/** `--against REV [--rounds N]`: split off, with what the sections get. */
+function againstArgs(argv: string[]): { rev: string; rounds: number; rest: string[] } | null {
+  const i = argv.indexOf('--against');
+  if (i < 0) return null;
+  const rev = argv[i + 1];
+  if (rev === undefined || rev.startsWith('-')) throw new Error('--against needs a revision');
+  const rest = [...argv.slice(0, i), ...argv.slice(i + 2)];
+  const j = rest.indexOf('--rounds');
+  let rounds = 3;
+  if (j >= 0) {
+    rounds = Number(rest[j + 1]);
+    if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
+    rest.splice(j, 2);
+  }
+  return { rev, rounds, rest };
+}
+
 async function main(argv: string[]): Promise<number> {
+  let against: ReturnType<typeof againstArgs>;
+  try {
+    against = againstArgs(argv);
+    if (against) parseArgs(against.rest);
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message}\n${usage()}`);
+    return 2;
+  }
+  if (against) {
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
+    return benchAgainst({ root, rev: against.rev, rounds: against.rounds, args: against.rest, log: (l) => console.log(l) });
+  }
   let parsed: ParsedArgs;
   try {
     parsed = parseArgs(argv);
