@@ -4,7 +4,7 @@
 // and a power cut or a remount replaced by what it may only have stood in
 // for (dropping the page cache), which every export can express.
 
-import { fieldsOfKind, opFields, opValues } from '../prog/ops.js';
+import { fieldsOfKind, isByteKind, opFields, opValues } from '../prog/ops.js';
 import type { Op, Program } from '../prog/types.js';
 import { clone, type OpPos } from './minimize-edit.js';
 
@@ -76,7 +76,8 @@ export function simplifyCandidates(p: Program, pos: OpPos, faultsOnly: boolean):
   const edits: Edit[] = weakerOps(op).map((by) => replaceOp(pos, by));
   // Offsets and sizes before lengths: the greedy passes keep what works first, so the order shapes the result.
   const fields = opFields(op.op);
-  for (const f of [...fields.filter((x) => x.kind === 'offset' || x.kind === 'size'), ...fields.filter((x) => x.kind === 'length')]) {
+  const positions = fields.filter((f) => isByteKind(f.kind) && f.kind !== 'length');
+  for (const f of [...positions, ...fields.filter((x) => x.kind === 'length')]) {
     const v = values[f.name];
     if (typeof v === 'number') for (const x of smallerValues(v, p, f.kind === 'length')) edits.push(editField(pos, f.name, x));
   }
