@@ -3,6 +3,7 @@
 // storage bugs need (AIO in flight, injected I/O errors, writeback and reclaim
 // racing with writes, unwritten extents, holes, mmap stores, truncation).
 
+import { isAioSubmit } from '../prog/ops.js';
 import {
   PROGRAM_VERSION,
   type FallocMode,
@@ -11,6 +12,7 @@ import {
   type InodeKind,
   type MmapProt,
   type Op,
+  type OpName,
   type Program,
   type Schedule,
   type SimConfig,
@@ -21,10 +23,8 @@ import type { FuzzRng } from './rng.js';
 export const SECTOR = 512;
 export const PAGE = 4096;
 
-type OpKind = Op['op'];
-
 /** Op mix: writes and reads dominate; the race ingredients are frequent enough to meet each other. */
-export const GEN_WEIGHTS: readonly (readonly [OpKind, number])[] = [
+export const GEN_WEIGHTS: readonly (readonly [OpName, number])[] = [
   ['pwrite', 18], ['pread', 12], ['truncate', 5], ['fallocate', 9], ['copy_range', 1],
   ['fsync', 4], ['fdatasync', 1], ['sync_file_range', 1.5], ['fadvise_dontneed', 1.5],
   ['drop_caches', 3], ['evict', 1], ['remount', 0.5], ['close_open', 1],
@@ -34,7 +34,7 @@ export const GEN_WEIGHTS: readonly (readonly [OpKind, number])[] = [
 ];
 
 /** What happens around a scene: the ops that meet its state. */
-const SCENE_WEIGHTS: readonly (readonly [OpKind, number])[] = [
+const SCENE_WEIGHTS: readonly (readonly [OpName, number])[] = [
   ['pwrite', 10], ['pread', 8], ['truncate', 3], ['fallocate', 4], ['fsync', 2], ['mmap', 1], ['mwrite', 2],
   ['writeback_kick', 1], ['reclaim', 1],
 ];
@@ -159,11 +159,11 @@ export class OpGen {
   }
 
   /** One op of `kind` for thread `t`, or null when it has nothing to act on. */
-  op(kind: OpKind, t: number): Op | null {
+  op(kind: OpName, t: number): Op | null {
     return this.record(this.make(kind, t));
   }
 
-  private make(kind: OpKind, t: number): Op | null {
+  private make(kind: OpName, t: number): Op | null {
     const r = this.rng;
     const fd = r.int(this.fds.length);
     const bs = this.config.blockSize;
@@ -314,7 +314,7 @@ export class OpGen {
   private neighbourIo(aio: Op): Op {
     const r = this.rng;
     const bs = this.config.blockSize;
-    const at = aio.op === 'aio_write' || aio.op === 'aio_read' ? aio.off : this.focus;
+    const at = isAioSubmit(aio) ? aio.off : this.focus;
     const off = Math.max(0, at + r.pick([bs, bs, bs, -bs, 0]));
     const fd = this.fdOf(r.chance(0.6));
     const op: Op = r.chance(0.7)
@@ -516,7 +516,7 @@ export class OpGen {
     let guard = 0;
     while (ops.length < nops && guard++ < nops * 20) {
       const waiting = (this.pending[t]?.length ?? 0) > 0;
-      const kind: OpKind = waiting && r.chance(0.3) ? 'aio_wait' : r.weighted(GEN_WEIGHTS);
+      const kind: OpName = waiting && r.chance(0.3) ? 'aio_wait' : r.weighted(GEN_WEIGHTS);
       if (r.chance(0.3)) {
         ops.push(...this.scene(t));
         continue;

@@ -4,20 +4,21 @@
 // and a power cut or a remount replaced by what it may only have stood in
 // for (dropping the page cache), which every export can express.
 
+import { fieldsOfKind, isByteKind, opFields, opValues } from '../prog/ops.js';
 import type { Op, Program } from '../prog/types.js';
 import { clone, type OpPos } from './minimize-edit.js';
 
 /** A candidate edit of the current program, or null where it changes nothing. */
 export type Edit = (p: Program) => Program | null;
 
-const OFFSET_FIELDS = ['off', 'offIn', 'offOut', 'size'] as const;
-const LENGTH_FIELDS = ['len'] as const;
-
 function pow2Floor(v: number): number {
   return v < 1 ? 0 : 2 ** Math.floor(Math.log2(v));
 }
 
-/** Smaller values for a byte field, the simplest first. */
+/**
+ * Smaller values for a byte field, the simplest first: an offset or a size
+ * may go to 0, a length stays above it (0 bytes is another op).
+ */
 function smallerValues(v: number, p: Program, isLength: boolean): number[] {
   const { blockSize, folioMax } = p.config;
   const alignDown = (a: number): number => Math.floor(v / a) * a;
@@ -40,8 +41,14 @@ function editField(pos: OpPos, field: string, value: number | undefined): Edit {
   };
 }
 
+/** The fill byte of the program's first op that has one. */
 function firstFill(p: Program): number | undefined {
-  for (const t of p.threads) for (const op of t.ops) if ('fill' in op) return op.fill;
+  for (const t of p.threads) {
+    for (const op of t.ops) {
+      const f = fieldsOfKind(op.op, 'fill')[0];
+      if (f !== undefined) return opValues(op)[f] as number;
+    }
+  }
   return undefined;
 }
 
@@ -65,24 +72,24 @@ export function simplifyCandidates(p: Program, pos: OpPos, faultsOnly: boolean):
   const op: Op = p.threads[pos.thread]!.ops[pos.index]!;
   if (op.op === 'fail_bio') return faultsOnly ? [editField(pos, 'skip', 0), editField(pos, 'short', undefined)] : [];
   if (faultsOnly) return [];
-  const rec = op as Record<string, unknown>;
+  const values = opValues(op);
   const edits: Edit[] = weakerOps(op).map((by) => replaceOp(pos, by));
-  for (const f of OFFSET_FIELDS) {
-    const v = rec[f];
-    if (typeof v === 'number') for (const x of smallerValues(v, p, false)) edits.push(editField(pos, f, x));
-  }
-  for (const f of LENGTH_FIELDS) {
-    const v = rec[f];
-    if (typeof v === 'number') for (const x of smallerValues(v, p, true)) edits.push(editField(pos, f, x));
+  // Offsets and sizes before lengths: the greedy passes keep what works first, so the order shapes the result.
+  const fields = opFields(op.op);
+  const positions = fields.filter((f) => isByteKind(f.kind) && f.kind !== 'length');
+  for (const f of [...positions, ...fields.filter((x) => x.kind === 'length')]) {
+    const v = values[f.name];
+    if (typeof v === 'number') for (const x of smallerValues(v, p, f.kind === 'length')) edits.push(editField(pos, f.name, x));
   }
   const fill = firstFill(p);
-  if ('fill' in op && fill !== undefined && fill !== op.fill) {
+  for (const f of fieldsOfKind(op.op, 'fill')) {
+    if (fill === undefined || fill === values[f]) continue;
     edits.push((q) => {
       const c = clone(q);
-      (c.threads[pos.thread]!.ops[pos.index] as Record<string, unknown>)['fill'] = fill;
+      opValues(c.threads[pos.thread]!.ops[pos.index]!)[f] = fill;
       return c;
     });
   }
-  if ('bsize' in op && op.bsize !== undefined) edits.push(editField(pos, 'bsize', undefined));
+  for (const f of fieldsOfKind(op.op, 'bsize')) if (values[f] !== undefined) edits.push(editField(pos, f, undefined));
   return edits;
 }

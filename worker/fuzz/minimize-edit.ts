@@ -4,6 +4,7 @@
 // the schedule's decisions along: a decision anchored at an op that moved is
 // moved with it, one anchored at an op or a thread that went goes too.
 
+import { ID_SPACES, definedId, fieldsOfKind, opValues, referencedId, rewriteRefs, type IdSpace } from '../prog/ops.js';
 import type { Decision, Op, Program } from '../prog/types.js';
 
 /** Where an op sits: thread and index. */
@@ -23,18 +24,17 @@ export function opPositions(p: Program): OpPos[] {
   return out;
 }
 
-/** A mapping op names its map; an aio op its iocb: cutting the creator must cut the users. */
-function definedRef(op: Op): string | null {
-  if (op.op === 'mmap') return `map:${op.map}`;
-  if (op.op === 'aio_write' || op.op === 'aio_read') return `iocb:${op.iocb}`;
+/** The id an op creates or uses, as `space:id`: cutting the creator (an mmap, an aio submit) must cut the users. */
+function idRef(op: Op, idOf: (op: Op, space: IdSpace) => number | undefined): string | null {
+  for (const space of ID_SPACES) {
+    const id = idOf(op, space);
+    if (id !== undefined) return `${space}:${id}`;
+  }
   return null;
 }
 
-function usedRef(op: Op): string | null {
-  if (op.op === 'mread' || op.op === 'mwrite' || op.op === 'msync' || op.op === 'munmap') return `map:${op.map}`;
-  if (op.op === 'aio_wait') return `iocb:${op.iocb}`;
-  return null;
-}
+const definedRef = (op: Op): string | null => idRef(op, definedId);
+const usedRef = (op: Op): string | null => idRef(op, referencedId);
 
 /** Where a program thread's op (or its end, index = ops.length) went: null when it is gone. */
 type PosMap = (thread: number, index: number) => OpPos | null;
@@ -176,38 +176,31 @@ export function dropEmptyThreads(p: Program): Program {
   });
 }
 
-function fdFields(op: Op): ('fd' | 'fdIn' | 'fdOut')[] {
-  if (op.op === 'copy_range') return ['fdIn', 'fdOut'];
-  return 'fd' in op ? ['fd'] : [];
-}
-
 /** Unused fds and files removed and the rest renumbered; map ids and iocbs renumbered from 0 / 1. */
 export function renumber(p: Program): Program {
   const q = clone(p);
   const ops = q.threads.flatMap((t) => t.ops);
   const usedFds = new Set<number>();
-  for (const op of ops) for (const f of fdFields(op)) usedFds.add((op as Record<string, unknown>)[f] as number);
+  for (const op of ops) for (const f of fieldsOfKind(op.op, 'fd')) usedFds.add(opValues(op)[f] as number);
   const fdMap = new Map<number, number>();
   const fds = q.fds.filter((_, i) => usedFds.has(i));
   q.fds.forEach((_, i) => { if (usedFds.has(i)) fdMap.set(i, fdMap.size); });
   const usedFiles = new Set<number>(fds.map((f) => f.file));
-  for (const op of ops) if (op.op === 'evict') usedFiles.add(op.file);
+  for (const op of ops) for (const f of fieldsOfKind(op.op, 'file')) usedFiles.add(opValues(op)[f] as number);
   const fileMap = new Map<number, number>();
   q.files.forEach((_, i) => { if (usedFiles.has(i)) fileMap.set(i, fileMap.size); });
   q.files = q.files.filter((_, i) => usedFiles.has(i));
   q.fds = fds.map((f) => ({ ...f, file: fileMap.get(f.file)! }));
-  const mapIds = new Map<number, number>();
-  const iocbs = new Map<number, number>();
-  const idOf = (m: Map<number, number>, k: number, base: number): number => {
-    if (!m.has(k)) m.set(k, m.size + base);
+  const ids: Record<IdSpace, Map<number, number>> = { map: new Map(), iocb: new Map() };
+  // Map ids count from 0, iocbs from 1, in order of first appearance.
+  const idBase: Record<IdSpace, number> = { map: 0, iocb: 1 };
+  const idOf = (space: IdSpace, k: number): number => {
+    const m = ids[space];
+    if (!m.has(k)) m.set(k, m.size + idBase[space]);
     return m.get(k)!;
   };
   for (const op of ops) {
-    const rec = op as Record<string, unknown>;
-    for (const f of fdFields(op)) rec[f] = fdMap.get(rec[f] as number)!;
-    if (op.op === 'evict') op.file = fileMap.get(op.file)!;
-    if ('map' in op) op.map = idOf(mapIds, op.map, 0);
-    if ('iocb' in op) op.iocb = idOf(iocbs, op.iocb, 1);
+    rewriteRefs(op, (space, v) => (space === 'fd' ? fdMap.get(v)! : space === 'file' ? fileMap.get(v)! : idOf(space, v)));
   }
   return q;
 }

@@ -3,8 +3,12 @@
 // (fd/file indexes exist, maps and iocbs referenced are defined, iocbs unique,
 // AIO on a direct fd), so a mutant always validates.
 
-import { FALLOC_MODES, type FallocMode, type FdDecl, type Op, type Program, type Thread } from '../prog/types.js';
-import { validateProgram, BLOCK_SIZES, MMAP_PROTS } from '../prog/validate.js';
+import {
+  definedId, fieldKind, fieldsOfKind, isAioSubmit, opValues, referencedId, rewriteRefs,
+  type FieldKind, type IdSpace, type RefSpace,
+} from '../prog/ops.js';
+import { FALLOC_MODES, MMAP_PROTS, type FallocMode, type FdDecl, type Op, type Program, type Thread } from '../prog/types.js';
+import { validateProgram, BLOCK_SIZES } from '../prog/validate.js';
 import { GEN_WEIGHTS, OpGen, PAGE, SECTOR, generateProgram, randomConfig, randomSchedule } from './generate.js';
 import { estimateSizes, interestingValues } from './interesting.js';
 import type { FuzzRng } from './rng.js';
@@ -28,16 +32,20 @@ function allOps(p: Program): Op[] {
   return p.threads.flatMap((t) => t.ops);
 }
 
+/** One past the largest id the ops define in `space`: 0 when they define none. */
+function nextId(ops: readonly Op[], space: IdSpace): number {
+  let next = 0;
+  for (const op of ops) next = Math.max(next, (definedId(op, space) ?? -1) + 1);
+  return next;
+}
+
 /** A generator primed with the program's maps and iocb numbering, to draw ops that fit into it. */
 function opGenFor(p: Program, rng: FuzzRng): OpGen {
   const g = new OpGen(rng, p.config, p.fds, p.files.length);
-  for (const op of allOps(p)) {
-    if (op.op === 'mmap') {
-      g.maps.set(op.map, { fd: op.fd, off: op.off, len: op.len });
-      g.nextMap = Math.max(g.nextMap, op.map + 1);
-    }
-    if (op.op === 'aio_write' || op.op === 'aio_read') g.nextIocb = Math.max(g.nextIocb, op.iocb + 1);
-  }
+  const ops = allOps(p);
+  for (const op of ops) if (op.op === 'mmap') g.maps.set(op.map, { fd: op.fd, off: op.off, len: op.len });
+  g.nextMap = nextId(ops, 'map');
+  g.nextIocb = nextId(ops, 'iocb');
   return g;
 }
 
@@ -60,7 +68,7 @@ const insertOp: Mutator = (p, rng) => {
   const at = rng.int(ops.length + 1);
   ops.splice(at, 0, op);
   // An AIO submit mostly gets its reap somewhere after it.
-  if ((op.op === 'aio_write' || op.op === 'aio_read') && rng.chance(0.8)) {
+  if (isAioSubmit(op) && rng.chance(0.8)) {
     ops.splice(rng.range(at + 1, ops.length), 0, { op: 'aio_wait', iocb: op.iocb });
   }
   return true;
@@ -122,8 +130,6 @@ const dropThread: Mutator = (p, rng) => {
   return true;
 };
 
-const BYTE_FIELDS = new Set(['off', 'len', 'size', 'offIn', 'offOut']);
-
 /** A new value for a byte field: an interesting value, a small step from the old one, or random. */
 function mutateBytes(p: Program, rng: FuzzRng, old: number, eof: number): number {
   const bs = p.config.blockSize;
@@ -140,32 +146,62 @@ function mutateBytes(p: Program, rng: FuzzRng, old: number, eof: number): number
   }
 }
 
+type Value = number | boolean | string;
+/** A new value for a field of one kind, given its old one and the estimated EOF of the op's file. */
+type Draw = (p: Program, rng: FuzzRng, old: Value, eof: number) => Value;
+
+const drawBytes: Draw = (p, rng, old, eof) => mutateBytes(p, rng, old as number, eof);
+
+/** How mutateArg draws each kind; null: never drawn (map and iocb ids tie ops together; repair renumbers them). */
+const DRAW: { [K in FieldKind]: Draw | null } = {
+  offset: drawBytes,
+  length: drawBytes,
+  size: drawBytes,
+  fd: (p, rng) => rng.int(p.fds.length),
+  file: (p, rng) => rng.int(p.files.length),
+  fill: (_p, rng) => rng.range(0, 255),
+  bsize: (p, rng) => rng.pick([1, SECTOR, p.config.blockSize, PAGE, rng.range(1, 8192)]),
+  count: (_p, rng) => rng.range(0, 3),
+  seed: (_p, rng) => rng.int(2 ** 31),
+  syncFlags: (_p, rng) => rng.int(8),
+  fallocMode: (_p, rng) => rng.pick<FallocMode>(FALLOC_MODES),
+  prot: (_p, rng) => rng.pick(MMAP_PROTS),
+  bool: (_p, _rng, old) => !old,
+  mapDef: null,
+  mapRef: null,
+  iocbDef: null,
+  iocbRef: null,
+};
+
+/** How mutateArg draws a new value for the op's field `field`; null: not at all (`op`, ids). */
+function drawFor(op: Op, field: string): Draw | null {
+  const kind = fieldKind(op.op, field);
+  return kind === undefined ? null : DRAW[kind];
+}
+
+/** The estimated EOF of the file of the op's (first) fd before op i of t; 0 for an op without an fd. */
+function eofBefore(p: Program, t: Thread, i: number): number {
+  const op = t.ops[i]!;
+  const fdField = fieldsOfKind(op.op, 'fd')[0];
+  if (fdField === undefined) return 0;
+  const fileOfFd = p.fds.map((d) => d.file);
+  const fd = opValues(op)[fdField] as number;
+  return estimateSizes(fileOfFd, p.files.length, t.ops.slice(0, i))[fileOfFd[fd] ?? 0] ?? 0;
+}
+
 const mutateArg: Mutator = (p, rng) => {
   const t = nonEmptyThread(p, rng);
   if (!t) return false;
   const i = rng.int(t.ops.length);
-  const op = t.ops[i]! as unknown as Record<string, number | boolean | string>;
-  const fields = Object.keys(op).filter((k) => k !== 'op' && k !== 'map' && k !== 'iocb');
+  const op = t.ops[i]!;
+  const values = opValues(op) as Record<string, Value>;
+  // The fields this op has, in its own key order; ids are left alone.
+  const fields = Object.keys(values).filter((k) => drawFor(op, k) !== null);
   if (fields.length === 0) return false;
   const f = rng.pick(fields);
-  const old = op[f];
-  const fileOfFd = p.fds.map((d) => d.file);
-  const before = t.ops.slice(0, i);
-  const fdField = (op['fd'] ?? op['fdIn']) as number | undefined;
-  const eof = fdField === undefined ? 0 : estimateSizes(fileOfFd, p.files.length, before)[fileOfFd[fdField] ?? 0] ?? 0;
-  if (BYTE_FIELDS.has(f)) op[f] = mutateBytes(p, rng, old as number, eof);
-  else if (f === 'fd' || f === 'fdIn' || f === 'fdOut') op[f] = rng.int(p.fds.length);
-  else if (f === 'file') op[f] = rng.int(p.files.length);
-  else if (f === 'fill') op[f] = rng.range(0, 255);
-  else if (f === 'bsize') op[f] = rng.pick([1, SECTOR, p.config.blockSize, PAGE, rng.range(1, 8192)]);
-  else if (f === 'skip') op[f] = rng.range(0, 3);
-  else if (f === 'seed') op[f] = rng.int(2 ** 31);
-  else if (f === 'flags') op[f] = rng.int(8);
-  else if (f === 'mode') op[f] = rng.pick<FallocMode>(FALLOC_MODES);
-  else if (f === 'prot') op[f] = rng.pick(MMAP_PROTS);
-  else if (typeof old === 'boolean') op[f] = !old;
-  else return false;
-  return op[f] !== old;
+  const old = values[f]!;
+  values[f] = drawFor(op, f)!(p, rng, old, eofBefore(p, t, i));
+  return values[f] !== old;
 };
 
 /** Copy `src`'s ops into p's id spaces: fds and files appended, map and iocb ids shifted past p's. */
@@ -180,21 +216,12 @@ function importOps(p: Program, src: Program, ops: readonly Op[]): Op[] {
     p.files.push({ name });
   }
   for (const d of src.fds) p.fds.push({ file: d.file + fileBase, direct: d.direct });
-  let mapBase = 0;
-  let iocbBase = 0;
-  for (const op of allOps(p)) {
-    if (op.op === 'mmap') mapBase = Math.max(mapBase, op.map + 1);
-    if (op.op === 'aio_write' || op.op === 'aio_read') iocbBase = Math.max(iocbBase, op.iocb + 1);
-  }
+  const all = allOps(p);
+  const base: Record<RefSpace, number> = { fd: fdBase, file: fileBase, map: nextId(all, 'map'), iocb: nextId(all, 'iocb') };
   return ops.map((o) => {
-    const op = structuredClone(o) as unknown as Record<string, unknown>;
-    if (typeof op['fd'] === 'number') op['fd'] += fdBase;
-    if (typeof op['fdIn'] === 'number') op['fdIn'] += fdBase;
-    if (typeof op['fdOut'] === 'number') op['fdOut'] += fdBase;
-    if (typeof op['file'] === 'number') op['file'] += fileBase;
-    if (typeof op['map'] === 'number') op['map'] += mapBase;
-    if (typeof op['iocb'] === 'number') op['iocb'] += iocbBase;
-    return op as unknown as Op;
+    const op = structuredClone(o);
+    rewriteRefs(op, (space, v) => v + base[space]);
+    return op;
   });
 }
 
@@ -292,14 +319,12 @@ export function repairProgram(p: Program): Program {
   let directFd = p.fds.findIndex((d: FdDecl) => d.direct);
   const maps = new Set<number>();
   const iocbs = new Set<number>();
-  let nextIocb = 0;
-  for (const op of allOps(p)) if (op.op === 'aio_write' || op.op === 'aio_read') nextIocb = Math.max(nextIocb, op.iocb + 1);
+  let nextIocb = nextId(allOps(p), 'iocb');
   for (const op of allOps(p)) {
-    const o = op as unknown as Record<string, unknown>;
-    for (const f of ['fd', 'fdIn', 'fdOut']) if (typeof o[f] === 'number') o[f] = (o[f] as number) % p.fds.length;
-    if (typeof o['file'] === 'number') o['file'] = (o['file'] as number) % p.files.length;
-    if (op.op === 'mmap') maps.add(op.map);
-    if (op.op === 'aio_write' || op.op === 'aio_read') {
+    rewriteRefs(op, (space, v) => (space === 'fd' ? v % p.fds.length : space === 'file' ? v % p.files.length : v));
+    const map = definedId(op, 'map');
+    if (map !== undefined) maps.add(map);
+    if (isAioSubmit(op)) {
       if (!p.fds[op.fd]!.direct) {
         if (directFd < 0) directFd = p.fds.push({ file: p.fds[op.fd]!.file, direct: true }) - 1;
         op.fd = directFd;
@@ -308,10 +333,13 @@ export function repairProgram(p: Program): Program {
       iocbs.add(op.iocb);
     }
   }
+  // An op whose map or iocb no op defines any more goes.
   for (const t of p.threads) {
     t.ops = t.ops.filter((op) => {
-      if (op.op === 'mread' || op.op === 'mwrite' || op.op === 'msync' || op.op === 'munmap') return maps.has(op.map);
-      if (op.op === 'aio_wait') return iocbs.has(op.iocb);
+      const map = referencedId(op, 'map');
+      if (map !== undefined) return maps.has(map);
+      const iocb = referencedId(op, 'iocb');
+      if (iocb !== undefined) return iocbs.has(iocb);
       return true;
     });
   }

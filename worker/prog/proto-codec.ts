@@ -3,7 +3,8 @@
 // The schema is loaded at run time with protobufjs, so the .proto file stays the
 // one source of truth shared with the gRPC services. Op fields have the same
 // names in both forms (protobufjs camelCases the proto's snake_case), so the
-// conversion is generic: only the oneof member name and the enums are mapped.
+// conversion is generic: only the oneof member name and the enums are mapped,
+// an op's enum fields found by their kind in the op schema (ops.ts).
 // Decoding always ends with validateProgram: proto3 cannot say "missing", and a
 // message from the network is as untrusted as a JSON file.
 
@@ -12,8 +13,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { ProgramInputError } from './errors.js';
+import { OP_NAMES, fieldKind, isEnumKind, type EnumKind } from './ops.js';
 import type { Op, OpName, Program } from './types.js';
-import { OP_NAMES, validateProgram } from './validate.js';
+import { validateProgram } from './validate.js';
 
 const PROTO_RELATIVE = join('proto', 'foliofuzz.proto');
 const PROGRAM_TYPE = 'foliofuzz.v1.Program';
@@ -49,27 +51,38 @@ function camel(name: string): string {
 
 const ONEOF_TO_OP = new Map<string, OpName>(OP_NAMES.map((op) => [camel(op), op]));
 
-/** Which enum each enum-valued field uses, by its prefix in the .proto. */
+/** Which enum each enum-valued config or schedule field uses, by its prefix in the .proto. */
 const ENUM_PREFIX: Record<string, string> = {
   fs: 'FS_KIND_',
   inode: 'INODE_KIND_',
-  mode: 'FALLOC_MODE_',
-  prot: 'MMAP_PROT_',
   strategy: 'SCHEDULE_STRATEGY_',
 };
 
-function enumToProto(field: string, value: unknown): unknown {
-  const prefix = ENUM_PREFIX[field];
+/** The same for op fields, by their kind. */
+const OP_ENUM_PREFIX: Record<EnumKind, string> = {
+  fallocMode: 'FALLOC_MODE_',
+  prot: 'MMAP_PROT_',
+};
+
+function opEnumPrefix(op: OpName, field: string): string | undefined {
+  const kind = fieldKind(op, field);
+  return kind !== undefined && isEnumKind(kind) ? OP_ENUM_PREFIX[kind] : undefined;
+}
+
+function enumToProto(prefix: string | undefined, value: unknown): unknown {
   return prefix !== undefined && typeof value === 'string' ? prefix + value.toUpperCase() : value;
 }
 
 /** The Program value of a decoded enum; anything else is left for validation to reject by name. */
-function enumFromProto(field: string, value: unknown): unknown {
-  const prefix = ENUM_PREFIX[field];
+function enumFromProto(prefix: string | undefined, value: unknown): unknown {
   if (prefix === undefined || typeof value !== 'string' || !value.startsWith(prefix)) return value;
   const name = value.slice(prefix.length);
   return name === 'UNSPECIFIED' ? value : name.toLowerCase();
 }
+
+/** A config or schedule field, its enum found by name. */
+const plainFieldToProto = (field: string, value: unknown): unknown => enumToProto(ENUM_PREFIX[field], value);
+const plainFieldFromProto = (field: string, value: unknown): unknown => enumFromProto(ENUM_PREFIX[field], value);
 
 function mapFields(obj: Json, convert: (field: string, value: unknown) => unknown): Json {
   const out: Json = {};
@@ -90,7 +103,7 @@ function records(value: unknown): Json[] {
 
 function opToProto(op: Op): Json {
   const { op: name, ...fields } = op;
-  return { [camel(name)]: mapFields(fields, enumToProto) };
+  return { [camel(name)]: mapFields(fields, (field, value) => enumToProto(opEnumPrefix(name, field), value)) };
 }
 
 /**
@@ -102,11 +115,11 @@ export function programToProtoObject(p: Program): Json {
   const program = validateProgram(p, 'programToProto');
   return {
     version: program.version,
-    config: mapFields({ ...program.config }, enumToProto),
+    config: mapFields({ ...program.config }, plainFieldToProto),
     files: program.files,
     fds: program.fds,
     threads: program.threads.map((t) => ({ ops: t.ops.map(opToProto) })),
-    ...(program.schedule ? { schedule: mapFields({ ...program.schedule }, enumToProto) } : {}),
+    ...(program.schedule ? { schedule: mapFields({ ...program.schedule }, plainFieldToProto) } : {}),
   };
 }
 
@@ -126,7 +139,7 @@ function opFromProto(source: string, obj: Json, path: string): Json {
   const name = typeof kind === 'string' ? ONEOF_TO_OP.get(kind) : undefined;
   const body = typeof kind === 'string' ? obj[kind] : undefined;
   if (name === undefined || !isRecord(body)) throw new ProgramInputError(`${source}: ${path}: op kind not set`);
-  return { op: name, ...mapFields(body, enumFromProto) };
+  return { op: name, ...mapFields(body, (field, value) => enumFromProto(opEnumPrefix(name, field), value)) };
 }
 
 function decodeMessage(buf: Uint8Array, source: string): Json {
@@ -149,11 +162,11 @@ export function programFromProto(buf: Uint8Array, source: string): Program {
  * longs: Number, defaults and oneofs on), on its own or nested in another message.
  */
 export function programFromProtoObject(obj: Json, source: string): Program {
-  const config = isRecord(obj['config']) ? mapFields(obj['config'], enumFromProto) : obj['config'];
+  const config = isRecord(obj['config']) ? mapFields(obj['config'], plainFieldFromProto) : obj['config'];
   const threads = records(obj['threads']).map((thread, t) => ({
     ops: records(thread['ops']).map((op, i) => opFromProto(source, op, `$.threads[${t}].ops[${i}]`)),
   }));
-  const schedule = isRecord(obj['schedule']) ? mapFields(obj['schedule'], enumFromProto) : undefined;
+  const schedule = isRecord(obj['schedule']) ? mapFields(obj['schedule'], plainFieldFromProto) : undefined;
   return validateProgram({
     version: obj['version'],
     config,

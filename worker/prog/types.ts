@@ -47,6 +47,8 @@ export const FALLOC_MODES: readonly FallocMode[] = [
 
 export type MmapProt = 'r' | 'w' | 'rw';
 
+export const MMAP_PROTS: readonly MmapProt[] = ['r', 'w', 'rw'];
+
 /** sync_file_range(2) flags. */
 export const SYNC_FILE_RANGE_WAIT_BEFORE = 1;
 export const SYNC_FILE_RANGE_WRITE = 2;

@@ -6,8 +6,10 @@
 // nothing unknown is silently dropped. Errors name the JSON path of the bad field.
 
 import { ProgramInputError } from './errors.js';
+import { OP_NAMES, opFields, type FieldKind, type OpField } from './ops.js';
 import {
   FALLOC_MODES,
+  MMAP_PROTS,
   PROGRAM_VERSION,
   SYNC_FILE_RANGE_WAIT_AFTER,
   SYNC_FILE_RANGE_WAIT_BEFORE,
@@ -17,7 +19,6 @@ import {
   type FileDecl,
   type FsKind,
   type InodeKind,
-  type MmapProt,
   type Op,
   type OpName,
   type Program,
@@ -35,95 +36,10 @@ const MAX_MAP_ID = 2 ** 32;
 export const FS_KINDS: readonly FsKind[] = ['ext4', 'xfs', 'fuse'];
 export const INODE_KINDS: readonly InodeKind[] = ['extent', 'indirect'];
 export const BLOCK_SIZES: readonly number[] = [1024, 2048, 4096];
-export const MMAP_PROTS: readonly MmapProt[] = ['r', 'w', 'rw'];
 const MIN_FOLIO = 4096;
 const MAX_FOLIO = 65536;
 const SYNC_FLAGS_MASK = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
 const MAX_NAME_BYTES = 255;
-
-// ---------------------------------------------------------------------------
-// The op table: which fields each op has and what kind of value each holds.
-// Its type is derived from types.ts, so adding a field to an op there without
-// adding it here (or getting its optionality wrong) is a compile error.
-
-type FieldKind =
-  | 'fd' // index into program.fds
-  | 'file' // index into program.files
-  | 'mapDef' // the map id an mmap op creates
-  | 'mapRef' // a map id some mmap op creates
-  | 'bytes' // offset, length or size
-  | 'bsize' // syscall chunk size: at least 1
-  | 'fill' // a byte value
-  | 'bool'
-  | 'fallocMode'
-  | 'prot'
-  | 'syncFlags'
-  | 'count' // a small non-negative count
-  | 'seed' // a uint32 seed
-  | 'iocbDef' // the iocb id an aio_write/aio_read creates
-  | 'iocbRef'; // an iocb id some aio op creates
-
-interface RequiredField {
-  kind: FieldKind;
-  optional?: false;
-}
-interface OptionalField {
-  kind: FieldKind;
-  optional: true;
-}
-type FieldSpec = RequiredField | OptionalField;
-type OpOf<K extends OpName> = Extract<Op, { op: K }>;
-type FieldsOf<T> = {
-  [F in Exclude<keyof T, 'op'>]-?: undefined extends T[F] ? OptionalField : RequiredField;
-};
-
-const OP_FIELDS: { [K in OpName]: FieldsOf<OpOf<K>> } = {
-  pwrite: {
-    fd: { kind: 'fd' }, off: { kind: 'bytes' }, len: { kind: 'bytes' }, fill: { kind: 'fill' },
-    bsize: { kind: 'bsize', optional: true },
-  },
-  pread: {
-    fd: { kind: 'fd' }, off: { kind: 'bytes' }, len: { kind: 'bytes' },
-    bsize: { kind: 'bsize', optional: true },
-  },
-  truncate: { fd: { kind: 'fd' }, size: { kind: 'bytes' } },
-  fallocate: {
-    fd: { kind: 'fd' }, mode: { kind: 'fallocMode' }, off: { kind: 'bytes' }, len: { kind: 'bytes' },
-  },
-  copy_range: {
-    fdIn: { kind: 'fd' }, offIn: { kind: 'bytes' }, fdOut: { kind: 'fd' }, offOut: { kind: 'bytes' },
-    len: { kind: 'bytes' },
-  },
-  fsync: { fd: { kind: 'fd' } },
-  fdatasync: { fd: { kind: 'fd' } },
-  sync_file_range: {
-    fd: { kind: 'fd' }, off: { kind: 'bytes' }, len: { kind: 'bytes' }, flags: { kind: 'syncFlags' },
-  },
-  fadvise_dontneed: { fd: { kind: 'fd' }, off: { kind: 'bytes' }, len: { kind: 'bytes' } },
-  drop_caches: {},
-  evict: { file: { kind: 'file' } },
-  remount: {},
-  power_cut: { seed: { kind: 'seed' } },
-  close_open: { fd: { kind: 'fd' } },
-  mmap: {
-    map: { kind: 'mapDef' }, fd: { kind: 'fd' }, off: { kind: 'bytes' }, len: { kind: 'bytes' },
-    prot: { kind: 'prot' },
-  },
-  mread: { map: { kind: 'mapRef' }, off: { kind: 'bytes' }, len: { kind: 'bytes' } },
-  mwrite: { map: { kind: 'mapRef' }, off: { kind: 'bytes' }, len: { kind: 'bytes' }, fill: { kind: 'fill' } },
-  msync: { map: { kind: 'mapRef' }, off: { kind: 'bytes' }, len: { kind: 'bytes' }, sync: { kind: 'bool' } },
-  munmap: { map: { kind: 'mapRef' } },
-  aio_write: {
-    fd: { kind: 'fd' }, off: { kind: 'bytes' }, len: { kind: 'bytes' }, fill: { kind: 'fill' }, iocb: { kind: 'iocbDef' },
-  },
-  aio_read: { fd: { kind: 'fd' }, off: { kind: 'bytes' }, len: { kind: 'bytes' }, iocb: { kind: 'iocbDef' } },
-  aio_wait: { iocb: { kind: 'iocbRef' } },
-  writeback_kick: {},
-  reclaim: {},
-  fail_bio: { write: { kind: 'bool' }, skip: { kind: 'count' }, short: { kind: 'bool', optional: true } },
-};
-
-export const OP_NAMES: readonly OpName[] = Object.keys(OP_FIELDS) as OpName[];
 
 // ---------------------------------------------------------------------------
 
@@ -261,7 +177,9 @@ function validateField(ctx: Context, kind: FieldKind, value: unknown, path: stri
       ctx.mapRefs.push({ path, map });
       return map;
     }
-    case 'bytes':
+    case 'offset':
+    case 'length':
+    case 'size':
       return expectInt(source, value, path, 0, MAX_BYTE_VALUE, 'a non-negative integer below 2^40');
     case 'bsize':
       return expectInt(source, value, path, 1, MAX_BYTE_VALUE, 'a positive integer below 2^40');
@@ -293,17 +211,21 @@ function validateField(ctx: Context, kind: FieldKind, value: unknown, path: stri
   }
 }
 
+interface OpKeys {
+  required: string[];
+  optional: string[];
+  fields: readonly OpField[];
+}
+
 /** Per op kind, its fields split once: the per-op check runs for every op of every program. */
-const OP_KEYS: { [K in OpName]: { required: string[]; optional: string[]; specs: [string, FieldSpec][] } } =
-  Object.fromEntries(OP_NAMES.map((name) => {
-    const fields: Record<string, FieldSpec> = OP_FIELDS[name];
-    const specs = Object.entries(fields);
-    return [name, {
-      required: ['op', ...specs.filter(([, f]) => f.optional !== true).map(([k]) => k)],
-      optional: specs.filter(([, f]) => f.optional === true).map(([k]) => k),
-      specs,
-    }];
-  })) as { [K in OpName]: { required: string[]; optional: string[]; specs: [string, FieldSpec][] } };
+const OP_KEYS = Object.fromEntries(OP_NAMES.map((name): [OpName, OpKeys] => {
+  const fields = opFields(name);
+  return [name, {
+    required: ['op', ...fields.filter((f) => !f.optional).map((f) => f.name)],
+    optional: fields.filter((f) => f.optional).map((f) => f.name),
+    fields,
+  }];
+})) as Record<OpName, OpKeys>;
 
 /**
  * The value of a field that is plainly valid, or undefined when it needs the
@@ -318,7 +240,9 @@ function acceptPlainField(ctx: Context, kind: FieldKind, value: unknown): number
   switch (kind) {
     case 'fd': max = ctx.fdCount; break;
     case 'file': max = ctx.fileCount; break;
-    case 'bytes': max = MAX_BYTE_VALUE; break;
+    case 'offset':
+    case 'length':
+    case 'size': max = MAX_BYTE_VALUE; break;
     case 'bsize': min = 1; max = MAX_BYTE_VALUE; break;
     case 'fill': max = 256; break;
     case 'syncFlags': max = SYNC_FLAGS_MASK + 1; break;
@@ -331,19 +255,19 @@ function validateOp(ctx: Context, value: unknown, at: string, index: number): Op
   const path = (): string => `${at}.ops[${index}]`;
   if (!isRecord(value)) fail(ctx.source, path(), `expected an op object, got ${show(value)}`);
   const name = value['op'];
-  if (typeof name !== 'string' || !Object.hasOwn(OP_FIELDS, name)) {
+  if (typeof name !== 'string' || !Object.hasOwn(OP_KEYS, name)) {
     fail(ctx.source, `${path()}.op`, `unknown op ${show(name)} (known: ${OP_NAMES.join(', ')})`);
   }
   const keys = OP_KEYS[name as OpName];
   if (!hasExactKeys(value, keys.required, keys.optional)) expectObject(ctx.source, value, path(), keys.required, keys.optional);
   const out: Json = { op: name };
-  for (const [field, spec] of keys.specs) {
-    const v = value[field];
-    if (spec.optional === true && v === undefined) continue;
-    const plain = acceptPlainField(ctx, spec.kind, v);
-    out[field] = plain !== undefined ? plain : validateField(ctx, spec.kind, v, `${path()}.${field}`);
+  for (const field of keys.fields) {
+    const v = value[field.name];
+    if (field.optional && v === undefined) continue;
+    const plain = acceptPlainField(ctx, field.kind, v);
+    out[field.name] = plain !== undefined ? plain : validateField(ctx, field.kind, v, `${path()}.${field.name}`);
   }
-  // Every field of this op kind was checked against the table derived from types.ts.
+  // Every field of this op kind was checked against the schema (ops.ts), which is derived from types.ts.
   return out as unknown as Op;
 }
 

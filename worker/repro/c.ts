@@ -7,6 +7,7 @@
 // syscall for (evict, remount, fail_bio, power_cut) are approximated or commented.
 
 import { runProgram } from '../exec/run.js';
+import { definedId, referencedId, type IdSpace } from '../prog/ops.js';
 import type { FallocMode, Op, Program } from '../prog/types.js';
 import type { Repro } from './repro.js';
 
@@ -284,10 +285,15 @@ function expected(p: Program): number[][] | null {
 
 export function exportC(r: Repro): string {
   const p = r.program;
-  const maxOf = (xs: number[]): number => xs.reduce((a, b) => Math.max(a, b), -1) + 1;
   const ops = p.threads.flatMap((t) => t.ops);
-  const nIocb = Math.max(1, maxOf(ops.flatMap((o) => ('iocb' in o ? [o.iocb] : []))));
-  const nMap = Math.max(1, maxOf(ops.flatMap((o) => ('map' in o ? [o.map] : []))));
+  // The C arrays indexed by map and iocb id: one past the largest id any op names, at least 1.
+  const slots = (space: IdSpace): number => {
+    let n = 1;
+    for (const o of ops) n = Math.max(n, (definedId(o, space) ?? referencedId(o, space) ?? -1) + 1);
+    return n;
+  };
+  const nIocb = slots('iocb');
+  const nMap = slots('map');
   const want = expected(p);
   const c: Ctx = { p, want, reads: expectedReads(p, want) };
   const cfg = p.config;

@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runProgram } from '../../../worker/exec/run.js';
-import { generateProgram } from '../../../worker/fuzz/generate.js';
+import { GEN_WEIGHTS, generateProgram } from '../../../worker/fuzz/generate.js';
 import { interestingValues } from '../../../worker/fuzz/interesting.js';
 import { FuzzRng } from '../../../worker/fuzz/rng.js';
+import { OP_NAMES } from '../../../worker/prog/ops.js';
 import type { OpName, Program } from '../../../worker/prog/types.js';
 import { validateProgram } from '../../../worker/prog/validate.js';
 
@@ -66,6 +67,11 @@ describe('generateProgram', () => {
       assert.ok((ops.get(name) ?? 0) >= 60, `${name}: ${ops.get(name) ?? 0}`);
     }
     for (const mode of ['keep_size', 'punch', 'zero', 'alloc']) assert.ok(fallocModes.has(mode), mode);
+  });
+
+  it('weighs every op of the schema, once (aio_wait only follows a submit)', () => {
+    assert.deepEqual(GEN_WEIGHTS.map(([name]) => name).sort(), [...OP_NAMES].sort());
+    assert.deepEqual(GEN_WEIGHTS.filter(([, w]) => w === 0).map(([name]) => name), ['aio_wait']);
   });
 
   it('mostly aligns AIO to sectors', () => {

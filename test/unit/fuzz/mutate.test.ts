@@ -10,8 +10,10 @@ import { runProgram } from '../../../worker/exec/run.js';
 import { generateProgram } from '../../../worker/fuzz/generate.js';
 import { MUTATORS, mutateProgram, mutateWith } from '../../../worker/fuzz/mutate.js';
 import { FuzzRng } from '../../../worker/fuzz/rng.js';
-import type { Program } from '../../../worker/prog/types.js';
+import { opFields, referencedId } from '../../../worker/prog/ops.js';
+import type { Op, Program } from '../../../worker/prog/types.js';
 import { parseProgramJson, validateProgram } from '../../../worker/prog/validate.js';
+import { SAMPLE_OPS, sampleProgram } from '../prog/sample-ops.js';
 
 const KNOWN = join(fileURLToPath(new URL('../../../../', import.meta.url)), 'corpus', 'known');
 
@@ -98,5 +100,33 @@ describe('mutateWith', () => {
       if (m && m.files.length > p.files.length) mixed++;
     }
     assert.ok(mixed > 50, `${mixed} splices took files from the other program`);
+  });
+});
+
+/** `op` last in a program of its own, after the mmap or aio_write it refers to. */
+function programAround(op: Op): Program {
+  const map = referencedId(op, 'map');
+  const iocb = referencedId(op, 'iocb');
+  const definers: Op[] = [];
+  if (map !== undefined) definers.push({ op: 'mmap', map, fd: 0, off: 0, len: 8192, prot: 'rw' });
+  if (iocb !== undefined) definers.push({ op: 'aio_write', fd: 1, off: 0, len: 4096, fill: 1, iocb });
+  return sampleProgram([...definers, structuredClone(op)]);
+}
+
+describe('mutateArg', () => {
+  it('draws a new value for every field of every op except map and iocb ids', () => {
+    for (const sample of SAMPLE_OPS) {
+      const p = programAround(sample);
+      const at = p.threads[0]!.ops.length - 1;
+      const changed = new Set<string>();
+      for (let seed = 0; seed < 600; seed++) {
+        const m = mutateWith('mutateArg', p, new FuzzRng(seed), []);
+        const op = m?.threads[0]!.ops[at] as unknown as Record<string, unknown> | undefined;
+        if (op === undefined) continue;
+        for (const f of opFields(sample.op)) if (op[f.name] !== (sample as unknown as Record<string, unknown>)[f.name]) changed.add(f.name);
+      }
+      const expected = opFields(sample.op).filter((f) => !/^(map|iocb)(Def|Ref)$/.test(f.kind)).map((f) => f.name);
+      assert.deepEqual([...changed].sort(), expected.sort(), sample.op);
+    }
   });
 });

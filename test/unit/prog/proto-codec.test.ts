@@ -8,7 +8,7 @@ import protobuf from 'protobufjs';
 import { ProgramInputError } from '../../../worker/prog/errors.js';
 import { findProtoFile, programFromProto, programToProto } from '../../../worker/prog/proto-codec.js';
 import { FALLOC_MODES, PROGRAM_VERSION, type Op, type Program } from '../../../worker/prog/types.js';
-import { OP_NAMES } from '../../../worker/prog/validate.js';
+import { OP_NAMES } from '../../../worker/prog/ops.js';
 
 /** Every op kind, every fallocate mode, every prot, and values that need more than 32 bits. */
 function everyOp(): Program {
