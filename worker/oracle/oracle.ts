@@ -5,6 +5,7 @@
 // (judge.ts). The rules live in rules/, one concern each; this file only
 // routes events and keeps the per-op bookkeeping they share.
 
+import { READ_ONLY_OPS } from '../prog/ops.js';
 import type { Op, Program } from '../prog/types.js';
 import type { TraceEvent } from '../trace/types.js';
 import { Model, type Raise, type ThreadOp } from './model.js';
@@ -19,9 +20,6 @@ import { readBack } from './rules/final.js';
 import { kernelLogged } from './rules/kernel-log.js';
 import { captureBeforeSync, cutEnded, cutStarted, noteDurability, recovered } from './rules/power-cut.js';
 import { checkOwn, checkRead } from './rules/reads.js';
-
-/** Ops that never change what a file holds. */
-const READ_ONLY_OPS: ReadonlySet<Op['op']> = new Set(['pread', 'mread', 'aio_read', 'aio_wait', 'fsync', 'fdatasync']);
 
 /** The whole of a file from an offset: a stale page cache report that names no range. */
 const WHOLE_FILE = Number.MAX_SAFE_INTEGER;
