@@ -84,6 +84,11 @@ export class Store {
     return path;
   }
 
+  /** A finding's reproducer as text; null when none is stored. */
+  readRepro(signature: string): string | null {
+    return this.readFindingFile(signature, 'repro.json');
+  }
+
   /** Another JSON document of a finding (the cluster keeps its pending jobs there). */
   saveFindingFile(signature: string, name: string, value: unknown): void {
     writeAtomic(join(this.findingDir(signature), name), JSON.stringify(value, null, 2) + '\n');

@@ -5,28 +5,21 @@
 // written before the two campaign kinds shared one record still load.
 
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
 import { Store } from '../../../corpus/store.js';
 import {
   type CrossCheck, type FindingJob, FindingPipeline, type MinimizeOutcome, type VerifyOutcome, mayCrossCheck,
 } from '../../../worker/fuzz/findings/pipeline.js';
 import type { FindingRecord } from '../../../worker/fuzz/findings/record.js';
-import { DEFAULT_CONFIG, type Program } from '../../../worker/prog/types.js';
+import type { Program } from '../../../worker/prog/types.js';
 import { checkSignature, findingId } from '../../../worker/report/signature.js';
 import type { RunViolation } from '../../../worker/report/violation.js';
 import { parseRepro } from '../../../worker/repro/repro.js';
+import { FINDING_FIXTURES, tempDirs, writes as program } from './findings-helpers.js';
 
-const FIXTURES = fileURLToPath(new URL('../../../../test/fixtures/findings/', import.meta.url));
-
-/** A program of `n` writes; `fill` tells programs of one size apart. */
-function program(n: number, fill = 1): Program {
-  const ops = Array.from({ length: n }, (_, i) => ({ op: 'pwrite' as const, fd: 0, off: i * 4096, len: 4096, fill }));
-  return { version: 1, config: DEFAULT_CONFIG, files: [{ name: 'f' }], fds: [{ file: 0, direct: false }], threads: [{ ops }] };
-}
+const tempDir = tempDirs('ff-findings-');
 
 function violation(invariant: string, site = 'ifs_free'): RunViolation {
   return { signature: checkSignature('WARN', invariant, site), invariant, kind: 'WARN', message: invariant, stacks: [], traceTail: [], step: 0 };
@@ -39,17 +32,6 @@ interface Harness {
   p: FindingPipeline;
   jobs: FindingJob[];
   events: string[];
-}
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'ff-findings-'));
-  dirs.push(d);
-  return d;
 }
 
 /** A pipeline whose jobs and events are recorded; job ids count up like a coordinator's. */
@@ -270,7 +252,7 @@ describe('without a cross-check (the embedded campaign)', () => {
 describe('stores written before the shared record still load', () => {
   function copy(name: string): string {
     const dir = tempDir();
-    cpSync(join(FIXTURES, name), dir, { recursive: true });
+    cpSync(join(FINDING_FIXTURES, name), dir, { recursive: true });
     return dir;
   }
 
