@@ -10,7 +10,7 @@
 import { hostname } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { type Consumer, type JetStreamClient, type JsMsg, type Msg, type NatsConnection, headers } from 'nats';
-import { mayCrossCheck } from '../fuzz/findings/pipeline.js';
+import { mayCrossCheck } from '../fuzz/findings/policy.js';
 import type { ExecutorReply, ExecutorRequest } from './executor-messages.js';
 import type { Logger } from './log.js';
 import { WorkerMetrics, serveMetrics } from './metrics.js';

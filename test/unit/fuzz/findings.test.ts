@@ -9,9 +9,8 @@ import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Store } from '../../../corpus/store.js';
-import {
-  type CrossCheck, type FindingJob, FindingPipeline, type MinimizeOutcome, type VerifyOutcome, mayCrossCheck,
-} from '../../../worker/fuzz/findings/pipeline.js';
+import { type FindingJob, FindingPipeline, type MinimizeOutcome, type VerifyOutcome } from '../../../worker/fuzz/findings/pipeline.js';
+import { type CrossCheck, mayCrossCheck } from '../../../worker/fuzz/findings/policy.js';
 import type { FindingRecord } from '../../../worker/fuzz/findings/record.js';
 import type { Program } from '../../../worker/prog/types.js';
 import { checkSignature, findingId } from '../../../worker/report/signature.js';

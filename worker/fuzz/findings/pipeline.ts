@@ -24,10 +24,8 @@ import type { RunViolation } from '../../report/violation.js';
 import type { BugName } from '../../sim/bugs.js';
 import { DEFAULT_MAX_RUNS, DEFAULT_MINIMIZE_DEADLINE_MS } from '../minimize.js';
 import { FindingFiles } from './files.js';
+import { type CrossCheck, mayCrossCheck } from './policy.js';
 import { type Finding, type FoundAt, type VerifyFile, countHits, newFinding } from './record.js';
-
-/** Who must see a new signature again before it is reported. */
-export type CrossCheck = 'none' | 'another-worker';
 
 export type FindingJob =
   | { kind: 'verify'; jobId: string; signature: string; program: Program; finderWorkerId: string }
@@ -93,11 +91,6 @@ export interface PipelineOptions {
   /** A fresh job id, unique across restarts of the caller. */
   newJobId(kind: FindingJob['kind']): string;
   events: FindingEvents;
-}
-
-/** A cross-check is a replay by a worker other than the finder: the finder hands such a job back. */
-export function mayCrossCheck(job: { finderWorkerId: string }, workerId: string): boolean {
-  return job.finderWorkerId !== workerId;
 }
 
 export class FindingPipeline {
