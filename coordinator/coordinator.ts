@@ -199,11 +199,6 @@ export class Coordinator implements CoordinatorApi {
     return () => c.listeners.delete(listener);
   }
 
-  /** Workers whose heartbeat is fresh. */
-  connectedWorkers(): Heartbeat[] {
-    return this.workers.connected();
-  }
-
   private campaign(id: string): CampaignRuntime {
     const c = typeof id === 'string' ? this.campaigns.get(id) : undefined;
     if (!c) throw new ApiError('NOT_FOUND', `no campaign ${JSON.stringify(id)}`);
