@@ -94,7 +94,7 @@ export interface PipelineOptions {
 }
 
 export class FindingPipeline {
-  /** By signature, in the order they were first seen. */
+  /** By signature: those loaded from the store (in its order), then the others as first seen. */
   private readonly bySig = new Map<string, Finding>();
   private readonly files: FindingFiles | null;
 
@@ -114,7 +114,7 @@ export class FindingPipeline {
     return this.bySig.get(signature);
   }
 
-  /** Every finding, reported or not, in the order first seen. */
+  /** Every finding, reported or not. */
   all(): Finding[] {
     return [...this.bySig.values()];
   }
