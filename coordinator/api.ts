@@ -1,5 +1,5 @@
 // What the coordinator offers the outside world (gRPC, HTTP, ctl): campaigns,
-// their live stats, findings and reproducers. The NATS side (coordinator.ts)
+// their live stats, findings and reproducers. The coordinator (coordinator.ts)
 // implements it; grpc-server.ts and http-server.ts only translate. Plain data,
 // so the same shapes go into proto messages and JSON listings unchanged.
 
@@ -68,7 +68,7 @@ export class ApiError extends Error {
 }
 
 export interface CoordinatorApi {
-  /** Throws ApiError INVALID_ARGUMENT on unknown bug names or a bad duration. */
+  /** `req` is valid (grpc-validate.ts checked it: known switches, a duration > 0, a name that fits). */
   createCampaign(req: CreateCampaignRequest): Promise<CampaignInfo>;
   listCampaigns(): CampaignInfo[];
   /** Throws ApiError NOT_FOUND. */

@@ -1,21 +1,22 @@
 // One campaign as the coordinator holds it: settings and counters, the
-// campaign's corpus and coverage, its findings with their cross-check and
-// minimization state, and the batches it has out. Everything that must
-// survive a restart is in the campaign's store directory:
+// campaign's corpus and coverage, its findings (a finding pipeline that
+// cross-checks on another worker), and the batches it has out. Everything
+// that must survive a restart is in the campaign's store directory:
 //
 //   DIR/campaigns/<id>/campaign.json             CampaignRecord (settings, counters, batches out, results done)
 //   DIR/campaigns/<id>/corpus/<program id>.json  corpus inputs (corpus/store.ts)
-//   DIR/campaigns/<id>/findings/<sha12>/         finding.json (FindingMeta), first.json, verify.json, repro.json
+//   DIR/campaigns/<id>/findings/<sha12>/         finding.json, first.json, verify.json, repro.json
+//                                                (worker/fuzz/findings/files.ts)
 
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store, programId } from '../corpus/store.js';
-import { type InvariantKind, findingId } from '../worker/report/signature.js';
 import { CoverageSet } from '../worker/fuzz/coverage.js';
+import { type FindingEvents, FindingPipeline } from '../worker/fuzz/findings/pipeline.js';
+import type { FindingRecord } from '../worker/fuzz/findings/record.js';
 import type { SharedInput } from '../worker/fuzz/messages.js';
 import { encodeCorpusInput } from '../worker/cluster/wire.js';
 import { COV_MAP_SIZE } from '../worker/sim/cov.js';
-import { programSize } from '../worker/fuzz/minimize.js';
 import { validateProgram } from '../worker/prog/validate.js';
 import type { Program } from '../worker/prog/types.js';
 import type { BugName } from '../worker/sim/bugs.js';
@@ -43,40 +44,14 @@ export interface CampaignRecord {
   processed: string[];
 }
 
-export interface FindingMeta {
-  /** API id: <campaign id>-<sha12 of the signature>. */
-  id: string;
-  signature: string;
-  invariant: string;
-  kind: InvariantKind;
-  message: string;
-  count: number;
-  firstExec: number;
-  firstSec: number;
-  lastExec: number;
-  lastSec: number;
-  finderWorkerId: string;
-  verified: boolean;
-  verifiedBy?: string;
-  verifyAttempts: number;
-  /** Pending cross-check job (its program is verify.json). */
-  verifyJob?: string;
-  minimized: boolean;
-  /** Pending minimization job. */
-  minimizeJob?: string;
-  minimizeError?: string;
-  opsBefore: number;
-  opsAfter: number;
-}
-
-export interface FindingState {
-  meta: FindingMeta;
-  firstProgram: Program;
-}
-
-export interface VerifyFile {
-  program: Program;
-  finderWorkerId: string;
+/** What a campaign needs from the coordinator that runs it. */
+export interface RuntimeEnv {
+  /** Tags the ids this process issues (with the persisted sequence numbers, unique across restarts). */
+  boot: string;
+  minimizeMaxRuns?: number;
+  minimizeDeadlineMs?: number;
+  /** The finding pipeline's events for this campaign (jobs out, metrics, logs). */
+  findingEvents(c: CampaignRuntime): FindingEvents;
 }
 
 const PROCESSED_KEEP = 500;
@@ -90,7 +65,7 @@ export class CampaignRuntime {
   /** The coverage as the bitmap batches carry, kept up to date as points are added. */
   readonly coverageBits = new Uint8Array(COV_MAP_SIZE / 8);
   private readonly corpusIds = new Set<string>();
-  readonly findings = new Map<string, FindingState>();
+  readonly findings: FindingPipeline;
   private readonly processedSet: Set<string>;
   /** (performance.now() ms, execs) samples for the execs/s window. */
   private readonly rate: [number, number][] = [];
@@ -109,20 +84,27 @@ export class CampaignRuntime {
    */
   private durableExecs: number;
 
-  constructor(readonly dir: string, readonly rec: CampaignRecord) {
+  constructor(readonly dir: string, readonly rec: CampaignRecord, private readonly env: RuntimeEnv) {
     this.store = new Store(dir);
     this.processedSet = new Set(rec.processed);
     this.durableExecs = rec.execs;
+    this.findings = new FindingPipeline({
+      bugs: rec.bugs, crossCheck: 'another-worker', minimize: true, store: this.store, idPrefix: `${rec.id}-`,
+      ...(env.minimizeMaxRuns !== undefined ? { maxRuns: env.minimizeMaxRuns } : {}),
+      ...(env.minimizeDeadlineMs !== undefined ? { deadlineMs: env.minimizeDeadlineMs } : {}),
+      newJobId: (kind) => this.newJobId(kind === 'verify' ? 'v' : 'm'),
+      events: env.findingEvents(this),
+    });
   }
 
-  static create(root: string, rec: CampaignRecord): CampaignRuntime {
-    const c = new CampaignRuntime(join(root, rec.id), rec);
+  static create(root: string, rec: CampaignRecord, env: RuntimeEnv): CampaignRuntime {
+    const c = new CampaignRuntime(join(root, rec.id), rec, env);
     c.persist();
     return c;
   }
 
   /** Load a stored campaign; `bad` collects what could not be read. */
-  static load(dir: string, bad: string[]): CampaignRuntime | null {
+  static load(dir: string, bad: string[], env: RuntimeEnv): CampaignRuntime | null {
     const probe = new Store(dir);
     let rec: CampaignRecord | null;
     try {
@@ -134,7 +116,7 @@ export class CampaignRuntime {
     if (!rec || typeof rec.id !== 'string') return null;
     rec.outstanding ??= {};
     rec.processed ??= [];
-    const c = new CampaignRuntime(dir, rec);
+    const c = new CampaignRuntime(dir, rec, env);
     const badInputs: string[] = [];
     for (const input of probe.loadInputs(badInputs)) {
       try {
@@ -144,16 +126,9 @@ export class CampaignRuntime {
       }
     }
     for (const b of badInputs) bad.push(`${dir}/corpus/${b}`);
-    for (const id of probe.findingIds()) {
-      try {
-        const meta = JSON.parse(probe.readFindingFileById(id, 'finding.json') ?? 'null') as FindingMeta | null;
-        const first = validateProgram(JSON.parse(probe.readFindingFileById(id, 'first.json') ?? 'null'), `${id}/first.json`);
-        if (!meta || typeof meta.signature !== 'string') throw new Error('no signature');
-        c.findings.set(meta.signature, { meta, firstProgram: first });
-      } catch (err) {
-        bad.push(`${dir}/findings/${id}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
+    const badFindings: string[] = [];
+    c.findings.load(badFindings);
+    for (const b of badFindings) bad.push(`${dir}/${b}`);
     return c;
   }
 
@@ -164,6 +139,21 @@ export class CampaignRuntime {
 
   get id(): string {
     return this.rec.id;
+  }
+
+  // Ids are `<campaign>-<kind><boot>.<seq>`: the boot tag keeps them unique
+  // even if the sequence was not persisted before a crash.
+
+  /** The next batch: its sequence number (its seed and input sample follow from it) and its id. */
+  nextBatch(): { seq: number; batchId: string } {
+    this.dirty = true;
+    const seq = ++this.rec.batchSeq;
+    return { seq, batchId: `${this.id}-b${this.env.boot}.${seq}` };
+  }
+
+  private newJobId(kind: 'v' | 'm'): string {
+    this.dirty = true;
+    return `${this.id}-${kind}${this.env.boot}.${++this.rec.jobSeq}`;
   }
 
   /** Keep a corpus input when it brings coverage the campaign lacks; returns whether it was kept. */
@@ -204,10 +194,6 @@ export class CampaignRuntime {
     this.dirty = true;
   }
 
-  saveFinding(st: FindingState): void {
-    this.store.saveFinding(st.meta.signature, st.meta, st.firstProgram);
-  }
-
   persist(): void {
     this.store.saveCampaign(this.rec);
     this.durableExecs = this.rec.execs;
@@ -226,10 +212,9 @@ export class CampaignRuntime {
     return t1 > t0 ? ((e1 - e0) * 1000) / (t1 - t0) : 0;
   }
 
-  verifiedCount(): number {
-    let n = 0;
-    for (const f of this.findings.values()) if (f.meta.verified) n++;
-    return n;
+  /** Findings reported: cross-checked on a second worker. */
+  reportedCount(): number {
+    return this.findings.reported().length;
   }
 
   info(now: number, connected: (workerId: string) => boolean): CampaignInfo {
@@ -240,24 +225,15 @@ export class CampaignRuntime {
       id: r.id, name: r.name, bugs: [...r.bugs], state: r.state, createdAt: r.createdAt,
       ...(r.durationSec !== undefined ? { durationSec: r.durationSec } : {}),
       elapsedSec: Math.round(r.elapsedSec * 10) / 10, execs: this.durableExecs, execsPerSec: Math.round(this.execsPerSec() * 10) / 10,
-      corpus: this.corpus.length, coverage: this.coverage.count, findings: this.verifiedCount(), workers,
+      corpus: this.corpus.length, coverage: this.coverage.count, findings: this.reportedCount(), workers,
     };
   }
 
-  findingInfo(f: FindingMeta): FindingInfo {
+  findingInfo(f: FindingRecord): FindingInfo {
     return {
       id: f.id, campaignId: this.id, signature: f.signature, invariant: f.invariant, message: f.message, count: f.count,
       firstFoundSec: Math.round(f.firstSec * 1000) / 1000, firstFoundExec: f.firstExec, lastFoundSec: Math.round(f.lastSec * 1000) / 1000,
       verified: f.verified, minimized: f.minimized, opsBefore: f.opsBefore, opsAfter: f.opsAfter,
-    };
-  }
-
-  newFindingMeta(signature: string, invariant: string, kind: InvariantKind, message: string, program: Program, exec: number, worker: string): FindingMeta {
-    const ops = programSize(program);
-    return {
-      id: `${this.id}-${findingId(signature)}`, signature, invariant, kind, message, count: 1,
-      firstExec: exec, firstSec: this.rec.elapsedSec, lastExec: exec, lastSec: this.rec.elapsedSec,
-      finderWorkerId: worker, verified: false, verifyAttempts: 0, minimized: false, opsBefore: ops, opsAfter: ops,
     };
   }
 }

@@ -1,6 +1,8 @@
 // Field-by-field validation of decoded gRPC requests. Every failure is a
 // RequestError whose message starts with the field's proto name, so a client
 // learns exactly what to fix; the server turns it into INVALID_ARGUMENT.
+// This is the one validation of a request: the coordinator takes what passes
+// it as it is (the API has no other way in).
 
 import { EXPORT_FORMATS, type ExportFormat } from '../worker/repro/export.js';
 import { BUG_SWITCHES, type BugName, findBug } from '../worker/sim/bugs.js';
@@ -16,6 +18,8 @@ export const MAX_ID_LENGTH = 128;
 /** A year: longer is a typo (milliseconds for seconds), not a campaign. */
 export const MAX_DURATION_SEC = 366 * 24 * 3600;
 const MAX_BUG_ENTRIES = 256;
+/** A seed is a uint32 (the proto field's type). */
+const MAX_SEED = 0xffff_ffff;
 const ID_RE = /^[A-Za-z0-9._-]+$/;
 
 function fail(field: string, why: string): never {
@@ -88,7 +92,9 @@ export function validateCreateCampaign(req: WireObject): CreateCampaignRequest {
   }
   const seed = req['seed'];
   if (seed !== undefined) {
-    if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) fail('seed', `expected a non-negative integer, got ${String(seed)}`);
+    if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0 || seed > MAX_SEED) {
+      fail('seed', `expected an integer in [0, 2^32), got ${String(seed)}`);
+    }
     out.seed = seed;
   }
   return out;

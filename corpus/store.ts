@@ -5,7 +5,7 @@
 //
 //   DIR/campaign.json                 counters and settings
 //   DIR/corpus/<id>.json              { program, points }
-//   DIR/findings/<id>/finding.json    the triage record (without programs)
+//   DIR/findings/<id>/finding.json    the finding's record, without programs (worker/fuzz/findings/record.ts)
 //   DIR/findings/<id>/first.json      the first program that hit it
 //   DIR/findings/<id>/repro.json      the (minimized) reproducer
 //   DIR/findings/<id>/verify.json     (cluster) the program a pending cross-check replays
@@ -82,6 +82,11 @@ export class Store {
     const path = join(this.findingDir(signature), 'repro.json');
     writeAtomic(path, reproJson);
     return path;
+  }
+
+  /** A finding's reproducer as text; null when none is stored. */
+  readRepro(signature: string): string | null {
+    return this.readFindingFile(signature, 'repro.json');
   }
 
   /** Another JSON document of a finding (the cluster keeps its pending jobs there). */

@@ -19,7 +19,6 @@ import { generateProgram } from '../../worker/fuzz/generate.js';
 import { FuzzRng } from '../../worker/fuzz/rng.js';
 import { CONSUMERS, STREAMS } from '../../worker/cluster/nats.js';
 import { decodeWorkBatch, encodeBatchResult, encodeHeartbeat } from '../../worker/cluster/wire.js';
-import type { CampaignInfo } from '../../coordinator/api.js';
 import { Cluster, waitFor } from '../cluster/cluster.js';
 
 export interface ClusterBenchOptions {
@@ -64,7 +63,7 @@ async function clusterRate(workers: number, seconds: number, seed: number): Prom
     await cluster.startCoordinator();
     const pids: number[] = [];
     for (let i = 0; i < workers; i++) pids.push((await cluster.startWorker(1)).proc.child.pid!);
-    const c = await cluster.ctl<CampaignInfo>('create', { bugs: [], seed });
+    const c = await cluster.api.createCampaign({ bugs: [], seed });
     await waitFor('the campaign to start', async () => (await cluster.campaign(c.id)).execs > 0, 60_000);
     await new Promise((r) => setTimeout(r, WARMUP_SEC * 1000));
     const cpu = (): number => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
@@ -112,7 +111,7 @@ export async function coordinatorCost(results: number, execsPerResult: number, l
     };
     beat();
     timers.push(setInterval(beat, 1000));
-    const c = await cluster.ctl<CampaignInfo>('create', { bugs: [] });
+    const c = await cluster.api.createCampaign({ bugs: [] });
     const js = nc.jetstream();
     const consumer = await js.consumers.get(STREAMS.work, CONSUMERS.batches);
     const rng = new FuzzRng(1);

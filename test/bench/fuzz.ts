@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runProgram } from '../../worker/exec/run.js';
 import { type CampaignEvent, type CampaignOptions, runCampaign } from '../../worker/fuzz/campaign.js';
-import type { FindingRecord } from '../../worker/fuzz/triage.js';
+import type { FindingRecord } from '../../worker/fuzz/findings/record.js';
 import { programSize } from '../../worker/fuzz/minimize.js';
 import type { Program } from '../../worker/prog/types.js';
 import { BUG_SWITCHES, type BugName } from '../../worker/sim/bugs.js';
@@ -65,7 +65,7 @@ async function trial(sw: BugName | null, mode: 'feedback' | 'baseline', seed: nu
   const falsePositives: string[] = [];
   const onEvent = (e: CampaignEvent): void => {
     if (e.kind !== 'finding' || state.hit) return;
-    if (sw !== null && runProgram(e.record.firstProgram).violation === null) {
+    if (sw !== null && runProgram(e.program).violation === null) {
       state.hit = e.record;
       stop.abort();
     } else {

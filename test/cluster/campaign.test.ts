@@ -29,7 +29,7 @@ after(async () => {
 
 test('a campaign over 2 worker processes finds the seeded bug and cross-checks it on the other worker', async () => {
   await waitFor('both workers connected', async () => metricValue(await cluster.metrics(), 'fuzz_workers_connected') === 2, 30_000);
-  campaign = await cluster.ctl<CampaignInfo>('create', { bugs: [BUG], name: 'seeded' });
+  campaign = await cluster.api.createCampaign({ bugs: [BUG], name: 'seeded' });
   assert.match(campaign.id, /^c-[0-9a-f]{8}$/);
   assert.equal(campaign.state, 'running');
   const found = await waitFor('a verified finding', async () => (await cluster.findings(campaign.id))[0], 90_000);
@@ -103,7 +103,7 @@ test('kill -9 a worker mid-batch: the batch is redelivered and no finding is los
   // the previous poll has just started, so the kill lands in the middle of it.
   let seen: string[] | null = null;
   await waitFor('the victim to start a batch', async () => {
-    const ws = await cluster.ctl<{ workerId: string; running: string[] }[]>('workers');
+    const ws = await cluster.heartbeats();
     const running = ws.find((w) => w.workerId === victim.id)?.running.filter((id) => /-b[0-9a-f]+\.\d+$/.test(id)) ?? [];
     const fresh = seen !== null && running.some((id) => !seen!.includes(id));
     seen = running;

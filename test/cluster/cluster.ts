@@ -1,7 +1,7 @@
 // A whole cluster for the tests: a real nats-server, a coordinator process and
 // worker processes (node dist/worker/cli/main.js ...), with helpers to talk to
-// them (control requests over NATS, HTTP) and to wait for conditions by
-// polling. dispose() ends every process it started and removes every
+// them (the coordinator's gRPC API, HTTP, the workers' heartbeats on NATS) and
+// to wait for conditions by polling. dispose() ends every process it started and removes every
 // temporary directory.
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type NatsConnection, connect } from 'nats';
 import type { CampaignInfo, FindingInfo } from '../../coordinator/api.js';
-import { decodeControlReply, encodeControlRequest } from '../../worker/cluster/wire.js';
+import { FoliofuzzClient } from '../../coordinator/grpc-client.js';
+import { type Heartbeat, decodeHeartbeat } from '../../worker/cluster/wire.js';
 import { NatsServer, freePort } from './nats-server.js';
 
 const CLI = fileURLToPath(new URL('../../worker/cli/main.js', import.meta.url));
@@ -125,7 +126,11 @@ export class Cluster {
   coordinator: Proc | null = null;
   readonly workers: Proc[] = [];
   httpPort = 0;
+  grpcPort = 0;
   private nc: NatsConnection | null = null;
+  private client: FoliofuzzClient | null = null;
+  private readonly lastHeartbeat = new Map<string, Heartbeat>();
+  private heartbeatsHeard = false;
   private readonly procs: Proc[] = [];
 
   private constructor(readonly nats: NatsServer, readonly opts: ClusterOptions) {}
@@ -145,8 +150,9 @@ export class Cluster {
 
   async startCoordinator(): Promise<Proc> {
     if (!this.httpPort) this.httpPort = await freePort();
+    if (!this.grpcPort) this.grpcPort = await freePort();
     const args = [
-      'coordinator', '--nats', this.nats.url, '--grpc', `127.0.0.1:${await freePort()}`, '--http', `127.0.0.1:${this.httpPort}`,
+      'coordinator', '--nats', this.nats.url, '--grpc', `127.0.0.1:${this.grpcPort}`, '--http', `127.0.0.1:${this.httpPort}`,
       '--store', this.storeDir, '--batch-ms', String(this.opts.batchMs ?? 500),
       ...(this.opts.token ? ['--token', this.opts.token] : []),
     ];
@@ -156,6 +162,10 @@ export class Cluster {
       if (!p.alive) throw new Error(`coordinator exited: ${p.out}`);
       return (await httpGet(this.httpPort, '/readyz')).status === 200;
     }, 60_000);
+    // gRPC starts once the coordinator is ready; a client of the last coordinator may be backing off.
+    await waitFor('the coordinator to serve gRPC', () => p.records('grpc listening').length > 0, 30_000);
+    this.client?.close();
+    this.client = null;
     return p;
   }
 
@@ -174,21 +184,41 @@ export class Cluster {
     return this.nc;
   }
 
-  /** A control request to the coordinator; throws on ok: false. */
-  async ctl<T>(op: string, args: Record<string, unknown> = {}): Promise<T> {
-    const nc = await this.connection();
-    const r = await nc.request('ff.ctl.coordinator', encodeControlRequest({ op, args }), { timeout: 10_000 });
-    const reply = decodeControlReply(r.data, 'control reply');
-    if (!reply.ok) throw new Error(`control ${op}: ${reply.error}`);
-    return reply.result as T;
+  /** The coordinator's gRPC API, as `foliofuzz ctl` uses it. */
+  get api(): FoliofuzzClient {
+    this.client ??= new FoliofuzzClient({
+      address: `127.0.0.1:${this.grpcPort}`, timeoutMs: 10_000, ...(this.opts.token !== undefined ? { token: this.opts.token } : {}),
+    });
+    return this.client;
   }
 
   campaign(id: string): Promise<CampaignInfo> {
-    return this.ctl<CampaignInfo>('show', { id });
+    return this.api.getCampaign(id);
   }
 
   findings(campaignId: string): Promise<FindingInfo[]> {
-    return this.ctl<FindingInfo[]>('findings', { campaignId });
+    return this.api.listFindings(campaignId);
+  }
+
+  /** Each worker's latest heartbeat, read off NATS (ff.hb.<worker>) as the coordinator reads them. */
+  async heartbeats(): Promise<Heartbeat[]> {
+    if (!this.heartbeatsHeard) {
+      this.heartbeatsHeard = true;
+      const nc = await this.connection();
+      nc.subscribe('ff.hb.*', {
+        callback: (err, m) => {
+          if (err) return;
+          try {
+            const hb = decodeHeartbeat(m.data, m.subject);
+            this.lastHeartbeat.set(hb.workerId, hb);
+          } catch {
+            // The resilience test forges malformed heartbeats; the coordinator refuses them.
+          }
+        },
+      });
+      await nc.flush();
+    }
+    return [...this.lastHeartbeat.values()];
   }
 
   async metrics(): Promise<string> {
@@ -196,6 +226,7 @@ export class Cluster {
   }
 
   async dispose(): Promise<void> {
+    this.client?.close();
     await this.nc?.close().catch(() => undefined);
     await Promise.all(this.procs.map((p) => p.stop()));
     await this.nats.dispose();

@@ -89,7 +89,7 @@ export async function fuzzCommand(args: FuzzArgs): Promise<number> {
           (e.record.repro ? `\n  reproducer: ${e.record.repro} (minimizing)` : ''));
         break;
       case 'minimized':
-        say(`minimized ${e.record.signature}: ${e.record.minimized?.opsBefore} -> ${e.record.minimized?.opsAfter} ops` +
+        say(`minimized ${e.record.signature}: ${e.record.opsBefore} -> ${e.record.opsAfter} ops` +
           (e.error ? ` (kept the original: ${e.error})` : '') + (e.record.repro ? `\n  reproducer: ${e.record.repro}` : ''));
         break;
       case 'harness':

@@ -73,7 +73,9 @@ function handle(req: ExecutorRequest): ExecutorReply {
     }
     case 'minimize': {
       const j = req.job;
-      const report = minimize({ type: 'minimize', signature: j.signature, program: j.program, maxRuns: j.maxRuns, deadlineMs: j.deadlineMs }, new Set(j.bugs));
+      const report = minimize({
+        type: 'minimize', jobId: j.jobId, signature: j.signature, program: j.program, maxRuns: j.maxRuns, deadlineMs: j.deadlineMs,
+      }, new Set(j.bugs));
       return { type: 'minimize', id: req.id, report };
     }
   }

@@ -29,7 +29,6 @@ export const SUBJECTS = {
   deadAll: 'ff.dead.>',
   heartbeat: (workerId: string): string => `ff.hb.${workerId}`,
   heartbeatAll: 'ff.hb.*',
-  coordinatorControl: 'ff.ctl.coordinator',
   workerControl: (workerId: string): string => `ff.ctl.worker.${workerId}`,
 } as const;
 

@@ -10,6 +10,7 @@
 import { hostname } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { type Consumer, type JetStreamClient, type JsMsg, type Msg, type NatsConnection, headers } from 'nats';
+import { mayCrossCheck } from '../fuzz/findings/policy.js';
 import type { ExecutorReply, ExecutorRequest } from './executor-messages.js';
 import type { Logger } from './log.js';
 import { WorkerMetrics, serveMetrics } from './metrics.js';
@@ -358,7 +359,7 @@ export class ClusterWorker {
     try {
       if (msg.subject === SUBJECTS.verifyJob) {
         const job = decodeVerifyJob(msg.data, msg.subject);
-        if (job.finderWorkerId === this.id) {
+        if (!mayCrossCheck(job, this.id)) {
           // Cross-checking means another worker: hand it back for one.
           msg.nak(1000);
           return;

@@ -6,7 +6,7 @@ import type { Program } from '../prog/types.js';
 import type { BugName } from '../sim/bugs.js';
 import { executeProgram } from './executor.js';
 import type { Fuzzer } from './fuzzer.js';
-import type { BatchFinding, BatchReport, MinimizeReport, ToWorker } from './messages.js';
+import type { BatchFinding, BatchReport, MinimizeReport, MinimizeRequest } from './messages.js';
 import { minimizeProgram, programSize } from './minimize.js';
 
 /** Run programs for `ms` of wall time (at least one), or until `maxExecs` when set. */
@@ -36,7 +36,7 @@ export function runBatch(f: Fuzzer, ms: number, maxExecs = 0): BatchReport {
   return report;
 }
 
-export function minimize(job: Extract<ToWorker, { type: 'minimize' }>, bugs: ReadonlySet<BugName>): MinimizeReport {
+export function minimize(job: MinimizeRequest, bugs: ReadonlySet<BugName>): MinimizeReport {
   const t0 = performance.now();
   const slipped: BatchFinding[] = [];
   const opsBefore = programSize(job.program);
@@ -52,12 +52,12 @@ export function minimize(job: Extract<ToWorker, { type: 'minimize' }>, bugs: Rea
       },
     });
     return {
-      type: 'minimized', signature: job.signature, program: res.program, opsBefore, opsAfter: res.opsAfter,
+      type: 'minimized', jobId: job.jobId, signature: job.signature, program: res.program, opsBefore, opsAfter: res.opsAfter,
       runs: res.runs, ms: performance.now() - t0, slipped,
     };
   } catch (e) {
     return {
-      type: 'minimized', signature: job.signature, program: null, opsBefore, opsAfter: opsBefore, runs: 0,
+      type: 'minimized', jobId: job.jobId, signature: job.signature, program: null, opsBefore, opsAfter: opsBefore, runs: 0,
       ms: performance.now() - t0, error: e instanceof Error ? e.message : String(e), slipped,
     };
   }

@@ -7,7 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { type BugName, findBug } from '../sim/bugs.js';
 import { minimize, runBatch } from './batch.js';
 import { Fuzzer } from './fuzzer.js';
-import type { FromWorker, ToWorker, WorkerStart } from './messages.js';
+import type { FromWorker, MinimizeRequest, ToWorker, WorkerStart } from './messages.js';
 
 const port = parentPort;
 if (!port) throw new Error('campaign-worker: not started as a worker thread');
@@ -17,7 +17,7 @@ let start: WorkerStart | null = null;
 let running = false;
 /** Executions run so far, against start.maxExecs. */
 let execs = 0;
-const minimizeQueue: Extract<ToWorker, { type: 'minimize' }>[] = [];
+const minimizeQueue: MinimizeRequest[] = [];
 
 function post(m: FromWorker): void {
   port!.postMessage(m);

@@ -1,24 +1,24 @@
 // An embedded campaign: the coordinator (this thread) and N fuzzing worker
 // threads in one process, no external services.
 //
-// The coordinator owns the global view: the union of coverage, the corpus
+// The coordinator owns the global view: the union of coverage and the corpus
 // (every input that brought coverage nobody had, shared with every other
-// worker), triage by signature, and the minimization of each new signature's
-// first program, which it hands to the workers in turn. Findings are stored
-// as they come (first program and an unminimized reproducer at once, the
-// minimized one when it is ready), so nothing is lost if the process dies.
+// worker). Findings go through the finding pipeline (findings/pipeline.ts),
+// as a cluster campaign's do, without a cross-check: an embedded campaign has
+// no second worker process to replay on, so a new signature is reported at
+// once and its first program minimized on the worker threads in turn.
+// Findings are stored as they come (first program and an unminimized
+// reproducer at once, the minimized one when it is ready), so nothing is lost
+// if the process dies.
 
 import { Worker } from 'node:worker_threads';
 import { Store } from '../../corpus/store.js';
-import { findingId } from '../report/signature.js';
-import type { RunViolation } from '../report/violation.js';
 import type { Program, ScheduleStrategy } from '../prog/types.js';
 import type { BugName } from '../sim/bugs.js';
-import { makeRepro, reproJson } from '../repro/repro.js';
 import { CoverageSet } from './coverage.js';
-import type { BatchFinding, FromWorker, MinimizeReport, SharedInput, ToWorker } from './messages.js';
-import { DEFAULT_MAX_RUNS, DEFAULT_MINIMIZE_DEADLINE_MS, programSize } from './minimize.js';
-import { type FindingRecord, Triage } from './triage.js';
+import { type FindingJob, FindingPipeline, type MinimizeOutcome } from './findings/pipeline.js';
+import type { Finding, FindingRecord } from './findings/record.js';
+import type { FromWorker, MinimizeReport, SharedInput, ToWorker } from './messages.js';
 
 export interface CampaignOptions {
   bugs: BugName[];
@@ -62,7 +62,8 @@ export interface CampaignStats {
 
 export type CampaignEvent =
   | { kind: 'progress'; stats: CampaignStats }
-  | { kind: 'finding'; record: FindingRecord; dir: string | null }
+  /** A new signature, reported (with the first program that hit it). */
+  | { kind: 'finding'; record: FindingRecord; program: Program; dir: string | null }
   | { kind: 'minimized'; record: FindingRecord; ms: number; error?: string }
   | { kind: 'harness'; error: string; program?: Program };
 
@@ -92,21 +93,30 @@ const BATCH_MS = 200;
 class EmbeddedCampaign {
   private readonly workers: Worker[] = [];
   private readonly coverage = new CoverageSet();
-  private readonly triage = new Triage();
   private readonly store: Store | null;
+  private readonly findings: FindingPipeline;
   private corpusSize = 0;
   private execs = 0;
   private harnessErrors = 0;
   private timeouts = 0;
   private readonly t0 = performance.now();
   private fuzzing = true;
-  private pendingMinimize = 0;
+  private jobSeq = 0;
   private nextMinimizer = 0;
   private finish: (() => void) | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly opts: CampaignOptions) {
     this.store = opts.storeDir ? new Store(opts.storeDir) : null;
+    this.findings = new FindingPipeline({
+      bugs: opts.bugs, crossCheck: 'none', minimize: opts.minimize !== false, store: this.store,
+      newJobId: (kind) => `${kind}-${++this.jobSeq}`,
+      events: {
+        issue: (job) => this.issue(job),
+        reported: (f) => this.onReported(f),
+        minimized: (f, o) => this.onMinimized(f, o),
+      },
+    });
   }
 
   private sec(): number {
@@ -121,7 +131,7 @@ class EmbeddedCampaign {
       durationSec,
       corpus: this.corpusSize,
       coverage: this.coverage.count,
-      findings: this.triage.unique,
+      findings: this.findings.reported().length,
       harnessErrors: this.harnessErrors,
       timeouts: this.timeouts,
     };
@@ -157,7 +167,7 @@ class EmbeddedCampaign {
     return {
       execs: stats.execs, execsPerSec: stats.execsPerSec, durationSec: stats.durationSec, corpus: stats.corpus,
       coverage: stats.coverage, harnessErrors: stats.harnessErrors, timeouts: stats.timeouts,
-      findings: this.triage.records.map(summarize),
+      findings: this.findings.reported().map((f) => summarize(f.record)),
     };
   }
 
@@ -167,7 +177,7 @@ class EmbeddedCampaign {
 
   private onMessage(from: number, m: FromWorker): void {
     if (m.type === 'minimized') {
-      this.onMinimized(m);
+      this.onMinimizeReport(from, m);
       return;
     }
     const base = this.execs;
@@ -178,7 +188,7 @@ class EmbeddedCampaign {
       this.harnessErrors++;
       this.opts.onEvent?.({ kind: 'harness', error: h.error, program: h.program });
     }
-    for (const f of m.findings) this.onFinding(f, base + f.at);
+    for (const f of m.findings) this.findings.found(f, { exec: base + f.at, sec: this.sec() }, workerName(from));
     if (this.opts.maxExecs !== undefined && this.execs >= this.opts.maxExecs) this.stopFuzzing();
   }
 
@@ -195,53 +205,28 @@ class EmbeddedCampaign {
     for (let i = 0; i < this.workers.length; i++) if (i !== from) this.send(i, { type: 'inputs', inputs: kept });
   }
 
-  private onFinding(f: BatchFinding, exec: number): void {
-    const { rec, isNew } = this.triage.record(f.violation, f.program, exec, this.sec());
-    if (!isNew) {
-      this.saveFindingMeta(rec);
-      return;
-    }
-    let dir: string | null = null;
-    if (this.store) {
-      dir = this.store.saveFinding(rec.signature, findingMeta(rec), f.program);
-      rec.repro = this.store.saveRepro(rec.signature, reproJson(makeRepro(f.program, this.opts.bugs, f.violation, {
-        foundAt: { exec, sec: Math.round(rec.firstSec) },
-      })));
-    }
-    if (this.opts.minimize !== false) {
-      this.pendingMinimize++;
-      const w = this.nextMinimizer++ % this.workers.length;
-      this.send(w, {
-        type: 'minimize', signature: rec.signature, program: f.program, maxRuns: DEFAULT_MAX_RUNS, deadlineMs: DEFAULT_MINIMIZE_DEADLINE_MS,
-      });
-    }
-    // After the minimization is queued: a listener that stops the campaign here still gets it.
-    this.opts.onEvent?.({ kind: 'finding', record: rec, dir });
-    if (this.opts.untilFound !== undefined && this.triage.unique >= this.opts.untilFound) this.stopFuzzing();
+  /** Minimization jobs go to the worker threads in turn (nothing is cross-checked here: no verify jobs). */
+  private issue(job: FindingJob): void {
+    if (job.kind !== 'minimize') throw new Error(`embedded campaign: a ${job.kind} job, but it does not cross-check`);
+    const w = this.nextMinimizer++ % this.workers.length;
+    this.send(w, {
+      type: 'minimize', jobId: job.jobId, signature: job.signature, program: job.program, maxRuns: job.maxRuns, deadlineMs: job.deadlineMs,
+    });
   }
 
-  private onMinimized(m: MinimizeReport): void {
-    this.pendingMinimize--;
-    const rec = this.triage.get(m.signature);
-    for (const f of m.slipped) this.onFinding(f, this.execs);
-    if (rec) {
-      const program = m.program ?? rec.firstProgram;
-      rec.minimized = { program, opsBefore: m.opsBefore, opsAfter: m.program ? m.opsAfter : m.opsBefore };
-      if (this.store) {
-        const violation = violationOf(rec);
-        rec.repro = this.store.saveRepro(rec.signature, reproJson(makeRepro(program, this.opts.bugs, violation, {
-          minimized: { opsBefore: m.opsBefore, opsAfter: rec.minimized.opsAfter },
-          foundAt: { exec: rec.firstExec, sec: Math.round(rec.firstSec) },
-        })));
-        this.saveFindingMeta(rec);
-      }
-      this.opts.onEvent?.({ kind: 'minimized', record: rec, ms: m.ms, ...(m.error ? { error: m.error } : {}) });
-    }
+  private onReported(f: Finding): void {
+    const dir = this.store ? this.store.findingDir(f.record.signature) : null;
+    this.opts.onEvent?.({ kind: 'finding', record: f.record, program: f.firstProgram, dir });
+    if (this.opts.untilFound !== undefined && this.findings.reported().length >= this.opts.untilFound) this.stopFuzzing();
+  }
+
+  private onMinimizeReport(from: number, m: MinimizeReport): void {
+    this.findings.minimized({ ...m, workerId: workerName(from) }, { exec: this.execs, sec: this.sec() });
     this.maybeFinish();
   }
 
-  private saveFindingMeta(rec: FindingRecord): void {
-    if (this.store) this.store.saveFinding(rec.signature, findingMeta(rec), rec.firstProgram);
+  private onMinimized(f: Finding, o: MinimizeOutcome): void {
+    this.opts.onEvent?.({ kind: 'minimized', record: f.record, ms: o.ms, ...(o.error ? { error: o.error } : {}) });
   }
 
   private stopFuzzing(): void {
@@ -254,32 +239,27 @@ class EmbeddedCampaign {
   }
 
   private maybeFinish(): void {
-    if (!this.fuzzing && this.pendingMinimize <= 0) this.finish?.();
+    if (!this.fuzzing && this.findings.minimizing === 0) this.finish?.();
   }
 
   private persistCampaign(stats: CampaignStats): void {
     this.store?.saveCampaign({
       bugs: this.opts.bugs, seed: this.opts.seed, workers: this.workers.length, feedback: this.opts.feedback, ...stats,
-      findings: this.triage.records.map((r) => ({ id: findingId(r.signature), ...summarize(r) })),
+      findings: this.findings.reported().map((f) => ({ id: f.record.id, ...summarize(f.record) })),
     });
   }
 }
 
+/** A worker thread as a finding's finder. */
+function workerName(i: number): string {
+  return `worker-${i}`;
+}
+
 function summarize(r: FindingRecord): FindingSummary {
-  const before = programSize(r.firstProgram);
   return {
     signature: r.signature, count: r.count, firstFoundSec: round(r.firstSec), firstFoundExec: r.firstExec,
-    opsBefore: r.minimized?.opsBefore ?? before, opsAfter: r.minimized?.opsAfter ?? before, repro: r.repro ?? null,
+    opsBefore: r.opsBefore, opsAfter: r.opsAfter, repro: r.repro ?? null,
   };
-}
-
-function findingMeta(r: FindingRecord): object {
-  const { firstProgram: _first, minimized, ...meta } = r;
-  return { id: findingId(r.signature), ...meta, ...(minimized ? { opsBefore: minimized.opsBefore, opsAfter: minimized.opsAfter } : {}) };
-}
-
-function violationOf(r: FindingRecord): RunViolation {
-  return { signature: r.signature, invariant: r.invariant, kind: r.kind, message: r.message, stacks: [], traceTail: [], step: 0 };
 }
 
 function round(x: number): number {

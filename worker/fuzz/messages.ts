@@ -30,9 +30,19 @@ export interface SharedInput {
 export type ToWorker =
   | WorkerStart
   | { type: 'inputs'; inputs: SharedInput[] }
-  | { type: 'minimize'; signature: string; program: Program; maxRuns: number; deadlineMs: number }
+  | MinimizeRequest
   | { type: 'pause' }
   | { type: 'stop' };
+
+/** Minimize a finding's program (the job id comes back with the report). */
+export interface MinimizeRequest {
+  type: 'minimize';
+  jobId: string;
+  signature: string;
+  program: Program;
+  maxRuns: number;
+  deadlineMs: number;
+}
 
 export interface BatchFinding {
   program: Program;
@@ -52,6 +62,7 @@ export interface BatchReport {
 
 export interface MinimizeReport {
   type: 'minimized';
+  jobId: string;
   signature: string;
   /** Null when minimization failed (error says why); the original program stays the reproducer. */
   program: Program | null;
