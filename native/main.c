@@ -4,8 +4,11 @@
  *   foliofuzz-exec --dir DIR [--program FILE] [--runs N] [--out FILE]
  *                  [--device DEV --fstype TYPE [--mount-opts OPTS]]
  *                  [--seed N] [--jitter-us N] [--pause T:I:US]...
+ *   foliofuzz-exec --check [--program FILE] [--device DEV --fstype TYPE]
  *   foliofuzz-exec --probe DIR
  *
+ * --check reads the program and says whether this executor can run it (exit
+ * 0, 2 or 3), running nothing; --probe writes the header line for DIR.
  * Reads the program (README.md's line format) from FILE or stdin, runs it N
  * times in DIR and writes the header line, then per run its events and end
  * line, to FILE or stdout. Exit statuses: exec.h.
@@ -24,6 +27,7 @@ static void usage_error(const char *fmt, const char *arg)
 	fprintf(stderr, fmt, arg);
 	fputs("\nusage: foliofuzz-exec --dir DIR [--program FILE] [--runs N] [--out FILE]\n"
 	      "         [--device DEV --fstype TYPE [--mount-opts OPTS]] [--seed N] [--jitter-us N] [--pause T:I:US]...\n"
+	      "       foliofuzz-exec --check [--program FILE] [--device DEV --fstype TYPE]\n"
 	      "       foliofuzz-exec --probe DIR\n", stderr);
 	exit(EXIT_BAD_INPUT);
 }
@@ -52,6 +56,7 @@ static void add_pause(struct options *o, const char *s)
 struct cli {
 	struct options o;
 	const char *program, *out, *probe;
+	int check;
 };
 
 static void parse_args(int argc, char **argv, struct cli *c)
@@ -62,7 +67,7 @@ static void parse_args(int argc, char **argv, struct cli *c)
 		{ "device", required_argument, 0, 'D' }, { "fstype", required_argument, 0, 'T' },
 		{ "mount-opts", required_argument, 0, 'O' }, { "seed", required_argument, 0, 's' },
 		{ "jitter-us", required_argument, 0, 'j' }, { "pause", required_argument, 0, 'P' },
-		{ "probe", required_argument, 0, 'q' }, { 0, 0, 0, 0 },
+		{ "probe", required_argument, 0, 'q' }, { "check", no_argument, 0, 'c' }, { 0, 0, 0, 0 },
 	};
 	memset(c, 0, sizeof *c);
 	c->o.runs = 1;
@@ -81,11 +86,12 @@ static void parse_args(int argc, char **argv, struct cli *c)
 		case 'j': c->o.jitter_us = (unsigned)number(optarg, 10000000, "--jitter-us wants microseconds (at most 10 s), got '%s'"); break;
 		case 'P': add_pause(&c->o, optarg); break;
 		case 'q': c->probe = optarg; break;
+		case 'c': c->check = 1; break;
 		default: usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc) usage_error("unexpected argument '%s'", argv[optind]);
-	if (!c->probe && !c->o.dir) usage_error("%s", "--dir is required");
+	if (!c->probe && !c->check && !c->o.dir) usage_error("%s", "--dir is required");
 	if (!c->o.device != !c->o.fstype) usage_error("%s", "--device and --fstype go together");
 }
 
@@ -132,6 +138,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "foliofuzz-exec: %s\n", why);
 		return EXIT_UNSUPPORTED;
 	}
+	if (c.check) return 0;
 	struct stat st;
 	errno = 0;
 	if (stat(c.o.dir, &st) || !S_ISDIR(st.st_mode)) {

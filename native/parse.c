@@ -218,25 +218,27 @@ static int parse_op(struct parser *ps, char *line, struct op *op)
 	return 0;
 }
 
-/* The next line without its newline; NULL at EOF. Refuses overlong lines and NUL bytes. */
+/* The next line without its newline; NULL at EOF. Refuses overlong lines and any byte that is not printable ASCII. */
 static char *next_line(struct parser *ps, char *buf, size_t len, int *bad)
 {
+	size_t n = 0;
+	int c;
 	*bad = 0;
-	if (!fgets(buf, (int)len, ps->in)) return NULL;
-	ps->line++;
-	size_t n = strlen(buf);
-	if (n == len - 1 && buf[n - 1] != '\n') {
-		*bad = fail(ps, "line longer than %zu bytes", len - 2);
-		return NULL;
-	}
-	if (n > 0 && buf[n - 1] == '\n') buf[--n] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)buf[i];
-		if (c < 0x20 || c > 0x7e) {
-			*bad = fail(ps, "unexpected byte 0x%02x at column %zu", c, i + 1);
+	while ((c = getc(ps->in)) != EOF && c != '\n') {
+		if (n == 0) ps->line++;
+		if (n == len - 1) {
+			*bad = fail(ps, "line longer than %zu bytes", len - 1);
 			return NULL;
 		}
+		if (c < 0x20 || c > 0x7e) {
+			*bad = fail(ps, "unexpected byte 0x%02x at column %zu", (unsigned)c, n + 1);
+			return NULL;
+		}
+		buf[n++] = (char)c;
 	}
+	if (c == EOF && n == 0) return NULL;
+	if (n == 0) ps->line++;
+	buf[n] = '\0';
 	return buf;
 }
 

@@ -162,6 +162,19 @@ export async function runOnKernel(program: Program, opts: KernelRunOptions): Pro
   return { header: output.header, traces: tracesFromOutput(output, program, cut), status, stderr: r.stderr };
 }
 
+/**
+ * Whether the executor can run the program (with the mount, when given),
+ * running nothing: throws ExecutorRefusedError saying what it needs, or
+ * ExecutorError if it refuses the input.
+ */
+export function checkRunnable(program: Program, mount?: OwnedMountSpec, executor = findExecutor()): void {
+  const args = ['--check', ...(mount ? ['--device', mount.device, '--fstype', mount.fsType] : [])];
+  const r = spawnSync(executor, args, { input: programToExecInput(program), encoding: 'utf8' });
+  const said = (r.stderr ?? '').trim().replace(/^foliofuzz-exec: /, '');
+  if (r.status === EXIT_UNSUPPORTED) throw new ExecutorRefusedError(said);
+  if (r.status !== 0) throw new ExecutorError(`the executor refused its input: ${said || r.error?.message || `status ${r.status}`}`);
+}
+
 /** What the executor finds a directory to be (statfs, and for ext4 whether new files get extents). */
 export function probeDirectory(dir: string, executor = findExecutor()): ExecutorHeader {
   const r = spawnSync(executor, ['--probe', dir], { encoding: 'utf8' });
