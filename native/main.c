@@ -150,6 +150,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "foliofuzz-exec: %s\n", err);
 		return EXIT_ENVIRONMENT;
 	}
+	fflush(out);
 	sigbus_install();
 	for (int k = 0; k < c.o.runs; k++)
 		if (run_program(out, &p, &c.o, k)) return EXIT_RUN_FAILED;

@@ -301,7 +301,9 @@ static uint64_t jitter_seed(uint64_t seed, int run, int thread)
 int run_program(FILE *out, const struct program *p, const struct options *opt, int index)
 {
 	struct run r;
+	/* Out now: a run the executor dies in is still known to have started. */
 	fprintf(out, "{\"run\":%d}\n", index);
+	fflush(out);
 	if (run_init(&r, p, opt, index)) {
 		fputs("{\"end\":\"error\",\"error\":\"run setup: out of memory or no /dev/null\"}\n", out);
 		return -1;
