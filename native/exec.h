@@ -103,6 +103,8 @@ struct options {
 	unsigned jitter_us;
 	struct pause *pauses;
 	int npauses;
+	/* Tests: kernel log records from this file instead of /dev/kmsg. */
+	const char *kmsg;
 };
 
 /* ---- events (trace.c) --------------------------------------------------- */
@@ -263,7 +265,8 @@ int probe_write(FILE *out, const char *dir, char *err, size_t errlen);
 
 /* ---- the kernel log (klog.c) -------------------------------------------- */
 
-int klog_open(void);
+/* /dev/kmsg from now on, or (tests) a file of records from its start; -1 when unreadable. */
+int klog_open(const char *path);
 /* Record the lines the run caused as klog events, and the stale-cache warnings as stale events. */
 void klog_collect(int fd, struct tctx *tc, const char *dir);
 

@@ -22,8 +22,10 @@
 
 #define STALE_TEXT "Page cache invalidation failure"
 
-int klog_open(void)
+int klog_open(const char *path)
 {
+	/* A file of records (tests) is read from its start; the kernel's log from now on. */
+	if (path) return open(path, O_RDONLY | O_CLOEXEC);
 	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
 		close(fd);
@@ -51,43 +53,72 @@ static int stale_file(const char *text, const char *dir, int nfiles)
 	return (int)k;
 }
 
-/* One record "prio,seq,usec,flags;text\n KEY=value...": level and the text's first line. */
-static int parse_record(char *rec, int *level, char **text)
+/* A record's first line "prio,seq,usec,flags;text": its level and text. */
+static int parse_record(char *line, int *level, char **text)
 {
-	char *semi = strchr(rec, ';');
-	if (!semi) return -1;
-	*level = atoi(rec) & 7;
+	char *semi = strchr(line, ';');
+	if (!semi || line[0] < '0' || line[0] > '9') return -1;
+	*level = atoi(line) & 7;
 	*text = semi + 1;
-	char *nl = strchr(*text, '\n');
-	if (nl) *nl = '\0';
 	return 0;
 }
 
+struct klog_state {
+	struct tctx *tc;
+	const char *dir;
+	int after_stale;
+};
+
+static void klog_line(struct klog_state *st, char *line)
+{
+	int level;
+	char *text;
+	/* Continuation lines (" KEY=value") and anything else that is not a record are skipped. */
+	if (parse_record(line, &level, &text)) return;
+	struct run *r = st->tc->run;
+	int k = st->after_stale ? stale_file(text, st->dir, r->prog->nfiles) : -1;
+	if (k >= 0) ev_new(st->tc->buf, &r->seq, EV_STALE)->file = k;
+	st->after_stale = strstr(text, STALE_TEXT) != NULL;
+	if (!wanted(level, text)) return;
+	struct event *e = ev_new(st->tc->buf, &r->seq, EV_KLOG);
+	e->level = level;
+	e->text = strdup(text);
+}
+
+/*
+ * /dev/kmsg returns one record per read; a file, whatever fits: either way
+ * the bytes are split into lines, a line cut by the buffer carried over.
+ */
 void klog_collect(int fd, struct tctx *tc, const char *dir)
 {
-	static char rec[8192];
+	static char buf[65536];
 	char *real = realpath(dir, NULL);
-	int after_stale = 0;
+	struct klog_state st = { tc, real ? real : dir, 0 };
+	size_t have = 0;
 	for (;;) {
-		ssize_t n = read(fd, rec, sizeof rec - 1);
-		if (n < 0 && errno == EPIPE) continue; /* records overwritten before we read them: go on */
-		if (n < 0 && errno == EINTR) continue;
+		ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+		if (n < 0 && (errno == EPIPE || errno == EINTR)) continue; /* EPIPE: records overwritten before we read them */
 		if (n <= 0) break;
-		rec[n] = '\0';
-		int level;
-		char *text;
-		if (parse_record(rec, &level, &text)) continue;
-		int k = after_stale ? stale_file(text, real ? real : dir, tc->run->prog->nfiles) : -1;
-		if (k >= 0) {
-			struct event *e = ev_new(tc->buf, &tc->run->seq, EV_STALE);
-			e->file = k;
+		have += (size_t)n;
+		buf[have] = '\0';
+		char *line = buf, *nl;
+		while ((nl = strchr(line, '\n'))) {
+			*nl = '\0';
+			klog_line(&st, line);
+			line = nl + 1;
 		}
-		after_stale = strstr(text, STALE_TEXT) != NULL;
-		if (!wanted(level, text)) continue;
-		struct event *e = ev_new(tc->buf, &tc->run->seq, EV_KLOG);
-		e->level = level;
-		e->text = strdup(text);
-		if (!e->text) e->text = strdup("");
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		/* A line longer than the buffer: keep its start only. */
+		if (have == sizeof buf - 1) {
+			buf[have] = '\0';
+			klog_line(&st, buf);
+			have = 0;
+		}
+	}
+	if (have) {
+		buf[have] = '\0';
+		klog_line(&st, buf);
 	}
 	free(real);
 }

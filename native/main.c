@@ -3,12 +3,13 @@
  *
  *   foliofuzz-exec --dir DIR [--program FILE] [--runs N] [--out FILE]
  *                  [--device DEV --fstype TYPE [--mount-opts OPTS]]
- *                  [--seed N] [--jitter-us N] [--pause T:I:US]...
+ *                  [--seed N] [--jitter-us N] [--pause T:I:US]... [--kmsg FILE]
  *   foliofuzz-exec --check [--program FILE] [--device DEV --fstype TYPE]
  *   foliofuzz-exec --probe DIR
  *
  * --check reads the program and says whether this executor can run it (exit
  * 0, 2 or 3), running nothing; --probe writes the header line for DIR.
+ * --kmsg (tests) reads kernel log records from FILE instead of /dev/kmsg.
  * Reads the program (README.md's line format) from FILE or stdin, runs it N
  * times in DIR and writes the header line, then per run its events and end
  * line, to FILE or stdout. Exit statuses: exec.h.
@@ -67,7 +68,8 @@ static void parse_args(int argc, char **argv, struct cli *c)
 		{ "device", required_argument, 0, 'D' }, { "fstype", required_argument, 0, 'T' },
 		{ "mount-opts", required_argument, 0, 'O' }, { "seed", required_argument, 0, 's' },
 		{ "jitter-us", required_argument, 0, 'j' }, { "pause", required_argument, 0, 'P' },
-		{ "probe", required_argument, 0, 'q' }, { "check", no_argument, 0, 'c' }, { 0, 0, 0, 0 },
+		{ "probe", required_argument, 0, 'q' }, { "check", no_argument, 0, 'c' },
+		{ "kmsg", required_argument, 0, 'k' }, { 0, 0, 0, 0 },
 	};
 	memset(c, 0, sizeof *c);
 	c->o.runs = 1;
@@ -87,6 +89,7 @@ static void parse_args(int argc, char **argv, struct cli *c)
 		case 'P': add_pause(&c->o, optarg); break;
 		case 'q': c->probe = optarg; break;
 		case 'c': c->check = 1; break;
+		case 'k': c->o.kmsg = optarg; break;
 		default: usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
 		}
 	}

@@ -311,7 +311,7 @@ int run_program(FILE *out, const struct program *p, const struct options *opt, i
 	struct tctx *tcs = calloc((size_t)p->nthreads + 1, sizeof *tcs);
 	for (int t = 0; tcs && t <= p->nthreads; t++)
 		tcs[t] = (struct tctx){ &r, t, 0, &r.bufs[t], jitter_seed(opt->seed, index, t) };
-	int kmsg = klog_open();
+	int kmsg = klog_open(opt->kmsg);
 	if (!tcs) run_fail(&r, "run setup: out of memory");
 	else if (create_files(&r) == 0 && run_open_files(&r) == 0 && aio_start(&r) == 0 && run_threads(&r, tcs) == 0) finish(&tcs[p->nthreads]);
 	if (tcs && kmsg >= 0) klog_collect(kmsg, &tcs[p->nthreads], opt->dir);

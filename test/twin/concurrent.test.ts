@@ -2,6 +2,8 @@
 // threads, on real loop mounts.
 
 import assert from 'node:assert/strict';
+import { realpathSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Op } from '../../worker/prog/types.js';
 import { decodeTrace, encodeTrace } from '../../worker/trace/codec.js';
@@ -202,5 +204,37 @@ describe('kernel twin threads', () => {
       assert.deepEqual(decodeTrace(encodeTrace(trace), 'round trip'), trace);
       for (const via of ['cache', 'drop_caches', 'remount'] as const) assert.equal(finals(trace, via).length, 2);
     }
+  });
+
+  test('kernel log lines: warnings kept, the rest dropped, a stale-page-cache warning for a run file is a stale event', async () => {
+    const dir = realpathSync(mount.dir);
+    const kmsg = join(parent, 'kmsg');
+    writeFileSync(kmsg, [
+      '6,100,1000,-;EXT4-fs (loop0): mounted filesystem',
+      '4,101,1001,-;blk_update_request: I/O error',
+      ' SUBSYSTEM=block',
+      '2,102,1002,-;Page cache invalidation failure on direct I/O.  Possible data corruption due to collision with buffered I/O!',
+      `2,103,1003,-;File: ${dir}/f1 PID: 77 Comm: foliofuzz-exec`,
+      '6,104,1004,-;------------[ cut here ]------------',
+      '12,105,1005,-;WARNING: CPU: 0 PID: 1 at fs/iomap/buffered-io.c:100 iomap_foo+0x1/0x2',
+      '2,106,1006,-;File: /elsewhere/f1 PID: 78 Comm: other',
+      '6,107,1007,-;kernel BUG at mm/filemap.c:1',
+    ].join('\n') + '\n');
+    const prog = program(spec, 2, [{ file: 0, direct: false }], [[{ op: 'fsync', fd: 0 }]]);
+    const r = await runOnKernel(prog, { dir: mount.dir, kmsg });
+    assert.equal(r.status, 'done', r.stderr);
+    const trace = r.traces[0]!;
+    assert.deepEqual(trace.events.filter((e) => e.e === 'klog' || e.e === 'stale'), [
+      { e: 'klog', level: 4, text: 'blk_update_request: I/O error' },
+      { e: 'klog', level: 2, text: 'Page cache invalidation failure on direct I/O.  Possible data corruption due to collision with buffered I/O!' },
+      { e: 'stale', file: 1 },
+      { e: 'klog', level: 2, text: `File: ${dir}/f1 PID: 77 Comm: foliofuzz-exec` },
+      { e: 'klog', level: 4, text: 'WARNING: CPU: 0 PID: 1 at fs/iomap/buffered-io.c:100 iomap_foo+0x1/0x2' },
+      { e: 'klog', level: 2, text: 'File: /elsewhere/f1 PID: 78 Comm: other' },
+      { e: 'klog', level: 6, text: 'kernel BUG at mm/filemap.c:1' },
+    ]);
+    // After the program's own events.
+    const last = trace.events.findIndex((e) => e.e === 'klog');
+    assert.ok(trace.events.slice(0, last).some((e) => e.e === 'final'));
   });
 });

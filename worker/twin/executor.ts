@@ -62,6 +62,8 @@ export interface KernelRunOptions {
   jitterUs?: number;
   /** A sleep before op `op` of thread `thread`. */
   pauses?: Pause[];
+  /** Tests: kernel log records are read from this file instead of /dev/kmsg. */
+  kmsg?: string;
   /** Wall-time limit for all runs; default 60 s. */
   timeoutMs?: number;
   /** The executor binary; default findExecutor(). */
@@ -106,6 +108,7 @@ function executorArgs(opts: KernelRunOptions): string[] {
   if (opts.seed !== undefined) args.push('--seed', String(opts.seed));
   if (opts.jitterUs) args.push('--jitter-us', String(opts.jitterUs));
   for (const p of opts.pauses ?? []) args.push('--pause', `${p.thread}:${p.op}:${p.us}`);
+  if (opts.kmsg) args.push('--kmsg', opts.kmsg);
   return args;
 }
 
