@@ -31,45 +31,25 @@ static unsigned char *io_buffer(uint64_t n)
 	return posix_memalign(&p, PAGE, n ? n : 1) ? NULL : p;
 }
 
-static int64_t op_pwrite(struct tctx *tc, const struct op *op)
+/* pwrite or pread in syscalls of at most bsize bytes; a read's calls carry the bytes they returned. */
+static int64_t op_chunked(struct tctx *tc, const struct op *op, int write)
 {
 	struct run *r = tc->run;
 	uint64_t bsize = op->bsize ? op->bsize : op->len;
 	uint64_t chunk = bsize < op->len ? bsize : op->len;
 	unsigned char *buf = io_buffer(chunk);
 	if (!buf) return -ENOMEM;
-	memset(buf, (int)op->fill, chunk);
+	if (write) memset(buf, (int)op->fill, chunk);
 	uint64_t done = 0;
 	int64_t ret = 0;
 	while (done < op->len) {
 		uint64_t n = op->len - done < bsize ? op->len - done : bsize;
-		ssize_t got = pwrite(r->fds[op->fd], buf, n, (off_t)(op->off + done));
+		off_t pos = (off_t)(op->off + done);
+		ssize_t got = write ? pwrite(r->fds[op->fd], buf, n, pos) : pread(r->fds[op->fd], buf, n, pos);
 		ret = got < 0 ? -errno : got;
 		struct event *e = ev_new(tc->buf, &r->seq, EV_CALL);
 		e->t = tc->t, e->i = tc->i, e->off = op->off + done, e->len = n, e->ret = ret;
-		if (ret <= 0) break;
-		done += (uint64_t)ret;
-		if ((uint64_t)ret < n) break;
-	}
-	free(buf);
-	return done > 0 ? (int64_t)done : ret;
-}
-
-static int64_t op_pread(struct tctx *tc, const struct op *op)
-{
-	struct run *r = tc->run;
-	uint64_t bsize = op->bsize ? op->bsize : op->len;
-	unsigned char *buf = io_buffer(bsize < op->len ? bsize : op->len);
-	if (!buf) return -ENOMEM;
-	uint64_t done = 0;
-	int64_t ret = 0;
-	while (done < op->len) {
-		uint64_t n = op->len - done < bsize ? op->len - done : bsize;
-		ssize_t got = pread(r->fds[op->fd], buf, n, (off_t)(op->off + done));
-		ret = got < 0 ? -errno : got;
-		struct event *e = ev_new(tc->buf, &r->seq, EV_CALL);
-		e->t = tc->t, e->i = tc->i, e->off = op->off + done, e->len = n, e->ret = ret;
-		ev_set_data(e, buf, ret > 0 ? (size_t)ret : 0);
+		if (!write) ev_set_data(e, buf, ret > 0 ? (size_t)ret : 0);
 		if (ret <= 0) break;
 		done += (uint64_t)ret;
 		if ((uint64_t)ret < n) break;
@@ -174,8 +154,8 @@ int64_t op_run(struct tctx *tc, const struct op *op, struct event *extras)
 	struct run *r = tc->run;
 	int fd = r->fds[op->fd];
 	switch (op->kind) {
-	case OP_PWRITE: return op_pwrite(tc, op);
-	case OP_PREAD: return op_pread(tc, op);
+	case OP_PWRITE: return op_chunked(tc, op, 1);
+	case OP_PREAD: return op_chunked(tc, op, 0);
 	case OP_TRUNCATE: return ftruncate(fd, (off_t)op->size) ? -errno : 0;
 	case OP_FALLOCATE: return op_fallocate(r, op);
 	case OP_COPY_RANGE: return op_copy_range(r, op);

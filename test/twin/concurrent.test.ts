@@ -4,24 +4,22 @@
 import assert from 'node:assert/strict';
 import { realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Op } from '../../worker/prog/types.js';
 import { decodeTrace, encodeTrace } from '../../worker/trace/codec.js';
 import type { Trace } from '../../worker/trace/types.js';
 import { runOnKernel } from '../../worker/twin/executor.js';
-import type { FsSpec, TwinMount } from '../../worker/twin/provision.js';
+import type { FsSpec } from '../../worker/twin/provision.js';
 import {
   aioEvents,
+  mountForSuite,
   assertWellFormed,
   bytes,
   finals,
   indexOfEvent,
   program,
-  provisionIn,
-  removeParent,
   retOf,
   rets,
-  testParent,
 } from './helpers.js';
 
 const EFAULT = -14;
@@ -145,26 +143,17 @@ const THREADS: Op[][] = [
 
 for (const spec of SPECS) {
   describe(`kernel twin mappings and AIO on ${spec.fs}`, () => {
-    let parent: string;
-    let mount: TwinMount;
-    before(() => {
-      parent = testParent();
-      mount = provisionIn(parent, spec);
-    });
-    after(() => {
-      mount?.release();
-      removeParent(parent);
-    });
+    const suite = mountForSuite(spec);
 
     test('SIGBUS past EOF is -EFAULT, a faulting mwrite reports the bytes it stored, and what the sim refuses is refused', async () => {
-      const r = await runOnKernel(program(spec, 1, [{ file: 0, direct: false }], [MMAP_OPS]), { dir: mount.dir, mount: mount.owned });
+      const r = await suite.run(program(spec, 1, [{ file: 0, direct: false }], [MMAP_OPS]));
       assert.equal(r.status, 'done', r.stderr);
       checkMmap(r.traces[0]!);
     });
 
     test('AIO: io_submit results, a completion event for every iocb, un-waited ones reaped at the end', async () => {
       const fds = [{ file: 0, direct: true }, { file: 1, direct: false }];
-      const r = await runOnKernel(program(spec, 2, fds, [AIO_OPS]), { dir: mount.dir, mount: mount.owned });
+      const r = await suite.run(program(spec, 2, fds, [AIO_OPS]));
       assert.equal(r.status, 'done', r.stderr);
       checkAio(spec, r.traces[0]!);
     });
@@ -173,22 +162,13 @@ for (const spec of SPECS) {
 
 describe('kernel twin threads', () => {
   const spec: FsSpec = { fs: 'ext4', inode: 'extent', blockSize: 4096 };
-  let parent: string;
-  let mount: TwinMount;
-  before(() => {
-    parent = testParent();
-    mount = provisionIn(parent, spec);
-  });
-  after(() => {
-    mount?.release();
-    removeParent(parent);
-  });
+  const suite = mountForSuite(spec);
 
   test('a four-thread program with jitter and a pause: every run well-formed, and its JSON round-trips', async () => {
     const fds = [{ file: 0, direct: false }, { file: 1, direct: false }, { file: 0, direct: true }];
     const prog = program(spec, 2, fds, THREADS);
-    const r = await runOnKernel(prog, {
-      dir: mount.dir, mount: mount.owned, runs: 4, seed: 7, jitterUs: 300, pauses: [{ thread: 3, op: 3, us: 2000 }],
+    const r = await suite.run(prog, {
+      runs: 4, seed: 7, jitterUs: 300, pauses: [{ thread: 3, op: 3, us: 2000 }],
     });
     assert.equal(r.status, 'done', r.stderr);
     assert.equal(r.traces.length, 4);
@@ -207,8 +187,8 @@ describe('kernel twin threads', () => {
   });
 
   test('kernel log lines: warnings kept, the rest dropped, a stale-page-cache warning for a run file is a stale event', async () => {
-    const dir = realpathSync(mount.dir);
-    const kmsg = join(parent, 'kmsg');
+    const dir = realpathSync(suite.mount().dir);
+    const kmsg = join(suite.parent(), 'kmsg');
     writeFileSync(kmsg, [
       '6,100,1000,-;EXT4-fs (loop0): mounted filesystem',
       '4,101,1001,-;blk_update_request: I/O error',
@@ -221,7 +201,7 @@ describe('kernel twin threads', () => {
       '6,107,1007,-;kernel BUG at mm/filemap.c:1',
     ].join('\n') + '\n');
     const prog = program(spec, 2, [{ file: 0, direct: false }], [[{ op: 'fsync', fd: 0 }]]);
-    const r = await runOnKernel(prog, { dir: mount.dir, kmsg });
+    const r = await runOnKernel(prog, { dir: suite.mount().dir, kmsg });
     assert.equal(r.status, 'done', r.stderr);
     const trace = r.traces[0]!;
     assert.deepEqual(trace.events.filter((e) => e.e === 'klog' || e.e === 'stale'), [

@@ -3,11 +3,13 @@
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FdDecl, Op, Program, SimConfig } from '../../worker/prog/types.js';
 import { validateProgram } from '../../worker/prog/validate.js';
 import type { Trace, TraceEvent } from '../../worker/trace/types.js';
+import { type KernelRunOptions, type KernelRunResult, runOnKernel } from '../../worker/twin/executor.js';
 import { loopsUnder, mountsUnder } from '../../worker/twin/mounts.js';
 import { type FsSpec, type TwinMount, provisionMount } from '../../worker/twin/provision.js';
 
@@ -38,6 +40,35 @@ export function removeParent(parent: string): void {
 export function provisionIn(parent: string, spec: FsSpec): TwinMount {
   if (!IS_ROOT) throw new Error('the kernel twin tests need root: loop devices and mount (CI runs as root)');
   return provisionMount(spec, { parent });
+}
+
+export interface Suite {
+  mount: () => TwinMount;
+  parent: () => string;
+  /** Run a program on the mount, which the executor owns (it may remount). */
+  run: (prog: Program, opts?: Partial<KernelRunOptions>) => Promise<KernelRunResult>;
+}
+
+/**
+ * In a describe block: a mount of spec made before its tests and released
+ * after them (with a check that nothing was left).
+ */
+export function mountForSuite(spec: FsSpec): Suite {
+  let parent: string | undefined;
+  let mount: TwinMount | undefined;
+  before(() => {
+    parent = testParent();
+    mount = provisionIn(parent, spec);
+  });
+  after(() => {
+    mount?.release();
+    if (parent) removeParent(parent);
+  });
+  return {
+    mount: () => mount!,
+    parent: () => parent!,
+    run: (prog, opts = {}) => runOnKernel(prog, { dir: mount!.dir, mount: mount!.owned, ...opts }),
+  };
 }
 
 export function config(spec: FsSpec): SimConfig {

@@ -4,21 +4,19 @@
 // filesystem for every program and run (mount once, run many).
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Op } from '../../worker/prog/types.js';
-import { runOnKernel } from '../../worker/twin/executor.js';
-import type { FsSpec, TwinMount } from '../../worker/twin/provision.js';
+import type { Trace } from '../../worker/trace/types.js';
+import type { FsSpec } from '../../worker/twin/provision.js';
 import {
   assertWellFormed,
+  mountForSuite,
   bytes,
   callsOf,
   finals,
   program,
-  provisionIn,
-  removeParent,
   retOf,
   rets,
-  testParent,
 } from './helpers.js';
 
 const AB = 0xab;
@@ -63,7 +61,7 @@ function punchWorks(spec: FsSpec): boolean {
   return spec.fs !== 'fuse';
 }
 
-function checkSequential(spec: FsSpec, trace: import('../../worker/trace/types.js').Trace): void {
+function checkSequential(spec: FsSpec, trace: Trace): void {
   assertWellFormed(trace);
   assert.deepEqual(rets(trace).map((r) => r.ret),
     [10000, 20, 10, 0, 200, 0, 4096, 4096, 0, 0, 0, 0, 0, 200, 0, 0, 12288, punchWorks(spec) ? 0 : EOPNOTSUPP]);
@@ -113,20 +111,11 @@ function fallocExpected(spec: FsSpec): [number, number][] {
 for (const spec of SPECS) {
   const name = `${spec.fs}${spec.fs === 'ext4' ? `-${spec.inode}` : ''} ${spec.blockSize}`;
   describe(`kernel twin on ${name}`, () => {
-    let parent: string;
-    let mount: TwinMount;
-    before(() => {
-      parent = testParent();
-      mount = provisionIn(parent, spec);
-    });
-    after(() => {
-      mount?.release();
-      removeParent(parent);
-    });
+    const suite = mountForSuite(spec);
 
     test('a sequential program: results, calls, read bytes, sizes and final contents, twice on one mount', async () => {
       const prog = program(spec, 2, FDS, [OPS]);
-      const r = await runOnKernel(prog, { dir: mount.dir, mount: mount.owned, runs: 2 });
+      const r = await suite.run(prog, { runs: 2 });
       assert.equal(r.status, 'done', r.stderr);
       assert.equal(r.traces.length, 2);
       const fsType = spec.fs === 'fuse' ? 'fuse.bindfs' : spec.fs;
@@ -139,7 +128,7 @@ for (const spec of SPECS) {
 
     test('every fallocate mode reaches the kernel as itself', async () => {
       const ops: Op[] = [{ op: 'pwrite', fd: 0, off: 0, len: 65536, fill: 1 }, ...FALLOC_OPS];
-      const r = await runOnKernel(program(spec, 1, [{ file: 0, direct: false }], [ops]), { dir: mount.dir, mount: mount.owned });
+      const r = await suite.run(program(spec, 1, [{ file: 0, direct: false }], [ops]));
       assert.equal(r.status, 'done', r.stderr);
       const trace = r.traces[0]!;
       assertWellFormed(trace);
