@@ -143,6 +143,7 @@ void ev_set_data(struct event *e, const void *p, size_t n);
 /* Merge every buffer by sequence number, write one JSON line per event, free them. */
 void trace_write(FILE *out, struct evbuf *bufs, int nbufs);
 void json_string(FILE *out, const char *s);
+const char *via_name(enum final_via via);
 
 /* ---- one run (run.c) ---------------------------------------------------- */
 

@@ -215,7 +215,7 @@ static void read_back(struct tctx *tc, enum final_via via)
 		while (done < (size_t)st.st_size) {
 			ssize_t n = pread(r->priv[f], buf + done, (size_t)st.st_size - done, (off_t)done);
 			if (n < 0 && errno == EINTR) continue;
-			if (n < 0) run_fail(r, "reading f%d back (%s): %s", f, via == VIA_CACHE ? "cache" : via == VIA_DROP_CACHES ? "drop_caches" : "remount", strerror(errno));
+			if (n < 0) run_fail(r, "reading f%d back (%s): %s", f, via_name(via), strerror(errno));
 			if (n <= 0) break;
 			done += (size_t)n;
 		}
@@ -269,6 +269,8 @@ static int run_init(struct run *r, const struct program *p, const struct options
 
 static void run_destroy(struct run *r)
 {
+	/* A run that failed part-way may leave helpers running and I/O in flight: both end before the files close. */
+	helpers_join(r);
 	aio_stop(r);
 	maps_unmap_all(r);
 	run_close_files(r);

@@ -77,7 +77,11 @@ void json_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
-static const char *const VIA[] = { "cache", "drop_caches", "remount" };
+const char *via_name(enum final_via via)
+{
+	static const char *const NAME[] = { "cache", "drop_caches", "remount" };
+	return NAME[via];
+}
 
 static void write_ret(FILE *out, const struct event *e)
 {
@@ -115,7 +119,7 @@ static void write_event(FILE *out, const struct event *e)
 		fprintf(out, ",\"file\":%d", e->file);
 		break;
 	case EV_FINAL:
-		fprintf(out, ",\"file\":%d,\"via\":\"%s\",\"data\":", e->file, VIA[e->via]);
+		fprintf(out, ",\"file\":%d,\"via\":\"%s\",\"data\":", e->file, via_name(e->via));
 		json_base64(out, e->data, e->dlen);
 		break;
 	case EV_KLOG:

@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Op } from '../../worker/prog/types.js';
 import { ExecutorRefusedError, runOnKernel } from '../../worker/twin/executor.js';
-import { type TwinMount, ProvisionError, sweepStale, useDirectory } from '../../worker/twin/provision.js';
+import { type TwinMount, ProvisionError, sweepStale, twinMount, useDirectory } from '../../worker/twin/provision.js';
 import { assertNothingLeft, leftovers, program, provisionIn, removeParent, rets, testParent } from './helpers.js';
 
 const CHILD = fileURLToPath(new URL('./provision-child.js', import.meta.url));
@@ -139,7 +139,7 @@ test('an existing directory is checked: a mismatch says what to mkfs, a match ru
     assert.throws(() => useDirectory(mount.dir, { fs: 'ext4', inode: 'extent', blockSize: 1024 }), /needs ext4, 1024-byte blocks: mkfs\.ext4 -b 1024 -E/);
     assert.throws(() => useDirectory(mount.dir, { fs: 'ext4', inode: 'indirect', blockSize: 4096 }),
       /needs ext4 with indirect-block inodes, 4096-byte blocks: mkfs\.ext4 -b 4096 -O \^extent,\^64bit/);
-    const given = useDirectory(mount.dir, EXT4);
+    const given = twinMount(EXT4, { dir: mount.dir });
     assert.equal(given.owned, undefined);
     const prog = program(EXT4, 1, [{ file: 0, direct: false }], [[{ op: 'pwrite', fd: 0, off: 0, len: 10, fill: 1 }]]);
     const r = await runOnKernel(prog, { dir: given.dir });

@@ -257,3 +257,12 @@ export function sweepStale(parent: string = tmpdir()): string[] {
   }
   return removed;
 }
+
+/**
+ * The mount a kernel run uses: the directory given (checked against spec),
+ * else a loop mount of our own (which needs root; without it the error says
+ * which directory to give instead).
+ */
+export function twinMount(spec: FsSpec, opts: ProvisionOptions & { dir?: string } = {}): TwinMount {
+  return opts.dir !== undefined ? useDirectory(opts.dir, spec) : provisionMount(spec, opts);
+}
