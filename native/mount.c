@@ -113,8 +113,14 @@ static int run_daemon(const struct options *o, char *err, size_t errlen)
 	const char *daemon = o->fstype + strlen("fuse.");
 	char *argv[] = { (char *)daemon, "-o", (char *)o->mount_opts, (char *)o->device, (char *)o->dir, NULL };
 	if (!o->mount_opts || !*o->mount_opts) argv[1] = (char *)o->device, argv[2] = (char *)o->dir, argv[3] = NULL;
+	/* Our stdout carries the trace: the daemon gets no stdin, and its stdout goes to our stderr. */
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, 2, 1);
 	pid_t pid;
-	int rc = posix_spawnp(&pid, daemon, NULL, NULL, argv, environ);
+	int rc = posix_spawnp(&pid, daemon, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
 	if (rc) return snprintf(err, errlen, "spawn %s: %s", daemon, strerror(rc)), -rc;
 	int status;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
