@@ -142,17 +142,21 @@ function mountAt(source: string, target: string, type: string, td: Teardown): vo
 
 /**
  * fuse: bindfs (Debian's package) passing through to a directory on an ext4
- * with the config's block size. Its libfuse never asks for the writeback
- * cache, so the kernel runs it write-through, as the sim's fuse daemon is;
- * each file's st_blksize, which fuse takes as the inode's block size, is the
- * ext4's. The subtype names it in /proc/mounts (fuse.bindfs).
+ * with the config's block size. Its libfuse (2.9) never asks for the
+ * writeback cache, so the kernel runs it write-through, as the sim's fuse
+ * daemon is; each file's st_blksize, which fuse takes as the inode's block
+ * size, is the ext4's. kernel_cache (FOPEN_KEEP_CACHE) keeps the page cache
+ * across opens, as the sim does: without it every open(2), the executor's own
+ * included, drops the file's cache. The subtype names it in /proc/mounts
+ * (fuse.bindfs). bindfs has no fallocate: every mode is EOPNOTSUPP, where the
+ * sim's daemon does alloc, keep_size, punch and zero.
  */
 function mountFuse(base: string, device: string, td: Teardown): OwnedMountSpec {
   const back = join(base, 'back');
   mountAt(device, back, 'ext4', td);
   const mnt = join(base, 'mnt');
   mkdirSync(mnt);
-  const options = 'subtype=bindfs';
+  const options = 'subtype=bindfs,kernel_cache';
   runTool(FUSE_DAEMON, ['-o', options, back, mnt]);
   td.add(`umount ${mnt}`, () => unmountFuse(mnt));
   return { device: back, fsType: `fuse.${FUSE_DAEMON}`, options };
