@@ -1,0 +1,272 @@
+// A filesystem for the kernel twin to run a program on, as the program's
+// config names it: ext4 (extent or indirect inodes) or xfs on a loop device
+// over a sparse image, with the config's block size; fuse as bindfs over such
+// an ext4 (see fuse below). Mount once, run many programs (the executor
+// removes its files after each run; clean() removes what a killed one left),
+// release once.
+//
+// Everything lives under one directory, <parent>/ffz-<pid>-XXXXXX (short:
+// the kernel's stale-page-cache warning prints at most 128 bytes of path):
+// img (the image), mnt (where programs run), and for fuse back (the ext4 the
+// daemon serves). Each step registers its undo (cleanup.ts) as soon as it is
+// done, so a failure part-way, an exception in the caller, SIGINT/SIGTERM or
+// exit all take down exactly what was set up; sweepStale removes what a
+// process killed outright left.
+//
+// Without root, or to use a filesystem set up by hand, useDirectory checks an
+// existing directory instead (statfs through the executor) and refuses a
+// mismatch, saying what to mkfs.
+
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SimConfig } from '../prog/types.js';
+import type { ExecutorHeader } from './assemble.js';
+import { registerUndo } from './cleanup.js';
+import { type OwnedMountSpec, findExecutor, probeDirectory } from './executor.js';
+import { detachLoop, loopsUnder, mountsUnder, unmount } from './mounts.js';
+import { runTool } from './tools.js';
+
+/** The part of a program's config that names a filesystem. */
+export type FsSpec = Pick<SimConfig, 'fs' | 'inode' | 'blockSize'>;
+
+export interface TwinMount {
+  /** Where the executor runs programs. */
+  dir: string;
+  spec: FsSpec;
+  /** What the executor needs to remount dir; absent for a directory we were given. */
+  owned?: OwnedMountSpec;
+  /** Remove the files runs left (f0, f1, ...); nothing else is touched. */
+  clean(): void;
+  /** Unmount, detach, delete; idempotent. Throws if something could not be undone (after trying everything). */
+  release(): void;
+}
+
+export class ProvisionError extends Error {
+  override name = 'ProvisionError';
+}
+
+const BASE_PREFIX = 'ffz-';
+/** mkfs.xfs refuses filesystems under 300 MB; ext4 is content with little. */
+const IMAGE_BYTES = { ext4: 64 << 20, xfs: 320 << 20 } as const;
+const FUSE_DAEMON = 'bindfs';
+
+export function describeSpec(spec: FsSpec): string {
+  const inode = spec.fs === 'ext4' && spec.inode === 'indirect' ? ' with indirect-block inodes' : '';
+  const fs = spec.fs === 'fuse' ? `fuse (${FUSE_DAEMON} over ext4)` : spec.fs;
+  return `${fs}${inode}, ${spec.blockSize}-byte blocks`;
+}
+
+/** The mkfs command line that makes a filesystem for spec on DEVICE. */
+export function mkfsCommand(spec: FsSpec, device = 'DEVICE'): string[] {
+  if (spec.fs === 'xfs') return ['mkfs.xfs', '-q', '-f', '-b', `size=${spec.blockSize}`, device];
+  // ext4 without extents cannot be 64bit; the inode tables are written now, not by a lazy-init thread mid-run.
+  const features = spec.fs === 'ext4' && spec.inode === 'indirect' ? ['-O', '^extent,^64bit'] : [];
+  return ['mkfs.ext4', '-q', '-F', '-b', String(spec.blockSize), ...features, '-E', 'lazy_itable_init=0,lazy_journal_init=0', device];
+}
+
+function mkfsHint(spec: FsSpec): string {
+  const mkfs = mkfsCommand(spec).filter((a) => a !== '-q' && a !== '-f' && a !== '-F').join(' ');
+  return spec.fs === 'fuse' ? `${mkfs}, mount it, and mount ${FUSE_DAEMON} SOURCE DIR from a directory on it` : `${mkfs}, then mount it there`;
+}
+
+// ---------------------------------------------------------------------------
+// An existing directory
+
+/** Refuse a directory whose filesystem is not what spec names. */
+export function checkDirectory(dir: string, header: ExecutorHeader, spec: FsSpec): void {
+  const typeOk = spec.fs === 'fuse' ? header.fsType.startsWith('fuse') : header.fsType === spec.fs;
+  const extentsOk = spec.fs !== 'ext4' || header.extents === null || header.extents === (spec.inode === 'extent');
+  if (typeOk && header.blockSize === spec.blockSize && extentsOk) return;
+  const inode = header.extents === false ? ' without extents' : '';
+  throw new ProvisionError(
+    `${dir} is ${header.fsType}${inode} with ${header.blockSize}-byte blocks, but the program needs ${describeSpec(spec)}: ${mkfsHint(spec)}`,
+  );
+}
+
+/** A directory set up by hand: checked, never unmounted. */
+export function useDirectory(dir: string, spec: FsSpec, executor = findExecutor()): TwinMount {
+  checkDirectory(dir, probeDirectory(dir, executor), spec);
+  return { dir, spec, clean: () => removeRunFiles(dir), release: () => {} };
+}
+
+function removeRunFiles(dir: string): void {
+  for (const name of readdirSync(dir)) if (/^f\d+$/.test(name) || name === '.foliofuzz-probe') rmSync(join(dir, name), { force: true });
+}
+
+// ---------------------------------------------------------------------------
+// A loop mount of our own
+
+/** The undos of one mount, run newest first by release(). */
+class Teardown {
+  private undos: (() => void)[] = [];
+
+  add(what: string, run: () => void): void {
+    this.undos.push(registerUndo(what, run));
+  }
+
+  run(): void {
+    const failures: string[] = [];
+    while (this.undos.length > 0) {
+      try {
+        this.undos.pop()!();
+      } catch (err) {
+        failures.push(err instanceof Error ? err.message : String(err));
+      }
+    }
+    if (failures.length > 0) throw new ProvisionError(`cleanup failed: ${failures.join('; ')}`);
+  }
+}
+
+function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/** A sparse image on a loop device with spec's filesystem on it; returns the device. */
+function makeLoopFs(base: string, spec: FsSpec, td: Teardown): string {
+  const image = join(base, 'img');
+  writeFileSync(image, '');
+  truncateSync(image, spec.fs === 'xfs' ? IMAGE_BYTES.xfs : IMAGE_BYTES.ext4);
+  const device = runTool('losetup', ['--find', '--show', image]);
+  td.add(`losetup -d ${device}`, () => detachLoop(device, image));
+  const [mkfs, ...args] = mkfsCommand(spec.fs === 'fuse' ? { ...spec, fs: 'ext4', inode: 'extent' } : spec, device);
+  runTool(mkfs!, args);
+  return device;
+}
+
+function mountAt(source: string, target: string, type: string, td: Teardown): void {
+  mkdirSync(target);
+  runTool('mount', ['-t', type, source, target]);
+  td.add(`umount ${target}`, () => unmount(target));
+}
+
+/**
+ * fuse: bindfs (Debian's package) passing through to a directory on an ext4
+ * with the config's block size. Its libfuse (2.9) never asks for the
+ * writeback cache, so the kernel runs it write-through, as the sim's fuse
+ * daemon is; each file's st_blksize, which fuse takes as the inode's block
+ * size, is the ext4's. kernel_cache (FOPEN_KEEP_CACHE) keeps the page cache
+ * across opens, as the sim does: without it every open(2), the executor's own
+ * included, drops the file's cache. The subtype names it in /proc/mounts
+ * (fuse.bindfs). bindfs has no fallocate: every mode is EOPNOTSUPP, where the
+ * sim's daemon does alloc, keep_size, punch and zero.
+ */
+function mountFuse(base: string, device: string, td: Teardown): OwnedMountSpec {
+  const back = join(base, 'back');
+  mountAt(device, back, 'ext4', td);
+  const mnt = join(base, 'mnt');
+  mkdirSync(mnt);
+  const options = 'subtype=bindfs,kernel_cache';
+  runTool(FUSE_DAEMON, ['-o', options, back, mnt]);
+  td.add(`umount ${mnt}`, () => unmountFuse(mnt));
+  return { device: back, fsType: `fuse.${FUSE_DAEMON}`, options };
+}
+
+/** The daemons serving mnt, by their command line. */
+function daemonsOf(mnt: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (argv[0]?.endsWith(FUSE_DAEMON) && argv.includes(mnt)) pids.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+/** Unmount a fuse mount and make sure its daemon is gone (it still holds files on the ext4 below). */
+function unmountFuse(mnt: string): void {
+  const daemons = daemonsOf(mnt);
+  unmount(mnt);
+  const deadline = Date.now() + 2000;
+  for (const pid of daemons) {
+    while (alive(pid) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  }
+}
+
+/** Running: a zombie (a daemonized fuse server nobody reaps) is not. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+export interface ProvisionOptions {
+  /** Where the base directory goes; default os.tmpdir(). */
+  parent?: string;
+}
+
+/** Make, mount and return a filesystem for spec; needs root. */
+export function provisionMount(spec: FsSpec, opts: ProvisionOptions = {}): TwinMount {
+  if (!isRoot()) {
+    throw new ProvisionError(`a loop-mounted ${describeSpec(spec)} needs root (losetup, mount); ` +
+      `run as root, or give an existing directory: ${mkfsHint(spec)}`);
+  }
+  const parent = opts.parent ?? tmpdir();
+  sweepStale(parent);
+  const base = mkdtempSync(join(parent, `${BASE_PREFIX}${process.pid}-`));
+  const td = new Teardown();
+  td.add(`rm -r ${base}`, () => rmSync(base, { recursive: true, force: true }));
+  try {
+    const device = makeLoopFs(base, spec, td);
+    const dir = join(base, 'mnt');
+    let owned: OwnedMountSpec;
+    if (spec.fs === 'fuse') owned = mountFuse(base, device, td);
+    else {
+      mountAt(device, dir, spec.fs, td);
+      owned = { device, fsType: spec.fs, options: '' };
+    }
+    return { dir, spec, owned, clean: () => removeRunFiles(dir), release: () => td.run() };
+  } catch (err) {
+    try {
+      td.run();
+    } catch (cleanupErr) {
+      throw new ProvisionError(`${err instanceof Error ? err.message : String(err)} (and then ${(cleanupErr as Error).message})`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Take down what processes that are gone left under parent: mounts, loop
+ * devices and base directories named for a pid no longer running. Returns
+ * the base directories removed.
+ */
+export function sweepStale(parent: string = tmpdir()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = new RegExp(`^${BASE_PREFIX}(\\d+)-`).exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    const base = join(parent, name);
+    for (const mount of mountsUnder(base)) {
+      if (mount.type.startsWith('fuse')) unmountFuse(mount.target);
+      else unmount(mount.target);
+    }
+    for (const loop of loopsUnder(base)) detachLoop(loop.device, loop.backingFile);
+    rmSync(base, { recursive: true, force: true });
+    removed.push(base);
+  }
+  return removed;
+}
+
+/**
+ * The mount a kernel run uses: the directory given (checked against spec),
+ * else a loop mount of our own (which needs root; without it the error says
+ * which directory to give instead).
+ */
+export function twinMount(spec: FsSpec, opts: ProvisionOptions & { dir?: string } = {}): TwinMount {
+  return opts.dir !== undefined ? useDirectory(opts.dir, spec) : provisionMount(spec, opts);
+}
