@@ -55,14 +55,14 @@ int aio_start(struct run *r)
 static void record_completion(struct tctx *tc, struct aio_slot *s)
 {
 	struct event *e = ev_new(tc->buf, &tc->run->seq, EV_AIO);
-	e->iocb = s->id, e->ret = s->res;
+	e->t = s->t, e->i = s->i, e->ret = s->res;
 	if (!s->write) ev_set_data(e, s->buf, s->res > 0 ? (size_t)s->res : 0);
 	free(s->buf);
 	s->buf = NULL;
 }
 
 /* A new slot, registered before io_submit so a reaper can find it; aio.mu held. */
-static struct aio_slot *slot_new(struct aio *a, const struct op *op)
+static struct aio_slot *slot_new(struct aio *a, const struct tctx *tc, const struct op *op)
 {
 	if (a->n == a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 16;
@@ -74,6 +74,7 @@ static struct aio_slot *slot_new(struct aio *a, const struct op *op)
 	void *buf = NULL;
 	if (!s || posix_memalign(&buf, PAGE, op->len ? op->len : 1)) return free(s), NULL;
 	s->id = (uint32_t)op->iocb;
+	s->t = tc->t, s->i = tc->i;
 	s->write = op->kind == OP_AIO_WRITE;
 	s->buf = buf;
 	s->len = op->len;
@@ -87,7 +88,7 @@ int64_t aio_submit_op(struct tctx *tc, const struct op *op)
 	struct run *r = tc->run;
 	struct aio *a = &r->aio;
 	pthread_mutex_lock(&a->mu);
-	struct aio_slot *s = slot_new(a, op);
+	struct aio_slot *s = slot_new(a, tc, op);
 	if (!s) return pthread_mutex_unlock(&a->mu), -ENOMEM;
 	size_t index = a->n - 1;
 	a->inflight++;

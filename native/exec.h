@@ -115,7 +115,7 @@ enum final_via { VIA_CACHE, VIA_DROP_CACHES, VIA_REMOUNT };
 struct event {
 	uint64_t seq;
 	enum ev_kind kind;
-	int t, i;         /* op, call, ret */
+	int t, i;         /* op, call, ret; aio: the submitting op */
 	int64_t ret;      /* call, ret, aio */
 	uint64_t off, len; /* call */
 	int64_t stored;   /* ret of mwrite; -1 absent */
@@ -124,7 +124,6 @@ struct event {
 	int has_data;
 	int64_t *sizes;   /* ret: owned */
 	int nsizes;
-	uint32_t iocb;    /* aio */
 	int file;         /* stale, final */
 	enum final_via via;
 	int level;        /* klog */
@@ -164,6 +163,7 @@ struct maps {
 
 struct aio_slot {
 	uint32_t id;
+	int t, i; /* the op that submitted it: iocb ids may be reused, submissions may not */
 	int write, done, waited;
 	int64_t res;
 	unsigned char *buf;

@@ -112,7 +112,7 @@ static void write_event(FILE *out, const struct event *e)
 		write_ret(out, e);
 		break;
 	case EV_AIO:
-		fprintf(out, ",\"iocb\":%u,\"ret\":%lld", e->iocb, (long long)e->ret);
+		fprintf(out, ",\"t\":%d,\"i\":%d,\"ret\":%lld", e->t, e->i, (long long)e->ret);
 		if (e->has_data) fputs(",\"data\":", out), json_base64(out, e->data, e->dlen);
 		break;
 	case EV_STALE:

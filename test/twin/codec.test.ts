@@ -14,7 +14,7 @@ import { bytes, program } from './helpers.js';
 const PROGRAM: Program = program({ fs: 'xfs', inode: 'extent', blockSize: 4096 }, 2, [{ file: 0, direct: false }, { file: 1, direct: true }], [
   [{ op: 'pwrite', fd: 0, off: 0, len: 100, fill: 1 }, { op: 'pread', fd: 0, off: 0, len: 10, bsize: 5 }],
   [{ op: 'mmap', map: 0, fd: 0, off: 0, len: 4096, prot: 'rw' }, { op: 'mread', map: 0, off: 0, len: 3 },
-    { op: 'aio_write', fd: 1, off: 0, len: 4096, fill: 2, iocb: 9 }],
+    { op: 'aio_write', fd: 1, off: 0, len: 4096, fill: 2, iocb: 9 }, { op: 'aio_read', fd: 1, off: 0, len: 4096, iocb: 10 }],
 ]);
 
 /** One event of every kind. */
@@ -28,8 +28,8 @@ const EVENTS: TraceEvent[] = [
   { e: 'ret', t: 0, i: 1, ret: 5 },
   { e: 'ret', t: 1, i: 1, ret: 3, data: bytes([3, 1]), unsettled: [[0, 3]] },
   { e: 'ret', t: 1, i: 0, ret: -14, stored: 4096 },
-  { e: 'aio', iocb: 9, ret: 4096 },
-  { e: 'aio', iocb: 9, ret: 2, data: bytes([2, 7]) },
+  { e: 'aio', t: 1, i: 2, ret: 4096 },
+  { e: 'aio', t: 1, i: 3, ret: 2, data: bytes([2, 7]) },
   { e: 'ioerr', file: 1, pos: 0, len: 4096, write: true, writeback: false },
   { e: 'wberr', file: 0 },
   { e: 'stale', file: 1 },
@@ -122,6 +122,8 @@ test('untrusted traces are refused with the path of the first bad field', () => 
     [['events', 2, 'sizes'], [1], '$.events[2].sizes: must hold one size per file (2), got 1'],
     [['events', 7, 'unsettled'], [[5, 3]], '$.events[7].unsettled[0][1]: must be an end offset from 5 to 2^40, got 3'],
     [['events', 7, 'unsettled'], [[5]], '$.events[7].unsettled[0]: must be a [start, end) pair, got [5]'],
+    [['events', 9, 'i'], 1, '$.events[9].i: names a mread op, not an aio_write or aio_read'],
+    [['events', 9, 'data'], 'AAA=', '$.events[9].data: holds 2 bytes, but ret says 4096'],
     [['events', 11, 'write'], 1, '$.events[11].write: must be a boolean, got 1'],
     [['events', 12, 'file'], 2, '$.events[12].file: must be a file index below 2, got 2'],
     [['events', 18, 'via'], 'disk', '$.events[18].via: must be one of cache|drop_caches|remount, got "disk"'],

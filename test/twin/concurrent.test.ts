@@ -12,6 +12,7 @@ import { runOnKernel } from '../../worker/twin/executor.js';
 import type { FsSpec } from '../../worker/twin/provision.js';
 import {
   aioEvents,
+  iocbOf,
   mountForSuite,
   assertWellFormed,
   bytes,
@@ -99,12 +100,12 @@ function checkAio(spec: FsSpec, trace: Trace): void {
   assert.deepEqual(byId.get(5)!.data, new Uint8Array(0));
   // A completion is recorded between its submission and its wait's return.
   const at = (pred: Parameters<typeof indexOfEvent>[1]): number => indexOfEvent(trace, pred);
-  const done1 = at((e) => e.e === 'aio' && e.iocb === 1);
+  const done1 = at((e) => e.e === 'aio' && iocbOf(trace, e) === 1);
   assert.ok(at((e) => e.e === 'op' && e.i === 0) < done1 && done1 < at((e) => e.e === 'ret' && e.i === 2));
-  const done4 = at((e) => e.e === 'aio' && e.iocb === 4);
+  const done4 = at((e) => e.e === 'aio' && iocbOf(trace, e) === 4);
   assert.ok(at((e) => e.e === 'op' && e.i === 5) < done4 && done4 < at((e) => e.e === 'ret' && e.i === 6));
   for (const [iocb, op] of [[2, 1], [3, 4], [5, 7]] as const) {
-    assert.ok(at((e) => e.e === 'op' && e.i === op) < at((e) => e.e === 'aio' && e.iocb === iocb), `iocb ${iocb} after its submission`);
+    assert.ok(at((e) => e.e === 'op' && e.i === op) < at((e) => e.e === 'aio' && iocbOf(trace, e) === iocb), `iocb ${iocb} after its submission`);
   }
   const file0 = spec.fs === 'fuse' ? bytes([1, 5], [100, 7], [3995, 5], [4096, 6]) : bytes([4096, 5], [4096, 6]);
   assert.deepEqual(finals(trace, 'remount'), [file0, new Uint8Array(0)]);

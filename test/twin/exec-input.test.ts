@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Op, OpName } from '../../worker/prog/types.js';
-import { OP_NAMES } from '../../worker/prog/validate.js';
+import { OP_NAMES } from '../../worker/prog/ops.js';
 import { programToExecInput } from '../../worker/twin/exec-input.js';
 import {
   ExecutorError,

@@ -104,8 +104,15 @@ export function callsOf(trace: Trace, t: number, i: number): CallEvent[] {
   return trace.events.filter((e): e is CallEvent => e.e === 'call' && e.t === t && e.i === i);
 }
 
-export function aioEvents(trace: Trace): AioEvent[] {
-  return trace.events.filter((e): e is AioEvent => e.e === 'aio');
+export function aioEvents(trace: Trace): (AioEvent & { iocb: number })[] {
+  return trace.events.filter((e): e is AioEvent => e.e === 'aio').map((e) => ({ ...e, iocb: iocbOf(trace, e) }));
+}
+
+/** The iocb id of the op that submitted an AIO (an `aio` event names its op). */
+export function iocbOf(trace: Trace, e: AioEvent): number {
+  const op = trace.program.threads[e.t]!.ops[e.i]!;
+  if (op.op !== 'aio_write' && op.op !== 'aio_read') throw new Error(`aio event names t${e.t} #${e.i}, a ${op.op}`);
+  return op.iocb;
 }
 
 /** The final contents of every file read back `via`, in file order. */

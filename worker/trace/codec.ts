@@ -152,7 +152,6 @@ function show(value: unknown): string {
 
 /** Offsets and lengths, as in programs. */
 const MAX_BYTE_VALUE = 2 ** 40;
-const MAX_U32 = 2 ** 32;
 const MAX_LEVEL = 8;
 const FINAL_VIAS: readonly FinalVia[] = ['cache', 'drop_caches', 'remount'];
 
@@ -162,7 +161,6 @@ type FieldKind =
   | 'file' // index into program.files
   | 'bytes' // an offset or a length
   | 'ret' // a result: bytes, 0, or -errno
-  | 'u32' // an iocb id
   | 'data' // base64 bytes
   | 'sizes' // one size per file
   | 'ranges' // [start, end) pairs
@@ -187,14 +185,14 @@ const EVENT_FIELDS: { [K in TraceEventName]: FieldsOf<EventOf<K>> } = {
     t: { kind: 'thread' }, i: { kind: 'op' }, ret: { kind: 'ret' }, data: opt('data'), stored: opt('bytes'),
     sizes: opt('sizes'), unsettled: opt('ranges'),
   },
-  aio: { iocb: { kind: 'u32' }, ret: { kind: 'ret' }, data: opt('data') },
+  aio: { t: { kind: 'thread' }, i: { kind: 'op' }, ret: { kind: 'ret' }, data: opt('data') },
   ioerr: { file: { kind: 'file' }, pos: { kind: 'bytes' }, len: { kind: 'bytes' }, write: { kind: 'bool' }, writeback: { kind: 'bool' } },
   wberr: { file: { kind: 'file' } },
   stale: { file: { kind: 'file' }, pos: opt('bytes'), len: opt('bytes') },
-  fallback: { file: { kind: 'file' }, pos: { kind: 'bytes' }, len: { kind: 'bytes' } },
+  fallback: { file: { kind: 'file' }, pos: { kind: 'bytes' }, len: { kind: 'bytes' }, t: opt('thread') },
   posteof: { file: { kind: 'file' }, ranges: { kind: 'ranges' } },
   recovered: { file: { kind: 'file' }, data: { kind: 'data' } },
-  final: { file: { kind: 'file' }, via: { kind: 'via' }, data: { kind: 'data' } },
+  final: { file: { kind: 'file' }, via: { kind: 'via' }, data: { kind: 'data' }, err: opt('ret') },
   klog: { level: { kind: 'level' }, text: { kind: 'text' } },
 };
 
@@ -234,8 +232,6 @@ function checkField(c: Checker, program: Program, kind: FieldKind, value: unknow
       return c.int(value, path, 0, MAX_BYTE_VALUE, 'a non-negative integer below 2^40');
     case 'ret':
       return c.int(value, path, -4095, MAX_BYTE_VALUE, 'a byte count, 0, or -errno');
-    case 'u32':
-      return c.int(value, path, 0, MAX_U32, 'an integer below 2^32');
     case 'data':
       return c.bytes(value, path);
     case 'sizes': {
@@ -277,7 +273,15 @@ function parseEvent(c: Checker, program: Program, value: unknown, path: string):
     out[key] = checkField(c, program, spec.kind, raw[key], `${path}.${key}`, thread);
   }
   checkDataLength(c, out, path);
+  if (name === 'aio') checkAioOp(c, program, out, path);
   return out as unknown as TraceEvent;
+}
+
+/** An `aio` event names the op that submitted it: an aio_write (no bytes back) or an aio_read. */
+function checkAioOp(c: Checker, program: Program, event: Json, path: string): void {
+  const op = program.threads[event['t'] as number]?.ops[event['i'] as number];
+  if (op?.op !== 'aio_write' && op?.op !== 'aio_read') c.fail(`${path}.i`, `names a ${op?.op ?? 'missing'} op, not an aio_write or aio_read`);
+  if (op.op === 'aio_write' && event['data'] !== undefined) c.fail(`${path}.data`, 'an aio_write completion returns no bytes');
 }
 
 /** One event from JSON data, checked against the program it belongs to. */
