@@ -1,0 +1,30 @@
+// What the kernel twin said of a finding: whether this machine's kernel has
+// the bug. Plain data, stored with the finding and shown wherever findings
+// are (CLI, API, dashboard, metrics).
+
+export type KernelVerdictKind = 'reproduces' | 'not-reproduced' | 'cannot-run';
+
+export const KERNEL_VERDICT_KINDS: readonly KernelVerdictKind[] = ['reproduces', 'not-reproduced', 'cannot-run'];
+
+export interface KernelVerdict {
+  verdict: KernelVerdictKind;
+  /**
+   * One line, as every interface shows it: "reproduces 25/100 on Linux
+   * 6.18.44 (ext4 with indirect-block inodes, 1024-byte blocks): ...",
+   * "not reproduced in 100 runs on Linux ...", "cannot run here: ...".
+   */
+  text: string;
+  /** uname -r of the kernel it ran on; null when it could not run. */
+  release: string | null;
+  /** The filesystem it ran on, as provisioned ("ext4, 1024-byte blocks"). */
+  fs: string | null;
+  runs: number;
+  /** Runs whose trace the oracle found a violation in. */
+  hits: number;
+  /** The first violating run's signature (judged on the kernel's trace), or null. */
+  signature: string | null;
+  /** What the kernel did against what a fixed kernel does, for the first violating run; or why it cannot run. */
+  detail: string | null;
+  /** When it was judged (ISO 8601). */
+  at: string;
+}
