@@ -17,6 +17,7 @@
 // handles modify, so the commit writes exactly that state). A power cut keeps
 // what completed commits installed and nothing of a commit in flight.
 
+import { lockAcquire, lockRelease } from '../lockdep.js';
 import type { Co, Sched } from '../sched.js';
 import { WaitQueue } from '../sched.js';
 import type { Inode } from './inode.js';
@@ -100,7 +101,7 @@ export class Journal<S> {
         t.handles++;
         const cur = s.cur();
         cur.journalHandles++;
-        s.lockdep.acquire(s, 'jbd2_handle');
+        lockAcquire(s, 'jbd2_handle');
         return { transaction: t };
       }
       // wait_transaction_locked: until the commit has moved it on.
@@ -112,7 +113,7 @@ export class Journal<S> {
   stop(h: Handle): void {
     const s = this.sched;
     const t = h.transaction;
-    s.lockdep.release(s, 'jbd2_handle');
+    lockRelease(s, 'jbd2_handle');
     s.cur().journalHandles--;
     if (--t.updates === 0) s.wakeAll(this.waitUpdates);
     if (t.handles >= MAX_HANDLES_PER_TRANSACTION && t === this.running && t.state === TState.Running) this.logStartCommit(t.tid);
