@@ -11,16 +11,14 @@ import { type BugSet, NO_BUGS } from '../sim/bugs.js';
 import type { IoErrorReport } from '../sim/blockdev.js';
 import { takeBytes, withByteScope } from '../sim/byte-pool.js';
 import { EIO, EIOCBQUEUED } from '../sim/errno.js';
-import { type Kiocb, newKiocb } from '../sim/iomap/direct-io.js';
 import { type ChoicePoint, RecordingPolicy, policyFor } from '../sim/schedule.js';
 import { Violation, violation } from '../sim/checks.js';
 import { errname } from '../sim/errno.js';
 import { Kernel } from '../sim/kernel.js';
 import { type Co, type Sched, type SimThread, waitForCycle } from '../sim/sched.js';
 import { filemapLookup, filemapRead } from '../sim/mm/filemap.js';
-import { PAGE_SIZE, folioTestUptodate } from '../sim/mm/folio.js';
+import { folioTestUptodate } from '../sim/mm/folio.js';
 import { postEofStoresIn } from '../sim/mm/post-eof-stores.js';
-import type { Inode, OpenFile } from '../sim/fs/inode.js';
 import {
   sysCopyFileRange,
   sysDropCaches,
@@ -41,6 +39,8 @@ import type { RunViolation } from '../report/violation.js';
 import { OwnWrites } from './own-writes.js';
 import { DurableFile, type StableCapture } from './durability.js';
 import { ShadowFile } from './shadow.js';
+import { PAGE_SIZE } from '../sim/include/pagemap.js';
+import { type Inode, type OpenFile, type Kiocb, newKiocb } from '../sim/include/fs.js';
 
 export interface OpResult {
   thread: number;

@@ -9,12 +9,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { Ext4Fs } from '../../../worker/sim/fs/ext4.js';
-import type { Inode } from '../../../worker/sim/fs/inode.js';
 import { Journal, TState } from '../../../worker/sim/fs/jbd2.js';
 import type { Kernel } from '../../../worker/sim/kernel.js';
 import { type Choice, type Co, type Policy, Sched, WaitQueue } from '../../../worker/sim/sched.js';
 import { sysFallocate, sysFsync, sysFtruncate, sysPowerCut, sysPread, sysPwrite, sysSyncFileRange } from '../../../worker/sim/vfs/syscalls.js';
 import { assertBytes, drive, newKernel } from './helpers.js';
+import type { Inode } from '../../../worker/sim/include/fs.js';
+import { BLOCK_I } from '../../../worker/sim/fs/block-inode.js';
 
 function filled(n: number, byte: number): Uint8Array {
   return new Uint8Array(n).fill(byte);
@@ -156,7 +157,7 @@ test('jbd2 (ext4): a freed data block is not reallocated until the transaction t
     const a = k.createFile('a');
     const fa = k.openFile(a, false);
     const pblkOf = (lblk: number): number => {
-      const { ext } = a.extents.lookup(lblk);
+      const { ext } = BLOCK_I(a).extents.lookup(lblk);
       assert.ok(ext && ext.pblk >= 0, `block ${lblk} is allocated`);
       return ext.pblk + (lblk - ext.lblk);
     };

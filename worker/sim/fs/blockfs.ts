@@ -23,12 +23,21 @@ import {
   pagecacheIsizeExtended,
   unmapMappingRange,
   mappingSetError,
-  AS_EIO,
-  AS_ENOSPC,
 } from '../mm/filemap.js';
-import { type Folio, PAGE_SIZE, folioTestDirty } from '../mm/folio.js';
+import { folioTestDirty } from '../mm/folio.js';
 import { postEofStoreIntersects } from '../mm/post-eof-stores.js';
 import { iomapDirtyFolio, iomapInvalidateFolio, iomapReleaseFolio } from '../iomap/ifs.js';
+import { type DioAsync, type IomapDioOps, inodeDioWait, iomapDioRw } from '../iomap/direct-io.js';
+import { Workqueue } from '../workqueue.js';
+import { type IomapReadOps, iomapFinishFolioRead, iomapReadFolio } from '../iomap/read.js';
+import { type IomapWriteCtx, iomapFileBufferedWrite, iomapFileUnshare, iomapPageMkwrite, iomapTruncatePage, iomapZeroRange } from '../iomap/write.js';
+import { type IomapWritebackOps, type WritepageCtx, iomapFinishFolioWrite, iomapWritepages } from '../iomap/writeback.js';
+import type { BugSet } from '../bugs.js';
+import { BlockAllocator } from './balloc.js';
+import { ExtState, type Extent } from './extent-map.js';
+import { type Folio, PAGE_SIZE, AS_EIO, AS_ENOSPC } from '../include/pagemap.js';
+import { type Filesystem, type Inode, type Kiocb, type OpenFile, SIM_MAX_FILE_BYTES } from '../include/fs.js';
+import { BLOCK_I, BlockInode } from './block-inode.js';
 import {
   type FolioBatch,
   IOMAP_DELALLOC,
@@ -45,18 +54,7 @@ import {
   type IomapIter,
   type IomapOps,
   type IomapWriteOps,
-} from '../iomap/iomap.js';
-import { type DioAsync, type IomapDioOps, type Kiocb, inodeDioWait, iomapDioRw } from '../iomap/direct-io.js';
-import { Workqueue } from '../workqueue.js';
-import { type IomapReadOps, iomapFinishFolioRead, iomapReadFolio } from '../iomap/read.js';
-import { type IomapWriteCtx, iomapFileBufferedWrite, iomapFileUnshare, iomapPageMkwrite, iomapTruncatePage, iomapZeroRange } from '../iomap/write.js';
-import { type IomapWritebackOps, type WritepageCtx, iomapFinishFolioWrite, iomapWritepages } from '../iomap/writeback.js';
-import type { BugSet } from '../bugs.js';
-import { BlockAllocator } from './balloc.js';
-import { SIM_MAX_FILE_BYTES } from './filesystem.js';
-import { ExtState, type Extent } from './extent-map.js';
-import type { Filesystem } from './filesystem.js';
-import { Inode, type OpenFile } from './inode.js';
+} from '../include/iomap.js';
 
 /** Unmaps a folio's ptes; installed by the mm layer (unmap_mapping_folio). */
 export type FolioUnmapper = (f: Folio) => void;
@@ -84,7 +82,7 @@ export abstract class BlockFs implements Filesystem {
   readonly blockSize: number;
   readonly maxBytes: number;
   readonly alloc: BlockAllocator;
-  readonly inodes: Inode[] = [];
+  readonly inodes: BlockInode[] = [];
   readonly bugs: BugSet;
   /**
    * Each inode's metadata (on-disk size, allocated extents) as of the last
@@ -116,25 +114,25 @@ export abstract class BlockFs implements Filesystem {
     this.maxBytes = SIM_MAX_FILE_BYTES;
     this.alloc = new BlockAllocator(16, Math.floor(opts.deviceBytes / opts.blockSize));
     const fs = this;
-    this.readOps = { iomapBegin: (iter, pos, len, flags, m) => fs.readIomapBegin(iter.inode, pos, len, flags, m) };
+    this.readOps = { iomapBegin: (iter, pos, len, flags, m) => fs.readIomapBegin(BLOCK_I(iter.inode), pos, len, flags, m) };
     this.writeOps = {
       iomapBegin: (iter, pos, len, flags, m) => fs.bufferedWriteIomapBegin(iter, pos, len, flags, m),
-      iomapEnd: (iter, pos, len, written, flags, m) => fs.bufferedWriteIomapEnd(iter.inode, pos, len, written, flags, m),
+      iomapEnd: (iter, pos, len, written, flags, m) => fs.bufferedWriteIomapEnd(BLOCK_I(iter.inode), pos, len, written, flags, m),
     };
-    this.dioOps = { iomapBegin: (iter, pos, len, flags, m) => fs.directIomapBegin(iter.inode, pos, len, flags, m) };
-    const wops: IomapWriteOps = this.hasValidityCookie() ? { iomapValid: (inode, m) => m.validityCookie === inode.extents.seq } : {};
+    this.dioOps = { iomapBegin: (iter, pos, len, flags, m) => fs.directIomapBegin(BLOCK_I(iter.inode), pos, len, flags, m) };
+    const wops: IomapWriteOps = this.hasValidityCookie() ? { iomapValid: (inode, m) => m.validityCookie === BLOCK_I(inode).extents.seq } : {};
     this.writeCtx = { ops: this.writeOps, wops, reader: { readFolioRangeSync: (iter, folio, pos, len) => fs.readFolioRangeSync(iter, folio, pos, len) } };
     this.bioReadOps = { readFolioRange: (iter, folio, pos, len) => fs.submitReadFolioRange(iter, folio, pos, len) };
     this.writebackOps = { writebackRange: (wpc, folio, pos, len, endPos) => fs.writebackRange(wpc, folio, pos, len, endPos) };
-    this.dioEndOps = { endIo: (inode, pos, size, error, write) => fs.dioEndIo(inode, pos, size, error, write) };
+    this.dioEndOps = { endIo: (inode, pos, size, error, write) => fs.dioEndIo(BLOCK_I(inode), pos, size, error, write) };
     this.dioWorkqueue = new Workqueue(sched, 'dio/complete');
   }
 
   /** Whether ->iomap_valid checks the sequence cookie in write_begin (xfs: yes). */
   protected abstract hasValidityCookie(): boolean;
 
-  createInode(name: string, indirect = false): Inode {
-    const inode = new Inode(this, this.inodes.length + 1, name, indirect, this.opts.folioMax);
+  createInode(name: string, indirect = false): BlockInode {
+    const inode = new BlockInode(this, this.inodes.length + 1, name, indirect, this.opts.folioMax);
     const fs = this;
     const bits = this.blkbits;
     inode.mapping.aops = {
@@ -156,7 +154,7 @@ export abstract class BlockFs implements Filesystem {
   // ---- extent map → iomap -------------------------------------------------
 
   /** Fill m with the extent (or hole) at pos, trimmed to [pos, pos+len) rounded out to blocks. */
-  protected mapExtent(inode: Inode, pos: number, len: number, m: Iomap): Extent | null {
+  protected mapExtent(inode: BlockInode, pos: number, len: number, m: Iomap): Extent | null {
     const lblk = Math.floor(pos / this.blockSize);
     const endBlk = Math.ceil((pos + len) / this.blockSize);
     const { ext, holeLen } = inode.extents.lookup(lblk);
@@ -185,7 +183,7 @@ export abstract class BlockFs implements Filesystem {
    * that sleeping lock is a preemption point: I/O submitted for the earlier
    * part of a folio can complete here.
    */
-  protected *readIomapBegin(inode: Inode, pos: number, len: number, _flags: number, m: Iomap): Co<number> {
+  protected *readIomapBegin(inode: BlockInode, pos: number, len: number, _flags: number, m: Iomap): Co<number> {
     if (this.sched.preemptPoint()) yield;
     this.mapExtent(inode, pos, len, m);
     return 0;
@@ -197,7 +195,7 @@ export abstract class BlockFs implements Filesystem {
    * and over unwritten extents hands dirty folios over as a batch.
    */
   protected *bufferedWriteIomapBegin(iter: IomapIter, pos: number, len: number, flags: number, m: Iomap): Co<number> {
-    const inode = iter.inode;
+    const inode = BLOCK_I(iter.inode);
     // The extent lookup and delalloc reservation happen under the ILOCK: a preemption point.
     if (this.sched.preemptPoint()) yield;
     const ext = this.mapExtent(inode, pos, len, m);
@@ -232,7 +230,7 @@ export abstract class BlockFs implements Filesystem {
   protected reserved = 0;
 
   /** iomap_fill_dirty_folios: the dirty folios over an unwritten mapping, for zeroing without a flush. */
-  protected fillDirtyFolios(inode: Inode, m: Iomap, fbatch: FolioBatch): void {
+  protected fillDirtyFolios(inode: BlockInode, m: Iomap, fbatch: FolioBatch): void {
     fbatch.folios.length = 0;
     fbatch.next = 0;
     const first = Math.floor(m.offset / PAGE_SIZE);
@@ -246,7 +244,7 @@ export abstract class BlockFs implements Filesystem {
    * blocks this write reserved that no dirty page cache covers
    * (iomap_write_delalloc_release).
    */
-  protected *bufferedWriteIomapEnd(inode: Inode, pos: number, len: number, written: number, flags: number, m: Iomap): Co<number> {
+  protected *bufferedWriteIomapEnd(inode: BlockInode, pos: number, len: number, written: number, flags: number, m: Iomap): Co<number> {
     if (flags & IOMAP_ZERO || m.type !== IOMAP_DELALLOC || !(m.flags & IOMAP_F_NEW)) return 0;
     if (written >= len) return 0;
     const bs = this.blockSize;
@@ -276,12 +274,12 @@ export abstract class BlockFs implements Filesystem {
   }
 
   /** xfs_buffered_write_delalloc_punch for one block: only a delalloc extent is removed. */
-  private punchDelallocBlock(inode: Inode, lblk: number): void {
+  private punchDelallocBlock(inode: BlockInode, lblk: number): void {
     const { ext } = inode.extents.lookup(lblk);
     if (ext && ext.state === ExtState.Delalloc) this.punchDelalloc(inode, lblk, 1);
   }
 
-  protected punchDelalloc(inode: Inode, lblk: number, n: number): void {
+  protected punchDelalloc(inode: BlockInode, lblk: number, n: number): void {
     for (const piece of inode.extents.remove(lblk, n)) {
       if (piece.state === ExtState.Delalloc) this.reserved -= piece.len;
       else inode.extents.set(piece.lblk, piece.len, piece.pblk, piece.state);
@@ -289,7 +287,7 @@ export abstract class BlockFs implements Filesystem {
   }
 
   /** Allocate n blocks for file blocks lblk.. in `state`; may return fewer extents than asked (fragmented). */
-  protected allocBlocks(inode: Inode, lblk: number, n: number, state: ExtState): number {
+  protected allocBlocks(inode: BlockInode, lblk: number, n: number, state: ExtState): number {
     let done = 0;
     while (done < n) {
       const got = this.alloc.alloc(n - done);
@@ -319,7 +317,7 @@ export abstract class BlockFs implements Filesystem {
   }
 
   /** Free the allocated blocks of removed extent pieces; drop delalloc reservations. */
-  protected releaseExtents(inode: Inode, pieces: Extent[]): void {
+  protected releaseExtents(inode: BlockInode, pieces: Extent[]): void {
     for (const p of pieces) {
       if (p.state === ExtState.Delalloc) this.reserved -= p.len;
       else this.freeBlocks(inode, p.pblk, p.len);
@@ -340,7 +338,7 @@ export abstract class BlockFs implements Filesystem {
   /** read_folio_range for block devices: one bio, completed asynchronously. */
   protected submitReadFolioRange(iter: IomapIter, folio: Folio, pos: number, len: number): number {
     const m = iter.iomap;
-    const inode = iter.inode;
+    const inode = BLOCK_I(iter.inode);
     const off = pos - folio.pos;
     const bio: Bio = {
       op: BioOp.Read,
@@ -387,7 +385,7 @@ export abstract class BlockFs implements Filesystem {
   }
 
   *readIter(file: OpenFile, pos: number, dst: Uint8Array, iocb?: Kiocb): Co<number> {
-    const inode = file.inode;
+    const inode = BLOCK_I(file.inode);
     if (dst.length === 0) return 0;
     if (file.direct) {
       yield* inode.iRwsem.downRead(this.sched);
@@ -410,7 +408,7 @@ export abstract class BlockFs implements Filesystem {
   }
 
   /** xfs_file_write_zero_eof: zero between the old EOF and a write that starts beyond it. */
-  protected *writeZeroEof(inode: Inode, pos: number): Co<number> {
+  protected *writeZeroEof(inode: BlockInode, pos: number): Co<number> {
     if (pos <= inode.iSize) return 0;
     // AIO completion can move EOF: drain direct I/O first, then look again
     // (xfs_file_write_checks, with the exclusive i_rwsem held by the caller).
@@ -436,13 +434,13 @@ export abstract class BlockFs implements Filesystem {
    * -EAGAIN from xfs_direct_write_iomap_begin and the retry runs exclusive
    * and waits, so its sub-block zeroing cannot race with another write.
    */
-  protected dioForceWait(inode: Inode, pos: number, len: number): boolean {
+  protected dioForceWait(inode: BlockInode, pos: number, len: number): boolean {
     const aligned = isAligned(pos, this.blockSize) && isAligned(len, this.blockSize);
     return !aligned && (pos + len >= inode.iSize || !this.overwritesWrittenBlocks(inode, pos, len));
   }
 
   /** Every block of [pos, pos+len) is allocated and written (no hole, delalloc or unwritten extent). */
-  protected overwritesWrittenBlocks(inode: Inode, pos: number, len: number): boolean {
+  protected overwritesWrittenBlocks(inode: BlockInode, pos: number, len: number): boolean {
     const end = Math.ceil((pos + len) / this.blockSize);
     for (let b = Math.floor(pos / this.blockSize); b < end;) {
       const { ext } = inode.extents.lookup(b);
@@ -457,7 +455,7 @@ export abstract class BlockFs implements Filesystem {
   }
 
   *writeIter(file: OpenFile, pos: number, src: Uint8Array, iocb?: Kiocb): Co<number> {
-    const inode = file.inode;
+    const inode = BLOCK_I(file.inode);
     const len = this.writeChecks(pos, src.length);
     if (len < 0) return len;
     if (len === 0) return 0;
@@ -475,7 +473,7 @@ export abstract class BlockFs implements Filesystem {
 
   /** xfs_file_dio_write: aligned writes under the shared i_rwsem, others exclusive. */
   protected *directWrite(file: OpenFile, pos: number, src: Uint8Array, iocb?: Kiocb): Co<number> {
-    const inode = file.inode;
+    const inode = BLOCK_I(file.inode);
     if (!isAligned(pos, SECTOR_SIZE) || !isAligned(src.length, SECTOR_SIZE)) return -EINVAL;
     const unaligned = !isAligned(pos, this.blockSize) || !isAligned(src.length, this.blockSize);
     let exclusive = unaligned || pos + src.length > inode.iSize;
@@ -509,7 +507,7 @@ export abstract class BlockFs implements Filesystem {
    * xfs_direct_write_iomap_begin: reads see extents as they are; writes
    * allocate unwritten blocks (IOMAP_F_NEW) for holes and delalloc.
    */
-  protected *directIomapBegin(inode: Inode, pos: number, len: number, flags: number, m: Iomap): Co<number> {
+  protected *directIomapBegin(inode: BlockInode, pos: number, len: number, flags: number, m: Iomap): Co<number> {
     const ext = this.mapExtent(inode, pos, len, m);
     if (!(flags & IOMAP_WRITE)) {
       if (m.type === IOMAP_DELALLOC) m.type = IOMAP_HOLE;
@@ -532,7 +530,7 @@ export abstract class BlockFs implements Filesystem {
    * not touch the page cache over the old EOF (no pagecache_isize_extended);
    * the submission zeroed [EOF, pos) already (xfs_file_write_zero_eof).
    */
-  protected *dioEndIo(inode: Inode, pos: number, size: number, error: number, write: boolean): Co<number> {
+  protected *dioEndIo(inode: BlockInode, pos: number, size: number, error: number, write: boolean): Co<number> {
     if (!write || error || size === 0) return 0;
     this.convertUnwritten(inode, pos, size);
     if (pos + size > inode.iSize) inode.iSize = pos + size;
@@ -554,12 +552,12 @@ export abstract class BlockFs implements Filesystem {
    * i_rwsem and is left alone, as xfs_dio_write_end_io is.
    * Bug switch dio-extend-no-isize-extended: mainline as it is.
    */
-  private *dioWriteExtended(inode: Inode, oldSize: number): Co<void> {
+  private *dioWriteExtended(inode: BlockInode, oldSize: number): Co<void> {
     if (inode.iSize <= oldSize || this.bugs.has('dio-extend-no-isize-extended')) return;
     yield* pagecacheIsizeExtended(inode.mapping, inode.blkbits, oldSize, inode.iSize);
   }
 
-  protected convertUnwritten(inode: Inode, pos: number, size: number): void {
+  protected convertUnwritten(inode: BlockInode, pos: number, size: number): void {
     const lblk = Math.floor(pos / this.blockSize);
     const end = Math.ceil((pos + size) / this.blockSize);
     inode.extents.convert(lblk, end - lblk, ExtState.Unwritten, ExtState.Written);
@@ -572,7 +570,7 @@ export abstract class BlockFs implements Filesystem {
    * (as unwritten, converted when the I/O completes), and submit a bio for it.
    */
   protected *writebackRange(wpc: WritepageCtx, folio: Folio, pos: number, len: number, endPos: number): Co<number> {
-    const inode = wpc.inode;
+    const inode = BLOCK_I(wpc.inode);
     const m = wpc.iomap;
     m.flags = 0;
     let ext = this.mapExtent(inode, pos, len, m);
@@ -609,7 +607,7 @@ export abstract class BlockFs implements Filesystem {
   }
 
   /** xfs_bmapi_convert_delalloc: allocate the whole delalloc extent, as unwritten blocks. */
-  protected convertDelalloc(inode: Inode, ext: Extent): number {
+  protected convertDelalloc(inode: BlockInode, ext: Extent): number {
     const { lblk, len } = ext;
     this.reserved -= len;
     inode.extents.remove(lblk, len);
@@ -634,7 +632,7 @@ export abstract class BlockFs implements Filesystem {
   }
 
   /** One ioend's bio; completion converts unwritten, moves the on-disk size, ends folio writeback. */
-  protected submitWritebackBio(inode: Inode, folio: Folio, pos: number, len: number, endPos: number, unwritten: boolean, addr: number): void {
+  protected submitWritebackBio(inode: BlockInode, folio: Folio, pos: number, len: number, endPos: number, unwritten: boolean, addr: number): void {
     const off = pos - folio.pos;
     const fs = this;
     this.dev.submitBio({
@@ -685,7 +683,7 @@ export abstract class BlockFs implements Filesystem {
     if (err) return err;
     // The log force: the inode's size and extents go to the log, which the
     // flush below makes durable together with the data written back above.
-    this.logCommitInode(file.inode);
+    this.logCommitInode(BLOCK_I(file.inode));
     return yield* this.submitBioWait(BioOp.Flush, 0, new Uint8Array(0), 'blkdev_issue_flush', true);
   }
 
@@ -694,12 +692,12 @@ export abstract class BlockFs implements Filesystem {
    * in-core only; extents still unwritten stay unwritten (read as zeroes)
    * until a later commit holds their conversion.
    */
-  protected logCommitInode(inode: Inode): void {
+  protected logCommitInode(inode: BlockInode): void {
     this.installCommitted([this.snapshotInode(inode)]);
   }
 
   /** The inode's metadata as a commit now would write it. */
-  protected inodeMetadata(inode: Inode): InodeSnapshot {
+  protected inodeMetadata(inode: BlockInode): InodeSnapshot {
     const exts = inode.extents.exts.filter((e) => e.state !== ExtState.Delalloc).map((e) => ({ ...e }));
     return { ino: inode.ino, size: inode.diskSize, exts, gen: ++this.snapshotGen };
   }
@@ -708,7 +706,7 @@ export abstract class BlockFs implements Filesystem {
   protected snapshotGen = 0;
 
   /** The metadata a log commit takes of the inode (ext4 also remembers it as journaled). */
-  protected snapshotInode(inode: Inode): InodeSnapshot {
+  protected snapshotInode(inode: BlockInode): InodeSnapshot {
     return this.inodeMetadata(inode);
   }
 
@@ -778,7 +776,7 @@ export abstract class BlockFs implements Filesystem {
    * recovered size are exactly what such a change in flight leaves, and
    * unwritten ones past it are KEEP_SIZE preallocation, which stays.
    */
-  protected recoveryTrim(inode: Inode): void {
+  protected recoveryTrim(inode: BlockInode): void {
     const first = Math.ceil(inode.diskSize / this.blockSize);
     const past = inode.extents.exts.filter((e) => e.lblk + e.len > first && e.state === ExtState.Written);
     if (past.length === 0) return;
@@ -789,7 +787,8 @@ export abstract class BlockFs implements Filesystem {
     this.logCommitInode(inode);
   }
 
-  readDisk(inode: Inode): Uint8Array {
+  readDisk(vfsInode: Inode): Uint8Array {
+    const inode = BLOCK_I(vfsInode);
     const out = new Uint8Array(inode.iSize);
     const bs = this.blockSize;
     for (let b = 0; b * bs < out.length; b++) {
@@ -805,7 +804,7 @@ export abstract class BlockFs implements Filesystem {
   // ---- mmap ---------------------------------------------------------------
 
   *pageMkwrite(file: OpenFile, folio: Folio): Co<number> {
-    const inode = file.inode;
+    const inode = BLOCK_I(file.inode);
     yield* inode.invalidateLock.downRead(this.sched);
     const ret = yield* iomapPageMkwrite(inode, folio, this.writeCtx);
     inode.invalidateLock.upRead(this.sched);
@@ -815,7 +814,7 @@ export abstract class BlockFs implements Filesystem {
   // ---- truncate -----------------------------------------------------------
 
   /** truncate_setsize: the new size, then drop the page cache past it. */
-  protected *truncateSetsize(inode: Inode, newsize: number): Co<void> {
+  protected *truncateSetsize(inode: BlockInode, newsize: number): Co<void> {
     const oldsize = inode.iSize;
     inode.iSize = newsize;
     if (newsize > oldsize) yield* pagecacheIsizeExtended(inode.mapping, inode.blkbits, oldsize, newsize);
@@ -824,13 +823,13 @@ export abstract class BlockFs implements Filesystem {
   }
 
   /** Remove the blocks wholly past newsize (xfs_itruncate_extents). */
-  protected truncateExtents(inode: Inode, newsize: number): void {
+  protected truncateExtents(inode: BlockInode, newsize: number): void {
     const first = Math.ceil(newsize / this.blockSize);
     this.releaseExtents(inode, inode.extents.remove(first, Number.MAX_SAFE_INTEGER - first));
   }
 
   /** xfs_setattr_size; the caller holds i_rwsem and invalidate_lock exclusive. */
-  protected *setSizeLocked(inode: Inode, newsize: number): Co<number> {
+  protected *setSizeLocked(inode: BlockInode, newsize: number): Co<number> {
     // xfs_vn_setattr drains direct I/O (xfs_break_layouts) before
     // xfs_setattr_size samples the old size: an extending AIO completing
     // meanwhile moves i_size, and the truncate must see where it moved to.
@@ -863,7 +862,7 @@ export abstract class BlockFs implements Filesystem {
   *setattrSize(file: OpenFile, size: number): Co<number> {
     if (size < 0) return -EINVAL;
     if (size > this.maxBytes) return -EFBIG;
-    const inode = file.inode;
+    const inode = BLOCK_I(file.inode);
     yield* inode.iRwsem.downWrite(this.sched);
     yield* inode.invalidateLock.downWrite(this.sched);
     const ret = yield* this.setSizeLocked(inode, size);
@@ -883,7 +882,7 @@ export abstract class BlockFs implements Filesystem {
     // vfs_fallocate checks
     if (off < 0 || len <= 0) return -EINVAL;
     if (off + len > this.maxBytes || off + len < 0) return -EFBIG;
-    const inode = file.inode;
+    const inode = BLOCK_I(file.inode);
     if (!this.fallocSupported(inode, mode)) return -EOPNOTSUPP;
     yield* inode.iRwsem.downWrite(this.sched);
     yield* inode.invalidateLock.downWrite(this.sched);
@@ -916,7 +915,7 @@ export abstract class BlockFs implements Filesystem {
   }
 
   /** xfs_flush_unmap_range: write back and drop the page cache over [start, end) rounded to pages. */
-  protected *flushUnmapRange(inode: Inode, start: number, end: number): Co<number> {
+  protected *flushUnmapRange(inode: BlockInode, start: number, end: number): Co<number> {
     const rounding = Math.max(this.blockSize, PAGE_SIZE);
     const s = Math.floor(start / rounding) * rounding;
     const e = Math.ceil(end / rounding) * rounding - 1;
@@ -928,7 +927,7 @@ export abstract class BlockFs implements Filesystem {
   }
 
   /** xfs_free_file_space: unmap whole blocks, then zero the partial ones inside EOF. */
-  protected *punchHole(inode: Inode, off: number, len: number): Co<number> {
+  protected *punchHole(inode: BlockInode, off: number, len: number): Co<number> {
     const err = yield* this.punchPagecache(inode, off, len);
     if (err) return err;
     const first = Math.ceil(off / this.blockSize);
@@ -940,12 +939,12 @@ export abstract class BlockFs implements Filesystem {
   }
 
   /** What a punch does to the page cache first: xfs writes the range back and drops it (xfs_flush_unmap_range). */
-  protected *punchPagecache(inode: Inode, off: number, len: number): Co<number> {
+  protected *punchPagecache(inode: BlockInode, off: number, len: number): Co<number> {
     return yield* this.flushUnmapRange(inode, off, off + len);
   }
 
   /** Preallocate unwritten blocks over the holes of [off, off+len); extend i_size unless keepSize. */
-  protected *allocateRange(inode: Inode, off: number, len: number, keepSize: boolean): Co<number> {
+  protected *allocateRange(inode: BlockInode, off: number, len: number, keepSize: boolean): Co<number> {
     const first = Math.floor(off / this.blockSize);
     const end = Math.ceil((off + len) / this.blockSize);
     for (let b = first; b < end; ) {
@@ -964,7 +963,7 @@ export abstract class BlockFs implements Filesystem {
   }
 
   /** xfs_zero_file_space: punch, then preallocate; extend unless KEEP_SIZE. */
-  protected *zeroRangeFalloc(inode: Inode, off: number, len: number, keepSize: boolean): Co<number> {
+  protected *zeroRangeFalloc(inode: BlockInode, off: number, len: number, keepSize: boolean): Co<number> {
     const err = yield* this.punchHole(inode, off, len);
     if (err < 0) return err;
     return yield* this.allocateRange(inode, off, len, keepSize);
@@ -975,7 +974,7 @@ export abstract class BlockFs implements Filesystem {
   }
 
   /** xfs_collapse_file_space */
-  protected *collapseRange(inode: Inode, off: number, len: number): Co<number> {
+  protected *collapseRange(inode: BlockInode, off: number, len: number): Co<number> {
     if (!this.collapseInsertAligned(off, len)) return -EINVAL;
     if (off + len >= inode.iSize) return -EINVAL;
     const err = yield* this.flushUnmapRange(inode, off, inode.iSize);
@@ -992,7 +991,7 @@ export abstract class BlockFs implements Filesystem {
   }
 
   /** xfs_insert_file_space */
-  protected *insertRange(inode: Inode, off: number, len: number): Co<number> {
+  protected *insertRange(inode: BlockInode, off: number, len: number): Co<number> {
     if (!this.collapseInsertAligned(off, len)) return -EINVAL;
     if (off >= inode.iSize) return -EINVAL;
     if (inode.iSize + len > this.maxBytes) return -EFBIG;
@@ -1013,7 +1012,8 @@ export abstract class BlockFs implements Filesystem {
     yield* truncateInodePagesRange(inode.mapping, 0, -1, this.unmapFolio);
   }
 
-  reloadInode(inode: Inode): void {
+  reloadInode(vfsInode: Inode): void {
+    const inode = BLOCK_I(vfsInode);
     // Clean unmount wrote everything back and the log is checkpointed; the on-disk size is the size.
     inode.iSize = inode.diskSize;
     this.dev.syncCache();

@@ -12,11 +12,6 @@ import { ECONNABORTED, EINVAL, EIO, EOPNOTSUPP } from '../errno.js';
 import { errseqCheckAndAdvance } from '../errseq.js';
 import { type Co, type Sched, WaitQueue } from '../sched.js';
 import {
-  AS_EIO,
-  AS_ENOSPC,
-  FGP_CREAT,
-  FGP_LOCK,
-  FGP_WRITE,
   filemapCheckErrors,
   filemapFdatawaitRangeKeepErrors,
   filemapFdatawriteRange,
@@ -30,28 +25,18 @@ import {
   unmapMappingFolio,
   unmapMappingRange,
 } from '../mm/filemap.js';
-import {
-  type Folio,
-  PAGE_SIZE,
-  folioClass,
-  folioClearUptodate,
-  folioLock,
-  folioPut,
-  folioTestUptodate,
-  folioUnlock,
-  folioWaitWriteback,
-} from '../mm/folio.js';
+import { folioClass, folioClearUptodate, folioLock, folioPut, folioTestUptodate, folioUnlock, folioWaitWriteback } from '../mm/folio.js';
 import { ifsClass, ifsClearUptodate, iomapDirtyFolio, iomapSetRangeUptodate, iomapInvalidateFolio, iomapReleaseFolio } from '../iomap/ifs.js';
-import { IOMAP_MAPPED, type Iomap, type IomapOps } from '../iomap/iomap.js';
 import { type IomapReadOps, iomapFinishFolioRead, iomapReadFolio } from '../iomap/read.js';
 import { type IomapWritebackOps, type WritepageCtx, iomapFinishFolioWrite, iomapWritepages } from '../iomap/writeback.js';
 import { dioWarnStalePagecache, kiocbInvalidatePages } from '../iomap/direct-io.js';
 import type { FolioUnmapper } from './blockfs.js';
 import type { BugSet } from '../bugs.js';
-import { type Filesystem, SIM_MAX_FILE_BYTES } from './filesystem.js';
-import { Inode, type OpenFile } from './inode.js';
 import { covSite, covState } from '../cov.js';
 import { forgetPostEofStores } from '../mm/post-eof-stores.js';
+import { type Folio, PAGE_SIZE, AS_EIO, AS_ENOSPC, FGP_CREAT, FGP_LOCK, FGP_WRITE } from '../include/pagemap.js';
+import { Inode, type OpenFile, type Filesystem, SIM_MAX_FILE_BYTES } from '../include/fs.js';
+import { IOMAP_MAPPED, type Iomap, type IomapOps } from '../include/iomap.js';
 
 const C_FUSE_CLEAR_UPTODATE = covSite('fuse_send_write_pages:clear-uptodate');
 
@@ -165,7 +150,7 @@ export class FuseFs implements Filesystem {
   }
 
   createInode(name: string): Inode {
-    const inode = new Inode(this, this.inodes.length + 1, name, false, this.folioMax);
+    const inode = new Inode(this, this.inodes.length + 1, name, this.folioMax);
     const bits = this.blkbits;
     inode.mapping.aops = {
       readFolio: (folio) => this.fuseReadFolio(inode, folio),

@@ -20,7 +20,7 @@
 import { lockAcquire, lockRelease } from '../lockdep.js';
 import type { Co, Sched } from '../sched.js';
 import { WaitQueue } from '../sched.js';
-import type { Inode } from './inode.js';
+import type { Inode } from '../include/fs.js';
 
 /** transaction_t.t_state, the states the sim passes through. */
 export const enum TState {

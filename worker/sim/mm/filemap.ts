@@ -1,18 +1,13 @@
-// struct address_space and the page cache operations of mm/filemap.c and
-// mm/truncate.c: lookup and creation of folios (large folios included), the
+// The page cache operations of mm/filemap.c and mm/truncate.c on struct
+// address_space (include/pagemap.ts): lookup and creation of folios (large folios included), the
 // generic buffered read, writeback-and-wait, truncation and invalidation.
 
-import { type BugSet, NO_BUGS } from '../bugs.js';
 import { folioAddLru } from './swap.js';
 import { violation } from '../checks.js';
-import { type Errseq, errseqSet } from '../errseq.js';
+import { errseqSet } from '../errseq.js';
 import { EBUSY, EIO, ENOSPC } from '../errno.js';
-import type { Co, Sched } from '../sched.js';
+import type { Co } from '../sched.js';
 import {
-  Folio,
-  FolioPool,
-  PAGE_SIZE,
-  PG_locked,
   folioClass,
   folioClearError,
   folioGet,
@@ -30,6 +25,7 @@ import {
 } from './folio.js';
 import { cov, covSite, covState } from '../cov.js';
 import { forgetPostEofStores } from './post-eof-stores.js';
+import { AS_EIO, AS_ENOSPC, type AddressSpace, FGP_CREAT, FGP_LOCK, Folio, PAGE_SIZE, PG_locked } from '../include/pagemap.js';
 
 const C_GET_FOLIO_RACE = covSite('__filemap_get_folio:raced');
 const C_GET_FOLIO_NEW = covSite('__filemap_get_folio:alloc');
@@ -42,68 +38,9 @@ const C_EVICT_FOLIO = covSite('mapping_evict_folio');
 const C_UPTODATE_FOLIO = covSite('filemap_get_pages');
 const C_UPDATE_PAGE = covSite('filemap_update_page');
 
-export interface WritebackControl {
-  /** WB_SYNC_ALL: wait for locked folios and for writeback already running. */
-  syncAll: boolean;
-  rangeStart: number;
-  /** Inclusive last byte, as in the kernel. */
-  rangeEnd: number;
-}
 
-/** The operations a filesystem gives its address_space (struct address_space_operations). */
-export interface AddressSpaceOps {
-  /** ->read_folio: start reading a locked folio; it is unlocked when the read ends. */
-  readFolio(folio: Folio): Co<number>;
-  /** ->dirty_folio: mark the folio (and its private state) dirty; true if it was clean. */
-  dirtyFolio(folio: Folio): boolean;
-  /** ->invalidate_folio: [offset, offset+len) of the folio is going away. */
-  invalidateFolio(folio: Folio, offset: number, len: number): void;
-  /** ->release_folio: drop private state so the folio can be freed; false to refuse. */
-  releaseFolio(folio: Folio): boolean;
-  /** ->writepages */
-  writepages(mapping: AddressSpace, wbc: WritebackControl): Co<number>;
-}
 
-export const AS_EIO = 1 << 0;
-export const AS_ENOSPC = 1 << 1;
 
-export const FGP_LOCK = 1 << 0;
-export const FGP_CREAT = 1 << 1;
-export const FGP_WRITE = 1 << 2;
-
-export class AddressSpace {
-  /** Every page index a cached folio covers, to that folio. */
-  readonly pages = new Map<number, Folio>();
-  nrpages = 0;
-  /** No cached page has an index above this (not tight). */
-  maxIndex = -1;
-  readonly wbErr: Errseq = { v: 0 };
-  asFlags = 0;
-  aops!: AddressSpaceOps;
-  readonly folioPool = new FolioPool();
-  /** page_mkclean: write-protect every pte mapping the folio; set by the mm layer. */
-  mkclean: ((f: Folio) => void) | null = null;
-  /** Told when direct I/O left stale page cache over [pos, pos+len) (dio_warn_stale_pagecache). */
-  onStalePagecache: ((pos: number, len: number) => void) | null = null;
-  /** Told when a direct write's invalidation before the write failed over [pos, pos+len): it falls back to buffered I/O. */
-  onDioInvalidateFailed: ((pos: number, len: number) => void) | null = null;
-  /** unmap_mapping_folio: zap every pte of one folio; set by the mm layer. */
-  unmapFolio: ((f: Folio) => void) | null = null;
-  /** unmap_mapping_range over pages [first, last]: zap the ptes; set by the mm layer. */
-  unmapPages: ((first: number, last: number) => void) | null = null;
-  /** Cached bytes stored through a mapping past EOF, for the checks (post-eof-stores.ts). */
-  postEofStores: number[] | null = null;
-
-  constructor(
-    readonly sched: Sched,
-    /** mapping_max_folio_order(). */
-    readonly maxOrder: number,
-    /** i_size of the host, read by the page cache for EOF decisions. */
-    readonly iSize: () => number,
-    /** The bug switches of this run, for the code paths of the bugs only. */
-    readonly bugs: BugSet = NO_BUGS,
-  ) {}
-}
 
 /** unmap_mapping_folio through the folio's mapping (a no-op for an unmapped file). */
 export function unmapMappingFolio(folio: Folio): void {

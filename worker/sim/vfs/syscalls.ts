@@ -14,11 +14,11 @@ import {
   invalidateMappingPages,
   truncateInodePagesRange,
 } from '../mm/filemap.js';
-import { PAGE_SIZE } from '../mm/folio.js';
-import type { Inode, OpenFile } from '../fs/inode.js';
 import { inodeDioWait } from '../iomap/direct-io.js';
 import { lruAddDrain, lruAddDrainAll } from '../mm/swap.js';
 import type { Kernel } from '../kernel.js';
+import { PAGE_SIZE } from '../include/pagemap.js';
+import type { Inode, OpenFile } from '../include/fs.js';
 
 const LLONG_MAX = Number.MAX_SAFE_INTEGER;
 
