@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { filemapGetFolio, filemapRemoveFolio, invalidateInodePages2Range } from '../../../worker/sim/mm/filemap.js';
+import { filemapGetFolio, filemapRemoveFolio } from '../../../worker/sim/mm/filemap.js';
 import { folioPut, folioUnlock } from '../../../worker/sim/mm/folio.js';
 import { Sched, WaitQueue } from '../../../worker/sim/sched.js';
 import { Folio, AddressSpace, FGP_CREAT, FGP_LOCK } from '../../../worker/sim/include/pagemap.js';
+import { invalidateInodePages2Range } from '../../../worker/sim/mm/truncate.js';
 
 test('invalidate_inode_pages2_range skips a folio reclaimed while it slept on an earlier folio lock', () => {
   const s = new Sched(10_000);

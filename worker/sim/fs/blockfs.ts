@@ -18,10 +18,7 @@ import {
   filemapRead,
   filemapWriteAndWaitRange,
   foliosInRange,
-  truncateInodePagesRange,
   unmapMappingFolio,
-  pagecacheIsizeExtended,
-  unmapMappingRange,
   mappingSetError,
 } from '../mm/filemap.js';
 import { folioTestDirty } from '../mm/folio.js';
@@ -55,6 +52,7 @@ import {
   type IomapOps,
   type IomapWriteOps,
 } from '../include/iomap.js';
+import { pagecacheIsizeExtended, truncateInodePagesRange, truncatePagecacheRange, truncateSetsize } from '../mm/truncate.js';
 
 /** Unmaps a folio's ptes; installed by the mm layer (unmap_mapping_folio). */
 export type FolioUnmapper = (f: Folio) => void;
@@ -257,8 +255,7 @@ export abstract class BlockFs implements Filesystem {
       // write dropped the page cache over the rest of its reservation and
       // punched all of it, as if it owned the range; a page fault may have
       // dirtied a folio there meanwhile, and its data goes with the cache.
-      unmapMappingRange(inode.mapping, start, end);
-      yield* truncateInodePagesRange(inode.mapping, start, end - 1, this.unmapFolio);
+      yield* truncatePagecacheRange(inode.mapping, start, end - 1, this.unmapFolio);
       for (let b = start; b < end; b += bs) this.punchDelallocBlock(inode, b / bs);
     } else {
       // iomap_write_delalloc_release: keep the reservation under dirty page
@@ -813,15 +810,6 @@ export abstract class BlockFs implements Filesystem {
 
   // ---- truncate -----------------------------------------------------------
 
-  /** truncate_setsize: the new size, then drop the page cache past it. */
-  protected *truncateSetsize(inode: BlockInode, newsize: number): Co<void> {
-    const oldsize = inode.iSize;
-    inode.iSize = newsize;
-    if (newsize > oldsize) yield* pagecacheIsizeExtended(inode.mapping, inode.blkbits, oldsize, newsize);
-    unmapMappingRange(inode.mapping, newsize, -1);
-    yield* truncateInodePagesRange(inode.mapping, newsize, -1, this.unmapFolio);
-  }
-
   /** Remove the blocks wholly past newsize (xfs_itruncate_extents). */
   protected truncateExtents(inode: BlockInode, newsize: number): void {
     const first = Math.ceil(newsize / this.blockSize);
@@ -853,7 +841,7 @@ export abstract class BlockFs implements Filesystem {
       const e = yield* filemapWriteAndWaitRange(inode.mapping, inode.diskSize, newsize - 1);
       if (e) return e;
     }
-    yield* this.truncateSetsize(inode, newsize);
+    yield* truncateSetsize(inode, newsize, this.unmapFolio);
     if (newsize <= oldsize) this.truncateExtents(inode, newsize);
     inode.diskSize = newsize;
     return 0;
@@ -921,8 +909,7 @@ export abstract class BlockFs implements Filesystem {
     const e = Math.ceil(end / rounding) * rounding - 1;
     const err = yield* filemapWriteAndWaitRange(inode.mapping, s, e);
     if (err) return err;
-    unmapMappingRange(inode.mapping, s, e + 1);
-    yield* truncateInodePagesRange(inode.mapping, s, e, this.unmapFolio);
+    yield* truncatePagecacheRange(inode.mapping, s, e, this.unmapFolio);
     return 0;
   }
 
@@ -984,7 +971,7 @@ export abstract class BlockFs implements Filesystem {
     this.releaseExtents(inode, inode.extents.remove(first, n));
     inode.extents.shift(first + n, -n);
     const newsize = inode.iSize - len;
-    yield* this.truncateSetsize(inode, newsize);
+    yield* truncateSetsize(inode, newsize, this.unmapFolio);
     // The size change is logged with the shift (xfs_falloc_setsize).
     inode.diskSize = newsize;
     return 0;

@@ -7,14 +7,7 @@ import type { FallocMode } from '../../prog/types.js';
 import { BioOp, type BlockDevice, type PowerCutReport } from '../blockdev.js';
 import { EIOCBQUEUED, ENOTBLK } from '../errno.js';
 import type { Co, Sched } from '../sched.js';
-import {
-  filemapFdatawaitRangeKeepErrors,
-  filemapGetFolio,
-  filemapWriteAndWaitRange,
-  invalidateMappingPages,
-  truncateInodePagesRange,
-  unmapMappingRange,
-} from '../mm/filemap.js';
+import { filemapFdatawaitRangeKeepErrors, filemapGetFolio, filemapWriteAndWaitRange } from '../mm/filemap.js';
 import { folioClass, folioPut, folioUnlock } from '../mm/folio.js';
 import { blockInvalidateFolio } from '../iomap/ifs.js';
 import { inodeDioWait } from '../iomap/direct-io.js';
@@ -27,6 +20,7 @@ import { type Folio, PAGE_SHIFT, PAGE_SIZE, FGP_LOCK } from '../include/pagemap.
 import type { Inode, OpenFile, Kiocb } from '../include/fs.js';
 import { BLOCK_I, type BlockInode } from './block-inode.js';
 import { IOMAP_WRITE, type Iomap } from '../include/iomap.js';
+import { invalidateMappingPages, truncatePagecacheRange } from '../mm/truncate.js';
 
 const C_DIO_FALLBACK = covSite('ext4_dio_write_iter:buffered-fallback');
 const C_TRUNCATE_FOLIO = covSite('ext4_truncate_folio');
@@ -161,9 +155,7 @@ export class Ext4Fs extends BlockFs {
       yield* this.truncateFolio(inode, start, Math.min(pageBoundary, end));
       if (end > pageBoundary) yield* this.truncateFolio(inode, Math.floor(end / PAGE_SIZE) * PAGE_SIZE, end);
     }
-    // truncate_pagecache_range
-    unmapMappingRange(inode.mapping, start, end);
-    yield* truncateInodePagesRange(inode.mapping, start, end - 1, this.unmapFolio);
+    yield* truncatePagecacheRange(inode.mapping, start, end - 1, this.unmapFolio);
   }
 
   /**

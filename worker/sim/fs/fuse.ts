@@ -18,12 +18,9 @@ import {
   filemapGetFolio,
   filemapRead,
   filemapWriteAndWaitRange,
-  invalidateInodePages2Range,
   mappingSetError,
   orderForLength,
-  truncateInodePagesRange,
   unmapMappingFolio,
-  unmapMappingRange,
 } from '../mm/filemap.js';
 import { folioClass, folioClearUptodate, folioLock, folioPut, folioTestUptodate, folioUnlock, folioWaitWriteback } from '../mm/folio.js';
 import { ifsClass, ifsClearUptodate, iomapDirtyFolio, iomapSetRangeUptodate, iomapInvalidateFolio, iomapReleaseFolio } from '../iomap/ifs.js';
@@ -37,6 +34,7 @@ import { forgetPostEofStores } from '../mm/post-eof-stores.js';
 import { type Folio, PAGE_SIZE, AS_EIO, AS_ENOSPC, FGP_CREAT, FGP_LOCK, FGP_WRITE } from '../include/pagemap.js';
 import { Inode, type OpenFile, type Filesystem, SIM_MAX_FILE_BYTES } from '../include/fs.js';
 import { IOMAP_MAPPED, type Iomap, type IomapOps } from '../include/iomap.js';
+import { invalidateInodePages2Range, truncateInodePagesRange, truncatePagecache, truncatePagecacheRange } from '../mm/truncate.js';
 
 const C_FUSE_CLEAR_UPTODATE = covSite('fuse_send_write_pages:clear-uptodate');
 
@@ -464,8 +462,7 @@ export class FuseFs implements Filesystem {
       return 0;
     });
     if (!keep && off + len > inode.iSize) inode.iSize = off + len;
-    if (punchOrZero) unmapMappingRange(inode.mapping, off, off + len);
-    if (punchOrZero) yield* truncateInodePagesRange(inode.mapping, off, off + len - 1, this.unmapFolio);
+    if (punchOrZero) yield* truncatePagecacheRange(inode.mapping, off, off + len - 1, this.unmapFolio);
     inode.invalidateLock.upWrite(this.sched);
     inode.iRwsem.upWrite(this.sched);
     return 0;
@@ -488,8 +485,7 @@ export class FuseFs implements Filesystem {
     });
     inode.iSize = size;
     this.fuseReleaseNowrite(inode);
-    unmapMappingRange(inode.mapping, size, -1);
-    yield* truncateInodePagesRange(inode.mapping, size, -1, this.unmapFolio);
+    yield* truncatePagecache(inode.mapping, size, this.unmapFolio);
     inode.invalidateLock.upWrite(this.sched);
     inode.iRwsem.upWrite(this.sched);
     return 0;

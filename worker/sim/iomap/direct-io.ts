@@ -14,7 +14,7 @@ import { EINVAL, EIO, EIOCBQUEUED, ENOTBLK } from '../errno.js';
 import { errseqSet } from '../errseq.js';
 import { type Co, WaitQueue } from '../sched.js';
 import type { Workqueue } from '../workqueue.js';
-import { filemapWriteAndWaitRange, invalidateInodePages2Range } from '../mm/filemap.js';
+import { filemapWriteAndWaitRange } from '../mm/filemap.js';
 import { iomapIterate, newIomapIter } from './iter.js';
 import { cov, covSite, covState } from '../cov.js';
 import { type Folio, PAGE_SHIFT, PAGE_SIZE } from '../include/pagemap.js';
@@ -32,6 +32,7 @@ import {
   iomapIterAdvance,
   iomapLength,
 } from '../include/iomap.js';
+import { invalidateInodePages2Range } from '../mm/truncate.js';
 
 const C_DIO_RW = covSite('iomap_dio_rw');
 const C_DIO_ITER = covSite('iomap_dio_iter');

@@ -6,14 +6,7 @@ import { alignDown, offsetIn } from '../bits.js';
 import { warn, warnOn } from '../checks.js';
 import type { Co } from '../sched.js';
 import { EIO } from '../errno.js';
-import {
-  filemapGetFolio,
-  filemapWriteAndWaitRange,
-  foliosInRange,
-  orderForLength,
-  pagecacheIsizeExtended,
-  truncateInodePagesRange,
-} from '../mm/filemap.js';
+import { filemapGetFolio, filemapWriteAndWaitRange, foliosInRange, orderForLength } from '../mm/filemap.js';
 import {
   folioClass,
   folioClearError,
@@ -51,6 +44,7 @@ import {
   iomapIterAdvance,
   iomapLength,
 } from '../include/iomap.js';
+import { pagecacheIsizeExtended, truncateInodePagesRange } from '../mm/truncate.js';
 
 const C_WRITE_BEGIN = covSite('__iomap_write_begin');
 const C_WRITE_BEGIN_ZERO = covSite('__iomap_write_begin:zero-block');
