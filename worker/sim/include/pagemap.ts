@@ -6,7 +6,7 @@
 // only defines them, so that everything above can share them without an
 // import cycle.
 
-import { takeBytes } from '../byte-pool.js';
+import { poisonUnwritten, takeUnwrittenBytes } from '../byte-pool.js';
 import { type BugSet, NO_BUGS } from '../bugs.js';
 import type { Errseq } from '../errseq.js';
 import { type Co, type Sched, WaitQueue } from '../sched.js';
@@ -92,10 +92,12 @@ export class Folio {
 export class FolioPool {
   private readonly free_: Uint8Array[][] = [];
 
+  /** Memory for a new folio: not zeroed, as the page allocator's is not (poisoned under FOLIOFUZZ_POISON). */
   alloc(order: number): Uint8Array {
-    const list = this.free_[order];
-    const reused = list?.pop();
-    return reused ?? takeBytes(PAGE_SIZE << order);
+    const reused = this.free_[order]?.pop();
+    if (reused === undefined) return takeUnwrittenBytes(PAGE_SIZE << order);
+    poisonUnwritten(reused);
+    return reused;
   }
 
   free(order: number, data: Uint8Array): void {
