@@ -110,7 +110,10 @@ export abstract class BlockFs implements Filesystem {
     while (1 << bits < opts.blockSize) bits++;
     this.blkbits = bits;
     this.maxBytes = SIM_MAX_FILE_BYTES;
-    this.alloc = new BlockAllocator(16, Math.floor(opts.deviceBytes / opts.blockSize));
+    // A double free is the kernel's corruption report (ext4_grp_locked_error,
+    // XFS_CORRUPTION_ERROR): fatal for the run, as a BUG.
+    this.alloc = new BlockAllocator(16, Math.floor(opts.deviceBytes / opts.blockSize), (start, len) =>
+      violation(sched, 'BUG', 'free-extent:already-free', this.freeExtentSite(), `blocks [${start}, +${len}) freed while free`));
     const fs = this;
     this.readOps = { iomapBegin: (iter, pos, len, flags, m) => fs.readIomapBegin(BLOCK_I(iter.inode), pos, len, flags, m) };
     this.writeOps = {
@@ -125,6 +128,9 @@ export abstract class BlockFs implements Filesystem {
     this.dioEndOps = { endIo: (inode, pos, size, error, write) => fs.dioEndIo(BLOCK_I(inode), pos, size, error, write) };
     this.dioWorkqueue = new Workqueue(sched, 'dio/complete');
   }
+
+  /** The kernel function that finds a free of free blocks (xfs_free_ag_extent, mb_free_blocks). */
+  protected abstract freeExtentSite(): string;
 
   /** Whether ->iomap_valid checks the sequence cookie in write_begin (xfs: yes). */
   protected abstract hasValidityCookie(): boolean;

@@ -38,6 +38,10 @@ export class Ext4Fs extends BlockFs {
     return true;
   }
 
+  protected freeExtentSite(): string {
+    return 'mb_free_blocks';
+  }
+
   /** The jbd2 journal (data=ordered). */
   readonly journal: Journal<InodeSnapshot>;
   /** Each inode's metadata as a commit last captured it (what its i_sync_tid transaction writes). */

@@ -7,6 +7,10 @@ import { BlockFs } from './blockfs.js';
 export class XfsFs extends BlockFs {
   readonly name = 'xfs';
 
+  protected freeExtentSite(): string {
+    return 'xfs_free_ag_extent';
+  }
+
   protected hasValidityCookie(): boolean {
     return true;
   }

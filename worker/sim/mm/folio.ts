@@ -109,9 +109,32 @@ export function folioGet(f: Folio): void {
   f.refcount++;
 }
 
+/** folio_put: drop a reference; the last one frees the folio. */
 export function folioPut(s: Sched, f: Folio): void {
+  // folio_put_testzero: VM_BUG_ON_FOLIO(folio_ref_count(folio) == 0, folio).
   if (f.refcount <= 0) violation(s, 'BUG', 'folio_put:underflow', 'folio_put', `folio ${f.index} refcount underflow`);
-  if (--f.refcount === 0 && f.mapping === null) f.free();
+  if (--f.refcount !== 0) return;
+  freePageIsBad(s, f);
+  f.free();
+}
+
+/**
+ * free_pages_prepare -> free_page_is_bad: memory going back to the page
+ * allocator must be in no page cache (the cache holds a reference for as
+ * long as the folio is in it, so the last one going while it is cached is a
+ * put too many), mapped by no pte, and carry none of PAGE_FLAGS_CHECK_AT_FREE
+ * (writeback, private); otherwise bad_page() reports "BUG: Bad page state".
+ * Runs once per freed folio. PG_locked, also in that mask, is not checked:
+ * reclaim and mapping_evict_folio here lock a folio without taking a
+ * reference of their own (the kernel's callers hold one from the lookup),
+ * so the sim frees the folio they remove before they unlock it.
+ */
+function freePageIsBad(s: Sched, f: Folio): void {
+  if (f.mapping !== null) violation(s, 'BUG', 'bad_page:non-NULL-mapping', 'free_page_is_bad', `folio ${f.index} freed while in the page cache`);
+  if (f.mapcount !== 0) violation(s, 'BUG', 'bad_page:nonzero-mapcount', 'free_page_is_bad', `folio ${f.index} freed with mapcount ${f.mapcount}`);
+  if (f.flags & PG_writeback || f.private_ !== null) {
+    violation(s, 'BUG', 'bad_page:PAGE_FLAGS_CHECK_AT_FREE', 'free_page_is_bad', `folio ${f.index} freed with flags ${f.flags}${f.private_ ? ' and private' : ''}`);
+  }
 }
 
 /** Zero [from, to) of the folio's bytes: folio_zero_segment(). */
