@@ -12,7 +12,7 @@ import { folioClass, folioPut, folioUnlock } from '../mm/folio.js';
 import { blockInvalidateFolio } from '../iomap/ifs.js';
 import { inodeDioWait } from '../iomap/direct-io.js';
 import { iomapFileBufferedWrite, iomapZeroRange } from '../iomap/write.js';
-import { BlockFs, type BlockFsOptions, type InodeSnapshot } from './blockfs.js';
+import { BlockFs } from './blockfs.js';
 import { Journal } from './jbd2.js';
 import { ExtState, type Extent } from './extent-map.js';
 import { covSite, covState } from '../cov.js';
@@ -21,6 +21,7 @@ import type { Inode, OpenFile, Kiocb } from '../include/fs.js';
 import { BLOCK_I, type BlockInode } from './block-inode.js';
 import { IOMAP_WRITE, type Iomap } from '../include/iomap.js';
 import { invalidateMappingPages, truncatePagecacheRange } from '../mm/truncate.js';
+import type { BlockFsOptions, InodeSnapshot } from './block-space.js';
 
 const C_DIO_FALLBACK = covSite('ext4_dio_write_iter:buffered-fallback');
 const C_TRUNCATE_FOLIO = covSite('ext4_truncate_folio');
@@ -273,7 +274,7 @@ export class Ext4Fs extends BlockFs {
     super.reloadInode(inode);
   }
 
-  /** Crash recovery (jbd2_journal_recover, then ext4_orphan_cleanup: see BlockFs.recoveryTrim). */
+  /** Crash recovery (jbd2_journal_recover, then ext4_orphan_cleanup: see BlockSpace.recoveryTrim). */
   override *powerCut(seed: number): Co<PowerCutReport> {
     // The running and committing transactions die with the machine; recovery replays committed ones.
     this.journal.powerCut();

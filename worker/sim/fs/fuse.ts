@@ -27,7 +27,6 @@ import { ifsClass, ifsClearUptodate, iomapDirtyFolio, iomapSetRangeUptodate, iom
 import { type IomapReadOps, iomapFinishFolioRead, iomapReadFolio } from '../iomap/read.js';
 import { type IomapWritebackOps, type WritepageCtx, iomapFinishFolioWrite, iomapWritepages } from '../iomap/writeback.js';
 import { dioWarnStalePagecache, kiocbInvalidatePages } from '../iomap/direct-io.js';
-import type { FolioUnmapper } from './blockfs.js';
 import type { BugSet } from '../bugs.js';
 import { covSite, covState } from '../cov.js';
 import { forgetPostEofStores } from '../mm/post-eof-stores.js';
@@ -35,6 +34,7 @@ import { type Folio, PAGE_SIZE, AS_EIO, AS_ENOSPC, FGP_CREAT, FGP_LOCK, FGP_WRIT
 import { Inode, type OpenFile, type Filesystem, SIM_MAX_FILE_BYTES } from '../include/fs.js';
 import { IOMAP_MAPPED, type Iomap, type IomapOps } from '../include/iomap.js';
 import { invalidateInodePages2Range, truncateInodePagesRange, truncatePagecache, truncatePagecacheRange } from '../mm/truncate.js';
+import type { FolioUnmapper } from './block-io.js';
 
 const C_FUSE_CLEAR_UPTODATE = covSite('fuse_send_write_pages:clear-uptodate');
 
