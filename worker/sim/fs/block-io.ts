@@ -28,7 +28,7 @@ import { type IomapReadOps, iomapFinishFolioRead } from '../iomap/read.js';
 import { type IomapWriteCtx, iomapFileBufferedWrite, iomapZeroRange } from '../iomap/write.js';
 import { type IomapWritebackOps, type WritepageCtx, iomapFinishFolioWrite } from '../iomap/writeback.js';
 import { ExtState, type Extent } from './extent-map.js';
-import { type Folio, PAGE_SIZE, AS_EIO, AS_ENOSPC } from '../include/pagemap.js';
+import { AS_EIO, AS_ENOSPC, type Folio, type FolioUnmapper, PAGE_SIZE } from '../include/pagemap.js';
 import type { Inode, Kiocb, OpenFile } from '../include/fs.js';
 import { BLOCK_I, type BlockInode } from './block-inode.js';
 import {
@@ -48,9 +48,6 @@ import {
 } from '../include/iomap.js';
 import { pagecacheIsizeExtended, truncatePagecacheRange } from '../mm/truncate.js';
 import { BlockSpace, type BlockFsOptions } from './block-space.js';
-
-/** Unmaps a folio's ptes; installed by the mm layer (unmap_mapping_folio). */
-export type FolioUnmapper = (f: Folio) => void;
 
 export abstract class BlockIo extends BlockSpace {
   /** Zaps a folio's ptes through its mapping's rmap hook (unmap_mapping_folio). */

@@ -134,6 +134,9 @@ export const FGP_LOCK = 1 << 0;
 export const FGP_CREAT = 1 << 1;
 export const FGP_WRITE = 1 << 2;
 
+/** Unmaps a folio's ptes (unmap_mapping_folio); the filesystems pass it to truncation and invalidation. */
+export type FolioUnmapper = (f: Folio) => void;
+
 export class AddressSpace {
   /** Every page index a cached folio covers, to that folio. */
   readonly pages = new Map<number, Folio>();
