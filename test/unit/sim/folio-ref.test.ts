@@ -13,9 +13,9 @@ import { Folio, AddressSpace, FGP_CREAT, FGP_LOCK } from '../../../worker/sim/in
 import { invalidateInodePages2Range } from '../../../worker/sim/mm/truncate.js';
 import { throwsViolation } from './helpers.js';
 
-test('invalidate_inode_pages2_range skips a folio reclaimed while it slept on an earlier folio lock', () => {
-  const s = new Sched(10_000);
-  const m = new AddressSpace(s, 4, () => 1 << 20);
+/** A mapping of 1 MiB whose filesystem operations do nothing (and release any private state). */
+function testMapping(s: Sched, maxOrder: number): AddressSpace {
+  const m = new AddressSpace(s, maxOrder, () => 1 << 20);
   m.aops = {
     readFolio: function* () { return 0; },
     dirtyFolio: () => false,
@@ -23,6 +23,12 @@ test('invalidate_inode_pages2_range skips a folio reclaimed while it slept on an
     releaseFolio: () => true,
     writepages: function* () { return 0; },
   };
+  return m;
+}
+
+test('invalidate_inode_pages2_range skips a folio reclaimed while it slept on an earlier folio lock', () => {
+  const s = new Sched(10_000);
+  const m = testMapping(s, 4);
   let held: Folio | null = null;
   let later: Folio | null = null;
   let ret = 1;
@@ -55,21 +61,9 @@ test('invalidate_inode_pages2_range skips a folio reclaimed while it slept on an
   assert.notEqual(a.data.buffer, b.data.buffer);
 });
 
-function checkedMapping(s: Sched): AddressSpace {
-  const m = new AddressSpace(s, 2, () => 1 << 20);
-  m.aops = {
-    readFolio: function* () { return 0; },
-    dirtyFolio: () => false,
-    invalidateFolio: () => {},
-    releaseFolio: () => true,
-    writepages: function* () { return 0; },
-  };
-  return m;
-}
-
 test('folio_put: a put too many on a cached folio is the kernel\'s bad_page (non-NULL mapping), not a silent leak', () => {
   const s = new Sched(10_000);
-  const m = checkedMapping(s);
+  const m = testMapping(s, 2);
   s.spawn('t0', (function* () {
     // A large folio: it goes to the LRU at once, no per-CPU batch holds a reference.
     const f = (yield* filemapGetFolio(m, 0, FGP_CREAT, 1))!;
@@ -82,7 +76,7 @@ test('folio_put: a put too many on a cached folio is the kernel\'s bad_page (non
 
 test('folio_put: freeing a folio a pte still maps, or one with private state, is bad_page', () => {
   const s = new Sched(10_000);
-  const m = checkedMapping(s);
+  const m = testMapping(s, 2);
   const mapped = new Folio(m, 0, 0);
   mapped.mapping = null;
   mapped.mapcount = 1;
