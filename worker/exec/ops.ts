@@ -6,11 +6,11 @@
 import type { Op, Program } from '../prog/types.js';
 import { takeBytes } from '../sim/byte-pool.js';
 import { EIOCBQUEUED } from '../sim/errno.js';
-import type { OpenFile } from '../sim/fs/inode.js';
-import { type Kiocb, newKiocb } from '../sim/iomap/direct-io.js';
+import { type Kiocb, type OpenFile, newKiocb } from '../sim/include/fs.js';
 import type { Kernel } from '../sim/kernel.js';
 import { filemapLookup } from '../sim/mm/filemap.js';
-import { PAGE_SIZE, folioTestUptodate } from '../sim/mm/folio.js';
+import { PAGE_SIZE } from '../sim/include/pagemap.js';
+import { folioTestUptodate } from '../sim/mm/folio.js';
 import type { Co } from '../sim/sched.js';
 import {
   sysCopyFileRange,

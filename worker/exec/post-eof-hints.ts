@@ -4,7 +4,7 @@
 // only if the page cache kept them; the sim knows which. Reported before
 // each event whose judgement may grow a file, whenever the list changed.
 
-import type { Inode } from '../sim/fs/inode.js';
+import type { Inode } from '../sim/include/fs.js';
 import type { TraceEvent } from '../trace/types.js';
 
 export class PostEofHints {

@@ -6,7 +6,6 @@ import type { Program } from '../prog/types.js';
 import { SIM_VERSION } from '../sim/version.js';
 import type { BugSet } from '../sim/bugs.js';
 import type { Trace, TraceEnd, TraceEvent } from '../trace/types.js';
-import type { RunResult } from './run.js';
 
 export class TraceRecorder {
   private readonly events: TraceEvent[] = [];
@@ -15,22 +14,15 @@ export class TraceRecorder {
     this.events.push(copyEvent(ev));
   }
 
-  finish(program: Program, bugs: BugSet, result: RunResult): Trace {
+  finish(program: Program, bugs: BugSet, end: TraceEnd): Trace {
     return {
       format: 'foliofuzz-trace/1',
       source: { kind: 'sim', simVersion: SIM_VERSION, bugs: [...bugs].sort() },
       program,
       events: this.events,
-      end: endOf(result),
+      end,
     };
   }
-}
-
-function endOf(r: RunResult): TraceEnd {
-  if (r.violation) return { outcome: 'violation', violation: r.violation };
-  if (r.harnessError !== null) return { outcome: 'error', error: r.harnessError };
-  if (r.timedOut) return { outcome: 'timeout' };
-  return { outcome: 'done' };
 }
 
 function copyEvent(ev: TraceEvent): TraceEvent {

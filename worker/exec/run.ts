@@ -23,7 +23,7 @@ import { type ChoicePoint, RecordingPolicy, policyFor } from '../sim/schedule.js
 import { type Co, type SimThread, waitForCycle } from '../sim/sched.js';
 import { filemapRead } from '../sim/mm/filemap.js';
 import { sysRemount } from '../sim/vfs/syscalls.js';
-import type { Trace, TraceEvent } from '../trace/types.js';
+import type { Trace, TraceEnd, TraceEvent } from '../trace/types.js';
 import { describeOp } from '../prog/describe.js';
 import { type OpOutput, SimOps } from './ops.js';
 import { PostEofHints } from './post-eof-hints.js';
@@ -201,6 +201,14 @@ function toRunViolation(v: Violation, program: Program, results: OpResult[], ste
   };
 }
 
+/** How the run ended, as its trace says. */
+function traceEnd(r: RunResult): TraceEnd {
+  if (r.violation) return { outcome: 'violation', violation: r.violation };
+  if (r.harnessError !== null) return { outcome: 'error', error: r.harnessError };
+  if (r.timedOut) return { outcome: 'timeout' };
+  return { outcome: 'done' };
+}
+
 /** Run a program to completion. Deterministic: same program, same result. */
 export function runProgram(program: Program, opts: RunOptions = {}): RunResult {
   // The machine's memory is recycled from earlier runs (zeroed like new): see byte-pool.ts.
@@ -247,6 +255,6 @@ function runOnFreshMachine(program: Program, opts: RunOptions): RunResult {
   result.steps = ex.k.sched.steps;
   const sch = program.schedule;
   if (ex.recorder && sch) result.schedule = { strategy: 'replay', seed: sch.seed, depth: sch.depth, decisions: ex.recorder.decisions };
-  if (ex.traceRecorder) result.trace = ex.traceRecorder.finish(program, opts.bugs ?? NO_BUGS, result);
+  if (ex.traceRecorder) result.trace = ex.traceRecorder.finish(program, opts.bugs ?? NO_BUGS, traceEnd(result));
   return result;
 }

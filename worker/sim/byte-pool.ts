@@ -13,9 +13,47 @@
 // leave the run, like the final file contents, are allocated plainly).
 // Outside a scope (unit tests that build a machine by hand) takeBytes() is a
 // plain allocation.
+//
+// Memory handed out for the taker to write before it reads (a folio, as the
+// page allocator's pages are not zeroed; a copy) is zeroed or stale in a
+// campaign, where any read of a byte nobody wrote would look plausible.
+// Under poisoning (FOLIOFUZZ_POISON=1, which the test suite sets, or
+// setBytePoison) such memory is filled with POISON_INUSE instead, as slab
+// poisoning fills a new object: a read of unwritten memory then shows as
+// wrong bytes. Campaigns keep the fast path.
 
 /** Free buffers kept between runs, in bytes, beyond which they go to the GC. */
 const MAX_KEPT_BYTES = 256 << 20;
+
+/** include/linux/poison.h POISON_INUSE: what unwritten memory reads as under poisoning. */
+export const POISON_INUSE = 0x5a;
+
+/** Read once: the test suite runs with FOLIOFUZZ_POISON=1. */
+let poison = process.env['FOLIOFUZZ_POISON'] === '1';
+
+/** Turn poisoning on or off (tests). */
+export function setBytePoison(on: boolean): void {
+  poison = on;
+}
+
+/**
+ * Memory handed out again without zeroing, whose taker must write every byte
+ * before reading it: poisoned when poisoning is on, left as it is otherwise.
+ */
+export function poisonUnwritten(buf: Uint8Array): void {
+  if (poison) buf.fill(POISON_INUSE);
+}
+
+/**
+ * A buffer of `size` bytes the taker must write before reading (the page
+ * allocator's memory): zeroed like takeBytes, so that a run never depends on
+ * the runs before it, and poisoned when poisoning is on.
+ */
+export function takeUnwrittenBytes(size: number): Uint8Array {
+  const buf = takeBytes(size);
+  poisonUnwritten(buf);
+  return buf;
+}
 
 /** Below this a buffer is not worth recycling. */
 const MIN_POOLED = 1024;
@@ -53,6 +91,7 @@ export function copyBytes(src: Uint8Array): Uint8Array {
   const { buf } = takeClass(src.length);
   taken.push(buf);
   const copy = src.length === buf.length ? buf : buf.subarray(0, src.length);
+  poisonUnwritten(copy);
   copy.set(src);
   return copy;
 }

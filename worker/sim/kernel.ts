@@ -10,15 +10,14 @@ import { BlockDevice, SECTOR_SIZE } from './blockdev.js';
 import { type BugSet, NO_BUGS } from './bugs.js';
 import { errseqSample } from './errseq.js';
 import { Ext4Fs } from './fs/ext4.js';
-import type { Filesystem } from './fs/filesystem.js';
 import { FuseFs } from './fs/fuse.js';
-import type { Inode, OpenFile } from './fs/inode.js';
 import { XfsFs } from './fs/xfs.js';
 import { filemapFdatawriteRange } from './mm/filemap.js';
 import { MmState } from './mm/mmap.js';
 import { shrinkMapping } from './mm/vmscan.js';
 import { type Policy, Sched } from './sched.js';
 import { KickedDaemon } from './workqueue.js';
+import type { Inode, OpenFile, Filesystem } from './include/fs.js';
 
 /** 1 GiB, sparse: only written chunks take memory. */
 const DEVICE_BYTES = 1 << 30;

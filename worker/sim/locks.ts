@@ -2,6 +2,7 @@
 // mutex. Acquisition is a preemption point, so the scheduler can interleave
 // other threads right before a lock is taken, where real races open.
 
+import { lockAcquire, lockRelease } from './lockdep.js';
 import { type Co, type Sched, type SimThread, WaitQueue } from './sched.js';
 
 export class RwSem {
@@ -17,20 +18,20 @@ export class RwSem {
 
   *downRead(s: Sched): Co<void> {
     if (s.preemptPoint()) yield;
-    s.lockdep.acquire(s, this.name);
+    lockAcquire(s, this.name);
     if (this.writer !== null) yield* s.waitUntil(this.wq, () => this.writer === null);
     this.readers++;
   }
 
   upRead(s: Sched): void {
     if (this.readers <= 0) throw new Error(`sim: up_read(${this.name}) without down_read`);
-    s.lockdep.release(s, this.name);
+    lockRelease(s, this.name);
     if (--this.readers === 0) s.wakeAll(this.wq);
   }
 
   *downWrite(s: Sched): Co<void> {
     if (s.preemptPoint()) yield;
-    s.lockdep.acquire(s, this.name);
+    lockAcquire(s, this.name);
     if (this.writer !== null || this.readers !== 0) {
       yield* s.waitUntil(this.wq, () => this.writer === null && this.readers === 0);
     }
@@ -39,7 +40,7 @@ export class RwSem {
 
   upWrite(s: Sched): void {
     if (this.writer !== s.cur()) throw new Error(`sim: up_write(${this.name}) by a non-owner`);
-    s.lockdep.release(s, this.name);
+    lockRelease(s, this.name);
     this.writer = null;
     s.wakeAll(this.wq);
   }
@@ -61,14 +62,14 @@ export class Mutex {
 
   *lock(s: Sched): Co<void> {
     if (s.preemptPoint()) yield;
-    s.lockdep.acquire(s, this.name);
+    lockAcquire(s, this.name);
     if (this.owner !== null) yield* s.waitUntil(this.wq, () => this.owner === null);
     this.owner = s.cur();
   }
 
   unlock(s: Sched): void {
     if (this.owner !== s.cur()) throw new Error(`sim: mutex_unlock(${this.name}) by a non-owner`);
-    s.lockdep.release(s, this.name);
+    lockRelease(s, this.name);
     this.owner = null;
     s.wakeAll(this.wq);
   }

@@ -8,7 +8,6 @@
 // and records nothing.
 
 import { covSwitch } from './cov.js';
-import { LockDep } from './lockdep.js';
 
 /** A kernel function that may sleep: yields to the scheduler, returns T. */
 export type Co<T> = Generator<undefined, T, undefined>;
@@ -119,10 +118,13 @@ function topFrame(t: SimThread | null): string {
   return f.length ? f[f.length - 1]! : t.name;
 }
 
+/** Lock class -> the classes taken while holding it: lockdep's graph (lockdep.ts). */
+export type LockOrder = Map<string, Set<string>>;
+
 export class Sched {
   readonly threads: SimThread[] = [];
-  /** The lock order graph of this machine's sleeping locks. */
-  readonly lockdep = new LockDep();
+  /** The lock order graph of this machine's sleeping locks (lockdep.ts keeps it). */
+  readonly lockOrder: LockOrder = new Map();
   current: SimThread | null = null;
   steps = 0;
   /**

@@ -5,7 +5,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { type RunResult, runProgram } from '../../../worker/exec/run.js';
-import { takeBytes, withByteScope } from '../../../worker/sim/byte-pool.js';
+import { POISON_INUSE, copyBytes, setBytePoison, takeBytes, withByteScope } from '../../../worker/sim/byte-pool.js';
+import { FGP_CREAT, FGP_LOCK, FolioPool } from '../../../worker/sim/include/pagemap.js';
+import { filemapGetFolio } from '../../../worker/sim/mm/filemap.js';
+import { folioMarkUptodate, folioPut, folioUnlock } from '../../../worker/sim/mm/folio.js';
+import { sysFtruncate, sysPread, sysPwrite } from '../../../worker/sim/vfs/syscalls.js';
+import { assertBytes, drive, newKernel } from './helpers.js';
 import { CONFIGS, generateConcurrentProgram } from '../../property/gen.js';
 import { knownRepros } from '../repro/known.js';
 
@@ -78,4 +83,80 @@ test('a run gives the same result whatever ran before it (known reproducers and 
   const backward = [...runs].reverse().map((run) => outcome(run())).reverse();
   assert.ok(forward.some((o) => o.includes('"signature"')), 'some runs find their bug');
   for (let i = 0; i < runs.length; i++) assert.equal(backward[i], forward[i], `run ${i} depends on the runs before it`);
+});
+
+/** Run fn with poisoning set to `on`, restoring what the suite runs with (FOLIOFUZZ_POISON). */
+function withPoison<T>(on: boolean, fn: () => T): T {
+  setBytePoison(on);
+  try {
+    return fn();
+  } finally {
+    setBytePoison(process.env['FOLIOFUZZ_POISON'] === '1');
+  }
+}
+
+test('poisoning: folio memory, new or recycled, reads as POISON_INUSE; off, it is zeroed or stale', () => {
+  withPoison(true, () => withByteScope(() => {
+    const pool = new FolioPool();
+    const fresh = pool.alloc(1);
+    assertBytes(fresh, 0, fresh.length, POISON_INUSE, 'new folio');
+    fresh.fill(0x11);
+    pool.free(1, fresh);
+    const again = pool.alloc(1);
+    assert.equal(again, fresh, 'recycled within the run');
+    assertBytes(again, 0, again.length, POISON_INUSE, 'recycled folio');
+  }));
+  withPoison(false, () => withByteScope(() => {
+    const pool = new FolioPool();
+    const fresh = pool.alloc(0);
+    assertBytes(fresh, 0, fresh.length, 0, 'new folio, fast path');
+    fresh.fill(0x11);
+    pool.free(0, fresh);
+    assertBytes(pool.alloc(0), 0, fresh.length, 0x11, 'recycled folio, fast path (stale, as the page allocator leaves it)');
+  }));
+});
+
+test('poisoning: a recycled copy (poisoned, then overwritten) holds exactly the source', () => {
+  withPoison(true, () => {
+    let old: Uint8Array | null = null;
+    withByteScope(() => (old = takeBytes(6000)).fill(0x22));
+    withByteScope(() => {
+      const src = new Uint8Array(5000).fill(0x33);
+      const copy = copyBytes(src);
+      assert.equal(copy.buffer, old!.buffer, 'recycled');
+      assert.equal(copy.length, 5000);
+      assertBytes(copy, 0, 5000, 0x33, 'copy');
+    });
+  });
+});
+
+/**
+ * A page cache bug of the kind poisoning exists for: a folio added to the
+ * cache and marked uptodate without ->read_folio or zeroing. A read then
+ * returns memory nobody wrote: zeroes on the fast path, where a hole reads as
+ * zeroes anyway and the data oracle sees nothing wrong, POISON_INUSE under
+ * poisoning, where it compares as wrong bytes.
+ */
+function readOfUnwrittenFolio(): Uint8Array {
+  const k = newKernel({ fs: 'xfs', blockSize: 4096 });
+  const inode = k.createFile('f');
+  const file = k.openFile(inode, false);
+  const dst = new Uint8Array(4096);
+  drive(k, function* () {
+    yield* sysPwrite(k, file, 0, new Uint8Array(4096).fill(1));
+    yield* sysFtruncate(k, file, 16384);
+    const folio = (yield* filemapGetFolio(inode.mapping, 3, FGP_LOCK | FGP_CREAT, 0))!;
+    folioMarkUptodate(folio);
+    folioUnlock(k.sched, folio);
+    folioPut(k.sched, folio);
+    return yield* sysPread(k, file, 12288, dst);
+  });
+  return dst;
+}
+
+test('poisoning: a read of page cache memory nobody wrote shows up as wrong bytes', () => {
+  const poisoned = withPoison(true, () => withByteScope(readOfUnwrittenFolio));
+  assertBytes(poisoned, 0, poisoned.length, POISON_INUSE, 'hole read through an unread folio');
+  const fast = withPoison(false, () => withByteScope(readOfUnwrittenFolio));
+  assertBytes(fast, 0, fast.length, 0, 'the same read on the fast path (the bug hides)');
 });

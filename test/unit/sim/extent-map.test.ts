@@ -194,3 +194,21 @@ test('random ops agree with a per-block model and keep the invariants', () => {
     }
   }
 });
+
+test('the map checks its own invariant where a change touches it (a simulator bug is an Error)', () => {
+  const m = new ExtentMap();
+  m.set(0, 4, 100, ExtState.Written);
+  m.set(10, 2, 200, ExtState.Written);
+  // Corrupt the list behind the map's back: an extent overlapping its neighbour.
+  m.exts[0]!.len = 12;
+  assert.throws(() => m.set(12, 1, 300, ExtState.Written), /extent map: .* overlaps or follows/);
+  const d = new ExtentMap();
+  d.set(0, 2, -1, ExtState.Delalloc);
+  d.exts[0]!.pblk = 7;
+  assert.throws(() => d.splitAt(1), /extent map: bad extent/);
+  const s = new ExtentMap();
+  s.set(0, 2, 10, ExtState.Written);
+  s.set(5, 2, 20, ExtState.Written);
+  // A collapse that removed nothing would move the tail over the head.
+  assert.throws(() => s.shift(5, -4), /extent map: .* overlaps or follows/);
+});

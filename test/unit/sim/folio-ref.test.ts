@@ -6,20 +6,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import {
-  AddressSpace,
-  FGP_CREAT,
-  FGP_LOCK,
-  filemapGetFolio,
-  filemapRemoveFolio,
-  invalidateInodePages2Range,
-} from '../../../worker/sim/mm/filemap.js';
-import { Folio, folioPut, folioUnlock } from '../../../worker/sim/mm/folio.js';
+import { filemapGetFolio, filemapRemoveFolio } from '../../../worker/sim/mm/filemap.js';
+import { folioPut, folioUnlock } from '../../../worker/sim/mm/folio.js';
 import { Sched, WaitQueue } from '../../../worker/sim/sched.js';
+import { Folio, AddressSpace, FGP_CREAT, FGP_LOCK } from '../../../worker/sim/include/pagemap.js';
+import { invalidateInodePages2Range } from '../../../worker/sim/mm/truncate.js';
+import { throwsViolation } from './helpers.js';
 
-test('invalidate_inode_pages2_range skips a folio reclaimed while it slept on an earlier folio lock', () => {
-  const s = new Sched(10_000);
-  const m = new AddressSpace(s, 4, () => 1 << 20);
+/** A mapping of 1 MiB whose filesystem operations do nothing (and release any private state). */
+function testMapping(s: Sched, maxOrder: number): AddressSpace {
+  const m = new AddressSpace(s, maxOrder, () => 1 << 20);
   m.aops = {
     readFolio: function* () { return 0; },
     dirtyFolio: () => false,
@@ -27,6 +23,12 @@ test('invalidate_inode_pages2_range skips a folio reclaimed while it slept on an
     releaseFolio: () => true,
     writepages: function* () { return 0; },
   };
+  return m;
+}
+
+test('invalidate_inode_pages2_range skips a folio reclaimed while it slept on an earlier folio lock', () => {
+  const s = new Sched(10_000);
+  const m = testMapping(s, 4);
   let held: Folio | null = null;
   let later: Folio | null = null;
   let ret = 1;
@@ -57,4 +59,34 @@ test('invalidate_inode_pages2_range skips a folio reclaimed while it slept on an
   const a = new Folio(m, 8, 2);
   const b = new Folio(m, 12, 2);
   assert.notEqual(a.data.buffer, b.data.buffer);
+});
+
+test('folio_put: a put too many on a cached folio is the kernel\'s bad_page (non-NULL mapping), not a silent leak', () => {
+  const s = new Sched(10_000);
+  const m = testMapping(s, 2);
+  s.spawn('t0', (function* () {
+    // A large folio: it goes to the LRU at once, no per-CPU batch holds a reference.
+    const f = (yield* filemapGetFolio(m, 0, FGP_CREAT, 1))!;
+    assert.equal(f.order, 1);
+    folioPut(s, f); // the caller's reference
+    folioPut(s, f); // the page cache's: nobody may drop it but filemap_remove_folio
+  })());
+  throwsViolation(() => s.run(), 'bad_page:non-NULL-mapping');
+});
+
+test('folio_put: freeing a folio a pte still maps, or one with private state, is bad_page', () => {
+  const s = new Sched(10_000);
+  const m = testMapping(s, 2);
+  const mapped = new Folio(m, 0, 0);
+  mapped.mapping = null;
+  mapped.mapcount = 1;
+  throwsViolation(() => folioPut(s, mapped), 'bad_page:nonzero-mapcount');
+  const priv = new Folio(m, 1, 0);
+  priv.mapping = null;
+  priv.private_ = { kind: 'ifs' };
+  throwsViolation(() => folioPut(s, priv), 'bad_page:PAGE_FLAGS_CHECK_AT_FREE');
+  const under = new Folio(m, 2, 0);
+  under.mapping = null;
+  folioPut(s, under);
+  throwsViolation(() => folioPut(s, under), 'folio_put:underflow');
 });

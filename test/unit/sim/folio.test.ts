@@ -3,11 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { AddressSpace } from '../../../worker/sim/mm/filemap.js';
 import {
-  Folio,
-  PG_locked,
-  PG_uptodate,
   folioEndRead,
   folioMarkUptodate,
   folioTestLocked,
@@ -17,6 +13,7 @@ import {
 } from '../../../worker/sim/mm/folio.js';
 import { Sched } from '../../../worker/sim/sched.js';
 import { throwsViolation } from './helpers.js';
+import { Folio, PG_locked, PG_uptodate, AddressSpace } from '../../../worker/sim/include/pagemap.js';
 
 function setup(order = 2): { s: Sched; f: Folio } {
   const s = new Sched(1000);

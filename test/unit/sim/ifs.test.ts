@@ -16,10 +16,10 @@ import {
   iomapSetRangeDirty,
   iomapSetRangeUptodate,
 } from '../../../worker/sim/iomap/ifs.js';
-import { AddressSpace } from '../../../worker/sim/mm/filemap.js';
-import { Folio, PG_dirty, folioMarkUptodate, folioTestDirty, folioTestUptodate } from '../../../worker/sim/mm/folio.js';
+import { folioMarkUptodate, folioTestDirty, folioTestUptodate } from '../../../worker/sim/mm/folio.js';
 import { Sched } from '../../../worker/sim/sched.js';
 import { throwsViolation } from './helpers.js';
+import { Folio, PG_dirty, AddressSpace } from '../../../worker/sim/include/pagemap.js';
 
 const BITS_1K = 10;
 const BITS_4K = 12;

@@ -9,12 +9,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { Ext4Fs } from '../../../worker/sim/fs/ext4.js';
-import type { Inode } from '../../../worker/sim/fs/inode.js';
 import { Journal, TState } from '../../../worker/sim/fs/jbd2.js';
 import type { Kernel } from '../../../worker/sim/kernel.js';
 import { type Choice, type Co, type Policy, Sched, WaitQueue } from '../../../worker/sim/sched.js';
 import { sysFallocate, sysFsync, sysFtruncate, sysPowerCut, sysPread, sysPwrite, sysSyncFileRange } from '../../../worker/sim/vfs/syscalls.js';
-import { assertBytes, drive, newKernel } from './helpers.js';
+import { assertBytes, drive, newKernel, throwsViolation } from './helpers.js';
+import { Violation } from '../../../worker/sim/checks.js';
+import { BlockAllocator } from '../../../worker/sim/fs/balloc.js';
+import { BlockFs } from '../../../worker/sim/fs/blockfs.js';
+import type { Inode } from '../../../worker/sim/include/fs.js';
+import { BLOCK_I } from '../../../worker/sim/fs/block-inode.js';
 
 function filled(n: number, byte: number): Uint8Array {
   return new Uint8Array(n).fill(byte);
@@ -156,7 +160,7 @@ test('jbd2 (ext4): a freed data block is not reallocated until the transaction t
     const a = k.createFile('a');
     const fa = k.openFile(a, false);
     const pblkOf = (lblk: number): number => {
-      const { ext } = a.extents.lookup(lblk);
+      const { ext } = BLOCK_I(a).extents.lookup(lblk);
       assert.ok(ext && ext.pblk >= 0, `block ${lblk} is allocated`);
       return ext.pblk + (lblk - ext.lblk);
     };
@@ -174,4 +178,32 @@ test('jbd2 (ext4): a freed data block is not reallocated until the transaction t
     assert.equal(drive(k, () => sysFsync(k, fa, false)), 0);
     assert.equal(pblkOf(1), old, `${inodeKind}: after the commit the freed block is allocated again`);
   }
+});
+
+test('jbd2: J_ASSERT where the kernel has one: a handle stopped twice', () => {
+  const s = new Sched(100_000);
+  const { j } = fakeJournal(s);
+  s.spawn('t0', (function* () {
+    const h = yield* j.start();
+    j.stop(h);
+    j.stop(h);
+  })());
+  throwsViolation(() => s.run(), 'J_ASSERT:journal_current_handle() == handle');
+});
+
+test('block allocator: a free of free blocks is the filesystem\'s corruption report (xfs_free_ag_extent, mb_free_blocks)', () => {
+  for (const [fs, site] of [['xfs', 'xfs_free_ag_extent'], ['ext4', 'mb_free_blocks']] as const) {
+    const k = newKernel({ fs });
+    assert.ok(k.fs instanceof BlockFs);
+    const alloc = k.fs.alloc;
+    const got = alloc.alloc(4)!;
+    alloc.release(got.start, 2);
+    assert.throws(() => alloc.release(got.start + 1, 2), (e: unknown) => e instanceof Violation && e.invariant === 'free-extent:already-free' && e.site === site);
+    // Blocks next to a free run, not in it, free as usual.
+    alloc.release(got.start + 2, 2);
+    assert.throws(() => alloc.release(got.start + 3, 1), (e: unknown) => e instanceof Violation && e.invariant === 'free-extent:already-free');
+  }
+  // Without a filesystem the allocator's own report is a plain Error.
+  const bare = new BlockAllocator(0, 64);
+  assert.throws(() => bare.release(10, 1), /freed twice/);
 });

@@ -6,25 +6,26 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { ExtState } from '../../../worker/sim/fs/extent-map.js';
-import type { Inode } from '../../../worker/sim/fs/inode.js';
 import { folioIfs, ifsBlockDirty, ifsBlockUptodate, ifsIsFullyUptodate } from '../../../worker/sim/iomap/ifs.js';
 import { filemapLookup } from '../../../worker/sim/mm/filemap.js';
 import { folioTestDirty, folioTestLocked, folioTestUptodate, folioTestWriteback } from '../../../worker/sim/mm/folio.js';
 import type { Kernel } from '../../../worker/sim/kernel.js';
 import { sysFallocate, sysFsync, sysFtruncate, sysPread, sysPwrite, sysSyncFileRange } from '../../../worker/sim/vfs/syscalls.js';
 import { drive, newKernel } from './helpers.js';
+import type { Inode } from '../../../worker/sim/include/fs.js';
+import { BLOCK_I } from '../../../worker/sim/fs/block-inode.js';
 
 function filled(n: number, b: number): Uint8Array {
   return new Uint8Array(n).fill(b);
 }
 
 function extents(inode: Inode): [number, number, ExtState][] {
-  return inode.extents.exts.map((x) => [x.lblk, x.len, x.state]);
+  return BLOCK_I(inode).extents.exts.map((x) => [x.lblk, x.len, x.state]);
 }
 
 function durableAt(k: Kernel, inode: Inode, off: number, len: number): Uint8Array {
   const bs = k.config.blockSize;
-  const { ext } = inode.extents.lookup(Math.floor(off / bs));
+  const { ext } = BLOCK_I(inode).extents.lookup(Math.floor(off / bs));
   assert.ok(ext && ext.pblk >= 0, `no allocated extent at ${off}`);
   const addr = (ext.pblk + (Math.floor(off / bs) - ext.lblk)) * bs + (off % bs);
   const out = new Uint8Array(len);
@@ -80,7 +81,7 @@ test('[xfs] sync_file_range(WRITE) starts writeback without a cache flush', () =
   assert.deepEqual(extents(inode), [[0, 1, ExtState.Written]]);
   assert.deepEqual(durableAt(k, inode, 0, 4096), new Uint8Array(4096), 'visible on the device, not durable');
   const vis = new Uint8Array(4096);
-  const ext = inode.extents.exts[0]!;
+  const ext = BLOCK_I(inode).extents.exts[0]!;
   k.dev.readVisible(ext.pblk * 4096, vis);
   assert.deepEqual(vis, filled(4096, 7));
 });

@@ -13,9 +13,10 @@ import {
   postEofStoresIn,
 } from '../../../worker/sim/mm/post-eof-stores.js';
 import type { Kernel } from '../../../worker/sim/kernel.js';
-import type { Inode, OpenFile } from '../../../worker/sim/fs/inode.js';
 import { sysDropCaches, sysFsync, sysPread, sysPwrite } from '../../../worker/sim/vfs/syscalls.js';
 import { drive, newKernel, throwsViolation } from './helpers.js';
+import type { Inode, OpenFile } from '../../../worker/sim/include/fs.js';
+import { BLOCK_I } from '../../../worker/sim/fs/block-inode.js';
 
 function filled(n: number, byte: number): Uint8Array {
   return new Uint8Array(n).fill(byte);
@@ -96,7 +97,7 @@ test('writeback over a hole still fires for written data whose block was lost', 
   const inode = k.createFile('f');
   const f = k.openFile(inode, false);
   assert.equal(drive(k, () => sysPwrite(k, f, 0, filled(4096, 1))), 4096);
-  inode.extents.remove(2, 1);
+  BLOCK_I(inode).extents.remove(2, 1);
   throwsViolation(() => drive(k, () => sysFsync(k, f, false)), 'writeback:dirty-data-over-hole');
 });
 
@@ -155,6 +156,6 @@ test('a store below the end of the blocks page_mkwrite reserved is file data: ov
   assert.equal(drive(k, () => k.mm.store(1, 1800, filled(10, 5))), 10);
   assert.equal(f.inode.mapping.postEofStores, null);
   // Its block lost behind the page cache's back: writeback would drop it.
-  f.inode.extents.remove(1, 1);
+  BLOCK_I(f.inode).extents.remove(1, 1);
   throwsViolation(() => drive(k, () => sysFsync(k, f, false)), 'writeback:dirty-data-over-hole');
 });

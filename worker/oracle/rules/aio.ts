@@ -1,42 +1,14 @@
 // Asynchronous direct I/O: an AIO is in flight from its submission to its
-// completion, and while it is, what it touches is undecided: a read over it
-// may see either side, a change of the file under it races with it. Its
-// effect reaches the shadow when it completes.
+// completion (in-flight.ts says what that leaves undecided); its effect
+// reaches the shadow, or its bytes are checked, when it completes.
 
 import type { Op } from '../../prog/types.js';
 import { EIO } from '../../sim/errno.js';
 import type { InflightAio, Model, Raise } from '../model.js';
-import type { ShadowFile } from '../shadow.js';
 import { directEnd, directStart } from './collisions.js';
-import { fuseWriteNotTaken } from './effects.js';
+import { fuseWriteNotTaken } from './refused-writes.js';
+import { noteChange } from './in-flight.js';
 import { checkRead } from './reads.js';
-
-/** Whether an AIO write in flight (or completed during this op) may decide what [off, off+len) of the file reads. */
-export function aioWriteInFlight(m: Model, shadow: ShadowFile, off: number, len: number): boolean {
-  for (const a of m.aio.values()) {
-    if (!a.write || (a.done && a.completedInOp !== m.opCount) || a.shadow !== shadow) continue;
-    if (a.off < off + len && a.off + a.len > off) return true;
-    // An extending write changes the size too (iomap_dio_complete sets
-    // i_size before the iocb completes): a read reaching past the size the
-    // shadow knows may see the new size, holes before the write included.
-    if (a.off + a.len > shadow.size && off + len > shadow.size) return true;
-  }
-  return false;
-}
-
-/** A synchronous op changed the file: AIO writes in flight on it now race with that change. */
-export function noteChange(m: Model, shadow: ShadowFile, by: InflightAio | null = null): void {
-  for (const a of m.aio.values()) {
-    if (!a.write || a.shadow !== shadow || a === by) continue;
-    if (!a.done) a.conflicted = true;
-    // It completed while this op ran: its bios and this op's may have reached the file in either
-    // order. A failed one too: the bios before the one that failed may have landed after this op's.
-    else if (a.completedInOp === m.opCount) {
-      if (a.result > 0) shadow.forget(a.off, a.result);
-      else if (a.result === -EIO) shadow.forget(a.off, a.len);
-    }
-  }
-}
 
 /** io_submit of op i of thread t: in flight from now, under its iocb id (a reused id replaces the entry). */
 export function aioSubmitted(m: Model, t: number, i: number, op: Extract<Op, { op: 'aio_write' | 'aio_read' }>): void {

@@ -7,7 +7,7 @@
 
 import type { Model, Raise } from '../model.js';
 import type { ShadowFile } from '../shadow.js';
-import { aioWriteInFlight } from './aio.js';
+import { aioWriteInFlight } from './in-flight.js';
 
 /** Compare what a read of [off, off+len) returned (ret bytes of got) with the shadow. */
 export function checkRead(

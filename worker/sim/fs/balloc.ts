@@ -1,6 +1,14 @@
 // The block allocator: first fit over a sorted list of free extents. Freed
 // blocks are reused, so stale data on them can be exposed by a bug that maps
 // them without zeroing, as on a real disk.
+//
+// Freeing blocks that are free already is the filesystem's bug, and the
+// kernel catches it where the free space is kept (ext4 mb_free_blocks:
+// "freeing already freed block"; xfs_free_ag_extent: a corrupt free space
+// btree): release() checks the runs it lands between and reports through
+// the owner's `alreadyFree`. The free list's own shape (sorted, disjoint,
+// inside the device, its count) is the simulator's: checked at crash
+// recovery, where it is rebuilt, with a plain Error.
 
 export class BlockAllocator {
   /** Sorted, coalesced free runs [start, len]. */
@@ -16,6 +24,10 @@ export class BlockAllocator {
   constructor(
     private readonly firstBlock: number,
     private readonly nrBlocks: number,
+    /** The filesystem's report of a free of blocks that are free (a kernel check: it does not return). */
+    private readonly alreadyFree: (start: number, len: number) => never = (start, len) => {
+      throw new Error(`block allocator: [${start}, +${len}) freed twice`);
+    },
   ) {
     this.free = [{ start: firstBlock, len: nrBlocks - firstBlock }];
     this.freeBlocks = nrBlocks - firstBlock;
@@ -31,6 +43,21 @@ export class BlockAllocator {
     this.freeBlocks = this.nrBlocks - this.firstBlock;
     this.deferred = [];
     for (const u of [...used].sort((a, b) => a.start - b.start)) this.take(u.start, u.len);
+    this.checkFreeList();
+  }
+
+  /** The free runs are sorted, disjoint, non-empty, inside the device, and add up to freeBlocks. */
+  private checkFreeList(): void {
+    let end = this.firstBlock;
+    let sum = 0;
+    for (const r of this.free) {
+      if (!(r.len > 0) || r.start < end || r.start + r.len > this.nrBlocks) {
+        throw new Error(`block allocator: free run [${r.start}, +${r.len}) out of order or range`);
+      }
+      end = r.start + r.len;
+      sum += r.len;
+    }
+    if (sum !== this.freeBlocks) throw new Error(`block allocator: ${sum} blocks in free runs, ${this.freeBlocks} counted`);
   }
 
   /** Remove [start, start+len) from the free runs. */
@@ -89,9 +116,14 @@ export class BlockAllocator {
 
   release(start: number, len: number): void {
     if (len <= 0) return;
+    if (start < this.firstBlock || start + len > this.nrBlocks) throw new Error(`block allocator: freeing [${start}, +${len}) outside the device`);
     const f = this.free;
     let i = 0;
     while (i < f.length && f[i]!.start < start) i++;
+    // The runs it lands between must end before it and start after it.
+    const prev = f[i - 1];
+    const next = f[i];
+    if ((prev !== undefined && prev.start + prev.len > start) || (next !== undefined && next.start < start + len)) this.alreadyFree(start, len);
     f.splice(i, 0, { start, len });
     this.freeBlocks += len;
     // Coalesce with neighbours.

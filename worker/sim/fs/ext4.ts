@@ -7,25 +7,21 @@ import type { FallocMode } from '../../prog/types.js';
 import { BioOp, type BlockDevice, type PowerCutReport } from '../blockdev.js';
 import { EIOCBQUEUED, ENOTBLK } from '../errno.js';
 import type { Co, Sched } from '../sched.js';
-import {
-  FGP_LOCK,
-  filemapFdatawaitRangeKeepErrors,
-  filemapGetFolio,
-  filemapWriteAndWaitRange,
-  invalidateMappingPages,
-  truncateInodePagesRange,
-  unmapMappingRange,
-} from '../mm/filemap.js';
-import { type Folio, PAGE_SHIFT, PAGE_SIZE, folioClass, folioPut, folioUnlock } from '../mm/folio.js';
+import { filemapFdatawaitRangeKeepErrors, filemapGetFolio, filemapWriteAndWaitRange } from '../mm/filemap.js';
+import { folioClass, folioPut, folioUnlock } from '../mm/folio.js';
 import { blockInvalidateFolio } from '../iomap/ifs.js';
-import { type Kiocb, inodeDioWait } from '../iomap/direct-io.js';
-import { IOMAP_WRITE, type Iomap } from '../iomap/iomap.js';
+import { inodeDioWait } from '../iomap/direct-io.js';
 import { iomapFileBufferedWrite, iomapZeroRange } from '../iomap/write.js';
-import { BlockFs, type BlockFsOptions, type InodeSnapshot } from './blockfs.js';
+import { BlockFs } from './blockfs.js';
 import { Journal } from './jbd2.js';
 import { ExtState, type Extent } from './extent-map.js';
-import type { Inode, OpenFile } from './inode.js';
 import { covSite, covState } from '../cov.js';
+import { type Folio, PAGE_SHIFT, PAGE_SIZE, FGP_LOCK } from '../include/pagemap.js';
+import type { Inode, OpenFile, Kiocb } from '../include/fs.js';
+import { BLOCK_I, type BlockInode } from './block-inode.js';
+import { IOMAP_WRITE, type Iomap } from '../include/iomap.js';
+import { invalidateMappingPages, truncatePagecacheRange } from '../mm/truncate.js';
+import type { BlockFsOptions, InodeSnapshot } from './block-space.js';
 
 const C_DIO_FALLBACK = covSite('ext4_dio_write_iter:buffered-fallback');
 const C_TRUNCATE_FOLIO = covSite('ext4_truncate_folio');
@@ -43,6 +39,10 @@ export class Ext4Fs extends BlockFs {
     return true;
   }
 
+  protected freeExtentSite(): string {
+    return 'mb_free_blocks';
+  }
+
   /** The jbd2 journal (data=ordered). */
   readonly journal: Journal<InodeSnapshot>;
   /** Each inode's metadata as a commit last captured it (what its i_sync_tid transaction writes). */
@@ -51,14 +51,14 @@ export class Ext4Fs extends BlockFs {
   constructor(sched: Sched, dev: BlockDevice, opts: BlockFsOptions) {
     super(sched, dev, opts);
     this.journal = new Journal<InodeSnapshot>(sched, {
-      snapshotInode: (inode) => this.snapshotInode(inode),
+      snapshotInode: (inode) => this.snapshotInode(BLOCK_I(inode)),
       installCommitted: (snaps) => this.installCommitted(snaps),
       // journal_finish_inode_data_buffers: the inode's data writeback in flight completes first.
       waitInodeData: (inode) => filemapFdatawaitRangeKeepErrors(inode.mapping, 0, Number.MAX_SAFE_INTEGER),
     });
   }
 
-  protected override snapshotInode(inode: Inode): InodeSnapshot {
+  protected override snapshotInode(inode: BlockInode): InodeSnapshot {
     const snap = super.snapshotInode(inode);
     this.journaled.set(inode.ino, snap);
     return snap;
@@ -77,12 +77,12 @@ export class Ext4Fs extends BlockFs {
    * that holds the inode, so the freeing transaction is the first commit of
    * a snapshot of the inode taken after the free.
    */
-  protected override freeBlocks(inode: Inode, start: number, len: number): void {
+  protected override freeBlocks(inode: BlockInode, start: number, len: number): void {
     this.alloc.deferRelease(start, len, inode.ino, this.snapshotGen);
   }
 
   /** ext4_zero_partial_blocks and ext4_block_truncate_page run inside a journal handle. */
-  protected override *zeroPartialBlocks(inode: Inode, body: Co<number>): Co<number> {
+  protected override *zeroPartialBlocks(inode: BlockInode, body: Co<number>): Co<number> {
     const h = yield* this.journal.start(); // ext4_journal_start
     try {
       const ret = yield* body;
@@ -94,7 +94,7 @@ export class Ext4Fs extends BlockFs {
   }
 
   /** ext4_mark_inode_dirty under a handle of its own: the inode's new size and extents join the running transaction. */
-  private *markInodeDirty(inode: Inode): Co<void> {
+  private *markInodeDirty(inode: BlockInode): Co<void> {
     const h = yield* this.journal.start();
     this.journal.joinInode(h, inode);
     this.journal.stop(h);
@@ -103,14 +103,14 @@ export class Ext4Fs extends BlockFs {
   /** ext4_setattr: the size change is journaled. */
   override *setattrSize(file: OpenFile, size: number): Co<number> {
     const ret = yield* super.setattrSize(file, size);
-    if (ret === 0) yield* this.markInodeDirty(file.inode);
+    if (ret === 0) yield* this.markInodeDirty(BLOCK_I(file.inode));
     return ret;
   }
 
   /** ext4_fallocate: every mode changes extents (and maybe the size) under handles. */
   override *fallocate(file: OpenFile, mode: FallocMode, off: number, len: number): Co<number> {
     const ret = yield* super.fallocate(file, mode, off, len);
-    if (ret === 0) yield* this.markInodeDirty(file.inode);
+    if (ret === 0) yield* this.markInodeDirty(BLOCK_I(file.inode));
     return ret;
   }
 
@@ -126,7 +126,7 @@ export class Ext4Fs extends BlockFs {
   override *fsync(file: OpenFile, start: number, end: number, _datasync: boolean): Co<number> {
     const err = yield* this.fileWriteAndWaitRange(file, start, end);
     if (err) return err;
-    const inode = file.inode;
+    const inode = BLOCK_I(file.inode);
     const journaled = this.journaled.get(inode.ino) ?? { ino: inode.ino, size: 0, exts: [], gen: 0 };
     if (!sameMetadata(this.inodeMetadata(inode), journaled)) this.journal.joinInodeReserved(inode);
     yield* this.journal.completeTransaction(this.journal.tidOf(inode));
@@ -134,7 +134,7 @@ export class Ext4Fs extends BlockFs {
   }
 
   /** ext4_update_disksize_before_punch, then ext4_truncate_page_cache_block_range. */
-  protected override *punchPagecache(inode: Inode, off: number, len: number): Co<number> {
+  protected override *punchPagecache(inode: BlockInode, off: number, len: number): Co<number> {
     // ext4_update_disksize_before_punch: dirty data dropped at EOF must not take the size with it.
     const size = inode.iSize;
     if (off < size && off + len >= size && inode.diskSize < size) inode.diskSize = size;
@@ -153,16 +153,14 @@ export class Ext4Fs extends BlockFs {
    * only writes dirty mapped or delayed buffers (commit 17207d0bb209, "ext4:
    * remove writable userspace mappings before truncating page cache").
    */
-  private *truncatePageCacheBlockRange(inode: Inode, start: number, end: number): Co<void> {
+  private *truncatePageCacheBlockRange(inode: BlockInode, start: number, end: number): Co<void> {
     const bs = this.blockSize;
     if ((start % PAGE_SIZE !== 0 || end % PAGE_SIZE !== 0) && bs < PAGE_SIZE && start < inode.iSize) {
       const pageBoundary = Math.ceil(start / PAGE_SIZE) * PAGE_SIZE;
       yield* this.truncateFolio(inode, start, Math.min(pageBoundary, end));
       if (end > pageBoundary) yield* this.truncateFolio(inode, Math.floor(end / PAGE_SIZE) * PAGE_SIZE, end);
     }
-    // truncate_pagecache_range
-    unmapMappingRange(inode.mapping, start, end);
-    yield* truncateInodePagesRange(inode.mapping, start, end - 1, this.unmapFolio);
+    yield* truncatePagecacheRange(inode.mapping, start, end - 1, this.unmapFolio);
   }
 
   /**
@@ -170,7 +168,7 @@ export class Ext4Fs extends BlockFs {
    * the folio caching start (folio_mark_dirty if a pte had dirtied it: the
    * sim has no pte dirty bits, and PG_dirty set at page_mkwrite stays).
    */
-  private *truncateFolio(inode: Inode, start: number, end: number): Co<void> {
+  private *truncateFolio(inode: BlockInode, start: number, end: number): Co<void> {
     const bs = this.blockSize;
     if (Math.ceil(start / bs) * bs >= Math.floor(end / bs) * bs) return;
     const mapping = inode.mapping;
@@ -201,7 +199,7 @@ export class Ext4Fs extends BlockFs {
    * whatever unwritten extent is there then; with the same physical blocks
    * that is the data it wrote, with new ones it would be whatever they held.
    */
-  protected override *zeroRangeFalloc(inode: Inode, off: number, len: number, keepSize: boolean): Co<number> {
+  protected override *zeroRangeFalloc(inode: BlockInode, off: number, len: number, keepSize: boolean): Co<number> {
     const bs = this.blockSize;
     const end = off + len;
     const aligned = off % bs === 0 && end % bs === 0;
@@ -249,7 +247,7 @@ export class Ext4Fs extends BlockFs {
    * i_rwsem is dropped, so nothing (zeroing up to a later write, say) meets
    * mapped blocks beyond i_size.
    */
-  protected override dioWriteEnd(inode: Inode, pos: number, len: number, ret: number): void {
+  protected override dioWriteEnd(inode: BlockInode, pos: number, len: number, ret: number): void {
     if (ret !== len && pos + len > inode.iSize) this.truncateExtents(inode, inode.iSize);
   }
 
@@ -258,7 +256,7 @@ export class Ext4Fs extends BlockFs {
    * for completion (IOMAP_DIO_FORCE_WAIT), as the size update and the
    * cleanup of a failed extension run in the caller.
    */
-  protected override dioForceWait(inode: Inode, pos: number, len: number): boolean {
+  protected override dioForceWait(inode: BlockInode, pos: number, len: number): boolean {
     const aligned = pos % this.blockSize === 0 && len % this.blockSize === 0;
     return !aligned || pos + len > inode.iSize;
   }
@@ -269,13 +267,14 @@ export class Ext4Fs extends BlockFs {
    * those of an extension whose data never reached the disk (a failed
    * writeback allocated them as written blocks): they go.
    */
-  override reloadInode(inode: Inode): void {
+  override reloadInode(vfsInode: Inode): void {
+    const inode = BLOCK_I(vfsInode);
     // Before the base class takes the on-disk size and commits the inode.
     if (inode.indirect) this.truncateExtents(inode, inode.diskSize);
     super.reloadInode(inode);
   }
 
-  /** Crash recovery (jbd2_journal_recover, then ext4_orphan_cleanup: see BlockFs.recoveryTrim). */
+  /** Crash recovery (jbd2_journal_recover, then ext4_orphan_cleanup: see BlockSpace.recoveryTrim). */
   override *powerCut(seed: number): Co<PowerCutReport> {
     // The running and committing transactions die with the machine; recovery replays committed ones.
     this.journal.powerCut();
@@ -285,7 +284,7 @@ export class Ext4Fs extends BlockFs {
   }
 
   /** ext4_fallocate: only punch hole works without extents (-EOPNOTSUPP otherwise). */
-  protected override fallocSupported(inode: Inode, mode: FallocMode): boolean {
+  protected override fallocSupported(inode: BlockInode, mode: FallocMode): boolean {
     if (mode === 'unshare') return false;
     return !inode.indirect || mode === 'punch';
   }
@@ -297,14 +296,14 @@ export class Ext4Fs extends BlockFs {
    * written (no unwritten state): allocating a reserved block whose data is
    * not in the cache yet would expose what the block held before.
    */
-  protected override delallocToConvert(inode: Inode, ext: Extent, pos: number, len: number): Extent {
+  protected override delallocToConvert(inode: BlockInode, ext: Extent, pos: number, len: number): Extent {
     if (!inode.indirect) return ext;
     const first = Math.max(ext.lblk, Math.floor(pos / this.blockSize));
     const end = Math.min(ext.lblk + ext.len, Math.ceil((pos + len) / this.blockSize));
     return { ...ext, lblk: first, len: end - first };
   }
 
-  protected override delallocTarget(inode: Inode): ExtState {
+  protected override delallocTarget(inode: BlockInode): ExtState {
     return inode.indirect ? ExtState.Written : ExtState.Unwritten;
   }
 
@@ -312,7 +311,7 @@ export class Ext4Fs extends BlockFs {
    * ext4_iomap_begin for direct writes: indirect inodes cannot fill a hole
    * inside i_size (a crash could expose stale data): -ENOTBLK, buffered fallback.
    */
-  protected override *directIomapBegin(inode: Inode, pos: number, len: number, flags: number, m: Iomap): Co<number> {
+  protected override *directIomapBegin(inode: BlockInode, pos: number, len: number, flags: number, m: Iomap): Co<number> {
     if (inode.indirect && flags & IOMAP_WRITE) {
       const ext = this.mapExtent(inode, pos, len, m);
       if ((!ext || ext.state === ExtState.Delalloc) && m.offset < inode.iSize) return -ENOTBLK;
@@ -339,7 +338,7 @@ export class Ext4Fs extends BlockFs {
    */
   override *writeIter(file: OpenFile, pos: number, src: Uint8Array, iocb?: Kiocb): Co<number> {
     if (!file.direct) return yield* super.writeIter(file, pos, src);
-    const inode = file.inode;
+    const inode = BLOCK_I(file.inode);
     const len = this.writeChecks(pos, src.length);
     if (len <= 0) return len;
     let ret = yield* this.directWrite(file, pos, len === src.length ? src : src.subarray(0, len), iocb);

@@ -2,6 +2,12 @@
 // tree): sorted, non-overlapping runs of file blocks and what backs them.
 // Blocks with no extent are holes. Every change bumps the sequence number,
 // which iomap uses as the validity cookie (XFS if_seq).
+//
+// Each change checks the invariant where it touched the list (the extents
+// next to the change, so a constant cost): every extent is non-empty and
+// starts at or after the end of the one before it, and it has a physical
+// block exactly when it is not delalloc. A broken invariant is a bug of the
+// simulator's map, not of the kernel: it throws a plain Error.
 
 export const enum ExtState {
   /** Reserved, not allocated: data lives only in the page cache. */
@@ -23,6 +29,26 @@ export interface Extent {
 export class ExtentMap {
   readonly exts: Extent[] = [];
   seq = 0;
+
+  /**
+   * The invariant over extents [from, to] and the boundaries with their
+   * neighbours (indices are clamped to the list).
+   */
+  private checkOrdered(from: number, to: number): void {
+    const e = this.exts;
+    const lo = Math.max(0, from - 1);
+    const hi = Math.min(e.length - 1, to + 1);
+    for (let i = lo; i <= hi; i++) {
+      const x = e[i]!;
+      if (!(x.len > 0) || x.lblk < 0 || (x.state === ExtState.Delalloc) !== (x.pblk < 0)) {
+        throw new Error(`extent map: bad extent ${JSON.stringify(x)} at ${i}`);
+      }
+      const prev = i > lo ? e[i - 1]! : null;
+      if (prev !== null && prev.lblk + prev.len > x.lblk) {
+        throw new Error(`extent map: ${JSON.stringify(prev)} overlaps or follows ${JSON.stringify(x)} at ${i}`);
+      }
+    }
+  }
 
   /** Index of the first extent that ends after lblk. */
   private firstEndingAfter(lblk: number): number {
@@ -68,6 +94,7 @@ export class ExtentMap {
     }
     if (removed.length > 0 || keep.length > 0) {
       this.exts.splice(start, i - start, ...keep);
+      this.checkOrdered(start, start + keep.length - 1);
       this.seq++;
     }
     return removed;
@@ -79,6 +106,7 @@ export class ExtentMap {
     const i = this.firstEndingAfter(lblk);
     this.exts.splice(i, 0, { lblk, len, pblk, state });
     this.merge(i);
+    this.checkOrdered(i - 1, i);
     this.seq++;
     return removed;
   }
@@ -118,6 +146,7 @@ export class ExtentMap {
     for (const x of this.exts) if (x.lblk >= lblk) x.lblk += delta;
     // A collapse brings the tail next to what precedes it: merge where contiguous (xfs_bmse_merge).
     for (let i = this.exts.length - 1; i > 0; i--) this.merge(i);
+    this.checkOrdered(0, this.exts.length - 1);
     this.seq++;
   }
 
@@ -129,6 +158,7 @@ export class ExtentMap {
     const tail: Extent = { lblk, len: ext.lblk + ext.len - lblk, pblk: ext.pblk < 0 ? -1 : ext.pblk + (lblk - ext.lblk), state: ext.state };
     ext.len = lblk - ext.lblk;
     this.exts.splice(i + 1, 0, tail);
+    this.checkOrdered(i, i + 1);
     this.seq++;
   }
 

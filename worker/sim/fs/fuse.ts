@@ -6,52 +6,42 @@
 // event.
 
 import type { FallocMode } from '../../prog/types.js';
-import { type BlockDevice, type PowerCutReport, SparseStore } from '../blockdev.js';
+import type { BlockDevice, PowerCutReport } from '../blockdev.js';
 import { Rng } from '../schedule.js';
 import { ECONNABORTED, EINVAL, EIO, EOPNOTSUPP } from '../errno.js';
 import { errseqCheckAndAdvance } from '../errseq.js';
 import { type Co, type Sched, WaitQueue } from '../sched.js';
 import {
-  AS_EIO,
-  AS_ENOSPC,
-  FGP_CREAT,
-  FGP_LOCK,
-  FGP_WRITE,
   filemapCheckErrors,
   filemapFdatawaitRangeKeepErrors,
   filemapFdatawriteRange,
   filemapGetFolio,
   filemapRead,
   filemapWriteAndWaitRange,
-  invalidateInodePages2Range,
   mappingSetError,
   orderForLength,
-  truncateInodePagesRange,
   unmapMappingFolio,
-  unmapMappingRange,
 } from '../mm/filemap.js';
+import { folioClass, folioClearUptodate, folioLock, folioPut, folioTestUptodate, folioUnlock, folioWaitWriteback } from '../mm/folio.js';
 import {
-  type Folio,
-  PAGE_SIZE,
-  folioClass,
-  folioClearUptodate,
-  folioLock,
-  folioPut,
-  folioTestUptodate,
-  folioUnlock,
-  folioWaitWriteback,
-} from '../mm/folio.js';
-import { ifsClass, ifsClearUptodate, iomapDirtyFolio, iomapSetRangeUptodate, iomapInvalidateFolio, iomapReleaseFolio } from '../iomap/ifs.js';
-import { IOMAP_MAPPED, type Iomap, type IomapOps } from '../iomap/iomap.js';
+  ifsClass,
+  ifsClearUptodate,
+  iomapDirtyFolio,
+  iomapSetRangeUptodate,
+  iomapInvalidateFolio,
+  iomapReleaseFolio,
+} from '../iomap/ifs.js';
 import { type IomapReadOps, iomapFinishFolioRead, iomapReadFolio } from '../iomap/read.js';
 import { type IomapWritebackOps, type WritepageCtx, iomapFinishFolioWrite, iomapWritepages } from '../iomap/writeback.js';
 import { dioWarnStalePagecache, kiocbInvalidatePages } from '../iomap/direct-io.js';
-import type { FolioUnmapper } from './blockfs.js';
 import type { BugSet } from '../bugs.js';
-import { type Filesystem, SIM_MAX_FILE_BYTES } from './filesystem.js';
-import { Inode, type OpenFile } from './inode.js';
 import { covSite, covState } from '../cov.js';
 import { forgetPostEofStores } from '../mm/post-eof-stores.js';
+import { type Folio, PAGE_SIZE, AS_EIO, AS_ENOSPC, FGP_CREAT, FGP_LOCK, FGP_WRITE, type FolioUnmapper } from '../include/pagemap.js';
+import { Inode, type OpenFile, type Filesystem, SIM_MAX_FILE_BYTES } from '../include/fs.js';
+import { IOMAP_MAPPED, type Iomap, type IomapOps } from '../include/iomap.js';
+import { invalidateInodePages2Range, truncateInodePagesRange, truncatePagecache, truncatePagecacheRange } from '../mm/truncate.js';
+import { FuseConn, FuseServer } from './fuse-dev.js';
 
 const C_FUSE_CLEAR_UPTODATE = covSite('fuse_send_write_pages:clear-uptodate');
 
@@ -66,83 +56,13 @@ interface FuseInodeWb {
   queued: (() => void)[];
 }
 
-/** The daemon's view of one file. */
-interface ServerFile {
-  data: SparseStore;
-  size: number;
-  /** What the daemon's own storage holds durably: its content at the last FUSE_FSYNC. */
-  durable: { data: SparseStore; size: number };
-}
-
-/** The FUSE server: a passthrough daemon over its own storage. */
-export class FuseServer {
-  private readonly files = new Map<number, ServerFile>();
-
-  file(ino: number): ServerFile {
-    let f = this.files.get(ino);
-    if (!f) {
-      f = { data: new SparseStore(), size: 0, durable: { data: new SparseStore(), size: 0 } };
-      this.files.set(ino, f);
-    }
-    return f;
-  }
-
-  read(ino: number, off: number, dst: Uint8Array): number {
-    const f = this.file(ino);
-    const n = Math.max(0, Math.min(dst.length, f.size - off));
-    if (n > 0) f.data.read(off, dst.subarray(0, n));
-    dst.fill(0, n);
-    return n;
-  }
-
-  write(ino: number, off: number, src: Uint8Array): number {
-    const f = this.file(ino);
-    f.data.write(off, src);
-    if (off + src.length > f.size) f.size = off + src.length;
-    return src.length;
-  }
-
-  zero(ino: number, off: number, len: number): void {
-    const f = this.file(ino);
-    const end = Math.min(off + len, f.size);
-    if (end > off) f.data.write(off, new Uint8Array(end - off));
-  }
-
-  /** FUSE_FSYNC: the daemon fsyncs its backing file; what it holds now is durable. */
-  fsync(ino: number): void {
-    const f = this.file(ino);
-    f.durable = { data: f.data.clone(), size: f.size };
-  }
-
-  /**
-   * The machine lost power (the daemon with it) and the daemon starts again
-   * over its storage: a file not fsynced since it last changed holds either
-   * its content at its last FUSE_FSYNC or what the daemon had written since
-   * (whole-file granularity: the daemon's backing filesystem is not modelled
-   * further), drawn from the seed.
-   */
-  powerCut(rng: Rng): void {
-    for (const ino of [...this.files.keys()].sort((a, b) => a - b)) {
-      const f = this.files.get(ino)!;
-      if (rng.int(2) === 0) {
-        f.data = f.durable.data.clone();
-        f.size = f.durable.size;
-      } else this.fsync(ino);
-    }
-  }
-
-  setSize(ino: number, size: number): void {
-    const f = this.file(ino);
-    if (size < f.size) f.data.write(size, new Uint8Array(f.size - size));
-    f.size = size;
-  }
-}
-
 export class FuseFs implements Filesystem {
   readonly name = 'fuse';
   readonly blkbits: number;
   readonly maxBytes = SIM_MAX_FILE_BYTES;
   readonly server = new FuseServer();
+  /** struct fuse_conn: the requests on their way to the daemon. */
+  private readonly fc: FuseConn;
   readonly inodes: Inode[] = [];
   readonly unmapFolio: FolioUnmapper = unmapMappingFolio;
   private readonly iomapOps: IomapOps;
@@ -159,13 +79,14 @@ export class FuseFs implements Filesystem {
     let bits = 0;
     while (1 << bits < blockSize) bits++;
     this.blkbits = bits;
+    this.fc = new FuseConn(sched);
     this.iomapOps = { iomapBegin: (_iter, pos, len, _flags, m) => this.fuseIomapBegin(pos, len, m) };
     this.readOps = { readFolioRange: (iter, folio, pos, len) => this.fuseReadFolioRange(iter.inode, folio, pos, len) };
     this.writebackOps = { writebackRange: (wpc, folio, pos, len, endPos) => this.fuseWritebackRange(wpc, folio, pos, len, endPos) };
   }
 
   createInode(name: string): Inode {
-    const inode = new Inode(this, this.inodes.length + 1, name, false, this.folioMax);
+    const inode = new Inode(this, this.inodes.length + 1, name, this.folioMax);
     const bits = this.blkbits;
     inode.mapping.aops = {
       readFolio: (folio) => this.fuseReadFolio(inode, folio),
@@ -199,51 +120,10 @@ export class FuseFs implements Filesystem {
     return 0;
   }
 
-  /**
-   * The connection to the daemon: bumped by each power cut. The daemon that
-   * took a request died with the machine, so a request sent on an earlier
-   * connection and not answered yet never reaches the restarted daemon's
-   * files: fuse_abort_conn ends every pending and processing request with
-   * -ECONNABORTED (end_requests), and only the request's end callback runs.
-   */
-  private conn = 0;
-
-  /**
-   * Send a request; the server answers it as a scheduler event, or, if the
-   * connection was aborted meanwhile, `aborted` runs instead (the request's
-   * end with -ECONNABORTED).
-   */
-  private request(name: string, handle: () => void, aborted: () => void): void {
-    const conn = this.conn;
-    const fs = this;
-    this.sched.queueEvent({
-      name,
-      run(): void {
-        if (conn === fs.conn) handle();
-        else aborted();
-      },
-    });
-  }
-
-  /** Send a request and sleep until the reply (-ECONNABORTED if the connection was aborted first). */
-  private *requestWait(name: string, handle: () => number): Co<number> {
-    const wq = new WaitQueue(name);
-    let done = false;
-    let ret = 0;
-    const end = (r: number): void => {
-      ret = r;
-      done = true;
-      this.sched.wakeAll(wq);
-    };
-    this.request(name, () => end(handle()), () => end(-ECONNABORTED));
-    yield* this.sched.waitUntil(wq, () => done);
-    return ret;
-  }
-
   /** fuse_iomap_read_folio_range_async: a FUSE_READ for part of a folio. */
   private fuseReadFolioRange(inode: Inode, folio: Folio, pos: number, len: number): number {
     const off = pos - folio.pos;
-    this.request('fuse_readpages_end', () => {
+    this.fc.request('fuse_readpages_end', () => {
       this.server.read(inode.ino, pos, folio.data.subarray(off, off + len));
       iomapFinishFolioRead(inode, folio, off, len, 0);
     }, () => iomapFinishFolioRead(inode, folio, off, len, -ECONNABORTED));
@@ -266,7 +146,7 @@ export class FuseFs implements Filesystem {
         iomapFinishFolioWrite(inode, folio, len);
         if (--fi.writectr === 0) this.sched.wakeAll(fi.wq);
       };
-      this.request('fuse_writepage_end', () => {
+      this.fc.request('fuse_writepage_end', () => {
         if (m > 0) this.server.write(inode.ino, pos, payload.subarray(0, m));
         end();
       }, () => {
@@ -315,7 +195,7 @@ export class FuseFs implements Filesystem {
       if (pos >= inode.iSize) return 0;
       const err = yield* filemapWriteAndWaitRange(inode.mapping, pos, pos + dst.length - 1);
       if (err) return err;
-      return yield* this.requestWait('fuse_direct_io', () => {
+      return yield* this.fc.requestWait('fuse_direct_io', () => {
         const n = Math.min(dst.length, Math.max(0, inode.iSize - pos));
         return this.server.read(inode.ino, pos, dst.subarray(0, n));
       });
@@ -341,7 +221,7 @@ export class FuseFs implements Filesystem {
     const err = yield* kiocbInvalidatePages(inode, pos, end, this.unmapFolio);
     if (err) return err;
     const payload = src.slice();
-    const n = yield* this.requestWait('fuse_direct_io', () => this.server.write(inode.ino, pos, payload));
+    const n = yield* this.fc.requestWait('fuse_direct_io', () => this.server.write(inode.ino, pos, payload));
     // generic_file_direct_write: i_size and the second invalidation only after a write that did something.
     if (n <= 0) return n;
     if (pos + n > inode.iSize) inode.iSize = pos + n;
@@ -401,7 +281,7 @@ export class FuseFs implements Filesystem {
       // request first, so a WRITE of older contents still in flight to the
       // server cannot land after this one.
       for (const f of folios) yield* folioWaitWriteback(s, f.folio);
-      const written = yield* this.requestWait('fuse_send_write', () => {
+      const written = yield* this.fc.requestWait('fuse_send_write', () => {
         // The request carries the folios, not a copy: the daemon's read of it
         // (fuse_copy_folio) takes what they hold then, a store through a
         // mapping since the copy from the user buffer included.
@@ -472,15 +352,14 @@ export class FuseFs implements Filesystem {
         return err;
       }
     }
-    yield* this.requestWait('fuse_file_fallocate', () => {
+    yield* this.fc.requestWait('fuse_file_fallocate', () => {
       if (punchOrZero) this.server.zero(inode.ino, off, len);
       const f = this.server.file(inode.ino);
       if (!keep && off + len > f.size) this.server.setSize(inode.ino, off + len);
       return 0;
     });
     if (!keep && off + len > inode.iSize) inode.iSize = off + len;
-    if (punchOrZero) unmapMappingRange(inode.mapping, off, off + len);
-    if (punchOrZero) yield* truncateInodePagesRange(inode.mapping, off, off + len - 1, this.unmapFolio);
+    if (punchOrZero) yield* truncatePagecacheRange(inode.mapping, off, off + len - 1, this.unmapFolio);
     inode.invalidateLock.upWrite(this.sched);
     inode.iRwsem.upWrite(this.sched);
     return 0;
@@ -497,14 +376,13 @@ export class FuseFs implements Filesystem {
     // fuse_do_setattr: FUSE_NOWRITE across SETATTR and the i_size update, so
     // no writeback WRITE of the old size reaches the server after it.
     yield* this.fuseSetNowrite(inode);
-    yield* this.requestWait('fuse_setattr', () => {
+    yield* this.fc.requestWait('fuse_setattr', () => {
       this.server.setSize(inode.ino, size);
       return 0;
     });
     inode.iSize = size;
     this.fuseReleaseNowrite(inode);
-    unmapMappingRange(inode.mapping, size, -1);
-    yield* truncateInodePagesRange(inode.mapping, size, -1, this.unmapFolio);
+    yield* truncatePagecache(inode.mapping, size, this.unmapFolio);
     inode.invalidateLock.upWrite(this.sched);
     inode.iRwsem.upWrite(this.sched);
     return 0;
@@ -537,7 +415,7 @@ export class FuseFs implements Filesystem {
       : errseqCheckAndAdvance(mapping.wbErr, file.fWbErr);
     mapping.asFlags &= ~(AS_EIO | AS_ENOSPC);
     if (err || err2) return err || err2;
-    return yield* this.requestWait('fuse_fsync', () => {
+    return yield* this.fc.requestWait('fuse_fsync', () => {
       this.server.fsync(file.inode.ino);
       return 0;
     });
@@ -586,7 +464,7 @@ export class FuseFs implements Filesystem {
     const report = this.dev.powerCut(seed);
     this.dev.powerOn();
     // The daemon died: its connection is aborted, requests it had not answered end with an error.
-    this.conn++;
+    this.fc.abort();
     // The daemon restarts first: a reader racing with the cut (the sim's process outlives it) reads what it has now.
     this.server.powerCut(new Rng(seed ^ 0x5f3759df));
     for (const inode of this.inodes) inode.iSize = this.server.file(inode.ino).size;

@@ -17,9 +17,11 @@
 // handles modify, so the commit writes exactly that state). A power cut keeps
 // what completed commits installed and nothing of a commit in flight.
 
+import { violation } from '../checks.js';
+import { lockAcquire, lockRelease } from '../lockdep.js';
 import type { Co, Sched } from '../sched.js';
 import { WaitQueue } from '../sched.js';
-import type { Inode } from './inode.js';
+import type { Inode } from '../include/fs.js';
 
 /** transaction_t.t_state, the states the sim passes through. */
 export const enum TState {
@@ -57,6 +59,11 @@ export interface JournalOwner<S> {
   installCommitted(snaps: readonly S[]): void;
   /** Ordered mode (journal_finish_inode_data_buffers): wait for the inode's data I/O in flight. */
   waitInodeData(inode: Inode): Co<void>;
+}
+
+/** J_ASSERT: jbd2's BUG_ON(!(assert)), on in every kernel build. */
+function jAssert(s: Sched, assert: boolean, what: string, fn: string): asserts assert {
+  if (!assert) violation(s, 'BUG', `J_ASSERT:${what}`, fn, `J_ASSERT(${what}) failed`);
 }
 
 /** Handles a transaction takes before the commit thread is asked to commit it (log space pressure). */
@@ -100,7 +107,7 @@ export class Journal<S> {
         t.handles++;
         const cur = s.cur();
         cur.journalHandles++;
-        s.lockdep.acquire(s, 'jbd2_handle');
+        lockAcquire(s, 'jbd2_handle');
         return { transaction: t };
       }
       // wait_transaction_locked: until the commit has moved it on.
@@ -112,8 +119,13 @@ export class Journal<S> {
   stop(h: Handle): void {
     const s = this.sched;
     const t = h.transaction;
-    s.lockdep.release(s, 'jbd2_handle');
-    s.cur().journalHandles--;
+    const cur = s.cur();
+    // jbd2_journal_stop: J_ASSERT(journal_current_handle() == handle), as far as the sim tracks handles.
+    jAssert(s, cur.journalHandles > 0, 'journal_current_handle() == handle', 'jbd2_journal_stop');
+    // stop_this_handle
+    jAssert(s, t.updates > 0, 'atomic_read(&transaction->t_updates) > 0', 'stop_this_handle');
+    lockRelease(s, 'jbd2_handle');
+    cur.journalHandles--;
     if (--t.updates === 0) s.wakeAll(this.waitUpdates);
     if (t.handles >= MAX_HANDLES_PER_TRANSACTION && t === this.running && t.state === TState.Running) this.logStartCommit(t.tid);
   }
@@ -181,7 +193,10 @@ export class Journal<S> {
   private *commitTransaction(): Co<void> {
     const s = this.sched;
     const epoch = this.epoch;
-    const t = this.running!;
+    const t = this.running;
+    jAssert(s, t !== null, 'journal->j_running_transaction != NULL', 'jbd2_journal_commit_transaction');
+    jAssert(s, this.committing === null, 'journal->j_committing_transaction == NULL', 'jbd2_journal_commit_transaction');
+    jAssert(s, t.state === TState.Running, 'commit_transaction->t_state == T_RUNNING', 'jbd2_journal_commit_transaction');
     t.state = TState.Locked;
     yield* s.waitUntil(this.waitUpdates, () => t.updates === 0);
     if (epoch !== this.epoch) return;

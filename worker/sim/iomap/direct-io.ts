@@ -14,9 +14,11 @@ import { EINVAL, EIO, EIOCBQUEUED, ENOTBLK } from '../errno.js';
 import { errseqSet } from '../errseq.js';
 import { type Co, WaitQueue } from '../sched.js';
 import type { Workqueue } from '../workqueue.js';
-import { filemapWriteAndWaitRange, invalidateInodePages2Range } from '../mm/filemap.js';
-import { type Folio, PAGE_SHIFT, PAGE_SIZE } from '../mm/folio.js';
-import type { Inode } from '../fs/inode.js';
+import { filemapWriteAndWaitRange } from '../mm/filemap.js';
+import { iomapIterate, newIomapIter } from './iter.js';
+import { cov, covSite, covState } from '../cov.js';
+import { type Folio, PAGE_SHIFT, PAGE_SIZE } from '../include/pagemap.js';
+import type { Inode, Kiocb } from '../include/fs.js';
 import {
   IOMAP_DELALLOC,
   IOMAP_DIRECT,
@@ -29,9 +31,8 @@ import {
   type IomapOps,
   iomapIterAdvance,
   iomapLength,
-} from './iomap.js';
-import { iomapIterate, newIomapIter } from './iter.js';
-import { cov, covSite, covState } from '../cov.js';
+} from '../include/iomap.js';
+import { invalidateInodePages2Range } from '../mm/truncate.js';
 
 const C_DIO_RW = covSite('iomap_dio_rw');
 const C_DIO_ITER = covSite('iomap_dio_iter');
@@ -215,23 +216,6 @@ function* kiocbInvalidatePostDirectWrite(inode: Inode, pos: number, count: numbe
   const ret = yield* invalidateInodePages2Range(mapping, Math.floor(pos / (1 << PAGE_SHIFT)), Math.floor(end / (1 << PAGE_SHIFT)), unmap);
   covState(C_DIO_POST_INVAL, ret ? 1 : 0);
   if (ret) dioWarnStalePagecache(inode, pos, count);
-}
-
-/**
- * iomap_dio_rw: bytes transferred or -errno (-ENOTBLK: fall back to buffered).
- * The caller holds i_rwsem as its filesystem requires.
- */
-/** An asynchronous kiocb: io_submit returned -EIOCBQUEUED; aio_wait sleeps on wq until done. */
-export interface Kiocb {
-  done: boolean;
-  result: number;
-  readonly wq: WaitQueue;
-  /** ki_complete: called in the completion context (bio end_io or the workqueue). */
-  onComplete: (() => void) | null;
-}
-
-export function newKiocb(): Kiocb {
-  return { done: false, result: 0, wq: new WaitQueue('aio'), onComplete: null };
 }
 
 /** How an asynchronous direct I/O completes: writes in a workqueue, reads in the bio's end_io. */

@@ -5,18 +5,9 @@
 
 import { warn } from '../checks.js';
 import type { Sched } from '../sched.js';
-import {
-  folioClass,
-  type Folio,
-  type FolioPrivate,
-  PG_dirty,
-  folioMarkUptodate,
-  folioTestDirty,
-  folioTestError,
-  folioTestUptodate,
-  folioTestWriteback,
-} from '../mm/folio.js';
+import { folioClass, folioMarkUptodate, folioTestDirty, folioTestError, folioTestUptodate, folioTestWriteback } from '../mm/folio.js';
 import { covSite, covState } from '../cov.js';
+import { type Folio, type FolioPrivate, PG_dirty } from '../include/pagemap.js';
 
 const C_IFS_FREE = covSite('ifs_free');
 const C_SET_UPTODATE = covSite('iomap_set_range_uptodate');

@@ -5,9 +5,9 @@
 
 import { warn } from '../checks.js';
 import type { Co } from '../sched.js';
-import type { Inode } from '../fs/inode.js';
-import { type FolioBatch, IOMAP_F_STALE, IOMAP_HOLE, IOMAP_NULL_ADDR, type IomapIter, type IomapOps, newIomap } from './iomap.js';
 import { covSite, covState } from '../cov.js';
+import type { Inode } from '../include/fs.js';
+import { type FolioBatch, IOMAP_F_STALE, IOMAP_HOLE, IOMAP_NULL_ADDR, type IomapIter, type IomapOps, newIomap } from '../include/iomap.js';
 
 const C_IOMAP_BEGIN = covSite('iomap_iter:iomap_begin');
 

@@ -10,13 +10,14 @@
 import { offsetIn } from '../bits.js';
 import { warn, warnOn } from '../checks.js';
 import type { Co } from '../sched.js';
-import { folioClass, type Folio, PG_error, folioEndRead, folioTestError, folioUnlock, folioZeroSegment } from '../mm/folio.js';
-import type { Inode } from '../fs/inode.js';
+import { folioClass, folioEndRead, folioTestError, folioUnlock, folioZeroSegment } from '../mm/folio.js';
 import { folioIfs, ifsAlloc, ifsBlockUptodate, ifsIsFullyUptodate, ifsSetRangeUptodate, iomapSetRangeUptodate } from './ifs.js';
-import { IOMAP_F_NEW, IOMAP_MAPPED, type Iomap, type IomapIter, type IomapOps, iomapIterAdvance, iomapLength } from './iomap.js';
 import { iomapIterate, newIomapIter } from './iter.js';
 import { covSite, covState } from '../cov.js';
 import { ifsClass } from './ifs.js';
+import { type Folio, PG_error } from '../include/pagemap.js';
+import type { Inode } from '../include/fs.js';
+import { IOMAP_F_NEW, IOMAP_MAPPED, type Iomap, type IomapIter, type IomapOps, iomapIterAdvance, iomapLength } from '../include/iomap.js';
 
 const C_FINISH_READ = covSite('iomap_finish_folio_read');
 const C_READ_END = covSite('iomap_read_end');

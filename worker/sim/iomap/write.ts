@@ -6,22 +6,10 @@ import { alignDown, offsetIn } from '../bits.js';
 import { warn, warnOn } from '../checks.js';
 import type { Co } from '../sched.js';
 import { EIO } from '../errno.js';
-import {
-  FGP_CREAT,
-  FGP_LOCK,
-  FGP_WRITE,
-  filemapGetFolio,
-  filemapWriteAndWaitRange,
-  foliosInRange,
-  orderForLength,
-  pagecacheIsizeExtended,
-  truncateInodePagesRange,
-} from '../mm/filemap.js';
+import { filemapGetFolio, filemapWriteAndWaitRange, foliosInRange, orderForLength } from '../mm/filemap.js';
 import {
   folioClass,
   folioClearError,
-  type Folio,
-  PAGE_SIZE,
   folioLock,
   folioPut,
   folioTestDirty,
@@ -32,8 +20,13 @@ import {
   folioWaitStable,
   folioZeroSegment,
 } from '../mm/folio.js';
-import type { Inode } from '../fs/inode.js';
 import { filemapDirtyFolio, ifsAlloc, iomapDirtyFolio, iomapSetRangeDirty, iomapSetRangeUptodate } from './ifs.js';
+import { iomapIterate, newIomapIter } from './iter.js';
+import { iomapAdjustReadRange, iomapBlockNeedsZeroing } from './read.js';
+import { cov, covSite, covState } from '../cov.js';
+import { forgetPostEofStores } from '../mm/post-eof-stores.js';
+import { type Folio, PAGE_SIZE, FGP_CREAT, FGP_LOCK, FGP_WRITE } from '../include/pagemap.js';
+import type { Inode } from '../include/fs.js';
 import {
   IOMAP_F_FOLIO_BATCH,
   IOMAP_F_SIZE_CHANGED,
@@ -50,11 +43,8 @@ import {
   type IomapWriteOps,
   iomapIterAdvance,
   iomapLength,
-} from './iomap.js';
-import { iomapIterate, newIomapIter } from './iter.js';
-import { iomapAdjustReadRange, iomapBlockNeedsZeroing } from './read.js';
-import { cov, covSite, covState } from '../cov.js';
-import { forgetPostEofStores } from '../mm/post-eof-stores.js';
+} from '../include/iomap.js';
+import { pagecacheIsizeExtended, truncateInodePagesRange } from '../mm/truncate.js';
 
 const C_WRITE_BEGIN = covSite('__iomap_write_begin');
 const C_WRITE_BEGIN_ZERO = covSite('__iomap_write_begin:zero-block');

@@ -5,17 +5,9 @@
 
 import { warn } from '../checks.js';
 import type { Co } from '../sched.js';
-import {
-  type AddressSpace,
-  type WritebackControl,
-  foliosInRange,
-  mappingSetError,
-} from '../mm/filemap.js';
+import { foliosInRange, mappingSetError } from '../mm/filemap.js';
 import {
   folioClass,
-  type Folio,
-  PAGE_SHIFT,
-  PG_dirty,
   folioEndWriteback,
   folioGet,
   folioLock,
@@ -28,11 +20,12 @@ import {
   folioWaitWriteback,
   folioZeroSegment,
 } from '../mm/folio.js';
-import type { Inode } from '../fs/inode.js';
 import { blocksPerFolio, folioIfs, ifsAlloc, ifsBlockDirty, ifsBlockUptodate, iomapClearRangeDirty, iomapSetRangeDirty } from './ifs.js';
-import { IOMAP_HOLE, type Iomap, newIomap } from './iomap.js';
 import { cov, covSite, covState } from '../cov.js';
 import { ifsClass } from './ifs.js';
+import { type Folio, PAGE_SHIFT, PG_dirty, type AddressSpace, type WritebackControl } from '../include/pagemap.js';
+import type { Inode } from '../include/fs.js';
+import { IOMAP_HOLE, type Iomap, newIomap } from '../include/iomap.js';
 
 const C_WB_FOLIO = covSite('iomap_writeback_folio');
 const C_WB_EOF = covSite('iomap_writeback_handle_eof');

@@ -1,111 +1,40 @@
-// struct address_space and the page cache operations of mm/filemap.c and
-// mm/truncate.c: lookup and creation of folios (large folios included), the
-// generic buffered read, writeback-and-wait, truncation and invalidation.
+// The page cache operations of mm/filemap.c on struct address_space
+// (include/pagemap.ts): lookup and creation of folios (large folios
+// included), the generic buffered read, and writeback-and-wait. Taking
+// folios out (truncation, invalidation) is mm/truncate.ts.
 
-import { type BugSet, NO_BUGS } from '../bugs.js';
 import { folioAddLru } from './swap.js';
 import { violation } from '../checks.js';
-import { type Errseq, errseqSet } from '../errseq.js';
-import { EBUSY, EIO, ENOSPC } from '../errno.js';
-import type { Co, Sched } from '../sched.js';
+import { errseqSet } from '../errseq.js';
+import { EIO, ENOSPC } from '../errno.js';
+import type { Co } from '../sched.js';
 import {
-  Folio,
-  FolioPool,
-  PAGE_SIZE,
-  PG_locked,
   folioClass,
   folioClearError,
   folioGet,
   folioLock,
   folioPut,
-  folioTestDirty,
   folioTestLocked,
   folioTestUptodate,
   folioTestWriteback,
-  folioTrylock,
   folioUnlock,
   folioWaitLocked,
   folioWaitWriteback,
-  folioZeroSegment,
 } from './folio.js';
 import { cov, covSite, covState } from '../cov.js';
 import { forgetPostEofStores } from './post-eof-stores.js';
+import { AS_EIO, AS_ENOSPC, type AddressSpace, FGP_CREAT, FGP_LOCK, Folio, PAGE_SIZE, PG_locked } from '../include/pagemap.js';
 
 const C_GET_FOLIO_RACE = covSite('__filemap_get_folio:raced');
 const C_GET_FOLIO_NEW = covSite('__filemap_get_folio:alloc');
 const C_SET_ERROR = covSite('mapping_set_error');
 const C_WRITE_WAIT = covSite('filemap_write_and_wait_range');
-const C_ISIZE_EXTENDED = covSite('pagecache_isize_extended');
-const C_TRUNC_PARTIAL = covSite('truncate_inode_partial_folio');
-const C_INVAL2 = covSite('invalidate_inode_pages2_range');
-const C_EVICT_FOLIO = covSite('mapping_evict_folio');
 const C_UPTODATE_FOLIO = covSite('filemap_get_pages');
 const C_UPDATE_PAGE = covSite('filemap_update_page');
 
-export interface WritebackControl {
-  /** WB_SYNC_ALL: wait for locked folios and for writeback already running. */
-  syncAll: boolean;
-  rangeStart: number;
-  /** Inclusive last byte, as in the kernel. */
-  rangeEnd: number;
-}
 
-/** The operations a filesystem gives its address_space (struct address_space_operations). */
-export interface AddressSpaceOps {
-  /** ->read_folio: start reading a locked folio; it is unlocked when the read ends. */
-  readFolio(folio: Folio): Co<number>;
-  /** ->dirty_folio: mark the folio (and its private state) dirty; true if it was clean. */
-  dirtyFolio(folio: Folio): boolean;
-  /** ->invalidate_folio: [offset, offset+len) of the folio is going away. */
-  invalidateFolio(folio: Folio, offset: number, len: number): void;
-  /** ->release_folio: drop private state so the folio can be freed; false to refuse. */
-  releaseFolio(folio: Folio): boolean;
-  /** ->writepages */
-  writepages(mapping: AddressSpace, wbc: WritebackControl): Co<number>;
-}
 
-export const AS_EIO = 1 << 0;
-export const AS_ENOSPC = 1 << 1;
 
-export const FGP_LOCK = 1 << 0;
-export const FGP_CREAT = 1 << 1;
-export const FGP_WRITE = 1 << 2;
-
-export class AddressSpace {
-  /** Every page index a cached folio covers, to that folio. */
-  readonly pages = new Map<number, Folio>();
-  nrpages = 0;
-  /** No cached page has an index above this (not tight). */
-  maxIndex = -1;
-  readonly wbErr: Errseq = { v: 0 };
-  asFlags = 0;
-  aops!: AddressSpaceOps;
-  readonly folioPool = new FolioPool();
-  /** page_mkclean: write-protect every pte mapping the folio; set by the mm layer. */
-  mkclean: ((f: Folio) => void) | null = null;
-  /** Told when direct I/O left stale page cache over [pos, pos+len) (dio_warn_stale_pagecache). */
-  onStalePagecache: ((pos: number, len: number) => void) | null = null;
-  /** Told when mapping_set_error recorded a writeback error. */
-  onSetError: (() => void) | null = null;
-  /** Told when a direct write's invalidation before the write failed over [pos, pos+len): it falls back to buffered I/O. */
-  onDioInvalidateFailed: ((pos: number, len: number) => void) | null = null;
-  /** unmap_mapping_folio: zap every pte of one folio; set by the mm layer. */
-  unmapFolio: ((f: Folio) => void) | null = null;
-  /** unmap_mapping_range over pages [first, last]: zap the ptes; set by the mm layer. */
-  unmapPages: ((first: number, last: number) => void) | null = null;
-  /** Cached bytes stored through a mapping past EOF, for the checks (post-eof-stores.ts). */
-  postEofStores: number[] | null = null;
-
-  constructor(
-    readonly sched: Sched,
-    /** mapping_max_folio_order(). */
-    readonly maxOrder: number,
-    /** i_size of the host, read by the page cache for EOF decisions. */
-    readonly iSize: () => number,
-    /** The bug switches of this run, for the code paths of the bugs only. */
-    readonly bugs: BugSet = NO_BUGS,
-  ) {}
-}
 
 /** unmap_mapping_folio through the folio's mapping (a no-op for an unmapped file). */
 export function unmapMappingFolio(folio: Folio): void {
@@ -294,39 +223,6 @@ export function* filemapWriteAndWaitRange(mapping: AddressSpace, start: number, 
 }
 
 /**
- * pagecache_isize_extended: i_size grew from `from` to `to`. With blocks
- * smaller than a page, the cached folio that straddles the old EOF may hold
- * bytes past it (stored through a mapping) over what is now a hole: zero them
- * in a dirty folio before they become file data, and write-protect it so the
- * next store faults (page_mkwrite allocates for the new blocks).
- */
-export function* pagecacheIsizeExtended(mapping: AddressSpace, blkbits: number, from: number, to: number): Co<void> {
-  const bsize = 1 << blkbits;
-  if (from >= to || bsize >= PAGE_SIZE) return;
-  const roundedFrom = Math.ceil(from / bsize) * bsize;
-  if (to <= roundedFrom || roundedFrom % PAGE_SIZE === 0) return;
-  const folio = yield* filemapGetFolio(mapping, Math.floor(from / PAGE_SIZE), FGP_LOCK, 0);
-  if (!folio) return;
-  covState(C_ISIZE_EXTENDED, folioClass(folio));
-  const s = mapping.sched;
-  // folio_mkclean, and keep the folio dirty if it was dirtied through a pte.
-  if (folio.mapcount > 0 && mapping.mkclean) mapping.mkclean(folio);
-  if (folioTestDirty(folio)) folioZeroSegment(folio, from - folio.pos, Math.min(to - folio.pos, folio.size));
-  folioUnlock(s, folio);
-  folioPut(s, folio);
-}
-
-/** folio_invalidate: tell the filesystem [offset, offset+len) of the folio goes away. */
-function folioInvalidate(folio: Folio, offset: number, len: number): void {
-  if (folio.private_ && folio.mapping) folio.mapping.aops.invalidateFolio(folio, offset, len);
-}
-
-/** folio_cancel_dirty */
-function folioCancelDirty(folio: Folio): void {
-  folio.flags &= ~(1 << 2);
-}
-
-/**
  * unmap_mapping_range: zap the ptes of bytes [holebegin, holeend) (holeend -1:
  * to the end), whole pages only, as truncate_pagecache does before it drops
  * the page cache.
@@ -338,157 +234,11 @@ export function unmapMappingRange(mapping: AddressSpace, holebegin: number, hole
   if (last >= first) mapping.unmapPages(first, last);
 }
 
-/** truncate_inode_folio: drop a locked folio from the cache, dirty or not. */
-function truncateInodeFolio(mapping: AddressSpace, folio: Folio, unmap: (f: Folio) => void): void {
-  if (folio.mapping !== mapping) return;
-  if (folio.mapcount > 0) unmap(folio);
-  folioInvalidate(folio, 0, folio.size);
-  folioCancelDirty(folio);
-  filemapRemoveFolio(mapping, folio);
-}
-
-/**
- * truncate_inode_partial_folio: zero [start, end] of a folio that straddles the
- * truncation point and let the filesystem invalidate that part. Splitting large
- * folios is not modelled (split_folio may always fail in the kernel): a dirty
- * folio stays whole, a clean one is dropped.
- */
-function* truncateInodePartialFolio(
-  mapping: AddressSpace,
-  folio: Folio,
-  start: number,
-  end: number,
-  unmap: (f: Folio) => void,
-): Co<boolean> {
-  const s = mapping.sched;
-  const pos = folio.pos;
-  const offset = Math.max(start, pos) - pos;
-  const length = Math.min(end + 1, pos + folio.size) - pos - offset;
-  covState(C_TRUNC_PARTIAL, folioClass(folio) | (length === folio.size ? 64 : 0));
-  yield* folioWaitWriteback(s, folio);
-  if (length === folio.size) {
-    truncateInodeFolio(mapping, folio, unmap);
-    return true;
-  }
-  folioZeroSegment(folio, offset, offset + length);
-  if (folio.private_) folioInvalidate(folio, offset, length);
-  if (folio.order === 0) return true;
-  if (folioTestDirty(folio)) return false;
-  truncateInodeFolio(mapping, folio, unmap);
-  return true;
-}
-
-/**
- * truncate_inode_pages_range: remove the cached bytes [lstart, lend] (lend
- * inclusive, -1 for "to the end"): whole folios go, partial ones are zeroed.
- * `unmap` removes the page table entries of a mapped folio first.
- */
-export function* truncateInodePagesRange(
-  mapping: AddressSpace,
-  lstart: number,
-  lend: number,
-  unmap: (f: Folio) => void,
-): Co<void> {
-  if (mapping.nrpages === 0) return;
-  const s = mapping.sched;
-  const end = lend < 0 ? Number.MAX_SAFE_INTEGER : lend;
-  const first = Math.floor(lstart / PAGE_SIZE);
-  const last = Math.floor(end / PAGE_SIZE);
-  const t = s.current;
-  t?.frames.push('truncate_inode_pages_range');
-  try {
-    yield* truncateFolios(mapping, foliosInRange(mapping, first, last), lstart, end, unmap);
-  } finally {
-    t?.frames.pop();
-  }
-}
-
-function* truncateFolios(mapping: AddressSpace, folios: Folio[], lstart: number, end: number, unmap: (f: Folio) => void): Co<void> {
-  const s = mapping.sched;
-  for (const f of folios) {
-    if (f.mapping !== mapping) continue;
-    folioGet(f);
-    yield* folioLock(s, f);
-    if (f.mapping === mapping) {
-      const whole = f.pos >= lstart && f.pos + f.size - 1 <= end;
-      if (whole) {
-        yield* folioWaitWriteback(s, f);
-        truncateInodeFolio(mapping, f, unmap);
-      } else {
-        yield* truncateInodePartialFolio(mapping, f, lstart, end, unmap);
-      }
-    }
-    folioUnlock(s, f);
-    folioPut(s, f);
-  }
-}
-
 /** filemap_release_folio: ask the filesystem to drop private state; true if none is left. */
 export function filemapReleaseFolio(folio: Folio): boolean {
   if (!folio.private_) return true;
   if (folioTestWriteback(folio)) return false;
   return folio.mapping ? folio.mapping.aops.releaseFolio(folio) : false;
-}
-
-/**
- * mapping_evict_folio via mapping_try_invalidate (invalidate_mapping_pages):
- * drop clean, unlocked, unmapped folios in [start, end] pages; the rest stay.
- * Returns how many folios were dropped.
- */
-export function invalidateMappingPages(mapping: AddressSpace, first: number, last: number): number {
-  let count = 0;
-  for (const f of foliosInRange(mapping, first, last)) {
-    if (!folioTrylock(f)) continue;
-    if (f.mapping === mapping && mappingEvictFolio(mapping, f)) count++;
-    folioUnlock(mapping.sched, f);
-  }
-  return count;
-}
-
-/** mapping_evict_folio: the folio is locked; drop it if nothing holds it. */
-function mappingEvictFolio(mapping: AddressSpace, f: Folio): boolean {
-  covState(C_EVICT_FOLIO, folioClass(f) | (f.refcount > 1 ? 64 : 0) | (f.mapcount > 0 ? 128 : 0));
-  if (folioTestDirty(f) || folioTestWriteback(f)) return false;
-  // The page cache's reference is the only one (the lock holder here took none).
-  if (f.refcount > 1 || f.mapcount > 0) return false;
-  if (!filemapReleaseFolio(f)) return false;
-  filemapRemoveFolio(mapping, f);
-  return true;
-}
-
-/**
- * invalidate_inode_pages2_range: lock every folio in [first, last] pages, wait
- * for its writeback, unmap it, and remove it; a dirty folio that cannot be
- * laundered makes the call fail with -EBUSY (iomap has no ->launder_folio).
- */
-export function* invalidateInodePages2Range(
-  mapping: AddressSpace,
-  first: number,
-  last: number,
-  unmap: (f: Folio) => void,
-): Co<number> {
-  if (mapping.nrpages === 0) return 0;
-  const s = mapping.sched;
-  let ret = 0;
-  for (const f of foliosInRange(mapping, first, last)) {
-    // find_get_entries hands out folios with a reference taken under the
-    // xarray lock; a folio reclaim or truncation removed (and freed) while we
-    // slept on an earlier one is not in the mapping any more: skip it rather
-    // than take a reference on freed memory.
-    if (f.mapping !== mapping) continue;
-    folioGet(f);
-    yield* folioLock(s, f);
-    if (f.mapping === mapping) {
-      yield* folioWaitWriteback(s, f);
-      if (f.mapcount > 0) unmap(f);
-      covState(C_INVAL2, folioClass(f));
-      if (folioTestDirty(f) || !filemapReleaseFolio(f)) ret = -EBUSY;
-      else filemapRemoveFolio(mapping, f);
-    }
-    folioUnlock(s, f);
-    folioPut(s, f);
-  }
-  return ret;
 }
 
 /**

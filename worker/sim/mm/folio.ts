@@ -1,5 +1,6 @@
-// struct folio and its flag operations (include/linux/page-flags.h,
-// mm/filemap.c). A folio is 2^order pages of one file, naturally aligned.
+// The operations on struct folio (include/pagemap.ts): its flags
+// (include/linux/page-flags.h), lock, writeback and references (mm/filemap.c,
+// mm/swap.c). A folio is 2^order pages of one file, naturally aligned.
 //
 // The flags behave as the kernel's do, including the sharp edges the seeded
 // bugs depend on: folio_end_read() XORs its bits in, so "success" on a folio
@@ -7,83 +8,9 @@
 // the kernel's own DEBUG_VM check, which this sim always has on.
 
 import { violation } from '../checks.js';
-import { takeBytes } from '../byte-pool.js';
-import { type Co, type Sched, WaitQueue } from '../sched.js';
-import type { AddressSpace } from './filemap.js';
+import type { Co, Sched } from '../sched.js';
 import { forgetPostEofStores } from './post-eof-stores.js';
-
-export const PAGE_SHIFT = 12;
-export const PAGE_SIZE = 1 << PAGE_SHIFT;
-
-export const PG_locked = 1 << 0;
-export const PG_uptodate = 1 << 1;
-export const PG_dirty = 1 << 2;
-export const PG_writeback = 1 << 3;
-/**
- * PG_error as kernels before 6.x used it for reads: set when a read of the
- * folio failed, cleared before the next ->read_folio. Only the bug switch
- * write-begin-read-not-uptodate (the 2020 code) ever sets it.
- */
-export const PG_error = 1 << 4;
-
-/** What the filesystem hangs off folio->private. iomap's is the iomap_folio_state. */
-export interface FolioPrivate {
-  readonly kind: 'ifs';
-}
-
-export class Folio {
-  flags = 0;
-  /** References: the page cache's own, plus lookups, ptes, and in-flight I/O. */
-  refcount = 1;
-  /** Page table entries mapping this folio. */
-  mapcount = 0;
-  private_: FolioPrivate | null = null;
-  /** Null once the folio has been removed from the page cache. */
-  mapping: AddressSpace | null;
-  readonly data: Uint8Array;
-  private wq: WaitQueue | null = null;
-  private readonly pool: FolioPool;
-
-  constructor(
-    mapping: AddressSpace,
-    /** Page index of the first page. */
-    readonly index: number,
-    readonly order: number,
-  ) {
-    this.mapping = mapping;
-    this.pool = mapping.folioPool;
-    // Like the page allocator, a new folio's memory is not zeroed: the page
-    // cache code must zero or read every byte before it is exposed.
-    this.data = this.pool.alloc(order);
-  }
-
-  /** The last reference went: give the memory back. */
-  free(): void {
-    this.pool.free(this.order, this.data);
-  }
-
-  get size(): number {
-    return PAGE_SIZE << this.order;
-  }
-
-  get nrPages(): number {
-    return 1 << this.order;
-  }
-
-  /** File offset of the first byte: folio_pos(). */
-  get pos(): number {
-    return this.index * PAGE_SIZE;
-  }
-
-  waitQueue(): WaitQueue {
-    return (this.wq ??= new WaitQueue('folio'));
-  }
-
-  /** Wake sleepers if anyone sleeps (folio_wake_bit). */
-  wake(s: Sched): void {
-    if (this.wq && this.wq.waiters.length > 0) s.wakeAll(this.wq);
-  }
-}
+import { type Folio, PG_dirty, PG_error, PG_locked, PG_uptodate, PG_writeback } from '../include/pagemap.js';
 
 export function folioTestLocked(f: Folio): boolean {
   return (f.flags & PG_locked) !== 0;
@@ -182,27 +109,31 @@ export function folioGet(f: Folio): void {
   f.refcount++;
 }
 
+/** folio_put: drop a reference; the last one frees the folio. */
 export function folioPut(s: Sched, f: Folio): void {
+  // folio_put_testzero: VM_BUG_ON_FOLIO(folio_ref_count(folio) == 0, folio).
   if (f.refcount <= 0) violation(s, 'BUG', 'folio_put:underflow', 'folio_put', `folio ${f.index} refcount underflow`);
-  if (--f.refcount === 0 && f.mapping === null) f.free();
+  if (--f.refcount !== 0) return;
+  freePageIsBad(s, f);
+  f.free();
 }
 
 /**
- * Folio memory, recycled per order. Allocation order is a function of the
- * run, so reuse is deterministic; it saves the allocator and the GC most of
- * the cost of a page cache that churns.
+ * free_pages_prepare -> free_page_is_bad: memory going back to the page
+ * allocator must be in no page cache (the cache holds a reference for as
+ * long as the folio is in it, so the last one going while it is cached is a
+ * put too many), mapped by no pte, and carry none of PAGE_FLAGS_CHECK_AT_FREE
+ * (writeback, private); otherwise bad_page() reports "BUG: Bad page state".
+ * Runs once per freed folio. PG_locked, also in that mask, is not checked:
+ * reclaim and mapping_evict_folio here lock a folio without taking a
+ * reference of their own (the kernel's callers hold one from the lookup),
+ * so the sim frees the folio they remove before they unlock it.
  */
-export class FolioPool {
-  private readonly free_: Uint8Array[][] = [];
-
-  alloc(order: number): Uint8Array {
-    const list = this.free_[order];
-    const reused = list?.pop();
-    return reused ?? takeBytes(PAGE_SIZE << order);
-  }
-
-  free(order: number, data: Uint8Array): void {
-    (this.free_[order] ??= []).push(data);
+function freePageIsBad(s: Sched, f: Folio): void {
+  if (f.mapping !== null) violation(s, 'BUG', 'bad_page:non-NULL-mapping', 'free_page_is_bad', `folio ${f.index} freed while in the page cache`);
+  if (f.mapcount !== 0) violation(s, 'BUG', 'bad_page:nonzero-mapcount', 'free_page_is_bad', `folio ${f.index} freed with mapcount ${f.mapcount}`);
+  if (f.flags & PG_writeback || f.private_ !== null) {
+    violation(s, 'BUG', 'bad_page:PAGE_FLAGS_CHECK_AT_FREE', 'free_page_is_bad', `folio ${f.index} freed with flags ${f.flags}${f.private_ ? ' and private' : ''}`);
   }
 }
 

@@ -9,10 +9,11 @@ import { offsetIn } from '../bits.js';
 import { EFAULT, EINVAL } from '../errno.js';
 import type { Co, Sched } from '../sched.js';
 import { filemapGetUptodateFolio, orderForLength } from './filemap.js';
-import { type Folio, PAGE_SIZE, folioClass, folioGet, folioPut, folioTestUptodate, folioUnlock } from './folio.js';
-import type { Inode, OpenFile } from '../fs/inode.js';
+import { folioClass, folioGet, folioPut, folioTestUptodate, folioUnlock } from './folio.js';
 import { covSite, covState } from '../cov.js';
 import { notePostEofStore } from './post-eof-stores.js';
+import { type Folio, PAGE_SIZE } from '../include/pagemap.js';
+import type { Inode, OpenFile } from '../include/fs.js';
 
 const C_MKWRITE_FAULT = covSite('do_page_mkwrite');
 const C_FAULT = covSite('filemap_fault');

@@ -7,7 +7,8 @@
 // simulated thread is a CPU.
 
 import type { Sched, SimThread } from '../sched.js';
-import { type Folio, folioGet, folioPut } from './folio.js';
+import { folioGet, folioPut } from './folio.js';
+import type { Folio } from '../include/pagemap.js';
 
 /** FOLIO_BATCH_SIZE */
 const LRU_BATCH = 31;

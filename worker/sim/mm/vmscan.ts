@@ -6,10 +6,11 @@
 // cached, now without its ifs: a state later code must cope with.
 
 import type { Co } from '../sched.js';
-import { type AddressSpace, filemapReleaseFolio, filemapRemoveFolio, foliosInRange, unmapMappingFolio } from './filemap.js';
+import { filemapReleaseFolio, filemapRemoveFolio, foliosInRange, unmapMappingFolio } from './filemap.js';
 import { folioClass, folioTestDirty, folioTestWriteback, folioTrylock, folioUnlock } from './folio.js';
 import { lruAddDrain } from './swap.js';
 import { covSite, covState } from '../cov.js';
+import type { AddressSpace } from '../include/pagemap.js';
 
 const C_SHRINK = covSite('shrink_folio_list');
 

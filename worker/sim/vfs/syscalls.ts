@@ -7,18 +7,13 @@ import type { FallocMode } from '../../prog/types.js';
 import { SYNC_FILE_RANGE_WAIT_AFTER, SYNC_FILE_RANGE_WAIT_BEFORE, SYNC_FILE_RANGE_WRITE } from '../../prog/types.js';
 import { EBUSY, EINVAL, EXDEV } from '../errno.js';
 import type { Co } from '../sched.js';
-import {
-  filemapFdatawaitRangeKeepErrors,
-  filemapFdatawriteRange,
-  filemapWriteAndWaitRange,
-  invalidateMappingPages,
-  truncateInodePagesRange,
-} from '../mm/filemap.js';
-import { PAGE_SIZE } from '../mm/folio.js';
-import type { Inode, OpenFile } from '../fs/inode.js';
+import { filemapFdatawaitRangeKeepErrors, filemapFdatawriteRange, filemapWriteAndWaitRange } from '../mm/filemap.js';
 import { inodeDioWait } from '../iomap/direct-io.js';
 import { lruAddDrain, lruAddDrainAll } from '../mm/swap.js';
 import type { Kernel } from '../kernel.js';
+import { PAGE_SIZE } from '../include/pagemap.js';
+import type { Inode, OpenFile } from '../include/fs.js';
+import { invalidateMappingPages, truncateInodePagesRange } from '../mm/truncate.js';
 
 const LLONG_MAX = Number.MAX_SAFE_INTEGER;
 

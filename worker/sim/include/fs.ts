@@ -1,15 +1,65 @@
-// What the VFS layer needs from a filesystem personality: its file, inode and
-// vm operations. ext4, xfs and fuse implement it; the syscall layer (vfs/)
-// calls only these.
+// include/linux/fs.h, as far as the sim needs it: struct inode, struct file
+// (OpenFile), struct kiocb, and the file, inode and vm operations a
+// filesystem personality gives the VFS (Filesystem). ext4, xfs and fuse
+// implement it and hang their own in-core inode state off Inode (as
+// xfs_inode and ext4_inode_info embed struct inode); the page cache hangs
+// off inode.mapping; the syscall layer (vfs/) calls only these operations.
 
 import type { FallocMode } from '../../prog/types.js';
 import type { BlockDevice, PowerCutReport } from '../blockdev.js';
-import type { Sched } from '../sched.js';
-import type { Co } from '../sched.js';
-import type { Folio } from '../mm/folio.js';
-import type { Inode, OpenFile } from './inode.js';
-import type { Kiocb } from '../iomap/direct-io.js';
 import type { BugSet } from '../bugs.js';
+import { RwSem } from '../locks.js';
+import { type Co, type Sched, WaitQueue } from '../sched.js';
+import { AddressSpace, type Folio, PAGE_SHIFT } from './pagemap.js';
+
+export class Inode {
+  /** In-core i_size. */
+  iSize = 0;
+  /** Size recorded on disk (XFS di_size, ext4 i_disksize): what survives a crash. */
+  diskSize = 0;
+  readonly iRwsem = new RwSem('i_rwsem');
+  readonly invalidateLock = new RwSem('invalidate_lock');
+  /** i_dio_count: direct I/O in flight; inode_dio_wait() sleeps on dioWq until it is 0. */
+  dioCount = 0;
+  readonly dioWq = new WaitQueue('i_dio_count');
+  readonly mapping: AddressSpace;
+
+  constructor(
+    readonly fs: Filesystem,
+    readonly ino: number,
+    readonly name: string,
+    maxFolioBytes: number,
+  ) {
+    let order = 0;
+    while (1 << (order + PAGE_SHIFT + 1) <= maxFolioBytes) order++;
+    this.mapping = new AddressSpace(fs.sched, order, () => this.iSize, fs.bugs);
+  }
+
+  get blkbits(): number {
+    return this.fs.blkbits;
+  }
+}
+
+/** struct file: an open file description. */
+export interface OpenFile {
+  inode: Inode;
+  direct: boolean;
+  /** f_wb_err: the errseq cursor sampled at open. */
+  fWbErr: { v: number };
+}
+
+/** An asynchronous kiocb: io_submit returned -EIOCBQUEUED; aio_wait sleeps on wq until done. */
+export interface Kiocb {
+  done: boolean;
+  result: number;
+  readonly wq: WaitQueue;
+  /** ki_complete: called in the completion context (bio end_io or the workqueue). */
+  onComplete: (() => void) | null;
+}
+
+export function newKiocb(): Kiocb {
+  return { done: false, result: 0, wq: new WaitQueue('aio'), onComplete: null };
+}
 
 /**
  * s_maxbytes of every simulated filesystem: 64 MiB. Writes, truncates and

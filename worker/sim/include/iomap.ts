@@ -2,8 +2,8 @@
 // the operations it provides to the iomap library.
 
 import type { Co } from '../sched.js';
-import type { Folio } from '../mm/folio.js';
-import type { Inode } from '../fs/inode.js';
+import type { Folio } from './pagemap.js';
+import type { Inode } from './fs.js';
 
 export const IOMAP_HOLE = 0;
 export const IOMAP_DELALLOC = 1;
