@@ -28,3 +28,27 @@ export interface KernelVerdict {
   /** When it was judged (ISO 8601). */
   at: string;
 }
+
+/** A stored verdict read back (finding.json, a NATS payload): checked field by field; throws naming the field. */
+export function kernelVerdictFromJson(value: unknown, path: string): KernelVerdict {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${path}: not an object`);
+  const v = value as Record<string, unknown>;
+  const str = (k: string): string => {
+    if (typeof v[k] !== 'string') throw new Error(`${path}.${k}: not a string`);
+    return v[k] as string;
+  };
+  const strOrNull = (k: string): string | null => (v[k] === null ? null : str(k));
+  const count = (k: string): number => {
+    const n = v[k];
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new Error(`${path}.${k}: not a count`);
+    return n;
+  };
+  const verdict = str('verdict') as KernelVerdictKind;
+  if (!KERNEL_VERDICT_KINDS.includes(verdict)) throw new Error(`${path}.verdict: must be one of ${KERNEL_VERDICT_KINDS.join('|')}`);
+  const out: KernelVerdict = {
+    verdict, text: str('text'), release: strOrNull('release'), fs: strOrNull('fs'), runs: count('runs'), hits: count('hits'),
+    signature: strOrNull('signature'), detail: strOrNull('detail'), at: str('at'),
+  };
+  if (out.hits > out.runs) throw new Error(`${path}.hits: more than its ${out.runs} runs`);
+  return out;
+}

@@ -10,6 +10,7 @@
 
 import type { Program } from '../../prog/types.js';
 import { type InvariantKind, INVARIANT_KINDS, findingId } from '../../report/signature.js';
+import { type KernelVerdict, kernelVerdictFromJson } from '../../report/kernel-verdict.js';
 import type { RunViolation } from '../../report/violation.js';
 import { programSize } from '../minimize.js';
 
@@ -41,6 +42,8 @@ export interface FindingRecord {
   opsAfter: number;
   /** Where its reproducer is stored (unset while none is). */
   repro?: string;
+  /** What the kernel twin said of it on a real kernel (unset until it was confirmed). */
+  kernel?: KernelVerdict;
 }
 
 /** The program a cross-check replays, and who found it (verify.json). */
@@ -139,5 +142,6 @@ export function recordFromJson(value: unknown, firstProgram: Program, idPrefix: 
     const s = optional(v, key, isString);
     if (s !== undefined) r[key] = s;
   }
+  if (v['kernel'] !== undefined) r.kernel = kernelVerdictFromJson(v['kernel'], 'kernel');
   return r;
 }
