@@ -21,8 +21,9 @@
  * --mount-opts). -EBUSY while anything is mapped, as in the sim; otherwise wait
  * for AIO and helpers, close every file, umount(2), mount(2) again (a FUSE
  * type "fuse.DAEMON" runs `DAEMON -o OPTS DEVICE DIR` instead, DEVICE being
- * the daemon's backing directory), and reopen every file. A mount that cannot
- * be restored ends the run.
+ * the daemon's backing directory, and DAEMON the one beside this executor
+ * when there is one: native/build.mjs puts ffz-fused there), and reopen every
+ * file. A mount that cannot be restored ends the run.
  *
  * Both evict and remount run alone (run.c takes the op lock exclusively).
  */
@@ -108,10 +109,27 @@ int64_t mount_evict(struct tctx *tc, int file)
 	return ret ? ret : dropped ? dropped : reopened;
 }
 
+/* DAEMON's path: beside this executor (dist/native/), else DAEMON as posix_spawnp finds it on PATH. */
+static void daemon_path(const char *daemon, char *buf, size_t len)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	snprintf(buf, len, "%s", daemon);
+	if (n <= 0 || strchr(daemon, '/')) return;
+	self[n] = 0;
+	char *slash = strrchr(self, '/');
+	if (!slash) return;
+	*slash = 0;
+	char beside[sizeof self + 256];
+	snprintf(beside, sizeof beside, "%s/%s", self, daemon);
+	if (access(beside, X_OK) == 0) snprintf(buf, len, "%s", beside);
+}
+
 static int run_daemon(const struct options *o, char *err, size_t errlen)
 {
-	const char *daemon = o->fstype + strlen("fuse.");
-	char *argv[] = { (char *)daemon, "-o", (char *)o->mount_opts, (char *)o->device, (char *)o->dir, NULL };
+	char daemon[4096 + 256];
+	daemon_path(o->fstype + strlen("fuse."), daemon, sizeof daemon);
+	char *argv[] = { daemon, "-o", (char *)o->mount_opts, (char *)o->device, (char *)o->dir, NULL };
 	if (!o->mount_opts || !*o->mount_opts) argv[1] = (char *)o->device, argv[2] = (char *)o->dir, argv[3] = NULL;
 	/* Our stdout carries the trace: the daemon gets no stdin, and its stdout goes to our stderr. */
 	posix_spawn_file_actions_t fa;
@@ -161,7 +179,7 @@ int64_t mount_remount(struct tctx *tc)
 
 /* ---- the header: what the directory is ---------------------------------- */
 
-/* statfs's magic as /proc/mounts names it; FUSE by its mount entry ("fuse.bindfs"). */
+/* statfs's magic as /proc/mounts names it; FUSE by its mount entry ("fuse.ffz-fused"). */
 static void fs_type_name(const char *dir, long magic, char *buf, size_t len)
 {
 	switch (magic) {

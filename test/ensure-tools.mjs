@@ -24,7 +24,11 @@ const TOOLS = [
   { command: 'losetup', pkg: 'mount', sbin: true },
   { command: 'mkfs.ext4', pkg: 'e2fsprogs', sbin: true },
   { command: 'mkfs.xfs', pkg: 'xfsprogs', sbin: true },
-  { command: 'bindfs', pkg: 'bindfs' },
+  // The fuse daemon (native/fuse): built against libfuse3 (found by pkg-config);
+  // fuse3's fusermount3 is what libfuse3 falls back on when it cannot mount(2) itself.
+  { command: 'pkg-config', pkg: 'pkg-config' },
+  { command: 'fuse3/fuse.h', file: '/usr/include/fuse3/fuse.h', pkg: 'libfuse3-dev' },
+  { command: 'fusermount3', pkg: 'fuse3' },
 ];
 
 // xfs_io and friends live in /usr/sbin, which a non-login PATH may lack.

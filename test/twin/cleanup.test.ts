@@ -1,5 +1,6 @@
 // Provisioning leaves nothing behind on any way out: the executor killed
-// mid-run, an error thrown while a mount is up, a step failing part-way,
+// mid-run, an error thrown while a mount is up, a step failing part-way (the
+// fuse daemon failing to mount included; not built, it is refused first),
 // SIGTERM and SIGINT of the process, an uncaught exception, and (swept up
 // the next time) the process killed outright. Also: an existing directory is
 // checked and refused with what to mkfs, and provisioning without root says
@@ -7,7 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,7 @@ import { assertNothingLeft, leftovers, program, provisionIn, removeParent, rets,
 
 const CHILD = fileURLToPath(new URL('./provision-child.js', import.meta.url));
 const EXT4 = { fs: 'ext4', inode: 'extent', blockSize: 4096 } as const;
+const FUSE = { fs: 'fuse', inode: 'extent', blockSize: 4096 } as const;
 
 let parent: string;
 before(() => {
@@ -103,6 +105,34 @@ test('a step failing part-way undoes the steps before it', async () => {
   chmodSync(join(bin, 'mkfs.ext4'), 0o755);
   const end = await child('fail', { env: { ...process.env, PATH: `${bin}:${process.env['PATH'] ?? ''}` } });
   assert.match(end.stdout, /^error: mkfs\.ext4 .* failed \(1\): mkfs\.ext4: no space on the moon/);
+  assertNothingLeft(parent);
+});
+
+/** Run body with the executor (and so the fuse daemon beside it) looked for in dir. */
+function withExecutorIn(dir: string, body: () => void): void {
+  const saved = process.env['FOLIOFUZZ_EXEC'];
+  process.env['FOLIOFUZZ_EXEC'] = join(dir, 'foliofuzz-exec');
+  try {
+    body();
+  } finally {
+    if (saved === undefined) delete process.env['FOLIOFUZZ_EXEC'];
+    else process.env['FOLIOFUZZ_EXEC'] = saved;
+  }
+}
+
+test('without the fuse daemon built, a fuse mount says how to build it, before making anything', () => {
+  withExecutorIn(join(parent, 'unbuilt'), () => assert.throws(() => provisionIn(parent, FUSE), (e: Error) => e instanceof ProvisionError &&
+    e.message.startsWith(`the kernel twin's fuse daemon is missing (${join(parent, 'unbuilt', 'ffz-fused')})`) &&
+    e.message.includes('apt-get install libfuse3-dev pkg-config')));
+  assert.deepEqual(readdirSync(parent).filter((n) => n.startsWith('ffz-')), [], 'no base directory either');
+});
+
+test('a fuse daemon that fails to mount: the ext4 below it is taken down too', () => {
+  const bin = join(parent, 'failing');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'ffz-fused'), '#!/bin/sh\necho "ffz-fused: no fuse here" >&2\nexit 1\n');
+  chmodSync(join(bin, 'ffz-fused'), 0o755);
+  withExecutorIn(bin, () => assert.throws(() => provisionIn(parent, FUSE), /ffz-fused -o subtype=ffz-fused .* failed \(1\): ffz-fused: no fuse here/));
   assertNothingLeft(parent);
 });
 

@@ -45,7 +45,7 @@ const EVENTS: TraceEvent[] = [
 function kernelTrace(events: TraceEvent[] = EVENTS): Trace {
   return {
     format: TRACE_FORMAT,
-    source: { kind: 'kernel', release: '6.18.44', fsType: 'fuse.bindfs', blockSize: 4096, run: 3 },
+    source: { kind: 'kernel', release: '6.18.44', fsType: 'fuse.ffz-fused', blockSize: 4096, run: 3 },
     program: PROGRAM,
     events,
     end: { outcome: 'done' },

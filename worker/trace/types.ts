@@ -100,7 +100,7 @@ export type TraceSource =
       kind: 'kernel';
       /** uname -r */
       release: string;
-      /** statfs: "ext4", "xfs", "fuse" (and the fuse daemon, e.g. "fuse.bindfs"). */
+      /** statfs: "ext4", "xfs", "fuse" (and the fuse daemon, e.g. "fuse.ffz-fused"). */
       fsType: string;
       blockSize: number;
       /** Which run of `kernel confirm` this was (0-based). */

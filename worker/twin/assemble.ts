@@ -18,7 +18,7 @@ export const EXEC_OUTPUT_FORMAT = 'foliofuzz-exec/1';
 export interface ExecutorHeader {
   /** uname -r */
   release: string;
-  /** statfs's type by name ("ext4", "xfs", "fuse.bindfs"). */
+  /** statfs's type by name ("ext4", "xfs", "fuse.ffz-fused"). */
   fsType: string;
   /** statfs f_bsize. */
   blockSize: number;

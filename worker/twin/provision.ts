@@ -1,7 +1,8 @@
 // A filesystem for the kernel twin to run a program on, as the program's
 // config names it: ext4 (extent or indirect inodes) or xfs on a loop device
-// over a sparse image, with the config's block size; fuse as bindfs over such
-// an ext4 (see fuse below). Mount once, run many programs (the executor
+// over a sparse image, with the config's block size; fuse as our own
+// passthrough daemon (native/fuse, ffz-fused) over such an ext4 (see fuse
+// below). Mount once, run many programs (the executor
 // removes its files after each run; clean() removes what a killed one left),
 // release once.
 //
@@ -17,13 +18,13 @@
 // existing directory instead (statfs through the executor) and refuses a
 // mismatch, saying what to mkfs.
 
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { SimConfig } from '../prog/types.js';
 import type { ExecutorHeader } from './assemble.js';
 import { registerUndo } from './cleanup.js';
-import { type OwnedMountSpec, findExecutor, probeDirectory } from './executor.js';
+import { type OwnedMountSpec, executorPath, findExecutor, probeDirectory } from './executor.js';
 import { detachLoop, loopsUnder, mountsUnder, unmount } from './mounts.js';
 import { runTool } from './tools.js';
 
@@ -49,7 +50,12 @@ export class ProvisionError extends Error {
 const BASE_PREFIX = 'ffz-';
 /** mkfs.xfs refuses filesystems under 300 MB; ext4 is content with little. */
 const IMAGE_BYTES = { ext4: 64 << 20, xfs: 320 << 20 } as const;
-const FUSE_DAEMON = 'bindfs';
+/** The fuse daemon: built by native/build.mjs beside the executor, which finds it there for a remount. */
+const FUSE_DAEMON = 'ffz-fused';
+
+function fuseDaemonPath(): string {
+  return join(dirname(executorPath()), FUSE_DAEMON);
+}
 
 export function describeSpec(spec: FsSpec): string {
   const inode = spec.fs === 'ext4' && spec.inode === 'indirect' ? ' with indirect-block inodes' : '';
@@ -67,7 +73,9 @@ export function mkfsCommand(spec: FsSpec, device = 'DEVICE'): string[] {
 
 function mkfsHint(spec: FsSpec): string {
   const mkfs = mkfsCommand(spec).filter((a) => a !== '-q' && a !== '-f' && a !== '-F').join(' ');
-  return spec.fs === 'fuse' ? `${mkfs}, mount it, and mount ${FUSE_DAEMON} SOURCE DIR from a directory on it` : `${mkfs}, then mount it there`;
+  return spec.fs === 'fuse'
+    ? `${mkfs}, mount it, and serve a directory on it at DIR: ${fuseDaemonPath()} -o subtype=${FUSE_DAEMON} SOURCE DIR`
+    : `${mkfs}, then mount it there`;
 }
 
 // ---------------------------------------------------------------------------
@@ -141,25 +149,34 @@ function mountAt(source: string, target: string, type: string, td: Teardown): vo
 }
 
 /**
- * fuse: bindfs (Debian's package) passing through to a directory on an ext4
- * with the config's block size. Its libfuse (2.9) never asks for the
- * writeback cache, so the kernel runs it write-through, as the sim's fuse
- * daemon is; each file's st_blksize, which fuse takes as the inode's block
- * size, is the ext4's. kernel_cache (FOPEN_KEEP_CACHE) keeps the page cache
- * across opens, as the sim does: without it every open(2), the executor's own
- * included, drops the file's cache. The subtype names it in /proc/mounts
- * (fuse.bindfs). bindfs has no fallocate: every mode is EOPNOTSUPP, where the
- * sim's daemon does alloc, keep_size, punch and zero.
+ * fuse: ffz-fused (native/fuse/) passing through to a directory on an ext4
+ * with the config's block size, answering each request as the sim's fuse
+ * server does (fallocate included). It never asks for the writeback cache,
+ * so the kernel runs it write-through, as the sim's fuse is; each file's
+ * st_blksize, which fuse takes as the inode's block size, is the ext4's; its
+ * opens keep the page cache (FOPEN_KEEP_CACHE), as the sim's do. The subtype
+ * names it in /proc/mounts (fuse.ffz-fused). The command returns once the
+ * mount is up, the daemon serving it in the background until it is
+ * unmounted.
  */
-function mountFuse(base: string, device: string, td: Teardown): OwnedMountSpec {
+function mountFuse(base: string, device: string, daemon: string, td: Teardown): OwnedMountSpec {
   const back = join(base, 'back');
   mountAt(device, back, 'ext4', td);
   const mnt = join(base, 'mnt');
   mkdirSync(mnt);
-  const options = 'subtype=bindfs,kernel_cache';
-  runTool(FUSE_DAEMON, ['-o', options, back, mnt]);
+  const options = `subtype=${FUSE_DAEMON}`;
+  // Registered first: a daemon that mounted and then failed is taken down too.
   td.add(`umount ${mnt}`, () => unmountFuse(mnt));
+  runTool(daemon, ['-o', options, back, mnt]);
   return { device: back, fsType: `fuse.${FUSE_DAEMON}`, options };
+}
+
+/** The fuse daemon's path; throws, saying how to build it, when it is not built. */
+function requireFuseDaemon(): string {
+  const daemon = fuseDaemonPath();
+  if (existsSync(daemon)) return daemon;
+  throw new ProvisionError(`the kernel twin's fuse daemon is missing (${daemon}): it needs libfuse3 ` +
+    '(Debian: apt-get install libfuse3-dev pkg-config), then `node native/build.mjs` builds it');
 }
 
 /** The daemons serving mnt, by their command line. */
@@ -169,7 +186,7 @@ function daemonsOf(mnt: string): number[] {
     if (!/^\d+$/.test(name)) continue;
     try {
       const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (argv[0]?.endsWith(FUSE_DAEMON) && argv.includes(mnt)) pids.push(Number(name));
+      if (basename(argv[0] ?? '') === FUSE_DAEMON && argv.includes(mnt)) pids.push(Number(name));
     } catch {
       // gone
     }
@@ -209,6 +226,7 @@ export function provisionMount(spec: FsSpec, opts: ProvisionOptions = {}): TwinM
     throw new ProvisionError(`a loop-mounted ${describeSpec(spec)} needs root (losetup, mount); ` +
       `run as root, or give an existing directory: ${mkfsHint(spec)}`);
   }
+  const daemon = spec.fs === 'fuse' ? requireFuseDaemon() : null;
   const parent = opts.parent ?? tmpdir();
   sweepStale(parent);
   const base = mkdtempSync(join(parent, `${BASE_PREFIX}${process.pid}-`));
@@ -218,7 +236,7 @@ export function provisionMount(spec: FsSpec, opts: ProvisionOptions = {}): TwinM
     const device = makeLoopFs(base, spec, td);
     const dir = join(base, 'mnt');
     let owned: OwnedMountSpec;
-    if (spec.fs === 'fuse') owned = mountFuse(base, device, td);
+    if (daemon !== null) owned = mountFuse(base, device, daemon, td);
     else {
       mountAt(device, dir, spec.fs, td);
       owned = { device, fsType: spec.fs, options: '' };

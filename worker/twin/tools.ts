@@ -1,6 +1,7 @@
-// The system tools provisioning drives (losetup, mkfs.*, mount, bindfs),
-// found on PATH or in the sbin directories a non-login PATH may lack, and run
-// synchronously: provisioning runs in exit and signal handlers too.
+// The system tools provisioning drives (losetup, mkfs.*, mount), found on
+// PATH or in the sbin directories a non-login PATH may lack, or by their path
+// (the fuse daemon we build), and run synchronously: provisioning runs in
+// exit and signal handlers too.
 
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -13,7 +14,6 @@ export const TOOL_PACKAGES: Record<string, string> = {
   umount: 'mount',
   'mkfs.ext4': 'e2fsprogs',
   'mkfs.xfs': 'xfsprogs',
-  bindfs: 'bindfs',
 };
 
 const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
@@ -24,9 +24,11 @@ export class ToolError extends Error {
 
 const found = new Map<string, string>();
 
+/** A command's path: as given when it has a slash, else searched for. */
 export function findTool(command: string): string {
   const known = found.get(command);
   if (known) return known;
+  if (command.includes('/')) return command;
   const dirs = [...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean), ...SBIN];
   for (const dir of dirs) {
     const path = join(dir, command);
