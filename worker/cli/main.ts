@@ -164,6 +164,23 @@ addNatsFlags(program
     process.exitCode = await workerCommand(opts);
   });
 
+const kernel = program.command('kernel').description('the kernel twin: programs on this machine\'s real kernel');
+kernel
+  .command('confirm')
+  .description('run a reproducer N times on a real filesystem made to its config; exit 0 not reproduced, 1 reproduces, 2 bad input, 3 cannot run here')
+  .argument('<repro>', 'a reproducer (repro.json) or a program (JSON)')
+  .option('--runs <n>', 'how many runs', '100')
+  .option('--dir <dir>', 'run on this existing directory (its filesystem must match the config) instead of a loop mount of our own')
+  .option('--seed <n>', 'seeds the jitter of the later runs', '1')
+  .option('--json', 'the verdict as one JSON document')
+  .action(async (repro: string, opts: Record<string, string | boolean | undefined>) => {
+    const { kernelConfirmCommand } = await import('./kernel.js');
+    process.exitCode = await kernelConfirmCommand({
+      repro, runs: opts['runs'] as string | undefined, dir: opts['dir'] as string | undefined,
+      seed: opts['seed'] as string | undefined, json: opts['json'] === true,
+    });
+  });
+
 program.addCommand(ctlCommand());
 
 program.exitOverride((err) => {

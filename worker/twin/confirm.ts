@@ -23,8 +23,12 @@ export interface ConfirmOptions {
   runs?: number;
   /** Run on this existing directory instead of a loop mount of our own. */
   dir?: string;
+  /** Run on this mount (the caller's, made for the program's config, left up); for many programs on one mount. */
+  mount?: TwinMount;
   /** Seeds the jitter of the later batches. */
   seed?: number;
+  /** Stop once this many runs reproduced (default: run all). */
+  untilHits?: number;
   /** Told after each batch: runs done, hits so far. */
   onProgress?: (done: number, hits: number) => void;
 }
@@ -72,7 +76,7 @@ interface Tally {
 }
 
 async function runBatches(program: Program, mount: TwinMount, runs: number, opts: ConfirmOptions, tally: Tally): Promise<void> {
-  for (let batch = 0; tally.runs < runs; batch++) {
+  for (let batch = 0; tally.runs < runs && tally.hits < (opts.untilHits ?? Infinity); batch++) {
     const n = Math.min(BATCH, runs - tally.runs);
     const amplify = batch > 0;
     const res = await runOnKernel(program, {
@@ -143,7 +147,7 @@ export async function confirmOnKernel(program: Program, opts: ConfirmOptions = {
   if (fault) return cannotRun(`needs fault injection (${fault.op}), which this kernel twin does not do`, null, spec);
   let mount: TwinMount;
   try {
-    mount = twinMount(program.config, opts.dir !== undefined ? { dir: opts.dir } : {});
+    mount = opts.mount ?? twinMount(program.config, opts.dir !== undefined ? { dir: opts.dir } : {});
   } catch (e) {
     const why = cannotRunReason(e);
     if (why === null) throw e;
@@ -157,7 +161,8 @@ export async function confirmOnKernel(program: Program, opts: ConfirmOptions = {
     if (!(e instanceof ExecutorError || e instanceof ExecutorRefusedError)) throw e;
     return cannotRun(e.message.replace(/^the executor refused its input: /, ''), tally.release, spec);
   } finally {
-    mount.release();
+    if (opts.mount) mount.clean();
+    else mount.release();
   }
   return verdictOf(program, spec, tally);
 }

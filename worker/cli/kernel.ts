@@ -1,0 +1,74 @@
+// `foliofuzz kernel confirm REPRO [--runs N] [--dir DIR] [--seed N] [--json]`:
+// does this machine's kernel have the bug the reproducer shows?
+//
+// As root it makes a loop image with the filesystem the program's config
+// names (or, for fuse, our passthrough daemon over one), runs the program N
+// times on it, judges every run by the oracle's rules, and takes it all down
+// again on every way out. With --dir it runs on that directory instead,
+// after checking its filesystem type and block size.
+//
+// Exit: 0 not reproduced, 1 reproduces, 2 bad usage or input, 3 cannot run here.
+// A reproducer inside a store (findings/<id>/repro.json) gets the verdict
+// written into its finding.json, where `findings`, the API and the dashboard
+// show it.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { writeAtomic } from '../../corpus/store.js';
+import { ProgramInputError } from '../prog/errors.js';
+import type { KernelVerdict } from '../report/kernel-verdict.js';
+import { parseRepro } from '../repro/repro.js';
+import { confirmOnKernel } from '../twin/confirm.js';
+import { EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_VIOLATION } from './exec.js';
+
+export const EXIT_CANNOT_RUN = 3;
+
+export interface ConfirmArgs {
+  repro: string;
+  runs?: string;
+  dir?: string;
+  seed?: string;
+  json: boolean;
+}
+
+function count(flag: string, v: string | undefined, dflt: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > max) throw new ProgramInputError(`${flag}: '${v}' is not an integer in [1, ${max}]`);
+  return Number(v);
+}
+
+/** A reproducer in a store: its finding.json gets the verdict. */
+function recordInStore(reproPath: string, v: KernelVerdict): string | null {
+  const path = join(dirname(reproPath), 'finding.json');
+  if (!existsSync(path)) return null;
+  const record = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  record['kernel'] = v;
+  writeAtomic(path, `${JSON.stringify(record, null, 2)}\n`);
+  return path;
+}
+
+export async function kernelConfirmCommand(a: ConfirmArgs): Promise<number> {
+  let program;
+  let runs: number;
+  let seed: number;
+  try {
+    const text = readFileSync(a.repro, 'utf8');
+    program = parseRepro(text, a.repro).program;
+    runs = count('--runs', a.runs, 100, 1_000_000);
+    seed = count('--seed', a.seed, 1, 2 ** 32 - 1);
+  } catch (e) {
+    const msg = e instanceof ProgramInputError ? e.message : `${a.repro}: cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`;
+    process.stderr.write(`${msg}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  const progress = process.stderr.isTTY
+    ? (done: number, hits: number) => process.stderr.write(`\r${done} of ${runs} runs, ${hits} reproduced`)
+    : undefined;
+  const v = await confirmOnKernel(program, { runs, seed, ...(a.dir !== undefined ? { dir: a.dir } : {}), ...(progress ? { onProgress: progress } : {}) });
+  if (progress) process.stderr.write('\n');
+  const stored = recordInStore(a.repro, v);
+  if (a.json) process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+  else process.stdout.write(`${v.text}\n${stored ? `(recorded in ${stored})\n` : ''}`);
+  if (v.verdict === 'reproduces') return EXIT_VIOLATION;
+  return v.verdict === 'cannot-run' ? EXIT_CANNOT_RUN : EXIT_CLEAN;
+}
