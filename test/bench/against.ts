@@ -20,7 +20,7 @@ export interface AgainstOptions {
   log: (line: string) => void;
 }
 
-const RATE = /([\d,]+) (execs\/s|commands\/s)/;
+const RATE = /([\d,]+) (execs\/s|commands\/s|programs\/s)/;
 
 function run(cmd: string, args: string[], cwd: string): string {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', maxBuffer: 1 << 28 });

@@ -39,6 +39,7 @@ import { findXfsIo } from '../differential/real-xfs-io.js';
 import { SEED_SWITCHES, benchFuzz } from './fuzz.js';
 import { benchAgainst } from './against.js';
 import { benchCluster } from './cluster.js';
+import { benchTwin } from './twin.js';
 import { type BugName, findBug } from '../../worker/sim/bugs.js';
 import { Rng } from '../differential/script-gen.js';
 
@@ -54,6 +55,8 @@ export interface BenchOptions {
   fuzz: { trials: number; budget: number; workers: number; off: number; switches: BugName[]; modes: ('feedback' | 'baseline')[] };
   /** cluster: seconds per throughput measurement, synthetic results for the coordinator cost. */
   cluster?: { seconds: number; results: number };
+  /** twin: how many generated programs run on the kernel and in the sim. */
+  twinPrograms?: number;
 }
 
 export interface SectionResult {
@@ -236,6 +239,10 @@ export const SECTIONS: Record<string, Section> = {
   seq: { describe: 'sequential xfs_io workload: real xfs_io vs foliofuzz exec --xfs-io', run: benchSeq },
   pct: { describe: 'concurrent programs (4 threads, ~50 ops) under PCT: execs per second in process', run: benchPct },
   fuzz: { describe: 'embedded campaigns per seed switch: time to find, against the blind baseline', run: runFuzzSection },
+  twin: {
+    describe: 'programs per second on the real kernel (native executor) and in the sim, same generated programs, per config (root)',
+    run: (opts) => benchTwin({ programs: opts.twinPrograms ?? 1000, seed: opts.seed, log: opts.log }),
+  },
   cluster: { describe: 'cluster workers vs the embedded engine (execs/s), coordinator CPU per 1,000 execs/s', run: runClusterSection },
 };
 
@@ -253,6 +260,7 @@ function usage(): string {
     '       --against REV: the same sections on REV (built in a temporary directory) and on this tree, alternately',
     '       fuzz: [--trials N] [--budget SEC] [--workers N] [--off SEC] [--switches a,b] [--modes feedback,baseline]',
     '       cluster: [--seconds SEC] [--results N]',
+    '       twin: [--programs N]',
     `sections (default: ${DEFAULT_SECTIONS.join(' ')}):`,
     ...lines,
   ].join('\n');
@@ -293,6 +301,8 @@ function parseArgs(argv: string[]): ParsedArgs {
       opts.fuzz.workers = Math.max(1, int(a, value()));
     } else if (a === '--seconds') {
       opts.cluster!.seconds = Math.max(1, int(a, value()));
+    } else if (a === '--programs') {
+      opts.twinPrograms = Math.max(1, int(a, value()));
     } else if (a === '--results') {
       opts.cluster!.results = Math.max(1, int(a, value()));
     } else if (a === '--off') {
