@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { runProgram } from '../../worker/exec/run.js';
 import { type CampaignEvent, type CampaignOptions, runCampaign } from '../../worker/fuzz/campaign.js';
 import type { FindingRecord } from '../../worker/fuzz/findings/record.js';
-import { programSize } from '../../worker/fuzz/minimize.js';
+import { programSize } from '../../worker/fuzz/minimize-predicate.js';
 import type { Program } from '../../worker/prog/types.js';
 import { BUG_SWITCHES, type BugName } from '../../worker/sim/bugs.js';
 

@@ -10,7 +10,8 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { runProgram } from '../exec/run.js';
-import { MinimizeError, minimizeProgram } from '../fuzz/minimize.js';
+import { minimizeProgram } from '../fuzz/minimize.js';
+import { MinimizeError } from '../fuzz/minimize-predicate.js';
 import { ProgramInputError } from '../prog/errors.js';
 import { ExportError } from '../repro/errors.js';
 import { EXPORT_FORMATS, type ExportFormat, exportRepro } from '../repro/export.js';

@@ -7,7 +7,8 @@ import type { BugName } from '../sim/bugs.js';
 import { executeProgram } from './executor.js';
 import type { Fuzzer } from './fuzzer.js';
 import type { BatchFinding, BatchReport, MinimizeReport, MinimizeRequest } from './messages.js';
-import { minimizeProgram, programSize } from './minimize.js';
+import { minimizeProgram } from './minimize.js';
+import { programSize } from './minimize-predicate.js';
 
 /** Run programs for `ms` of wall time (at least one), or until `maxExecs` when set. */
 export function runBatch(f: Fuzzer, ms: number, maxExecs = 0): BatchReport {

@@ -12,20 +12,13 @@
 // search of one and two preemptions.
 
 import { runProgram } from '../exec/run.js';
-import type { Decision, Program, Schedule } from '../prog/types.js';
-import { anchorKey, type ChoicePoint } from '../sim/schedule.js';
-import { validateProgram } from '../prog/validate.js';
-import type { BugSet } from '../sim/bugs.js';
+import type { Program } from '../prog/types.js';
 import { clone, cutOps, dropEmptyThreads, dropThread, mergeThreads, moveOp, opPositions, renumber } from './minimize-edit.js';
 import { simplifyCandidates } from './minimize-args.js';
-
-export interface MinimizeOptions {
-  bugs: BugSet;
-  signature?: string;
-  maxRuns?: number;
-  deadlineMs?: number;
-  onNewFinding?: (signature: string, program: Program) => void;
-}
+import {
+  DEEP_BUDGET, DEEP_SEEDS, type MinimizeOptions, MinimizeError, Predicate, decisionCount, noLarger, programSize, withDecisions,
+} from './minimize-predicate.js';
+import { validateProgram } from '../prog/validate.js';
 
 export interface MinimizeStage {
   name: string;
@@ -46,31 +39,7 @@ export interface MinimizeResult {
   stages: MinimizeStage[];
 }
 
-export class MinimizeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MinimizeError';
-  }
-}
-
-/**
- * Runs a minimization may take unless told otherwise (the CLI, campaigns,
- * the cluster's minimize jobs). A program of a few ops needs a few hundred;
- * a campaign's many-thread program uses them all (90 ops and six threads:
- * 18 ops left after 3,000 runs, 4 after 8,600, a few ms each).
- */
-export const DEFAULT_MAX_RUNS = 10_000;
-/** The wall time a campaign gives one minimization (the runs cap usually comes first). */
-export const DEFAULT_MINIMIZE_DEADLINE_MS = 60_000;
 const CONFIRM_RUNS = 3;
-/** Extra random and pct seeds tried for a multi-thread candidate the replay list misses. */
-const RESEEDS = 3;
-/** Choice points the one-preemption search tries. */
-const DEEP_POINTS = 64;
-/** Runs one two-preemption search may take. */
-const DEEP_BUDGET = 600;
-/** Random and pct seeds the deep search tries after the one-preemption search. */
-const DEEP_SEEDS = 32;
 /**
  * The final single-op cuts run under the preemption search when the runs
  * left give every op at least this many: a cut can move the race's window
@@ -80,201 +49,13 @@ const DEEP_SEEDS = 32;
 const DEEP_CUT_MIN_RUNS = 40;
 /** Rounds of the structural stages (threads, ops, merges) at most: one plain, the rest deep. */
 const STRUCTURAL_ROUNDS = 4;
-
-/** What one deep search may spend: runs of the preemption search, then seeded tries. */
-interface DeepEffort {
-  budget: number;
-  seeds: number;
-}
-
-const FULL_EFFORT: DeepEffort = { budget: DEEP_BUDGET, seeds: DEEP_SEEDS };
-
-/**
- * The part of the budget the deep structural rounds leave to the finishing
- * stages (arguments, faults, schedule, config, the final cuts), which shrink
- * most programs further for few runs.
- */
-const FINISH_RESERVE = 0.25;
 /** The part of the runs left that the deep thread drops of one stage may take together. */
 const DEEP_SHARE = 0.3;
 /** The part of the runs left that the sequentialize stage's deep search may take. */
 const SEQUENTIALIZE_SHARE = 0.2;
 
-/** Total ops over all threads. */
-export function programSize(p: Program): number {
-  return p.threads.reduce((n, t) => n + t.ops.length, 0);
-}
 
-function decisionCount(p: Program): number {
-  return p.schedule?.decisions.length ?? 0;
-}
-
-/** Smaller in no dimension worse: ops, threads, decisions. */
-function noLarger(a: Program, b: Program): boolean {
-  return programSize(a) <= programSize(b) && a.threads.length <= b.threads.length && decisionCount(a) <= decisionCount(b);
-}
-
-/** The predicate and its bookkeeping: runs, budget, slippage. */
-class Oracle {
-  runs = 0;
-  private readonly seen = new Set<string>();
-  private readonly maxRuns: number;
-  private readonly deadline: number | null;
-
-  constructor(readonly target: string, private readonly opts: MinimizeOptions, private readonly seeded: Schedule | null) {
-    this.maxRuns = opts.maxRuns ?? DEFAULT_MAX_RUNS;
-    // Wall time bounds the minimizer, never the sim: checked only between runs.
-    this.deadline = opts.deadlineMs === undefined ? null : Date.now() + opts.deadlineMs;
-  }
-
-  runsLeft(): number {
-    return Math.max(0, this.maxRuns - this.runs);
-  }
-
-  exhausted(): boolean {
-    return this.runs >= this.maxRuns || (this.deadline !== null && Date.now() > this.deadline);
-  }
-
-  /** The runs left above what the finishing stages keep for themselves. */
-  structuralRunsLeft(): number {
-    return Math.max(0, this.runsLeft() - Math.floor(this.maxRuns * FINISH_RESERVE));
-  }
-
-  /** A structural deep search's effort cut to `fraction` of its runs left (never more than the full effort). */
-  shareOfBudget(fraction: number): DeepEffort {
-    const runs = Math.floor(this.structuralRunsLeft() * fraction);
-    return { budget: Math.min(DEEP_BUDGET, runs), seeds: Math.min(DEEP_SEEDS, Math.floor(runs / 8)) };
-  }
-
-  /**
-   * One run: the program with its recorded schedule if it reports the
-   * target, else null. The recorded list holds the decisions that fired and
-   * were not the default, so under replay it is never longer than `p`'s.
-   */
-  private once(p: Program, onChoice?: (point: ChoicePoint) => void): Program | null {
-    this.runs++;
-    const r = runProgram(p, { bugs: this.opts.bugs, ...(onChoice ? { onChoice } : {}) });
-    if (r.harnessError !== null || r.violation === null) return null;
-    const sig = r.violation.signature;
-    if (sig !== this.target) {
-      if (!this.seen.has(sig)) {
-        this.seen.add(sig);
-        this.opts.onNewFinding?.(sig, p);
-      }
-      return null;
-    }
-    const q = clone(p);
-    if (r.schedule) q.schedule = r.schedule;
-    return q;
-  }
-
-  /**
-   * Does the candidate keep the target? Returns the accepted program (with
-   * the schedule its run recorded). Unless `replayOnly`, a candidate its own
-   * list misses is retried under seeded schedules.
-   */
-  test(cand: Program, replayOnly = false): Program | null {
-    if (this.exhausted()) return null;
-    try {
-      validateProgram(JSON.parse(JSON.stringify(cand)) as unknown, 'minimize');
-    } catch {
-      return null;
-    }
-    const hit = this.once(cand);
-    if (hit || replayOnly) return hit;
-    for (const schedule of this.reseeds()) {
-      if (this.exhausted()) return null;
-      const reseeded = this.once({ ...clone(cand), schedule });
-      // The seeded run's recorded list replaces the seed; a longer list is no gain.
-      if (reseeded && noLarger(reseeded, cand)) return reseeded;
-    }
-    return null;
-  }
-
-  /**
-   * The candidate under a systematic search of one and two preemptions on
-   * top of the default schedule: record every choice point of the default
-   * run, then take another choice at one of them (and, where that misses, at
-   * one more after it). A bug with one or two narrow windows is found again
-   * this way whatever the cut did to the old decisions. Then one preemption
-   * on top of the candidate's own decisions (a cut that moved the window a
-   * little leaves them nearly right), then wider seeded tries.
-   */
-  testDeep(cand: Program, effort: DeepEffort = FULL_EFFORT): Program | null {
-    const hit = this.test(cand);
-    if (hit || this.exhausted()) return hit;
-    const own = cand.schedule?.strategy === 'replay' ? cand.schedule.decisions : [];
-    const fromDefault = own.length > 0 ? effort.budget >> 1 : effort.budget;
-    const found = this.searchPreemptions(withDecisions(cand, []), 2, fromDefault) ??
-      (own.length > 0 ? this.searchPreemptions(cand, 1, effort.budget - fromDefault) : null);
-    if (found) return found;
-    // Windows that need several preemptions: a wider seeded exploration.
-    for (let i = 1; i <= effort.seeds && !this.exhausted(); i++) {
-      for (const strategy of ['random', 'pct'] as const) {
-        const seed = (i * 0x85ebca6b) >>> 0;
-        const next = this.test({ ...clone(cand), schedule: { strategy, seed, depth: 3, decisions: [] } }, true);
-        if (next) return next;
-      }
-    }
-    return null;
-  }
-
-  /** Up to `depth` preemptions added to `base`'s decisions, within `budget` runs. */
-  private searchPreemptions(base: Program, depth: number, budget: number): Program | null {
-    if (budget <= 0 || this.exhausted()) return null;
-    const points: ChoicePoint[] = [];
-    const plain = this.once(base, (c) => points.push(c));
-    if (plain) return plain;
-    return this.preempt(base, points, 0, depth, this.runs + budget);
-  }
-
-  /**
-   * Take `base`'s run (its choice points) up to a choice point k >= from as
-   * it went, and another choice at k (up to three of the others); where that
-   * run misses, recurse for one more preemption on the choice points it met.
-   */
-  private preempt(base: Program, points: readonly ChoicePoint[], from: number, depth: number, budget: number): Program | null {
-    const kept = base.schedule?.decisions ?? [];
-    for (let k = from; k < points.length && k < DEEP_POINTS; k++) {
-      const point = points[k]!;
-      const before = [...kept, ...decisionsOf(points.slice(0, k))];
-      let tried = 0;
-      for (let pick = 0; pick < point.enabled.length && tried < 3; pick++) {
-        if (pick === point.picked) continue;
-        if (this.exhausted() || this.runs >= budget) return null;
-        tried++;
-        const cand = withDecisions(base, withChoice(before, { ...point.anchor, run: point.enabled[pick]! }));
-        const after: ChoicePoint[] = [];
-        const next = this.once(cand, depth > 1 ? (c) => after.push(c) : undefined);
-        if (next) return next;
-        if (depth > 1) {
-          const deeper = this.preempt(cand, after, k + 1, depth - 1, budget);
-          if (deeper) return deeper;
-        }
-      }
-    }
-    return null;
-  }
-
-  /**
-   * Seeded schedules to retry a candidate under. A cut that removes a thread
-   * or shifts the events changes the enabled sets, so the replay list stops
-   * matching at its first decision and the interleaving that fired is lost;
-   * a few seeded explorations (the original seed first) find it again.
-   */
-  private reseeds(): Schedule[] {
-    if (this.seeded === null) return [];
-    const out: Schedule[] = [clone(this.seeded)];
-    for (let i = 1; i <= RESEEDS; i++) {
-      const seed = (this.seeded.seed + i * 0x9e3779b1) >>> 0;
-      out.push({ strategy: 'random', seed, depth: 0, decisions: [] });
-      out.push({ strategy: 'pct', seed, depth: 3, decisions: [] });
-    }
-    return out;
-  }
-}
-
-type Stage = (p: Program, o: Oracle) => Program;
+type Stage = (p: Program, o: Predicate) => Program;
 
 /**
  * A structural stage. The first round is plain (each candidate under its
@@ -282,14 +63,14 @@ type Stage = (p: Program, o: Oracle) => Program;
  * new interleaving; the later rounds (`deep`) add the preemption search, on
  * a program the plain round has already cut down.
  */
-type StructuralStage = (p: Program, o: Oracle, deep: boolean) => Program;
+type StructuralStage = (p: Program, o: Predicate, deep: boolean) => Program;
 
 /**
  * Stage 2: whole threads, last first. Deep, each thread gets a share of what
  * the budget has left, so that a program of many threads does not spend the
  * whole budget here and leave ddmin nothing.
  */
-function dropThreads(p: Program, o: Oracle, deep: boolean): Program {
+function dropThreads(p: Program, o: Predicate, deep: boolean): Program {
   for (let t = p.threads.length - 1; t >= 0 && p.threads.length > 1; t--) {
     const cand = dropThread(p, t);
     p = (deep ? o.testDeep(cand, o.shareOfBudget(DEEP_SHARE / p.threads.length)) : o.test(cand)) ?? p;
@@ -298,7 +79,7 @@ function dropThreads(p: Program, o: Oracle, deep: boolean): Program {
 }
 
 /** Stage 2b: every thread's ops in thread 0, in thread order (the seeded retries find the events' order). */
-function sequentialize(p: Program, o: Oracle, deep: boolean): Program {
+function sequentialize(p: Program, o: Predicate, deep: boolean): Program {
   if (p.threads.length < 2) return p;
   let q = clone(p);
   while (q.threads.length > 1) q = mergeThreads(q, 1, 0);
@@ -306,7 +87,7 @@ function sequentialize(p: Program, o: Oracle, deep: boolean): Program {
 }
 
 /** Stage 3: ddmin over all ops, chunks halving down to single ops. */
-function ddminOps(p: Program, o: Oracle): Program {
+function ddminOps(p: Program, o: Predicate): Program {
   let chunk = Math.max(1, Math.floor(programSize(p) / 2));
   for (;;) {
     let i = 0;
@@ -325,7 +106,7 @@ function ddminOps(p: Program, o: Oracle): Program {
  * possible once the schedule is the default policy or the arguments are
  * simpler), then unused fds and files dropped.
  */
-function ddminFixpoint(p: Program, o: Oracle): Program {
+function ddminFixpoint(p: Program, o: Predicate): Program {
   // Plain cuts to a fixpoint, then (for a small program, where the budget
   // allows it) cuts under the preemption search: an op that only shaped the
   // interleaving can go once another schedule gives the same race.
@@ -350,7 +131,7 @@ function ddminFixpoint(p: Program, o: Oracle): Program {
 }
 
 /** Stage 4: one thread's ops appended to another's (deep: the pairs share a part of the runs left). */
-function mergeAll(p: Program, o: Oracle, deep: boolean): Program {
+function mergeAll(p: Program, o: Predicate, deep: boolean): Program {
   for (let from = p.threads.length - 1; from > 0; from--) {
     for (let into = 0; into < from; into++) {
       const cand = mergeThreads(p, from, into);
@@ -365,7 +146,7 @@ function mergeAll(p: Program, o: Oracle, deep: boolean): Program {
 }
 
 /** Stage 5: smaller, aligned arguments; then unused declarations removed. */
-function simplifyArgs(p: Program, o: Oracle, faultsOnly: boolean): Program {
+function simplifyArgs(p: Program, o: Predicate, faultsOnly: boolean): Program {
   for (const pos of opPositions(p)) {
     for (const make of simplifyCandidates(p, pos, faultsOnly)) {
       const cand = make(p);
@@ -382,7 +163,7 @@ function simplifyArgs(p: Program, o: Oracle, faultsOnly: boolean): Program {
  * between it and its target keeps those ops alive; once it sits right
  * before the op it fails, the final cuts can take them.
  */
-function moveFaultsLater(p: Program, o: Oracle): Program {
+function moveFaultsLater(p: Program, o: Predicate): Program {
   for (let t = 0; t < p.threads.length; t++) {
     for (let i = p.threads[t]!.ops.length - 1; i >= 0; i--) {
       if (p.threads[t]!.ops[i]!.op !== 'fail_bio') continue;
@@ -401,31 +182,12 @@ function moveFaultsLater(p: Program, o: Oracle): Program {
   return p;
 }
 
-function withDecisions(p: Program, decisions: Decision[]): Program {
-  const q = clone(p);
-  q.schedule = { strategy: 'replay', seed: q.schedule?.seed ?? 0, depth: q.schedule?.depth ?? 0, decisions };
-  return q;
-}
-
-/** `decisions` with `d` taken at its anchor instead of whatever was there (one per anchor). */
-function withChoice(decisions: readonly Decision[], d: Decision): Decision[] {
-  const byAnchor = new Map<string, Decision>();
-  for (const x of decisions) byAnchor.set(anchorKey(x), x);
-  byAnchor.delete(anchorKey(d));
-  return [...byAnchor.values(), d];
-}
-
-/** The decisions that reproduce a run's choice points: those where it did not take the default. */
-function decisionsOf(points: readonly ChoicePoint[]): Decision[] {
-  return points.filter((c) => c.picked !== c.default).map((c) => ({ ...c.anchor, run: c.enabled[c.picked]! }));
-}
-
 /**
  * Stage 7: the fewest decisions (preemptions, early completions): ddmin over
  * the list, the default policy taking every choice point a dropped decision
  * named; then no schedule at all.
  */
-function minimizeSchedule(p: Program, o: Oracle): Program {
+function minimizeSchedule(p: Program, o: Predicate): Program {
   if (!p.schedule) return p;
   let chunk = Math.max(1, p.schedule.decisions.length >> 1);
   while (p.schedule!.decisions.length > 0 && !o.exhausted()) {
@@ -446,7 +208,7 @@ function minimizeSchedule(p: Program, o: Oracle): Program {
 }
 
 /** Stage 8: folioMax smaller, blockSize toward 4096, then another fs where it still fires. */
-function smallestConfig(p: Program, o: Oracle): Program {
+function smallestConfig(p: Program, o: Predicate): Program {
   for (let f = p.config.folioMax / 2; f >= Math.max(4096, p.config.blockSize); f /= 2) {
     const next = o.test({ ...clone(p), config: { ...p.config, folioMax: f } });
     if (!next) break;
@@ -488,7 +250,7 @@ export function minimizeProgram(p: Program, opts: MinimizeOptions): MinimizeResu
   const { program: frozen, signature } = confirm(input, opts);
   const s = input.schedule;
   const seeded = s && (s.strategy === 'random' || s.strategy === 'pct') ? clone(s) : null;
-  const oracle = new Oracle(signature, opts, seeded);
+  const predicate = new Predicate(signature, opts, seeded);
   // A frozen seeded schedule must replay what it recorded.
   const froze = seeded !== null;
   if (froze && runProgram(frozen, { bugs: opts.bugs }).violation?.signature !== signature) {
@@ -514,11 +276,11 @@ export function minimizeProgram(p: Program, opts: MinimizeOptions): MinimizeResu
   ];
   let cur = frozen;
   const runStage = (name: string, stage: Stage): void => {
-    const before = oracle.runs;
-    const next = stage(cur, oracle);
+    const before = predicate.runs;
+    const next = stage(cur, predicate);
     // Fewer ops is the measure; a longer decision list is the price of a cut the preemption search found.
     if (noLarger(next, cur) || (programSize(next) < programSize(cur) && next.threads.length <= cur.threads.length)) cur = next;
-    stages.push({ name, opsAfter: programSize(cur), runs: oracle.runs - before });
+    stages.push({ name, opsAfter: programSize(cur), runs: predicate.runs - before });
   };
   // A plain round, then deep ones: a merge or a new schedule can make earlier
   // cuts possible, so repeat to a fixpoint.
@@ -527,7 +289,7 @@ export function minimizeProgram(p: Program, opts: MinimizeOptions): MinimizeResu
     const deep = round > 0;
     for (const [name, stage] of structural) runStage(round === 0 ? name : `${name}#${round + 1}`, (q, o) => stage(q, o, deep));
     if (deep && programSize(cur) === size[0] && cur.threads.length === size[1]) break;
-    if (oracle.structuralRunsLeft() === 0) break;
+    if (predicate.structuralRunsLeft() === 0) break;
   }
   for (const [name, stage] of finishing) runStage(name, stage);
   return {
@@ -539,7 +301,7 @@ export function minimizeProgram(p: Program, opts: MinimizeOptions): MinimizeResu
     threadsAfter: cur.threads.length,
     decisionsBefore: decisionCount(frozen),
     decisionsAfter: decisionCount(cur),
-    runs: confirmRuns + oracle.runs,
+    runs: confirmRuns + predicate.runs,
     stages,
   };
 }

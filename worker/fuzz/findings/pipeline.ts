@@ -22,7 +22,7 @@ import type { Store } from '../../../corpus/store.js';
 import type { Program } from '../../prog/types.js';
 import type { RunViolation } from '../../report/violation.js';
 import type { BugName } from '../../sim/bugs.js';
-import { DEFAULT_MAX_RUNS, DEFAULT_MINIMIZE_DEADLINE_MS } from '../minimize.js';
+import { DEFAULT_MAX_RUNS, DEFAULT_MINIMIZE_DEADLINE_MS } from '../minimize-predicate.js';
 import { FindingFiles } from './files.js';
 import { type CrossCheck, mayCrossCheck } from './policy.js';
 import { type Finding, type FoundAt, type VerifyFile, countHits, newFinding } from './record.js';

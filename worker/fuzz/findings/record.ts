@@ -12,7 +12,7 @@ import type { Program } from '../../prog/types.js';
 import { type InvariantKind, INVARIANT_KINDS, findingId } from '../../report/signature.js';
 import { type KernelVerdict, kernelVerdictFromJson } from '../../report/kernel-verdict.js';
 import type { RunViolation } from '../../report/violation.js';
-import { programSize } from '../minimize.js';
+import { programSize } from '../minimize-predicate.js';
 
 export interface FindingRecord {
   /** The sha12 of the signature; in a cluster campaign `<campaign id>-<sha12>`. */
