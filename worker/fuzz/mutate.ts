@@ -9,7 +9,8 @@ import {
 } from '../prog/ops.js';
 import { FALLOC_MODES, MMAP_PROTS, type FallocMode, type FdDecl, type Op, type Program, type Thread } from '../prog/types.js';
 import { validateProgram, BLOCK_SIZES } from '../prog/validate.js';
-import { GEN_WEIGHTS, OpGen, PAGE, SECTOR, generateProgram, randomConfig, randomSchedule } from './generate.js';
+import { generateProgram, randomConfig, randomSchedule, threadOps } from './generate.js';
+import { GEN_WEIGHTS, OpGen, PAGE, SECTOR } from './op-gen.js';
 import { estimateSizes, interestingValues } from './interesting.js';
 import type { FuzzRng } from './rng.js';
 
@@ -119,7 +120,7 @@ const moveToThread: Mutator = (p, rng) => {
 const addThread: Mutator = (p, rng) => {
   if (p.threads.length >= MAX_THREADS || opCount(p) >= MAX_OPS) return false;
   const g = opGenFor(p, rng);
-  p.threads.push({ ops: g.thread(p.threads.length, rng.range(1, 6)) });
+  p.threads.push({ ops: threadOps(g, p.threads.length, rng.range(1, 6)) });
   if (!p.schedule || p.schedule.strategy === 'default') p.schedule = randomSchedule(rng, 2)!;
   return true;
 };

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runProgram } from '../../../worker/exec/run.js';
-import { GEN_WEIGHTS, generateProgram } from '../../../worker/fuzz/generate.js';
+import { generateProgram } from '../../../worker/fuzz/generate.js';
+import { GEN_WEIGHTS } from '../../../worker/fuzz/op-gen.js';
 import { interestingValues } from '../../../worker/fuzz/interesting.js';
 import { FuzzRng } from '../../../worker/fuzz/rng.js';
 import { OP_NAMES } from '../../../worker/prog/ops.js';
