@@ -8,6 +8,7 @@ import { describeOp } from '../prog/describe.js';
 import type { Decision, Program } from '../prog/types.js';
 import type { SimThread } from '../sim/sched.js';
 import type { Repro } from './repro.js';
+import { plural } from './words.js';
 
 function header(r: Repro): string[] {
   const p = r.program;
@@ -60,7 +61,7 @@ export function textTrace(r: Repro): string {
   if (v === null) {
     lines.push(res.harnessError !== null ? `# simulator error: ${res.harnessError.split('\n')[0] ?? ''}` : '# no violation: the run stayed silent');
   } else {
-    lines.push(`# violation after ${v.step} scheduler steps`, `${v.signature}`, `  invariant: ${v.invariant} (${v.kind})`, `  ${v.message}`, '  stacks:');
+    lines.push(`# violation after ${plural(v.step, 'scheduler step')}`, `${v.signature}`, `  invariant: ${v.invariant} (${v.kind})`, `  ${v.message}`, '  stacks:');
     for (const s of v.stacks) lines.push(`    ${s.thread}: ${s.frames.length === 0 ? '(idle)' : [...s.frames].reverse().join(' <- ')}`);
   }
   return `${lines.join('\n')}\n`;
