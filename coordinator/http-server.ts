@@ -33,6 +33,7 @@ export interface HttpServerHandle {
 
 const CONTENT_TYPES: Record<ExportFormat, string> = {
   json: 'application/json', text: 'text/plain; charset=utf-8', xfs_io: 'text/plain; charset=utf-8', c: 'text/x-c; charset=utf-8', fsx: 'text/plain; charset=utf-8',
+  report: 'text/plain; charset=utf-8',
 };
 
 function splitAddress(address: string): { host: string; port: number } {
