@@ -142,8 +142,8 @@ program
   .option('--max-runs <n>', 'execution budget')
   .option('-o, --out <file>', 'write the reproducer here instead of stdout')
   .addHelpText('after', HELP.minimize)
-  .action((path: string, opts: { bugs?: string; out?: string; maxRuns?: string }) => {
-    process.exitCode = minimizeCommand(path, opts);
+  .action(async (path: string, opts: { bugs?: string; out?: string; maxRuns?: string }) => {
+    process.exitCode = await minimizeCommand(path, opts);
   });
 
 program

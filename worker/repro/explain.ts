@@ -92,5 +92,5 @@ export function switchesVerdict(needed: readonly BugName[]): string {
   if (needed.length === 0) {
     return 'fires with every switch off: no seeded bug. A real kernel bug or a false positive of the sim; confirm it on a real kernel (export --format c) before reporting it';
   }
-  return `needs ${needed.join(' + ')}: ${needed.map((n) => describeSwitch(n)).join('; ')}`;
+  return `needs ${needed.map((n) => describeSwitch(n)).join('; and ')}`;
 }
