@@ -83,7 +83,7 @@ export function page(o: PageOptions, body: string): string {
     : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(o.title)} · foliofuzz</title>${refresh}
+<title>${esc(o.title)} · foliofuzz</title><link rel="icon" href="data:,">${refresh}
 <link rel="stylesheet" href="/static/dashboard.css">${charts}</head>
 <body><header><a class="brand" href="/">foliofuzz</a><nav><a href="/">Campaigns</a><a href="/workers">Workers</a></nav>
 <span class="source">${esc(o.source)}</span>${refreshNote(o)}</header>

@@ -57,7 +57,7 @@ function switchesCell(f: StoredFinding): Cell {
 
 function crossCheckCell(f: StoredFinding): Cell {
   const r = f.record;
-  const short = !r.verified ? 'pending' : r.verifiedBy === undefined ? 'none (one process)' : isSameWorkerCheck(r.finderWorkerId) ? 'same worker, later' : 'another worker';
+  const short = !r.verified ? 'pending' : r.verifiedBy === undefined ? 'not needed' : isSameWorkerCheck(r.finderWorkerId) ? 'same worker, later' : 'another worker';
   return raw(`<span title="${esc(crossCheckLabel(r))}">${esc(short)}</span>`);
 }
 
@@ -66,7 +66,7 @@ function kernelCell(f: StoredFinding): Cell {
 }
 
 function seen(sec: number, exec?: number): string {
-  return `${duration(sec)}${exec !== undefined ? ` (execution ${count(exec)})` : ''}`;
+  return `${duration(sec)}${exec !== undefined ? `, exec ${count(exec)}` : ''}`;
 }
 
 // ---------------------------------------------------------------------------
@@ -152,6 +152,7 @@ function rates(h: readonly HistorySample[]): number[] {
 
 function charts(c: CampaignView): string {
   const h = c.history;
+  if (h.length < 2) return '<p class="muted" id="no-history">No history of this campaign\'s counters was recorded, so there are no charts.</p>';
   const x = h.map((s) => s.sec);
   return `<div class="charts">
 ${chart('chart-coverage', 'Coverage and corpus', ['coverage points', 'corpus programs'], [x, h.map((s) => s.coverage), h.map((s) => s.corpus)])}

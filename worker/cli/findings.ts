@@ -56,20 +56,41 @@ function classLines(findings: StoredFinding[]): string[] {
     if (c) kinds.add(c.kind);
   }
   if (kinds.size === 0) return [];
-  return ['', 'What the classes mean:', ...[...kinds].map((k) => `  ${k.padEnd(9)} ${CLASS_MEANINGS[k]}`)];
+  return ['What the classes mean:', ...[...kinds].map((k) => `  ${k.padEnd(9)} ${CLASS_MEANINGS[k]}`)];
 }
 
-/** The commands that take a finding further. */
+/** The commands that take a finding further, each with what it gives. */
 export function nextStepLines(store: string, repro: string): string[] {
-  return [
-    '',
-    'Next steps (with a reproducer path from above):',
-    `  foliofuzz replay ${repro}                       run it again in the sim (exit 1: it fired)`,
-    `  foliofuzz export ${repro} --format report       a bug report: kernel, mkfs, program, interleaving, bytes`,
-    `  foliofuzz export ${repro} --format c            a C program to run on a real kernel`,
-    `  foliofuzz export ${repro} --format text         the interleaving, op by op`,
-    `  foliofuzz dashboard --store ${store}            all of it in a browser`,
+  const steps: [string, string][] = [
+    [`foliofuzz replay ${repro}`, 'run it again in the sim (exit 1: it fired)'],
+    [`foliofuzz export ${repro} --format report`, 'a bug report: kernel, mkfs, program, interleaving, bytes'],
+    [`foliofuzz export ${repro} --format c`, 'a C program to run on a real kernel'],
+    [`foliofuzz export ${repro} --format text`, 'the interleaving, op by op'],
+    [`foliofuzz dashboard --store ${store}`, 'all of it in a browser'],
   ];
+  const width = Math.max(...steps.map(([c]) => c.length));
+  return ['', 'Next steps (REPRO: a reproducer path from above):', ...steps.map(([c, what]) => `  ${c.padEnd(width)}   ${what}`)];
+}
+
+/** Which findings the switches explain, and which they do not. */
+function seededLines(findings: StoredFinding[]): string[] {
+  let seeded = 0;
+  let unexplained = 0;
+  for (const f of findings) {
+    const needs = storedSwitchesNeeded(f);
+    if (needs?.reproduces && needs.needed.length > 0) seeded++;
+    else if (needs?.reproduces) unexplained++;
+  }
+  const lines: string[] = [];
+  if (seeded > 0) {
+    const which = seeded === findings.length ? (seeded === 1 ? 'The finding comes' : `All ${seeded} findings come`) : `${seeded} of the ${findings.length} findings come`;
+    lines.push(`${which} from bugs the switches put back on purpose: the seeded bugs (each "needs" line names its switch).`);
+  }
+  if (unexplained > 0) {
+    lines.push(`${plural(unexplained, 'finding')} ${unexplained === 1 ? 'fires' : 'fire'} with every switch off: no seeded bug. Each is a kernel bug or a false positive of the sim;`,
+      'confirm it on a real kernel (export --format c) before reporting it.');
+  }
+  return lines.length ? ['', ...lines] : [];
 }
 
 /** The listing of some runs, as lines. */
@@ -87,7 +108,7 @@ export function listingLines(runs: StoredRun[], store: string): string[] {
     lines.push('');
     all.push(...shown);
   }
-  lines.push(...classLines(all));
+  lines.push(...classLines(all), ...seededLines(all));
   if (all.length > 0) lines.push(...nextStepLines(store, 'REPRO'));
   return lines;
 }
