@@ -72,11 +72,11 @@ export function bundleFiles(files: ExportedFile[]): string {
 
 export async function startHttpServer(api: HttpApi, opts: HttpServerOptions): Promise<HttpServerHandle> {
   const { host, port } = splitAddress(opts.address);
-  const send = (res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8', extra: Record<string, string> = {}): void => {
+  const send = (res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8', extra: Record<string, string | string[]> = {}): void => {
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...extra });
     res.end(body);
   };
-  const fail = (res: ServerResponse, path: string, status: number, message: string, extra: Record<string, string> = {}): void => {
+  const fail = (res: ServerResponse, path: string, status: number, message: string, extra: Record<string, string | string[]> = {}): void => {
     opts.onError?.(status, path, message);
     send(res, status, `${message}\n`, 'text/plain; charset=utf-8', extra);
   };
@@ -86,7 +86,7 @@ export async function startHttpServer(api: HttpApi, opts: HttpServerOptions): Pr
     const h = req.headers.authorization;
     if (opts.token === undefined || tokenMatches(h, opts.token) || tokenMatches(basicAsBearer(h), opts.token)) return true;
     fail(res, path, 401, 'unauthenticated: send Authorization: Bearer <token> (a browser: any user name, the token as password)',
-      { 'www-authenticate': opts.dashboard ? `Bearer, ${BASIC_CHALLENGE}` : 'Bearer' });
+      { 'www-authenticate': opts.dashboard ? [BASIC_CHALLENGE, 'Bearer'] : 'Bearer' });
     return false;
   };
 

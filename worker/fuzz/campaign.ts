@@ -148,7 +148,8 @@ class EmbeddedCampaign {
   private readonly workerExecs: number[] = [];
   /** Per worker thread, the signature it is minimizing (a campaign sends each minimization to one thread). */
   private readonly workerJobs: (string | undefined)[] = [];
-  private ended = false;
+  /** The stats as the campaign ended (then they stay so). */
+  private final: CampaignStats | null = null;
   readonly startedAt = new Date().toISOString();
 
   constructor(private readonly opts: CampaignOptions) {
@@ -169,6 +170,7 @@ class EmbeddedCampaign {
   }
 
   stats(): CampaignStats {
+    if (this.final) return this.final;
     const durationSec = this.sec();
     return {
       execs: this.execs,
@@ -183,7 +185,7 @@ class EmbeddedCampaign {
   }
 
   phase(): CampaignPhase {
-    return this.ended ? 'done' : this.fuzzing ? 'running' : 'minimizing';
+    return this.final ? 'done' : this.fuzzing ? 'running' : 'minimizing';
   }
 
   history(): readonly HistorySample[] {
@@ -233,7 +235,7 @@ class EmbeddedCampaign {
     const stats = this.stats();
     this.sample();
     await Promise.all(this.workers.map((w) => w.terminate()));
-    this.ended = true;
+    this.final = stats;
     this.persistCampaign(stats, 'done');
     return {
       execs: stats.execs, execsPerSec: stats.execsPerSec, durationSec: stats.durationSec, corpus: stats.corpus,
