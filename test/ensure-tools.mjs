@@ -3,6 +3,9 @@
 // drives are on PATH. Missing ones are installed with apt-get when we are root;
 // otherwise (or when the install fails) exit 1 naming the missing package(s).
 // Quiet when everything is present.
+//
+// The browser tests drive Debian's chromium through puppeteer-core, which
+// never downloads a browser of its own: the package is the only browser.
 
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -12,6 +15,10 @@ import { delimiter, join } from 'node:path';
 const TOOLS = [
   { command: 'xfs_io', pkg: 'xfsprogs' },
   { command: 'nats-server', pkg: 'nats-server' },
+  // The C exports are compiled and run against the sim's results.
+  { command: 'gcc', pkg: 'gcc' },
+  // test/browser/: the dashboard in a real browser.
+  { command: 'chromium', pkg: 'chromium' },
 ];
 
 // xfs_io and friends live in /usr/sbin, which a non-login PATH may lack.
