@@ -149,7 +149,7 @@ export async function minimizeCommand(path: string, opts: { bugs?: string; out?:
     return EXIT_CLEAN;
   });
   if (input !== EXIT_CLEAN) return input;
-  const label = `${plural(r!.program.threads.reduce((n, t) => n + t.ops.length, 0), 'op')} (budget ${maxRuns ?? 'the default'} runs)`;
+  const label = `${plural(r!.program.threads.reduce((n, t) => n + t.ops.length, 0), 'op')} (budget ${maxRuns === undefined ? 'the default runs' : plural(maxRuns, 'run')})`;
   const m = await minimizeOnThread({
     program: r!.program, bugs: bugs!, ...(r!.signature ? { signature: r!.signature } : {}), ...(maxRuns !== undefined ? { maxRuns } : {}),
   }, label);

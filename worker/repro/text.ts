@@ -25,7 +25,7 @@ function header(r: Repro): string[] {
     `schedule:  ${s === undefined ? 'default' : `${s.strategy} seed=${s.seed} depth=${s.depth} decisions=${s.decisions.length}`}`,
   ];
   for (const d of s?.decisions ?? []) lines.push(`  ${describeDecision(d)}`);
-  if (r.minimized) lines.push(`minimized: ${r.minimized.opsBefore} -> ${r.minimized.opsAfter} ops`);
+  if (r.minimized) lines.push(`minimized: ${r.minimized.opsBefore} -> ${plural(r.minimized.opsAfter, 'op')}`);
   if (r.foundAt) lines.push(`found at:  exec ${r.foundAt.exec}, ${r.foundAt.sec} s`);
   return lines;
 }

@@ -133,7 +133,7 @@ export function exportXfsIo(r: Repro): { name: string; text: string }[] {
   if (p.threads.length === 1) return [{ name: 'xfs_io.txt', text: [...head, ...threadScript(p, 0)].join('\n') + '\n' }];
   const inter = (t: number): string[] => [
     `# thread ${t} of ${p.threads.length}: run the scripts concurrently on the same file;`,
-    `# the sim's interleaving (${p.schedule?.strategy ?? 'default'} schedule, ${p.schedule?.decisions.length ?? 0} decisions) is in the text export`,
+    `# the sim's interleaving (${p.schedule?.strategy ?? 'default'} schedule, ${plural(p.schedule?.decisions.length ?? 0, 'decision')}) is in the text export`,
   ];
   return p.threads.map((_, t) => ({
     name: `xfs_io-t${t}.txt`,
