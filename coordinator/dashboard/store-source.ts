@@ -6,9 +6,9 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HistorySample } from '../../worker/fuzz/campaign.js';
 import type { CampaignView, DashboardSource } from './model.js';
-import { type StoredRun, readRun, runDirs } from './stored.js';
+import { type StoredRun, finiteNumber, readRun, runDirs } from './stored.js';
 
-const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
+const num = finiteNumber;
 
 function history(x: unknown): HistorySample[] {
   if (!Array.isArray(x)) return [];

@@ -68,6 +68,11 @@ function kernelVerdict(v: unknown): KernelVerdict | undefined {
   return { verdict: verdict as KernelVerdict['verdict'], text };
 }
 
+/** A number stored JSON holds, or undefined for anything else. */
+export function finiteNumber(x: unknown): number | undefined {
+  return typeof x === 'number' && Number.isFinite(x) ? x : undefined;
+}
+
 function readJson(path: string): unknown {
   return JSON.parse(readFileSync(path, 'utf8'));
 }

@@ -6,7 +6,7 @@
 // was minimized, how it was cross-checked, and where its reproducer is; the
 // listing ends with the commands that take a reproducer further.
 
-import { type StoredFinding, type StoredRun, readStore, storedSwitchesNeeded } from '../../coordinator/dashboard/stored.js';
+import { type StoredFinding, type StoredRun, finiteNumber, readStore, storedSwitchesNeeded } from '../../coordinator/dashboard/stored.js';
 import { crossCheckLabel } from '../fuzz/findings/policy.js';
 import { ProgramInputError } from '../prog/errors.js';
 import { CLASS_MEANINGS, classOf, switchesVerdict } from '../repro/explain.js';
@@ -15,7 +15,7 @@ import type { InvariantKind } from '../report/signature.js';
 
 export const DEFAULT_STORE = 'foliofuzz-store';
 
-const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
+const num = finiteNumber;
 
 /** A run's heading: where, what it ran, how far it got. */
 export function runHeading(run: StoredRun): string {

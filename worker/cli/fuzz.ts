@@ -17,6 +17,7 @@ import { SCHEDULE_STRATEGIES, type ScheduleStrategy } from '../prog/types.js';
 import { plural } from '../repro/words.js';
 import { type CampaignEvent, type CampaignHandle, type CampaignOptions, type CampaignStats, type CampaignSummary, startCampaign } from '../fuzz/campaign.js';
 import { parseBugList } from './bugs.js';
+import { checkHttpAddress } from './dashboard.js';
 import { DEFAULT_STORE, listingLines } from './findings.js';
 
 export interface FuzzArgs {
@@ -146,7 +147,7 @@ async function startDashboard(args: FuzzArgs, campaign: CampaignHandle, opts: Ca
 export async function fuzzCommand(args: FuzzArgs): Promise<number> {
   let opts: CampaignOptions & { storeDir: string };
   try {
-    if (args.http !== undefined && !/^.+:\d{1,5}$/.test(args.http)) throw new ProgramInputError(`--http: '${args.http}' is not HOST:PORT`);
+    if (args.http !== undefined) checkHttpAddress(args.http);
     const base = campaignOptions(args);
     opts = { ...base, storeDir: chooseStore(args.store, args.append === true) };
     if (base.durationSec === undefined && base.untilFound === undefined && base.maxExecs === undefined) {
