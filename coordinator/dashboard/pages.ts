@@ -14,11 +14,12 @@ import { crossCheckLabel, isSameWorkerCheck } from '../../worker/fuzz/findings/p
 import { ExportError } from '../../worker/repro/errors.js';
 import { classOf, describeSwitch, switchesVerdict } from '../../worker/repro/explain.js';
 import { EXPORT_FORMATS, exportRepro } from '../../worker/repro/export.js';
+import type { Repro } from '../../worker/repro/repro.js';
 import { textTrace } from '../../worker/repro/text.js';
 import { plural } from '../../worker/repro/words.js';
 import { type Cell, type Html, badge, chart, count, duration, esc, facts, link, page, raw, table } from './html.js';
 import { type CampaignView, type DashboardSource, type HistorySample, findFinding } from './model.js';
-import { type StoredFinding, readRepro, storedSwitchesNeeded } from './stored.js';
+import { type StoredFinding, fromRepro, storedSwitchesNeeded } from './stored.js';
 
 /** Where a page is asked for: its path with the query, and whether updates are paused there. */
 export interface PageContext {
@@ -189,34 +190,34 @@ ${charts(c)}
 // ---------------------------------------------------------------------------
 // One finding
 
-function downloads(key: string, f: StoredFinding): string {
-  if (!f.record.verified) return '<p class="muted">Downloads come once the finding is cross-checked.</p>';
-  let repro;
-  try {
-    repro = readRepro(f);
-  } catch (err) {
-    return `<p class="muted">No reproducer to download: ${esc(err instanceof Error ? err.message : String(err))}</p>`;
-  }
-  const items = EXPORT_FORMATS.map((fmt) => {
+/** Each export format, and why not where the reproducer does not fit it. */
+function exportable(r: Repro): { format: string; why?: string }[] {
+  return EXPORT_FORMATS.map((format) => {
     try {
-      exportRepro(repro, fmt);
-      return `<a href="/findings/${esc(key)}/repro?format=${fmt}" download>${esc(fmt)}</a>`;
+      exportRepro(r, format);
+      return { format };
     } catch (err) {
       if (!(err instanceof ExportError)) throw err;
-      return `<span class="na" title="${esc(err.message)}">${esc(fmt)}</span>`;
+      return { format, why: err.message };
     }
   });
+}
+
+function downloads(key: string, f: StoredFinding): string {
+  if (!f.record.verified) return '<p class="muted">Downloads come once the finding is cross-checked.</p>';
+  const formats = fromRepro(f, 'exports', exportable);
+  if (formats === null) return '<p class="muted">No reproducer stored (or it does not read).</p>';
+  const items = formats.map(({ format, why }) => (why === undefined
+    ? `<a href="/findings/${esc(key)}/repro?format=${format}" download>${esc(format)}</a>`
+    : `<span class="na" title="${esc(why)}">${esc(format)}</span>`));
   return `<p class="downloads" id="downloads">${items.join(' ')}</p>
 <p class="muted">json: the native reproducer (foliofuzz replay) · text: the interleaving · xfs_io and fsx: scripts for those tools ·
 c: a program for a real kernel · report: a bug report for a mailing list. A struck-out format cannot express this program (hover for why).</p>`;
 }
 
 function traceBlock(f: StoredFinding): string {
-  try {
-    return `<pre id="trace">${esc(textTrace(readRepro(f)))}</pre>`;
-  } catch (err) {
-    return `<p class="muted">No trace: ${esc(err instanceof Error ? err.message : String(err))}</p>`;
-  }
+  const trace = fromRepro(f, 'trace', textTrace);
+  return trace === null ? '<p class="muted">No trace: no reproducer stored (or it does not read).</p>' : `<pre id="trace">${esc(trace)}</pre>`;
 }
 
 function extraFacts(f: StoredFinding): [string, Cell][] {

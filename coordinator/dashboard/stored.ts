@@ -154,22 +154,30 @@ export function readRepro(f: StoredFinding): Repro {
   return parseRepro(readFileSync(f.reproPath, 'utf8'), f.reproPath);
 }
 
-// Which switches a reproducer needs takes a few runs of it: remembered per
-// reproducer file and version (a minimized reproducer replaces the first).
-const needsMemo = new Map<string, { stamp: string; needs: SwitchesNeeded }>();
+// What is worked out from a reproducer by running it (the switches it needs,
+// its trace, the formats it exports to) takes runs of it, which a page must
+// not repeat on every view: remembered per reproducer file and version (a
+// minimized reproducer replaces the first one), per question.
+const memo = new Map<string, { stamp: string; value: unknown }>();
 
-/** Which switches a stored finding's reproducer needs; null when it has none stored or it does not read. */
-export function storedSwitchesNeeded(f: StoredFinding): SwitchesNeeded | null {
+/** `compute` of a stored finding's reproducer, remembered while the file stays the same; null without one. */
+export function fromRepro<T>(f: StoredFinding, question: string, compute: (r: Repro) => T): T | null {
   if (f.reproPath === null) return null;
   try {
     const st = statSync(f.reproPath);
     const stamp = `${st.mtimeMs}:${st.size}`;
-    const seen = needsMemo.get(f.reproPath);
-    if (seen?.stamp === stamp) return seen.needs;
-    const needs = switchesNeeded(readRepro(f));
-    needsMemo.set(f.reproPath, { stamp, needs });
-    return needs;
+    const key = `${question}\0${f.reproPath}`;
+    const seen = memo.get(key);
+    if (seen?.stamp === stamp) return seen.value as T;
+    const value = compute(readRepro(f));
+    memo.set(key, { stamp, value });
+    return value;
   } catch {
     return null;
   }
+}
+
+/** Which switches a stored finding's reproducer needs; null when it has none stored or it does not read. */
+export function storedSwitchesNeeded(f: StoredFinding): SwitchesNeeded | null {
+  return fromRepro(f, 'switches', switchesNeeded);
 }

@@ -44,7 +44,9 @@ function kernelLines(r: Repro): string[] {
   const c = r.program.config;
   const lines = [`Linux mainline as the simulator models it (${r.simVersion}).`];
   const needs = switchesNeeded(r);
-  if (!needs.reproduces) {
+  if (r.signature === '') {
+    lines.push(`A control: with ${r.bugs.length ? `the switches ${r.bugs.join(', ')}` : 'no switch'} on it must stay silent; this run ${needs.observed === null ? 'stayed silent' : `shows ${needs.observed}`}.`);
+  } else if (!needs.reproduces) {
     lines.push(`The reproducer no longer shows its signature here (it shows ${needs.observed ?? 'nothing'}).`);
   } else if (needs.needed.length === 0) {
     lines.push('It fires with every bug switch off: no re-introduced bug explains it. Confirm it on a real kernel',
@@ -112,9 +114,8 @@ function section(title: string, body: string[]): string[] {
   return ['', title, '-'.repeat(title.length), ...body];
 }
 
-/** The whole report. Throws ExportError for a control (there is nothing to report). */
+/** The whole report (of a control that must stay silent, too: it then says so). */
 export function exportReport(r: Repro): string {
-  if (r.signature === '') throw new ExportError('report export: this reproducer is a control that must stay silent; there is nothing to report');
   const title = reportTitle(r.signature);
   const kind = parseSignature(r.signature)?.kind ?? null;
   const run = traceRun(r, true);
@@ -128,9 +129,9 @@ export function exportReport(r: Repro): string {
     'Hello,',
     '',
     'foliofuzz, a fuzzer that runs the Linux storage stack (page cache, iomap, ext4, xfs, fuse)',
-    'in a deterministic simulation, found the following issue.',
-    '',
-    `${r.signature}`,
+    ...(r.signature === ''
+      ? ['in a deterministic simulation, keeps this program as a control: it must stay silent.']
+      : ['in a deterministic simulation, found the following issue.', '', r.signature]),
     ...(kind ? [`${kind}: ${CLASS_MEANINGS[kind]}`] : []),
     ...(r.minimized ? [`reproducer minimized from ${plural(r.minimized.opsBefore, 'op')} to ${plural(r.minimized.opsAfter, 'op')}`] : []),
     ...section('Kernel', kernelLines(r)),
