@@ -73,7 +73,10 @@ export class Coordinator implements CoordinatorApi {
         dead: (w) => this.onDeadWork(w),
       },
     });
-    const glue = { metrics: this.metrics, log: this.log, publishJob: this.transport.publishJob.bind(this.transport) };
+    const glue = {
+      metrics: this.metrics, log: this.log, publishJob: this.transport.publishJob.bind(this.transport),
+      connectedWorkers: () => this.workers.connected().map((hb) => hb.workerId),
+    };
     this.env = {
       // Tags the ids this process issues (with the persisted sequence numbers, unique across restarts).
       boot: randomBytes(3).toString('hex'),
@@ -125,6 +128,11 @@ export class Coordinator implements CoordinatorApi {
     for (const c of this.campaigns.values()) {
       for (const job of c.findings.pendingJobs()) this.transport.publishJob(clusterJob(c, job));
     }
+  }
+
+  /** The worker processes heard from in the last few seconds (the dashboard's workers page). */
+  connectedWorkers(): Heartbeat[] {
+    return this.workers.connected();
   }
 
   ready(): boolean {

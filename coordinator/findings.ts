@@ -2,10 +2,17 @@
 // its events become here (jobs for the workers, metrics, log lines). The
 // pipeline itself decides; this only delivers and tells. No NATS here: a job
 // leaves through `publishJob`, which the coordinator wires to its transport.
+//
+// One delivery rule is the cluster's own (findings/policy.ts): when the
+// finder is the only worker connected, a cross-check would wait forever, so
+// it goes out after a delay marked for the finder itself, and the record
+// keeps the mark (the pipeline then takes the finder's answer, and the
+// finding says how it was cross-checked).
 
 import type { Logger } from '../worker/cluster/log.js';
 import type { MinimizeJob, VerifyJob } from '../worker/cluster/wire.js';
 import type { FindingEvents, FindingJob } from '../worker/fuzz/findings/pipeline.js';
+import { SAME_WORKER_DELAY_MS, crossCheckLabel, crossCheckOnFinder, sameWorkerFinder } from '../worker/fuzz/findings/policy.js';
 import type { CampaignRuntime } from './campaign-runtime.js';
 import type { CoordinatorMetrics } from './metrics.js';
 
@@ -16,6 +23,10 @@ export interface FindingGlue {
   metrics: CoordinatorMetrics;
   log: Logger;
   publishJob(job: ClusterJob): void;
+  /** The worker processes connected now; unset: cross-checks always wait for another worker. */
+  connectedWorkers?: () => string[];
+  /** How long a one-worker cluster waits before it cross-checks on the finder (default SAME_WORKER_DELAY_MS). */
+  sameWorkerDelayMs?: number;
 }
 
 /** A pipeline job with what a worker needs besides: the campaign and its switches. */
@@ -26,15 +37,40 @@ export function clusterJob(c: CampaignRuntime, job: FindingJob): ClusterJob {
     : { kind: 'minimize', job: { ...base, maxRuns: job.maxRuns, deadlineMs: job.deadlineMs } };
 }
 
+/**
+ * A verify job: out at once, unless its finder is the only worker connected;
+ * then, after the delay, out for the finder itself if that is still so (and
+ * the finding still waits on this job), or as it was if another came.
+ */
+function issueVerify(c: CampaignRuntime, g: FindingGlue, job: FindingJob & { kind: 'verify' }): void {
+  if (!g.connectedWorkers || !crossCheckOnFinder(job.finderWorkerId, g.connectedWorkers())) {
+    g.publishJob(clusterJob(c, job));
+    return;
+  }
+  const delayMs = g.sameWorkerDelayMs ?? SAME_WORKER_DELAY_MS;
+  g.log.info({ campaign: c.id, worker: job.finderWorkerId, signature: job.signature, delaySec: delayMs / 1000 },
+    'the finder is the only worker: cross-checking on it after a delay, unless another worker comes');
+  setTimeout(() => {
+    const f = c.findings.get(job.signature);
+    if (!f || f.record.verifyJob !== job.jobId) return;
+    if (!crossCheckOnFinder(job.finderWorkerId, g.connectedWorkers!())) {
+      g.publishJob(clusterJob(c, job));
+      return;
+    }
+    f.record.finderWorkerId = sameWorkerFinder(job.finderWorkerId);
+    g.publishJob(clusterJob(c, { ...job, finderWorkerId: f.record.finderWorkerId }));
+  }, delayMs).unref();
+}
+
 export function clusterFindingEvents(c: CampaignRuntime, g: FindingGlue): FindingEvents {
   return {
-    issue: (job) => g.publishJob(clusterJob(c, job)),
+    issue: (job) => (job.kind === 'verify' ? issueVerify(c, g, job) : g.publishJob(clusterJob(c, job))),
     newSignature: (f) => {
       g.log.info({ campaign: c.id, worker: f.record.finderWorkerId, signature: f.record.signature }, 'new signature; cross-checking it on another worker');
     },
     reported: ({ record: r }) => {
       g.metrics.findings.inc({ invariant: r.invariant });
-      g.log.info({ campaign: c.id, finding: r.id, signature: r.signature, finder: r.finderWorkerId, verifier: r.verifiedBy },
+      g.log.info({ campaign: c.id, finding: r.id, signature: r.signature, finder: r.finderWorkerId, verifier: r.verifiedBy, crossCheck: crossCheckLabel(r) },
         'finding cross-checked and reported; minimizing it');
     },
     notReproduced: (_f, o) => {

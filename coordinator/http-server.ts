@@ -8,6 +8,10 @@
 // otherwise). A reproducer that does not fit a format (fsx takes one thread,
 // xfs_io one file) is a 422 saying why; a concurrent program's xfs_io scripts
 // (one per thread) come as one document with a marked section per script.
+//
+// With a dashboard (coordinator/dashboard/), its pages too, behind the same
+// token: a browser presents it as the password of HTTP Basic (dashboard/auth.ts).
+// An embedded campaign serves the same routes without a registry (no /metrics).
 
 import { timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
@@ -16,12 +20,20 @@ import { listenHttp } from '../worker/cluster/metrics.js';
 import { ExportError } from '../worker/repro/errors.js';
 import { EXPORT_FORMATS, type ExportFormat, type ExportedFile, exportRepro } from '../worker/repro/export.js';
 import { ApiError, type CoordinatorApi } from './api.js';
+import { BASIC_CHALLENGE, basicAsBearer } from './dashboard/auth.js';
+import type { Dashboard } from './dashboard/handler.js';
+
+/** What the HTTP side needs of whoever serves it. */
+export type HttpApi = Pick<CoordinatorApi, 'getRepro' | 'ready'>;
 
 export interface HttpServerOptions {
   /** HOST:PORT; port 0 picks a free one. */
   address: string;
   token?: string;
-  registry: Registry;
+  /** Unset: no /metrics. */
+  registry?: Registry;
+  /** The dashboard's pages, when served. */
+  dashboard?: Dashboard;
   /** Told about every request refused with 4xx/5xx (for logs). */
   onError?: (status: number, path: string, message: string) => void;
 }
@@ -33,6 +45,7 @@ export interface HttpServerHandle {
 
 const CONTENT_TYPES: Record<ExportFormat, string> = {
   json: 'application/json', text: 'text/plain; charset=utf-8', xfs_io: 'text/plain; charset=utf-8', c: 'text/x-c; charset=utf-8', fsx: 'text/plain; charset=utf-8',
+  report: 'text/plain; charset=utf-8',
 };
 
 function splitAddress(address: string): { host: string; port: number } {
@@ -57,22 +70,28 @@ export function bundleFiles(files: ExportedFile[]): string {
   return head + files.map((f) => `# ---- file: ${f.name} ----\n${f.text}`).join('');
 }
 
-export async function startHttpServer(api: CoordinatorApi, opts: HttpServerOptions): Promise<HttpServerHandle> {
+export async function startHttpServer(api: HttpApi, opts: HttpServerOptions): Promise<HttpServerHandle> {
   const { host, port } = splitAddress(opts.address);
-  const send = (res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8', extra: Record<string, string> = {}): void => {
+  const send = (res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8', extra: Record<string, string | string[]> = {}): void => {
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...extra });
     res.end(body);
   };
-  const fail = (res: ServerResponse, path: string, status: number, message: string, extra: Record<string, string> = {}): void => {
+  const fail = (res: ServerResponse, path: string, status: number, message: string, extra: Record<string, string | string[]> = {}): void => {
     opts.onError?.(status, path, message);
     send(res, status, `${message}\n`, 'text/plain; charset=utf-8', extra);
   };
 
+  /** The token as a bearer token, or (a browser) as the password of HTTP Basic; 401 when it is not there. */
+  const authorized = (req: IncomingMessage, res: ServerResponse, path: string): boolean => {
+    const h = req.headers.authorization;
+    if (opts.token === undefined || tokenMatches(h, opts.token) || tokenMatches(basicAsBearer(h), opts.token)) return true;
+    fail(res, path, 401, 'unauthenticated: send Authorization: Bearer <token> (a browser: any user name, the token as password)',
+      { 'www-authenticate': opts.dashboard ? [BASIC_CHALLENGE, 'Bearer'] : 'Bearer' });
+    return false;
+  };
+
   const download = (req: IncomingMessage, res: ServerResponse, path: string, findingId: string, url: URL): void => {
-    if (opts.token !== undefined && !tokenMatches(req.headers.authorization, opts.token)) {
-      fail(res, path, 401, 'unauthenticated: send Authorization: Bearer <token>', { 'www-authenticate': 'Bearer' });
-      return;
-    }
+    if (!authorized(req, res, path)) return;
     const format = url.searchParams.get('format') ?? 'json';
     if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
       fail(res, path, 400, `format: '${format}' is not one of ${EXPORT_FORMATS.join(', ')}`);
@@ -106,9 +125,10 @@ export async function startHttpServer(api: CoordinatorApi, opts: HttpServerOptio
       fail(res, path, 405, `${req.method ?? '?'}: only GET`, { allow: 'GET, HEAD' });
       return;
     }
-    if (path === '/metrics') {
-      opts.registry.metrics().then(
-        (text) => send(res, 200, text, opts.registry.contentType),
+    if (path === '/metrics' && opts.registry) {
+      const registry = opts.registry;
+      registry.metrics().then(
+        (text) => send(res, 200, text, registry.contentType),
         (err: unknown) => fail(res, path, 500, `metrics: ${String(err)}`),
       );
       return;
@@ -134,7 +154,11 @@ export async function startHttpServer(api: CoordinatorApi, opts: HttpServerOptio
       download(req, res, path, id, url);
       return;
     }
-    fail(res, path, 404, `no such path: ${path} (try /metrics, /healthz, /readyz, /findings/<id>/repro?format=json)`);
+    if (opts.dashboard?.matches(path)) {
+      if (authorized(req, res, path)) opts.dashboard.serve(req, res, url);
+      return;
+    }
+    fail(res, path, 404, `no such path: ${path} (try ${opts.dashboard ? '/ (the dashboard), ' : ''}/metrics, /healthz, /readyz, /findings/<id>/repro?format=json)`);
   });
   return listenHttp(server, host, port);
 }

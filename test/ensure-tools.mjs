@@ -4,6 +4,9 @@
 // otherwise (or when the install fails) exit 1 naming the missing package(s).
 // The kernel twin's tests (test/twin) also need root itself: they make loop
 // devices and mount filesystems. Quiet when everything is present.
+//
+// The browser tests drive Debian's chromium through puppeteer-core, which
+// never downloads a browser of its own: the package is the only browser.
 
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
@@ -29,6 +32,8 @@ const TOOLS = [
   { command: 'pkg-config', pkg: 'pkg-config' },
   { command: 'fuse3/fuse.h', file: '/usr/include/fuse3/fuse.h', pkg: 'libfuse3-dev' },
   { command: 'fusermount3', pkg: 'fuse3' },
+  // test/browser/: the dashboard in a real browser.
+  { command: 'chromium', pkg: 'chromium' },
 ];
 
 // xfs_io and friends live in /usr/sbin, which a non-login PATH may lack.

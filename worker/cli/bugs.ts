@@ -3,6 +3,7 @@
 
 import { type BugName, BUG_SWITCHES, type BugSet, findBug } from '../sim/bugs.js';
 import { ProgramInputError } from '../prog/errors.js';
+import { isSeedSwitch } from '../repro/explain.js';
 
 export function bugsCommand(json: boolean): number {
   if (json) {
@@ -26,7 +27,7 @@ export function parseBugList(list: string | undefined): BugSet {
   if (list === undefined || list === '') return out;
   for (const name of list.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
     if (name === 'seed' || name === 'all') {
-      for (const b of BUG_SWITCHES) if (b.implemented && (name === 'all' || b.source.startsWith('seeds/'))) out.add(b.name);
+      for (const b of BUG_SWITCHES) if (b.implemented && (name === 'all' || isSeedSwitch(b))) out.add(b.name);
       continue;
     }
     const bug = findBug(name);

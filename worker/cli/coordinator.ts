@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { Coordinator } from '../../coordinator/coordinator.js';
 import { type GrpcServerOptions, startGrpcServer } from '../../coordinator/grpc-server.js';
+import { coordinatorSource } from '../../coordinator/dashboard/coordinator-source.js';
+import { dashboard } from '../../coordinator/dashboard/handler.js';
 import { startHttpServer } from '../../coordinator/http-server.js';
 import { makeLogger } from '../cluster/log.js';
 import { parseHostPort } from '../cluster/metrics.js';
@@ -69,8 +71,9 @@ export async function coordinatorCommand(args: CoordinatorArgs): Promise<number>
     throw e;
   }
   const coordinator = new Coordinator({ nats, storeDir: args.store, log, ...(batchMs !== undefined ? { batchMs } : {}) });
+  const source = coordinatorSource(coordinator, args.store, () => coordinator.connectedWorkers());
   const http = await startHttpServer(coordinator, {
-    address: args.http!, registry: coordinator.metrics.registry, ...(args.token !== undefined ? { token: args.token } : {}),
+    address: args.http!, registry: coordinator.metrics.registry, ...(args.token !== undefined ? { token: args.token } : {}), dashboard: dashboard(source),
     onError: (status, path, message) => log.warn({ status, path, error: message }, 'http request refused'),
   });
   log.info({ http: `${args.http!.replace(/:\d+$/, '')}:${http.port}` }, 'http listening');
@@ -92,6 +95,7 @@ export async function coordinatorCommand(args: CoordinatorArgs): Promise<number>
     log.info('shutting down');
     await grpcServer.close();
     await http.close();
+    source.close();
     await coordinator.stop();
   });
   await new Promise(() => undefined);

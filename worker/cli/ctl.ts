@@ -4,7 +4,7 @@
 //     campaigns create [--bugs a,b] [--duration SECONDS] [--name NAME] [--seed N]   prints the id
 //     campaigns list | show ID | stop ID | resume ID
 //     findings list CAMPAIGN
-//     repro download FINDING --format json|text|xfs_io|c|fsx [-o FILE]
+//     repro download FINDING --format json|text|xfs_io|c|fsx|report [-o FILE]
 //     watch CAMPAIGN                  live stats until the campaign stops or finishes
 //
 // Listings take --json (one JSON document on stdout; `watch --json` writes one
@@ -314,7 +314,7 @@ export function ctlCommand(): Command {
   const repro = sub(ctl, 'repro', "download a finding's reproducer").addHelpText('after', CTL_EXIT_HELP);
   sub(repro, 'download', "a finding's reproducer in one of the export formats")
     .argument('<finding>', 'finding id')
-    .addOption(new Option('--format <format>', 'json | text | xfs_io | c | fsx').default('json'))
+    .addOption(new Option('--format <format>', EXPORT_FORMATS.join(' | ')).default('json'))
     .option('-o, --out <file>', 'write here instead of stdout (a prefix when there are several files: FILE.<name>)')
     .action(async (finding: string, o: { format: string; out?: string }, cmd: Command) => {
       await withClient(cmd, (client) => download(client, finding, o.format, o.out));

@@ -1,6 +1,8 @@
-// `foliofuzz exec`: run one program (native JSON, an xfs_io script or an fsx
-// opsfile) on the sim, check it, and dump the files. Exit 0 clean, 1 on a
-// violation (last line `signature: <sig>`), 2 on bad input.
+// `foliofuzz exec`: run one program (native JSON, a reproducer, an xfs_io
+// script or an fsx opsfile) on the sim, check it, and dump the files. Exit 0
+// clean, 1 on a violation (last line `signature: <sig>`), 2 on bad input, 3
+// on a harness error. A reproducer runs with its own switches unless --bugs
+// names others.
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +12,8 @@ import { parseProgramJson, validateProgram } from '../prog/validate.js';
 import { parseXfsIoScript } from '../prog/xfs-io.js';
 import { DEFAULT_CONFIG, type Program, type SimConfig } from '../prog/types.js';
 import { runProgram } from '../exec/run.js';
-import type { BugSet } from '../sim/bugs.js';
+import { parseRepro } from '../repro/repro.js';
+import type { BugName, BugSet } from '../sim/bugs.js';
 import { parseBugList } from './bugs.js';
 
 export interface ExecArgs {
@@ -62,24 +65,43 @@ function readInput(path: string): string {
   }
 }
 
+/** A native JSON file: a bare program, or a reproducer (then with the switches it carries). */
+function readNative(path: string): { program: Program; bugs: BugName[] | null } {
+  const text = readInput(path);
+  let format: unknown;
+  try {
+    format = (JSON.parse(text) as { format?: unknown } | null)?.format;
+  } catch {
+    // parseProgramJson says what is wrong with it, and where.
+  }
+  if (format === undefined) return { program: parseProgramJson(text, path), bugs: null };
+  const r = parseRepro(text, path);
+  return { program: r.program, bugs: r.bugs };
+}
+
 /** Load the program the flags name, with the flags' config applied and validated. */
 export function loadProgram(args: ExecArgs): Program {
+  return loadInput(args).program;
+}
+
+/** The program the flags name, and the switches its file carries when it is a reproducer. */
+function loadInput(args: ExecArgs): { program: Program; bugs: BugName[] | null } {
   const sources = [args.program, args.xfsIo, args.fsx].filter((x) => x !== undefined);
   if (sources.length !== 1) throw new ProgramInputError('exec: give exactly one of PROGRAM.json, --xfs-io SCRIPT, --fsx OPSFILE');
   const config = configFromFlags(DEFAULT_CONFIG, args);
   // The importers and the JSON reader validate what they return; only a
   // program the flags changed afterwards is validated again.
   if (args.xfsIo !== undefined) {
-    return parseXfsIoScript(readInput(args.xfsIo), args.xfsIo, { direct: !!args.direct, config });
+    return { program: parseXfsIoScript(readInput(args.xfsIo), args.xfsIo, { direct: !!args.direct, config }), bugs: null };
   }
   if (args.fsx !== undefined) {
-    return parseFsxOps(readInput(args.fsx), args.fsx, { direct: !!args.direct, config });
+    return { program: parseFsxOps(readInput(args.fsx), args.fsx, { direct: !!args.direct, config }), bugs: null };
   }
   const path = args.program!;
-  let prog = parseProgramJson(readInput(path), path);
-  prog = { ...prog, config: configFromFlags(prog.config, args) };
+  const native = readNative(path);
+  let prog = { ...native.program, config: configFromFlags(native.program.config, args) };
   if (args.direct) prog = { ...prog, fds: prog.fds.map((f) => ({ ...f, direct: true })) };
-  return validateProgram(prog, path);
+  return { program: validateProgram(prog, path), bugs: native.bugs };
 }
 
 export function execCommand(args: ExecArgs): number {
@@ -87,7 +109,12 @@ export function execCommand(args: ExecArgs): number {
   let bugs: BugSet;
   try {
     bugs = parseBugList(args.bugs);
-    prog = loadProgram(args);
+    const input = loadInput(args);
+    prog = input.program;
+    if (input.bugs !== null && args.bugs === undefined) {
+      bugs = new Set(input.bugs);
+      process.stderr.write(`exec: a reproducer: its switches are on (${input.bugs.join(', ') || 'none'}); --bugs chooses others\n`);
+    }
   } catch (e) {
     if (e instanceof ProgramInputError) {
       process.stderr.write(`${e.message}\n`);

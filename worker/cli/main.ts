@@ -1,12 +1,17 @@
 #!/usr/bin/env node
-// The foliofuzz command line.
+// The foliofuzz command line. Every usage error of every command exits 2
+// (set on the root before the commands are added, so each inherits it);
+// 1 is kept for "a violation was found".
 
 import { Command } from 'commander';
+import { EXPORT_FORMATS } from '../repro/export.js';
 import { bugsCommand } from './bugs.js';
 import { addNatsFlags } from './cluster-flags.js';
 import { ctlCommand } from './ctl.js';
 import { execCommand } from './exec.js';
+import { findingsCommand } from './findings.js';
 import { fuzzCommand } from './fuzz.js';
+import { HELP, versionText } from './help.js';
 import { exportCommand, importCommand, minimizeCommand, replayCommand } from './repro.js';
 
 // A closed pipe (foliofuzz bugs | head) is not an error.
@@ -16,12 +21,16 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 });
 
 const program = new Command();
-program.name('foliofuzz').description('A deterministic-simulation fuzzer for the Linux storage stack').showHelpAfterError();
+program.name('foliofuzz').description('A deterministic-simulation fuzzer for the Linux storage stack')
+  .version(versionText(), '-V, --version', 'print the version (and the simulator version) and exit')
+  .showHelpAfterError()
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+  .addHelpText('after', HELP.root);
 
 program
   .command('exec')
-  .description('run one program on the sim and check it; exit 0 clean, 1 on a violation, 2 on bad input')
-  .argument('[program]', 'a native program (JSON)')
+  .description('run one program on the sim and check it; exit 0 clean, 1 on a violation, 2 on bad input, 3 on a harness error')
+  .argument('[program]', 'a native program or reproducer (JSON; a reproducer runs with its own switches unless --bugs is given)')
   .option('--xfs-io <script>', 'an xfs_io command script (one -c command per line)')
   .option('--fsx <opsfile>', 'an fsx --record-ops opsfile')
   .option('--direct', "open the script's file with O_DIRECT, like xfs_io -d")
@@ -31,6 +40,7 @@ program
   .option('--dump-dir <dir>', "write each file's final contents to DIR/<name>")
   .option('--trace', 'print every op and its result')
   .option('--bugs <a,b>', 'turn these bug switches on (see: foliofuzz bugs)')
+  .addHelpText('after', HELP.exec)
   .action((prog: string | undefined, opts: Record<string, string | boolean | undefined>) => {
     process.exitCode = execCommand({
       program: prog,
@@ -50,6 +60,7 @@ program
   .command('bugs')
   .description('list the bug switches: name, state, layer, year, description')
   .option('--json', 'one JSON document: name, layer, year, source, description, benign, implemented')
+  .addHelpText('after', HELP.bugs)
   .action((opts: { json?: boolean }) => {
     process.exitCode = bugsCommand(opts.json === true);
   });
@@ -61,13 +72,17 @@ program
   .option('--workers <n>', 'worker threads', '2')
   .option('--duration <seconds>', 'stop after this long')
   .option('--seed <n>', 'campaign seed (default: from the clock)')
-  .option('--store <dir>', 'corpus, findings and reproducers go here', 'foliofuzz-store')
+  .option('--store <dir>', 'corpus, findings and reproducers go here (default: a new foliofuzz-store/run-<n>)')
+  .option('--append', 'add to a --store that holds an earlier run (its findings and this run\'s are then listed together)')
   .option('--until-found <n>', 'stop once this many distinct signatures were found')
   .option('--max-execs <n>', 'stop after this many executions')
   .option('--json', 'one JSON document on stdout at the end')
   .option('--no-feedback', 'baseline: blind generation, no coverage-guided corpus')
   .option('--schedule <strategy>', 'force every multi-threaded program onto this strategy (random, pct)')
   .option('--no-minimize', 'store first programs as found, without minimizing them')
+  .option('--http <host:port>', 'serve the dashboard here while the campaign runs (port 0: a free one)')
+  .option('--token <token>', "the dashboard's bearer token (a browser: any user name, the token as password)")
+  .addHelpText('after', HELP.fuzz)
   .action(async (opts: Record<string, string | boolean | undefined>) => {
     process.exitCode = await fuzzCommand({
       bugs: opts['bugs'] as string | undefined,
@@ -75,13 +90,38 @@ program
       duration: opts['duration'] as string | undefined,
       seed: opts['seed'] as string | undefined,
       store: opts['store'] as string | undefined,
+      append: opts['append'] === true,
       untilFound: opts['untilFound'] as string | undefined,
       maxExecs: opts['maxExecs'] as string | undefined,
       json: opts['json'] === true,
       feedback: opts['feedback'] !== false,
       schedule: opts['schedule'] as string | undefined,
       minimize: opts['minimize'] !== false,
+      http: opts['http'] as string | undefined,
+      token: opts['token'] as string | undefined,
     });
+  });
+
+program
+  .command('findings')
+  .description("list a store's findings: what each means, the switches it needs, its reproducer, and what to do next")
+  .option('--store <dir>', 'an embedded store, a directory of runs, or a coordinator store', 'foliofuzz-store')
+  .option('--json', 'one JSON document: {"runs": [{..., "findings": [...]}]}')
+  .addHelpText('after', HELP.findings)
+  .action((opts: { store?: string; json?: boolean }) => {
+    process.exitCode = findingsCommand(opts);
+  });
+
+program
+  .command('dashboard')
+  .description('serve the dashboard of a store on disk (campaigns, charts, findings, traces, downloads)')
+  .option('--store <dir>', 'an embedded store, a directory of runs, or a coordinator store', 'foliofuzz-store')
+  .option('--http <host:port>', 'where to serve it', '127.0.0.1:8080')
+  .option('--token <token>', 'require this bearer token (a browser: any user name, the token as password)')
+  .addHelpText('after', HELP.dashboard)
+  .action(async (opts: { store: string; http: string; token?: string }) => {
+    const { dashboardCommand } = await import('./dashboard.js');
+    process.exitCode = await dashboardCommand(opts);
   });
 
 program
@@ -89,6 +129,7 @@ program
   .description('run a reproducer; exit 1 and its signature if it reproduces, 0 if not')
   .argument('<repro>', 'a reproducer (or a bare program) in native JSON')
   .option('--bugs <a,b>', "bug switches (default: the reproducer's own)")
+  .addHelpText('after', HELP.replay)
   .action((path: string, opts: { bugs?: string }) => {
     process.exitCode = replayCommand(path, opts);
   });
@@ -100,17 +141,19 @@ program
   .option('--bugs <a,b>', "bug switches (default: the reproducer's own)")
   .option('--max-runs <n>', 'execution budget')
   .option('-o, --out <file>', 'write the reproducer here instead of stdout')
-  .action((path: string, opts: { bugs?: string; out?: string; maxRuns?: string }) => {
-    process.exitCode = minimizeCommand(path, opts);
+  .addHelpText('after', HELP.minimize)
+  .action(async (path: string, opts: { bugs?: string; out?: string; maxRuns?: string }) => {
+    process.exitCode = await minimizeCommand(path, opts);
   });
 
 program
   .command('export')
-  .description('convert a reproducer: json, text (trace), xfs_io, c (pthreads), fsx')
+  .description('convert a reproducer: json, text (trace), xfs_io, c (pthreads), fsx, report (a bug report)')
   .argument('<repro>', 'a reproducer in native JSON')
-  .option('--format <format>', 'json | text | xfs_io | c | fsx', 'json')
+  .option('--format <format>', EXPORT_FORMATS.join(' | '), 'json')
   .option('-o, --out <file>', 'write here instead of stdout (a prefix when there are several files)')
   .option('--bugs <a,b>', "bug switches for the trace (default: the reproducer's own)")
+  .addHelpText('after', HELP.export)
   .action((path: string, opts: { format?: string; out?: string; bugs?: string }) => {
     process.exitCode = exportCommand(path, opts);
   });
@@ -125,6 +168,7 @@ program
   .option('--block-size <n>', 'filesystem block size')
   .option('--folio-max <n>', 'largest folio in bytes')
   .option('-o, --out <file>', 'write here instead of stdout')
+  .addHelpText('after', HELP.import)
   .action((opts: Record<string, string | boolean | undefined>) => {
     process.exitCode = importCommand({
       xfsIo: opts['xfsIo'] as string | undefined,
@@ -141,7 +185,7 @@ addNatsFlags(program
   .command('coordinator')
   .description('cluster coordinator: campaigns, corpus, triage and minimization over NATS JetStream; HTTP metrics and downloads; gRPC API'))
   .requiredOption('--grpc <host:port>', 'gRPC API address')
-  .requiredOption('--http <host:port>', 'HTTP address: /metrics, /healthz, /readyz, /findings/<id>/repro')
+  .requiredOption('--http <host:port>', 'HTTP address: the dashboard (/), /metrics, /healthz, /readyz, /findings/<id>/repro')
   .requiredOption('--store <dir>', 'campaigns, corpus, findings and reproducers (DIR/campaigns/<id>/...)')
   .option('--token <token>', 'bearer token the API and the downloads require')
   .option('--batch-ms <ms>', 'wall time of one work batch on a worker', '1000')
@@ -183,7 +227,4 @@ kernel
 
 program.addCommand(ctlCommand());
 
-program.exitOverride((err) => {
-  process.exit(err.exitCode === 0 ? 0 : 2);
-});
 await program.parseAsync();

@@ -10,6 +10,10 @@
 // Findings are stored as they come (first program and an unminimized
 // reproducer at once, the minimized one when it is ready), so nothing is lost
 // if the process dies.
+//
+// While it runs, a campaign can be watched (startCampaign's handle): its
+// stats, their history (a sample every few seconds, kept in campaign.json
+// too, for the charts of the dashboard) and what each worker thread does.
 
 import { Worker } from 'node:worker_threads';
 import { Store } from '../../corpus/store.js';
@@ -77,6 +81,38 @@ export interface FindingSummary {
   repro: string | null;
 }
 
+/** One point of a campaign's history: seconds since its start and the counters then. */
+export interface HistorySample {
+  sec: number;
+  execs: number;
+  corpus: number;
+  coverage: number;
+  findings: number;
+}
+
+/** What one worker thread does now. */
+export interface WorkerThreadStats {
+  name: string;
+  state: 'fuzzing' | 'minimizing' | 'idle';
+  execs: number;
+  /** The signature being minimized, when minimizing. */
+  minimizing?: string;
+}
+
+/** The campaign's phase: fuzzing, then minimizing what it found, then done. */
+export type CampaignPhase = 'running' | 'minimizing' | 'done';
+
+/** A running campaign, as startCampaign returns it. */
+export interface CampaignHandle {
+  done: Promise<CampaignSummary>;
+  phase(): CampaignPhase;
+  stats(): CampaignStats;
+  history(): readonly HistorySample[];
+  workers(): WorkerThreadStats[];
+  /** ISO-8601 wall time of the start. */
+  startedAt: string;
+}
+
 export interface CampaignSummary {
   execs: number;
   execsPerSec: number;
@@ -89,6 +125,9 @@ export interface CampaignSummary {
 }
 
 const BATCH_MS = 200;
+/** A history sample this often, at most HISTORY_MAX of them (addSample). */
+const HISTORY_MS = 2000;
+const HISTORY_MAX = 1000;
 
 class EmbeddedCampaign {
   private readonly workers: Worker[] = [];
@@ -105,6 +144,13 @@ class EmbeddedCampaign {
   private nextMinimizer = 0;
   private finish: (() => void) | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly samples: HistorySample[] = [];
+  private readonly workerExecs: number[] = [];
+  /** Per worker thread, the signature it is minimizing (a campaign sends each minimization to one thread). */
+  private readonly workerJobs: (string | undefined)[] = [];
+  /** The stats as the campaign ended (then they stay so). */
+  private final: CampaignStats | null = null;
+  readonly startedAt = new Date().toISOString();
 
   constructor(private readonly opts: CampaignOptions) {
     this.store = opts.storeDir ? new Store(opts.storeDir) : null;
@@ -124,6 +170,7 @@ class EmbeddedCampaign {
   }
 
   stats(): CampaignStats {
+    if (this.final) return this.final;
     const durationSec = this.sec();
     return {
       execs: this.execs,
@@ -137,9 +184,33 @@ class EmbeddedCampaign {
     };
   }
 
+  phase(): CampaignPhase {
+    return this.final ? 'done' : this.fuzzing ? 'running' : 'minimizing';
+  }
+
+  history(): readonly HistorySample[] {
+    return this.samples;
+  }
+
+  workerStats(): WorkerThreadStats[] {
+    return this.workers.map((_, i) => {
+      const job = this.workerJobs[i];
+      const state = job !== undefined ? 'minimizing' : this.fuzzing ? 'fuzzing' : 'idle';
+      return { name: workerName(i), state, execs: this.workerExecs[i] ?? 0, ...(job !== undefined ? { minimizing: job } : {}) };
+    });
+  }
+
+  private sample(): void {
+    const s = this.stats();
+    addSample(this.samples, { sec: round(s.durationSec), execs: s.execs, corpus: s.corpus, coverage: s.coverage, findings: s.findings });
+  }
+
   async run(): Promise<CampaignSummary> {
     const done = new Promise<void>((resolve) => (this.finish = resolve));
     const n = Math.max(1, this.opts.workers);
+    this.sample();
+    this.persistCampaign(this.stats(), 'running');
+    this.timers.push(setInterval(() => this.sample(), HISTORY_MS));
     for (let i = 0; i < n; i++) {
       const w = new Worker(new URL('./campaign-worker.js', import.meta.url));
       w.on('message', (m: FromWorker) => this.onMessage(i, m));
@@ -162,8 +233,10 @@ class EmbeddedCampaign {
     await done;
     for (const t of this.timers) clearTimeout(t);
     const stats = this.stats();
+    this.sample();
     await Promise.all(this.workers.map((w) => w.terminate()));
-    this.persistCampaign(stats);
+    this.final = stats;
+    this.persistCampaign(stats, 'done');
     return {
       execs: stats.execs, execsPerSec: stats.execsPerSec, durationSec: stats.durationSec, corpus: stats.corpus,
       coverage: stats.coverage, harnessErrors: stats.harnessErrors, timeouts: stats.timeouts,
@@ -181,7 +254,10 @@ class EmbeddedCampaign {
       return;
     }
     const base = this.execs;
-    if (this.fuzzing) this.execs += m.execs;
+    if (this.fuzzing) {
+      this.execs += m.execs;
+      this.workerExecs[from] = (this.workerExecs[from] ?? 0) + m.execs;
+    }
     this.timeouts += m.timeouts;
     this.shareInputs(from, m.newInputs);
     for (const h of m.harness) {
@@ -209,6 +285,7 @@ class EmbeddedCampaign {
   private issue(job: FindingJob): void {
     if (job.kind !== 'minimize') throw new Error(`embedded campaign: a ${job.kind} job, but it does not cross-check`);
     const w = this.nextMinimizer++ % this.workers.length;
+    this.workerJobs[w] = job.signature;
     this.send(w, {
       type: 'minimize', jobId: job.jobId, signature: job.signature, program: job.program, maxRuns: job.maxRuns, deadlineMs: job.deadlineMs,
     });
@@ -221,6 +298,7 @@ class EmbeddedCampaign {
   }
 
   private onMinimizeReport(from: number, m: MinimizeReport): void {
+    if (this.workerJobs[from] === m.signature) delete this.workerJobs[from];
     this.findings.minimized({ ...m, workerId: workerName(from) }, { exec: this.execs, sec: this.sec() });
     this.maybeFinish();
   }
@@ -242,11 +320,22 @@ class EmbeddedCampaign {
     if (!this.fuzzing && this.findings.minimizing === 0) this.finish?.();
   }
 
-  private persistCampaign(stats: CampaignStats): void {
+  /** campaign.json: settings and counters at the start and at the end, with the history for charts. */
+  private persistCampaign(stats: CampaignStats, state: 'running' | 'done'): void {
     this.store?.saveCampaign({
-      bugs: this.opts.bugs, seed: this.opts.seed, workers: this.workers.length, feedback: this.opts.feedback, ...stats,
+      bugs: this.opts.bugs, seed: this.opts.seed, workers: Math.max(1, this.opts.workers), feedback: this.opts.feedback,
+      state, startedAt: this.startedAt, ...(this.opts.durationSec !== undefined ? { durationLimitSec: this.opts.durationSec } : {}), ...stats,
       findings: this.findings.reported().map((f) => ({ id: f.record.id, ...summarize(f.record) })),
+      history: this.samples,
     });
+  }
+}
+
+/** Add a sample to a history; past HISTORY_MAX samples every other one goes, so a long campaign keeps its shape. */
+export function addSample(history: HistorySample[], s: HistorySample): void {
+  history.push(s);
+  if (history.length > HISTORY_MAX) {
+    for (let i = 1; i < history.length; i++) history.splice(i, 1);
   }
 }
 
@@ -266,6 +355,15 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
+/** Start a campaign; the handle watches it while it runs. */
+export function startCampaign(opts: CampaignOptions): CampaignHandle {
+  const c = new EmbeddedCampaign(opts);
+  return {
+    done: c.run(), startedAt: c.startedAt,
+    phase: () => c.phase(), stats: () => c.stats(), history: () => c.history(), workers: () => c.workerStats(),
+  };
+}
+
 export function runCampaign(opts: CampaignOptions): Promise<CampaignSummary> {
-  return new EmbeddedCampaign(opts).run();
+  return startCampaign(opts).done;
 }

@@ -10,6 +10,7 @@ import { runProgram } from '../exec/run.js';
 import { definedId, referencedId, type IdSpace } from '../prog/ops.js';
 import type { FallocMode, Op, Program } from '../prog/types.js';
 import type { Repro } from './repro.js';
+import { ordinal } from './words.js';
 
 const FALLOC_FLAGS: Record<FallocMode, string> = {
   alloc: '0',
@@ -213,7 +214,7 @@ function opBody(op: Op, c: Ctx, index: number): string[] {
         ' * Skipped here: the results after it are not compared with the sim. */',
         'ret = 0;'];
     case 'fail_bio':
-      return [`/* fail_bio: the sim failed the ${op.skip + 1}th ${op.write ? 'write' : 'read'} bio from here${op.short === true ? ' (short fuse WRITE)' : ' with -EIO'}.`,
+      return [`/* fail_bio: the sim failed the ${ordinal(op.skip + 1)} ${op.write ? 'write' : 'read'} bio from here${op.short === true ? ' (short fuse WRITE)' : ' with -EIO'}.`,
         ' * On a real kernel: dm-flakey (error_writes / drop_writes) under the filesystem, or',
         ' * fail_make_request (/sys/kernel/debug/fail_make_request + /sys/block/DEV/make-it-fail). */',
         'ret = 0;'];

@@ -1,14 +1,16 @@
 // Export a reproducer in one of the formats `foliofuzz export` offers.
+// `report` is a bug report for a mailing list (report.ts).
 
 import { exportC } from './c.js';
 import { exportFsx } from './fsx.js';
+import { exportReport } from './report.js';
 import { reproJson, type Repro } from './repro.js';
 import { textTrace } from './text.js';
 import { exportXfsIo } from './xfs-io.js';
 
-export type ExportFormat = 'json' | 'text' | 'xfs_io' | 'c' | 'fsx';
+export type ExportFormat = 'json' | 'text' | 'xfs_io' | 'c' | 'fsx' | 'report';
 
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['json', 'text', 'xfs_io', 'c', 'fsx'];
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['json', 'text', 'xfs_io', 'c', 'fsx', 'report'];
 
 export interface ExportedFile {
   name: string;
@@ -27,5 +29,6 @@ export function exportRepro(r: Repro, format: ExportFormat): { files: ExportedFi
     case 'xfs_io': return { files: exportXfsIo(r) };
     case 'c': return { files: [{ name: 'repro.c', text: exportC(r) }] };
     case 'fsx': return { files: [{ name: 'repro.fsxops', text: exportFsx(r) }] };
+    case 'report': return { files: [{ name: 'report.txt', text: exportReport(r) }] };
   }
 }

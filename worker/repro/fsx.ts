@@ -7,6 +7,7 @@ import { describeOp } from '../prog/describe.js';
 import type { Op } from '../prog/types.js';
 import { ExportError } from './errors.js';
 import type { Repro } from './repro.js';
+import { plural } from './words.js';
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
 
@@ -45,8 +46,8 @@ function fsxLine(op: Op, size: number): { line: string; size: number } | string 
 
 export function exportFsx(r: Repro): string {
   const p = r.program;
-  if (p.threads.length !== 1) throw new ExportError(`fsx export: the program has ${p.threads.length} threads; fsx runs one`);
-  if (p.files.length !== 1 || p.fds.length !== 1) throw new ExportError(`fsx export: the program has ${p.files.length} files and ${p.fds.length} fds; fsx works on one file through one fd`);
+  if (p.threads.length !== 1) throw new ExportError(`fsx export: the program has ${plural(p.threads.length, 'thread')}; fsx runs one`);
+  if (p.files.length !== 1 || p.fds.length !== 1) throw new ExportError(`fsx export: the program has ${plural(p.files.length, 'file')} and ${plural(p.fds.length, 'fd')}; fsx works on one file through one fd`);
   let size = 0;
   const lines = [
     `# foliofuzz ${r.signature === '' ? 'control' : r.signature}; switches: ${r.bugs.join(', ') || '(none)'}`,

@@ -7,6 +7,7 @@ import { describeOp } from '../prog/describe.js';
 import type { Op, Program } from '../prog/types.js';
 import { ExportError } from './errors.js';
 import type { Repro } from './repro.js';
+import { ordinal, plural } from './words.js';
 
 const PAGE_SIZE = 4096;
 const hex = (n: number): string => `0x${n.toString(16)}`;
@@ -101,13 +102,13 @@ function opLines(op: Op, maps: MapTable): string[] {
     case 'reclaim':
       return [comment(op, 'kswapd reclaimed clean folios (memory pressure)')];
     case 'fail_bio':
-      return [comment(op, `fault injection: the ${op.skip + 1}th ${op.write ? 'write' : 'read'} bio from here ${op.short === true ? 'is short' : 'fails with -EIO'} (dm-flakey or fail_make_request)`)];
+      return [comment(op, `fault injection: the ${ordinal(op.skip + 1)} ${op.write ? 'write' : 'read'} bio from here ${op.short === true ? 'is short' : 'fails with -EIO'} (dm-flakey or fail_make_request)`)];
   }
 }
 
 function checkShape(p: Program): void {
   if (p.files.length !== 1 || p.fds.length !== 1) {
-    throw new ExportError(`xfs_io export: the program has ${p.files.length} files and ${p.fds.length} fds; an xfs_io script works on one file through one fd (use the C export)`);
+    throw new ExportError(`xfs_io export: the program has ${plural(p.files.length, 'file')} and ${plural(p.fds.length, 'fd')}; an xfs_io script works on one file through one fd (use the C export)`);
   }
 }
 
@@ -132,7 +133,7 @@ export function exportXfsIo(r: Repro): { name: string; text: string }[] {
   if (p.threads.length === 1) return [{ name: 'xfs_io.txt', text: [...head, ...threadScript(p, 0)].join('\n') + '\n' }];
   const inter = (t: number): string[] => [
     `# thread ${t} of ${p.threads.length}: run the scripts concurrently on the same file;`,
-    `# the sim's interleaving (${p.schedule?.strategy ?? 'default'} schedule, ${p.schedule?.decisions.length ?? 0} decisions) is in the text export`,
+    `# the sim's interleaving (${p.schedule?.strategy ?? 'default'} schedule, ${plural(p.schedule?.decisions.length ?? 0, 'decision')}) is in the text export`,
   ];
   return p.threads.map((_, t) => ({
     name: `xfs_io-t${t}.txt`,

@@ -1,0 +1,81 @@
+// After a campaign, the next step: `fuzz` ends with its findings, what each
+// class means, which are the seeded bugs and the commands that come next;
+// `foliofuzz findings` lists a store; runs without --store are kept apart
+// (foliofuzz-store/run-<n>), and a --store holding an earlier run is refused
+// unless --append says to add to it.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { progressLine } from '../../../worker/cli/fuzz.js';
+
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const CLI = join(ROOT, 'dist', 'worker', 'cli', 'main.js');
+const CLUSTER_STORE = join(ROOT, 'test', 'fixtures', 'findings', 'cluster');
+const cwd = mkdtempSync(join(tmpdir(), 'ff-findings-cli-'));
+after(() => rmSync(cwd, { recursive: true, force: true }));
+
+function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd, timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const FIND = ['fuzz', '--bugs', 'set-uptodate-during-read', '--workers', '1', '--seed', '3', '--until-found', '1', '--max-execs', '4000'];
+
+test('fuzz without --store keeps each run apart and ends with its findings, their meaning and the next steps', () => {
+  const r = cli(FIND);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(existsSync(join(cwd, 'foliofuzz-store', 'run-1', 'campaign.json')));
+  assert.match(r.stderr, /Findings of foliofuzz-store\/run-1 \(embedded campaign; seed 3; switches: set-uptodate-during-read;/);
+  assert.match(r.stderr, / {2}1\. BUG folio_end_read:already-uptodate @ folio_end_read<-iomap_read_folio\n/);
+  assert.match(r.stderr, /needs set-uptodate-during-read \(seeded bug, iomap, 2025\)/);
+  assert.match(r.stderr, /What the classes mean:\n {2}BUG {7}a BUG_ON the kernel has at this site fired/);
+  assert.match(r.stderr, /The finding comes from bugs the switches put back on purpose: the seeded bugs/);
+  assert.match(r.stderr, /Next steps[^\n]*\n {2}foliofuzz replay REPRO +run it again/);
+  assert.match(r.stderr, /foliofuzz export REPRO --format report/);
+  const again = cli(['fuzz', '--workers', '1', '--seed', '4', '--max-execs', '20', '--no-minimize']);
+  assert.equal(again.status, 0, again.stderr);
+  assert.ok(existsSync(join(cwd, 'foliofuzz-store', 'run-2')), 'the next run has a directory of its own');
+});
+
+test('a --store holding an earlier run is refused unless --append', () => {
+  const store = join('foliofuzz-store', 'run-1');
+  const refused = cli(['fuzz', '--store', store, '--workers', '1', '--max-execs', '20']);
+  assert.equal(refused.status, 2);
+  assert.match(refused.stderr, /holds an earlier run[\s\S]*--append/);
+  const appended = cli(['fuzz', '--store', store, '--append', '--workers', '1', '--max-execs', '20', '--no-minimize']);
+  assert.equal(appended.status, 0, appended.stderr);
+});
+
+test('foliofuzz findings lists every run of the default store; --json has what the listing says', () => {
+  const r = cli(['findings']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /Findings of foliofuzz-store\/run-1 /);
+  assert.match(r.stdout, /Findings of foliofuzz-store\/run-2 [^\n]*\n {2}none/);
+  const doc = JSON.parse(cli(['findings', '--json']).stdout) as { runs: { id: string; findings: Record<string, unknown>[] }[] };
+  assert.deepEqual(doc.runs.map((x) => x.id), ['run-1', 'run-2']);
+  const f = doc.runs[0]!.findings[0]!;
+  assert.equal(f['kind'], 'BUG');
+  assert.match(String(f['meaning']), /BUG_ON/);
+  assert.deepEqual(f['switchesNeeded'], ['set-uptodate-during-read']);
+  assert.equal(f['crossCheck'], 'reported without a cross-check (one process)');
+  assert.ok(existsSync(join(cwd, String(f['repro']))));
+});
+
+test('findings of a coordinator store: cross-checked ones listed, the others counted as waiting', () => {
+  const r = cli(['findings', '--store', CLUSTER_STORE]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /cluster campaign/);
+  assert.match(r.stdout, /cross-checked on w-host-2-0002 \(found by w-host-1-0001\)/);
+  assert.equal(cli(['findings', '--store', join(cwd, 'nothing-here')]).status, 2);
+});
+
+test('the progress line says how far into the duration it is', () => {
+  const s = { execs: 1200, execsPerSec: 130.4, durationSec: 12.2, corpus: 40, coverage: 900, findings: 2, harnessErrors: 0, timeouts: 0 };
+  assert.equal(progressLine(s, 300), 'execs 1200  130/s  corpus 40  coverage 900  findings 2  12 of 300 s');
+  assert.equal(progressLine(s), 'execs 1200  130/s  corpus 40  coverage 900  findings 2  12 s');
+});

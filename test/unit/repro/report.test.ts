@@ -1,0 +1,75 @@
+// The bug report export and what it explains: a finding's class in words,
+// the switches a reproducer needs (found by running it), and numbers in
+// generated text ("1 file", "the 2nd bio").
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CLASS_MEANINGS, classOf, switchesNeeded, switchesThatFire, switchesVerdict } from '../../../worker/repro/explain.js';
+import { exportRepro } from '../../../worker/repro/export.js';
+import { reportTitle } from '../../../worker/repro/report.js';
+import { ordinal, plural } from '../../../worker/repro/words.js';
+import { INVARIANT_KINDS } from '../../../worker/report/signature.js';
+import { knownRepros } from './known.js';
+
+const known = knownRepros();
+const byName = (n: string): (typeof known)[number] => known.find((k) => k.name === n)!;
+
+test('plurals and ordinals', () => {
+  assert.deepEqual([plural(0, 'file'), plural(1, 'file'), plural(2, 'file'), plural(1234, 'op')], ['0 files', '1 file', '2 files', '1,234 ops']);
+  assert.equal(plural(2, 'bug switch', 'bug switches'), '2 bug switches');
+  assert.deepEqual([1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 112].map(ordinal), ['1st', '2nd', '3rd', '4th', '11th', '12th', '13th', '21st', '22nd', '101st', '112th']);
+});
+
+test('every class of signature has a meaning, read through the signature parser', () => {
+  for (const k of INVARIANT_KINDS) assert.ok(CLASS_MEANINGS[k].length > 20, k);
+  assert.equal(classOf('WARN ifs_free:uptodate-mismatch @ ifs_free')?.kind, 'WARN');
+  assert.equal(classOf('DEADLOCK a->b')?.kind, 'DEADLOCK');
+  assert.equal(classOf('not a signature'), null);
+});
+
+test('the switches a known reproducer needs are its own switch, with another switch on too or with all of them', () => {
+  const k = byName('set-uptodate-during-read');
+  const withExtra = { ...k.repro, bugs: [...k.repro.bugs, 'mkwrite-ifs-zeroed' as const].sort() };
+  assert.deepEqual(switchesNeeded(withExtra), { reproduces: true, observed: k.signature, needed: ['set-uptodate-during-read'] });
+  assert.match(switchesVerdict(['set-uptodate-during-read']), /^needs set-uptodate-during-read \(seeded bug, iomap, 2025\): /);
+  assert.match(switchesVerdict([]), /fires with every switch off: no seeded bug/);
+  const fires = switchesThatFire(k.program);
+  assert.deepEqual(fires, { signature: k.signature, needed: ['set-uptodate-during-read'] });
+});
+
+test('a report has a syzbot-style title and every section a kernel developer needs', () => {
+  const k = byName('set-uptodate-during-read');
+  const [file] = exportRepro(k.repro, 'report').files;
+  assert.equal(file!.name, 'report.txt');
+  const text = file!.text;
+  assert.match(text, /^Subject: \[foliofuzz\] kernel BUG in folio_end_read \(folio_end_read:already-uptodate\)\n/);
+  for (const h of ['Kernel', 'Filesystem', 'Reproducer', 'Interleaving', 'Expected and actual', 'Kernel functions involved']) {
+    assert.match(text, new RegExp(`\n${h}[^\n]*\n-+\n`), h);
+  }
+  assert.match(text, /It needs this bug switch on[^\n]*\n {2}set-uptodate-during-read \(seeded bug, iomap, 2025\)/);
+  assert.match(text, /mkfs\.xfs -f -b size=\d+ \/dev\/vdb/);
+  assert.match(text, /expected: no BUG here\nactual: {3}BUG folio_end_read:already-uptodate/);
+  assert.match(text, /\n {2}folio_end_read\n/);
+});
+
+test('a data report shows the expected and the actual byte, and what was read around it', () => {
+  const data = known.filter((k) => k.signature.startsWith('DATA ') && k.repro.program.threads.length === 1);
+  assert.ok(data.length > 0);
+  let shown = 0;
+  for (const k of data) {
+    const text = exportRepro(k.repro, 'report').files[0]!.text;
+    assert.match(text, /^Subject: \[foliofuzz\] data corruption in /);
+    const m = /at byte (\d+): expected 0x([0-9a-f]{2}), read 0x([0-9a-f]{2})/.exec(text);
+    if (!m) continue;
+    shown++;
+    assert.notEqual(m[2], m[3]);
+    assert.match(text, new RegExp(`\\[${m[3]}\\]`), 'the differing byte is marked in the dump');
+  }
+  assert.ok(shown > 0, 'at least one data report names the byte');
+});
+
+test('titles of every class', () => {
+  assert.equal(reportTitle('WARN ifs_free:uptodate-mismatch @ ifs_free<-truncate_inode_pages_range'), 'WARNING in ifs_free (ifs_free:uptodate-mismatch)');
+  assert.equal(reportTitle('DATA pread:mismatch @ ksys_pread64'), 'data corruption in ksys_pread64 (pread:mismatch)');
+  assert.equal(reportTitle('LIVELOCK step-budget'), 'livelock: step-budget');
+});

@@ -1,0 +1,149 @@
+// `foliofuzz findings [--store DIR] [--json]`: what a store found, run by
+// run, and what to do next. `fuzz` ends with the same listing of its own run.
+//
+// Each finding says what its class means, whether it is one of the seeded
+// bugs (which switches its reproducer needs, found by running it), how far it
+// was minimized, how it was cross-checked, and where its reproducer is; the
+// listing ends with the commands that take a reproducer further.
+
+import { type StoredFinding, type StoredRun, finiteNumber, readStore, storedSwitchesNeeded } from '../../coordinator/dashboard/stored.js';
+import { crossCheckLabel } from '../fuzz/findings/policy.js';
+import { ProgramInputError } from '../prog/errors.js';
+import { CLASS_MEANINGS, classOf, switchesVerdict } from '../repro/explain.js';
+import { plural } from '../repro/words.js';
+import type { InvariantKind } from '../report/signature.js';
+
+export const DEFAULT_STORE = 'foliofuzz-store';
+
+const num = finiteNumber;
+
+/** A run's heading: where, what it ran, how far it got. */
+export function runHeading(run: StoredRun): string {
+  const c = run.campaign ?? {};
+  const bugs = Array.isArray(c['bugs']) ? (c['bugs'] as unknown[]).join(',') : '';
+  const execs = num(c['execs']);
+  const secs = num(c['durationSec']) ?? num(c['elapsedSec']);
+  const bits = [
+    run.kind === 'cluster' ? `cluster campaign ${typeof c['name'] === 'string' ? c['name'] : run.id}` : 'embedded campaign',
+    ...(num(c['seed']) !== undefined ? [`seed ${num(c['seed'])}`] : []),
+    `switches: ${bugs || '(none)'}`,
+    ...(execs !== undefined ? [`${plural(execs, 'execution')}${secs !== undefined ? ` in ${Math.round(secs)} s` : ''}`] : []),
+    ...(typeof c['state'] === 'string' ? [c['state']] : []),
+  ];
+  return `${run.dir} (${bits.join('; ')})`;
+}
+
+/** A finding as the lines of the listing. */
+function findingLines(f: StoredFinding, n: number): string[] {
+  const r = f.record;
+  const needs = storedSwitchesNeeded(f);
+  const lines = [
+    `  ${n}. ${r.signature}`,
+    `     ${plural(r.count, 'hit')}, first after ${r.firstSec.toFixed(1)} s (execution ${r.firstExec}), last after ${r.lastSec.toFixed(1)} s`,
+    `     ${r.minimized ? `minimized: ${r.opsBefore} -> ${plural(r.opsAfter, 'op')}` : r.minimizeError ? `not minimized (${r.minimizeError})` : r.minimizeJob ? 'minimizing' : `${plural(r.opsAfter, 'op')}, not minimized`}; ${crossCheckLabel(r)}`,
+  ];
+  if (needs) lines.push(`     ${needs.reproduces ? switchesVerdict(needs.needed) : `the reproducer no longer fires here (it shows ${needs.observed ?? 'nothing'})`}`);
+  if (f.record.kernel) lines.push(`     real kernel: ${f.record.kernel.verdict}: ${f.record.kernel.text}`);
+  lines.push(`     ${f.reproPath ?? '(no reproducer stored yet)'}`);
+  return lines;
+}
+
+/** The classes present, each with its meaning. */
+function classLines(findings: StoredFinding[]): string[] {
+  const kinds = new Set<InvariantKind>();
+  for (const f of findings) {
+    const c = classOf(f.record.signature);
+    if (c) kinds.add(c.kind);
+  }
+  if (kinds.size === 0) return [];
+  return ['What the classes mean:', ...[...kinds].map((k) => `  ${k.padEnd(9)} ${CLASS_MEANINGS[k]}`)];
+}
+
+/** The commands that take a finding further, each with what it gives. */
+export function nextStepLines(store: string, repro: string): string[] {
+  const steps: [string, string][] = [
+    [`foliofuzz replay ${repro}`, 'run it again in the sim (exit 1: it fired)'],
+    [`foliofuzz export ${repro} --format report`, 'a bug report: kernel, mkfs, program, interleaving, bytes'],
+    [`foliofuzz export ${repro} --format c`, 'a C program to run on a real kernel'],
+    [`foliofuzz export ${repro} --format text`, 'the interleaving, op by op'],
+    [`foliofuzz dashboard --store ${store}`, 'all of it in a browser'],
+  ];
+  const width = Math.max(...steps.map(([c]) => c.length));
+  return ['', 'Next steps (REPRO: a reproducer path from above):', ...steps.map(([c, what]) => `  ${c.padEnd(width)}   ${what}`)];
+}
+
+/** Which findings the switches explain, and which they do not. */
+function seededLines(findings: StoredFinding[]): string[] {
+  let seeded = 0;
+  let unexplained = 0;
+  for (const f of findings) {
+    const needs = storedSwitchesNeeded(f);
+    if (needs?.reproduces && needs.needed.length > 0) seeded++;
+    else if (needs?.reproduces) unexplained++;
+  }
+  const lines: string[] = [];
+  if (seeded > 0) {
+    const which = seeded === findings.length ? (seeded === 1 ? 'The finding comes' : `All ${seeded} findings come`) : `${seeded} of the ${findings.length} findings come`;
+    lines.push(`${which} from bugs the switches put back on purpose: the seeded bugs (each "needs" line names its switch).`);
+  }
+  if (unexplained > 0) {
+    lines.push(`${plural(unexplained, 'finding')} ${unexplained === 1 ? 'fires' : 'fire'} with every switch off: no seeded bug. Each is a kernel bug or a false positive of the sim;`,
+      'confirm it on a real kernel (export --format c) before reporting it.');
+  }
+  return lines.length ? ['', ...lines] : [];
+}
+
+/** The listing of some runs, as lines. */
+export function listingLines(runs: StoredRun[], store: string): string[] {
+  const lines: string[] = [];
+  const all: StoredFinding[] = [];
+  for (const run of runs) {
+    const shown = run.findings.filter((f) => f.record.verified);
+    const pending = run.findings.length - shown.length;
+    lines.push(`Findings of ${runHeading(run)}:`);
+    if (shown.length === 0) lines.push('  none');
+    shown.forEach((f, i) => lines.push(...findingLines(f, i + 1)));
+    if (pending > 0) lines.push(`  (${plural(pending, 'more signature')} waiting for a cross-check on another worker)`);
+    for (const b of run.bad) lines.push(`  unreadable: ${b}`);
+    lines.push('');
+    all.push(...shown);
+  }
+  lines.push(...classLines(all), ...seededLines(all));
+  if (all.length > 0) lines.push(...nextStepLines(store, 'REPRO'));
+  return lines;
+}
+
+/** The --json document: every run and every finding (reported or not), with what the listing says of each. */
+export function listingJson(runs: StoredRun[]): object {
+  return {
+    runs: runs.map((run) => ({
+      id: run.id, kind: run.kind, dir: run.dir, campaign: run.campaign, unreadable: run.bad,
+      findings: run.findings.map((f) => {
+        const needs = storedSwitchesNeeded(f);
+        return {
+          ...f.record, key: f.key, meaning: classOf(f.record.signature)?.meaning ?? null, crossCheck: crossCheckLabel(f.record),
+          repro: f.reproPath, reproduces: needs?.reproduces ?? null, switchesNeeded: needs?.reproduces ? needs.needed : null,
+          ...(Object.keys(f.extra).length ? { extra: f.extra } : {}),
+        };
+      }),
+    })),
+  };
+}
+
+export function findingsCommand(opts: { store?: string; json?: boolean }): number {
+  const store = opts.store ?? DEFAULT_STORE;
+  let runs: StoredRun[];
+  try {
+    runs = readStore(store);
+    if (runs.length === 0) throw new ProgramInputError(`${store}: no campaign store here (run foliofuzz fuzz, or give --store DIR)`);
+  } catch (e) {
+    if (e instanceof ProgramInputError) {
+      process.stderr.write(`${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify(listingJson(runs))}\n`);
+  else process.stdout.write(`${listingLines(runs, store).join('\n')}\n`);
+  return 0;
+}

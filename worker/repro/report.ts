@@ -1,0 +1,149 @@
+// `export --format report`: a finding as plain text a kernel developer would
+// send to a mailing list, after syzbot's reports: a title, the kernel and
+// config it concerns, how to make the filesystem, the program (an xfs_io
+// script when it fits, else C), the interleaving that fired, the expected and
+// actual bytes, and the kernel functions involved. Everything in it comes
+// from one run of the reproducer, so it says what the reproducer does now.
+
+import { type InvariantKind, parseSignature } from '../report/signature.js';
+import type { Trace } from '../trace/types.js';
+import { exportC } from './c.js';
+import { ExportError } from './errors.js';
+import { CLASS_MEANINGS, describeSwitch, switchesNeeded } from './explain.js';
+import type { Repro } from './repro.js';
+import { outcomeLines, traceRun } from './text.js';
+import { plural } from './words.js';
+import { exportXfsIo } from './xfs-io.js';
+
+const TITLE_WORDS: Record<InvariantKind, string> = {
+  WARN: 'WARNING in', BUG: 'kernel BUG in', INVARIANT: 'broken rule in', DATA: 'data corruption in', DEADLOCK: 'deadlock', LIVELOCK: 'livelock',
+};
+
+/** A syzbot-style title: "WARNING in ifs_free (ifs_free:uptodate-mismatch)". */
+export function reportTitle(signature: string): string {
+  const p = parseSignature(signature);
+  if (p === null) return signature === '' ? 'no violation (a control that must stay silent)' : signature;
+  if (p.kind === 'DEADLOCK' || p.kind === 'LIVELOCK') return `${TITLE_WORDS[p.kind]}: ${p.invariant}`;
+  return `${TITLE_WORDS[p.kind]} ${p.site[0]} (${p.invariant})`;
+}
+
+/** How to make and mount the filesystem the program ran on. */
+function filesystemLines(r: Repro): string[] {
+  const c = r.program.config;
+  const dev = '/dev/vdb';
+  switch (c.fs) {
+    case 'xfs': return [`mkfs.xfs -f -b size=${c.blockSize} ${dev}`, `mount ${dev} /mnt`];
+    case 'ext4': return c.inode === 'indirect'
+      ? [`mkfs.ext4 -F -b ${c.blockSize} -O ^extent,^64bit ${dev}    # block-mapped (indirect) files`, `mount ${dev} /mnt`]
+      : [`mkfs.ext4 -F -b ${c.blockSize} ${dev}`, `mount ${dev} /mnt`];
+    case 'fuse': return ['# a passthrough FUSE server over a directory; the sim models one that writes through', 'bindfs /srv/lower /mnt'];
+  }
+}
+
+function kernelLines(r: Repro): string[] {
+  const c = r.program.config;
+  const lines = [`Linux mainline as the simulator models it (${r.simVersion}).`];
+  const needs = switchesNeeded(r);
+  if (r.signature === '') {
+    lines.push(`A control: with ${r.bugs.length ? `the switches ${r.bugs.join(', ')}` : 'no switch'} on it must stay silent; this run ${needs.observed === null ? 'stayed silent' : `shows ${needs.observed}`}.`);
+  } else if (!needs.reproduces) {
+    lines.push(`The reproducer no longer shows its signature here (it shows ${needs.observed ?? 'nothing'}).`);
+  } else if (needs.needed.length === 0) {
+    lines.push('It fires with every bug switch off: no re-introduced bug explains it. Confirm it on a real kernel',
+      'with the C program below before reporting it: it is either a kernel bug or a false positive of the sim.');
+  } else {
+    lines.push(`It needs ${needs.needed.length === 1 ? 'this bug switch' : 'these bug switches'} on (a switch re-introduces a known bug into that kernel):`);
+    for (const n of needs.needed) lines.push(`  ${describeSwitch(n)}`);
+  }
+  lines.push('', 'Config:', `  CONFIG_${c.fs === 'fuse' ? 'FUSE_FS' : c.fs === 'xfs' ? 'XFS_FS' : 'EXT4_FS'}=y`,
+    `  CONFIG_TRANSPARENT_HUGEPAGE=y     # large folios in the page cache (the sim caps them at ${c.folioMax / 1024} KiB)`);
+  if (r.program.threads.some((t) => t.ops.some((o) => o.op === 'aio_write' || o.op === 'aio_read'))) lines.push('  CONFIG_AIO=y');
+  lines.push(`  block size ${c.blockSize} bytes${c.fs === 'ext4' ? `, ${c.inode} inodes` : ''}`);
+  return lines;
+}
+
+/** The program: an xfs_io script when one script on one file says it all, else the C program. */
+function programLines(r: Repro): string[] {
+  if (r.program.threads.length === 1) {
+    try {
+      const [script] = exportXfsIo(r);
+      // A '#' op line is an op xfs_io has no command for: the C program says it all.
+      if (script && !script.text.split('\n').some((l) => l.startsWith('# sim:'))) return ['xfs_io script:', '', script.text.trimEnd()];
+    } catch (err) {
+      if (!(err instanceof ExportError)) throw err;
+    }
+  }
+  return ['C program (gcc -pthread repro.c && ./repro /mnt):', '', exportC(r).trimEnd()];
+}
+
+const hex2 = (b: number): string => b.toString(16).padStart(2, '0');
+
+/** The bytes some read (or the final read-back) returned around `at`, from the recorded trace. */
+function actualBytesAround(trace: Trace | undefined, at: number): { start: number; bytes: Uint8Array } | null {
+  const events = trace?.events ?? [];
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i]!;
+    let start: number | null = null;
+    if (e.e === 'call' && e.data) start = e.off;
+    else if (e.e === 'final') start = 0;
+    const data = e.e === 'call' || e.e === 'final' ? e.data : undefined;
+    if (start === null || !data || at < start || at >= start + data.length) continue;
+    const from = Math.max(start, (at & ~15) - 16);
+    return { start: from, bytes: data.subarray(from - start, Math.min(data.length, from - start + 48)) };
+  }
+  return null;
+}
+
+function expectedActualLines(message: string, kind: InvariantKind | null, trace: Trace | undefined): string[] {
+  const m = /byte (\d+) is 0x([0-9a-f]+), expected 0x([0-9a-f]+)/.exec(message);
+  if (kind !== 'DATA' || m === null) return [`expected: no ${kind ?? 'violation'} here`, `actual:   ${message}`];
+  const at = Number(m[1]);
+  const lines = [`at byte ${at}: expected 0x${hex2(parseInt(m[3]!, 16))}, read 0x${hex2(parseInt(m[2]!, 16))}`, `  (${message})`];
+  const around = actualBytesAround(trace, at);
+  if (around) {
+    lines.push('', 'what was read there ([..] the first byte that differs):');
+    for (let row = 0; row < around.bytes.length; row += 16) {
+      const cells = [...around.bytes.subarray(row, row + 16)].map((b, k) => (around.start + row + k === at ? `[${hex2(b)}]` : ` ${hex2(b)} `));
+      lines.push(`  0x${(around.start + row).toString(16).padStart(8, '0')}: ${cells.join('')}`.trimEnd());
+    }
+  }
+  return lines;
+}
+
+function section(title: string, body: string[]): string[] {
+  return ['', title, '-'.repeat(title.length), ...body];
+}
+
+/** The whole report (of a control that must stay silent, too: it then says so). */
+export function exportReport(r: Repro): string {
+  const title = reportTitle(r.signature);
+  const kind = parseSignature(r.signature)?.kind ?? null;
+  const run = traceRun(r, true);
+  const v = run.result.violation;
+  const site = parseSignature(r.signature)?.site ?? [];
+  const stackFrames = (v?.stacks ?? []).flatMap((s) => [...s.frames].reverse());
+  const functions = [...new Set([...site, ...stackFrames, ...run.frames])];
+  return [
+    `Subject: [foliofuzz] ${title}`,
+    '',
+    'Hello,',
+    '',
+    'foliofuzz, a fuzzer that runs the Linux storage stack (page cache, iomap, ext4, xfs, fuse)',
+    ...(r.signature === ''
+      ? ['in a deterministic simulation, keeps this program as a control: it must stay silent.']
+      : ['in a deterministic simulation, found the following issue.', '', r.signature]),
+    ...(kind ? [`${kind}: ${CLASS_MEANINGS[kind]}`] : []),
+    ...(r.minimized ? [`reproducer minimized from ${plural(r.minimized.opsBefore, 'op')} to ${plural(r.minimized.opsAfter, 'op')}`] : []),
+    ...section('Kernel', kernelLines(r)),
+    ...section('Filesystem', filesystemLines(r)),
+    ...section('Reproducer', programLines(r)),
+    ...section('Interleaving', ['(tN is program thread N; `final` reads every file back after the program; other names are kernel threads)', '', ...run.lines, '', ...outcomeLines(run.result)]),
+    ...section('Expected and actual', v ? expectedActualLines(v.message, kind, run.result.trace) : ['the run stayed silent: nothing to compare']),
+    ...section('Kernel functions involved (where it fired first)', functions.length ? functions.map((f) => `  ${f}`) : ['  (none recorded)']),
+    ...section('Reproduce it in the simulator', [
+      '  foliofuzz replay repro.json',
+      '  foliofuzz export repro.json --format text|xfs_io|c|fsx',
+    ]),
+    '',
+  ].join('\n');
+}
