@@ -250,6 +250,7 @@ ${facts(rows)}
 <h2>Downloads</h2>${downloads(key, f)}
 <h2>Next steps</h2>
 <pre id="next">foliofuzz replay ${esc(path)}
+foliofuzz kernel confirm ${esc(path)}    # does this machine's kernel have it? (as root)
 foliofuzz export ${esc(path)} --format report
 foliofuzz export ${esc(path)} --format c -o repro.c    # for a real kernel</pre>
 <h2>Trace</h2>${traceBlock(f)}`;

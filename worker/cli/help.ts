@@ -76,6 +76,7 @@ Exit codes:
   ]) + TOOL_EXITS,
   export: examples([
     'foliofuzz export repro.json --format report -o report.txt   a bug report for a mailing list',
+    'foliofuzz kernel confirm repro.json --runs 100              does this machine\'s kernel have the bug?',
     'foliofuzz export repro.json --format c -o repro.c           then: gcc -pthread repro.c && ./a.out /mnt',
     'foliofuzz export repro.json --format xfs_io -o script       one script per thread: script.xfs_io-tN.txt',
   ]) + TOOL_EXITS,

@@ -37,6 +37,7 @@ test('fuzz without --store keeps each run apart and ends with its findings, thei
   assert.match(r.stderr, /The finding comes from bugs the switches put back on purpose: the seeded bugs/);
   assert.match(r.stderr, /Next steps[^\n]*\n {2}foliofuzz replay REPRO +run it again/);
   assert.match(r.stderr, /foliofuzz export REPRO --format report/);
+  assert.match(r.stderr, /foliofuzz kernel confirm REPRO +does this machine's kernel have it\?/);
   const again = cli(['fuzz', '--workers', '1', '--seed', '4', '--max-execs', '20', '--no-minimize']);
   assert.equal(again.status, 0, again.stderr);
   assert.ok(existsSync(join(cwd, 'foliofuzz-store', 'run-2')), 'the next run has a directory of its own');
