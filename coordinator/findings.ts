@@ -32,6 +32,8 @@ export interface FindingGlue {
 /** A pipeline job with what a worker needs besides: the campaign and its switches. */
 export function clusterJob(c: CampaignRuntime, job: FindingJob): ClusterJob {
   const base = { jobId: job.jobId, campaignId: c.id, signature: job.signature, bugs: c.rec.bugs, program: job.program };
+  // The coordinator's pipelines never ask for kernel confirmation (no kernelConfirmRuns).
+  if (job.kind === 'confirm') throw new Error(`campaign ${c.id}: a kernel confirmation job, which cluster campaigns do not issue`);
   return job.kind === 'verify'
     ? { kind: 'verify', job: { ...base, finderWorkerId: job.finderWorkerId } }
     : { kind: 'minimize', job: { ...base, maxRuns: job.maxRuns, deadlineMs: job.deadlineMs } };

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FAULT_OPS } from '../../worker/prog/ops.js';
@@ -130,6 +130,19 @@ describe('foliofuzz kernel confirm', () => {
     const fault = cli([join(ROOT, 'corpus', 'known', 'errseq-report-once-global.json')]);
     assert.equal(fault.status, 3);
     assert.match(fault.stdout, /^cannot run here: needs fault injection \(fail_bio\)/);
+  });
+
+  test('fuzz --kernel-confirm: a campaign confirms each minimized finding on the kernel and keeps the verdict', () => {
+    const store = join(parent, 'campaign');
+    const r = spawnSync(process.execPath, [CLI, 'fuzz', '--bugs', 'dio-extend-no-isize-extended', '--until-found', '1', '--kernel-confirm', '10',
+      '--workers', '1', '--seed', '3', '--store', store, '--json'], { encoding: 'utf8', cwd: parent, timeout: 240_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const summary = JSON.parse(r.stdout) as { findings: { repro: string }[] };
+    assert.equal(summary.findings.length, 1);
+    const rec = JSON.parse(readFileSync(join(dirname(summary.findings[0]!.repro), 'finding.json'), 'utf8')) as { kernel?: KernelVerdict; minimized: boolean };
+    assert.equal(rec.minimized, true);
+    assert.equal(rec.kernel?.verdict, 'reproduces', rec.kernel?.text);
+    assert.equal(rec.kernel.runs, 10);
   });
 
   test('--dir on the wrong filesystem is refused, saying what to make; bad input is exit 2', () => {

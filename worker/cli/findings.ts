@@ -89,7 +89,12 @@ function seededLines(findings: StoredFinding[]): string[] {
   }
   if (unexplained > 0) {
     lines.push(`${plural(unexplained, 'finding')} ${unexplained === 1 ? 'fires' : 'fire'} with every switch off: no seeded bug. Each is a kernel bug or a false positive of the sim;`,
-      'confirm it on a real kernel (export --format c) before reporting it.');
+      'confirm it on a real kernel (foliofuzz kernel confirm REPRO) before reporting it.');
+  }
+  const real = findings.filter((f) => f.record.kernel?.verdict === 'reproduces').length;
+  if (real > 0) {
+    lines.push(`${plural(real, 'finding')} ${real === 1 ? 'reproduces' : 'reproduce'} on this machine's real kernel ("real kernel: reproduces"): ` +
+      'a bug of that kernel, whatever switch the sim needed to show it; the bug report export is the next step.');
   }
   return lines.length ? ['', ...lines] : [];
 }

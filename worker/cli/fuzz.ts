@@ -33,6 +33,8 @@ export interface FuzzArgs {
   feedback?: boolean;
   schedule?: string;
   minimize?: boolean;
+  /** true: the default runs; a string: how many. */
+  kernelConfirm?: string | boolean;
   http?: string;
   token?: string;
 }
@@ -89,6 +91,7 @@ function campaignOptions(args: FuzzArgs): Omit<CampaignOptions, 'storeDir'> {
   const durationSec = count('--duration', args.duration, 0, true);
   const untilFound = count('--until-found', args.untilFound, 1);
   const maxExecs = count('--max-execs', args.maxExecs, 1);
+  const kernelConfirmRuns = args.kernelConfirm === true ? 100 : count('--kernel-confirm', args.kernelConfirm || undefined, 1);
   return {
     bugs: [...parseBugList(args.bugs)],
     workers: count('--workers', args.workers, 1) ?? 2,
@@ -99,6 +102,7 @@ function campaignOptions(args: FuzzArgs): Omit<CampaignOptions, 'storeDir'> {
     ...(durationSec !== undefined ? { durationSec } : {}),
     ...(untilFound !== undefined ? { untilFound } : {}),
     ...(maxExecs !== undefined ? { maxExecs } : {}),
+    ...(kernelConfirmRuns !== undefined ? { kernelConfirmRuns } : {}),
   };
 }
 
@@ -126,6 +130,9 @@ function reporter(json: boolean, limitSec: number | undefined): { say: (line: st
       case 'minimized':
         say(`minimized ${e.record.signature}: ${e.record.opsBefore} -> ${plural(e.record.opsAfter, 'op')}` +
           (e.error ? ` (kept the original: ${e.error})` : '') + (e.record.repro ? `\n  reproducer: ${e.record.repro}` : ''));
+        break;
+      case 'confirmed':
+        say(`on a real kernel, ${e.record.signature}: ${e.record.kernel?.text ?? '(no verdict)'}`);
         break;
       case 'harness':
         say(`harness error (a simulator bug, not a kernel finding): ${e.error.split('\n')[0]}`);

@@ -80,6 +80,7 @@ program
   .option('--no-feedback', 'baseline: blind generation, no coverage-guided corpus')
   .option('--schedule <strategy>', 'force every multi-threaded program onto this strategy (random, pct)')
   .option('--no-minimize', 'store first programs as found, without minimizing them')
+  .option('--kernel-confirm [runs]', "run each finding's reproducer on this machine's kernel (root; default 100 runs) and keep the verdict")
   .option('--http <host:port>', 'serve the dashboard here while the campaign runs (port 0: a free one)')
   .option('--token <token>', "the dashboard's bearer token (a browser: any user name, the token as password)")
   .addHelpText('after', HELP.fuzz)
@@ -97,6 +98,7 @@ program
       feedback: opts['feedback'] !== false,
       schedule: opts['schedule'] as string | undefined,
       minimize: opts['minimize'] !== false,
+      kernelConfirm: opts['kernelConfirm'] as string | boolean | undefined,
       http: opts['http'] as string | undefined,
       token: opts['token'] as string | undefined,
     });

@@ -18,7 +18,9 @@
 import { Worker } from 'node:worker_threads';
 import { Store } from '../../corpus/store.js';
 import type { Program, ScheduleStrategy } from '../prog/types.js';
+import type { KernelVerdict } from '../report/kernel-verdict.js';
 import type { BugName } from '../sim/bugs.js';
+import { cannotRunVerdict, confirmOnKernel } from '../twin/confirm.js';
 import { CoverageSet } from './coverage.js';
 import { type FindingJob, FindingPipeline, type MinimizeOutcome } from './findings/pipeline.js';
 import type { Finding, FindingRecord } from './findings/record.js';
@@ -42,6 +44,8 @@ export interface CampaignOptions {
   schedule?: ScheduleStrategy;
   /** Minimize each new signature's first program (default true). */
   minimize?: boolean;
+  /** Run each finding's (minimized) reproducer this many times on the real kernel (the kernel twin; needs root). */
+  kernelConfirmRuns?: number;
   /** How long to wait for pending minimizations after fuzzing stopped (default 60 s). */
   minimizeWaitSec?: number;
   /** Per-execution wall-time limit. */
@@ -69,6 +73,8 @@ export type CampaignEvent =
   /** A new signature, reported (with the first program that hit it). */
   | { kind: 'finding'; record: FindingRecord; program: Program; dir: string | null }
   | { kind: 'minimized'; record: FindingRecord; ms: number; error?: string }
+  /** The kernel twin's verdict on a finding (record.kernel). */
+  | { kind: 'confirmed'; record: FindingRecord }
   | { kind: 'harness'; error: string; program?: Program };
 
 export interface FindingSummary {
@@ -141,6 +147,8 @@ class EmbeddedCampaign {
   private readonly t0 = performance.now();
   private fuzzing = true;
   private jobSeq = 0;
+  /** Kernel confirmations, one after another. */
+  private confirms: Promise<void> = Promise.resolve();
   private nextMinimizer = 0;
   private finish: (() => void) | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -156,11 +164,13 @@ class EmbeddedCampaign {
     this.store = opts.storeDir ? new Store(opts.storeDir) : null;
     this.findings = new FindingPipeline({
       bugs: opts.bugs, crossCheck: 'none', minimize: opts.minimize !== false, store: this.store,
+      ...(opts.kernelConfirmRuns !== undefined ? { kernelConfirmRuns: opts.kernelConfirmRuns } : {}),
       newJobId: (kind) => `${kind}-${++this.jobSeq}`,
       events: {
         issue: (job) => this.issue(job),
         reported: (f) => this.onReported(f),
         minimized: (f, o) => this.onMinimized(f, o),
+        confirmed: (f) => this.opts.onEvent?.({ kind: 'confirmed', record: f.record }),
       },
     });
   }
@@ -281,14 +291,33 @@ class EmbeddedCampaign {
     for (let i = 0; i < this.workers.length; i++) if (i !== from) this.send(i, { type: 'inputs', inputs: kept });
   }
 
-  /** Minimization jobs go to the worker threads in turn (nothing is cross-checked here: no verify jobs). */
+  /**
+   * Minimization jobs go to the worker threads in turn (nothing is
+   * cross-checked here: no verify jobs); kernel confirmations run here, one
+   * at a time (they wait on the executor's processes, not on a core).
+   */
   private issue(job: FindingJob): void {
+    if (job.kind === 'confirm') {
+      this.confirms = this.confirms.then(() => this.confirmOnKernel(job));
+      return;
+    }
     if (job.kind !== 'minimize') throw new Error(`embedded campaign: a ${job.kind} job, but it does not cross-check`);
     const w = this.nextMinimizer++ % this.workers.length;
     this.workerJobs[w] = job.signature;
     this.send(w, {
       type: 'minimize', jobId: job.jobId, signature: job.signature, program: job.program, maxRuns: job.maxRuns, deadlineMs: job.deadlineMs,
     });
+  }
+
+  private async confirmOnKernel(job: FindingJob & { kind: 'confirm' }): Promise<void> {
+    let verdict: KernelVerdict;
+    try {
+      verdict = await confirmOnKernel(job.program, { runs: job.runs });
+    } catch (e) {
+      verdict = cannotRunVerdict(`the kernel twin failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    this.findings.confirmed({ jobId: job.jobId, signature: job.signature, verdict });
+    this.maybeFinish();
   }
 
   private onReported(f: Finding): void {
@@ -317,7 +346,7 @@ class EmbeddedCampaign {
   }
 
   private maybeFinish(): void {
-    if (!this.fuzzing && this.findings.minimizing === 0) this.finish?.();
+    if (!this.fuzzing && this.findings.minimizing === 0 && this.findings.confirming === 0) this.finish?.();
   }
 
   /** campaign.json: settings and counters at the start and at the end, with the history for charts. */

@@ -128,12 +128,13 @@ function verdictOf(program: Program, spec: string, tally: Tally): KernelVerdict 
     };
   }
   const clean = tally.runs - tally.errors.length;
-  if (clean === 0) return cannotRun(tally.errors[0] ?? 'no run finished', tally.release, spec);
+  if (clean === 0) return cannotRunVerdict(tally.errors[0] ?? 'no run finished', tally.release, spec);
   const failed = tally.errors.length ? ` (${tally.errors.length} runs failed: ${tally.errors[0]!})` : '';
   return { ...base, verdict: 'not-reproduced', signature: null, detail: null, text: `not reproduced in ${clean} runs ${on}${failed}` };
 }
 
-function cannotRun(why: string, release: string | null, fs: string | null): KernelVerdict {
+/** The verdict of a reproducer the twin could not run: `why` says what is missing. */
+export function cannotRunVerdict(why: string, release: string | null = null, fs: string | null = null): KernelVerdict {
   return {
     verdict: 'cannot-run', text: `cannot run here: ${why}`, release, fs, runs: 0, hits: 0, signature: null, detail: why,
     at: new Date().toISOString(),
@@ -144,14 +145,14 @@ function cannotRun(why: string, release: string | null, fs: string | null): Kern
 export async function confirmOnKernel(program: Program, opts: ConfirmOptions = {}): Promise<KernelVerdict> {
   const spec = describeSpec(program.config);
   const fault = program.threads.flatMap((t) => t.ops).find((op) => FAULT_OPS.has(op.op));
-  if (fault) return cannotRun(`needs fault injection (${fault.op}), which this kernel twin does not do`, null, spec);
+  if (fault) return cannotRunVerdict(`needs fault injection (${fault.op}), which this kernel twin does not do`, null, spec);
   let mount: TwinMount;
   try {
     mount = opts.mount ?? twinMount(program.config, opts.dir !== undefined ? { dir: opts.dir } : {});
   } catch (e) {
     const why = cannotRunReason(e);
     if (why === null) throw e;
-    return cannotRun(why, null, spec);
+    return cannotRunVerdict(why, null, spec);
   }
   const tally: Tally = { runs: 0, hits: 0, first: null, release: null, errors: [] };
   try {
@@ -159,7 +160,7 @@ export async function confirmOnKernel(program: Program, opts: ConfirmOptions = {
     await runBatches(program, mount, opts.runs ?? DEFAULT_RUNS, opts, tally);
   } catch (e) {
     if (!(e instanceof ExecutorError || e instanceof ExecutorRefusedError)) throw e;
-    return cannotRun(e.message.replace(/^the executor refused its input: /, ''), tally.release, spec);
+    return cannotRunVerdict(e.message.replace(/^the executor refused its input: /, ''), tally.release, spec);
   } finally {
     if (opts.mount) mount.clean();
     else mount.release();

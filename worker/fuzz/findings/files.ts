@@ -13,7 +13,7 @@
 import type { Store } from '../../../corpus/store.js';
 import type { Program } from '../../prog/types.js';
 import { validateProgram } from '../../prog/validate.js';
-import { makeRepro, reproJson } from '../../repro/repro.js';
+import { makeRepro, parseRepro, reproJson } from '../../repro/repro.js';
 import type { BugName } from '../../sim/bugs.js';
 import { type Finding, type FindingRecord, type VerifyFile, recordFromJson, violationOf } from './record.js';
 
@@ -47,6 +47,12 @@ export class FindingFiles {
     const v = JSON.parse(text) as { program?: unknown; finderWorkerId?: unknown };
     const finder = typeof v.finderWorkerId === 'string' ? v.finderWorkerId : r.finderWorkerId;
     return { program: validateProgram(v.program, VERIFY_FILE), finderWorkerId: finder };
+  }
+
+  /** The stored reproducer's program; null when none is stored. Throws when it does not read. */
+  readRepro(r: FindingRecord): Program | null {
+    const text = this.store.readFindingFile(r.signature, 'repro.json');
+    return text === null ? null : parseRepro(text, 'repro.json').program;
   }
 
   /** Every stored finding; what does not read is named in `bad` (as findings/<id>: why) and skipped. */

@@ -12,6 +12,8 @@
 //                other signatures met on the way are findings of their own
 //   store        the record and its programs, as soon as they change (files.ts)
 //   export       the reproducer: unminimized at once, minimized when ready
+//   confirm      when the caller asks: the reproducer on a real kernel (the
+//                kernel twin), its verdict kept with the finding
 //
 // An outcome is matched to its job by id: one for a job the finding no longer
 // waits on (answered already, or lost and issued anew) changes nothing, so a
@@ -20,6 +22,7 @@
 
 import type { Store } from '../../../corpus/store.js';
 import type { Program } from '../../prog/types.js';
+import type { KernelVerdict } from '../../report/kernel-verdict.js';
 import type { RunViolation } from '../../report/violation.js';
 import type { BugName } from '../../sim/bugs.js';
 import { DEFAULT_MAX_RUNS, DEFAULT_MINIMIZE_DEADLINE_MS } from '../minimize-predicate.js';
@@ -29,7 +32,8 @@ import { type Finding, type FoundAt, type VerifyFile, countHits, newFinding } fr
 
 export type FindingJob =
   | { kind: 'verify'; jobId: string; signature: string; program: Program; finderWorkerId: string }
-  | { kind: 'minimize'; jobId: string; signature: string; program: Program; maxRuns: number; deadlineMs: number };
+  | { kind: 'minimize'; jobId: string; signature: string; program: Program; maxRuns: number; deadlineMs: number }
+  | { kind: 'confirm'; jobId: string; signature: string; program: Program; runs: number };
 
 export interface Hit {
   violation: RunViolation;
@@ -62,6 +66,12 @@ export interface MinimizeOutcome {
   slipped: readonly Hit[];
 }
 
+export interface ConfirmOutcome {
+  jobId: string;
+  signature: string;
+  verdict: KernelVerdict;
+}
+
 /** What the pipeline tells its caller. Only `issue` is required: jobs must reach a worker. */
 export interface FindingEvents {
   issue(job: FindingJob): void;
@@ -73,6 +83,8 @@ export interface FindingEvents {
   notReproduced?(f: Finding, o: VerifyOutcome): void;
   /** A minimization answered (`o.program` null: it failed). */
   minimized?(f: Finding, o: MinimizeOutcome): void;
+  /** The kernel twin's verdict arrived. */
+  confirmed?(f: Finding, o: ConfirmOutcome): void;
   /** A stored file did not read; the pipeline went on with the first program. */
   unreadable?(f: Finding, why: string): void;
 }
@@ -82,6 +94,8 @@ export interface PipelineOptions {
   crossCheck: CrossCheck;
   /** Minimize each reported finding's program. */
   minimize: boolean;
+  /** Run each reported finding's reproducer (minimized when minimization is on) on a real kernel, this many times. */
+  kernelConfirmRuns?: number;
   maxRuns?: number;
   deadlineMs?: number;
   /** Null: nothing is written (nor read back). */
@@ -127,6 +141,13 @@ export class FindingPipeline {
   get minimizing(): number {
     let n = 0;
     for (const f of this.bySig.values()) if (f.record.minimizeJob) n++;
+    return n;
+  }
+
+  /** Kernel confirmations out. */
+  get confirming(): number {
+    let n = 0;
+    for (const f of this.bySig.values()) if (f.record.confirmJob) n++;
     return n;
   }
 
@@ -191,6 +212,18 @@ export class FindingPipeline {
     }
     this.save(f);
     this.opts.events.minimized?.(f, o);
+    this.confirm(f, o.program ?? this.verifyFile(f).program);
+    return true;
+  }
+
+  /** The kernel twin's verdict; false when it is not the one waited on. */
+  confirmed(o: ConfirmOutcome): boolean {
+    const f = this.bySig.get(o.signature);
+    if (!f || f.record.confirmJob !== o.jobId) return false;
+    delete f.record.confirmJob;
+    f.record.kernel = o.verdict;
+    this.save(f);
+    this.opts.events.confirmed?.(f, o);
     return true;
   }
 
@@ -207,7 +240,8 @@ export class FindingPipeline {
     else if (kind === 'minimize' && r.minimizeJob === jobId) {
       delete r.minimizeJob;
       r.minimizeError = 'the minimization job was delivered too often without an answer';
-    } else return false;
+    } else if (kind === 'confirm' && r.confirmJob === jobId) delete r.confirmJob;
+    else return false;
     this.save(f);
     return true;
   }
@@ -222,6 +256,7 @@ export class FindingPipeline {
         out.push({ kind: 'verify', jobId: r.verifyJob, signature: r.signature, program: v.program, finderWorkerId: v.finderWorkerId });
       }
       if (r.minimizeJob) out.push(this.minimizeJob(r.minimizeJob, r.signature, this.verifyFile(f).program));
+      if (r.confirmJob) out.push(this.confirmJob(r.confirmJob, r.signature, this.reproProgram(f)));
     }
     return out;
   }
@@ -253,9 +288,33 @@ export class FindingPipeline {
       this.opts.events.issue(this.minimizeJob(jobId, r.signature, program));
     } else {
       this.save(f);
+      this.confirm(f, program);
     }
     // After the minimization is issued: a caller that stops here still has it out.
     this.opts.events.reported?.(f);
+  }
+
+  /** Send the reproducer to a real kernel, when the caller asked for that. */
+  private confirm(f: Finding, program: Program): void {
+    const runs = this.opts.kernelConfirmRuns;
+    if (runs === undefined) return;
+    const jobId = this.opts.newJobId('confirm');
+    f.record.confirmJob = jobId;
+    this.save(f);
+    this.opts.events.issue(this.confirmJob(jobId, f.record.signature, program));
+  }
+
+  private confirmJob(jobId: string, signature: string, program: Program): FindingJob {
+    return { kind: 'confirm', jobId, signature, program, runs: this.opts.kernelConfirmRuns ?? 100 };
+  }
+
+  /** The stored reproducer's program; the cross-checked one when none reads. */
+  private reproProgram(f: Finding): Program {
+    try {
+      return this.files?.readRepro(f.record) ?? this.verifyFile(f).program;
+    } catch {
+      return this.verifyFile(f).program;
+    }
   }
 
   private minimizeJob(jobId: string, signature: string, program: Program): FindingJob {

@@ -42,6 +42,8 @@ export interface FindingRecord {
   opsAfter: number;
   /** Where its reproducer is stored (unset while none is). */
   repro?: string;
+  /** A kernel confirmation job out. */
+  confirmJob?: string;
   /** What the kernel twin said of it on a real kernel (unset until it was confirmed). */
   kernel?: KernelVerdict;
 }
@@ -138,7 +140,7 @@ export function recordFromJson(value: unknown, firstProgram: Program, idPrefix: 
     opsBefore: optional(v, 'opsBefore', isCount) ?? size,
     opsAfter: opsAfter ?? size,
   };
-  for (const key of ['verifiedBy', 'verifyJob', 'minimizeJob', 'minimizeError', 'repro'] as const) {
+  for (const key of ['verifiedBy', 'verifyJob', 'minimizeJob', 'minimizeError', 'repro', 'confirmJob'] as const) {
     const s = optional(v, key, isString);
     if (s !== undefined) r[key] = s;
   }
