@@ -13,6 +13,7 @@ import { type FindingJob, FindingPipeline, type MinimizeOutcome, type VerifyOutc
 import { type CrossCheck, mayCrossCheck } from '../../../worker/fuzz/findings/policy.js';
 import type { FindingRecord } from '../../../worker/fuzz/findings/record.js';
 import type { Program } from '../../../worker/prog/types.js';
+import type { KernelVerdict } from '../../../worker/report/kernel-verdict.js';
 import { checkSignature, findingId } from '../../../worker/report/signature.js';
 import type { RunViolation } from '../../../worker/report/violation.js';
 import { parseRepro } from '../../../worker/repro/repro.js';
@@ -316,5 +317,59 @@ describe('stores written before the shared record still load', () => {
     p.load(bad);
     assert.equal(p.all().length, 1);
     assert.deepEqual(bad, [`findings/${id}: kind: "OOPS" is not valid`]);
+  });
+});
+
+describe('kernel confirmation (the kernel twin)', () => {
+  function confirming(store: Store, firstJob = 0): Harness & { confirmed: string[] } {
+    const jobs: FindingJob[] = [];
+    const events: string[] = [];
+    const confirmed: string[] = [];
+    let seq = firstJob;
+    const p = new FindingPipeline({
+      bugs: ['mkwrite-ifs-zeroed'], crossCheck: 'none', minimize: true, store, kernelConfirmRuns: 25,
+      newJobId: (kind) => `${kind}.${++seq}`,
+      events: { issue: (job) => jobs.push(job), confirmed: (f, o) => confirmed.push(`${f.record.signature}: ${o.verdict.verdict}`) },
+    });
+    return { p, jobs, events, confirmed };
+  }
+  const verdict: KernelVerdict = {
+    verdict: 'reproduces', text: 'reproduces 3/25 on Linux 6.18.44 (xfs, 4096-byte blocks): ...', release: '6.18.44',
+    fs: 'xfs, 4096-byte blocks', runs: 25, hits: 3, signature: A.signature, detail: '...', at: '2026-12-07T00:00:00.000Z',
+  };
+
+  test('after minimization the minimized reproducer goes to a real kernel; the verdict is kept with the finding, once', () => {
+    const dir = tempDir();
+    const { p, jobs, confirmed } = confirming(new Store(dir));
+    p.found({ violation: A, program: program(3) }, { exec: 1, sec: 0.1 }, 'worker-0');
+    const small = program(1);
+    p.minimized(minimizedOf(jobs[0], 'worker-0', small), { exec: 2, sec: 0.2 });
+    const job = jobs[1];
+    assert.ok(job && job.kind === 'confirm', JSON.stringify(job));
+    assert.deepEqual(job.program, small, 'the minimized program is confirmed');
+    assert.equal(job.runs, 25);
+    assert.equal(p.confirming, 1);
+    assert.equal(p.confirmed({ jobId: job.jobId, signature: A.signature, verdict }), true);
+    assert.equal(p.confirmed({ jobId: job.jobId, signature: A.signature, verdict }), false, 'an answer is applied once');
+    assert.deepEqual(confirmed, [`${A.signature}: reproduces`]);
+    const stored = JSON.parse(readFileSync(join(dir, 'findings', findingId(A.signature), 'finding.json'), 'utf8')) as FindingRecord;
+    assert.deepEqual(stored.kernel, verdict);
+    assert.equal(stored.confirmJob, undefined);
+  });
+
+  test('a confirmation out when the campaign stopped goes out again after a restart, with the stored reproducer', () => {
+    const dir = tempDir();
+    const a = confirming(new Store(dir));
+    a.p.found({ violation: A, program: program(3) }, { exec: 1, sec: 0.1 }, 'worker-0');
+    const small = program(2);
+    a.p.minimized(minimizedOf(a.jobs[0], 'worker-0', small), { exec: 2, sec: 0.2 });
+    const out = a.jobs[1]!;
+    const b = confirming(new Store(dir), 10);
+    b.p.load([]);
+    const again = b.p.pendingJobs();
+    assert.equal(again.length, 1);
+    assert.equal(again[0]!.kind, 'confirm');
+    assert.equal(again[0]!.jobId, out.jobId);
+    assert.deepEqual(again[0]!.program, small);
   });
 });
