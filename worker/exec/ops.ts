@@ -261,7 +261,12 @@ export class SimOps {
     return 0;
   }
 
-  /** io_submit of one direct I/O; the iocb completes now (synchronous path) or later. */
+  /**
+   * io_submit of one iocb: it returns 0 once the iocb is taken, whatever
+   * becomes of the I/O; its result (bytes, or -errno, even one the kernel
+   * knew at once: aio_rw_done completes the iocb with it) comes with its
+   * completion, now (the synchronous path) or later.
+   */
   private *aioSubmit(op: OpOf<'aio_write' | 'aio_read'>, t: number, i: number): Co<number> {
     const file = this.fds[op.fd]!;
     const write = op.op === 'aio_write';
@@ -278,7 +283,7 @@ export class SimOps {
       // Another thread may already sleep in io_getevents for it.
       this.k.sched.wakeAll(a.iocb.wq);
     }
-    return ret === -EIOCBQUEUED ? 0 : ret;
+    return 0;
   }
 
   private aioCompleted(a: Submitted): void {

@@ -102,6 +102,15 @@ export class Fuzzer {
       case 'ok':
         break;
     }
+    return this.keepIfNew(program);
+  }
+
+  /**
+   * The coverage a run of `program` just left in covMap: kept in the corpus
+   * when it reached points this loop had not (a run made elsewhere: the
+   * kernel twin's sim runs).
+   */
+  keepIfNew(program: Program): ExecReport {
     const fresh = this.coverage.newPoints(covMap);
     if (fresh.length === 0) return { kind: 'ok' };
     const points = CoverageSet.pointsOf(covMap);

@@ -90,7 +90,11 @@ export type Op =
   /** msync(2) of [off, off+len) of the mapping; MS_SYNC when sync, else MS_ASYNC. */
   | { op: 'msync'; map: number; off: number; len: number; sync: boolean }
   | { op: 'munmap'; map: number }
-  /** io_submit of an O_DIRECT write of len bytes of `fill` (the fd must be direct); `iocb` names it for aio_wait. */
+  /**
+   * io_submit of an O_DIRECT write of len bytes of `fill` (the fd must be
+   * direct); `iocb` names it for aio_wait. Returns 0 once io_submit took it:
+   * the I/O's result (bytes or -errno) is the completion's, aio_wait's.
+   */
   | { op: 'aio_write'; fd: number; off: number; len: number; fill: number; iocb: number }
   /** io_submit of an O_DIRECT read. */
   | { op: 'aio_read'; fd: number; off: number; len: number; iocb: number }

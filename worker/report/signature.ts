@@ -4,6 +4,7 @@
 // runs of one bug: no offsets, sizes, thread ids or step counts.
 //
 //   <KIND> <invariant> @ <site>       WARN, BUG, INVARIANT, DATA
+//   DIVERGENCE <op>:<what> @ <fs>     a real kernel and the sim (every switch off) differ
 //   DEADLOCK <wait>-><wait>...        the wait-for cycle, rotated to its smallest name
 //   DEADLOCK <wait>,<wait>...         every thread blocked, no cycle: the waits, sorted
 //   LIVELOCK step-budget              no progress within the step budget
@@ -20,9 +21,10 @@ export type InvariantKind =
   | 'INVARIANT' // a state invariant the sim checks beyond the kernel's own
   | 'DATA' // the data oracle: a read returned bytes the model does not hold
   | 'DEADLOCK'
-  | 'LIVELOCK';
+  | 'LIVELOCK'
+  | 'DIVERGENCE'; // the kernel twin: a real kernel did what the sim (every switch off) does not
 
-export const INVARIANT_KINDS: readonly InvariantKind[] = ['WARN', 'BUG', 'INVARIANT', 'DATA', 'DEADLOCK', 'LIVELOCK'];
+export const INVARIANT_KINDS: readonly InvariantKind[] = ['WARN', 'BUG', 'INVARIANT', 'DATA', 'DEADLOCK', 'LIVELOCK', 'DIVERGENCE'];
 
 /** What a signature says, read back. */
 export interface SignatureParts {
@@ -56,6 +58,16 @@ export function deadlockSignature(waits: readonly string[], cycle: boolean): str
 }
 
 export const LIVELOCK_SIGNATURE = 'LIVELOCK step-budget';
+
+/**
+ * A real kernel and the sim differ on a sequential program: which op (or
+ * `final`), what about it (`ret`, `bytes`, `size`, `contents-cache`,
+ * `contents-disk`), on which filesystem (`xfs`, `ext4`, `ext4-indirect`,
+ * `fuse`). "DIVERGENCE fallocate:ret @ fuse".
+ */
+export function divergenceSignature(op: string, what: string, fs: string): string {
+  return `DIVERGENCE ${op}:${what} @ ${fs}`;
+}
 
 /** Read a signature back into its parts; null for a string that is not one. */
 export function parseSignature(sig: string): SignatureParts | null {

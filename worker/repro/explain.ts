@@ -23,6 +23,7 @@ export const CLASS_MEANINGS: Readonly<Record<InvariantKind, string>> = {
   DATA: 'a read returned bytes the file cannot hold: data corruption or loss',
   DEADLOCK: 'every thread is blocked: a deadlock',
   LIVELOCK: 'no progress within the step budget: a livelock',
+  DIVERGENCE: 'a real kernel did what the sim (every switch off) does not, on a sequential program: a sim infidelity or a kernel bug',
 };
 
 /** The class of a signature and what it means; null for a string that is not a signature. */

@@ -17,6 +17,7 @@ import { exportXfsIo } from './xfs-io.js';
 
 const TITLE_WORDS: Record<InvariantKind, string> = {
   WARN: 'WARNING in', BUG: 'kernel BUG in', INVARIANT: 'broken rule in', DATA: 'data corruption in', DEADLOCK: 'deadlock', LIVELOCK: 'livelock',
+  DIVERGENCE: 'divergence from the model in',
 };
 
 /** A syzbot-style title: "WARNING in ifs_free (ifs_free:uptodate-mismatch)". */

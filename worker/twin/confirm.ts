@@ -114,7 +114,7 @@ function explain(program: Program, first: { violation: RunViolation; trace: Trac
   const msg = first.violation.message.replace(/^[A-Z]+ \S+ @ \S+: /, '');
   if (program.threads.length !== 1) return msg;
   const fixed = runProgram(program, { record: true }).trace;
-  return (fixed ? firstDivergence(fixed, first.trace) : null) ?? msg;
+  return (fixed ? firstDivergence(fixed, first.trace)?.text : null) ?? msg;
 }
 
 function verdictOf(program: Program, spec: string, tally: Tally): KernelVerdict {

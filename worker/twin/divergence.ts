@@ -59,6 +59,17 @@ function opName(p: Program, t: number, i: number): string {
   return `t${t} #${i} ${describeOp(p.threads[t]!.ops[i]!).trimEnd()}`;
 }
 
+/** Where a kernel's run departs from the fixed kernel's: which op (or `final`), what about it, and in words. */
+export interface Divergence {
+  /** The op's name, or `final` for a read-back after the program. */
+  op: string;
+  what: 'ret' | 'bytes' | 'size' | 'contents-cache' | 'contents-disk';
+  /** The op's thread and index; -1 for a read-back. */
+  t: number;
+  i: number;
+  text: string;
+}
+
 function bytesDiffer(what: string, base: number, want: Uint8Array, got: Uint8Array, verb: string): string | null {
   const d = firstByte(want, got);
   if (d < 0) return null;
@@ -70,30 +81,37 @@ function returned(what: string, got: number, want: number): string {
   return `${what}: returned ${errname(got)}, a fixed kernel returns ${errname(want)}`;
 }
 
-function compare(p: Program, want: TraceEvent, got: TraceEvent): string | null {
+function opDivergence(p: Program, t: number, i: number, what: 'ret' | 'bytes', text: string | null): Divergence | null {
+  return text === null ? null : { op: p.threads[t]!.ops[i]!.op, what, t, i, text };
+}
+
+function compare(p: Program, want: TraceEvent, got: TraceEvent): Divergence | null {
   if (got.e === 'call' && want.e === 'call') {
     const op = p.threads[got.t]!.ops[got.i]!;
     const chunked = 'bsize' in op && op.bsize !== undefined && op.bsize < op.len;
     const what = `${opName(p, got.t, got.i)}${chunked ? ` (its call at ${got.off})` : ''}`;
-    if (got.ret !== want.ret) return returned(what, got.ret, want.ret);
-    return got.data && want.data ? bytesDiffer(what, got.off, want.data, got.data, 'reads') : null;
+    if (got.ret !== want.ret) return opDivergence(p, got.t, got.i, 'ret', returned(what, got.ret, want.ret));
+    return got.data && want.data ? opDivergence(p, got.t, got.i, 'bytes', bytesDiffer(what, got.off, want.data, got.data, 'reads')) : null;
   }
   if (got.e === 'ret' && want.e === 'ret') {
     const what = opName(p, got.t, got.i);
-    if (got.ret !== want.ret) return returned(what, got.ret, want.ret);
+    if (got.ret !== want.ret) return opDivergence(p, got.t, got.i, 'ret', returned(what, got.ret, want.ret));
     const op = p.threads[got.t]!.ops[got.i]!;
     const base = op.op === 'mread' ? op.off : 0;
-    return got.data && want.data ? bytesDiffer(what, base, want.data, got.data, 'loads') : null;
+    return got.data && want.data ? opDivergence(p, got.t, got.i, 'bytes', bytesDiffer(what, base, want.data, got.data, 'loads')) : null;
   }
   if (got.e === 'final' && want.e === 'final') {
     const when = got.via === 'cache' ? 'through the page cache' : `after ${got.via}`;
-    return bytesDiffer(`file ${p.files[got.file]!.name} read back ${when} after the program`, 0, want.data, got.data, 'holds');
+    const text = bytesDiffer(`file ${p.files[got.file]!.name} read back ${when} after the program`, 0, want.data, got.data, 'holds');
+    if (text === null) return null;
+    const what = got.data.length !== want.data.length ? 'size' : got.via === 'cache' ? 'contents-cache' : 'contents-disk';
+    return { op: 'final', what, t: -1, i: -1, text };
   }
   return null;
 }
 
 /** The first event of `got` (a kernel's run) that differs from the same event of `want` (the sim's, switches off); null if none. */
-export function firstDivergence(want: Trace, got: Trace): string | null {
+export function firstDivergence(want: Trace, got: Trace): Divergence | null {
   const expected = index(want);
   const calls = new Map<string, number>();
   for (const ev of got.events) {
