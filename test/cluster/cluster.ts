@@ -10,11 +10,11 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type NatsConnection, connect } from 'nats';
+import type { NatsConnection } from 'nats';
 import type { CampaignInfo, FindingInfo } from '../../coordinator/api.js';
 import { FoliofuzzClient } from '../../coordinator/grpc-client.js';
 import { type Heartbeat, decodeHeartbeat } from '../../worker/cluster/wire.js';
-import { NatsServer, freePort } from './nats-server.js';
+import { NatsServer, type TestRole, freePort } from './nats-server.js';
 
 const CLI = fileURLToPath(new URL('../../worker/cli/main.js', import.meta.url));
 
@@ -127,7 +127,7 @@ export class Cluster {
   readonly workers: Proc[] = [];
   httpPort = 0;
   grpcPort = 0;
-  private nc: NatsConnection | null = null;
+  private readonly ncs = new Map<TestRole, NatsConnection>();
   private client: FoliofuzzClient | null = null;
   private readonly lastHeartbeat = new Map<string, Heartbeat>();
   private heartbeatsHeard = false;
@@ -152,7 +152,7 @@ export class Cluster {
     if (!this.httpPort) this.httpPort = await freePort();
     if (!this.grpcPort) this.grpcPort = await freePort();
     const args = [
-      'coordinator', '--nats', this.nats.url, '--grpc', `127.0.0.1:${this.grpcPort}`, '--http', `127.0.0.1:${this.httpPort}`,
+      'coordinator', ...this.nats.cliFlags('coordinator'), '--grpc', `127.0.0.1:${this.grpcPort}`, '--http', `127.0.0.1:${this.httpPort}`,
       '--store', this.storeDir, '--batch-ms', String(this.opts.batchMs ?? 500),
       ...(this.opts.token ? ['--token', this.opts.token] : []),
     ];
@@ -170,7 +170,7 @@ export class Cluster {
   }
 
   async startWorker(procs = 1): Promise<{ proc: Proc; id: string; metricsPort: number }> {
-    const p = this.spawnCli(`worker${this.workers.length}`, ['worker', '--nats', this.nats.url, '--procs', String(procs), '--metrics', '127.0.0.1:0']);
+    const p = this.spawnCli(`worker${this.workers.length}`, ['worker', ...this.nats.cliFlags('worker'), '--procs', String(procs), '--metrics', '127.0.0.1:0']);
     this.workers.push(p);
     const rec = await waitFor('a worker to start', () => {
       if (!p.alive) throw new Error(`worker exited: ${p.out}`);
@@ -179,9 +179,14 @@ export class Cluster {
     return { proc: p, id: String(rec['worker']), metricsPort: Number(rec['metrics']) };
   }
 
-  async connection(): Promise<NatsConnection> {
-    this.nc ??= await connect({ servers: this.nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-    return this.nc;
+  /** A connection as one of the NATS users (a test playing a worker connects as one; `admin` inspects). */
+  async connection(role: TestRole): Promise<NatsConnection> {
+    let nc = this.ncs.get(role);
+    if (!nc) {
+      nc = await this.nats.connect(role);
+      this.ncs.set(role, nc);
+    }
+    return nc;
   }
 
   /** The coordinator's gRPC API, as `foliofuzz ctl` uses it. */
@@ -204,7 +209,7 @@ export class Cluster {
   async heartbeats(): Promise<Heartbeat[]> {
     if (!this.heartbeatsHeard) {
       this.heartbeatsHeard = true;
-      const nc = await this.connection();
+      const nc = await this.connection('admin');
       nc.subscribe('ff.hb.*', {
         callback: (err, m) => {
           if (err) return;
@@ -227,7 +232,7 @@ export class Cluster {
 
   async dispose(): Promise<void> {
     this.client?.close();
-    await this.nc?.close().catch(() => undefined);
+    for (const nc of this.ncs.values()) await nc.close().catch(() => undefined);
     await Promise.all(this.procs.map((p) => p.stop()));
     await this.nats.dispose();
     rmSync(this.storeDir, { recursive: true, force: true });

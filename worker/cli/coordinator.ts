@@ -22,6 +22,21 @@ export interface CoordinatorArgs extends NatsFlags {
   grpcTlsCa?: string;
 }
 
+/**
+ * A token copied from an example instead of generated (deploy/k8s's Secret
+ * ships one): accepting it would leave the API open to anyone who read the
+ * repository.
+ */
+export function isPlaceholderToken(token: string): boolean {
+  return /replace[-_ ]?me|change[-_ ]?me|placeholder/i.test(token);
+}
+
+/** --token: printable, no spaces, not a placeholder. */
+function checkToken(token: string): void {
+  if (!/^[\x21-\x7e]{1,512}$/.test(token)) throw new ProgramInputError('--token: expected 1..512 printable characters without spaces');
+  if (isPlaceholderToken(token)) throw new ProgramInputError('--token: this is a placeholder, not a token; generate one (openssl rand -hex 32)');
+}
+
 function readPem(flag: string, path: string): Buffer {
   try {
     return readFileSync(path);
@@ -51,11 +66,11 @@ export async function coordinatorCommand(args: CoordinatorArgs): Promise<number>
   let batchMs: number | undefined;
   let tls: GrpcServerOptions['tls'];
   try {
-    nats = natsOptions(args, 'foliofuzz-coordinator');
+    nats = natsOptions(args, 'foliofuzz-coordinator', 'coordinator');
     grpc = parseHostPort('--grpc', args.grpc ?? '');
     parseHostPort('--http', args.http ?? '');
     if (!args.store) throw new ProgramInputError('--store: a directory is required');
-    if (args.token !== undefined && !/^[\x21-\x7e]{1,512}$/.test(args.token)) throw new ProgramInputError('--token: expected 1..512 printable characters without spaces');
+    if (args.token !== undefined) checkToken(args.token);
     if (args.batchMs !== undefined) {
       if (!/^\d+$/.test(args.batchMs) || Number(args.batchMs) < 10 || Number(args.batchMs) > 600_000) throw new ProgramInputError(`--batch-ms: '${args.batchMs}' is not an integer in [10, 600000]`);
       batchMs = Number(args.batchMs);
@@ -69,8 +84,11 @@ export async function coordinatorCommand(args: CoordinatorArgs): Promise<number>
     throw e;
   }
   const coordinator = new Coordinator({ nats, storeDir: args.store, log, ...(batchMs !== undefined ? { batchMs } : {}) });
+  let grpcListening = false;
   const http = await startHttpServer(coordinator, {
     address: args.http!, registry: coordinator.metrics.registry, ...(args.token !== undefined ? { token: args.token } : {}),
+    // Ready once the API takes calls, not just the coordinator.
+    ready: () => grpcListening && coordinator.ready(),
     onError: (status, path, message) => log.warn({ status, path, error: message }, 'http request refused'),
   });
   log.info({ http: `${args.http!.replace(/:\d+$/, '')}:${http.port}` }, 'http listening');
@@ -87,6 +105,7 @@ export async function coordinatorCommand(args: CoordinatorArgs): Promise<number>
     await coordinator.stop();
     return 1;
   }
+  grpcListening = true;
   log.info({ grpc: `${grpc.host}:${grpcServer.port}`, tls: tls !== undefined }, 'grpc listening');
   onShutdown(async () => {
     log.info('shutting down');

@@ -20,7 +20,7 @@ export async function workerCommand(args: WorkerArgs): Promise<number> {
   let procs = availableParallelism();
   let metrics;
   try {
-    nats = natsOptions(args, `foliofuzz-${workerId}`);
+    nats = natsOptions(args, `foliofuzz-${workerId}`, 'worker');
     if (args.procs !== undefined) {
       if (!/^\d+$/.test(args.procs) || Number(args.procs) < 1 || Number(args.procs) > 1024) throw new ProgramInputError(`--procs: '${args.procs}' is not an integer in [1, 1024]`);
       procs = Number(args.procs);
