@@ -87,9 +87,9 @@ export interface HttpReply {
   headers: Record<string, string | string[] | undefined>;
 }
 
-export function httpGet(port: number, path: string, token?: string): Promise<HttpReply> {
+export function httpGet(port: number, path: string, token?: string, scheme = 'Bearer'): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: token ? { authorization: `${scheme} ${token}` } : {} }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));

@@ -33,8 +33,23 @@ export function addNatsFlags(cmd: Command): Command {
     .option('--nats-tls-key <file>', 'client key for NATS (with --nats-tls-cert)');
 }
 
-/** The password of --nats-user: from --nats-password-file, else the environment. */
+/**
+ * A secret copied from an example instead of generated (deploy/k8s's Secrets
+ * ship such placeholders): accepting it would leave the door open to anyone
+ * who read the repository.
+ */
+export function isPlaceholderSecret(secret: string): boolean {
+  return /replace[-_ ]?me|change[-_ ]?me|placeholder/i.test(secret);
+}
+
+/** The password of --nats-user: from --nats-password-file, else the environment; never a placeholder. */
 function natsPassword(f: NatsFlags, env: NodeJS.ProcessEnv): string {
+  const pw = readNatsPassword(f, env);
+  if (isPlaceholderSecret(pw)) throw new ProgramInputError('the NATS password is a placeholder, not a password; generate one (openssl rand -hex 24)');
+  return pw;
+}
+
+function readNatsPassword(f: NatsFlags, env: NodeJS.ProcessEnv): string {
   if (f.natsPasswordFile !== undefined) {
     let text: string;
     try {

@@ -9,7 +9,7 @@ import { startHttpServer } from '../../coordinator/http-server.js';
 import { makeLogger } from '../cluster/log.js';
 import { parseHostPort } from '../cluster/metrics.js';
 import { ProgramInputError } from '../prog/errors.js';
-import { type NatsFlags, natsOptions, onShutdown } from './cluster-flags.js';
+import { type NatsFlags, isPlaceholderSecret, natsOptions, onShutdown } from './cluster-flags.js';
 
 export interface CoordinatorArgs extends NatsFlags {
   grpc?: string;
@@ -22,19 +22,10 @@ export interface CoordinatorArgs extends NatsFlags {
   grpcTlsCa?: string;
 }
 
-/**
- * A token copied from an example instead of generated (deploy/k8s's Secret
- * ships one): accepting it would leave the API open to anyone who read the
- * repository.
- */
-export function isPlaceholderToken(token: string): boolean {
-  return /replace[-_ ]?me|change[-_ ]?me|placeholder/i.test(token);
-}
-
 /** --token: printable, no spaces, not a placeholder. */
 function checkToken(token: string): void {
   if (!/^[\x21-\x7e]{1,512}$/.test(token)) throw new ProgramInputError('--token: expected 1..512 printable characters without spaces');
-  if (isPlaceholderToken(token)) throw new ProgramInputError('--token: this is a placeholder, not a token; generate one (openssl rand -hex 32)');
+  if (isPlaceholderSecret(token)) throw new ProgramInputError('--token: this is a placeholder, not a token; generate one (openssl rand -hex 32)');
 }
 
 function readPem(flag: string, path: string): Buffer {

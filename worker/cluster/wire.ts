@@ -159,6 +159,8 @@ function decode(name: TypeName, buf: Uint8Array, source: string): Json {
 const ID = /^[A-Za-z0-9._-]{1,128}$/;
 const MAX_TEXT = 1 << 16;
 const MAX_BATCH_MS = 10 * 60_000;
+/** Executor threads one worker process may have (`worker --procs`): a heartbeat claiming more is refused. */
+export const MAX_PROCS = 1024;
 
 class Fields {
   constructor(private readonly obj: Json, readonly source: string, readonly path: string) {}
@@ -512,7 +514,7 @@ export function encodeHeartbeat(h: Heartbeat): Uint8Array {
 export function decodeHeartbeat(buf: Uint8Array, source: string): Heartbeat {
   const f = fieldsOf('Heartbeat', buf, source);
   return {
-    workerId: f.id('workerId'), host: f.text('host'), pid: f.uint('pid'), procs: f.uint('procs', 1, 4096), busy: f.uint('busy'),
+    workerId: f.id('workerId'), host: f.text('host'), pid: f.uint('pid'), procs: f.uint('procs', 1, MAX_PROCS), busy: f.uint('busy'),
     campaigns: f.ids('campaigns'), execs: f.count('execs'), uptimeSec: f.real('uptimeSec'), running: f.ids('running'),
   };
 }
