@@ -116,20 +116,26 @@ export class NatsServer {
     }
   }
 
-  async stop(): Promise<void> {
+  /** SIGTERM (SIGKILL after 5 s), or SIGKILL at once: the store is left as a crash leaves it. */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     const p = this.proc;
     this.proc = null;
     if (!p || p.exitCode !== null) return;
     const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
+    p.kill(signal);
     const t = setTimeout(() => p.kill('SIGKILL'), 5_000);
     await exited;
     clearTimeout(t);
   }
 
-  async restart(): Promise<void> {
-    await this.stop();
+  async restart(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    await this.stop(signal);
     await this.launch();
+  }
+
+  /** The server's process id (for its memory), while it runs. */
+  get pid(): number | undefined {
+    return this.proc?.pid;
   }
 
   async dispose(): Promise<void> {
