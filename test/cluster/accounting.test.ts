@@ -30,23 +30,16 @@ after(async () => {
   await cluster?.dispose();
 });
 
-/** Every result stored in FF_RESULTS so far has been taken up by the coordinator (applied, ignored or refused). */
-async function resultsSettled(): Promise<boolean> {
-  const jsm = await (await cluster.connection('admin')).jetstreamManager();
-  const [s, c] = await Promise.all([jsm.streams.info(STREAMS.results), jsm.consumers.info(STREAMS.results, CONSUMERS.coordinator)]);
-  return c.ack_floor.stream_seq >= s.state.last_seq && c.num_ack_pending === 0 && c.num_pending === 0;
-}
-
 test('a result is applied once, however many results came after it; also when the results consumer is made again', async () => {
   await waitFor('700 batches answered', () => worker.published.length >= 700, 60_000, 50);
   await worker.stop();
-  await waitFor('every result applied', resultsSettled, 30_000);
+  await waitFor('every result applied', () => cluster.resultsSettled(), 30_000);
   const applied = (await cluster.campaign(campaign.id)).execs;
   assert.equal(applied, worker.published.length, 'one execution per result');
   // The first 100 results again, as a redelivery would bring them (new message ids: past the stream's deduplication).
   const js = (await cluster.connection('worker')).jetstream();
   for (const p of worker.published.slice(0, 100)) await js.publish(SUBJECTS.batchResult, p.data);
-  await waitFor('the old results taken up', resultsSettled, 30_000);
+  await waitFor('the old results taken up', () => cluster.resultsSettled(), 30_000);
   assert.equal((await cluster.campaign(campaign.id)).execs, applied, 'old results counted again');
 
   // The results consumer is lost (deleted by hand here): the coordinator makes it again and goes on.
@@ -59,7 +52,7 @@ test('a result is applied once, however many results came after it; also when th
     return info.execs >= applied + 50 ? info : null;
   }, 30_000);
   await worker.stop();
-  await waitFor('every result applied', resultsSettled, 30_000);
+  await waitFor('every result applied', () => cluster.resultsSettled(), 30_000);
   assert.equal((await cluster.campaign(campaign.id)).execs, applied + worker.published.length, `after ${more.execs}: old results counted again`);
   assert.ok(cluster.coordinator!.records('consumer gone; creating it again').length >= 1);
 });

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from 'nats';
 import type { CampaignInfo, FindingInfo } from '../../coordinator/api.js';
 import { FoliofuzzClient } from '../../coordinator/grpc-client.js';
+import { CONSUMERS, STREAMS } from '../../worker/cluster/nats.js';
 import { type Heartbeat, decodeHeartbeat } from '../../worker/cluster/wire.js';
 import { NatsServer, type TestRole, freePort } from './nats-server.js';
 
@@ -224,6 +225,13 @@ export class Cluster {
       await nc.flush();
     }
     return [...this.lastHeartbeat.values()];
+  }
+
+  /** Every result stored in FF_RESULTS so far has been taken up by the coordinator (applied, ignored or refused) and acked. */
+  async resultsSettled(): Promise<boolean> {
+    const jsm = await (await this.connection('admin')).jetstreamManager();
+    const [s, c] = await Promise.all([jsm.streams.info(STREAMS.results), jsm.consumers.info(STREAMS.results, CONSUMERS.coordinator)]);
+    return c.ack_floor.stream_seq >= s.state.last_seq && c.num_pending === 0 && c.num_ack_pending === 0;
   }
 
   async metrics(): Promise<string> {

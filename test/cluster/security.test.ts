@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +17,7 @@ import type { CampaignInfo } from '../../coordinator/api.js';
 import { CONSUMERS, INBOX_PREFIX, STREAMS, SUBJECTS } from '../../worker/cluster/nats.js';
 import { decodeWorkBatch, encodeBatchResult, encodeHeartbeat, type BatchResult } from '../../worker/cluster/wire.js';
 import { Cluster, httpGet, metricValue, waitFor } from './cluster.js';
-import { freePort } from './nats-server.js';
+import { freePort, portOpen } from './nats-server.js';
 import { runCli } from './run-cli.js';
 
 const TOKEN = 'security-test-token-0123456789';
@@ -39,12 +38,6 @@ after(async () => {
 /** Whether the server refuses `fn` for want of permission. */
 async function forbidden(what: string, fn: () => Promise<unknown>): Promise<void> {
   await assert.rejects(fn(), (err: Error & { code?: string }) => err.code === 'PERMISSIONS_VIOLATION' || /Permissions Violation/i.test(err.message), what);
-}
-
-async function settled(): Promise<boolean> {
-  const jsm = await (await cluster.connection('admin')).jetstreamManager();
-  const [s, c] = await Promise.all([jsm.streams.info(STREAMS.results), jsm.consumers.info(STREAMS.results, CONSUMERS.coordinator)]);
-  return c.ack_floor.stream_seq >= s.state.last_seq && c.num_pending === 0 && c.num_ack_pending === 0;
 }
 
 test('no anonymous access; a worker\'s NATS user can only do a worker\'s part', async () => {
@@ -90,7 +83,7 @@ test('a result that answers no batch out, or claims the impossible, counts nothi
   // A batch never issued, and a real one claiming 10^12 executions in a 500 ms batch.
   await js.publish(SUBJECTS.batchResult, result({ batchId: `${campaign.id}-b000000.999999`, execs: 1e12 }));
   await js.publish(SUBJECTS.batchResult, result({ execs: 1e12 }));
-  await waitFor('the forged results taken up', settled, 10_000);
+  await waitFor('the forged results taken up', () => cluster.resultsSettled(), 10_000);
   assert.equal((await cluster.campaign(campaign.id)).execs, 0);
   const refused = cluster.coordinator!.records('refused a malformed payload').map((r) => String(r['error']));
   assert.ok(refused.some((e) => /execs 1000000000000: a batch of at most \d+ ms runs at most/.test(e)), refused.join('\n'));
@@ -100,7 +93,7 @@ test('a result that answers no batch out, or claims the impossible, counts nothi
   got.ack();
   await cluster.api.stopCampaign(campaign.id);
   await js.publish(SUBJECTS.batchResult, result({ execs: 5 }));
-  await waitFor('the late copy taken up', settled, 10_000);
+  await waitFor('the late copy taken up', () => cluster.resultsSettled(), 10_000);
   assert.equal((await cluster.campaign(campaign.id)).execs, 10);
 });
 
@@ -130,17 +123,6 @@ test('HTTP takes the bearer scheme in any case', async () => {
   assert.equal((await httpGet(cluster.httpPort, '/findings/c-00000000-000000000000/repro', 'wrong', 'bearer')).status, 401);
 });
 
-function grpcListening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
 test('/readyz says ready only once gRPC takes calls', async () => {
   // Twice, polling from many clients at once as probes might: the first "ready" may not come before gRPC listens.
   for (let round = 0; round < 2; round++) {
@@ -153,7 +135,7 @@ test('/readyz says ready only once gRPC takes calls', async () => {
         const r = await httpGet(cluster.httpPort, '/readyz').catch(() => ({ status: 0 }));
         if (r.status === 200 && firstReady === 0) {
           firstReady = Date.now();
-          listening = await grpcListening(cluster.grpcPort);
+          listening = await portOpen(cluster.grpcPort);
         }
       }
     };

@@ -21,7 +21,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import type { CampaignInfo } from '../../coordinator/api.js';
-import { CONSUMERS, STREAMS, SUBJECTS, streamConfigs } from '../../worker/cluster/nats.js';
+import { STREAMS, SUBJECTS, streamConfigs } from '../../worker/cluster/nats.js';
 import { type BatchResult, decodeBatchResult, encodeBatchResult } from '../../worker/cluster/wire.js';
 import { Cluster, type Proc, metricValue, waitFor } from '../cluster/cluster.js';
 
@@ -267,10 +267,7 @@ async function run(minutes: number): Promise<{ soak: Soak; checks: Record<string
     await cluster.api.stopCampaign(soak.campaigns[0]!.id);
     soak.note(`campaign ${soak.campaigns[0]!.id} stopped; waiting for every batch out to be answered or found lost`);
     await waitFor('no batch out', () => soak.campaigns.every((c) => outstanding(cluster.storeDir, c.id) === 0), 120_000, 1000);
-    await waitFor('every result taken up', async () => {
-      const [s, c] = await Promise.all([jsm.streams.info(STREAMS.results), jsm.consumers.info(STREAMS.results, CONSUMERS.coordinator)]);
-      return c.ack_floor.stream_seq >= s.state.last_seq && c.num_pending === 0 && c.num_ack_pending === 0;
-    }, 60_000, 500);
+    await waitFor('every result taken up', () => cluster.resultsSettled(), 60_000, 500);
     // The workers' dead letters of the last malformed messages, and the counter catching up.
     await new Promise((r) => setTimeout(r, 5_000));
     await soak.sample();
