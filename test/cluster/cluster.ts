@@ -21,6 +21,8 @@ const CLI = fileURLToPath(new URL('../../worker/cli/main.js', import.meta.url));
 
 export class Proc {
   out = '';
+  /** Wall ms when it was spawned. */
+  readonly startedAt = Date.now();
   private readonly exited: Promise<number | null>;
 
   constructor(readonly name: string, readonly child: ChildProcess) {

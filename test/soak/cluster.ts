@@ -21,7 +21,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import type { CampaignInfo } from '../../coordinator/api.js';
-import { STREAMS, SUBJECTS, streamConfigs } from '../../worker/cluster/nats.js';
+import { CONSUMERS, STREAMS, SUBJECTS, streamConfigs } from '../../worker/cluster/nats.js';
 import { type BatchResult, decodeBatchResult, encodeBatchResult } from '../../worker/cluster/wire.js';
 import { Cluster, type Proc, metricValue, waitFor } from '../cluster/cluster.js';
 
@@ -34,6 +34,8 @@ const INJECT_MS = 2_000;
 interface Sample {
   sec: number;
   rssMiB: { coordinator: number; workers: number[]; nats: number };
+  /** Each live worker's pid, with its RSS (MiB) and age (s). */
+  workerRss: { pid: number; mib: number; ageSec: number }[];
   storeBytes: number;
   /** The store's corpus inputs and findings (the rest is campaign.json). */
   corpusBytes: number;
@@ -108,10 +110,16 @@ class Soak {
   private readonly t0 = Date.now();
   private injecting = true;
   campaigns: CampaignInfo[] = [];
+  /** The audit copy of every result stored. */
+  auditState = { messages: 0, bytes: 0 };
   /** When the last campaign stopped (the growth figures are of the time before). */
   stoppedAt = Infinity;
-  /** FF_DEAD's last sequence when the coordinator was killed, and its dead-letter counter just before. */
-  deadAtKill = { seq: 0, counted: 0 };
+  /**
+   * Where the killed coordinator's dead-letter consumer had acked up to: the
+   * next coordinator counts every dead letter after it (those stored since,
+   * and those stored before that the killed one had not counted yet).
+   */
+  deadAckFloorAtKill = 0;
 
   constructor(readonly cluster: Cluster, readonly jsm: JetStreamManager) {}
 
@@ -136,6 +144,7 @@ class Soak {
       rssMiB: {
         coordinator: rssMiB(c.coordinator?.child.pid), workers: c.workers.filter((w) => w.alive).map((w) => rssMiB(w.child.pid)), nats: rssMiB(c.nats.pid),
       },
+      workerRss: c.workers.filter((w) => w.alive).map((w) => ({ pid: w.child.pid!, mib: rssMiB(w.child.pid), ageSec: (Date.now() - w.startedAt) / 1000 })),
       storeBytes: duBytes(c.storeDir), corpusBytes: duBytes(...campaignParts(c.storeDir, 'corpus')),
       findingsBytes: duBytes(...campaignParts(c.storeDir, 'findings')), streamBytes, metricsBytes: metrics.length, execs,
     });
@@ -244,9 +253,8 @@ async function run(minutes: number): Promise<{ soak: Soak; checks: Record<string
     await cluster.startWorker(1);
     soak.note('a new worker started');
     await at(soak, 0.3, totalMs);
-    soak.deadAtKill = { seq: 0, counted: metricValue(await cluster.metrics(), 'fuzz_dead_lettered_total') };
     await cluster.coordinator!.kill9();
-    soak.deadAtKill.seq = (await jsm.streams.info(STREAMS.dead)).state.last_seq;
+    soak.deadAckFloorAtKill = (await jsm.consumers.info(STREAMS.dead, CONSUMERS.dead)).ack_floor.stream_seq;
     soak.note('coordinator killed (SIGKILL)');
     await cluster.startCoordinator();
     soak.note('coordinator started again');
@@ -283,6 +291,8 @@ async function finalChecks(soak: Soak, jsm: JetStreamManager): Promise<Record<st
   const c = soak.cluster;
   const checks: Record<string, boolean> = {};
   const audit = await audited(jsm, soak.forgedIds);
+  const auditInfo = (await jsm.streams.info(AUDIT)).state;
+  soak.auditState = { messages: auditInfo.messages, bytes: auditInfo.bytes };
   for (const k of soak.campaigns) {
     const info = await c.campaign(k.id);
     const want = audit.get(k.id) ?? 0;
@@ -294,13 +304,22 @@ async function finalChecks(soak: Soak, jsm: JetStreamManager): Promise<Record<st
   checks[`FF_DEAD: ${dead.messages} dead letters for ${sent} malformed stream messages sent`] = dead.messages === sent;
   const metrics = await c.metrics();
   const counted = metricValue(metrics, 'fuzz_dead_lettered_total');
-  checks[`fuzz_dead_lettered_total: ${counted} since the coordinator's restart, ${dead.last_seq - soak.deadAtKill.seq} stored since`] =
-    counted === dead.last_seq - soak.deadAtKill.seq;
+  const uncounted = dead.last_seq - soak.deadAckFloorAtKill;
+  checks[`fuzz_dead_lettered_total: ${counted} since the coordinator's restart, ${uncounted} dead letters it had to count`] = counted === uncounted;
   const series = metrics.split('\n').filter((l) => l.startsWith('fuzz_payloads_refused_total{')).length;
   checks[`/metrics: ${metrics.length} bytes, ${series} fuzz_payloads_refused_total series after ${i.junkHeartbeats} junk heartbeats`] =
     series <= 8 && metrics.length < 64 * 1024;
   checks['every process alive (but the worker killed)'] = c.coordinator!.alive && c.workers.filter((w) => w.alive).length === 2;
   return checks;
+}
+
+/** The steepest RSS growth per hour of a worker alive through the samples, past its first two minutes. */
+function workerGrowth(samples: Sample[]): number {
+  const byPid = new Map<number, [number, number][]>();
+  for (const x of samples) {
+    for (const w of x.workerRss) if (w.ageSec >= 120) byPid.set(w.pid, [...(byPid.get(w.pid) ?? []), [x.sec, w.mib]]);
+  }
+  return Math.max(0, ...[...byPid.values()].filter((p) => p.length >= 3).map(perHour));
 }
 
 function kib(bytes: number): string {
@@ -315,20 +334,22 @@ function report(soak: Soak, checks: Record<string, boolean>, minutes: number): o
   const last = s[s.length - 1]!;
   const growth = {
     coordinatorRssMiBPerHour: fit((x) => x.rssMiB.coordinator),
-    workerRssMiBPerHour: fit((x) => Math.max(...x.rssMiB.workers)),
+    workerRssMiBPerHour: workerGrowth(half),
     storeBytesPerHour: fit((x) => x.storeBytes),
     corpusBytesPerHour: fit((x) => x.corpusBytes),
     findingsBytesPerHour: fit((x) => x.findingsBytes),
     streamBytesPerHour: Object.fromEntries(Object.values(STREAMS).map((st) => [st, fit((x) => x.streamBytes[st] ?? 0)])),
   };
   const execs = soak.campaigns.reduce((n, k) => n + (last.execs[k.id] ?? 0), 0);
-  const out = { minutes, events: soak.events, injected: soak.injected, checks, growth, execs, execsPerSec: execs / soak.stoppedAt, last, samples: s };
+  const results = soak.auditState;
+  const out = { minutes, events: soak.events, injected: soak.injected, checks, growth, execs, execsPerSec: execs / soak.stoppedAt, results, last, samples: s };
   const mib = (b: number): string => (b / 1024 / 1024).toFixed(2);
   const lines = [
     `cluster soak, ${minutes} min: ${Object.values(checks).every(Boolean) ? 'PASS' : 'FAIL'}`,
     ...Object.entries(checks).map(([k, v]) => `  ${v ? 'ok  ' : 'FAIL'} ${k}`),
     `  injected: ${JSON.stringify(soak.injected)}`,
-    `  ${execs} execs in ${soak.stoppedAt.toFixed(0)} s (${(execs / soak.stoppedAt).toFixed(0)}/s)`,
+    `  ${execs} execs in ${soak.stoppedAt.toFixed(0)} s (${(execs / soak.stoppedAt).toFixed(0)}/s); every result stored: `
+      + `${results.messages} messages, ${mib(results.bytes)} MiB (what FF_RESULTS would hold if it kept them)`,
     '  sec  coord MiB  workers MiB  nats MiB  store MiB  (corpus  findings)  FF_WORK  FF_JOBS  FF_RESULTS  FF_DEAD KiB  /metrics KiB',
     ...s.map((x) => `  ${String(Math.round(x.sec)).padStart(3)}  ${x.rssMiB.coordinator.toFixed(0).padStart(9)}  ${x.rssMiB.workers.map((w) => w.toFixed(0)).join('/').padStart(11)}  `
       + `${x.rssMiB.nats.toFixed(0).padStart(8)}  ${mib(x.storeBytes).padStart(9)}  ${mib(x.corpusBytes).padStart(8)}  ${mib(x.findingsBytes).padStart(8)}  `
