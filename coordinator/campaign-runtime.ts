@@ -3,7 +3,7 @@
 // cross-checks on another worker), and the batches it has out. Everything
 // that must survive a restart is in the campaign's store directory:
 //
-//   DIR/campaigns/<id>/campaign.json             CampaignRecord (settings, counters, batches out, results done)
+//   DIR/campaigns/<id>/campaign.json             CampaignRecord (settings, counters, batches out)
 //   DIR/campaigns/<id>/corpus/<program id>.json  corpus inputs (corpus/store.ts)
 //   DIR/campaigns/<id>/findings/<sha12>/         finding.json, first.json, verify.json, repro.json
 //                                                (worker/fuzz/findings/files.ts)
@@ -38,10 +38,12 @@ export interface CampaignRecord {
   /** Sequence numbers for batch and job ids. */
   batchSeq: number;
   jobSeq: number;
-  /** Batches published and not answered yet: id -> wall ms when published. */
+  /**
+   * Batches out: id -> wall ms when planned. Written before the batch is
+   * published; a batch result counts only while its batch is here, so one
+   * delivered again, however late, counts nothing twice.
+   */
   outstanding: Record<string, number>;
-  /** The last results (batch and job ids) applied, so a redelivered one is not counted twice. */
-  processed: string[];
 }
 
 /** What a campaign needs from the coordinator that runs it. */
@@ -52,9 +54,12 @@ export interface RuntimeEnv {
   minimizeDeadlineMs?: number;
   /** The finding pipeline's events for this campaign (jobs out, metrics, logs). */
   findingEvents(c: CampaignRuntime): FindingEvents;
+  /** `execs` more executions were written to the store (the Prometheus counter follows what is durable). */
+  execsPersisted(c: CampaignRuntime, execs: number): void;
 }
 
-const PROCESSED_KEEP = 500;
+/** A worker that sent no result for this long no longer counts as serving the campaign (and is forgotten). */
+const WORKER_SEEN_MS = 15_000;
 
 export class CampaignRuntime {
   readonly store: Store;
@@ -66,7 +71,6 @@ export class CampaignRuntime {
   readonly coverageBits = new Uint8Array(COV_MAP_SIZE / 8);
   private readonly corpusIds = new Set<string>();
   readonly findings: FindingPipeline;
-  private readonly processedSet: Set<string>;
   /** (performance.now() ms, execs) samples for the execs/s window. */
   private readonly rate: [number, number][] = [];
   /** Worker id -> performance.now() ms of its last result for this campaign. */
@@ -86,7 +90,6 @@ export class CampaignRuntime {
 
   constructor(readonly dir: string, readonly rec: CampaignRecord, private readonly env: RuntimeEnv) {
     this.store = new Store(dir);
-    this.processedSet = new Set(rec.processed);
     this.durableExecs = rec.execs;
     this.findings = new FindingPipeline({
       bugs: rec.bugs, crossCheck: 'another-worker', minimize: true, store: this.store, idPrefix: `${rec.id}-`,
@@ -115,7 +118,8 @@ export class CampaignRuntime {
     }
     if (!rec || typeof rec.id !== 'string') return null;
     rec.outstanding ??= {};
-    rec.processed ??= [];
+    // Written by versions that remembered the last 500 results applied; `outstanding` says it all now.
+    delete (rec as { processed?: unknown }).processed;
     const c = new CampaignRuntime(dir, rec, env);
     const badInputs: string[] = [];
     for (const input of probe.loadInputs(badInputs)) {
@@ -183,26 +187,18 @@ export class CampaignRuntime {
     return picks.map((i) => (this.encoded[i] ??= encodeCorpusInput(this.corpus[i]!)));
   }
 
-  wasProcessed(id: string): boolean {
-    return this.processedSet.has(id);
-  }
-
-  markProcessed(id: string): void {
-    this.processedSet.add(id);
-    this.rec.processed.push(id);
-    while (this.rec.processed.length > PROCESSED_KEEP) this.processedSet.delete(this.rec.processed.shift()!);
-    this.dirty = true;
-  }
-
   persist(): void {
     this.store.saveCampaign(this.rec);
+    const gained = this.rec.execs - this.durableExecs;
     this.durableExecs = this.rec.execs;
     this.dirty = false;
+    if (gained > 0) this.env.execsPersisted(this, gained);
   }
 
   sampleRate(now: number): void {
     this.rate.push([now, this.rec.execs]);
     while (this.rate.length > 2 && now - this.rate[0]![0] > 10_000) this.rate.shift();
+    for (const [w, t] of this.workerSeen) if (now - t > WORKER_SEEN_MS) this.workerSeen.delete(w);
   }
 
   execsPerSec(): number {
@@ -220,7 +216,7 @@ export class CampaignRuntime {
   info(now: number, connected: (workerId: string) => boolean): CampaignInfo {
     const r = this.rec;
     let workers = 0;
-    for (const [w, t] of this.workerSeen) if (now - t < 15_000 && connected(w)) workers++;
+    for (const [w, t] of this.workerSeen) if (now - t < WORKER_SEEN_MS && connected(w)) workers++;
     return {
       id: r.id, name: r.name, bugs: [...r.bugs], state: r.state, createdAt: r.createdAt,
       ...(r.durationSec !== undefined ? { durationSec: r.durationSec } : {}),

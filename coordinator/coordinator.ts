@@ -3,16 +3,18 @@
 //
 //   nats-transport.ts    NATS: heartbeats, results in, batches and jobs out, dead letters
 //   schedule.ts          elapsed time, durations, the batches that keep workers busy
+//   work-sweep.ts        the work queue's upkeep: leftovers, stuck and lost batches
 //   results.ts           worker results applied to a campaign, each once
 //   findings.ts          the finding pipeline's events (worker/fuzz/findings/) as jobs, metrics, logs
 //   campaign-runtime.ts  one campaign's state and store
 //
-// Durability: a result is acked only after what it changed is written to the
-// store, and every result id applied is remembered with the counters, so a
-// coordinator killed at any point resumes with the same findings and
-// counters and never counts a result twice. Jobs it had issued and had no
-// answer for are issued again at start (same ids: the streams drop
-// duplicates).
+// Durability: a batch is written down as out before it is published, a
+// result is acked only after what it changed is written to the store, and a
+// batch result counts only while its batch is out, so a coordinator killed
+// at any point resumes with the same findings and counters and never counts
+// a result twice. Jobs it had issued and had no answer for are issued again
+// at start (same ids: the streams drop duplicates). The Prometheus execution
+// counter follows what is written down, so it never goes back after a crash.
 //
 // A new signature is reported (listed, counted) only after a worker other
 // than the finder replayed its program and saw the same signature; then it is
@@ -30,8 +32,9 @@ import { type CampaignRecord, CampaignRuntime, type RuntimeEnv } from './campaig
 import { clusterFindingEvents, clusterJob } from './findings.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { CoordinatorTransport } from './nats-transport.js';
-import { type DeadWork, type WorkerResult, applyResult, forgetDeadWork } from './results.js';
-import { type ScheduleOptions, advanceElapsed, batchTarget, durationUsedUp, forgetStale, topUpBatches } from './schedule.js';
+import { type DeadWork, type ResultVerdict, type ResultsEnv, type WorkerResult, applyResult, forgetBatch, forgetDeadWork } from './results.js';
+import { type PlannedBatch, type ScheduleOptions, advanceElapsed, batchTarget, batchWallMs, durationUsedUp, topUpBatches } from './schedule.js';
+import { type AbsentBatches, planSweep } from './work-sweep.js';
 import { WorkerTable } from './workers.js';
 
 export interface CoordinatorOptions extends ScheduleOptions {
@@ -45,6 +48,11 @@ export interface CoordinatorOptions extends ScheduleOptions {
 const TICK_MS = 500;
 /** Watchers hear of a campaign at most about once a second. */
 const NOTIFY_MS = 950;
+/** How often the work queue is looked at (work-sweep.ts): ten batches' time, within these bounds. */
+const SWEEP_MIN_MS = 5_000;
+const SWEEP_MAX_MS = 60_000;
+/** A batch out this long (or three batches' wall time, if more) may be stuck in the queue. */
+const STUCK_MIN_MS = 5 * 60_000;
 
 export class Coordinator implements CoordinatorApi {
   readonly metrics = new CoordinatorMetrics();
@@ -58,6 +66,12 @@ export class Coordinator implements CoordinatorApi {
   private running = true;
   private timers: NodeJS.Timeout[] = [];
   private lastTick = performance.now();
+  /** Batches planned (written down as out once the store is written) and not yet published. */
+  private planned: PlannedBatch[] = [];
+  private publishScheduled = false;
+  private readonly absent: AbsentBatches = new Map();
+  private sweeping = false;
+  private readonly resultsEnv: ResultsEnv;
   private readonly log: Logger;
   private readonly root: string;
 
@@ -83,7 +97,9 @@ export class Coordinator implements CoordinatorApi {
       ...(opts.minimizeMaxRuns !== undefined ? { minimizeMaxRuns: opts.minimizeMaxRuns } : {}),
       ...(opts.minimizeDeadlineMs !== undefined ? { minimizeDeadlineMs: opts.minimizeDeadlineMs } : {}),
       findingEvents: (c) => clusterFindingEvents(c, glue),
+      execsPersisted: (c, execs) => this.metrics.execs.inc({ campaign: c.id }, execs),
     };
+    this.resultsEnv = { metrics: this.metrics, log: this.log, batchWallMs: batchWallMs(opts) };
   }
 
   // ---------------------------------------------------------------------------
@@ -94,6 +110,8 @@ export class Coordinator implements CoordinatorApi {
     await this.transport.start();
     this.reissuePendingJobs();
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
+    const sweepMs = Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, 10 * (this.opts.batchMs ?? 1000)));
+    this.timers.push(setInterval(() => void this.sweep(), sweepMs));
     this.started = true;
     this.log.info({ store: this.opts.storeDir, campaigns: this.campaigns.size }, 'coordinator started');
   }
@@ -116,7 +134,7 @@ export class Coordinator implements CoordinatorApi {
       this.campaigns.set(c.id, c);
       this.metrics.execs.inc({ campaign: c.id }, c.rec.execs);
       this.metrics.redelivered.inc(c.rec.redelivered);
-      for (const f of c.findings.reported()) this.metrics.findings.inc({ invariant: f.record.invariant });
+      for (const f of c.findings.reported()) this.metrics.findings.inc({ kind: f.record.kind });
       this.updateGauges(c);
     }
     for (const b of bad) this.log.warn({ path: b }, 'store: skipped an unreadable entry');
@@ -150,13 +168,14 @@ export class Coordinator implements CoordinatorApi {
     const rec: CampaignRecord = {
       id, name: req.name || id, bugs: [...req.bugs], seed: req.seed ?? (Date.now() % 2 ** 31), state: 'running', createdAt: new Date().toISOString(),
       ...(req.durationSec !== undefined ? { durationSec: req.durationSec } : {}),
-      elapsedSec: 0, execs: 0, timeouts: 0, harnessErrors: 0, redelivered: 0, batchSeq: 0, jobSeq: 0, outstanding: {}, processed: [],
+      elapsedSec: 0, execs: 0, timeouts: 0, harnessErrors: 0, redelivered: 0, batchSeq: 0, jobSeq: 0, outstanding: {},
     };
     const c = CampaignRuntime.create(this.root, rec, this.env);
     this.campaigns.set(id, c);
     this.updateGauges(c);
     this.log.info({ campaign: id, bugs: rec.bugs, durationSec: req.durationSec }, 'campaign created');
     this.topUp(c);
+    this.persistAndPublish();
     return this.info(c);
   }
 
@@ -183,6 +202,7 @@ export class Coordinator implements CoordinatorApi {
     c.persist();
     this.log.info({ campaign: id }, 'campaign resumed');
     this.topUp(c);
+    this.persistAndPublish();
     return this.info(c);
   }
 
@@ -238,18 +258,46 @@ export class Coordinator implements CoordinatorApi {
   private tick(): void {
     this.tickElapsed();
     const now = performance.now();
+    this.workers.prune(now);
     this.metrics.workers.set(this.workers.connected(now).length);
     for (const c of this.campaigns.values()) {
       c.sampleRate(now);
       if (durationUsedUp(c)) void this.endCampaign(c, 'done');
-      if (c.rec.state === 'running') {
-        for (const id of forgetStale(c, Date.now())) this.log.warn({ campaign: c.id, batch: id }, 'batch unanswered for too long; forgotten');
-        this.topUp(c);
-      }
-      if (c.dirty) c.persist();
+      if (c.rec.state === 'running') this.topUp(c);
       this.updateGauges(c);
       this.notify(c, now);
     }
+    this.persistAndPublish();
+  }
+
+  /** Look at the work queue and act on what work-sweep.ts makes of it. */
+  private async sweep(): Promise<void> {
+    if (this.sweeping || !this.transport.connected) return;
+    this.sweeping = true;
+    try {
+      const snap = await this.transport.workSnapshot();
+      const stuckMs = Math.max(STUCK_MIN_MS, 3 * batchWallMs(this.opts));
+      const plan = planSweep(snap, this.campaigns, this.absent, { wallMs: Date.now(), stuckMs, isPublishing: (id) => this.transport.isPublishing(id) });
+      for (const subject of plan.drop) await this.transport.dropBatches(subject);
+      if (plan.drop.length > 0) this.log.info({ messages: plan.drop.length }, 'removed batches of stopped campaigns or already answered from the work queue');
+      for (const s of plan.stuck) {
+        if (await this.transport.deadLetterUndeliverable(s.subject, snap.deliveredSeq, 'out for long and never to be delivered again')) this.forget(s);
+      }
+      for (const l of plan.lost) {
+        this.log.warn({ campaign: l.campaignId, batch: l.batchId }, 'batch in no queue and unanswered; forgotten');
+        this.forget(l);
+      }
+      this.persistAndPublish();
+    } catch (err) {
+      this.log.debug({ err: String(err) }, 'work queue sweep failed; next time');
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private forget(b: { campaignId: string; batchId: string }): void {
+    const c = this.campaigns.get(b.campaignId);
+    if (c && forgetBatch(c, b.batchId) && c.rec.state === 'running') this.topUp(c);
   }
 
   private notify(c: CampaignRuntime, now: number): void {
@@ -279,22 +327,42 @@ export class Coordinator implements CoordinatorApi {
     this.metrics.minimizeQueue.set(minimizing);
   }
 
+  /**
+   * Its queued batches are removed; those running finish and their results
+   * count (they stay out until answered, or found lost by a sweep).
+   */
   private async endCampaign(c: CampaignRuntime, state: 'stopped' | 'done'): Promise<void> {
     if (c.rec.state !== 'running') return;
     c.rec.state = state;
-    c.rec.outstanding = {};
     c.persist();
     this.log.info({ campaign: c.id, state, execs: c.rec.execs, findings: c.reportedCount() }, `campaign ${state}`);
-    await this.transport.purgeBatches(c.id);
+    const n = await this.transport.dropCampaignBatches(c.id);
+    this.log.info({ campaign: c.id, messages: n }, 'removed its queued batches');
   }
 
-  /** Keep the campaign's share of batches queued or running. */
+  /** Keep the campaign's share of batches queued or running: planned now, published once written down. */
   private topUp(c: CampaignRuntime): void {
     if (!this.transport.up || !this.running) return;
     let running = 0;
     for (const x of this.campaigns.values()) if (x.rec.state === 'running') running++;
     const target = batchTarget(this.workers.procs(), running, this.opts);
-    for (const b of topUpBatches(c, target, Date.now(), this.opts)) this.transport.publishBatch(b);
+    const batches = topUpBatches(c, target, Date.now(), this.opts);
+    if (batches.length === 0) return;
+    this.planned.push(...batches);
+    if (!this.publishScheduled) {
+      this.publishScheduled = true;
+      // After the results being applied now are written down too: one write for all.
+      setImmediate(() => this.persistAndPublish());
+    }
+  }
+
+  /** Write down every campaign that changed, then publish the batches planned: a batch is out in the store before any worker can answer it. */
+  private persistAndPublish(): void {
+    this.publishScheduled = false;
+    this.persistDirty();
+    const batches = this.planned;
+    this.planned = [];
+    for (const b of batches) this.transport.publishBatch(b);
   }
 
   // ---------------------------------------------------------------------------
@@ -304,15 +372,14 @@ export class Coordinator implements CoordinatorApi {
     if (this.workers.heartbeat(hb)) this.log.info({ worker: hb.workerId, procs: hb.procs, host: hb.host }, 'worker connected');
   }
 
-  private onResult(r: WorkerResult): void {
+  private onResult(r: WorkerResult): ResultVerdict {
     const c = this.campaigns.get(r.result.campaignId);
-    if (!c) {
-      this.log.warn({ campaign: r.result.campaignId }, `${r.kind} result for an unknown campaign; dropped`);
-      return;
-    }
-    if (!applyResult(c, r, { metrics: this.metrics, log: this.log })) return;
+    if (!c) return { verdict: 'ignored', why: `${r.kind} result for an unknown campaign ${r.result.campaignId}` };
+    const v = applyResult(c, r, this.resultsEnv);
+    if (v.verdict !== 'applied') return v;
     if (r.kind === 'batch' && c.rec.state === 'running') this.topUp(c);
     this.updateGauges(c);
+    return v;
   }
 
   private onDeadWork(w: DeadWork): void {

@@ -71,7 +71,7 @@ export function clusterFindingEvents(c: CampaignRuntime, g: FindingGlue): Findin
       g.log.info({ campaign: c.id, worker: f.record.finderWorkerId, signature: f.record.signature }, 'new signature; cross-checking it on another worker');
     },
     reported: ({ record: r }) => {
-      g.metrics.findings.inc({ invariant: r.invariant });
+      g.metrics.findings.inc({ kind: r.kind });
       g.log.info({ campaign: c.id, finding: r.id, signature: r.signature, finder: r.finderWorkerId, verifier: r.verifiedBy, crossCheck: crossCheckLabel(r) },
         'finding cross-checked and reported; minimizing it');
     },

@@ -1,15 +1,17 @@
 // The gRPC service foliofuzz.v1.Foliofuzz as grpc-js sees it, built from
 // proto/foliofuzz.proto with protobufjs so the .proto stays the one schema.
 //
-// Requests are decoded strictly: a field sent with the wrong wire type, an
-// unknown field number or bytes that do not parse are reported (by name) instead
-// of being skipped or read as garbage, and the deserializer never throws (grpc-js
+// Requests are decoded strictly (worker/cluster/proto-strict.ts): a field sent
+// with the wrong wire type, a number out of its field's range (a uint32 seed
+// of 2^32 + 5 is not 5), an unknown field number or bytes that do not parse
+// are reported (by name) instead of being skipped or read as garbage, and the deserializer never throws (grpc-js
 // would answer INTERNAL): it hands the handler a Decoded that says what was wrong,
 // and the server answers INVALID_ARGUMENT. Decoded requests keep proto3's "unset"
 // (defaults off), so validation can say which field is missing.
 
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
+import { checkEncoded } from '../worker/cluster/proto-strict.js';
 import { findProtoFile } from '../worker/prog/proto-codec.js';
 import type { CampaignInfo, CampaignState, FindingInfo } from './api.js';
 
@@ -27,45 +29,15 @@ export function apiRoot(): protobuf.Root {
   return root;
 }
 
-/** The wire type a field's values must arrive with (a packable repeated scalar may also come packed, as 2). */
-function expectedWireTypes(field: protobuf.Field): number[] {
-  if (field.resolvedType instanceof protobuf.Enum) return field.repeated ? [0, 2] : [0];
-  if (field.resolvedType instanceof protobuf.Type) return [2];
-  const basic = (protobuf.types.basic as Record<string, number | undefined>)[field.type];
-  if (basic === undefined) return [2]; // string, bytes
-  const packable = (protobuf.types.packed as Record<string, number | undefined>)[field.type] !== undefined;
-  return field.repeated && packable ? [basic, 2] : [basic];
-}
-
 /** A field's name as the .proto spells it (protobufjs camelCases them). */
 export function protoName(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
-const WIRE_NAMES = ['varint', 'fixed64', 'length-delimited', 'start-group', 'end-group', 'fixed32'];
-
-/** Walk the top level of an encoded message and check every field number and wire type. */
-function checkWire(type: protobuf.Type, buf: Uint8Array): void {
-  const reader = protobuf.Reader.create(buf);
-  while (reader.pos < reader.len) {
-    const tag = reader.uint32();
-    const id = tag >>> 3;
-    const wire = tag & 7;
-    const field = type.fieldsById[id];
-    if (field === undefined) throw new Error(`unknown field number ${id}`);
-    field.resolve();
-    const want = expectedWireTypes(field);
-    if (!want.includes(wire)) {
-      throw new Error(`${protoName(field.name)}: sent as ${WIRE_NAMES[wire] ?? `wire type ${wire}`}, expected ${want.map((w) => WIRE_NAMES[w]).join(' or ')}`);
-    }
-    reader.skipType(wire);
-  }
-}
-
 /** Decode an untrusted request; never throws. */
 export function decodeRequest(type: protobuf.Type, buf: Buffer): Decoded {
   try {
-    checkWire(type, buf);
+    checkEncoded(type, buf, { unknownFields: 'refuse', fieldName: protoName });
     const msg = type.decode(buf);
     return { ok: true, value: type.toObject(msg, { longs: Number, enums: String, defaults: false, arrays: true }) };
   } catch (e) {

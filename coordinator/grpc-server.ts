@@ -69,13 +69,14 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-/** Constant-time check of `authorization: Bearer <token>`. */
+/** Constant-time check of `authorization: Bearer <token>` (the scheme in any case, RFC 6750). */
 function checkToken(md: grpc.Metadata, token: string | undefined): void {
   if (token === undefined) return;
   const values = md.get('authorization');
   if (values.length === 0) throw new AuthError('missing authorization metadata (Bearer token)');
   const v = values.length === 1 && typeof values[0] === 'string' ? values[0] : '';
-  if (!timingSafeEqual(digest(v), digest(`Bearer ${token}`))) throw new AuthError('invalid token');
+  const m = /^bearer +(.*)$/i.exec(v);
+  if (!timingSafeEqual(digest(m ? m[1]! : ''), digest(token)) || !m) throw new AuthError('invalid token');
 }
 
 export async function startGrpcServer(api: CoordinatorApi, opts: GrpcServerOptions): Promise<GrpcServerHandle> {

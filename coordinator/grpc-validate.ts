@@ -79,8 +79,10 @@ export function validateCreateCampaign(req: WireObject): CreateCampaignRequest {
   if (name !== undefined) {
     if (typeof name !== 'string') fail('name', 'expected a string');
     if (name.length > MAX_NAME_LENGTH) fail('name', `too long (${name.length} characters, at most ${MAX_NAME_LENGTH})`);
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f]/.test(name)) fail('name', 'contains control characters');
+    // Control characters, format characters (bidi overrides and isolates, zero-width ones: a name that
+    // reads differently from what it is), lone surrogates, line and paragraph separators.
+    const bad = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u.exec(name);
+    if (bad) fail('name', `contains U+${bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')} (control or format characters are not allowed)`);
     if (name.trim() !== '') out.name = name;
   }
   const dur = req['durationSec'];

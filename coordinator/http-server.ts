@@ -5,7 +5,7 @@
 //   GET /findings/<finding id>/repro?format=json|text|xfs_io|c|fsx
 //
 // Downloads need `Authorization: Bearer <token>` when a token is set (401
-// otherwise). A reproducer that does not fit a format (fsx takes one thread,
+// otherwise; the scheme's case does not matter, RFC 6750). A reproducer that does not fit a format (fsx takes one thread,
 // xfs_io one file) is a 422 saying why; a concurrent program's xfs_io scripts
 // (one per thread) come as one document with a marked section per script.
 //
@@ -34,6 +34,8 @@ export interface HttpServerOptions {
   registry?: Registry;
   /** The dashboard's pages, when served. */
   dashboard?: Dashboard;
+  /** What /readyz reports (default api.ready()): the process may have more to start than the coordinator (its gRPC server). */
+  ready?: () => boolean;
   /** Told about every request refused with 4xx/5xx (for logs). */
   onError?: (status: number, path: string, message: string) => void;
 }
@@ -56,7 +58,7 @@ function splitAddress(address: string): { host: string; port: number } {
 }
 
 function tokenMatches(header: string | undefined, token: string): boolean {
-  const m = /^Bearer (.+)$/.exec(header ?? '');
+  const m = /^bearer +(.+)$/i.exec(header ?? '');
   if (!m) return false;
   const a = Buffer.from(m[1]!);
   const b = Buffer.from(token);
@@ -138,8 +140,8 @@ export async function startHttpServer(api: HttpApi, opts: HttpServerOptions): Pr
       return;
     }
     if (path === '/readyz') {
-      if (api.ready()) send(res, 200, 'ready\n');
-      else fail(res, path, 503, 'not ready: NATS not connected or the store not loaded yet');
+      if ((opts.ready ?? (() => api.ready()))()) send(res, 200, 'ready\n');
+      else fail(res, path, 503, 'not ready: NATS not connected, the store not loaded or the API not listening yet');
       return;
     }
     const m = /^\/findings\/([^/]+)\/repro$/.exec(path);

@@ -1,6 +1,8 @@
 // The coordinator's Prometheus metrics: its own registry (never prom-client's
 // global one) with the default process metrics. Labels stay low-cardinality:
-// a campaign id, an invariant name, a subject prefix.
+// a campaign id (this coordinator makes them), an invariant kind, the stream
+// a dead letter came from, one of a few subject names. None comes from what
+// a worker sends: a label per forged id would make a series per forged id.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { BATCH_SECONDS_BUCKETS } from '../worker/cluster/metrics.js';
@@ -12,7 +14,8 @@ export class CoordinatorMetrics {
   readonly corpus = new Gauge({ name: 'fuzz_corpus_programs', help: 'Corpus programs, by campaign', labelNames: ['campaign'], registers: this.r });
   readonly coverage = new Gauge({ name: 'fuzz_coverage_points', help: 'Coverage points reached, by campaign', labelNames: ['campaign'], registers: this.r });
   readonly findings = new Counter({
-    name: 'fuzz_findings_total', help: 'Distinct findings reported (cross-checked on a second worker), by invariant', labelNames: ['invariant'], registers: this.r,
+    name: 'fuzz_findings_total', help: 'Distinct findings reported (cross-checked on a second worker), by kind (WARN, BUG, INVARIANT, DATA, DEADLOCK, LIVELOCK)',
+    labelNames: ['kind'], registers: this.r,
   });
   readonly unique = new Gauge({ name: 'fuzz_unique_signatures', help: 'Distinct signatures reported, by campaign', labelNames: ['campaign'], registers: this.r });
   readonly minimizeQueue = new Gauge({ name: 'fuzz_minimize_queue_depth', help: 'Minimization jobs issued and not finished', registers: this.r });
@@ -28,7 +31,8 @@ export class CoordinatorMetrics {
   readonly workers = new Gauge({ name: 'fuzz_workers_connected', help: 'Worker processes whose heartbeat arrived in the last 5 s', registers: this.r });
   readonly refused = new Counter({ name: 'fuzz_payloads_refused_total', help: 'Malformed NATS payloads refused', labelNames: ['subject'], registers: this.r });
   readonly deadLettered = new Counter({
-    name: 'fuzz_dead_lettered_total', help: 'Messages moved to the dead-letter stream after max deliveries', labelNames: ['stream'], registers: this.r,
+    name: 'fuzz_dead_lettered_total', help: 'Messages that reached the dead-letter stream (refused, or delivered too often), by the stream they came from',
+    labelNames: ['stream'], registers: this.r,
   });
 
   constructor() {

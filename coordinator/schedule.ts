@@ -19,14 +19,16 @@ export interface ScheduleOptions {
   execTimeoutMs?: number;
 }
 
+/** Batches keep a worker this long at most: the batch's time and one execution's time limit. */
+export function batchWallMs(o: ScheduleOptions): number {
+  return (o.batchMs ?? 1000) + (o.execTimeoutMs ?? 2000);
+}
+
 /** A batch to publish: its fields, and its corpus inputs already encoded. */
 export interface PlannedBatch {
   batch: Omit<WorkBatch, 'inputs'>;
   inputs: Uint8Array[];
 }
-
-/** A batch not answered after this long is forgotten (its messages went to the dead-letter stream or were purged). */
-const OUTSTANDING_FORGET_MS = 5 * 60_000;
 
 /** Add `dtSec` of running time to every running campaign. */
 export function advanceElapsed(campaigns: Iterable<CampaignRuntime>, dtSec: number): void {
@@ -39,18 +41,6 @@ export function advanceElapsed(campaigns: Iterable<CampaignRuntime>, dtSec: numb
 
 export function durationUsedUp(c: CampaignRuntime): boolean {
   return c.rec.state === 'running' && c.rec.durationSec !== undefined && c.rec.elapsedSec >= c.rec.durationSec;
-}
-
-/** Forget the batches out for too long; returns their ids. */
-export function forgetStale(c: CampaignRuntime, wallMs: number): string[] {
-  const gone: string[] = [];
-  for (const [id, at] of Object.entries(c.rec.outstanding)) {
-    if (wallMs - at <= OUTSTANDING_FORGET_MS) continue;
-    delete c.rec.outstanding[id];
-    c.dirty = true;
-    gone.push(id);
-  }
-  return gone;
 }
 
 /** How many batches one of `running` campaigns keeps out for `procs` connected executor threads. */

@@ -4,6 +4,8 @@
 import type { Heartbeat } from '../worker/cluster/wire.js';
 
 const HEARTBEAT_FRESH_MS = 5_000;
+/** A worker silent this long is forgotten (workers come and go with new ids; forged ids must not pile up). */
+const FORGET_MS = 10 * 60_000;
 /** topUp asks for the executor count on every result: recount at most this often. */
 const PROCS_RECOUNT_MS = 200;
 
@@ -26,6 +28,11 @@ export class WorkerTable {
 
   connected(now = performance.now()): Heartbeat[] {
     return [...this.seen.values()].filter((w) => now - w.at < HEARTBEAT_FRESH_MS).map((w) => w.hb);
+  }
+
+  /** Drop the workers silent for long. */
+  prune(now = performance.now()): void {
+    for (const [id, w] of this.seen) if (now - w.at > FORGET_MS) this.seen.delete(id);
   }
 
   /** Executor threads of the connected workers. */

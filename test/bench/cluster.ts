@@ -101,7 +101,7 @@ export async function coordinatorCost(results: number, execsPerResult: number, l
   const timers: NodeJS.Timeout[] = [];
   try {
     const coord = await cluster.startCoordinator();
-    const nc = await cluster.connection();
+    const nc = await cluster.connection('worker');
     const beat = (): void => {
       for (let w = 0; w < FAKE_WORKERS; w++) {
         nc.publish(`ff.hb.w-synthetic-${w}`, encodeHeartbeat({

@@ -10,16 +10,19 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type NatsConnection, connect } from 'nats';
+import type { NatsConnection } from 'nats';
 import type { CampaignInfo, FindingInfo } from '../../coordinator/api.js';
 import { FoliofuzzClient } from '../../coordinator/grpc-client.js';
+import { CONSUMERS, STREAMS } from '../../worker/cluster/nats.js';
 import { type Heartbeat, decodeHeartbeat } from '../../worker/cluster/wire.js';
-import { NatsServer, freePort } from './nats-server.js';
+import { NatsServer, type TestRole, freePort } from './nats-server.js';
 
 const CLI = fileURLToPath(new URL('../../worker/cli/main.js', import.meta.url));
 
 export class Proc {
   out = '';
+  /** Wall ms when it was spawned. */
+  readonly startedAt = Date.now();
   private readonly exited: Promise<number | null>;
 
   constructor(readonly name: string, readonly child: ChildProcess) {
@@ -87,9 +90,9 @@ export interface HttpReply {
   headers: Record<string, string | string[] | undefined>;
 }
 
-export function httpGet(port: number, path: string, token?: string): Promise<HttpReply> {
+export function httpGet(port: number, path: string, token?: string, scheme = 'Bearer'): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: token ? { authorization: `${scheme} ${token}` } : {} }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
@@ -127,7 +130,7 @@ export class Cluster {
   readonly workers: Proc[] = [];
   httpPort = 0;
   grpcPort = 0;
-  private nc: NatsConnection | null = null;
+  private readonly ncs = new Map<TestRole, NatsConnection>();
   private client: FoliofuzzClient | null = null;
   private readonly lastHeartbeat = new Map<string, Heartbeat>();
   private heartbeatsHeard = false;
@@ -152,7 +155,7 @@ export class Cluster {
     if (!this.httpPort) this.httpPort = await freePort();
     if (!this.grpcPort) this.grpcPort = await freePort();
     const args = [
-      'coordinator', '--nats', this.nats.url, '--grpc', `127.0.0.1:${this.grpcPort}`, '--http', `127.0.0.1:${this.httpPort}`,
+      'coordinator', ...this.nats.cliFlags('coordinator'), '--grpc', `127.0.0.1:${this.grpcPort}`, '--http', `127.0.0.1:${this.httpPort}`,
       '--store', this.storeDir, '--batch-ms', String(this.opts.batchMs ?? 500),
       ...(this.opts.token ? ['--token', this.opts.token] : []),
     ];
@@ -170,7 +173,7 @@ export class Cluster {
   }
 
   async startWorker(procs = 1): Promise<{ proc: Proc; id: string; metricsPort: number }> {
-    const p = this.spawnCli(`worker${this.workers.length}`, ['worker', '--nats', this.nats.url, '--procs', String(procs), '--metrics', '127.0.0.1:0']);
+    const p = this.spawnCli(`worker${this.workers.length}`, ['worker', ...this.nats.cliFlags('worker'), '--procs', String(procs), '--metrics', '127.0.0.1:0']);
     this.workers.push(p);
     const rec = await waitFor('a worker to start', () => {
       if (!p.alive) throw new Error(`worker exited: ${p.out}`);
@@ -179,9 +182,14 @@ export class Cluster {
     return { proc: p, id: String(rec['worker']), metricsPort: Number(rec['metrics']) };
   }
 
-  async connection(): Promise<NatsConnection> {
-    this.nc ??= await connect({ servers: this.nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-    return this.nc;
+  /** A connection as one of the NATS users (a test playing a worker connects as one; `admin` inspects). */
+  async connection(role: TestRole): Promise<NatsConnection> {
+    let nc = this.ncs.get(role);
+    if (!nc) {
+      nc = await this.nats.connect(role);
+      this.ncs.set(role, nc);
+    }
+    return nc;
   }
 
   /** The coordinator's gRPC API, as `foliofuzz ctl` uses it. */
@@ -204,7 +212,7 @@ export class Cluster {
   async heartbeats(): Promise<Heartbeat[]> {
     if (!this.heartbeatsHeard) {
       this.heartbeatsHeard = true;
-      const nc = await this.connection();
+      const nc = await this.connection('admin');
       nc.subscribe('ff.hb.*', {
         callback: (err, m) => {
           if (err) return;
@@ -221,13 +229,20 @@ export class Cluster {
     return [...this.lastHeartbeat.values()];
   }
 
+  /** Every result stored in FF_RESULTS so far has been taken up by the coordinator (applied, ignored or refused) and acked. */
+  async resultsSettled(): Promise<boolean> {
+    const jsm = await (await this.connection('admin')).jetstreamManager();
+    const [s, c] = await Promise.all([jsm.streams.info(STREAMS.results), jsm.consumers.info(STREAMS.results, CONSUMERS.coordinator)]);
+    return c.ack_floor.stream_seq >= s.state.last_seq && c.num_pending === 0 && c.num_ack_pending === 0;
+  }
+
   async metrics(): Promise<string> {
     return (await httpGet(this.httpPort, '/metrics')).body;
   }
 
   async dispose(): Promise<void> {
     this.client?.close();
-    await this.nc?.close().catch(() => undefined);
+    for (const nc of this.ncs.values()) await nc.close().catch(() => undefined);
     await Promise.all(this.procs.map((p) => p.stop()));
     await this.nats.dispose();
     rmSync(this.storeDir, { recursive: true, force: true });

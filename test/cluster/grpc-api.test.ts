@@ -40,6 +40,18 @@ async function assertStatus(p: Promise<unknown>, code: grpc.status, detail?: Reg
   if (detail) assert.match(s.details, detail);
 }
 
+/** A protobuf varint, for numbers protobufjs would not encode (it truncates to the field's type). */
+function varint(n: number): number[] {
+  const out: number[] = [];
+  let v = BigInt(n);
+  while (v > 0x7fn) {
+    out.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  out.push(Number(v));
+  return out;
+}
+
 function encode(type: string, obj: Record<string, unknown>): Buffer {
   const t = apiRoot().lookupType(`foliofuzz.v1.${type}`);
   return Buffer.from(t.encode(t.fromObject(obj)).finish());
@@ -83,7 +95,11 @@ describe('gRPC API', () => {
       [{ durationSec: Number.POSITIVE_INFINITY }, /^duration_sec: expected a finite number/],
       [{ durationSec: 1e12 }, /^duration_sec: at most/],
       [{ name: 'x'.repeat(MAX_NAME_LENGTH + 1) }, /^name: too long/],
-      [{ name: 'a\nb' }, /^name: contains control characters/],
+      [{ name: 'a\nb' }, /^name: contains U\+000A/],
+      // Bidi overrides and isolates, zero-width characters: a name that reads as something it is not.
+      [{ name: 'report\u202Etxt.exe' }, /^name: contains U\+202E/],
+      [{ name: 'a\u2066b' }, /^name: contains U\+2066/],
+      [{ name: 'a\u200Bb' }, /^name: contains U\+200B/],
     ];
     for (const [req, why] of bad) {
       await assertStatus(rawUnary(stack.address, 'CreateCampaign', encode('CreateCampaignRequest', req)).then(throwStatus), grpc.status.INVALID_ARGUMENT, why);
@@ -156,6 +172,9 @@ describe('gRPC API', () => {
       // duration_sec (a double, fixed64) sent as a string; bugs (strings) sent as a varint.
       ['CreateCampaign', Buffer.from([0x1a, 0x01, 0x31]), grpc.status.INVALID_ARGUMENT, /duration_sec: sent as length-delimited, expected fixed64/],
       ['CreateCampaign', Buffer.from([0x10, 0x01]), grpc.status.INVALID_ARGUMENT, /bugs: sent as varint/],
+      // Numbers out of their field's range are refused, not read modulo 2^32: seed (uint32) 2^32 + 5, format (enum) 2^40.
+      ['CreateCampaign', Buffer.from([0x20, ...varint(2 ** 32 + 5)]), grpc.status.INVALID_ARGUMENT, /^malformed CreateCampaignRequest: seed: 4294967301 is out of range for uint32/],
+      ['CreateCampaign', Buffer.from([0x20, ...Array<number>(10).fill(0xff), 0x01]), grpc.status.INVALID_ARGUMENT, /varint longer than 64 bits/],
       // A CreateCampaignRequest sent to ListCampaigns.
       ['ListCampaigns', encode('CreateCampaignRequest', { name: 'x' }), grpc.status.INVALID_ARGUMENT, /unknown field number 1/],
       // Far bigger than any request.
@@ -166,6 +185,10 @@ describe('gRPC API', () => {
       assert.equal(grpc.status[r.code], grpc.status[code], `${method} ${body.toString('hex').slice(0, 40)}: ${r.details}`);
       assert.match(r.details, why);
     }
+    const big = await rawStream(stack.address, 'DownloadRepro', Buffer.from([0x0a, 0x01, 0x66, 0x10, ...varint(2 ** 40)]));
+    assert.match(big.details, /format: 1099511627776 is out of range for an enum/);
+    // A seed at the top of its range is taken as it is.
+    assert.equal(grpc.status[(await rawUnary(stack.address, 'CreateCampaign', Buffer.from([0x20, ...varint(2 ** 32 - 1)]))).code], 'OK');
     // A format enum on the wire as a string (wrong wire type) on a stream.
     const s = await rawStream(stack.address, 'DownloadRepro', Buffer.from([0x0a, 0x01, 0x66, 0x12, 0x01, 0x31]));
     assert.equal(grpc.status[s.code], 'INVALID_ARGUMENT', s.details);
@@ -236,6 +259,13 @@ describe('gRPC API with a token', () => {
         await assertStatus(c.listFindings('c-1'), grpc.status.UNAUTHENTICATED);
         await assertStatus(c.downloadRepro('f-1', 'json'), grpc.status.UNAUTHENTICATED);
         await assertStatus(c.watchCampaign('c-1', () => {}).done, grpc.status.UNAUTHENTICATED);
+      }
+      // The scheme is case-insensitive (RFC 6750): a lower-case `bearer` gets through.
+      for (const scheme of ['bearer', 'BEARER', 'Bearer ']) {
+        const ok = new grpc.Metadata();
+        ok.set('authorization', `${scheme} s3cret`);
+        const r = await rawUnary(stack.address, 'GetCampaign', encode('CampaignRef', { campaignId: 'c-00000000nothere' }), ok);
+        assert.equal(grpc.status[r.code], 'NOT_FOUND', `${scheme}: ${r.details}`);
       }
       // A malformed request without the token is refused for the token first.
       const md = new grpc.Metadata();

@@ -27,7 +27,7 @@ export async function startApiStack(opts: Omit<GrpcServerOptions, 'address'> = {
   const nats = await NatsServer.start();
   const storeDir = mkdtempSync(join(tmpdir(), 'ff-grpc-store-'));
   const coordinator = new Coordinator({
-    nats: { url: nats.url, name: 'grpc-test-coordinator' }, storeDir, log: pino({ level: process.env['FOLIOFUZZ_LOG_LEVEL'] ?? 'silent' }),
+    nats: nats.natsOptions('coordinator', 'grpc-test-coordinator'), storeDir, log: pino({ level: process.env['FOLIOFUZZ_LOG_LEVEL'] ?? 'silent' }),
   });
   await coordinator.start();
   await waitFor('the coordinator to be ready', () => coordinator.ready(), 30_000, 50);

@@ -11,7 +11,7 @@ import { startHttpServer } from '../../coordinator/http-server.js';
 import { makeLogger } from '../cluster/log.js';
 import { parseHostPort } from '../cluster/metrics.js';
 import { ProgramInputError } from '../prog/errors.js';
-import { type NatsFlags, natsOptions, onShutdown } from './cluster-flags.js';
+import { type NatsFlags, isPlaceholderSecret, natsOptions, onShutdown } from './cluster-flags.js';
 
 export interface CoordinatorArgs extends NatsFlags {
   grpc?: string;
@@ -22,6 +22,12 @@ export interface CoordinatorArgs extends NatsFlags {
   grpcTlsCert?: string;
   grpcTlsKey?: string;
   grpcTlsCa?: string;
+}
+
+/** --token: printable, no spaces, not a placeholder. */
+function checkToken(token: string): void {
+  if (!/^[\x21-\x7e]{1,512}$/.test(token)) throw new ProgramInputError('--token: expected 1..512 printable characters without spaces');
+  if (isPlaceholderSecret(token)) throw new ProgramInputError('--token: this is a placeholder, not a token; generate one (openssl rand -hex 32)');
 }
 
 function readPem(flag: string, path: string): Buffer {
@@ -53,11 +59,11 @@ export async function coordinatorCommand(args: CoordinatorArgs): Promise<number>
   let batchMs: number | undefined;
   let tls: GrpcServerOptions['tls'];
   try {
-    nats = natsOptions(args, 'foliofuzz-coordinator');
+    nats = natsOptions(args, 'foliofuzz-coordinator', 'coordinator');
     grpc = parseHostPort('--grpc', args.grpc ?? '');
     parseHostPort('--http', args.http ?? '');
     if (!args.store) throw new ProgramInputError('--store: a directory is required');
-    if (args.token !== undefined && !/^[\x21-\x7e]{1,512}$/.test(args.token)) throw new ProgramInputError('--token: expected 1..512 printable characters without spaces');
+    if (args.token !== undefined) checkToken(args.token);
     if (args.batchMs !== undefined) {
       if (!/^\d+$/.test(args.batchMs) || Number(args.batchMs) < 10 || Number(args.batchMs) > 600_000) throw new ProgramInputError(`--batch-ms: '${args.batchMs}' is not an integer in [10, 600000]`);
       batchMs = Number(args.batchMs);
@@ -72,8 +78,11 @@ export async function coordinatorCommand(args: CoordinatorArgs): Promise<number>
   }
   const coordinator = new Coordinator({ nats, storeDir: args.store, log, ...(batchMs !== undefined ? { batchMs } : {}) });
   const source = coordinatorSource(coordinator, args.store, () => coordinator.connectedWorkers());
+  let grpcListening = false;
   const http = await startHttpServer(coordinator, {
     address: args.http!, registry: coordinator.metrics.registry, ...(args.token !== undefined ? { token: args.token } : {}), dashboard: dashboard(source),
+    // Ready once the API takes calls, not just the coordinator.
+    ready: () => grpcListening && coordinator.ready(),
     onError: (status, path, message) => log.warn({ status, path, error: message }, 'http request refused'),
   });
   log.info({ http: `${args.http!.replace(/:\d+$/, '')}:${http.port}` }, 'http listening');
@@ -90,6 +99,7 @@ export async function coordinatorCommand(args: CoordinatorArgs): Promise<number>
     await coordinator.stop();
     return 1;
   }
+  grpcListening = true;
   log.info({ grpc: `${grpc.host}:${grpcServer.port}`, tls: tls !== undefined }, 'grpc listening');
   onShutdown(async () => {
     log.info('shutting down');

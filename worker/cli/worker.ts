@@ -4,6 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { makeLogger } from '../cluster/log.js';
 import { parseHostPort } from '../cluster/metrics.js';
+import { MAX_PROCS } from '../cluster/wire.js';
 import { ClusterWorker, newWorkerId } from '../cluster/worker.js';
 import { ProgramInputError } from '../prog/errors.js';
 import { type NatsFlags, natsOptions, onShutdown } from './cluster-flags.js';
@@ -20,9 +21,11 @@ export async function workerCommand(args: WorkerArgs): Promise<number> {
   let procs = availableParallelism();
   let metrics;
   try {
-    nats = natsOptions(args, `foliofuzz-${workerId}`);
+    nats = natsOptions(args, `foliofuzz-${workerId}`, 'worker');
     if (args.procs !== undefined) {
-      if (!/^\d+$/.test(args.procs) || Number(args.procs) < 1 || Number(args.procs) > 1024) throw new ProgramInputError(`--procs: '${args.procs}' is not an integer in [1, 1024]`);
+      if (!/^\d+$/.test(args.procs) || Number(args.procs) < 1 || Number(args.procs) > MAX_PROCS) {
+        throw new ProgramInputError(`--procs: '${args.procs}' is not an integer in [1, ${MAX_PROCS}]`);
+      }
       procs = Number(args.procs);
     }
     if (args.metrics !== undefined) metrics = parseHostPort('--metrics', args.metrics);

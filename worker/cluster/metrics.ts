@@ -1,5 +1,6 @@
 // A cluster worker's Prometheus metrics (its own registry, never the global
-// one, plus the default process metrics), served on --metrics HOST:PORT.
+// one, plus the default process metrics), served on --metrics HOST:PORT with
+// /healthz (the process is up) and /readyz (connected to NATS) for probes.
 
 import { createServer, type Server } from 'node:http';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -33,8 +34,10 @@ export function parseHostPort(flag: string, v: string): { host: string; port: nu
   return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
 }
 
-/** A /metrics endpoint (and /healthz) for a registry. */
-export async function serveMetrics(registry: Registry, host: string, port: number): Promise<{ port: number; close: () => Promise<void> }> {
+/** A /metrics endpoint, /healthz, and /readyz following `ready`, for a registry. */
+export async function serveMetrics(
+  registry: Registry, host: string, port: number, ready: () => boolean = () => true,
+): Promise<{ port: number; close: () => Promise<void> }> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') {
@@ -46,8 +49,11 @@ export async function serveMetrics(registry: Registry, host: string, port: numbe
       );
     } else if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (path === '/readyz') {
+      if (ready()) res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
+      else res.writeHead(503, { 'content-type': 'text/plain' }).end('not ready: NATS not connected\n');
     } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end(`no such path: ${path} (try /metrics)\n`);
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`no such path: ${path} (try /metrics, /healthz, /readyz)\n`);
     }
   });
   return listenHttp(server, host, port);

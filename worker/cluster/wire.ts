@@ -2,9 +2,10 @@
 // "Cluster: NATS payloads").
 //
 // Everything that arrives over NATS is untrusted: a decode either returns a
-// value every field of which was checked (ids URL-safe, bug names known to
-// this build, programs validated by worker/prog/validate.ts, coverage points
-// inside the map) or throws a WireError saying which subject and which field.
+// value every field of which was checked (every number in its field's range,
+// proto-strict.ts; ids URL-safe, bug names known to this build, programs
+// validated by worker/prog/validate.ts, coverage points inside the map) or
+// throws a WireError saying which subject and which field.
 // Nothing downstream re-checks.
 
 import protobuf from 'protobufjs';
@@ -16,6 +17,7 @@ import { findProtoFile, programFromProtoObject, programToProtoObject } from '../
 import type { Program, ScheduleStrategy } from '../prog/types.js';
 import { type BugName, findBug } from '../sim/bugs.js';
 import { COV_MAP_SIZE } from '../sim/cov.js';
+import { checkEncoded } from './proto-strict.js';
 
 export class WireError extends Error {
   constructor(message: string) {
@@ -116,24 +118,13 @@ export interface Heartbeat {
   running: string[];
 }
 
-export interface ControlRequest {
-  op: string;
-  args: Record<string, unknown>;
-}
-
-export interface ControlReply {
-  ok: boolean;
-  error: string;
-  result: unknown;
-}
-
 // ---------------------------------------------------------------------------
 // Schema
 
 type Json = Record<string, unknown>;
 
 const TYPES = [
-  'CorpusInput', 'WorkBatch', 'BatchResult', 'VerifyJob', 'VerifyResult', 'MinimizeJob', 'MinimizeResult', 'Heartbeat', 'ControlRequest', 'ControlReply',
+  'CorpusInput', 'WorkBatch', 'BatchResult', 'VerifyJob', 'VerifyResult', 'MinimizeJob', 'MinimizeResult', 'Heartbeat',
 ] as const;
 type TypeName = (typeof TYPES)[number];
 
@@ -153,6 +144,8 @@ function encode(name: TypeName, obj: Json): Uint8Array {
 function decode(name: TypeName, buf: Uint8Array, source: string): Json {
   const type = typeOf(name);
   try {
+    // protobufjs would read an out-of-range number modulo its type's range: refuse it instead.
+    checkEncoded(type, buf, { unknownFields: 'skip' });
     return type.toObject(type.decode(buf), { longs: Number, enums: String, defaults: true, oneofs: true, arrays: true });
   } catch (err) {
     throw new WireError(`${source}: malformed protobuf ${name} (${buf.length} bytes): ${err instanceof Error ? err.message : String(err)}`);
@@ -166,6 +159,8 @@ function decode(name: TypeName, buf: Uint8Array, source: string): Json {
 const ID = /^[A-Za-z0-9._-]{1,128}$/;
 const MAX_TEXT = 1 << 16;
 const MAX_BATCH_MS = 10 * 60_000;
+/** Executor threads one worker process may have (`worker --procs`): a heartbeat claiming more is refused. */
+export const MAX_PROCS = 1024;
 
 class Fields {
   constructor(private readonly obj: Json, readonly source: string, readonly path: string) {}
@@ -302,16 +297,6 @@ class Fields {
       case 'SCHEDULE_STRATEGY_RANDOM': return 'random';
       case 'SCHEDULE_STRATEGY_PCT': return 'pct';
       default: return this.fail(key, `expected a fuzzing schedule strategy (default, random, pct), got ${String(v)}`);
-    }
-  }
-
-  json(key: string): unknown {
-    const text = this.text(key);
-    if (text === '') return undefined;
-    try {
-      return JSON.parse(text) as unknown;
-    } catch (err) {
-      return this.fail(key, `invalid JSON: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 }
@@ -520,7 +505,7 @@ export function decodeMinimizeResult(buf: Uint8Array, source: string): MinimizeR
 }
 
 // ---------------------------------------------------------------------------
-// Heartbeat, control
+// Heartbeat
 
 export function encodeHeartbeat(h: Heartbeat): Uint8Array {
   return encode('Heartbeat', { ...h });
@@ -529,30 +514,9 @@ export function encodeHeartbeat(h: Heartbeat): Uint8Array {
 export function decodeHeartbeat(buf: Uint8Array, source: string): Heartbeat {
   const f = fieldsOf('Heartbeat', buf, source);
   return {
-    workerId: f.id('workerId'), host: f.text('host'), pid: f.uint('pid'), procs: f.uint('procs', 1, 4096), busy: f.uint('busy'),
+    workerId: f.id('workerId'), host: f.text('host'), pid: f.uint('pid'), procs: f.uint('procs', 1, MAX_PROCS), busy: f.uint('busy'),
     campaigns: f.ids('campaigns'), execs: f.count('execs'), uptimeSec: f.real('uptimeSec'), running: f.ids('running'),
   };
-}
-
-export function encodeControlRequest(r: ControlRequest): Uint8Array {
-  return encode('ControlRequest', { op: r.op, argsJson: JSON.stringify(r.args) });
-}
-
-export function decodeControlRequest(buf: Uint8Array, source: string): ControlRequest {
-  const f = fieldsOf('ControlRequest', buf, source);
-  const op = f.text('op', true);
-  const args = f.json('argsJson') ?? {};
-  if (typeof args !== 'object' || args === null || Array.isArray(args)) f.fail('argsJson', 'expected a JSON object');
-  return { op, args: args as Record<string, unknown> };
-}
-
-export function encodeControlReply(r: ControlReply): Uint8Array {
-  return encode('ControlReply', { ok: r.ok, error: r.error, resultJson: r.result === undefined ? '' : JSON.stringify(r.result) });
-}
-
-export function decodeControlReply(buf: Uint8Array, source: string): ControlReply {
-  const f = fieldsOf('ControlReply', buf, source);
-  return { ok: f.bool('ok'), error: f.text('error'), result: f.json('resultJson') };
 }
 
 // ---------------------------------------------------------------------------

@@ -6,20 +6,31 @@
 // Jobs (verify, minimize) go before batches: they are few and a finding waits
 // on them. A worker never verifies its own finding: it hands the job back
 // (nak with a delay) for another worker to take.
+//
+// A message that does not decode is refused once: copied to the dead-letter
+// stream (its Nats-Msg-Id names where it came from, so a second copy is not
+// stored) and then acked, which removes it from the work queue. (A `term`
+// with a reason would be simpler, but servers before 2.10.4 ignore it and
+// deliver the message again and again.)
+//
+// The worker connects as the NATS user of the worker role: it takes work
+// from its two consumers and publishes results, heartbeats and dead letters;
+// it manages no stream (the coordinator creates them) and takes no requests.
 
 import { hostname } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { type Consumer, type JetStreamClient, type JsMsg, type Msg, type NatsConnection, headers } from 'nats';
+import { type Consumer, type JetStreamClient, type JsMsg, type NatsConnection, headers } from 'nats';
 import { mayCrossCheck } from '../fuzz/findings/policy.js';
 import type { ExecutorReply, ExecutorRequest } from './executor-messages.js';
 import type { Logger } from './log.js';
 import { WorkerMetrics, serveMetrics } from './metrics.js';
 import {
-  BATCH_ACK_WAIT_MS, BATCH_MAX_DELIVER, CONSUMERS, JOB_ACK_WAIT_MS, type NatsOptions, STREAMS, SUBJECTS, connectNats, ensureTopology, retrying,
+  BATCH_ACK_WAIT_MS, BATCH_MAX_DELIVER, CONSUMERS, type DeadKind, JOB_ACK_WAIT_MS, type NatsOptions, STREAMS, SUBJECTS, connectNats, deadLetterId,
+  refusedSubjectLabel, retrying,
 } from './nats.js';
 import {
-  type BatchResult, type MinimizeJob, type VerifyJob, type WorkBatch, WireError, decodeControlRequest, decodeMinimizeJob, decodeVerifyJob,
-  decodeWorkBatch, encodeBatchResult, encodeControlReply, foldFindings, encodeHeartbeat, encodeMinimizeResult, encodeVerifyResult,
+  type BatchResult, type MinimizeJob, type VerifyJob, type WorkBatch, WireError, decodeMinimizeJob, decodeVerifyJob,
+  decodeWorkBatch, encodeBatchResult, foldFindings, encodeHeartbeat, encodeMinimizeResult, encodeVerifyResult,
 } from './wire.js';
 
 export interface ClusterWorkerOptions {
@@ -84,6 +95,7 @@ export class ClusterWorker {
   readonly metrics: WorkerMetrics;
   private nc!: NatsConnection;
   private js!: JetStreamClient;
+  private natsConnected = false;
   private executors: Executor[] = [];
   private free: Executor[] = [];
   private waiters: ((e: Executor) => void)[] = [];
@@ -115,18 +127,18 @@ export class ClusterWorker {
   }
 
   async start(): Promise<void> {
-    if (this.opts.metrics) this.metricsServer = await serveMetrics(this.metrics.registry, this.opts.metrics.host, this.opts.metrics.port);
+    if (this.opts.metrics) {
+      this.metricsServer = await serveMetrics(this.metrics.registry, this.opts.metrics.host, this.opts.metrics.port, () => this.natsConnected && this.running);
+    }
     this.nc = await connectNats(this.opts.nats);
-    this.watchStatus();
-    const jsm = await this.nc.jetstreamManager();
-    await retrying('create streams', () => ensureTopology(jsm), (m) => this.log.warn(m), this.ac.signal);
+    this.natsConnected = true;
+    void this.watchStatus();
     this.js = this.nc.jetstream();
     for (let i = 0; i < Math.max(1, this.opts.procs); i++) {
       const e = new Executor(i, this.log);
       this.executors.push(e);
       this.free.push(e);
     }
-    this.nc.subscribe(SUBJECTS.workerControl(this.id), { callback: (err, msg) => (err ? undefined : this.onControl(msg)) });
     this.timers.push(setInterval(() => this.heartbeat(), 1000));
     this.heartbeat();
     void this.batchLoop();
@@ -141,7 +153,11 @@ export class ClusterWorker {
 
   private async watchStatus(): Promise<void> {
     for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect') this.natsConnected = false;
+      if (s.type === 'reconnect') this.natsConnected = true;
       if (s.type === 'disconnect' || s.type === 'reconnect') this.log.warn({ event: s.type, server: String(s.data) }, `nats ${s.type}`);
+      // A permission the server refused: the deployment's NATS config lacks one this version needs.
+      if (s.type === 'error') this.log.error({ err: String(s.data) }, 'nats error');
     }
   }
 
@@ -158,30 +174,8 @@ export class ClusterWorker {
     }
   }
 
-  private onControl(msg: Msg): void {
-    let reply;
-    try {
-      const req = decodeControlRequest(msg.data, msg.subject);
-      switch (req.op) {
-        case 'ping':
-          reply = { ok: true, error: '', result: { workerId: this.id, procs: this.executors.length, busy: this.busy, execs: this.execs } };
-          break;
-        case 'stop':
-          reply = { ok: true, error: '', result: { workerId: this.id, stopping: true } };
-          setImmediate(() => void this.stop());
-          break;
-        default:
-          reply = { ok: false, error: `${msg.subject}: unknown op '${req.op}' (ping, stop)`, result: undefined };
-      }
-    } catch (err) {
-      reply = { ok: false, error: err instanceof Error ? err.message : String(err), result: undefined };
-      this.refused(msg.subject, reply.error);
-    }
-    if (msg.reply) msg.respond(encodeControlReply(reply));
-  }
-
   private refused(subject: string, why: string): void {
-    this.metrics.refused.inc({ subject: subject.split('.').slice(0, 3).join('.') });
+    this.metrics.refused.inc({ subject: refusedSubjectLabel(subject) });
     this.log.warn({ subject, error: why }, 'refused a malformed payload');
   }
 
@@ -258,12 +252,30 @@ export class ClusterWorker {
     }
   }
 
-  private deadLetter(msg: JsMsg, kind: string, why: string): void {
+  /** Copy a message to the dead-letter stream; stored once however often it is copied (its msg id is its stream and sequence). */
+  private deadLetter(msg: JsMsg, kind: DeadKind, why: string): Promise<unknown> {
     const h = headers();
     h.set('Ff-Subject', msg.subject);
     h.set('Ff-Error', why.slice(0, 1000));
     h.set('Ff-Worker', this.id);
-    this.js.publish(SUBJECTS.dead(kind), msg.data, { headers: h }).catch((err: unknown) => this.log.warn({ err: String(err) }, 'dead-letter publish failed'));
+    return this.js.publish(SUBJECTS.dead(kind), msg.data, { headers: h, msgID: deadLetterId(msg.info.stream, msg.info.streamSequence), timeout: 5000 });
+  }
+
+  /** A message that does not decode: refused once, dead-lettered, then acked so it never comes back. */
+  private async refuse(msg: JsMsg, kind: DeadKind, why: string): Promise<void> {
+    this.refused(msg.subject, why);
+    try {
+      await this.deadLetter(msg, kind, why);
+      msg.ack();
+    } catch (err) {
+      // NATS is away: the message comes back later; its dead letter is stored once.
+      this.log.warn({ subject: msg.subject, err: String(err) }, 'dead-letter publish failed; the message comes back later');
+      try {
+        msg.nak(5000);
+      } catch {
+        // Comes back after the ack wait.
+      }
+    }
   }
 
   private async runBatch(e: Executor, msg: JsMsg): Promise<void> {
@@ -271,11 +283,8 @@ export class ClusterWorker {
     try {
       batch = decodeWorkBatch(msg.data, msg.subject);
     } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      this.refused(msg.subject, why);
-      this.deadLetter(msg, 'batch', why);
-      msg.term(why.slice(0, 200));
       this.release(e);
+      await this.refuse(msg, 'batch', err instanceof Error ? err.message : String(err));
       return;
     }
     const delivery = msg.info.deliveryCount;
@@ -320,7 +329,9 @@ export class ClusterWorker {
     } catch (err) {
       done();
       log.error({ err: err instanceof Error ? err.message : String(err) }, 'batch failed; handing it back');
-      if (delivery >= BATCH_MAX_DELIVER) this.deadLetter(msg, 'batch', String(err));
+      if (delivery >= BATCH_MAX_DELIVER) {
+        this.deadLetter(msg, 'batch', String(err)).catch((e: unknown) => log.warn({ err: String(e) }, 'dead-letter publish failed'));
+      }
       try {
         msg.nak(1000);
       } catch {
@@ -371,10 +382,7 @@ export class ClusterWorker {
         throw new WireError(`${msg.subject}: not a job subject (${SUBJECTS.verifyJob}, ${SUBJECTS.minimizeJob})`);
       }
     } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      this.refused(msg.subject, why);
-      this.deadLetter(msg, 'job', why);
-      msg.term(why.slice(0, 200));
+      void this.refuse(msg, 'job', err instanceof Error ? err.message : String(err));
       return;
     }
     const e = this.free.pop();

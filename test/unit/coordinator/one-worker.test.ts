@@ -28,19 +28,22 @@ const V: RunViolation = {
 function campaign(connected: () => string[], out: ClusterJob[]): CampaignRuntime {
   const rec: CampaignRecord = {
     id: 'c-12345678', name: 'unit', bugs: ['set-uptodate-during-read'], seed: 1, state: 'running', createdAt: '2025-01-01T00:00:00.000Z',
-    elapsedSec: 3, execs: 0, timeouts: 0, harnessErrors: 0, redelivered: 0, batchSeq: 0, jobSeq: 0, outstanding: {}, processed: [],
+    elapsedSec: 3, execs: 0, timeouts: 0, harnessErrors: 0, redelivered: 0, batchSeq: 0, jobSeq: 0, outstanding: {},
   };
   return CampaignRuntime.create(tempDir(), rec, {
-    boot: 'aaaaaa',
+    boot: 'aaaaaa', execsPersisted: () => undefined,
     findingEvents: (c) => clusterFindingEvents(c, { metrics, log, publishJob: (j) => out.push(j), connectedWorkers: connected, sameWorkerDelayMs: 20 }),
   });
 }
 
+/** A batch out for workerId, whose result finds V (a result counts only for a batch that is out). */
 function found(c: CampaignRuntime, workerId: string): void {
+  const { batchId } = c.nextBatch();
+  c.rec.outstanding[batchId] = Date.now();
   applyBatchResult(c, {
-    workerId, campaignId: c.id, batchId: `${c.id}-b.${workerId}`, execs: 10, timeouts: 0, newInputs: [],
+    workerId, campaignId: c.id, batchId, execs: 10, timeouts: 0, newInputs: [],
     findings: [{ violation: V, program: program(2), at: 1, repeats: 0 }], harness: [], ms: 100, delivery: 1,
-  }, { metrics, log });
+  }, { metrics, log, batchWallMs: 3000 });
 }
 
 test('one worker: the cross-check goes to the finder itself after the delay, and the finding says so', async () => {
@@ -55,7 +58,7 @@ test('one worker: the cross-check goes to the finder itself after the delay, and
   if (job.kind !== 'verify') return;
   assert.equal(finderOf(job.job.finderWorkerId), 'w1');
   assert.equal(mayCrossCheck(job.job, 'w1'), true, 'the finder may take it');
-  assert.equal(applyVerifyResult(c, { jobId: job.job.jobId, workerId: 'w1', campaignId: c.id, signature: V.signature, reproduced: true, observed: V.signature }), true);
+  assert.deepEqual(applyVerifyResult(c, { jobId: job.job.jobId, workerId: 'w1', campaignId: c.id, signature: V.signature, reproduced: true, observed: V.signature }), { verdict: 'applied' });
   const r = c.findings.get(V.signature)!.record;
   assert.equal(r.verified, true, 'reported');
   assert.match(crossCheckLabel(r), /cross-checked on its finder w1 \(the only worker\)/);
@@ -81,6 +84,6 @@ test('one worker, then another comes during the delay: the ordinary cross-check 
   assert.equal(out.length, 1);
   const job = out[0]!;
   assert.ok(job.kind === 'verify' && job.job.finderWorkerId === 'w1', 'not marked: another worker checks it');
-  assert.equal(applyVerifyResult(c, { jobId: job.job.jobId, workerId: 'w1', campaignId: c.id, signature: V.signature, reproduced: true, observed: V.signature }), true);
+  assert.deepEqual(applyVerifyResult(c, { jobId: job.job.jobId, workerId: 'w1', campaignId: c.id, signature: V.signature, reproduced: true, observed: V.signature }), { verdict: 'applied' });
   assert.equal(c.findings.get(V.signature)!.record.verified, false, 'the finder\'s own answer to an ordinary cross-check does not count');
 });

@@ -2,7 +2,8 @@
 // campaign (coordinator/results.ts) through its finding pipeline, the jobs
 // that come out as the workers take them (coordinator/findings.ts), and a
 // coordinator restart (a campaign loaded again from its store): the jobs out
-// are issued again with the same ids, and no result counts twice.
+// are issued again with the same ids, and no result counts twice, however
+// late it comes; a result that claims what its batch cannot have done is refused.
 
 import assert from 'node:assert/strict';
 import { cpSync } from 'node:fs';
@@ -12,7 +13,9 @@ import { pino } from 'pino';
 import { type CampaignRecord, CampaignRuntime, type RuntimeEnv } from '../../../coordinator/campaign-runtime.js';
 import { type ClusterJob, clusterFindingEvents, clusterJob } from '../../../coordinator/findings.js';
 import { CoordinatorMetrics } from '../../../coordinator/metrics.js';
-import { applyBatchResult, applyMinimizeResult, applyVerifyResult, forgetDeadWork } from '../../../coordinator/results.js';
+import {
+  type ResultVerdict, type ResultsEnv, applyBatchResult, applyMinimizeResult, applyVerifyResult, forgetDeadWork, impossibleBatchResult,
+} from '../../../coordinator/results.js';
 import type { BatchResult } from '../../../worker/cluster/wire.js';
 import { checkSignature, findingId } from '../../../worker/report/signature.js';
 import type { RunViolation } from '../../../worker/report/violation.js';
@@ -21,6 +24,12 @@ import { FINDING_FIXTURES, tempDirs, writes as program } from '../fuzz/findings-
 const log = pino({ level: 'silent' });
 const metrics = new CoordinatorMetrics();
 const tempDir = tempDirs('ff-coord-');
+const renv: ResultsEnv = { metrics, log, batchWallMs: 3000 };
+const APPLIED: ResultVerdict = { verdict: 'applied' };
+
+function verdict(v: ResultVerdict): string {
+  return v.verdict;
+}
 
 const INV = 'folio_end_read:already-uptodate';
 const V: RunViolation = {
@@ -29,13 +38,15 @@ const V: RunViolation = {
 
 /** A coordinator's environment as one boot of it: jobs go to `out`. */
 function env(boot: string, out: ClusterJob[]): RuntimeEnv {
-  return { boot, findingEvents: (c) => clusterFindingEvents(c, { metrics, log, publishJob: (j) => out.push(j) }) };
+  return {
+    boot, findingEvents: (c) => clusterFindingEvents(c, { metrics, log, publishJob: (j) => out.push(j) }), execsPersisted: () => undefined,
+  };
 }
 
 function newCampaign(root: string, e: RuntimeEnv): CampaignRuntime {
   const rec: CampaignRecord = {
     id: 'c-12345678', name: 'unit', bugs: ['set-uptodate-during-read'], seed: 1, state: 'running', createdAt: '2025-01-01T00:00:00.000Z',
-    elapsedSec: 3, execs: 0, timeouts: 0, harnessErrors: 0, redelivered: 0, batchSeq: 0, jobSeq: 0, outstanding: {}, processed: [],
+    elapsedSec: 3, execs: 0, timeouts: 0, harnessErrors: 0, redelivered: 0, batchSeq: 0, jobSeq: 0, outstanding: {},
   };
   return CampaignRuntime.create(root, rec, e);
 }
@@ -45,6 +56,13 @@ function batch(batchId: string, workerId: string, findings: BatchResult['finding
     workerId, campaignId: 'c-12345678', batchId, execs: 100, timeouts: 1, newInputs: [{ program: program(2, 9), points: [1, 2, 3], newPoints: 3 }],
     findings, harness: [], ms: 1000, delivery: 1,
   };
+}
+
+/** A batch of the campaign, out (as the coordinator issues them). */
+function issue(c: CampaignRuntime): string {
+  const { batchId } = c.nextBatch();
+  c.rec.outstanding[batchId] = Date.now();
+  return batchId;
 }
 
 function reload(root: string, e: RuntimeEnv): CampaignRuntime {
@@ -60,9 +78,10 @@ test('a batch result counts once, across a coordinator restart too; the cross-ch
   const out: ClusterJob[] = [];
   const c = newCampaign(root, env('aaaaaa', out));
   const first = program(3);
-  const r = batch('c-12345678-baaaaaa.1', 'w1', [{ violation: V, program: first, at: 40, repeats: 2 }]);
-  assert.equal(applyBatchResult(c, r, { metrics, log }), true);
-  assert.equal(applyBatchResult(c, r, { metrics, log }), false, 'the same result again');
+  const r = batch(issue(c), 'w1', [{ violation: V, program: first, at: 40, repeats: 2 }]);
+  assert.equal(r.batchId, 'c-12345678-baaaaaa.1');
+  assert.deepEqual(applyBatchResult(c, r, renv), APPLIED);
+  assert.equal(verdict(applyBatchResult(c, r, renv)), 'ignored', 'the same result again');
   assert.deepEqual([c.rec.execs, c.rec.timeouts, c.corpus.length], [100, 1, 1]);
   const f = c.findings.get(V.signature)!;
   assert.deepEqual([f.record.count, f.record.firstExec, f.record.firstSec, f.record.id], [3, 40, 3, `c-12345678-${findingId(V.signature)}`]);
@@ -76,13 +95,13 @@ test('a batch result counts once, across a coordinator restart too; the cross-ch
   const again: ClusterJob[] = [];
   const c2 = reload(root, env('bbbbbb', again));
   assert.deepEqual(c2.findings.pendingJobs().map((j) => clusterJob(c2, j)), out, 'the same job, the same id');
-  assert.equal(applyBatchResult(c2, r, { metrics, log }), false, 'redelivered after the restart: not counted again');
+  assert.equal(verdict(applyBatchResult(c2, r, renv)), 'ignored', 'redelivered after the restart: not counted again');
   assert.deepEqual([c2.rec.execs, c2.findings.get(V.signature)!.record.count], [100, 3]);
 
   // The reissued job is answered under its old id; a second answer changes nothing.
   const verify = { jobId: 'c-12345678-vaaaaaa.1', workerId: 'w2', campaignId: 'c-12345678', signature: V.signature, reproduced: true, observed: V.signature };
-  assert.equal(applyVerifyResult(c2, verify), true);
-  assert.equal(applyVerifyResult(c2, verify), false);
+  assert.deepEqual(applyVerifyResult(c2, verify), APPLIED);
+  assert.equal(verdict(applyVerifyResult(c2, verify)), 'ignored');
   assert.equal(c2.reportedCount(), 1);
   assert.equal(again.length, 1);
   const m = again[0]!;
@@ -96,8 +115,9 @@ test('a batch result counts once, across a coordinator restart too; the cross-ch
     jobId: m.job.jobId, workerId: 'w1', campaignId: 'c-12345678', signature: V.signature, program: program(1), opsBefore: 3, opsAfter: 1,
     runs: 10, ms: 50, error: '', slipped: [],
   };
-  assert.equal(applyMinimizeResult(c3, minimized), true);
-  assert.equal(applyMinimizeResult(c3, minimized), false);
+  assert.equal(verdict(applyMinimizeResult(c3, { ...minimized, opsAfter: 4 })), 'refused', 'minimized to more ops than it had');
+  assert.deepEqual(applyMinimizeResult(c3, minimized), APPLIED);
+  assert.equal(verdict(applyMinimizeResult(c3, minimized)), 'ignored');
   c3.persist();
   const c4 = reload(root, env('dddddd', []));
   assert.deepEqual(c4.findings.pendingJobs(), []);
@@ -109,9 +129,8 @@ test('dead-lettered work is no longer out: its batch slot is freed, its cross-ch
   const root = tempDir();
   const out: ClusterJob[] = [];
   const c = newCampaign(root, env('aaaaaa', out));
-  const { batchId } = c.nextBatch();
-  c.rec.outstanding[batchId] = Date.now();
-  applyBatchResult(c, batch('c-12345678-baaaaaa.9', 'w1', [{ violation: V, program: program(3), at: 1, repeats: 0 }]), { metrics, log });
+  const batchId = issue(c);
+  applyBatchResult(c, batch(issue(c), 'w1', [{ violation: V, program: program(3), at: 1, repeats: 0 }]), renv);
   const v = out[0]!;
   assert.equal(v.kind, 'verify');
   forgetDeadWork(c, { kind: 'verify', job: v.job });
@@ -121,7 +140,9 @@ test('dead-lettered work is no longer out: its batch slot is freed, its cross-ch
   });
   assert.deepEqual(c.rec.outstanding, {});
   assert.deepEqual(c.findings.pendingJobs(), []);
-  applyBatchResult(c, batch('c-12345678-baaaaaa.10', 'w2', [{ violation: V, program: program(4), at: 1, repeats: 0 }]), { metrics, log });
+  const lateResult = batch(batchId, 'w1', []);
+  assert.equal(verdict(applyBatchResult(c, lateResult, renv)), 'ignored', 'a dead-lettered batch answered after all counts nothing');
+  applyBatchResult(c, batch(issue(c), 'w2', [{ violation: V, program: program(4), at: 1, repeats: 0 }]), renv);
   assert.deepEqual(out.map((j) => [j.kind, j.job.jobId]), [['verify', 'c-12345678-vaaaaaa.1'], ['verify', 'c-12345678-vaaaaaa.2']]);
 });
 
@@ -137,4 +158,36 @@ test('a campaign stored before the shared finding record loads, and its jobs out
     ['verify', 'c-0a1b2c3d-v0a0b0c.7', ['mkwrite-ifs-zeroed', 'set-uptodate-during-read']],
     ['minimize', 'c-0a1b2c3d-m0a0b0c.8', ['mkwrite-ifs-zeroed', 'set-uptodate-during-read']],
   ]);
+});
+
+test('a result counts only while its batch is out: never twice, however many results came in between', () => {
+  const c = newCampaign(tempDir(), env('aaaaaa', []));
+  const results = Array.from({ length: 1200 }, () => batch(issue(c), 'w1', []));
+  for (const r of results) assert.deepEqual(applyBatchResult(c, r, renv), APPLIED);
+  for (const r of results.slice(0, 10)) assert.equal(verdict(applyBatchResult(c, r, renv)), 'ignored');
+  assert.equal(c.rec.execs, 1200 * 100);
+  assert.equal(verdict(applyBatchResult(c, batch('c-12345678-baaaaaa.99999', 'w1', []), renv)), 'ignored', 'a batch never issued');
+  assert.deepEqual(c.rec.outstanding, {});
+});
+
+test('a batch result claiming what its batch cannot have done is refused', () => {
+  const c = newCampaign(tempDir(), env('aaaaaa', []));
+  const f = { violation: V, program: program(3), at: 5, repeats: 0 };
+  const cases: [Partial<BatchResult>, RegExp][] = [
+    [{ execs: 1e12 }, /execs 1000000000000: a batch of at most 3000 ms runs at most 3000000/],
+    [{ execs: 10, timeouts: 11 }, /timeouts 11 > execs 10/],
+    [{ execs: 0, timeouts: 0 }, /1 new inputs from 0 execs/],
+    [{ execs: 4, newInputs: [], findings: [f] }, /a finding at execution 5 of 4/],
+    [{ execs: 9, newInputs: [], findings: [{ ...f, repeats: 9 }] }, /10 findings from 9 execs/],
+    [{ delivery: 0 }, /delivery 0/],
+  ];
+  for (const [over, why] of cases) {
+    const r = { ...batch(issue(c), 'w1', []), ...over };
+    assert.match(impossibleBatchResult(r, 3000) ?? '', why);
+    const v = applyBatchResult(c, r, renv);
+    assert.equal(v.verdict, 'refused');
+    assert.equal(c.rec.outstanding[r.batchId] !== undefined, true, 'a refused result leaves its batch out');
+  }
+  assert.equal(c.rec.execs, 0);
+  assert.equal(impossibleBatchResult(batch('x', 'w1', [f]), 3000), null);
 });

@@ -107,11 +107,18 @@ function checkContainer(w: Workload, c: Container, all: Manifest[], nats: { host
     if (!w.volumes.has(name) && !w.claimTemplates.has(name)) problems.push(`${at}: volumeMount ${name} is not a declared volume or volumeClaimTemplate`);
   }
   const portNumbers = new Set(c.ports.values());
+  // The coordinator answers probes on --http, a worker on --metrics.
+  const probeFlag = flagPort(c.cli, '--http') !== undefined ? '--http' : '--metrics';
   for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
     const port: unknown = get(c.raw, probe, 'httpGet', 'port');
     if (port === undefined) continue;
     if (typeof port === 'string' ? !c.ports.has(port) : !portNumbers.has(Number(port))) problems.push(`${at}: ${probe} port ${String(port)} is not a container port`);
-    if (c.cli !== undefined && (typeof port === 'string' ? c.ports.get(port) : Number(port)) !== flagPort(c.cli, '--http')) problems.push(`${at}: ${probe} does not probe the --http port`);
+    if (c.cli !== undefined && (typeof port === 'string' ? c.ports.get(port) : Number(port)) !== flagPort(c.cli, probeFlag)) problems.push(`${at}: ${probe} does not probe the ${probeFlag} port`);
+  }
+  if (c.cli !== undefined && flagPort(c.cli, probeFlag) !== undefined) {
+    for (const [probe, path] of [['readinessProbe', '/readyz'], ['livenessProbe', '/healthz']] as const) {
+      if (get(c.raw, probe, 'httpGet', 'path') !== path) problems.push(`${at}: no ${probe} on ${path}`);
+    }
   }
   if (c.cli === undefined) return;
   for (const [flag, name, conventional] of [['--grpc', 'grpc', PORTS.grpc], ['--http', 'http', PORTS.http], ['--metrics', 'metrics', PORTS.metrics]] as const) {

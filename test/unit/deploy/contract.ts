@@ -6,10 +6,13 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { CoordinatorMetrics } from '../../../coordinator/metrics.js';
 import { WorkerMetrics } from '../../../worker/cluster/metrics.js';
 
+/** How both connect to NATS (worker/cli/cluster-flags.ts). */
+const NATS_AUTH_FLAGS = ['--nats-user', '--nats-password-file', '--nats-creds', '--nats-tls-ca', '--nats-tls-cert', '--nats-tls-key'];
+
 /** The subcommands deploy/ runs, and their flags (every flag takes a value). */
 export const CLI: Record<string, { required: readonly string[]; optional: readonly string[] }> = {
-  coordinator: { required: ['--nats', '--grpc', '--http', '--store'], optional: ['--token'] },
-  worker: { required: ['--nats'], optional: ['--procs', '--metrics'] },
+  coordinator: { required: ['--nats', '--grpc', '--http', '--store'], optional: ['--token', ...NATS_AUTH_FLAGS] },
+  worker: { required: ['--nats'], optional: ['--procs', '--metrics', ...NATS_AUTH_FLAGS] },
 };
 
 /** The npm bin of the image's ENTRYPOINT, relative to the package root. */
@@ -35,7 +38,7 @@ export const FUZZ_METRICS: readonly MetricSpec[] = [
   { name: 'fuzz_execs_total', type: 'counter', labels: ['campaign'] },
   { name: 'fuzz_corpus_programs', type: 'gauge', labels: ['campaign'] },
   { name: 'fuzz_coverage_points', type: 'gauge', labels: ['campaign'] },
-  { name: 'fuzz_findings_total', type: 'counter', labels: ['invariant'] },
+  { name: 'fuzz_findings_total', type: 'counter', labels: ['kind'] },
   { name: 'fuzz_unique_signatures', type: 'gauge', labels: ['campaign'] },
   { name: 'fuzz_minimize_queue_depth', type: 'gauge', labels: [] },
   { name: 'fuzz_minimize_duration_seconds', type: 'histogram', labels: [] },

@@ -10,6 +10,8 @@ import { checkCompose } from './check-compose.js';
 import { checkDockerfile, DOCKERFILE, dockerIgnored } from './check-dockerfile.js';
 import { checkGrafana } from './check-grafana.js';
 import { checkK8s, cpuCores, KUSTOMIZATION } from './check-k8s.js';
+import { AUTH_CONF, checkNatsAuth } from './check-nats-auth.js';
+import { isPlaceholderSecret } from '../../../worker/cli/cluster-flags.js';
 import { checkPrometheus } from './check-prometheus.js';
 import { checkCliArgs } from './cli-args.js';
 import { COMPOSE } from './compose-model.js';
@@ -36,16 +38,17 @@ const PROMETHEUS = 'deploy/prometheus/prometheus.yml';
 const DASHBOARD = 'deploy/grafana/dashboards/foliofuzz.json';
 const DASHBOARD_PROVIDER = 'deploy/grafana/provisioning/dashboards/foliofuzz.yml';
 
-type Area = 'dockerfile' | 'compose' | 'prometheus' | 'grafana' | 'k8s';
+type Area = 'dockerfile' | 'compose' | 'prometheus' | 'grafana' | 'k8s' | 'nats';
 
 /** Run every check; the problems, per area. */
 function check(t: DeployTree): Record<Area, string[]> {
-  const out: Record<Area, string[]> = { dockerfile: [], compose: [], prometheus: [], grafana: [], k8s: [] };
+  const out: Record<Area, string[]> = { dockerfile: [], compose: [], prometheus: [], grafana: [], k8s: [], nats: [] };
   const facts = checkDockerfile(t, out.dockerfile);
   const services = checkCompose(t, facts.createdDirs, out.compose);
   checkPrometheus(t, services, out.prometheus);
   checkGrafana(t, services, metrics, out.grafana);
   checkK8s(t, out.k8s);
+  checkNatsAuth(t, services, out.nats);
   return out;
 }
 
@@ -100,6 +103,17 @@ test('Grafana: provisioned datasource and dashboard; every query uses exported m
 
 test('Kubernetes: selectors, named ports, monitors, volumes, secrets, NATS values, kustomization', () => {
   assert.deepEqual(clean.k8s, []);
+});
+
+test('NATS: one user per role with exactly its permissions, in compose and Kubernetes; every process connects as its role', () => {
+  assert.deepEqual(clean.nats, []);
+});
+
+test('the Secrets\' placeholders are refused by the processes (a forgotten step shows at once)', () => {
+  const placeholders = ['token-secret.yaml', 'nats-secret.yaml'].flatMap((f) => Object.values(obj(k8s(tree, f)['stringData'])).map(String));
+  assert.equal(placeholders.length, 3);
+  for (const p of placeholders) assert.ok(isPlaceholderSecret(p), p);
+  assert.ok(!isPlaceholderSecret('4f9c2a77d1e0b3c85a6e'));
 });
 
 test('the coordinator exports every metric of the contract, with its type and labels; workers agree on shared names', () => {
@@ -308,6 +322,32 @@ describe('a broken reference is caught', () => {
     assertCaught(broken((t) => {
       doc(t, 'deploy/k8s/nats-values.yaml')['fullnameOverride'] = 'foliofuzz-nats';
     }), /--nats nats:\/\/nats:4222, but the NATS chart serves nats:\/\/foliofuzz-nats:4222/);
+  });
+  test('nats: a permission too many in compose, a user missing in Kubernetes', () => {
+    const problems = broken((t) => {
+      const f = t.files.get(AUTH_CONF);
+      assert.ok(f !== undefined);
+      f.text = f.text.replace('"ff.results.>", ', '"ff.results.>", "ff.work.batch.>", ');
+      const users = arr(get(doc(t, 'deploy/k8s/nats-values.yaml'), 'config', 'merge', 'authorization', 'users'));
+      users.splice(1, 1);
+    });
+    assertCaught(problems, /auth\.conf: user worker may publish .*its role needs exactly/);
+    assertCaught(problems, /nats-values\.yaml: config\.merge\.authorization: expected one user worker, found 0/);
+  });
+  test('nats: a worker without its NATS user, a coordinator with the worker\'s password', () => {
+    const problems = broken((t) => {
+      const args = arr(containerOf(t, 'worker-deployment.yaml')['args']);
+      args.splice(args.indexOf('--nats-user'), 2);
+      const env = obj(obj(doc(t, COMPOSE)['services'])['coordinator'])['environment'] as Record<string, unknown>;
+      env['FOLIOFUZZ_NATS_PASSWORD'] = obj(obj(obj(doc(t, COMPOSE)['services'])['worker'])['environment'])['FOLIOFUZZ_NATS_PASSWORD'];
+    });
+    assertCaught(problems, /worker-deployment\.yaml: .*foliofuzz worker connects to NATS without --nats-user/);
+    assertCaught(problems, /services\.coordinator\.environment: FOLIOFUZZ_NATS_PASSWORD is not the password nats-server gives user coordinator/);
+  });
+  test('k8s: a worker without probes', () => {
+    assertCaught(broken((t) => {
+      delete containerOf(t, 'worker-deployment.yaml')['readinessProbe'];
+    }), /Deployment\/foliofuzz-worker: container worker: no readinessProbe on \/readyz/);
   });
   test('Dockerfile: a missing COPY source and a root runtime', () => {
     const problems = broken((t) => {
