@@ -1,8 +1,9 @@
 // Exported C programs run on Linux, on the filesystem their header names (a
 // loop mount provisioned the way the header's recipe makes it): the kernel
 // bug the fuzzer found shows in most iterations; a healthy program with AIO
-// in it, and one of several threads, diverge in none; a compiled-in
-// read-your-writes check that expects the wrong byte is caught every time.
+// in it, one of several threads, and reproducers of bugs fixed long ago
+// diverge in none; a compiled-in read-your-writes check that expects the
+// wrong byte is caught every time.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -116,4 +117,17 @@ describe(`exported C programs on ext4 with indirect-block inodes, 1024-byte bloc
     assert.equal(wrong.diverged, ITERATIONS, wrong.stdout);
     assert.match(wrong.stdout, /^ {2}t0 #1 pread fd=0 off=8192 len=4096: byte 8192 is 0xaa, a fixed kernel reads 0xab$/m);
   });
+});
+
+describe('exported C programs of bugs fixed long ago, on xfs with 1024-byte blocks', () => {
+  const suite = mountForSuite({ fs: 'xfs', inode: 'extent', blockSize: 1024 });
+  for (const name of ['iomap-no-validity-check', 'mkwrite-ifs-zeroed']) {
+    test(`${name}: a fixed kernel's results, reads and final contents in every iteration`, () => {
+      const k = knownRepros().find((x) => x.name === name)!;
+      const out = run(build(name, exportRepro(k.repro, 'c').files[0]!.text), suite.mount().dir);
+      assert.equal(out.diverged, 0, out.stdout);
+      assert.equal(out.status, 0);
+      assert.doesNotMatch(out.stdout, /^warning:/m);
+    });
+  }
 });

@@ -69,9 +69,15 @@ function checksLines(e: Expectations): string[] {
 function approximationLines(p: Program): string[] {
   const has = (name: Op['op']): boolean => p.threads.some((t) => t.ops.some((o) => o.op === name));
   const out: string[] = [];
-  if (has('evict')) out.push('evict: written back, its clean pages dropped, every fd of it let go of and opened again, the inode cache pruned (as root): a process cannot evict an inode it holds open.');
+  if (has('evict')) {
+    out.push('evict: the file is written back, its clean pages dropped, every fd of it let go of and opened',
+      '  again, the inode cache pruned (as root): a process cannot evict an inode it holds open.');
+  }
   if (has('remount')) out.push('remount: the same for every file: this program does not own the mount.');
-  if (has('writeback_kick') || has('reclaim')) out.push('writeback_kick, reclaim: a helper thread runs sync_file_range(WRITE) or fadvise(DONTNEED) over every file beside the program, as the flusher and kswapd do.');
+  if (has('writeback_kick') || has('reclaim')) {
+    out.push('writeback_kick, reclaim: a helper thread runs sync_file_range(WRITE) or fadvise(DONTNEED) over',
+      '  every file beside the program, as the flusher and kswapd run beside it in the sim.');
+  }
   return out.length ? ['Ops with no syscall of their own:', ...out.map((l) => `  ${l}`)] : [];
 }
 

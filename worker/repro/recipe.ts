@@ -62,10 +62,12 @@ export function findingLines(r: Repro): string[] {
     ];
   }
   const v = runProgram(r.program, { bugs: new Set(r.bugs) }).violation;
-  const said = v?.signature === r.signature ? v.message : r.signature;
+  const switches = r.bugs.join(', ') || 'no switch';
   return [
     `The finding: ${r.signature}`,
-    `  the sim (${SIM_VERSION}) with ${r.bugs.join(', ') || 'no switch'} on: ${said}`,
+    v?.signature === r.signature
+      ? `  the sim (${SIM_VERSION}) with ${switches} on: ${v.message}`
+      : `  recorded by ${r.simVersion}; the sim (${SIM_VERSION}) with ${switches} on no longer reports it`,
   ];
 }
 
@@ -89,7 +91,7 @@ export function faultLines(p: Program, cut: OpAt | null): string[] {
       ? 'a FUSE request the daemon fails'
       : 'a failing bio (dm-flakey, or fail_make_request)';
   const rest = p.threads.length > 1
-    ? 'it may strike any thread at any time, so nothing is checked at all'
+    ? 'it may strike any thread at any time, so nothing but the kernel log is checked'
     : `the ops from there on still run, but nothing from t${cut.t} #${cut.i} on is checked (results, reads, AIO ` +
       'completions still in flight, the final contents): all of it depended on the fault';
   return [
