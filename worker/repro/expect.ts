@@ -229,7 +229,8 @@ class Extraction {
     let want: Want | null = null;
     // As the oracle: judged only when nothing changed the file while it was in flight.
     if (m.checkReads && a && a.shadow.version === a.submitVersion && !m.opInProgressWrites) {
-      want = a.write ? { ret: ev.ret, spans: [] } : known(a.shadow, a.off, a.len);
+      // A failed I/O (an unaligned one, say) fails the same way on every kernel: its errno is the result.
+      want = a.write || ev.ret < 0 ? { ret: ev.ret, spans: [] } : known(a.shadow, a.off, a.len);
     }
     this.completions.set(key(ev.t, ev.i), want);
     this.ops[ev.t]![ev.i]!.completion = want;

@@ -91,11 +91,12 @@ export function faultLines(p: Program, cut: OpAt | null): string[] {
       ? 'a FUSE request the daemon fails'
       : 'a failing bio (dm-flakey, or fail_make_request)';
   const rest = p.threads.length > 1
-    ? 'it may strike any thread at any time, so nothing but the kernel log is checked'
-    : `the ops from there on still run, but nothing from t${cut.t} #${cut.i} on is checked (results, reads, AIO ` +
-      'completions still in flight, the final contents): all of it depended on the fault';
+    ? ['it may strike any thread at any time, so nothing but the kernel log is checked.']
+    : [`the ops from there on still run, but nothing from t${cut.t} #${cut.i} on is checked (results, reads,`,
+      'AIO completions still in flight, the final contents): all of it depended on the fault.'];
   return [
     `Needs fault injection this export cannot do: t${cut.t} #${cut.i} ${describeOp(op).trimEnd()} is`,
-    `  ${how}; ${rest}.`,
+    `  ${how};`,
+    ...rest.map((l) => `  ${l}`),
   ];
 }

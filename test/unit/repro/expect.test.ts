@@ -114,7 +114,7 @@ test('an injected fault: nothing from it on is expected, and the header says why
   for (const w of e.ops[0]!.slice(2)) assert.deepEqual(w, { ret: null, calls: [], load: null, completion: null, pathRet: null });
   assert.equal(e.final.kind, 'none');
   const c = cText(p);
-  assert.match(c, / \* Needs fault injection this export cannot do: t0 #2 fail_bio write=true skip=0 is\n \* {3}a failing bio \(dm-flakey, or fail_make_request\); the ops from there on still run, but nothing from t0 #2 on is checked/);
+  assert.match(c, / \* Needs fault injection this export cannot do: t0 #2 fail_bio write=true skip=0 is\n \* {3}a failing bio \(dm-flakey, or fail_make_request\);\n \* {3}the ops from there on still run, but nothing from t0 #2 on is checked/);
   const after = c.slice(c.indexOf('/* #2 fail_bio'), c.indexOf('static void thread_body'));
   assert.doesNotMatch(after, /check_ret|calls_t0/, 'no expectation after the fault');
   const xfsIo = exportRepro(makeRepro(p, [], null), 'xfs_io').files[0]!.text;
@@ -179,4 +179,15 @@ test('the xfs_io export: the recipe, the run line, and the final contents a fixe
   want.fill(0xaa, 0, 4096);
   assert.match(text, new RegExp(`^# {3}/mnt/ffz/f0 is 6000 bytes, md5 ${createHash('md5').update(want).digest('hex')}$`, 'm'));
   assert.ok(text.split('\n').filter((l) => l !== '').every((l) => l.startsWith('#') || /^(pwrite|truncate)/.test(l)), text);
+});
+
+test('an AIO that fails at once is expected to fail with the same errno at its completion', () => {
+  const p = program(EXT4, BUFFERED_AND_DIRECT, [[
+    { op: 'pwrite', fd: 0, off: 0, len: 8192, fill: 0xaa },
+    { op: 'aio_read', fd: 1, off: 100, len: 512, iocb: 0 },
+    { op: 'aio_wait', iocb: 0 },
+  ]]);
+  const ops = expectations(p).ops[0]!;
+  assert.deepEqual(ops[1]!.completion, { ret: -22, spans: [] });
+  assert.equal(ops[2]!.ret, -22);
 });
