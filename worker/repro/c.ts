@@ -1,14 +1,24 @@
-// Export a program as a C program for a real kernel: pthreads, one thread per
-// sim thread, real syscalls. argv[1] is the directory to work in (default ".").
-// The files are created and the fds opened before the threads start together
-// on a barrier; each op prints its result. For a sequential program each
-// result is compared with what the sim returned with every switch off (the
-// fixed kernel), and a difference prints a MISMATCH line. Ops the kernel has no
-// syscall for (evict, remount, fail_bio, power_cut) are approximated or commented.
+// Export a program as one C file for a real kernel: pthreads, one thread per
+// program thread, real syscalls, and the checks of what a fixed kernel shows
+// (expect.ts) compiled in, so that it needs nothing of foliofuzz:
+//
+//   gcc -O2 -Wall -pthread -o repro repro.c && ./repro DIR 1000
+//
+// runs the program 1000 times on fresh files in DIR and prints how many
+// iterations diverged from a fixed kernel (k/N), with the first one's
+// divergences. The header says how to make the filesystem the program needs
+// (recipe.ts), what it expects and why, and what it cannot do (faults).
+// This file writes the program's own parts; the fixed parts are
+// c-runtime.ts (checks, iterations) and c-ops.ts (the ops as syscalls).
 
-import { runProgram } from '../exec/run.js';
+import { describeOp } from '../prog/describe.js';
 import { definedId, referencedId, type IdSpace } from '../prog/ops.js';
 import type { FallocMode, Op, Program } from '../prog/types.js';
+import { describeSpec } from '../twin/provision.js';
+import { C_OPS } from './c-ops.js';
+import { C_CHECKS, C_RUN, C_TYPES } from './c-runtime.js';
+import { type Expectations, type OpWant, type Span, type Want, expectations } from './expect.js';
+import { MOUNT_DIR, faultLines, findingLines, recipeLines, referenceLines } from './recipe.js';
 import type { Repro } from './repro.js';
 import { ordinal } from './words.js';
 
@@ -23,314 +33,293 @@ const FALLOC_FLAGS: Record<FallocMode, string> = {
   unshare: 'FALLOC_FL_UNSHARE_RANGE',
 };
 
-const PRELUDE = String.raw`#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/aio_abi.h>
-#include <linux/falloc.h>
-#include <pthread.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+const FS_MAGIC = { ext4: 'EXT4_SUPER_MAGIC', xfs: 'XFS_SUPER_MAGIC', fuse: 'FUSE_SUPER_MAGIC' } as const;
 
-#define ALIGN 4096
+/** Before each op of a program of several threads, odd iterations pause up to this many µs. */
+const JITTER_US = 200;
 
-static const char *dir = ".";
-static pthread_barrier_t barrier;
-static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
-static aio_context_t aio_ctx;
-static int mismatches;
+const u = (n: number): string => `${n}ULL`;
+const hex = (n: number): string => `0x${n.toString(16)}`;
+const what = (t: number, i: number, op: Op): string => `t${t} #${i} ${describeOp(op).trimEnd()}`;
 
-/* -errno on failure, as the sim reports results. */
-__attribute__((unused)) static long rc(long r) { return r < 0 ? -errno : r; }
+/** Text safe inside a C block comment. */
+const commentSafe = (s: string): string => s.replace(/\*\//g, '* /');
 
-static void report(int t, int i, const char *what, long ret, int check, long want) {
-	pthread_mutex_lock(&out_lock);
-	printf("t%d #%d %s = %ld\n", t, i, what, ret);
-	if (check && ret != want) {
-		printf("MISMATCH t%d #%d %s: got %ld, the sim returned %ld\n", t, i, what, ret, want);
-		mismatches++;
-	}
-	fflush(stdout);
-	pthread_mutex_unlock(&out_lock);
+// ---------------------------------------------------------------------------
+// The header
+
+function checksLines(e: Expectations): string[] {
+  if (e.concurrent) {
+    return [
+      'What it checks, each iteration on fresh files: the threads race, so what holds for every',
+      'interleaving: what a thread reads of bytes it wrote itself and no other thread may change',
+      '(read-your-writes), and, as root, that the page cache and the disk agree after the program',
+      '(except bytes stored through a mapping) and that the kernel logged no WARNING or BUG. The threads',
+      `start together at a barrier; odd iterations pause up to ${JITTER_US} µs before each op.`,
+    ];
+  }
+  return [
+    'What it checks, each iteration on fresh files: every op\'s result (while no AIO is in flight),',
+    'the bytes of every read (pread, mread, aio_read), every AIO completion (io_getevents\' res, when',
+    'reaped), and every file\'s final contents through the page cache; as root also after syncfs and',
+    'drop_caches, and that the kernel logged no WARNING or BUG.',
+  ];
 }
 
-__attribute__((unused)) static char *buffer(size_t len, int fill) {
-	void *p = NULL;
-	if (posix_memalign(&p, ALIGN, len ? len : 1)) { perror("posix_memalign"); exit(2); }
-	memset(p, fill, len);
-	return p;
+/** What ops with no syscall of their own become. */
+function approximationLines(p: Program): string[] {
+  const has = (name: Op['op']): boolean => p.threads.some((t) => t.ops.some((o) => o.op === name));
+  const out: string[] = [];
+  if (has('evict')) {
+    out.push('evict: the file is written back, its clean pages dropped, every fd of it let go of and opened',
+      '  again, the inode cache pruned (as root): a process cannot evict an inode it holds open.');
+  }
+  if (has('remount')) out.push('remount: the same for every file: this program does not own the mount.');
+  if (has('writeback_kick') || has('reclaim')) {
+    out.push('writeback_kick, reclaim: a helper thread runs sync_file_range(WRITE) or fadvise(DONTNEED) over',
+      '  every file beside the program, as the flusher and kswapd run beside it in the sim.');
+  }
+  return out.length ? ['Ops with no syscall of their own:', ...out.map((l) => `  ${l}`)] : [];
 }
 
-/* pwrite/pread issued as syscalls of at most bsize bytes, like xfs_io -b. */
-__attribute__((unused)) static long rw_chunks(int write, int fd, char *buf, size_t len, off_t off, size_t bsize) {
-	size_t done = 0;
-	if (len == 0) return rc(write ? pwrite(fd, buf, 0, off) : pread(fd, buf, 0, off));
-	while (done < len) {
-		size_t n = len - done < bsize ? len - done : bsize;
-		ssize_t r = write ? pwrite(fd, buf + done, n, off + done) : pread(fd, buf + done, n, off + done);
-		if (r < 0) return done ? (long)done : -errno;
-		done += r;
-		if ((size_t)r < n) break;
-	}
-	return done;
+function header(r: Repro, e: Expectations): string {
+  const p = r.program;
+  const sections = [
+    [`foliofuzz reproducer: ${r.signature || 'a program with no recorded finding'}`],
+    findingLines(r),
+    referenceLines(),
+    checksLines(e),
+    faultLines(p, e.cut),
+    e.gap !== null && e.cut === null ? [`Not checked: ${e.gap}.`] : [],
+    approximationLines(p),
+    [
+      'Build: gcc -O2 -Wall -pthread -o repro repro.c',
+      'Run:   ./repro DIR [ITERATIONS]: fresh files f0, f1, ... in DIR each iteration; prints the first',
+      '       diverging iteration\'s divergences and k/N at the end; exit 0 none diverged, 1 some did, 2 setup failed.',
+    ],
+    recipeLines(p, `./repro ${MOUNT_DIR} 1000`),
+  ].filter((s) => s.length > 0);
+  const body = sections.map((s) => s.map((l) => commentSafe(` * ${l}`).trimEnd()).join('\n')).join('\n *\n');
+  return `/*\n${body}\n */`;
 }
 
-struct run { unsigned long len; int byte; };
+// ---------------------------------------------------------------------------
+// The program's shape
 
-/* Compare what a read returned with the sim's bytes (run-length encoded). */
-__attribute__((unused)) static void check_data(int t, int i, const char *buf, long n, const struct run *runs, int nruns) {
-	long at = 0;
-	for (int r = 0; r < nruns && at < n; r++) {
-		for (unsigned long k = 0; k < runs[r].len && at < n; k++, at++) {
-			if ((unsigned char)buf[at] != runs[r].byte) {
-				pthread_mutex_lock(&out_lock);
-				printf("MISMATCH t%d #%d data: byte %ld of the read is 0x%02x, the sim read 0x%02x\n", t, i, at, (unsigned char)buf[at], runs[r].byte);
-				mismatches++;
-				pthread_mutex_unlock(&out_lock);
-				return;
-			}
-		}
-	}
+function slots(p: Program, space: IdSpace): number {
+  let n = 1;
+  for (const o of p.threads.flatMap((t) => t.ops)) n = Math.max(n, (definedId(o, space) ?? referencedId(o, space) ?? -1) + 1);
+  return n;
 }
 
-__attribute__((unused)) static void drop_caches(void) {
-	sync();
-	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
-	if (fd < 0 || write(fd, "3", 1) != 1) perror("drop_caches (needs root)");
-	if (fd >= 0) close(fd);
+function countOps(p: Program, test: (op: Op) => boolean): number {
+  return p.threads.reduce((n, t) => n + t.ops.filter(test).length, 0);
 }
 
-__attribute__((unused)) static long aio_rw(int write, int fd, struct iocb *cb, char *buf, size_t len, off_t off, int id) {
-	struct iocb *list[1] = { cb };
-	memset(cb, 0, sizeof(*cb));
-	cb->aio_data = id;
-	cb->aio_fildes = fd;
-	cb->aio_lio_opcode = write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
-	cb->aio_buf = (uint64_t)(uintptr_t)buf;
-	cb->aio_nbytes = len;
-	cb->aio_offset = off;
-	long r = syscall(SYS_io_submit, aio_ctx, 1, list);
-	return r < 0 ? -errno : 0;
+function spanList(spans: Span[]): string {
+  return spans.map((s) => `{ ${u(s.off)}, ${u(s.len)}, ${hex(s.byte)} }`).join(', ');
 }
-`;
 
-interface Ctx {
+/** A static span array named `name` and the initializer of a struct want over it. */
+function wantInit(w: Want, name: string, out: string[]): string {
+  if (w.spans.length > 0) out.push(`static const struct span ${name}[] = { ${spanList(w.spans)} };`);
+  return `{ ${w.ret === null ? 'NOCHECK' : `${w.ret}LL`}, ${w.spans.length}, ${w.spans.length > 0 ? name : 'NULL'} }`;
+}
+
+function excusedLines(p: Program, e: Expectations): string[] {
+  const excused = e.final.kind === 'cache-vs-disk' ? e.final.excused : p.files.map(() => []);
+  const out: string[] = [];
+  excused.forEach((ranges, f) => {
+    const spans = ranges.map(([a, b]) => `{ ${u(a)}, ${u(b - a)}, 0 }`);
+    out.push(`static const struct span excused_f${f}[] = { ${spans.length ? spans.join(', ') : '{ 0, 0, 0 }'} };`);
+  });
+  out.push(`static const struct span *const excused_spans[NFILES] = { ${p.files.map((_f, f) => `excused_f${f}`).join(', ')} };`);
+  out.push(`static const int excused_n[NFILES] = { ${excused.map((r) => r.length).join(', ')} };`);
+  return out;
+}
+
+function shape(p: Program, e: Expectations): string {
+  const nAio = countOps(p, (o) => o.op === 'aio_write' || o.op === 'aio_read');
+  const c = p.config;
+  return [
+    `#define NFILES ${p.files.length}`,
+    `#define NFDS ${p.fds.length}`,
+    `#define NTHREADS ${p.threads.length}`,
+    `#define NMAPS ${slots(p, 'map')}`,
+    `#define NAIO ${Math.max(1, nAio)}`,
+    `#define NAIO_USED ${nAio > 0 ? 1 : 0}`,
+    `#define NHELPERS ${Math.max(1, countOps(p, (o) => o.op === 'writeback_kick' || o.op === 'reclaim'))}`,
+    // Pauses shift the program's threads against each other; a helper thread's race with the next op
+    // (writeback_kick, then a write) is lost more often than not when that op waits.
+    `#define JITTER_US ${p.threads.length > 1 ? JITTER_US : 0}`,
+    `#define FINAL_CACHE_VS_DISK ${e.final.kind === 'cache-vs-disk' ? 1 : 0}`,
+    `#define FS_MAGIC ${FS_MAGIC[c.fs]}`,
+    `#define FS_BLOCK ${c.blockSize}`,
+    `#define FS_EXTENTS ${c.fs === 'ext4' ? (c.inode === 'extent' ? 1 : 0) : -1}`,
+    `#define FS_NEED "${describeSpec(c)}"`,
+    '',
+    `static const int fd_file[NFDS] = { ${p.fds.map((d) => d.file).join(', ')} };`,
+    `static const int fd_direct[NFDS] = { ${p.fds.map((d) => (d.direct ? 1 : 0)).join(', ')} };`,
+    `static const int stale_is_bug[NFILES] = { ${e.staleIsBug.map((b) => (b ? 1 : 0)).join(', ')} };`,
+    ...excusedLines(p, e),
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------
+// The threads
+
+interface OpCtx {
   p: Program;
-  /** Expected result per thread and op (sequential programs only). */
-  want: number[][] | null;
-  /** Expected bytes of each pread, by op index (sequential programs only). */
-  reads: Map<number, Uint8Array>;
+  t: number;
+  i: number;
+  w: OpWant;
+  concurrent: boolean;
+  /** The AIO slot of this op, when it submits one. */
+  slot: number;
+  /** Static tables the op's statements use. */
+  tables: string[];
 }
 
-const pathOf = (file: number): string => `file${file}`;
-
-function openFlags(direct: boolean): string {
-  return direct ? 'O_RDWR | O_CREAT | O_DIRECT' : 'O_RDWR | O_CREAT';
+/** An expectation a concurrent thread may have lost (off_path): then NULL. */
+function guarded(c: OpCtx, ref: string): string {
+  return c.concurrent ? `off_path[${c.t}] ? NULL : ${ref}` : ref;
 }
 
-/** The C statements of one op; they set `ret`. */
-function opBody(op: Op, c: Ctx, index: number): string[] {
+function preadCall(c: OpCtx, op: Extract<Op, { op: 'pread' }>): string {
+  const name = `calls_t${c.t}_${c.i}`;
+  const inits = c.w.calls.map((cw, k) => `{ ${u(cw.off)}, ${wantInit(cw.want, `${name}_${k}`, c.tables)} }`);
+  if (inits.length > 0) c.tables.push(`static const struct call_want ${name}[] = { ${inits.join(', ')} };`);
+  const list = inits.length > 0 ? guarded(c, name) : 'NULL';
+  return `do_pread(what, ${op.fd}, ${u(op.off)}, ${u(op.len)}, ${u(op.bsize ?? op.len)}, ${list}, ${inits.length})`;
+}
+
+function wantRef(c: OpCtx, w: Want | null, name: string): string {
+  if (w === null) return 'NULL';
+  c.tables.push(`static const struct want ${name} = ${wantInit(w, `${name}_spans`, c.tables)};`);
+  return guarded(c, `&${name}`);
+}
+
+/** The C expression an op evaluates to: its result. */
+function opCall(op: Op, c: OpCtx): string {
+  const fd = (n: number): string => `fds[${n}]`;
   switch (op.op) {
-    case 'pwrite':
-      return [`char *buf = buffer(${op.len}, 0x${op.fill.toString(16)});`, `ret = rw_chunks(1, fds[${op.fd}], buf, ${op.len}, ${op.off}, ${op.bsize ?? op.len});`, 'free(buf);'];
-    case 'pread':
-      return [`char *buf = buffer(${op.len}, 0);`, `ret = rw_chunks(0, fds[${op.fd}], buf, ${op.len}, ${op.off}, ${op.bsize ?? op.len});`, ...checkRead(c, index), 'free(buf);'];
-    case 'truncate':
-      return [`ret = rc(ftruncate(fds[${op.fd}], ${op.size}));`];
-    case 'fallocate':
-      return [`ret = rc(fallocate(fds[${op.fd}], ${FALLOC_FLAGS[op.mode]}, ${op.off}, ${op.len}));`];
-    case 'copy_range':
-      return [`loff_t in = ${op.offIn}, out = ${op.offOut};`, `ret = rc(copy_file_range(fds[${op.fdIn}], &in, fds[${op.fdOut}], &out, ${op.len}, 0));`];
-    case 'fsync':
-      return [`ret = rc(fsync(fds[${op.fd}]));`];
-    case 'fdatasync':
-      return [`ret = rc(fdatasync(fds[${op.fd}]));`];
-    case 'sync_file_range':
-      return [`ret = rc(sync_file_range(fds[${op.fd}], ${op.off}, ${op.len}, ${op.flags}));`];
-    case 'fadvise_dontneed':
-      return [`ret = -posix_fadvise(fds[${op.fd}], ${op.off}, ${op.len}, POSIX_FADV_DONTNEED);`];
-    case 'drop_caches':
-      return ['drop_caches();', 'ret = 0;'];
-    case 'evict':
-    case 'remount': {
-      // No syscall evicts one inode or remounts: write everything back and drop the caches.
-      const fds = c.p.fds.map((d, i) => ({ d, i })).filter(({ d }) => op.op === 'remount' || d.file === op.file);
-      return [
-        `/* ${op.op}: approximated by syncfs + fadvise(DONTNEED) + drop_caches (a real test would umount/mount) */`,
-        ...fds.map(({ i }) => `syncfs(fds[${i}]); posix_fadvise(fds[${i}], 0, 0, POSIX_FADV_DONTNEED);`),
-        'drop_caches();', 'ret = 0;',
-      ];
-    }
-    case 'close_open':
-      return [`close(fds[${op.fd}]);`, `fds[${op.fd}] = openat(dir_fd, "${pathOf(c.p.fds[op.fd]!.file)}", ${openFlags(c.p.fds[op.fd]!.direct)}, 0644);`, `ret = fds[${op.fd}] < 0 ? -errno : 0;`];
-    case 'mmap': {
-      return [
-        `maps[${op.map}] = mmap(NULL, ${op.len}, ${op.prot === 'r' ? 'PROT_READ' : op.prot === 'w' ? 'PROT_WRITE' : 'PROT_READ | PROT_WRITE'}, MAP_SHARED, fds[${op.fd}], ${op.off});`,
-        `map_off[${op.map}] = ${op.off}; map_len[${op.map}] = ${op.len};`,
-        `ret = maps[${op.map}] == MAP_FAILED ? -errno : 0;`,
-        `if (maps[${op.map}] == MAP_FAILED) maps[${op.map}] = NULL;`,
-      ];
-    }
-    case 'mread':
-      return [`volatile char *m = maps[${op.map}] + (${op.off} - map_off[${op.map}]);`, 'unsigned sum = 0;',
-        `for (size_t k = 0; k < ${op.len}; k++) sum += m[k];`, `ret = ${op.len}; (void)sum;`];
-    case 'mwrite':
-      return [`memset(maps[${op.map}] + (${op.off} - map_off[${op.map}]), 0x${op.fill.toString(16)}, ${op.len});`, `ret = ${op.len};`];
-    case 'msync':
-      return [`size_t start = (${op.off} - map_off[${op.map}]) & ~(size_t)(ALIGN - 1);`,
-        `ret = rc(msync(maps[${op.map}] + start, ${op.len} + (${op.off} - map_off[${op.map}]) - start, ${op.sync ? 'MS_SYNC' : 'MS_ASYNC'}));`];
-    case 'munmap':
-      return [`ret = rc(munmap(maps[${op.map}], map_len[${op.map}]));`, `maps[${op.map}] = NULL;`];
+    case 'pwrite': return `do_pwrite(${op.fd}, ${u(op.off)}, ${u(op.len)}, ${hex(op.fill)}, ${u(op.bsize ?? op.len)})`;
+    case 'pread': return preadCall(c, op);
+    case 'truncate': return `rc(ftruncate(${fd(op.fd)}, ${op.size}LL))`;
+    case 'fallocate': return `rc(fallocate(${fd(op.fd)}, ${FALLOC_FLAGS[op.mode]}, ${op.off}LL, ${op.len}LL))`;
+    case 'copy_range': return `do_copy_range(${op.fdIn}, ${u(op.offIn)}, ${op.fdOut}, ${u(op.offOut)}, ${u(op.len)})`;
+    case 'fsync': return `rc(fsync(${fd(op.fd)}))`;
+    case 'fdatasync': return `rc(fdatasync(${fd(op.fd)}))`;
+    case 'sync_file_range': return `rc(sync_file_range(${fd(op.fd)}, ${op.off}LL, ${op.len}LL, ${op.flags}))`;
+    case 'fadvise_dontneed': return `-posix_fadvise(${fd(op.fd)}, ${op.off}LL, ${op.len}LL, POSIX_FADV_DONTNEED)`;
+    case 'drop_caches': return 'do_drop_caches()';
+    case 'evict': return `do_evict(${op.file})`;
+    case 'remount': return 'do_remount()';
+    case 'close_open': return `do_close_open(${op.fd})`;
+    case 'mmap': return `do_mmap(${op.map}, ${op.fd}, ${u(op.off)}, ${u(op.len)}, ${op.prot === 'r' ? 0 : op.prot === 'w' ? 1 : 2})`;
+    case 'mread': return `do_mread(what, ${op.map}, ${u(op.off)}, ${u(op.len)}, ${wantRef(c, c.w.load, `load_t${c.t}_${c.i}`)})`;
+    case 'mwrite': return `do_mwrite(${op.map}, ${u(op.off)}, ${u(op.len)}, ${hex(op.fill)})`;
+    case 'msync': return `do_msync(${op.map}, ${u(op.off)}, ${u(op.len)}, ${op.sync ? 1 : 0})`;
+    case 'munmap': return `do_munmap(${op.map})`;
     case 'aio_write':
-      return [`aio_buf[${op.iocb}] = buffer(${op.len}, 0x${op.fill.toString(16)});`,
-        `ret = aio_rw(1, fds[${op.fd}], &iocbs[${op.iocb}], aio_buf[${op.iocb}], ${op.len}, ${op.off}, ${op.iocb});`];
-    case 'aio_read':
-      return [`aio_buf[${op.iocb}] = buffer(${op.len}, 0);`,
-        `ret = aio_rw(0, fds[${op.fd}], &iocbs[${op.iocb}], aio_buf[${op.iocb}], ${op.len}, ${op.off}, ${op.iocb});`];
-    case 'aio_wait':
-      return [
-        `while (!aio_done[${op.iocb}]) {`,
-        '\tstruct io_event ev;',
-        '\tif (syscall(SYS_io_getevents, aio_ctx, 1, 1, &ev, NULL) != 1) { perror("io_getevents"); break; }',
-        '\taio_res[ev.data] = ev.res; aio_done[ev.data] = 1;',
-        '}',
-        `ret = aio_res[${op.iocb}];`,
-      ];
-    case 'writeback_kick':
-      return ['/* writeback_kick: start writeback of every file without waiting, as the flusher would */',
-        ...c.p.fds.map((_, i) => `sync_file_range(fds[${i}], 0, 0, SYNC_FILE_RANGE_WRITE);`), 'ret = 0;'];
-    case 'reclaim':
-      return ['/* reclaim: memory pressure; approximated by dropping clean page cache of every file */',
-        ...c.p.fds.map((_, i) => `posix_fadvise(fds[${i}], 0, 0, POSIX_FADV_DONTNEED);`), 'ret = 0;'];
-    case 'power_cut':
-      return ['/* power_cut (seed ' + op.seed + '): the sim cut the power here and mounted again (crash recovery).',
-        ' * No syscall cuts the power: on a real kernel run the ops up to here, then cut it',
-        ' * (dm-log-writes replay, a VM reset, or the fsstress/godown of xfstests), mount and go on.',
-        ' * Skipped here: the results after it are not compared with the sim. */',
-        'ret = 0;'];
+    case 'aio_read': {
+      const w = wantRef(c, c.w.completion, `done_t${c.t}_${c.i}`);
+      const fill = op.op === 'aio_write' ? hex(op.fill) : '0';
+      return `do_aio(${c.slot}, ${op.iocb}, ${op.op === 'aio_write' ? 1 : 0}, ${op.fd}, ${u(op.off)}, ${u(op.len)}, ${fill}, what, ${w})`;
+    }
+    case 'aio_wait': return `do_aio_wait(${op.iocb})`;
+    case 'writeback_kick': return 'do_helper(0)';
+    case 'reclaim': return 'do_helper(1)';
     case 'fail_bio':
-      return [`/* fail_bio: the sim failed the ${ordinal(op.skip + 1)} ${op.write ? 'write' : 'read'} bio from here${op.short === true ? ' (short fuse WRITE)' : ' with -EIO'}.`,
-        ' * On a real kernel: dm-flakey (error_writes / drop_writes) under the filesystem, or',
-        ' * fail_make_request (/sys/kernel/debug/fail_make_request + /sys/block/DEV/make-it-fail). */',
-        'ret = 0;'];
+    case 'power_cut': return '0';
   }
 }
 
-function threadFn(c: Ctx, t: number): string[] {
-  const lines = [`static void *thread${t}(void *arg) {`, '\t(void)arg;', '\tlong ret;', '\tpthread_barrier_wait(&barrier);'];
-  c.p.threads[t]!.ops.forEach((op, i) => {
-    const want = c.want?.[t]?.[i];
-    lines.push('\t{', ...opBody(op, c, i).map((l) => `\t\t${l}`),
-      `\t\treport(${t}, ${i}, "${op.op}", ret, ${want === undefined ? 0 : 1}, ${want ?? 0});`, '\t}');
-  });
-  lines.push('\treturn NULL;', '}');
+/** The file an op's divergences concern (a page cache invalidation failure on it voids them), or -1. */
+function fileOf(p: Program, op: Op): number {
+  if ('fd' in op) return p.fds[op.fd]!.file;
+  if (op.op === 'copy_range') return p.fds[op.fdOut]!.file;
+  if (op.op === 'evict') return op.file;
+  // A mapping, or an iocb: the file of every op that makes it, when that is one file.
+  const makers = p.threads.flatMap((t) => t.ops.filter((o) => ('map' in op && o.op === 'mmap' && o.map === op.map)
+    || (op.op === 'aio_wait' && (o.op === 'aio_write' || o.op === 'aio_read') && o.iocb === op.iocb)));
+  const files = new Set(makers.map((o) => ('fd' in o ? p.fds[o.fd]!.file : -1)));
+  return files.size === 1 ? [...files][0]! : -1;
+}
+
+function faultComment(op: Op): string {
+  if (op.op === 'power_cut') return `/* power_cut (seed ${op.seed}): the sim cut the power here; nothing from here on is checked */`;
+  if (op.op === 'fail_bio') {
+    return `/* fail_bio: the sim failed the ${ordinal(op.skip + 1)} ${op.write ? 'write' : 'read'} I/O from here${op.short === true ? ' (a short fuse WRITE)' : ' with -EIO'}; ` +
+      'nothing from here on is checked. On a real kernel: dm-flakey under the filesystem, or fail_make_request. */';
+  }
+  return '';
+}
+
+function opBlock(op: Op, c: OpCtx): string[] {
+  const lines = [`\t/* #${c.i} ${commentSafe(describeOp(op).trimEnd())} */`];
+  if (op.op === 'fail_bio' || op.op === 'power_cut') return [...lines, `\t${faultComment(op)}`];
+  const alone = op.op === 'evict' || op.op === 'remount';
+  lines.push('\t{', `\t\tconst char *what = "${what(c.t, c.i, op)}";`, `\t\top_enter(&seed, ${alone ? 1 : 0});`,
+    `\t\tret = ${opCall(op, c)};`, '\t\top_leave();');
+  if (c.w.ret !== null) lines.push(`\t\tcheck_ret(${fileOf(c.p, op)}, what, ret, ${c.w.ret}LL);`);
+  if (c.concurrent && c.w.pathRet !== null) lines.push(`\t\tif (ret != ${c.w.pathRet}LL) off_path[${c.t}] = 1;`);
+  lines.push('\t\t(void)what;', '\t}');
   return lines;
 }
 
-/** The run-length encoding of bytes, as C initialisers. */
-function runs(data: Uint8Array): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < data.length;) {
-    let j = i;
-    while (j < data.length && data[j] === data[i]) j++;
-    out.push(`{ ${j - i}, 0x${data[i]!.toString(16)} }`);
-    i = j;
-  }
-  return out;
-}
-
-/** The check of a pread's bytes against the sim's, when known. */
-function checkRead(c: Ctx, index: number): string[] {
-  const data = c.reads.get(index);
-  if (data === undefined) return [];
-  if (data.length === 0) return [];
-  const rs = runs(data);
-  return [`static const struct run want[] = { ${rs.join(', ')} };`, `if (ret > 0) check_data(0, ${index}, buf, ret, want, ${rs.length});`];
-}
-
-/**
- * What each pread of a sequential program reads with every switch off: the
- * file's contents after the ops before it (the final contents of the prefix
- * program), cut to the read's range and result.
- */
-function expectedReads(p: Program, want: number[][] | null): Map<number, Uint8Array> {
-  const out = new Map<number, Uint8Array>();
-  if (want === null) return out;
-  p.threads[0]!.ops.forEach((op, i) => {
-    const ret = want[0]?.[i];
-    if (op.op !== 'pread' || ret === undefined || ret <= 0) return;
-    const prefix: Program = { ...p, threads: [{ ops: p.threads[0]!.ops.slice(0, i) }] };
-    delete prefix.schedule;
-    const res = runProgram(prefix);
-    const file = res.violation === null && res.harnessError === null ? res.files[p.fds[op.fd]!.file] : undefined;
-    if (file !== undefined && file.data.length >= op.off + ret) out.set(i, file.data.slice(op.off, op.off + ret));
+function threadFn(p: Program, e: Expectations, t: number, slotOf: Map<string, number>, tables: string[]): string[] {
+  const lines = [`static void thread${t}(void)`, '{', `\tunsigned seed = (unsigned)iteration * 2654435761u + ${t}u;`, '\tlong long ret = 0;', ''];
+  p.threads[t]!.ops.forEach((op, i) => {
+    const c: OpCtx = { p, t, i, w: e.ops[t]![i]!, concurrent: e.concurrent, slot: slotOf.get(`${t}:${i}`) ?? -1, tables };
+    lines.push(...opBlock(op, c));
   });
-  return out;
+  lines.push('\t(void)ret;', '\t(void)seed;', '}');
+  return lines;
 }
 
-/** Expected results: the sim with every switch off, when the program is sequential. */
-function expected(p: Program): number[][] | null {
-  if (p.threads.length !== 1) return null;
-  const res = runProgram(p);
-  const want: number[][] = p.threads.map(() => []);
-  // Past a power cut the C program (which cannot cut the power) runs on uncut files: nothing to compare.
-  const cut = p.threads[0]!.ops.findIndex((o) => o.op === 'power_cut');
-  for (const r of res.results) if (cut < 0 || r.index < cut) want[r.thread]![r.index] = r.ret;
-  return want;
+function threads(p: Program, e: Expectations): string {
+  const slotOf = new Map<string, number>();
+  p.threads.forEach((th, t) => th.ops.forEach((op, i) => {
+    if (op.op === 'aio_write' || op.op === 'aio_read') slotOf.set(`${t}:${i}`, slotOf.size);
+  }));
+  const tables: string[] = [];
+  const fns = p.threads.map((_th, t) => threadFn(p, e, t, slotOf, tables).join('\n'));
+  const body = [
+    'static void thread_body(int t)', '{', '\tswitch (t) {',
+    ...p.threads.map((_th, t) => `\tcase ${t}: thread${t}(); break;`), '\t}', '}',
+  ];
+  return [...tables, '', ...fns.flatMap((f) => [f, '']), ...body].join('\n');
+}
+
+// ---------------------------------------------------------------------------
+// The final contents
+
+function finals(e: Expectations): string {
+  if (e.final.kind !== 'exact') {
+    return ['static const struct want *final_want(int file, int disk)', '{', '\t(void)file, (void)disk;', '\treturn NULL;', '}'].join('\n');
+  }
+  const tables: string[] = [];
+  const rows = e.final.files.map((f, k) => {
+    const cache = wantInit(f.cache, `final_f${k}_cache`, tables);
+    const disk = f.disk ? wantInit(f.disk, `final_f${k}_disk`, tables) : '{ NOCHECK, 0, NULL }';
+    return `{ ${cache}, ${disk} }`;
+  });
+  const checked = e.final.files.map((f) => `{ 1, ${f.disk ? 1 : 0} }`);
+  return [
+    ...tables,
+    `static const struct want final_wants[NFILES][2] = { ${rows.join(', ')} };`,
+    `static const int final_checked[NFILES][2] = { ${checked.join(', ')} };`,
+    '',
+    'static const struct want *final_want(int file, int disk)',
+    '{',
+    '\treturn final_checked[file][disk] ? &final_wants[file][disk] : NULL;',
+    '}',
+  ].join('\n');
 }
 
 export function exportC(r: Repro): string {
   const p = r.program;
-  const ops = p.threads.flatMap((t) => t.ops);
-  // The C arrays indexed by map and iocb id: one past the largest id any op names, at least 1.
-  const slots = (space: IdSpace): number => {
-    let n = 1;
-    for (const o of ops) n = Math.max(n, (definedId(o, space) ?? referencedId(o, space) ?? -1) + 1);
-    return n;
-  };
-  const nIocb = slots('iocb');
-  const nMap = slots('map');
-  const want = expected(p);
-  const c: Ctx = { p, want, reads: expectedReads(p, want) };
-  const cfg = p.config;
-  const out = [
-    `/* foliofuzz reproducer: ${r.signature === '' ? 'a control that must stay silent' : r.signature}`,
-    ` * switches in the sim: ${r.bugs.join(', ') || '(none)'}`,
-    ` * sim config: fs=${cfg.fs} inode=${cfg.inode} blockSize=${cfg.blockSize} folioMax=${cfg.folioMax}`,
-    ` * build: gcc -Wall -Werror -pthread -o repro repro.c; run: ./repro DIR (on a ${cfg.fs} mount) */`,
-    PRELUDE,
-    `__attribute__((unused)) static int dir_fd = AT_FDCWD;`,
-    `__attribute__((unused)) static int fds[${p.fds.length}];`,
-    `__attribute__((unused)) static char *maps[${nMap}];`,
-    `__attribute__((unused)) static off_t map_off[${nMap}];`,
-    `__attribute__((unused)) static size_t map_len[${nMap}];`,
-    `__attribute__((unused)) static struct iocb iocbs[${nIocb}];`,
-    `__attribute__((unused)) static char *aio_buf[${nIocb}];`,
-    `__attribute__((unused)) static long aio_res[${nIocb}];`,
-    `__attribute__((unused)) static int aio_done[${nIocb}];`,
-    '',
-  ];
-  p.threads.forEach((_, t) => out.push(...threadFn(c, t), ''));
-  out.push(
-    'int main(int argc, char **argv) {',
-    '\tif (argc > 1) dir = argv[1];',
-    '\tdir_fd = open(dir, O_RDONLY | O_DIRECTORY);',
-    '\tif (dir_fd < 0) { perror(dir); return 2; }',
-    ...p.files.map((f, i) => `\tclose(openat(dir_fd, "${pathOf(i)}", O_RDWR | O_CREAT | O_TRUNC, 0644)); /* sim name: ${f.name.replace(/\*\//g, '')} */`),
-    ...p.fds.map((d, i) => `\tfds[${i}] = openat(dir_fd, "${pathOf(d.file)}", ${openFlags(d.direct)}, 0644);\n\tif (fds[${i}] < 0) { perror("open fd${i}"); return 2; }`),
-    `\tif (syscall(SYS_io_setup, ${nIocb + 1}, &aio_ctx) < 0) perror("io_setup");`,
-    `\tpthread_t th[${p.threads.length}];`,
-    `\tpthread_barrier_init(&barrier, NULL, ${p.threads.length});`,
-    ...p.threads.map((_, t) => `\tpthread_create(&th[${t}], NULL, thread${t}, NULL);`),
-    ...p.threads.map((_, t) => `\tpthread_join(th[${t}], NULL);`),
-    '\tprintf("%d mismatches\\n", mismatches);',
-    '\treturn mismatches ? 1 : 0;',
-    '}',
-  );
-  return `${out.join('\n')}\n`;
+  const e = expectations(p);
+  return [header(r, e), C_TYPES, shape(p, e), C_CHECKS, C_OPS, C_RUN, threads(p, e), '', finals(e), ''].join('\n');
 }

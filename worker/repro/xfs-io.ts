@@ -1,11 +1,19 @@
 // Export a program as xfs_io scripts (the format worker/prog/xfs-io.ts imports):
 // one command per line, run as `xfs_io -f [-d] FILE < script`. Ops xfs_io has no
 // command for become '#' comment lines saying what the sim did there. xfs_io
-// works on one fd, so a program with several files or fds is refused.
+// works on one fd, so a program with several files or fds is refused. The
+// header (recipe.ts) says how to make the filesystem, how to run the scripts,
+// and what the file must hold afterwards on a fixed kernel (expect.ts, for the
+// script imported back, so ops left as comments are left out of it too).
 
+import { createHash } from 'node:crypto';
 import { describeOp } from '../prog/describe.js';
 import type { Op, Program } from '../prog/types.js';
+import { parseXfsIoScript } from '../prog/xfs-io.js';
 import { ExportError } from './errors.js';
+import { expectations } from './expect.js';
+import { firstFault } from './fixed-run.js';
+import { MOUNT_DIR, faultLines, findingLines, recipeLines } from './recipe.js';
 import type { Repro } from './repro.js';
 import { ordinal, plural } from './words.js';
 
@@ -118,25 +126,72 @@ function threadScript(p: Program, t: number): string[] {
   return p.threads[t]!.ops.flatMap((op) => opLines(op, maps));
 }
 
+/** What the file holds after a sequential script, as a fixed kernel leaves it (the script as written: ops it has no command for are left out). */
+function expectedLines(r: Repro, script: string, file: string): string[] {
+  const p = r.program;
+  const e = expectations(parseXfsIoScript(script, 'xfs_io export', { direct: p.fds[0]!.direct, config: p.config }));
+  if (e.final.kind !== 'exact') return [`Expected afterwards: nothing is stated: ${e.final.kind === 'none' ? e.final.why : 'several threads'}.`];
+  const { ret: size, spans } = e.final.files[0]!.cache;
+  const check = `md5sum ${file}, and as root again after sync; echo 3 > /proc/sys/vm/drop_caches`;
+  const head = 'Expected afterwards (a fixed kernel, for the script as written: ops it has no command for are left out):';
+  const whole = spans.reduce((n, s) => n + s.len, 0) === size;
+  if (whole) {
+    const bytes = new Uint8Array(size ?? 0);
+    for (const s of spans) bytes.fill(s.byte, s.off, s.off + s.len);
+    return [head, `  ${file} is ${size} bytes, md5 ${createHash('md5').update(bytes).digest('hex')}`, `  (${check})`];
+  }
+  const shown = spans.slice(0, MAX_SPANS).map((s) => `    [${s.off}, ${s.off + s.len}) 0x${s.byte.toString(16).padStart(2, '0')}`);
+  return [
+    head,
+    `  ${file} is ${size} bytes; bytes not listed may be either (POSIX leaves them open: stores past EOF that`,
+    `  an extension exposed), the rest hold (${check}):`,
+    ...shown,
+    ...(spans.length > MAX_SPANS ? [`    ... and ${spans.length - MAX_SPANS} more spans`] : []),
+  ];
+}
+
+const MAX_SPANS = 24;
+
+function concurrentLines(file: string): string[] {
+  return [
+    'Expected afterwards: the threads race, so only what holds for any interleaving: md5sum ' + file + ' gives the',
+    'same before and (as root) after sync; echo 3 > /proc/sys/vm/drop_caches, except where the scripts stored',
+    'through a mapping.',
+  ];
+}
+
+/** The header: the finding, the filesystem recipe, how to run, what to expect; '#' lines, which xfs_io does not take. */
+function headerLines(r: Repro, scripts: string[]): string[] {
+  const p = r.program;
+  const file = `${MOUNT_DIR}/f0`;
+  const xfsIo = `xfs_io -f${p.fds[0]!.direct ? ' -d' : ''} ${file}`;
+  const run = scripts.length === 1
+    ? `grep -v '^#' xfs_io.txt | ${xfsIo}`
+    : `for s in ${scripts.map((_s, t) => `xfs_io-t${t}.txt`).join(' ')}; do grep -v '^#' $s | ${xfsIo} & done; wait`;
+  const cut = firstFault(p);
+  const expected = cut !== null ? [] : scripts.length === 1 ? expectedLines(r, scripts[0]!, file) : concurrentLines(file);
+  const sections = [
+    [`foliofuzz reproducer: ${r.signature || 'a program with no recorded finding'}`],
+    [`switches in the sim: ${r.bugs.join(', ') || '(none)'}; sim config fs=${p.config.fs} inode=${p.config.inode} blockSize=${p.config.blockSize} folioMax=${p.config.folioMax}`],
+    findingLines(r),
+    faultLines(p, cut),
+    // xfs_io (6.1) has no comment syntax: "#" lines are for people and for `foliofuzz import --xfs-io`.
+    recipeLines(p, run),
+    expected,
+  ].filter((x) => x.length > 0);
+  return sections.flatMap((x, k) => [...(k > 0 ? ['#'] : []), ...x.map((l) => `# ${l}`.trimEnd())]);
+}
+
 /** One script per thread: `xfs_io.txt` for a sequential program, `xfs_io-tN.txt` otherwise. */
 export function exportXfsIo(r: Repro): { name: string; text: string }[] {
   const p = r.program;
   checkShape(p);
-  const direct = p.fds[0]!.direct;
-  const c = p.config;
-  const head = [
-    `# foliofuzz ${r.signature === '' ? 'control' : r.signature}`,
-    `# switches: ${r.bugs.join(', ') || '(none)'}; sim config fs=${c.fs} inode=${c.inode} blockSize=${c.blockSize} folioMax=${c.folioMax}`,
-    // xfs_io (6.1) has no comment syntax: "#" lines are for people and for `foliofuzz import --xfs-io`.
-    `# run: grep -v "^#" THIS | xfs_io -f${direct ? ' -d' : ''} FILE`,
-  ];
-  if (p.threads.length === 1) return [{ name: 'xfs_io.txt', text: [...head, ...threadScript(p, 0)].join('\n') + '\n' }];
+  const scripts = p.threads.map((_th, t) => threadScript(p, t).join('\n') + '\n');
+  const head = headerLines(r, scripts);
+  if (p.threads.length === 1) return [{ name: 'xfs_io.txt', text: [...head, scripts[0]!].join('\n') }];
   const inter = (t: number): string[] => [
     `# thread ${t} of ${p.threads.length}: run the scripts concurrently on the same file;`,
     `# the sim's interleaving (${p.schedule?.strategy ?? 'default'} schedule, ${plural(p.schedule?.decisions.length ?? 0, 'decision')}) is in the text export`,
   ];
-  return p.threads.map((_, t) => ({
-    name: `xfs_io-t${t}.txt`,
-    text: [...head, ...inter(t), ...threadScript(p, t)].join('\n') + '\n',
-  }));
+  return scripts.map((script, t) => ({ name: `xfs_io-t${t}.txt`, text: [...head, ...inter(t), script].join('\n') }));
 }

@@ -49,9 +49,9 @@ export class ProvisionError extends Error {
 
 const BASE_PREFIX = 'ffz-';
 /** mkfs.xfs refuses filesystems under 300 MB; ext4 is content with little. */
-const IMAGE_BYTES = { ext4: 64 << 20, xfs: 320 << 20 } as const;
+export const IMAGE_BYTES = { ext4: 64 << 20, xfs: 320 << 20 } as const;
 /** The fuse daemon: built by native/build.mjs beside the executor, which finds it there for a remount. */
-const FUSE_DAEMON = 'ffz-fused';
+export const FUSE_DAEMON = 'ffz-fused';
 
 function fuseDaemonPath(): string {
   return join(dirname(executorPath()), FUSE_DAEMON);
@@ -61,6 +61,11 @@ export function describeSpec(spec: FsSpec): string {
   const inode = spec.fs === 'ext4' && spec.inode === 'indirect' ? ' with indirect-block inodes' : '';
   const fs = spec.fs === 'fuse' ? `fuse (${FUSE_DAEMON} over ext4)` : spec.fs;
   return `${fs}${inode}, ${spec.blockSize}-byte blocks`;
+}
+
+/** The filesystem on the loop device: spec's own, or for fuse the ext4 (extent inodes, spec's block size) the daemon serves. */
+export function deviceFs(spec: FsSpec): FsSpec {
+  return spec.fs === 'fuse' ? { ...spec, fs: 'ext4', inode: 'extent' } : spec;
 }
 
 /** The mkfs command line that makes a filesystem for spec on DEVICE. */
@@ -134,10 +139,11 @@ function isRoot(): boolean {
 function makeLoopFs(base: string, spec: FsSpec, td: Teardown): string {
   const image = join(base, 'img');
   writeFileSync(image, '');
-  truncateSync(image, spec.fs === 'xfs' ? IMAGE_BYTES.xfs : IMAGE_BYTES.ext4);
+  const fs = deviceFs(spec);
+  truncateSync(image, fs.fs === 'xfs' ? IMAGE_BYTES.xfs : IMAGE_BYTES.ext4);
   const device = runTool('losetup', ['--find', '--show', image]);
   td.add(`losetup -d ${device}`, () => detachLoop(device, image));
-  const [mkfs, ...args] = mkfsCommand(spec.fs === 'fuse' ? { ...spec, fs: 'ext4', inode: 'extent' } : spec, device);
+  const [mkfs, ...args] = mkfsCommand(fs, device);
   runTool(mkfs!, args);
   return device;
 }
