@@ -252,6 +252,8 @@ int64_t aio_submit_op(struct tctx *tc, const struct op *op);
 int64_t aio_wait_op(struct tctx *tc, const struct op *op);
 /* Reap every iocb still in flight, recording each. */
 void aio_drain(struct tctx *tc);
+/* Record the completions already there, without waiting (as each op ends). */
+void aio_poll(struct tctx *tc);
 void aio_stop(struct run *r);
 
 /* ---- the mount and the caches (mount.c) --------------------------------- */

@@ -166,6 +166,7 @@ static void run_one_op(struct tctx *tc, int i)
 	struct event *e = ev_new(tc->buf, &r->seq, EV_OP);
 	e->t = tc->t, e->i = i;
 	int64_t ret = op_run(tc, op, &extras);
+	aio_poll(tc);
 	struct event *rt = ev_new(tc->buf, &r->seq, EV_RET);
 	rt->t = tc->t, rt->i = i, rt->ret = ret;
 	rt->data = extras.data, rt->dlen = extras.dlen, rt->has_data = extras.has_data;

@@ -10,6 +10,7 @@ import type { Op, Program } from '../prog/types.js';
 import type { ByteRanges } from '../trace/types.js';
 import { DurableFile, type StableCapture } from './durability.js';
 import { type FsSemantics, fsSemantics } from './fs-semantics.js';
+import { mayCollide } from './program-facts.js';
 import { OwnWrites } from './own-writes.js';
 import { ShadowFile } from './shadow.js';
 
@@ -139,6 +140,8 @@ export class Model {
   /** Power cut edges so far, and how many are under way. */
   powerCuts = 0;
   cutting = 0;
+  /** Per file (a kernel's trace only): a stale page cache error may be recorded with no `stale` event (collisions.ts mayCollide). */
+  readonly silentErrors: boolean[];
   /** Per file, the last posteof hint (SIM ONLY), [] when none. */
   readonly postEof: ByteRanges[];
   /** Per file, what the final read through the page cache returned, and the unzeroed stores past EOF it may show. */
@@ -165,6 +168,7 @@ export class Model {
     this.failedWrites = new Array<[number, number][] | undefined>(n).fill(undefined);
     this.unsettled = new Array<boolean>(n).fill(false);
     this.postEof = Array.from({ length: n }, () => []);
+    this.silentErrors = hints ? new Array<boolean>(n).fill(false) : mayCollide(program);
     this.cached = new Array<{ data: Uint8Array; postEof: ByteRanges } | undefined>(n).fill(undefined);
   }
 

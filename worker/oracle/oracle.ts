@@ -12,7 +12,7 @@ import { Model, type Raise, type ThreadOp } from './model.js';
 import { aioCompleted, aioReaped, aioSubmitted } from './rules/aio.js';
 import { dioFellBack, directEnd, directStart, directWriteOf, openCacheWrites, stalePagecache } from './rules/collisions.js';
 import {
-  adoptSizesAfterLostWrites, copied, copySource, fallocated, pwriteCalled, stored, truncated,
+  adoptSizesAfterLostWrites, adoptUnknownSizes, copied, copySource, fallocated, pwriteCalled, stored, truncated,
 } from './rules/effects.js';
 import { reopened, syncReturned, syncStarted } from './rules/errseq.js';
 import { ioFailed } from './rules/faults.js';
@@ -146,6 +146,7 @@ export class Oracle {
     // Drop this op's entries (another thread's op may already have dropped them).
     if (m.failedInOp.length > st.failedBefore) m.failedInOp.length = st.failedBefore;
     noteDurability(m, op, ev.ret, st.syncFrom);
+    if (ev.sizes) adoptUnknownSizes(m, ev.sizes);
     m.clock++;
     for (const w of st.writes) w.end = m.clock;
     if (st.directFile >= 0) directEnd(m, st.directFile, st.directStart);

@@ -16,6 +16,12 @@ export class ShadowFile {
   version = 0;
   /** A write to the disk failed: what survives a remount (data and size) is not predictable. */
   lostWrites = false;
+  /**
+   * The size is not known: a kernel's trace reported an AIO write's
+   * completion after ops that changed the file (it may have landed before
+   * them). The next size the trace reports is taken (adoptSize).
+   */
+  sizeUnknown = false;
 
   /**
    * @param keepsPostEofStores the filesystem does not zero the old EOF page
@@ -174,6 +180,14 @@ export class ShadowFile {
   /** Bytes past the size are never read: growing the file zeroes them first (setSize). */
   truncate(size: number): void {
     this.setSize(size);
+    this.sizeUnknown = false;
+  }
+
+  /** The size a trace observed, taken while the size was unknown: what it grows by is unknown too. */
+  adoptSize(size: number): void {
+    const from = this.size;
+    this.truncate(size);
+    if (size > from) this.forget(from, size - from);
   }
 
   private zero(off: number, len: number): void {
@@ -233,6 +247,7 @@ export class ShadowFile {
     this.pendingPostEof = [];
     this.size = 0;
     this.lostWrites = false;
+    this.sizeUnknown = false;
     this.reserve(content.length);
     this.buf.set(content);
     this.size = content.length;

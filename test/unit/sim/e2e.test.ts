@@ -138,6 +138,18 @@ for (const [name, c] of ALL) {
     assertBytes(d, 0, 3000, 0);
     assertBytes(d, 3000, 8000, 0x12);
   });
+
+  test(`[${name}] copy_file_range within one file: overlapping ranges are -EINVAL, unless the copy is empty after EOF shortens it`, () => {
+    // generic_copy_file_checks shortens the copy to EOF first (Linux 6.18: an empty file copies 0 bytes, overlap or not).
+    const overlap = { op: 'copy_range', fdIn: 0, offIn: 2049, fdOut: 0, offOut: 4096, len: 4096 } as const;
+    const empty = runClean(program(c, [overlap], [{ file: 0, direct: false }], 1));
+    assert.deepEqual(rets(empty), [0]);
+    const full = runClean(program(c, [pw(0, 8192, 0x12), overlap], [{ file: 0, direct: false }], 1));
+    assert.deepEqual(rets(full), [8192, -22]);
+    // Shortened to [6000, 8192): no overlap with [1000, 3192) any more.
+    const shortened = runClean(program(c, [pw(0, 8192, 0x12), { op: 'copy_range', fdIn: 0, offIn: 6000, fdOut: 0, offOut: 1000, len: 8192 }], [{ file: 0, direct: false }], 1));
+    assert.deepEqual(rets(shortened), [8192, 2192]);
+  });
 }
 
 // Punch hole and zero range: not on ext4 indirect inodes for zero range.

@@ -52,6 +52,9 @@ function aioWriteCompleted(m: Model, a: InflightAio, ret: number): void {
   if (ret > 0) {
     a.shadow.fill(a.off, ret, a.fill);
     if (a.conflicted) a.shadow.forget(a.off, ret);
+    // A kernel's trace reports a completion as the op it came during or after ends: an extension
+    // racing with a change of the file may have landed before it, and the size depends on which.
+    if (a.conflicted && !m.hints) a.shadow.sizeUnknown = true;
     noteChange(m, a.shadow, a);
     // The op under way may change the same bytes again before it ends.
     if (m.checkReads) m.durable?.[a.file]?.note(a.shadow);

@@ -133,3 +133,4 @@ export function fallocateRacedStores(m: Model, file: number, op: Extract<Op, { o
   const [lo, hi] = m.folioSpan(op.off, op.len);
   if (cacheWriteSince(m, file, start, lo, hi, true)) m.noteCacheDiskSplit(file, op.off, op.len);
 }
+

@@ -98,6 +98,15 @@ export function adoptSizesAfterLostWrites(m: Model, sizes: number[] | undefined)
   }
 }
 
+/** Sizes a trace observed after an op: where the model's size is unknown, the observed one is taken. */
+export function adoptUnknownSizes(m: Model, sizes: number[]): void {
+  for (let i = 0; i < m.shadows.length; i++) {
+    const shadow = m.shadows[i]!;
+    const size = sizes[i];
+    if (shadow.sizeUnknown && size !== undefined) shadow.adoptSize(size);
+  }
+}
+
 /** copy_range reads its source as it begins: what the copy must carry. */
 export function copySource(m: Model, op: OpOf<'copy_range'>): CopySource {
   const from = m.shadowOfFd(op.fdIn);

@@ -25,6 +25,11 @@ export function syncReturned(m: Model, raise: Raise, s: SyncStart, ret: number, 
   const e = m.errEvents[s.desc.file]!;
   const name = m.program.files[s.desc.file]!.name;
   if (ret === -EIO) {
+    if (e.count <= s.desc.cursor && m.silentErrors[s.desc.file]) {
+      // A collision's stale page cache error the log did not show (rate-limited).
+      m.recordError(s.desc.file);
+      m.wbErr[s.desc.file] = true;
+    }
     if (e.count <= s.desc.cursor) {
       raise('INVARIANT', 'fsync:spurious-error', fn, `${fn} on ${name} returned -EIO, but no fault caused an error it had not reported`);
     }
