@@ -7,8 +7,10 @@
  * that error (the sim completes an I/O that fails at once the same way). The
  * completion's result comes from io_getevents.
  *
- * aio_wait waits for the newest iocb of its id that nobody has waited for
- * (-EINVAL when there is none, as in the sim). Threads take turns reaping:
+ * aio_wait waits for the newest iocb of its id (-EINVAL when there is none,
+ * or a wait already collected it: a reused id names the newer submission,
+ * as in the sim). As each op ends, completions already there are recorded
+ * without waiting (aio_poll). Threads take turns reaping:
  * the one reaping calls io_getevents and records an `aio` event for every
  * iocb it gets, its own or another's; the others sleep until a round ends
  * and look again. iocbs nobody waited for are reaped at the end of the run
@@ -172,10 +174,11 @@ int64_t aio_wait_op(struct tctx *tc, const struct op *op)
 {
 	struct aio *a = &tc->run->aio;
 	pthread_mutex_lock(&a->mu);
+	/* As the sim names them: an id is its newest submission's, until a wait collects it. */
 	struct aio_slot *s = NULL;
 	for (size_t k = a->n; k-- > 0 && !s;)
-		if (a->slots[k]->id == (uint32_t)op->iocb && !a->slots[k]->waited) s = a->slots[k];
-	if (!s) return pthread_mutex_unlock(&a->mu), -EINVAL;
+		if (a->slots[k]->id == (uint32_t)op->iocb) s = a->slots[k];
+	if (!s || s->waited) return pthread_mutex_unlock(&a->mu), -EINVAL;
 	s->waited = 1;
 	while (!s->done) {
 		if (a->reaping) pthread_cond_wait(&a->cv, &a->mu);

@@ -93,6 +93,8 @@ test('fuse-copy-range-failed-write-store-lost: a copy_file_range whose WRITE fai
   // (the daemon has no FUSE_COPY_FILE_RANGE), whose fuse_perform_write into
   // folio 0 gets -EIO: fuse_send_write_pages clears the folio's uptodate, and
   // the final read re-reads it from the server, which never had the store.
+  // (The copy goes through the buffered fd: through an O_DIRECT one it is
+  // direct I/O, as splice_direct_to_actor does, and meets no folio.)
   const res = replay('fuse-copy-range-failed-write-store-lost.json');
   assert.equal(res.results[4]!.ret, -5);
   assert.equal(runs(res.files[0]!.data), '0-8192:0 8192-9216:4');

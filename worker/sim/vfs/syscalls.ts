@@ -115,7 +115,8 @@ export function* sysFadviseDontneed(k: Kernel, file: OpenFile, off: number, len:
 
 /**
  * copy_file_range(2) without a filesystem method: generic_copy_file_checks,
- * then a splice-style copy in chunks through the page cache. On fuse this is
+ * then a splice-style copy in chunks, each side as it was opened: through
+ * the page cache, or as direct I/O for an O_DIRECT side. On fuse this is
  * fuse_copy_file_range with a daemon that has no FUSE_COPY_FILE_RANGE, once
  * fc->no_copy_file_range is set: __fuse_copy_file_range returns -EOPNOTSUPP
  * before its fuse_writeback_range of the ranges, and splice_copy_file_range
@@ -143,9 +144,11 @@ export function* sysCopyFileRange(k: Kernel, fin: OpenFile, offIn: number, fout:
     while (done < count) {
       const n = Math.min(chunk, count - done);
       const view = buf.subarray(0, n);
-      const r = yield* k.fs.readIter({ ...fin, direct: false }, offIn + done, view);
+      // splice_direct_to_actor: each side as it was opened (an O_DIRECT one does direct I/O,
+      // copy_splice_read and iter_file_splice_write under IOCB_DIRECT, alignment rules included).
+      const r = yield* k.fs.readIter(fin, offIn + done, view);
       if (r <= 0) return done > 0 ? done : r;
-      const w = yield* k.fs.writeIter({ ...fout, direct: false }, offOut + done, view.subarray(0, r));
+      const w = yield* k.fs.writeIter(fout, offOut + done, view.subarray(0, r));
       if (w <= 0) return done > 0 ? done : w;
       done += w;
       if (w < r) break;
