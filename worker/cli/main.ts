@@ -80,12 +80,16 @@ program
   .option('--no-feedback', 'baseline: blind generation, no coverage-guided corpus')
   .option('--schedule <strategy>', 'force every multi-threaded program onto this strategy (random, pct)')
   .option('--no-minimize', 'store first programs as found, without minimizing them')
+  .option('--kernel', "a kernel campaign: each program on this machine's kernel and in the sim, compared and judged (root)")
+  .option('--configs <list>', 'with --kernel: the filesystem configs (default: every one: xfs, ext4, ext4-indirect, fuse at 1024, 2048, 4096)')
   .option('--kernel-confirm [runs]', "run each finding's reproducer on this machine's kernel (root; default 100 runs) and keep the verdict")
   .option('--http <host:port>', 'serve the dashboard here while the campaign runs (port 0: a free one)')
   .option('--token <token>', "the dashboard's bearer token (a browser: any user name, the token as password)")
   .addHelpText('after', HELP.fuzz)
   .action(async (opts: Record<string, string | boolean | undefined>) => {
-    process.exitCode = await fuzzCommand({
+    const run = opts['kernel'] === true ? (await import('./fuzz-kernel.js')).kernelFuzzCommand : fuzzCommand;
+    process.exitCode = await run({
+      configs: opts['configs'] as string | undefined,
       bugs: opts['bugs'] as string | undefined,
       workers: opts['workers'] as string | undefined,
       duration: opts['duration'] as string | undefined,

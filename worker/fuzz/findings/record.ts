@@ -11,6 +11,7 @@
 import type { Program } from '../../prog/types.js';
 import { type InvariantKind, INVARIANT_KINDS, findingId } from '../../report/signature.js';
 import { type KernelVerdict, kernelVerdictFromJson } from '../../report/kernel-verdict.js';
+import { type TwinOrigin, twinOriginFromJson } from '../../report/twin-origin.js';
 import type { RunViolation } from '../../report/violation.js';
 import { programSize } from '../minimize-predicate.js';
 
@@ -46,6 +47,8 @@ export interface FindingRecord {
   confirmJob?: string;
   /** What the kernel twin said of it on a real kernel (unset until it was confirmed). */
   kernel?: KernelVerdict;
+  /** A kernel campaign's finding: where it came from, and whether the sim shows it. */
+  twin?: TwinOrigin;
 }
 
 /** The program a cross-check replays, and who found it (verify.json). */
@@ -145,5 +148,6 @@ export function recordFromJson(value: unknown, firstProgram: Program, idPrefix: 
     if (s !== undefined) r[key] = s;
   }
   if (v['kernel'] !== undefined) r.kernel = kernelVerdictFromJson(v['kernel'], 'kernel');
+  if (v['twin'] !== undefined) r.twin = twinOriginFromJson(v['twin'], 'twin');
   return r;
 }

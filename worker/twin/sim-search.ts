@@ -1,0 +1,66 @@
+// A finding of the real kernel, looked for in the sim: does the sim show it
+// with every switch off (then the sim's oracle or model is wrong somewhere),
+// with one bug switch on (the switch restores the kernel's behaviour: a
+// known kernel bug), or not at all (behaviour the sim lacks)?
+//
+// Each candidate runs under the program's own schedule and then under drawn
+// ones (random and PCT, seeded from the attempt's number, so the search is
+// a function of the program). A match is the kernel's signature; failing
+// that, a violation of the same class (a lost write the sim observes at a
+// later check than the kernel's trace did is still the same loss).
+
+import { runProgram } from '../exec/run.js';
+import type { Program, Schedule } from '../prog/types.js';
+import type { SimSearch } from '../report/twin-origin.js';
+import type { RunViolation } from '../report/violation.js';
+import { BUG_SWITCHES, type BugName } from '../sim/bugs.js';
+
+/** Schedules tried per candidate (the program's own first). */
+export const SIM_SEARCH_SCHEDULES = 32;
+
+function drawnSchedule(n: number): Schedule {
+  return { strategy: n % 2 ? 'pct' : 'random', seed: (n * 7919 + 1) >>> 0, depth: 1 + (n % 3), decisions: [] };
+}
+
+function scheduleFor(p: Program, n: number): Program {
+  if (n === 0) return p;
+  return { ...p, schedule: drawnSchedule(n) };
+}
+
+interface Hit {
+  signature: string;
+  schedules: number;
+}
+
+/** The first schedule under which `p` with `bugs` shows a violation `matches` accepts. */
+function firstHit(p: Program, bugs: readonly BugName[], matches: (v: RunViolation) => boolean, tries: number): Hit | null {
+  for (let n = 0; n < tries; n++) {
+    const v = runProgram(scheduleFor(p, n), { bugs: new Set(bugs) }).violation;
+    if (v && matches(v)) return { signature: v.signature, schedules: n + 1 };
+  }
+  return null;
+}
+
+/**
+ * The program's largest folio, then the others the generator draws: the
+ * sim's folioMax is the sim's choice, and the kernel's folios were whatever
+ * it chose for the file.
+ */
+function folioSizes(p: Program): number[] {
+  return [...new Set([p.config.folioMax, 4096, 16384, 65536])];
+}
+
+/** Look for the kernel's violation in the sim: with no switch, then each implemented one alone, at each folio size. */
+export function searchInSim(p: Program, kernel: Pick<RunViolation, 'signature' | 'kind'>, tries = SIM_SEARCH_SCHEDULES): SimSearch | null {
+  const candidates: BugName[][] = [[], ...BUG_SWITCHES.filter((b) => b.implemented).map((b) => [b.name])];
+  for (const matches of [(v: RunViolation) => v.signature === kernel.signature, (v: RunViolation) => v.kind === kernel.kind]) {
+    for (const folioMax of folioSizes(p)) {
+      const q = { ...p, config: { ...p.config, folioMax } };
+      for (const bugs of candidates) {
+        const hit = firstHit(q, bugs, matches, tries);
+        if (hit) return { switches: [...bugs], ...hit, folioMax };
+      }
+    }
+  }
+  return null;
+}
