@@ -42,6 +42,11 @@ export function twinOriginText(o: TwinOrigin): string {
 /** What the sim's search says of a kernel finding, in one line; null before it was searched. */
 export function simSearchText(o: TwinOrigin): string | null {
   if (o.sim === undefined) return null;
+  if (o.source === 'divergence') {
+    if (o.sim === null) return 'no switch makes the sim run it as this kernel did: a sim infidelity to fix, or a kernel bug the sim has no switch for';
+    if (o.sim.switches.length === 0) return `the sim runs it as this kernel did with folios up to ${o.sim.folioMax} bytes: the folio size the sim drew decided it`;
+    return `the sim runs it as this kernel did with ${o.sim.switches.join(', ')} (folios up to ${o.sim.folioMax} bytes): a known kernel bug`;
+  }
   if (o.sim === null) {
     return `the sim does not show it (${o.searched ?? 0} schedules with each switch and folio size): behaviour the sim lacks, or a bug the sim has no switch for`;
   }

@@ -16,8 +16,10 @@ import { configName, forTwin } from './configs.js';
 import { type TwinOutcome, isSequential, runTwice } from './differential.js';
 import { minimizeOnKernel } from './kernel-minimize.js';
 import { confirmOnKernel } from './confirm.js';
-import { SIM_SEARCH_SCHEDULES, searchInSim } from './sim-search.js';
-import type { TwinSource } from '../report/twin-origin.js';
+import { SIM_SEARCH_SCHEDULES, searchDivergenceInSim, searchInSim } from './sim-search.js';
+import type { SimSearch, TwinSource } from '../report/twin-origin.js';
+import type { InvariantKind } from '../report/signature.js';
+import { runOnKernel } from './executor.js';
 import { type FsSpec, type TwinMount, provisionMount } from './provision.js';
 
 export interface KernelCampaignOptions {
@@ -236,13 +238,20 @@ class KernelCampaign {
     const t0 = performance.now();
     const r = await minimizeOnKernel(job.program, job.signature, mount);
     const f = this.findings.get(job.signature);
-    if (f && source === 'kernel') {
-      f.record.twin = { source, config: configName(mount.spec), sim: searchInSim(r.program, f.record), searched: SIM_SEARCH_SCHEDULES };
-    }
+    if (f && source !== 'sim') f.record.twin = { source, config: configName(mount.spec), ...(await this.simSearch(r.program, f.record, mount)) };
     this.findings.minimized({
       jobId: job.jobId, signature: job.signature, workerId: 'kernel', program: r.program, opsBefore: r.opsBefore, opsAfter: r.opsAfter,
       ms: performance.now() - t0, slipped: [],
     }, { exec: this.programs, sec: this.sec() });
+  }
+
+  /** What the sim shows of a kernel finding: its violation under a switch, or a switch under which it runs as the kernel did. */
+  private async simSearch(p: Program, found: { signature: string; kind: InvariantKind }, mount: TwinMount): Promise<{ sim: SimSearch | null; searched: number }> {
+    if (found.kind !== 'DIVERGENCE') return { sim: searchInSim(p, found), searched: SIM_SEARCH_SCHEDULES };
+    const run = await runOnKernel(p, { dir: mount.dir, runs: 1, ...(mount.owned ? { mount: mount.owned } : {}), timeoutMs: 30_000 });
+    mount.clean();
+    const kernel = run.traces.find((t) => t.end.outcome === 'done');
+    return { sim: kernel ? searchDivergenceInSim(p, kernel, found.signature) : null, searched: 1 };
   }
 
   reported(): Finding[] {

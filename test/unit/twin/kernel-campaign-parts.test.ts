@@ -12,7 +12,8 @@ import { parseRepro } from '../../../worker/repro/repro.js';
 import { simSearchText, twinOriginFromJson } from '../../../worker/report/twin-origin.js';
 import { ALL_TWIN_CONFIGS, configName, forTwin, parseTwinConfigs } from '../../../worker/twin/configs.js';
 import { isSequential } from '../../../worker/twin/differential.js';
-import { searchInSim } from '../../../worker/twin/sim-search.js';
+import { searchDivergenceInSim, searchInSim } from '../../../worker/twin/sim-search.js';
+import { runProgram } from '../../../worker/exec/run.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 
@@ -70,4 +71,14 @@ test('a stored origin is read back field by field; a bad one names the field', (
   assert.throws(() => twinOriginFromJson({ source: 'elsewhere', config: 'x' }, 'twin'), /twin\.source: not one of kernel, divergence, sim/);
   assert.throws(() => twinOriginFromJson({ ...o, sim: { ...o.sim, switches: [1] } }, 'twin'), /twin\.sim\.switches: not a list of names/);
   assert.throws(() => twinOriginFromJson([], 'twin'), /twin: not an object/);
+});
+
+test('a divergence is explained by the switch under which the sim runs the program as the kernel did', () => {
+  const p = corpus('regress/ext4-indirect-dio-extend-keeps-post-eof-store.json');
+  // What 6.18 did, as a trace: the sim's run with mainline's behaviour (the kernel's own trace is judged alike in test/twin).
+  const kernelLike = runProgram(p, { bugs: new Set(['dio-extend-no-isize-extended']), record: true }).trace!;
+  const found = searchDivergenceInSim(p, kernelLike, 'DIVERGENCE final:contents-cache @ ext4-indirect');
+  assert.deepEqual(found && { switches: found.switches, folioMax: found.folioMax }, { switches: ['dio-extend-no-isize-extended'], folioMax: 4096 });
+  const fixed = runProgram(p, { record: true }).trace!;
+  assert.deepEqual(searchDivergenceInSim(p, fixed, 'x')?.switches, [], 'a run the sim makes with every switch off needs none');
 });
