@@ -41,7 +41,7 @@ import { benchAgainst } from './against.js';
 import { benchCluster } from './cluster.js';
 import { benchTwin } from './twin.js';
 import { type BugName, findBug } from '../../worker/sim/bugs.js';
-import { Rng } from '../differential/script-gen.js';
+import { Rng } from '../differential/rng.js';
 
 export interface BenchOptions {
   /** Number of commands in generated workloads. */
