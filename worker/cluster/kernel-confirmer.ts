@@ -85,11 +85,14 @@ export class KernelConfirmer {
     if (this.current || !this.running) return;
     const job = this.queue.shift();
     if (!job) return;
-    this.current = { job, done: this.run(job).finally(() => {
+    const done = this.run(job).catch((err: unknown) => {
+      this.env.log.error({ job: job.jobId, err: err instanceof Error ? err.message : String(err) }, 'kernel confirmation failed; the coordinator sends it again');
+    }).finally(() => {
       this.current = null;
       this.env.changed();
       this.next();
-    }) };
+    });
+    this.current = { job, done };
   }
 
   private async run(job: ConfirmJob): Promise<void> {
