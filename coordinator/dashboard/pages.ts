@@ -189,7 +189,8 @@ export function campaignPage(src: DashboardSource, ctx: PageContext, id: string)
 ${stat('corpus programs', count(c.corpus))}${stat('coverage points', c.coverage === undefined ? '—' : count(c.coverage))}${stat('findings', count(c.findings))}
 ${c.workers !== undefined ? stat(c.kind === 'embedded' ? 'worker threads' : 'workers', String(c.workers)) : ''}</div>
 ${facts([['campaign', c.id], ['switches', c.bugs.join(', ') || '(none)'], ...(c.seed !== undefined ? [['seed', String(c.seed)] as [string, Cell]] : []),
-    ...(c.startedAt ? [['started', c.startedAt] as [string, Cell]] : [])])}
+    ...(c.startedAt ? [['started', c.startedAt] as [string, Cell]] : []),
+    ...(c.kernelConfirm ? [['real kernel', raw(`<span id="kernel-confirm">${esc(c.kernelConfirm)}</span>`)] as [string, Cell]] : [])])}
 ${charts(c)}
 <h2>Findings</h2>${findingsTable(reported, false)}${pendingTable(pending)}${unreadable(bad)}`;
   return shell(src, ctx, c.name, body, { live: c.live, charts: true });

@@ -13,6 +13,7 @@ import { findingsCommand } from './findings.js';
 import { fuzzCommand } from './fuzz.js';
 import { HELP, versionText } from './help.js';
 import { exportCommand, importCommand, minimizeCommand, replayCommand } from './repro.js';
+import type { WorkerArgs } from './worker.js';
 
 // A closed pipe (foliofuzz bugs | head) is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -209,7 +210,8 @@ addNatsFlags(program
   .description('cluster worker: pulls work batches and verify/minimize jobs from NATS JetStream and runs them'))
   .option('--procs <n>', 'executor threads (default: the number of CPUs)')
   .option('--metrics <host:port>', 'serve Prometheus /metrics here')
-  .action(async (opts: Record<string, string | undefined>) => {
+  .option('--kernel-confirm', "also run kernel confirmations of campaigns that ask for them, on this machine's kernel (root)")
+  .action(async (opts: WorkerArgs) => {
     const { workerCommand } = await import('./worker.js');
     process.exitCode = await workerCommand(opts);
   });

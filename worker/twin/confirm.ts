@@ -10,7 +10,7 @@ import { runProgram } from '../exec/run.js';
 import { judgeTrace } from '../oracle/judge.js';
 import { FAULT_OPS } from '../prog/ops.js';
 import type { Program } from '../prog/types.js';
-import type { KernelVerdict } from '../report/kernel-verdict.js';
+import { type KernelVerdict, cannotRunVerdict } from '../report/kernel-verdict.js';
 import type { RunViolation } from '../report/violation.js';
 import type { Trace } from '../trace/types.js';
 import { divergenceViolation, isSequential } from './differential.js';
@@ -140,14 +140,6 @@ function verdictOf(program: Program, spec: string, tally: Tally): KernelVerdict 
   if (clean === 0) return cannotRunVerdict(tally.errors[0] ?? 'no run finished', tally.release, spec);
   const failed = tally.errors.length ? ` (${tally.errors.length} runs failed: ${tally.errors[0]!})` : '';
   return { ...base, verdict: 'not-reproduced', signature: null, detail: null, text: `not reproduced in ${clean} runs ${on}${failed}` };
-}
-
-/** The verdict of a reproducer the twin could not run: `why` says what is missing. */
-export function cannotRunVerdict(why: string, release: string | null = null, fs: string | null = null): KernelVerdict {
-  return {
-    verdict: 'cannot-run', text: `cannot run here: ${why}`, release, fs, runs: 0, hits: 0, signature: null, detail: why,
-    at: new Date().toISOString(),
-  };
 }
 
 /** Run a validated program on the real kernel, N times, and say whether it has the bug. */
