@@ -518,3 +518,13 @@ test('ext4-indirect-dio-extend-keeps-post-eof-store: ext4 does not zero from EOF
   assert.ok(cache?.e === 'final');
   assert.equal(cache.data[19702], 3);
 });
+
+test('ext4-copy-range-odirect-source-unaligned: an O_DIRECT source read into pipe pages must keep each bio sector-aligned in memory', () => {
+  // Found by a kernel campaign (a DIVERGENCE; 6.18 returns -EINVAL 20/20):
+  // copy_splice_read reads an O_DIRECT source into pipe pages (ITER_BVEC).
+  // The hole at 1025..2047 zero-fills 1023 bytes of them, and the written
+  // block after it would start a bio at byte 1023 of a page:
+  // bdev_iter_is_aligned refuses it. A pread(2) of the same range reads 3071.
+  const res = replay('ext4-copy-range-odirect-source-unaligned.json');
+  assert.equal(res.results[1]!.ret, -22);
+});

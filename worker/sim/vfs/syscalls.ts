@@ -8,7 +8,7 @@ import { SYNC_FILE_RANGE_WAIT_AFTER, SYNC_FILE_RANGE_WAIT_BEFORE, SYNC_FILE_RANG
 import { EBUSY, EINVAL, EXDEV } from '../errno.js';
 import type { Co } from '../sched.js';
 import { filemapFdatawaitRangeKeepErrors, filemapFdatawriteRange, filemapWriteAndWaitRange } from '../mm/filemap.js';
-import { inodeDioWait } from '../iomap/direct-io.js';
+import { asBvec, inodeDioWait } from '../iomap/direct-io.js';
 import { lruAddDrain, lruAddDrainAll } from '../mm/swap.js';
 import type { Kernel } from '../kernel.js';
 import { PAGE_SIZE } from '../include/pagemap.js';
@@ -149,12 +149,13 @@ export function* sysCopyFileRange(k: Kernel, fin: OpenFile, offIn: number, fout:
   try {
     while (done < count) {
       const n = Math.min(chunk, count - done);
-      const view = buf.subarray(0, n);
+      // The pipe's pages, which an O_DIRECT side reads into or writes from (asBvec).
+      const view = asBvec(buf.subarray(0, n));
       // splice_direct_to_actor: each side as it was opened (an O_DIRECT one does direct I/O,
       // copy_splice_read and iter_file_splice_write under IOCB_DIRECT, alignment rules included).
       const r = yield* k.fs.readIter(fin, offIn + done, view);
       if (r <= 0) return done > 0 ? done : r;
-      const w = yield* k.fs.writeIter(fout, offOut + done, view.subarray(0, r));
+      const w = yield* k.fs.writeIter(fout, offOut + done, asBvec(view.subarray(0, r)));
       if (w <= 0) return done > 0 ? done : w;
       done += w;
       if (w < r) break;
