@@ -52,8 +52,11 @@ test('the known ext4 bug, met by a kernel campaign: minimized on the kernel, con
   // ext4 1 KiB blocks, where 6.18 loses a store after an extending direct write; the EOF-page scene meets it in the 106th program of this seed.
   const r = fuzz(['--kernel', '--configs', 'ext4:1024', '--max-execs', '150', '--seed', '12', '--store', store, '--json']);
   assert.equal(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { findings: { signature: string; repro: string | null }[] };
+  const out = JSON.parse(r.stdout) as { findings: { signature: string; repro: string | null }[]; perConfig: ConfigStats[] };
   assert.ok(out.findings.length >= 1, 'the campaign met the bug');
+  const st = out.perConfig[0]!;
+  assert.ok(st.kernelViolations >= 1);
+  assert.equal(st.explained, st.kernelViolations + st.divergences, 'every hit is shown by the sim under a switch');
   for (const f of out.findings) {
     assert.ok(f.repro, f.signature);
     const rec = JSON.parse(readFileSync(join(dirname(f.repro), 'finding.json'), 'utf8')) as {

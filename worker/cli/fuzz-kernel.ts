@@ -36,7 +36,8 @@ export function configLine(s: ConfigStats): string {
   const bits = [
     `${s.config.padEnd(19)} ${plural(s.programs, 'program')} (${s.sequential} sequential)`,
     `kernel ${rate(s.programs, s.kernelSec)}/s`, `sim ${rate(s.programs, s.simSec)}/s`,
-    `divergences ${s.divergences}`, `kernel violations ${s.kernelViolations}`, `sim violations ${s.simViolations}`,
+    `divergences ${s.divergences}`, `kernel violations ${s.kernelViolations}`, `explained ${s.explained} of ${s.divergences + s.kernelViolations}`,
+    `sim violations ${s.simViolations}`,
     `timing ${s.timing}`, ...(s.errors ? [`errors ${s.errors}`] : []),
   ];
   return bits.join('  ');

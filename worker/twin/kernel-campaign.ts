@@ -20,6 +20,7 @@ import { SIM_SEARCH_SCHEDULES, searchDivergenceInSim, searchInSim } from './sim-
 import type { SimSearch, TwinSource } from '../report/twin-origin.js';
 import type { InvariantKind } from '../report/signature.js';
 import { runOnKernel } from './executor.js';
+import type { Trace } from '../trace/types.js';
 import { type FsSpec, type TwinMount, provisionMount } from './provision.js';
 
 export interface KernelCampaignOptions {
@@ -51,6 +52,8 @@ export interface ConfigStats {
   /** Findings by where they came from, and timing-only divergences. */
   divergences: number;
   kernelViolations: number;
+  /** Of the divergences and kernel violations, those the sim shows under a switch (sim-search.ts): every hit is looked for, not just a signature's first. */
+  explained: number;
   simViolations: number;
   timing: number;
   errors: number;
@@ -73,7 +76,7 @@ export type KernelCampaignEvent =
   | { kind: 'error'; config: string; error: string };
 
 function emptyStats(config: string): ConfigStats {
-  return { config, programs: 0, sequential: 0, kernelSec: 0, simSec: 0, divergences: 0, kernelViolations: 0, simViolations: 0, timing: 0, errors: 0 };
+  return { config, programs: 0, sequential: 0, kernelSec: 0, simSec: 0, divergences: 0, kernelViolations: 0, explained: 0, simViolations: 0, timing: 0, errors: 0 };
 }
 
 class KernelCampaign {
@@ -190,6 +193,7 @@ class KernelCampaign {
     st.kernelSec += r.kernelSec;
     this.fuzzer.keepIfNew(p);
     this.tally(st, r.outcome, p, spec);
+    if (r.outcome.kind === 'finding' && r.outcome.source !== 'sim' && explainHit(p, r.outcome.violation, r.kernel)) st.explained++;
   }
 
   private tally(st: ConfigStats, o: TwinOutcome, p: Program, spec: FsSpec): void {
@@ -257,6 +261,16 @@ class KernelCampaign {
   reported(): Finding[] {
     return this.findings.reported();
   }
+}
+
+/**
+ * Whether the sim shows this one hit under some switch. Hits of one
+ * signature can come from different configs and different bugs (a lost
+ * write on fuse and one on ext4 read alike), so each is looked for.
+ */
+function explainHit(p: Program, v: { signature: string; kind: InvariantKind }, kernel: Trace | null): boolean {
+  if (v.kind !== 'DIVERGENCE') return (searchInSim(p, v)?.switches.length ?? 0) > 0;
+  return kernel !== null && searchDivergenceInSim(p, kernel, v.signature) !== null;
 }
 
 export interface KernelCampaignSummary {
