@@ -5,6 +5,7 @@
 // (judge.ts). The rules live in rules/, one concern each; this file only
 // routes events and keeps the per-op bookkeeping they share.
 
+import { SYNC_FILE_RANGE_WAIT_AFTER, SYNC_FILE_RANGE_WAIT_BEFORE } from '../prog/types.js';
 import { READ_ONLY_OPS } from '../prog/ops.js';
 import type { Op, Program } from '../prog/types.js';
 import type { TraceEvent } from '../trace/types.js';
@@ -106,6 +107,10 @@ export class Oracle {
       case 'fdatasync':
         st.sync = syncStarted(m, m.fds[op.fd]!);
         return;
+      case 'sync_file_range':
+        // A WAIT flag reports the file's writeback errors as fsync does (file_fdatawait_range).
+        if (op.flags & (SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WAIT_AFTER)) st.sync = syncStarted(m, m.fds[op.fd]!);
+        return;
       case 'msync': {
         const desc = m.maps.get(op.map);
         if (desc && op.sync) st.sync = syncStarted(m, desc);
@@ -166,6 +171,9 @@ export class Oracle {
       case 'fdatasync':
       case 'msync':
         if (st.sync) syncReturned(m, this.raise, st.sync, ev.ret, 'vfs_fsync_range');
+        return;
+      case 'sync_file_range':
+        if (st.sync) syncReturned(m, this.raise, st.sync, ev.ret, 'file_fdatawait_range');
         return;
       case 'evict':
       case 'remount':

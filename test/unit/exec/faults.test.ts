@@ -38,11 +38,23 @@ for (const fs of ['xfs', 'ext4'] as const) {
     assert.deepEqual(rets(program(fs, [
       { op: 'pwrite', fd: 0, off: 0, len: 4096, fill: 1 },
       { op: 'fail_bio', write: true, skip: 0 },
-      { op: 'sync_file_range', fd: 0, off: 0, len: 0, flags: 7 },
+      { op: 'sync_file_range', fd: 0, off: 0, len: 0, flags: 2 },
       { op: 'close_open', fd: 2 },
       { op: 'fsync', fd: 2 },
       { op: 'fsync', fd: 0 },
     ])), [4096, 0, 0, 0, -5, -5]);
+  });
+
+  test(`[${fs}] sync_file_range with a WAIT flag reports the error to its file once, as fsync does (file_fdatawait_range)`, () => {
+    assert.deepEqual(rets(program(fs, [
+      { op: 'pwrite', fd: 0, off: 0, len: 4096, fill: 1 },
+      { op: 'fail_bio', write: true, skip: 0 },
+      { op: 'sync_file_range', fd: 0, off: 0, len: 0, flags: 7 },
+      { op: 'close_open', fd: 2 },
+      { op: 'fsync', fd: 2 },
+      { op: 'fsync', fd: 0 },
+      { op: 'sync_file_range', fd: 0, off: 0, len: 0, flags: 4 },
+    ])), [4096, 0, -5, 0, 0, 0, 0]);
   });
 
   test(`[${fs}] a failed read bio makes the read fail; the next read succeeds`, () => {

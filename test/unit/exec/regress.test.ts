@@ -503,21 +503,6 @@ test('xfs-copy-range-reflink-whole-blocks: copy_file_range on xfs clones whole b
   assert.equal(runs(res.files[0]!.data), '0-4089:0 4089-7161:5 7161-8192:0 8192-10240:5');
 });
 
-test('ext4-indirect-dio-extend-keeps-post-eof-store: ext4 does not zero from EOF before an extending direct write; 6.18 keeps a store past EOF', () => {
-  // Found by a kernel campaign (a DIVERGENCE of the cache contents): the
-  // sim's ext4 zeroed [EOF, pos) before a direct write as xfs does
-  // (xfs_file_write_zero_eof); ext4_dio_write_iter has no such step. 6.18
-  // then keeps the store past the old EOF in the cache (byte 19702 is 3):
-  // that is mainline's missing pagecache_isize_extended, the switch
-  // dio-extend-no-isize-extended. Fixed, it zeroes the dirty folio's tail.
-  const res = replay('ext4-indirect-dio-extend-keeps-post-eof-store.json');
-  assert.equal(res.files[0]!.data[19702], 0);
-  const path = join(REGRESS, 'ext4-indirect-dio-extend-keeps-post-eof-store.json');
-  const mainline = runProgram(parseRepro(readFileSync(path, 'utf8'), path).program, { bugs: new Set(['dio-extend-no-isize-extended']), record: true });
-  const cache = mainline.trace!.events.find((e) => e.e === 'final' && e.via === 'cache');
-  assert.ok(cache?.e === 'final');
-  assert.equal(cache.data[19702], 3);
-});
 
 test('ext4-copy-range-odirect-source-unaligned: an O_DIRECT source read into pipe pages must keep each bio sector-aligned in memory', () => {
   // Found by a kernel campaign (a DIVERGENCE; 6.18 returns -EINVAL 20/20):
@@ -538,4 +523,25 @@ test('ext4-indirect-misaligned-dio-partly-written: a direct write refused for it
   const res = replay('ext4-indirect-misaligned-dio-partly-written.json');
   assert.deepEqual(completions(res), [[0, 1, -22]]);
   assert.equal(res.files[0]!.data[5120], 4);
+});
+
+test('xfs-sync-file-range-reports-wb-error: sync_file_range with a WAIT flag reports the file\'s writeback error once, as fsync does', () => {
+  // Found by a kernel campaign (6.18's trace broke fsync:error-lost): the
+  // program's own direct and buffered writes collide (dio_warn_stale_pagecache
+  // sets -EIO in the mapping's errseq); file_fdatawait_range reports it to
+  // fd 0 through file_check_and_advance_wb_err, so the fsync of fd 0 after it
+  // returns 0. The sim waited without reporting, and the oracle expected the
+  // fsync to say it.
+  const res = replay('xfs-sync-file-range-reports-wb-error.json');
+  assert.deepEqual([res.results[4]!.ret, res.results[5]!.ret, res.results[7]!.ret], [-5, -5, 0]);
+});
+
+test('fuse-truncate-up-keeps-post-eof-store: a growing truncate on fuse writes a store past the old EOF back at the new size', () => {
+  // Found by a kernel campaign (a DIVERGENCE; 6.18 reads 0x03 at 67312):
+  // fuse_do_setattr does not write back before SETATTR; after the size
+  // change, invalidate_inode_pages2 launders the dirty EOF folio
+  // (fuse_launder_folio) at the new size, so the store past the old EOF is
+  // not zeroed. The sim flushed first, at the old size, and zeroed it.
+  const res = replay('fuse-truncate-up-keeps-post-eof-store.json');
+  assert.equal(res.files[0]!.data[67312], 3);
 });

@@ -371,8 +371,6 @@ export class FuseFs implements Filesystem {
     const inode = file.inode;
     yield* inode.iRwsem.downWrite(this.sched);
     yield* inode.invalidateLock.downWrite(this.sched);
-    // Dirty mmap data must reach the server before the size changes under it.
-    yield* filemapWriteAndWaitRange(inode.mapping, 0, Number.MAX_SAFE_INTEGER);
     // fuse_do_setattr: FUSE_NOWRITE across SETATTR and the i_size update, so
     // no writeback WRITE of the old size reaches the server after it.
     yield* this.fuseSetNowrite(inode);
@@ -383,6 +381,12 @@ export class FuseFs implements Filesystem {
     inode.iSize = size;
     this.fuseReleaseNowrite(inode);
     yield* truncatePagecache(inode.mapping, size, this.unmapFolio);
+    // Then invalidate_inode_pages2: fuse_launder_folio writes each dirty folio
+    // back first, at the new size. A store past the old EOF that a growing
+    // truncate exposed goes to the server with it (6.18 keeps it: nothing
+    // wrote the folio back at the old size, which would have zeroed it).
+    yield* filemapWriteAndWaitRange(inode.mapping, 0, Number.MAX_SAFE_INTEGER);
+    yield* invalidateInodePages2Range(inode.mapping, 0, Math.floor(Number.MAX_SAFE_INTEGER / PAGE_SIZE), this.unmapFolio);
     inode.invalidateLock.upWrite(this.sched);
     inode.iRwsem.upWrite(this.sched);
     return 0;

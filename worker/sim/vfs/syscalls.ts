@@ -7,11 +7,12 @@ import type { FallocMode } from '../../prog/types.js';
 import { SYNC_FILE_RANGE_WAIT_AFTER, SYNC_FILE_RANGE_WAIT_BEFORE, SYNC_FILE_RANGE_WRITE } from '../../prog/types.js';
 import { EBUSY, EINVAL, EXDEV } from '../errno.js';
 import type { Co } from '../sched.js';
-import { filemapFdatawaitRangeKeepErrors, filemapFdatawriteRange, filemapWriteAndWaitRange } from '../mm/filemap.js';
+import { filemapCheckErrors, filemapFdatawaitRangeKeepErrors, filemapFdatawriteRange, filemapWriteAndWaitRange } from '../mm/filemap.js';
+import { errseqCheckAndAdvance } from '../errseq.js';
 import { asBvec, inodeDioWait } from '../iomap/direct-io.js';
 import { lruAddDrain, lruAddDrainAll } from '../mm/swap.js';
 import type { Kernel } from '../kernel.js';
-import { PAGE_SIZE } from '../include/pagemap.js';
+import { AS_EIO, AS_ENOSPC, PAGE_SIZE } from '../include/pagemap.js';
 import type { Inode, OpenFile } from '../include/fs.js';
 import { invalidateMappingPages, truncateInodePagesRange } from '../mm/truncate.js';
 
@@ -66,6 +67,21 @@ export function* sysMsyncRange(k: Kernel, file: OpenFile, start: number, end: nu
 }
 
 /** sync_file_range(2) (ksys_sync_file_range / sync_file_range). */
+/**
+ * file_fdatawait_range: wait for writeback of the range, then report this
+ * open file's writeback errors not yet reported to it, once
+ * (file_check_and_advance_wb_err, which also clears the legacy AS_ bits), as
+ * fsync does: 6.18's sync_file_range with a WAIT flag returns -EIO for them.
+ */
+function* fileFdatawaitRange(k: Kernel, file: OpenFile, off: number, endbyte: number): Co<number> {
+  const mapping = file.inode.mapping;
+  yield* filemapFdatawaitRangeKeepErrors(mapping, off, endbyte);
+  // Bug switch errseq-report-once-global: before errseq (2017) the wait tested and cleared AS_EIO.
+  const err = k.fs.bugs.has('errseq-report-once-global') ? filemapCheckErrors(mapping) : errseqCheckAndAdvance(mapping.wbErr, file.fWbErr);
+  mapping.asFlags &= ~(AS_EIO | AS_ENOSPC);
+  return err;
+}
+
 export function* sysSyncFileRange(k: Kernel, file: OpenFile, off: number, nbytes: number, flags: number): Co<number> {
   const valid = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
   if (flags & ~valid) return -EINVAL;
@@ -78,13 +94,16 @@ export function* sysSyncFileRange(k: Kernel, file: OpenFile, off: number, nbytes
   const t = k.sched.current;
   t?.frames.push('sync_file_range');
   try {
-    if (flags & SYNC_FILE_RANGE_WAIT_BEFORE) yield* filemapFdatawaitRangeKeepErrors(mapping, off, endbyte);
+    if (flags & SYNC_FILE_RANGE_WAIT_BEFORE) {
+      const err = yield* fileFdatawaitRange(k, file, off, endbyte);
+      if (err < 0) return err;
+    }
     if (flags & SYNC_FILE_RANGE_WRITE) {
       const syncAll = (flags & valid) === valid;
       const err = yield* filemapFdatawriteRange(mapping, off, endbyte, syncAll);
       if (err < 0) return err;
     }
-    if (flags & SYNC_FILE_RANGE_WAIT_AFTER) yield* filemapFdatawaitRangeKeepErrors(mapping, off, endbyte);
+    if (flags & SYNC_FILE_RANGE_WAIT_AFTER) return yield* fileFdatawaitRange(k, file, off, endbyte);
     return 0;
   } finally {
     t?.frames.pop();
