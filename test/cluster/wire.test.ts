@@ -75,7 +75,7 @@ test('every payload round-trips', () => {
   assert.equal(mr.program, null);
   assert.equal(mr.error, 'no luck');
   assert.equal(mr.slipped.length, 1);
-  const hb = { workerId: 'w-1', host: 'h', pid: 9, procs: 2, busy: 1, campaigns: ['c-01234567'], execs: 5, uptimeSec: 1.5, running: ['c-01234567-b1'], kernelConfirm: true, confirming: ['c-01234567-k1.2'] };
+  const hb = { workerId: 'w-1', host: 'h', pid: 9, procs: 2, busy: 1, campaigns: ['c-01234567'], execs: 5, uptimeSec: 1.5, running: ['c-01234567-b1'], kernelConfirm: true, confirming: ['c-01234567-k1.2'], kernelCampaign: true, kernelBatches: ['c-01234567-q1.3'] };
   assert.deepEqual(decodeHeartbeat(encodeHeartbeat(hb), 's'), hb);
 });
 
@@ -109,7 +109,7 @@ test('malformed payloads are refused naming the subject and the field', () => {
     jobId: 'j', campaignId: 'c', signature: 's', bugs: [], program, maxRuns: 0, deadlineMs: 1,
   }), 'ff.jobs.minimize'), /\$\.maxRuns/);
   refused(() => decodeVerifyJob(encodeVerifyJob({ jobId: 'j', campaignId: 'c', signature: 's', bugs: [], program, finderWorkerId: 'w' }).slice(0, -3), 'x'), /x: /);
-  refused(() => decodeHeartbeat(encodeHeartbeat({ workerId: 'w', host: '', pid: 1, procs: 0, busy: 0, campaigns: [], execs: 0, uptimeSec: 0, running: [], kernelConfirm: false, confirming: [] }), 'ff.hb.w'), /\$\.procs/);
+  refused(() => decodeHeartbeat(encodeHeartbeat({ workerId: 'w', host: '', pid: 1, procs: 0, busy: 0, campaigns: [], execs: 0, uptimeSec: 0, running: [], kernelConfirm: false, confirming: [], kernelCampaign: false, kernelBatches: [] }), 'ff.hb.w'), /\$\.procs/);
 });
 
 /** A protobuf varint of any size (protobufjs would truncate to the field's type). */
@@ -144,7 +144,7 @@ test('numbers out of their field\'s range are refused, not read modulo 2^32, in 
   refused(() => decodeWorkBatch(encodeWorkBatchEncoded(head, [input]), S),
     /inputs\[0\]\.program\.threads\[0\]\.ops\[0\]\.pwrite\.fd: 4294967296 is out of range for uint32/);
   refused(() => decodeHeartbeat(new Uint8Array([...encodeHeartbeat({
-    workerId: 'w', host: '', pid: 1, procs: 2, busy: 0, campaigns: [], execs: 0, uptimeSec: 0, running: [], kernelConfirm: false, confirming: [],
+    workerId: 'w', host: '', pid: 1, procs: 2, busy: 0, campaigns: [], execs: 0, uptimeSec: 0, running: [], kernelConfirm: false, confirming: [], kernelCampaign: false, kernelBatches: [],
   }), 0x20, ...varint(2n ** 32n + 2n)]), 'ff.hb.w'), /procs: 4294967298 is out of range/);
 });
 

@@ -211,6 +211,7 @@ addNatsFlags(program
   .option('--procs <n>', 'executor threads (default: the number of CPUs)')
   .option('--metrics <host:port>', 'serve Prometheus /metrics here')
   .option('--kernel-confirm', "also run kernel confirmations of campaigns that ask for them, on this machine's kernel (root)")
+  .option('--kernel', "also run kernel campaigns' batches on this machine's kernel and in the sim (root)")
   .action(async (opts: WorkerArgs) => {
     const { workerCommand } = await import('./worker.js');
     process.exitCode = await workerCommand(opts);
