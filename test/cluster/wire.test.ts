@@ -18,6 +18,8 @@ import {
   encodeWorkBatchEncoded, foldFindings, type WorkBatch,
 } from '../../worker/cluster/wire.js';
 import { decodeConfirmJob, decodeConfirmResult, encodeConfirmJob, encodeConfirmResult } from '../../worker/cluster/wire-confirm.js';
+import { decodeKernelBatch, decodeKernelBatchResult, encodeKernelBatch, encodeKernelBatchResult } from '../../worker/cluster/wire-kernel.js';
+import { emptyStats } from '../../worker/twin/kernel-batch.js';
 import type { KernelVerdict } from '../../worker/report/kernel-verdict.js';
 import protobuf from 'protobufjs';
 import { findProtoFile } from '../../worker/prog/proto-codec.js';
@@ -170,6 +172,27 @@ test('kernel confirmation: jobs and verdicts round-trip, unset verdict fields in
   const hb = decodeHeartbeat(old, 'ff.hb.w-old');
   assert.equal(hb.kernelConfirm, false);
   assert.deepEqual(hb.confirming, []);
+  assert.equal(hb.kernelCampaign, false, 'nor of --kernel');
+  assert.deepEqual(hb.kernelBatches, []);
+});
+
+test('kernel batches: batches and results round-trip; a config, figures or findings that do not hold are refused, naming the field', () => {
+  const b = { batchId: 'c-01234567-baaaaaa.3', campaignId: 'c-01234567', seed: 9, programs: 200, config: 'ext4-indirect:2048' };
+  assert.deepEqual(decodeKernelBatch(encodeKernelBatch(b), 'ff.kernel.w-1'), b);
+  const stats = { ...emptyStats('xfs:1024'), programs: 200, sequential: 100, kernelSec: 3.5, simSec: 1.25, divergences: 2, explained: 1, timing: 1 };
+  const r = { workerId: 'w-1', campaignId: b.campaignId, batchId: b.batchId, stats, findings: [{ program, violation, at: 7, repeats: 1 }], ms: 4000 };
+  assert.deepEqual(decodeKernelBatchResult(encodeKernelBatchResult(r), 'ff.results.kernel'), r);
+  const K = 'ff.kernel.w-1';
+  refused(() => decodeKernelBatch(encodeKernelBatch({ ...b, config: 'btrfs:4096' }), K), /^ff\.kernel\.w-1: \$\.config: --configs: 'btrfs:4096': the filesystem is one of/);
+  refused(() => decodeKernelBatch(encodeKernelBatch({ ...b, config: 'xfs:1024,ext4:1024' }), K), /\$\.config: expected one config name such as xfs:1024/);
+  refused(() => decodeKernelBatch(encodeKernelBatch({ ...b, programs: 0 }), K), /\$\.programs: expected an integer in \[1, 10000\]/);
+  const R = 'ff.results.kernel';
+  const withStats = (over: object) => encodeKernelBatchResult({ ...r, stats: { ...stats, ...over } });
+  refused(() => decodeKernelBatchResult(withStats({ sequential: 201 }), R), /^ff\.results\.kernel: \$\.stats\.sequential: 201 of 200 programs/);
+  refused(() => decodeKernelBatchResult(withStats({ divergences: 150, timing: 60 }), R), /\$\.stats: 210 outcomes from 200 programs/);
+  refused(() => decodeKernelBatchResult(withStats({ explained: 3 }), R), /\$\.stats\.explained: 3 of 2 findings/);
+  refused(() => decodeKernelBatchResult(withStats({ kernelSec: -1 }), R), /\$\.stats\.kernelSec: expected a non-negative number/);
+  refused(() => decodeKernelBatchResult(withStats({ config: 'xfs' }), R), /\$\.stats\.config: --configs: 'xfs': the block size is one of/);
 });
 
 test('kernel confirmation: a job or a verdict that does not hold is refused, naming the field', () => {
