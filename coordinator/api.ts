@@ -31,6 +31,31 @@ export interface CampaignInfo {
   workers: number;
   /** Unset: the campaign does not ask for kernel confirmation. */
   kernelConfirm?: KernelConfirmInfo;
+  /** Set for a kernel campaign (its batches run on workers started with --kernel). */
+  kernel?: KernelCampaignInfo;
+}
+
+/** A kernel campaign's figures, per config, and where its batches stand. */
+export interface KernelCampaignInfo {
+  /** In the order the campaign was created with. */
+  configs: KernelConfigFigures[];
+  /** Workers started with --kernel connected now. */
+  workers: number;
+  /** In words, e.g. "kernel campaign: waiting for a worker started with --kernel". */
+  status: string;
+}
+
+export interface KernelConfigFigures {
+  /** `xfs:1024`. */
+  config: string;
+  programs: number;
+  /** Programs per second of kernel time (the kernel side of the twin). */
+  programsPerSec: number;
+  divergences: number;
+  divergencesPerMillion: number;
+  kernelViolations: number;
+  /** Of the divergences and kernel violations, those the sim shows under a switch. */
+  explained: number;
 }
 
 /** Where a campaign's kernel confirmations stand. */
@@ -76,6 +101,8 @@ export interface CreateCampaignRequest {
   seed?: number;
   /** Run each reported finding's reproducer this many times on a worker started with --kernel-confirm; unset: no confirmation. */
   kernelConfirmRuns?: number;
+  /** A kernel campaign on these configs (names as parseTwinConfigs writes them, validated); unset: a sim campaign. */
+  kernelConfigs?: string[];
 }
 
 export type ApiErrorCode = 'INVALID_ARGUMENT' | 'NOT_FOUND' | 'FAILED_PRECONDITION' | 'UNAVAILABLE';

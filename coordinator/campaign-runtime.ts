@@ -4,7 +4,8 @@
 // that must survive a restart is in the campaign's store directory:
 //
 //   DIR/campaigns/<id>/campaign.json             CampaignRecord (settings, counters, batches out,
-//                                                the workers each kernel confirmation went to)
+//                                                the workers each kernel confirmation and kernel
+//                                                batch went to, a kernel campaign's figures per config)
 //   DIR/campaigns/<id>/corpus/<program id>.json  corpus inputs (corpus/store.ts)
 //   DIR/campaigns/<id>/findings/<sha12>/         finding.json, first.json, verify.json, repro.json
 //                                                (worker/fuzz/findings/files.ts)
@@ -21,6 +22,7 @@ import { COV_MAP_SIZE } from '../worker/sim/cov.js';
 import { validateProgram } from '../worker/prog/validate.js';
 import type { Program } from '../worker/prog/types.js';
 import type { BugName } from '../worker/sim/bugs.js';
+import type { ConfigStats } from '../worker/twin/kernel-batch.js';
 import type { CampaignInfo, CampaignState, FindingInfo } from './api.js';
 
 export interface CampaignRecord {
@@ -53,6 +55,21 @@ export interface CampaignRecord {
    * only from one of them, and only while its job is out.
    */
   confirmSentTo?: Record<string, string[]>;
+  /** A kernel campaign's configs (names validated at creation); unset: a sim campaign. */
+  kernelConfigs?: string[];
+  /** Kernel batches out: id -> what it is and the workers it went to (kernel-dispatch.ts). Written before it is sent. */
+  kernelBatches?: Record<string, KernelBatchOut>;
+  /** A kernel campaign's figures per config, summed over the batches answered. */
+  kernelStats?: ConfigStats[];
+}
+
+/** A kernel batch out, as the campaign's record keeps it (kernel-dispatch.ts). */
+export interface KernelBatchOut {
+  seed: number;
+  programs: number;
+  config: string;
+  /** The workers it was sent to, in order. */
+  sentTo: string[];
 }
 
 /** What a campaign needs from the coordinator that runs it. */
@@ -103,8 +120,11 @@ export class CampaignRuntime {
   constructor(readonly dir: string, readonly rec: CampaignRecord, private readonly env: RuntimeEnv) {
     this.store = new Store(dir);
     this.durableExecs = rec.execs;
+    // A kernel campaign's findings are the kernel's: replaying or minimizing them in the sim says
+    // nothing of them, so they are reported as found (kernel-batcher.ts says why they are not minimized).
+    const kernel = rec.kernelConfigs !== undefined;
     this.findings = new FindingPipeline({
-      bugs: rec.bugs, crossCheck: 'another-worker', minimize: true, store: this.store, idPrefix: `${rec.id}-`,
+      bugs: rec.bugs, crossCheck: kernel ? 'none' : 'another-worker', minimize: !kernel, store: this.store, idPrefix: `${rec.id}-`,
       ...(env.minimizeMaxRuns !== undefined ? { maxRuns: env.minimizeMaxRuns } : {}),
       ...(env.minimizeDeadlineMs !== undefined ? { deadlineMs: env.minimizeDeadlineMs } : {}),
       ...(rec.kernelConfirmRuns !== undefined ? { kernelConfirmRuns: rec.kernelConfirmRuns } : {}),

@@ -133,8 +133,8 @@ export function forgetSends(c: CampaignRuntime, jobId: string): void {
   c.dirty = true;
 }
 
-/** The capable worker holding the fewest confirmations (ties: the first id), or null when none is connected. */
-function leastLoaded(load: ReadonlyMap<string, number>): string | null {
+/** The capable worker holding the fewest jobs (ties: the first id), or null when none is connected. */
+export function leastLoaded(load: ReadonlyMap<string, number>): string | null {
   let best: string | null = null;
   for (const [w, n] of load) if (best === null || n < load.get(best)! || (n === load.get(best)! && w < best)) best = w;
   return best;

@@ -7,6 +7,7 @@
 //   results.ts           worker results applied to a campaign, each once
 //   findings.ts          the finding pipeline's events (worker/fuzz/findings/) as jobs, metrics, logs
 //   confirm-dispatch.ts  kernel confirmation jobs, to workers started with --kernel-confirm only
+//   kernel-dispatch.ts   kernel campaigns' batches, to workers started with --kernel only
 //   campaign-runtime.ts  one campaign's state and store
 //
 // Durability: a batch is written down as out before it is published, a
@@ -32,6 +33,7 @@ import type { Finding } from '../worker/fuzz/findings/record.js';
 import { ApiError, type CampaignInfo, type CoordinatorApi, type CreateCampaignRequest, type FindingInfo } from './api.js';
 import { type CampaignRecord, CampaignRuntime, type RuntimeEnv } from './campaign-runtime.js';
 import { ConfirmDispatch, kernelConfirmInfo } from './confirm-dispatch.js';
+import { KernelDispatch, configFigures, kernelCampaignInfo, kernelStatsOf } from './kernel-dispatch.js';
 import { type ClusterJob, clusterFindingEvents, clusterJob } from './findings.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { CoordinatorTransport } from './nats-transport.js';
@@ -46,6 +48,8 @@ export interface CoordinatorOptions extends ScheduleOptions {
   log: Logger;
   minimizeMaxRuns?: number;
   minimizeDeadlineMs?: number;
+  /** Programs in one kernel campaign batch (kernel-dispatch.ts). */
+  kernelBatchPrograms?: number;
 }
 
 const TICK_MS = 500;
@@ -62,6 +66,7 @@ export class Coordinator implements CoordinatorApi {
   private readonly campaigns = new Map<string, CampaignRuntime>();
   private readonly workers = new WorkerTable();
   private readonly confirms: ConfirmDispatch;
+  private readonly kernelBatches: KernelDispatch;
   private readonly transport: CoordinatorTransport;
   private readonly env: RuntimeEnv;
   private loaded = false;
@@ -92,6 +97,7 @@ export class Coordinator implements CoordinatorApi {
       },
     });
     this.confirms = new ConfirmDispatch(this.campaigns, this.workers, this.log);
+    this.kernelBatches = new KernelDispatch(this.campaigns, this.workers, this.log, opts.kernelBatchPrograms);
     const glue = {
       metrics: this.metrics, log: this.log, publishJob: (j: ClusterJob) => this.publishJob(j),
       connectedWorkers: () => this.workers.connected().map((hb) => hb.workerId),
@@ -183,12 +189,13 @@ export class Coordinator implements CoordinatorApi {
       id, name: req.name || id, bugs: [...req.bugs], seed: req.seed ?? (Date.now() % 2 ** 31), state: 'running', createdAt: new Date().toISOString(),
       ...(req.durationSec !== undefined ? { durationSec: req.durationSec } : {}),
       ...(req.kernelConfirmRuns !== undefined ? { kernelConfirmRuns: req.kernelConfirmRuns } : {}),
+      ...(req.kernelConfigs !== undefined ? { kernelConfigs: [...req.kernelConfigs], kernelBatches: {}, kernelStats: [] } : {}),
       elapsedSec: 0, execs: 0, timeouts: 0, harnessErrors: 0, redelivered: 0, batchSeq: 0, jobSeq: 0, outstanding: {},
     };
     const c = CampaignRuntime.create(this.root, rec, this.env);
     this.campaigns.set(id, c);
     this.updateGauges(c);
-    this.log.info({ campaign: id, bugs: rec.bugs, durationSec: req.durationSec, kernelConfirmRuns: req.kernelConfirmRuns }, 'campaign created');
+    this.log.info({ campaign: id, bugs: rec.bugs, durationSec: req.durationSec, kernelConfirmRuns: req.kernelConfirmRuns, kernelConfigs: req.kernelConfigs }, 'campaign created');
     this.topUp(c);
     this.persistAndPublish();
     return this.info(c);
@@ -260,7 +267,8 @@ export class Coordinator implements CoordinatorApi {
   private info(c: CampaignRuntime): CampaignInfo {
     const now = performance.now();
     const kernelConfirm = kernelConfirmInfo(c, this.workers.kernelConfirmers(now).length);
-    return { ...c.info(now, (w) => this.workers.isConnected(w)), ...(kernelConfirm ? { kernelConfirm } : {}) };
+    const kernel = kernelCampaignInfo(c, this.workers.kernelCampaigners(now).length);
+    return { ...c.info(now, (w) => this.workers.isConnected(w)), ...(kernelConfirm ? { kernelConfirm } : {}), ...(kernel ? { kernel } : {}) };
   }
 
   // ---------------------------------------------------------------------------
@@ -285,9 +293,11 @@ export class Coordinator implements CoordinatorApi {
       this.notify(c, now);
     }
     const sends = this.confirms.plan(now);
+    const kernelSends = this.running ? this.kernelBatches.plan(now) : [];
     this.persistAndPublish();
-    // Written down first: a verdict counts only from a worker the store says the job went to.
+    // Written down first: a verdict or a batch result counts only from a worker the store says it went to.
     for (const s of sends) this.transport.sendConfirmJob(s.workerId, s.job);
+    for (const s of kernelSends) this.transport.sendKernelBatch(s.workerId, s.batch);
   }
 
   /** Look at the work queue and act on what work-sweep.ts makes of it. */
@@ -342,6 +352,8 @@ export class Coordinator implements CoordinatorApi {
     this.metrics.corpus.set({ campaign: c.id }, c.corpus.length);
     this.metrics.coverage.set({ campaign: c.id }, c.coverage.count);
     this.metrics.unique.set({ campaign: c.id }, c.reportedCount());
+    // Config labels come from the campaign's validated list only.
+    for (const s of kernelStatsOf(c)) this.metrics.setKernelConfig(c.id, configFigures(s));
     let minimizing = 0;
     let confirming = 0;
     for (const x of this.campaigns.values()) {
@@ -365,9 +377,9 @@ export class Coordinator implements CoordinatorApi {
     this.log.info({ campaign: c.id, messages: n }, 'removed its queued batches');
   }
 
-  /** Keep the campaign's share of batches queued or running: planned now, published once written down. */
+  /** Keep the campaign's share of batches queued or running: planned now, published once written down. (A kernel campaign's go through kernel-dispatch.ts.) */
   private topUp(c: CampaignRuntime): void {
-    if (!this.transport.up || !this.running) return;
+    if (!this.transport.up || !this.running || c.rec.kernelConfigs !== undefined) return;
     let running = 0;
     for (const x of this.campaigns.values()) if (x.rec.state === 'running') running++;
     const target = batchTarget(this.workers.procs(), running, this.opts);
@@ -394,7 +406,7 @@ export class Coordinator implements CoordinatorApi {
   // From the transport
 
   private onHeartbeat(hb: Heartbeat): void {
-    if (this.workers.heartbeat(hb)) this.log.info({ worker: hb.workerId, procs: hb.procs, host: hb.host, kernelConfirm: hb.kernelConfirm }, 'worker connected');
+    if (this.workers.heartbeat(hb)) this.log.info({ worker: hb.workerId, procs: hb.procs, host: hb.host, kernelConfirm: hb.kernelConfirm, kernel: hb.kernelCampaign }, 'worker connected');
   }
 
   private onResult(r: WorkerResult): ResultVerdict {

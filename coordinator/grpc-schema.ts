@@ -14,7 +14,7 @@ import protobuf from 'protobufjs';
 import { checkEncoded } from '../worker/cluster/proto-strict.js';
 import { findProtoFile } from '../worker/prog/proto-codec.js';
 import type { KernelVerdict } from '../worker/report/kernel-verdict.js';
-import type { CampaignInfo, CampaignState, FindingInfo, KernelConfirmInfo } from './api.js';
+import type { CampaignInfo, CampaignState, FindingInfo, KernelCampaignInfo, KernelConfirmInfo } from './api.js';
 
 export const PACKAGE = 'foliofuzz.v1';
 export const SERVICE_NAME = `${PACKAGE}.Foliofuzz`;
@@ -100,8 +100,11 @@ export function campaignFromWire(w: WireObject): CampaignInfo {
   const raw = String(w['state']);
   const state = raw.startsWith(STATE_PREFIX) ? raw.slice(STATE_PREFIX.length).toLowerCase() : raw;
   if (!(STATES as readonly string[]).includes(state)) throw new Error(`CampaignInfo.state: unknown value ${raw}`);
-  const { kernelConfirm, ...rest } = w;
-  return { ...(rest as unknown as CampaignInfo), state: state as CampaignState, ...(kernelConfirm ? { kernelConfirm: kernelConfirm as KernelConfirmInfo } : {}) };
+  const { kernelConfirm, kernel, ...rest } = w;
+  return {
+    ...(rest as unknown as CampaignInfo), state: state as CampaignState, ...(kernelConfirm ? { kernelConfirm: kernelConfirm as KernelConfirmInfo } : {}),
+    ...(kernel ? { kernel: kernel as KernelCampaignInfo } : {}),
+  };
 }
 
 /** A verdict's unset fields are proto3 `optional`: null in KernelVerdict's terms, left out on the wire. */

@@ -4,9 +4,11 @@
 // This is the one validation of a request: the coordinator takes what passes
 // it as it is (the API has no other way in).
 
+import { ProgramInputError } from '../worker/prog/errors.js';
 import { MAX_KERNEL_CONFIRM_RUNS } from '../worker/report/kernel-verdict.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../worker/repro/export.js';
 import { BUG_SWITCHES, type BugName, findBug } from '../worker/sim/bugs.js';
+import { ALL_TWIN_CONFIGS, configName, parseTwinConfigs } from '../worker/twin/configs.js';
 import type { CreateCampaignRequest } from './api.js';
 import { protoName, type WireObject } from './grpc-schema.js';
 
@@ -74,7 +76,7 @@ function validateBugs(v: unknown): BugName[] {
 }
 
 export function validateCreateCampaign(req: WireObject): CreateCampaignRequest {
-  onlyFields(req, ['name', 'bugs', 'durationSec', 'seed', 'kernelConfirmRuns']);
+  onlyFields(req, ['name', 'bugs', 'durationSec', 'seed', 'kernelConfirmRuns', 'kernelConfigs']);
   const out: CreateCampaignRequest = { bugs: validateBugs(req['bugs']) };
   const name = req['name'];
   if (name !== undefined) {
@@ -107,7 +109,28 @@ export function validateCreateCampaign(req: WireObject): CreateCampaignRequest {
     }
     out.kernelConfirmRuns = runs;
   }
+  const configs = validateKernelConfigs(req['kernelConfigs']);
+  if (configs !== undefined) {
+    if (out.bugs.length > 0) fail('bugs', 'a kernel campaign (kernel_configs) runs on the real kernel, which has no bug switches: leave bugs empty');
+    out.kernelConfigs = configs;
+  }
   return out;
+}
+
+/** kernel_configs: config names, read by parseTwinConfigs (the one place configs are validated); empty or absent: a sim campaign. */
+function validateKernelConfigs(v: unknown): string[] | undefined {
+  if (v === undefined || (Array.isArray(v) && v.length === 0)) return undefined;
+  if (!Array.isArray(v)) fail('kernel_configs', 'expected a list of config names such as xfs:1024');
+  if (v.length > ALL_TWIN_CONFIGS.length) fail('kernel_configs', `at most ${ALL_TWIN_CONFIGS.length} configs, got ${v.length}`);
+  v.forEach((name: unknown, i) => {
+    if (typeof name !== 'string' || name === '' || name.includes(',')) fail(`kernel_configs[${i}]`, 'expected one config name such as xfs:1024');
+  });
+  try {
+    return parseTwinConfigs((v as string[]).join(',')).map(configName);
+  } catch (err) {
+    if (err instanceof ProgramInputError) fail('kernel_configs', err.message.replace(/^--configs: /, ''));
+    throw err;
+  }
 }
 
 const FORMAT_PREFIX = 'REPRO_FORMAT_';

@@ -2,12 +2,14 @@
 // global one) with the default process metrics. Labels stay low-cardinality:
 // a campaign id (this coordinator makes them), an invariant kind, the stream
 // a dead letter came from, one of a few subject names, a kernel verdict's
-// kind (one of three; a verdict of any other kind is refused). None is a
+// kind (one of three; a verdict of any other kind is refused), a kernel
+// campaign's config (one of the names its creation validated). None is a
 // value a worker chooses freely (an id, a subject): a label per forged id
 // would make a series per forged id.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { BATCH_SECONDS_BUCKETS } from '../worker/cluster/metrics.js';
+import type { KernelConfigFigures } from './api.js';
 
 export class CoordinatorMetrics {
   readonly registry = new Registry();
@@ -43,6 +45,26 @@ export class CoordinatorMetrics {
     name: 'fuzz_dead_lettered_total', help: 'Messages that reached the dead-letter stream (refused, or delivered too often), by the stream they came from',
     labelNames: ['stream'], registers: this.r,
   });
+
+  readonly kernelPrograms = this.kernelGauge('fuzz_kernel_programs', 'Programs a kernel campaign ran on the real kernel and in the sim');
+  readonly kernelProgramsPerSec = this.kernelGauge('fuzz_kernel_programs_per_second', 'Programs per second of kernel time (the kernel side of the twin)');
+  readonly kernelDivergencesPerMillion = this.kernelGauge('fuzz_kernel_divergences_per_million', 'Divergences between the kernel and the sim per million programs');
+  readonly kernelViolations = this.kernelGauge('fuzz_kernel_violations', "Oracle violations in the kernel's traces");
+  readonly kernelExplained = this.kernelGauge('fuzz_kernel_explained', 'Of the divergences and kernel violations, those the sim shows under a bug switch');
+
+  private kernelGauge(name: string, help: string): Gauge {
+    return new Gauge({ name, help: `${help}, by kernel campaign and filesystem config`, labelNames: ['campaign', 'config'], registers: this.r });
+  }
+
+  /** One kernel campaign config's figures (the config is one of the campaign's validated names). */
+  setKernelConfig(campaign: string, f: KernelConfigFigures): void {
+    const l = { campaign, config: f.config };
+    this.kernelPrograms.set(l, f.programs);
+    this.kernelProgramsPerSec.set(l, f.programsPerSec);
+    this.kernelDivergencesPerMillion.set(l, f.divergencesPerMillion);
+    this.kernelViolations.set(l, f.kernelViolations);
+    this.kernelExplained.set(l, f.explained);
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

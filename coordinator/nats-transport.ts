@@ -32,6 +32,7 @@ import {
   decodeVerifyResult, decodeWorkBatch, encodeMinimizeJob, encodeVerifyJob, encodeWorkBatchEncoded,
 } from '../worker/cluster/wire.js';
 import { type ConfirmJob, decodeConfirmResult, encodeConfirmJob } from '../worker/cluster/wire-confirm.js';
+import { type KernelBatch, decodeKernelBatchResult, encodeKernelBatch } from '../worker/cluster/wire-kernel.js';
 import type { ClusterJob } from './findings.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import type { DeadWork, ResultVerdict, WorkerResult } from './results.js';
@@ -174,6 +175,15 @@ export class CoordinatorTransport {
       this.nc?.publish(SUBJECTS.confirmJob(workerId), encodeConfirmJob(job));
     } catch (err) {
       this.log.warn({ worker: workerId, job: job.jobId, err: errText(err) }, 'kernel confirmation not sent (sent again later)');
+    }
+  }
+
+  /** A kernel campaign's batch, to one worker (core NATS, as a confirmation job: kernel-dispatch.ts sends it again if it is lost). */
+  sendKernelBatch(workerId: string, batch: KernelBatch): void {
+    try {
+      this.nc?.publish(SUBJECTS.kernelBatch(workerId), encodeKernelBatch(batch));
+    } catch (err) {
+      this.log.warn({ worker: workerId, batch: batch.batchId, err: errText(err) }, 'kernel batch not sent (sent again later)');
     }
   }
 
@@ -407,6 +417,7 @@ function decodeResult(m: JsMsg): WorkerResult {
     case SUBJECTS.verifyResult: return { kind: 'verify', result: decodeVerifyResult(m.data, m.subject) };
     case SUBJECTS.minimizeResult: return { kind: 'minimize', result: decodeMinimizeResult(m.data, m.subject) };
     case SUBJECTS.confirmResult: return { kind: 'confirm', result: decodeConfirmResult(m.data, m.subject) };
+    case SUBJECTS.kernelResult: return { kind: 'kernel', result: decodeKernelBatchResult(m.data, m.subject) };
     default: throw new WireError(`${m.subject}: not a result subject`);
   }
 }

@@ -19,6 +19,9 @@
 import type { Logger } from '../worker/cluster/log.js';
 import type { BatchResult, MinimizeJob, MinimizeResult, VerifyJob, VerifyResult, WorkBatch } from '../worker/cluster/wire.js';
 import type { ConfirmResult } from '../worker/cluster/wire-confirm.js';
+import type { KernelBatchResult } from '../worker/cluster/wire-kernel.js';
+import { addStats, emptyStats } from '../worker/twin/kernel-batch.js';
+import { parseTwinConfigs } from '../worker/twin/configs.js';
 import type { CampaignRuntime } from './campaign-runtime.js';
 import { forgetSends, wasSentTo } from './confirm-dispatch.js';
 import type { CoordinatorMetrics } from './metrics.js';
@@ -27,7 +30,8 @@ export type WorkerResult =
   | { kind: 'batch'; result: BatchResult }
   | { kind: 'verify'; result: VerifyResult }
   | { kind: 'minimize'; result: MinimizeResult }
-  | { kind: 'confirm'; result: ConfirmResult };
+  | { kind: 'confirm'; result: ConfirmResult }
+  | { kind: 'kernel'; result: KernelBatchResult };
 
 /** Work that went to the dead-letter stream: it will never be answered. */
 export type DeadWork = { kind: 'batch'; batch: WorkBatch } | { kind: 'verify'; job: VerifyJob } | { kind: 'minimize'; job: MinimizeJob };
@@ -57,6 +61,7 @@ export function applyResult(c: CampaignRuntime, r: WorkerResult, env: ResultsEnv
     case 'verify': return applyVerifyResult(c, r.result);
     case 'minimize': return applyMinimizeResult(c, r.result);
     case 'confirm': return applyConfirmResult(c, r.result);
+    case 'kernel': return applyKernelBatchResult(c, r.result);
   }
 }
 
@@ -125,6 +130,47 @@ export function applyConfirmResult(c: CampaignRuntime, r: ConfirmResult): Result
   forgetSends(c, r.jobId);
   c.dirty = true;
   return APPLIED;
+}
+
+/**
+ * A kernel batch's result: from a worker it went to, while it is out, for its
+ * config and no more programs than it had; its findings match the figures
+ * (every divergence and violation counted is one hit) and ran on its config.
+ */
+export function applyKernelBatchResult(c: CampaignRuntime, r: KernelBatchResult): ResultVerdict {
+  const b = c.rec.kernelBatches?.[r.batchId];
+  if (!b) return { verdict: 'ignored', why: `kernel batch ${r.batchId} is not out (answered before, or never sent)` };
+  if (!b.sentTo.includes(r.workerId)) return { verdict: 'refused', why: `kernel batch ${r.batchId} was not sent to worker ${r.workerId}` };
+  const impossible = impossibleKernelResult(r, b);
+  if (impossible !== null) return { verdict: 'refused', why: `kernel batch ${r.batchId}: ${impossible}` };
+  delete c.rec.kernelBatches![r.batchId];
+  const stats = (c.rec.kernelStats ??= []);
+  let st = stats.find((s) => s.config === b.config);
+  if (!st) stats.push((st = emptyStats(b.config)));
+  addStats(st, r.stats);
+  const base = c.rec.execs;
+  c.rec.execs += r.stats.programs;
+  c.workerSeen.set(r.workerId, performance.now());
+  c.dirty = true;
+  for (const f of r.findings) c.findings.found(f, { exec: base + f.at, sec: c.rec.elapsedSec }, r.workerId);
+  return APPLIED;
+}
+
+function impossibleKernelResult(r: KernelBatchResult, b: { programs: number; config: string }): string | null {
+  const s = r.stats;
+  if (s.config !== b.config) return `figures for ${s.config}; the batch was on ${b.config}`;
+  if (s.programs > b.programs) return `${s.programs} programs; the batch had ${b.programs}`;
+  const spec = parseTwinConfigs(b.config)[0]!;
+  let hits = 0;
+  for (const f of r.findings) {
+    if (f.at < 1 || f.at > s.programs) return `a finding at program ${f.at} of ${s.programs}`;
+    const cfg = f.program.config;
+    if (cfg.fs !== spec.fs || cfg.inode !== spec.inode || cfg.blockSize !== spec.blockSize) return `a finding's program is not on ${b.config}`;
+    hits += 1 + f.repeats;
+  }
+  const counted = s.divergences + s.kernelViolations + s.simViolations;
+  if (hits !== counted) return `${hits} findings, but ${counted} divergences and violations counted`;
+  return null;
 }
 
 /** Dead-lettered work is no longer out: its batch slot is freed, its finding's job given up (findings/pipeline.ts). */

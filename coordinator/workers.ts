@@ -1,6 +1,6 @@
 // The worker processes the coordinator has heard from: each one's last
 // heartbeat. A worker counts as connected while its heartbeat is fresh; one
-// started with --kernel-confirm says so in each heartbeat.
+// started with --kernel-confirm or --kernel says so in each heartbeat.
 
 import type { Heartbeat } from '../worker/cluster/wire.js';
 
@@ -40,6 +40,11 @@ export class WorkerTable {
   /** The connected workers started with --kernel-confirm. */
   kernelConfirmers(now = performance.now()): Heartbeat[] {
     return this.connected(now).filter((hb) => hb.kernelConfirm);
+  }
+
+  /** The connected workers started with --kernel. */
+  kernelCampaigners(now = performance.now()): Heartbeat[] {
+    return this.connected(now).filter((hb) => hb.kernelCampaign);
   }
 
   /** Drop the workers silent for long. */

@@ -42,6 +42,7 @@ export function coordinatorSource(api: CoordinatorApi, storeDir: string, workers
     ...(c.durationSec !== undefined ? { durationLimitSec: c.durationSec } : {}),
     elapsedSec: c.elapsedSec, execs: c.execs, execsPerSec: c.execsPerSec, corpus: c.corpus, coverage: c.coverage, findings: c.findings,
     workers: c.workers, history: histories.get(c.id) ?? [], ...(c.kernelConfirm ? { kernelConfirm: c.kernelConfirm.status } : {}),
+    ...(c.kernel ? { kernel: { status: c.kernel.status, configs: c.kernel.configs } } : {}),
   });
   return {
     title: 'coordinator',

@@ -5,6 +5,7 @@
 
 import type { HistorySample } from '../../worker/fuzz/campaign.js';
 import type { StoredFinding, StoredRun } from './stored.js';
+import type { KernelConfigFigures } from '../api.js';
 
 export type { HistorySample };
 
@@ -33,6 +34,8 @@ export interface CampaignView {
   workers?: number;
   /** Where its kernel confirmations stand, in words (a cluster campaign that asks for them). */
   kernelConfirm?: string;
+  /** A kernel campaign's figures per config, and where its batches stand in words. */
+  kernel?: { status: string; configs: readonly KernelConfigFigures[] };
   history: readonly HistorySample[];
 }
 

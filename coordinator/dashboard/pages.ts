@@ -19,6 +19,7 @@ import type { Repro } from '../../worker/repro/repro.js';
 import { textTrace } from '../../worker/repro/text.js';
 import { plural } from '../../worker/repro/words.js';
 import { type Cell, type Html, badge, chart, count, duration, esc, facts, link, page, raw, table } from './html.js';
+import type { KernelConfigFigures } from '../api.js';
 import { type CampaignView, type DashboardSource, type HistorySample, findFinding } from './model.js';
 import { type StoredFinding, fromRepro, storedSwitchesNeeded } from './stored.js';
 
@@ -190,10 +191,19 @@ ${stat('corpus programs', count(c.corpus))}${stat('coverage points', c.coverage 
 ${c.workers !== undefined ? stat(c.kind === 'embedded' ? 'worker threads' : 'workers', String(c.workers)) : ''}</div>
 ${facts([['campaign', c.id], ['switches', c.bugs.join(', ') || '(none)'], ...(c.seed !== undefined ? [['seed', String(c.seed)] as [string, Cell]] : []),
     ...(c.startedAt ? [['started', c.startedAt] as [string, Cell]] : []),
-    ...(c.kernelConfirm ? [['real kernel', raw(`<span id="kernel-confirm">${esc(c.kernelConfirm)}</span>`)] as [string, Cell]] : [])])}
+    ...(c.kernelConfirm ? [['real kernel', raw(`<span id="kernel-confirm">${esc(c.kernelConfirm)}</span>`)] as [string, Cell]] : []),
+    ...(c.kernel ? [['kernel twin', raw(`<span id="kernel-campaign">${esc(c.kernel.status)}</span>`)] as [string, Cell]] : [])])}
+${c.kernel ? kernelConfigsTable(c.kernel.configs) : ''}
 ${charts(c)}
 <h2>Findings</h2>${findingsTable(reported, false)}${pendingTable(pending)}${unreadable(bad)}`;
   return shell(src, ctx, c.name, body, { live: c.live, charts: true });
+}
+
+/** A kernel campaign's figures per config: programs per second are of kernel time. */
+function kernelConfigsTable(configs: readonly KernelConfigFigures[]): string {
+  return `<h2>Per filesystem config</h2>${table(['Config', 'Programs', 'Programs/s (kernel)', 'Divergences', 'Per million programs', 'Kernel violations', 'Explained'],
+    configs.map((k) => [k.config, count(k.programs), k.programsPerSec.toFixed(1), count(k.divergences), k.divergencesPerMillion.toFixed(0),
+      count(k.kernelViolations), count(k.explained)]), { id: 'kernel-configs', numeric: [1, 2, 3, 4, 5, 6] })}`;
 }
 
 // ---------------------------------------------------------------------------

@@ -122,6 +122,8 @@ export function metricValue(text: string, name: string, labels: Record<string, s
 export interface ClusterOptions {
   token?: string;
   batchMs?: number;
+  /** More coordinator flags (--kernel-batch-programs). */
+  coordinatorArgs?: string[];
 }
 
 export class Cluster {
@@ -157,7 +159,7 @@ export class Cluster {
     const args = [
       'coordinator', ...this.nats.cliFlags('coordinator'), '--grpc', `127.0.0.1:${this.grpcPort}`, '--http', `127.0.0.1:${this.httpPort}`,
       '--store', this.storeDir, '--batch-ms', String(this.opts.batchMs ?? 500),
-      ...(this.opts.token ? ['--token', this.opts.token] : []),
+      ...(this.opts.token ? ['--token', this.opts.token] : []), ...(this.opts.coordinatorArgs ?? []),
     ];
     const p = this.spawnCli('coordinator', args);
     this.coordinator = p;
@@ -172,7 +174,7 @@ export class Cluster {
     return p;
   }
 
-  /** `extra`: more worker flags (--kernel-confirm). */
+  /** `extra`: more worker flags (--kernel-confirm, --kernel). */
   async startWorker(procs = 1, extra: string[] = []): Promise<{ proc: Proc; id: string; metricsPort: number }> {
     const p = this.spawnCli(`worker${this.workers.length}`, ['worker', ...this.nats.cliFlags('worker'), '--procs', String(procs), '--metrics', '127.0.0.1:0', ...extra]);
     this.workers.push(p);

@@ -18,6 +18,8 @@ import {
   encodeWorkBatchEncoded, foldFindings, type WorkBatch,
 } from '../../worker/cluster/wire.js';
 import { decodeConfirmJob, decodeConfirmResult, encodeConfirmJob, encodeConfirmResult } from '../../worker/cluster/wire-confirm.js';
+import { decodeKernelBatch, decodeKernelBatchResult, encodeKernelBatch, encodeKernelBatchResult } from '../../worker/cluster/wire-kernel.js';
+import { emptyStats } from '../../worker/twin/kernel-batch.js';
 import type { KernelVerdict } from '../../worker/report/kernel-verdict.js';
 import protobuf from 'protobufjs';
 import { findProtoFile } from '../../worker/prog/proto-codec.js';
@@ -75,7 +77,7 @@ test('every payload round-trips', () => {
   assert.equal(mr.program, null);
   assert.equal(mr.error, 'no luck');
   assert.equal(mr.slipped.length, 1);
-  const hb = { workerId: 'w-1', host: 'h', pid: 9, procs: 2, busy: 1, campaigns: ['c-01234567'], execs: 5, uptimeSec: 1.5, running: ['c-01234567-b1'], kernelConfirm: true, confirming: ['c-01234567-k1.2'] };
+  const hb = { workerId: 'w-1', host: 'h', pid: 9, procs: 2, busy: 1, campaigns: ['c-01234567'], execs: 5, uptimeSec: 1.5, running: ['c-01234567-b1'], kernelConfirm: true, confirming: ['c-01234567-k1.2'], kernelCampaign: true, kernelBatches: ['c-01234567-q1.3'] };
   assert.deepEqual(decodeHeartbeat(encodeHeartbeat(hb), 's'), hb);
 });
 
@@ -109,7 +111,7 @@ test('malformed payloads are refused naming the subject and the field', () => {
     jobId: 'j', campaignId: 'c', signature: 's', bugs: [], program, maxRuns: 0, deadlineMs: 1,
   }), 'ff.jobs.minimize'), /\$\.maxRuns/);
   refused(() => decodeVerifyJob(encodeVerifyJob({ jobId: 'j', campaignId: 'c', signature: 's', bugs: [], program, finderWorkerId: 'w' }).slice(0, -3), 'x'), /x: /);
-  refused(() => decodeHeartbeat(encodeHeartbeat({ workerId: 'w', host: '', pid: 1, procs: 0, busy: 0, campaigns: [], execs: 0, uptimeSec: 0, running: [], kernelConfirm: false, confirming: [] }), 'ff.hb.w'), /\$\.procs/);
+  refused(() => decodeHeartbeat(encodeHeartbeat({ workerId: 'w', host: '', pid: 1, procs: 0, busy: 0, campaigns: [], execs: 0, uptimeSec: 0, running: [], kernelConfirm: false, confirming: [], kernelCampaign: false, kernelBatches: [] }), 'ff.hb.w'), /\$\.procs/);
 });
 
 /** A protobuf varint of any size (protobufjs would truncate to the field's type). */
@@ -144,7 +146,7 @@ test('numbers out of their field\'s range are refused, not read modulo 2^32, in 
   refused(() => decodeWorkBatch(encodeWorkBatchEncoded(head, [input]), S),
     /inputs\[0\]\.program\.threads\[0\]\.ops\[0\]\.pwrite\.fd: 4294967296 is out of range for uint32/);
   refused(() => decodeHeartbeat(new Uint8Array([...encodeHeartbeat({
-    workerId: 'w', host: '', pid: 1, procs: 2, busy: 0, campaigns: [], execs: 0, uptimeSec: 0, running: [], kernelConfirm: false, confirming: [],
+    workerId: 'w', host: '', pid: 1, procs: 2, busy: 0, campaigns: [], execs: 0, uptimeSec: 0, running: [], kernelConfirm: false, confirming: [], kernelCampaign: false, kernelBatches: [],
   }), 0x20, ...varint(2n ** 32n + 2n)]), 'ff.hb.w'), /procs: 4294967298 is out of range/);
 });
 
@@ -170,6 +172,27 @@ test('kernel confirmation: jobs and verdicts round-trip, unset verdict fields in
   const hb = decodeHeartbeat(old, 'ff.hb.w-old');
   assert.equal(hb.kernelConfirm, false);
   assert.deepEqual(hb.confirming, []);
+  assert.equal(hb.kernelCampaign, false, 'nor of --kernel');
+  assert.deepEqual(hb.kernelBatches, []);
+});
+
+test('kernel batches: batches and results round-trip; a config, figures or findings that do not hold are refused, naming the field', () => {
+  const b = { batchId: 'c-01234567-baaaaaa.3', campaignId: 'c-01234567', seed: 9, programs: 200, config: 'ext4-indirect:2048' };
+  assert.deepEqual(decodeKernelBatch(encodeKernelBatch(b), 'ff.kernel.w-1'), b);
+  const stats = { ...emptyStats('xfs:1024'), programs: 200, sequential: 100, kernelSec: 3.5, simSec: 1.25, divergences: 2, explained: 1, timing: 1 };
+  const r = { workerId: 'w-1', campaignId: b.campaignId, batchId: b.batchId, stats, findings: [{ program, violation, at: 7, repeats: 1 }], ms: 4000 };
+  assert.deepEqual(decodeKernelBatchResult(encodeKernelBatchResult(r), 'ff.results.kernel'), r);
+  const K = 'ff.kernel.w-1';
+  refused(() => decodeKernelBatch(encodeKernelBatch({ ...b, config: 'btrfs:4096' }), K), /^ff\.kernel\.w-1: \$\.config: --configs: 'btrfs:4096': the filesystem is one of/);
+  refused(() => decodeKernelBatch(encodeKernelBatch({ ...b, config: 'xfs:1024,ext4:1024' }), K), /\$\.config: expected one config name such as xfs:1024/);
+  refused(() => decodeKernelBatch(encodeKernelBatch({ ...b, programs: 0 }), K), /\$\.programs: expected an integer in \[1, 10000\]/);
+  const R = 'ff.results.kernel';
+  const withStats = (over: object) => encodeKernelBatchResult({ ...r, stats: { ...stats, ...over } });
+  refused(() => decodeKernelBatchResult(withStats({ sequential: 201 }), R), /^ff\.results\.kernel: \$\.stats\.sequential: 201 of 200 programs/);
+  refused(() => decodeKernelBatchResult(withStats({ divergences: 150, timing: 60 }), R), /\$\.stats: 210 outcomes from 200 programs/);
+  refused(() => decodeKernelBatchResult(withStats({ explained: 3 }), R), /\$\.stats\.explained: 3 of 2 findings/);
+  refused(() => decodeKernelBatchResult(withStats({ kernelSec: -1 }), R), /\$\.stats\.kernelSec: expected a non-negative number/);
+  refused(() => decodeKernelBatchResult(withStats({ config: 'xfs' }), R), /\$\.stats\.config: --configs: 'xfs': the block size is one of/);
 });
 
 test('kernel confirmation: a job or a verdict that does not hold is refused, naming the field', () => {

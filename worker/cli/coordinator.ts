@@ -9,6 +9,7 @@ import { coordinatorSource } from '../../coordinator/dashboard/coordinator-sourc
 import { dashboard } from '../../coordinator/dashboard/handler.js';
 import { startHttpServer } from '../../coordinator/http-server.js';
 import { makeLogger } from '../cluster/log.js';
+import { MAX_KERNEL_BATCH_PROGRAMS } from '../cluster/wire-kernel.js';
 import { parseHostPort } from '../cluster/metrics.js';
 import { ProgramInputError } from '../prog/errors.js';
 import { type NatsFlags, isPlaceholderSecret, natsOptions, onShutdown } from './cluster-flags.js';
@@ -19,6 +20,7 @@ export interface CoordinatorArgs extends NatsFlags {
   store?: string;
   token?: string;
   batchMs?: string;
+  kernelBatchPrograms?: string;
   grpcTlsCert?: string;
   grpcTlsKey?: string;
   grpcTlsCa?: string;
@@ -57,6 +59,7 @@ export async function coordinatorCommand(args: CoordinatorArgs): Promise<number>
   let nats;
   let grpc;
   let batchMs: number | undefined;
+  let kernelBatchPrograms: number | undefined;
   let tls: GrpcServerOptions['tls'];
   try {
     nats = natsOptions(args, 'foliofuzz-coordinator', 'coordinator');
@@ -68,6 +71,13 @@ export async function coordinatorCommand(args: CoordinatorArgs): Promise<number>
       if (!/^\d+$/.test(args.batchMs) || Number(args.batchMs) < 10 || Number(args.batchMs) > 600_000) throw new ProgramInputError(`--batch-ms: '${args.batchMs}' is not an integer in [10, 600000]`);
       batchMs = Number(args.batchMs);
     }
+    if (args.kernelBatchPrograms !== undefined) {
+      const n = args.kernelBatchPrograms;
+      if (!/^\d+$/.test(n) || Number(n) < 1 || Number(n) > MAX_KERNEL_BATCH_PROGRAMS) {
+        throw new ProgramInputError(`--kernel-batch-programs: '${n}' is not an integer in [1, ${MAX_KERNEL_BATCH_PROGRAMS}]`);
+      }
+      kernelBatchPrograms = Number(n);
+    }
     tls = grpcTls(args);
   } catch (e) {
     if (e instanceof ProgramInputError || e instanceof Error) {
@@ -76,7 +86,9 @@ export async function coordinatorCommand(args: CoordinatorArgs): Promise<number>
     }
     throw e;
   }
-  const coordinator = new Coordinator({ nats, storeDir: args.store, log, ...(batchMs !== undefined ? { batchMs } : {}) });
+  const coordinator = new Coordinator({
+    nats, storeDir: args.store, log, ...(batchMs !== undefined ? { batchMs } : {}), ...(kernelBatchPrograms !== undefined ? { kernelBatchPrograms } : {}),
+  });
   const source = coordinatorSource(coordinator, args.store, () => coordinator.connectedWorkers());
   let grpcListening = false;
   const http = await startHttpServer(coordinator, {

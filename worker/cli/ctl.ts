@@ -1,7 +1,8 @@
 // `foliofuzz ctl`: drive a coordinator over its gRPC API.
 //
 //   ctl --server HOST:PORT [--token T] [--tls | --tls-ca FILE] [--tls-cert F --tls-key F] ...
-//     campaigns create [--bugs a,b] [--duration SECONDS] [--name NAME] [--seed N] [--kernel-confirm [RUNS]]   prints the id
+//     campaigns create [--bugs a,b] [--duration SECONDS] [--name NAME] [--seed N] [--kernel-confirm [RUNS]]
+//                      [--kernel [--configs xfs:1024,...]]   prints the id
 //     campaigns list | show ID | stop ID | resume ID
 //     findings list CAMPAIGN | show FINDING
 //     repro download FINDING --format json|text|xfs_io|c|fsx|report [-o FILE]
@@ -21,6 +22,7 @@ import { ProgramInputError } from '../prog/errors.js';
 import { MAX_KERNEL_CONFIRM_RUNS } from '../report/kernel-verdict.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../repro/export.js';
 import { parseBugList } from './bugs.js';
+import { ALL_TWIN_CONFIGS, configName } from '../twin/configs.js';
 
 export const EXIT_OK = 0;
 export const EXIT_REFUSED = 1;
@@ -153,8 +155,17 @@ function showCampaign(c: CampaignInfo): void {
     ['time', duration(c)], ['execs', `${c.execs} (${c.execsPerSec.toFixed(0)}/s)`], ['corpus', String(c.corpus)],
     ['coverage', String(c.coverage)], ['findings', String(c.findings)], ['workers', String(c.workers)],
     ...(c.kernelConfirm ? [['kernel', c.kernelConfirm.status.replace(/^kernel confirmation: /, '')] as [string, string]] : []),
+    ...(c.kernel ? [['twin', c.kernel.status.replace(/^kernel campaign: /, '')] as [string, string]] : []),
   ];
   for (const [k, v] of lines) process.stdout.write(`${k.padEnd(9)} ${v}\n`);
+  if (c.kernel) {
+    process.stdout.write('\n');
+    table([
+      ['CONFIG', 'PROGRAMS', 'PROGRAMS/S', 'DIVERGENCES', 'PER MILLION', 'KERNEL VIOLATIONS', 'EXPLAINED'],
+      ...c.kernel.configs.map((k) => [k.config, String(k.programs), k.programsPerSec.toFixed(1), String(k.divergences),
+        k.divergencesPerMillion.toFixed(0), String(k.kernelViolations), String(k.explained)]),
+    ]);
+  }
 }
 
 /** A finding's kernel verdict in a table cell: "reproduces 5/5", "not reproduced 0/5", "cannot run", or "-". */
@@ -226,6 +237,16 @@ function parseSeed(v: string | undefined): number | undefined {
   return Number(v);
 }
 
+/** --kernel [--configs a,b]: the config names to send (the coordinator validates them); --kernel alone: every config. */
+function parseKernelConfigs(kernel: boolean | undefined, configs: string | undefined): string[] | undefined {
+  if (!kernel) {
+    if (configs !== undefined) throw new ProgramInputError('--configs: only with --kernel (the configs of a kernel campaign)');
+    return undefined;
+  }
+  if (configs === undefined) return ALL_TWIN_CONFIGS.map(configName);
+  return configs.split(',').map((c) => c.trim()).filter(Boolean);
+}
+
 /** --kernel-confirm alone: 100 runs, as `fuzz --kernel-confirm` and `kernel confirm`. */
 function parseKernelConfirm(v: string | boolean | undefined): number | undefined {
   if (v === undefined || v === false) return undefined;
@@ -292,18 +313,24 @@ export function ctlCommand(): Command {
     .option('--name <name>', 'a name to show in listings')
     .option('--seed <n>', 'campaign seed (default: from the clock)')
     .option('--kernel-confirm [runs]', "run each finding's reproducer on the real kernel of a worker started with --kernel-confirm (default 100 runs)")
+    .option('--kernel', 'a kernel campaign: programs on the real kernel and in the sim, on workers started with --kernel')
+    .option('--configs <a,b>', 'the kernel campaign\'s filesystem configs, e.g. xfs:1024,ext4:4096 (default: every one)')
     .option('--json', 'print the whole campaign as one JSON document instead of its id')
-    .action(async (o: { bugs?: string; duration?: string; name?: string; seed?: string; kernelConfirm?: string | boolean; json?: boolean }, cmd: Command) => {
+    .action(async (o: {
+      bugs?: string; duration?: string; name?: string; seed?: string; kernelConfirm?: string | boolean; kernel?: boolean; configs?: string; json?: boolean;
+    }, cmd: Command) => {
       await withClient(cmd, async (client) => {
         const durationSec = parseDuration(o.duration);
         const seed = parseSeed(o.seed);
         const kernelConfirmRuns = parseKernelConfirm(o.kernelConfirm);
+        const kernelConfigs = parseKernelConfigs(o.kernel, o.configs);
         const c = await client.createCampaign({
           bugs: [...parseBugList(o.bugs)],
           ...(o.name !== undefined ? { name: o.name } : {}),
           ...(durationSec !== undefined ? { durationSec } : {}),
           ...(seed !== undefined ? { seed } : {}),
           ...(kernelConfirmRuns !== undefined ? { kernelConfirmRuns } : {}),
+          ...(kernelConfigs !== undefined ? { kernelConfigs } : {}),
         });
         if (o.json) json(c);
         else process.stdout.write(`${c.id}\n`);

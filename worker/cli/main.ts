@@ -196,6 +196,7 @@ addNatsFlags(program
   .requiredOption('--store <dir>', 'campaigns, corpus, findings and reproducers (DIR/campaigns/<id>/...)')
   .option('--token <token>', 'bearer token the API and the downloads require')
   .option('--batch-ms <ms>', 'wall time of one work batch on a worker', '1000')
+  .option('--kernel-batch-programs <n>', "programs in one kernel campaign batch (default 200)")
   .option('--grpc-tls-cert <file>', 'serve gRPC over TLS with this certificate (PEM; with --grpc-tls-key)')
   .option('--grpc-tls-key <file>', "the certificate's private key (PEM)")
   .option('--grpc-tls-ca <file>', 'also require gRPC client certificates signed by this CA (mutual TLS)')
@@ -211,6 +212,7 @@ addNatsFlags(program
   .option('--procs <n>', 'executor threads (default: the number of CPUs)')
   .option('--metrics <host:port>', 'serve Prometheus /metrics here')
   .option('--kernel-confirm', "also run kernel confirmations of campaigns that ask for them, on this machine's kernel (root)")
+  .option('--kernel', "also run kernel campaigns' batches on this machine's kernel and in the sim (root)")
   .action(async (opts: WorkerArgs) => {
     const { workerCommand } = await import('./worker.js');
     process.exitCode = await workerCommand(opts);

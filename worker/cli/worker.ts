@@ -1,8 +1,9 @@
-// `foliofuzz worker --nats URL [--procs N] [--metrics HOST:PORT] [--kernel-confirm]`:
+// `foliofuzz worker --nats URL [--procs N] [--metrics HOST:PORT] [--kernel-confirm] [--kernel]`:
 // a cluster worker process with N executor threads (worker/cluster/worker.ts);
 // with --kernel-confirm it also runs the kernel confirmations the coordinator
-// sends it, which needs root (loop devices, mount) and the native executor:
-// checked at start, so a worker never advertises what it cannot do.
+// sends it, with --kernel the batches of kernel campaigns; both need root
+// (loop devices, mount) and the native executor: checked at start, so a
+// worker never advertises what it cannot do.
 
 import { availableParallelism } from 'node:os';
 import { makeLogger } from '../cluster/log.js';
@@ -16,19 +17,20 @@ export interface WorkerArgs extends NatsFlags {
   procs?: string;
   metrics?: string;
   kernelConfirm?: boolean;
+  kernel?: boolean;
 }
 
-/** Why this process cannot run kernel confirmations, or null. */
-async function kernelConfirmProblem(): Promise<string | null> {
+/** Why this process cannot run the kernel twin (`flag`: --kernel-confirm or --kernel), or null. */
+async function kernelTwinProblem(flag: string): Promise<string | null> {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
-    return '--kernel-confirm: the kernel twin makes loop filesystems and mounts them, which needs root; run this worker as root';
+    return `${flag}: the kernel twin makes loop filesystems and mounts them, which needs root; run this worker as root`;
   }
   const { findExecutor } = await import('../twin/executor.js');
   try {
     findExecutor();
     return null;
   } catch (e) {
-    return `--kernel-confirm: ${e instanceof Error ? e.message : String(e)}`;
+    return `${flag}: ${e instanceof Error ? e.message : String(e)}`;
   }
 }
 
@@ -47,8 +49,10 @@ export async function workerCommand(args: WorkerArgs): Promise<number> {
       procs = Number(args.procs);
     }
     if (args.metrics !== undefined) metrics = parseHostPort('--metrics', args.metrics);
-    const problem = args.kernelConfirm ? await kernelConfirmProblem() : null;
-    if (problem !== null) throw new ProgramInputError(problem);
+    for (const flag of [args.kernelConfirm ? '--kernel-confirm' : null, args.kernel ? '--kernel' : null]) {
+      const problem = flag ? await kernelTwinProblem(flag) : null;
+      if (problem !== null) throw new ProgramInputError(problem);
+    }
   } catch (e) {
     if (e instanceof Error) {
       process.stderr.write(`${e.message}\n`);
@@ -56,7 +60,7 @@ export async function workerCommand(args: WorkerArgs): Promise<number> {
     }
     throw e;
   }
-  const worker = new ClusterWorker({ nats, procs, log, workerId, ...(metrics ? { metrics } : {}), kernelConfirm: args.kernelConfirm === true });
+  const worker = new ClusterWorker({ nats, procs, log, workerId, ...(metrics ? { metrics } : {}), kernelConfirm: args.kernelConfirm === true, kernel: args.kernel === true });
   onShutdown(() => worker.stop());
   await worker.start();
   await worker.waitStopped();

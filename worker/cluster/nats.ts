@@ -5,12 +5,13 @@
 //
 //   FF_WORK     work queue   ff.work.batch.<campaign>.<batch>  consumer ff-batches  (explicit ack, max_deliver)
 //   FF_JOBS     work queue   ff.jobs.verify, ff.jobs.minimize   consumer ff-jobs
-//   FF_RESULTS  work queue   ff.results.{batch,verify,minimize,confirm}, deduplicated by Nats-Msg-Id
+//   FF_RESULTS  work queue   ff.results.{batch,verify,minimize,confirm,kernel}, deduplicated by Nats-Msg-Id
 //                                                               consumer ff-coordinator
 //   FF_DEAD     limits       ff.dead.<kind>: what was delivered max_deliver times, or refused
 //                                                               consumer ff-dead (the coordinator counts them)
 //   (core)      ff.hb.<worker>       heartbeats, every second
 //   (core)      ff.confirm.<worker>  a kernel confirmation job, to that worker only
+//   (core)      ff.kernel.<worker>   a kernel campaign's batch, to that worker only (started with --kernel)
 //
 // A kernel confirmation job is for the workers started with --kernel-confirm
 // (root, loop devices: not every worker can run one), so it is in no shared
@@ -50,6 +51,10 @@ export const SUBJECTS = {
   /** A kernel confirmation job for one worker started with --kernel-confirm. */
   confirmJob: (workerId: string): string => `ff.confirm.${workerId}`,
   confirmJobAll: 'ff.confirm.*',
+  kernelResult: 'ff.results.kernel',
+  /** A kernel campaign's batch for one worker started with --kernel. */
+  kernelBatch: (workerId: string): string => `ff.kernel.${workerId}`,
+  kernelBatchAll: 'ff.kernel.*',
   resultsAll: 'ff.results.>',
   dead: (kind: DeadKind): string => `ff.dead.${kind}`,
   deadAll: 'ff.dead.>',
@@ -103,10 +108,11 @@ export function deadLetterId(stream: string, seq: number): string {
  * campaign and batch: as labels they would make a series per forged id).
  */
 export function refusedSubjectLabel(subject: string): string {
-  for (const known of [SUBJECTS.batchResult, SUBJECTS.verifyResult, SUBJECTS.minimizeResult, SUBJECTS.confirmResult, SUBJECTS.verifyJob, SUBJECTS.minimizeJob]) {
+  for (const known of [SUBJECTS.batchResult, SUBJECTS.verifyResult, SUBJECTS.minimizeResult, SUBJECTS.confirmResult, SUBJECTS.kernelResult, SUBJECTS.verifyJob, SUBJECTS.minimizeJob]) {
     if (subject === known) return known;
   }
   if (subject.startsWith('ff.confirm.')) return 'ff.confirm';
+  if (subject.startsWith('ff.kernel.')) return 'ff.kernel';
   if (subject.startsWith(BATCH_PREFIX)) return 'ff.work.batch';
   if (subject.startsWith('ff.hb.')) return 'ff.hb';
   if (subject.startsWith('$JS.EVENT.ADVISORY.')) return 'advisory';
@@ -122,7 +128,7 @@ export function refusedSubjectLabel(subject: string): string {
 // publishes work, jobs or advisories, never reads results, never manages
 // streams. Each role has its own inbox prefix, so a worker cannot listen to
 // the coordinator's replies. (NATS permissions cannot name "its own id": a
-// worker's user may listen to every worker's confirmation jobs, which carry
+// worker's user may listen to every worker's confirmation jobs and kernel batches, which carry
 // nothing a worker does not see in its batches anyway.)
 
 export type NatsRole = 'coordinator' | 'worker';
@@ -141,7 +147,7 @@ function pullFrom(stream: string, consumer: string): string[] {
 export const PERMISSIONS: Record<NatsRole, Permissions> = {
   coordinator: {
     publish: [
-      SUBJECTS.batches, SUBJECTS.jobsAll, SUBJECTS.confirmJobAll, SUBJECTS.deadAll, '$JS.API.>',
+      SUBJECTS.batches, SUBJECTS.jobsAll, SUBJECTS.confirmJobAll, SUBJECTS.kernelBatchAll, SUBJECTS.deadAll, '$JS.API.>',
       `$JS.ACK.${STREAMS.results}.${CONSUMERS.coordinator}.>`, `$JS.ACK.${STREAMS.dead}.${CONSUMERS.dead}.>`,
     ],
     subscribe: [`${INBOX_PREFIX.coordinator}.>`, SUBJECTS.heartbeatAll, MAX_DELIVERIES_ADVISORY],
@@ -151,8 +157,8 @@ export const PERMISSIONS: Record<NatsRole, Permissions> = {
       SUBJECTS.resultsAll, SUBJECTS.heartbeatAll, SUBJECTS.dead('batch'), SUBJECTS.dead('job'),
       ...pullFrom(STREAMS.work, CONSUMERS.batches), ...pullFrom(STREAMS.jobs, CONSUMERS.jobs),
     ],
-    // A worker listens on the kernel confirmation subject of its own id only (worker/cluster/kernel-confirmer.ts).
-    subscribe: [`${INBOX_PREFIX.worker}.>`, SUBJECTS.confirmJobAll],
+    // A worker listens on the kernel confirmation and kernel batch subjects of its own id only (kernel-confirmer.ts, kernel-batcher.ts).
+    subscribe: [`${INBOX_PREFIX.worker}.>`, SUBJECTS.confirmJobAll, SUBJECTS.kernelBatchAll],
   },
 };
 

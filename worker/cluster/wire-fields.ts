@@ -26,6 +26,7 @@ export type Json = Record<string, unknown>;
 
 const TYPES = [
   'CorpusInput', 'WorkBatch', 'BatchResult', 'VerifyJob', 'VerifyResult', 'MinimizeJob', 'MinimizeResult', 'Heartbeat', 'ConfirmJob', 'ConfirmResult',
+  'KernelBatch', 'KernelBatchResult',
 ] as const;
 export type TypeName = (typeof TYPES)[number];
 

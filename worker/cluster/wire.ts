@@ -112,6 +112,10 @@ export interface Heartbeat {
   kernelConfirm: boolean;
   /** The kernel confirmation jobs it holds, running or queued. */
   confirming: string[];
+  /** Started with --kernel (false from workers of versions before it). */
+  kernelCampaign: boolean;
+  /** The kernel batches it holds, running or queued. */
+  kernelBatches: string[];
 }
 
 
@@ -122,7 +126,7 @@ function violationToObject(v: RunViolation): Json {
   return { signature: v.signature, invariant: v.invariant, kind: v.kind, message: v.message, traceTail: v.traceTail, step: v.step };
 }
 
-function foundToObject(f: BatchFinding & { repeats?: number }): Json {
+export function foundToObject(f: BatchFinding & { repeats?: number }): Json {
   return { program: programToProtoObject(f.program), violation: violationToObject(f.violation), at: f.at, repeats: f.repeats ?? 0 };
 }
 
@@ -135,7 +139,7 @@ function foundFrom(f: Fields): BatchFinding {
   return { program: f.requiredProgram('program'), violation, at: f.uint('at') };
 }
 
-function resultFindingFrom(f: Fields): ResultFinding {
+export function resultFindingFrom(f: Fields): ResultFinding {
   return { ...foundFrom(f), repeats: f.uint('repeats') };
 }
 
@@ -327,6 +331,7 @@ export function decodeHeartbeat(buf: Uint8Array, source: string): Heartbeat {
     workerId: f.id('workerId'), host: f.text('host'), pid: f.uint('pid'), procs: f.uint('procs', 1, MAX_PROCS), busy: f.uint('busy'),
     campaigns: f.ids('campaigns'), execs: f.count('execs'), uptimeSec: f.real('uptimeSec'), running: f.ids('running'),
     kernelConfirm: f.bool('kernelConfirm'), confirming: f.ids('confirming'),
+    kernelCampaign: f.bool('kernelCampaign'), kernelBatches: f.ids('kernelBatches'),
   };
 }
 

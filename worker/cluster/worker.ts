@@ -14,8 +14,8 @@
 // deliver the message again and again.)
 //
 // With --kernel-confirm (root) it also runs kernel confirmation jobs, which
-// the coordinator sends to it alone (kernel-confirmer.ts), and says so in its
-// heartbeats.
+// the coordinator sends to it alone (kernel-confirmer.ts), and with --kernel
+// kernel campaigns' batches (kernel-batcher.ts); it says so in its heartbeats.
 //
 // The worker connects as the NATS user of the worker role: it takes work
 // from its two consumers and publishes results, heartbeats and dead letters;
@@ -26,6 +26,7 @@ import { Worker } from 'node:worker_threads';
 import { type Consumer, type JetStreamClient, type JsMsg, type NatsConnection, headers } from 'nats';
 import { mayCrossCheck } from '../fuzz/findings/policy.js';
 import type { ExecutorReply, ExecutorRequest } from './executor-messages.js';
+import { KernelBatcher } from './kernel-batcher.js';
 import { KernelConfirmer } from './kernel-confirmer.js';
 import type { Logger } from './log.js';
 import { WorkerMetrics, serveMetrics } from './metrics.js';
@@ -46,6 +47,8 @@ export interface ClusterWorkerOptions {
   workerId?: string;
   /** Run kernel confirmation jobs on this machine's kernel (root: loop devices, mount). */
   kernelConfirm?: boolean;
+  /** Run kernel campaign batches on this machine's kernel (root: loop devices, mount). */
+  kernel?: boolean;
 }
 
 export function newWorkerId(): string {
@@ -119,6 +122,7 @@ export class ClusterWorker {
   private timers: NodeJS.Timeout[] = [];
   private metricsServer: { port: number; close: () => Promise<void> } | null = null;
   private confirmer: KernelConfirmer | null = null;
+  private batcher: KernelBatcher | null = null;
   private readonly log: Logger;
   private stopped!: Promise<void>;
   private resolveStopped!: () => void;
@@ -154,11 +158,18 @@ export class ClusterWorker {
       });
       this.confirmer.start(this.nc);
     }
+    if (this.opts.kernel) {
+      this.batcher = new KernelBatcher({
+        workerId: this.id, log: this.log, publishResult: (subject, data, msgID) => this.publishResult(subject, data, msgID),
+        refused: (subject, why) => this.refused(subject, why), changed: () => this.heartbeat(),
+      });
+      this.batcher.start(this.nc);
+    }
     this.timers.push(setInterval(() => this.heartbeat(), 1000));
     this.heartbeat();
     void this.batchLoop();
     void this.jobLoop();
-    this.log.info({ procs: this.executors.length, metrics: this.metricsPort, kernelConfirm: this.confirmer !== null }, 'worker started');
+    this.log.info({ procs: this.executors.length, metrics: this.metricsPort, kernelConfirm: this.confirmer !== null, kernel: this.batcher !== null }, 'worker started');
   }
 
   /** Resolves once stop() finished. */
@@ -184,6 +195,7 @@ export class ClusterWorker {
         workerId: this.id, host: hostname(), pid: process.pid, procs: this.executors.length, busy: this.busy,
         campaigns: [...this.recentCampaigns.keys()], execs: this.execs, uptimeSec: (now - this.t0) / 1000, running: [...this.running_],
         kernelConfirm: this.confirmer !== null, confirming: this.confirmer?.held() ?? [],
+        kernelCampaign: this.batcher !== null, kernelBatches: this.batcher?.held() ?? [],
       }));
     } catch (err) {
       this.log.debug({ err: String(err) }, 'heartbeat not sent');
@@ -470,7 +482,7 @@ export class ClusterWorker {
         // Comes back after the ack wait.
       }
     }
-    await Promise.race([Promise.allSettled([...this.inFlight, this.confirmer?.stop(graceMs)]), new Promise((r) => setTimeout(r, graceMs))]);
+    await Promise.race([Promise.allSettled([...this.inFlight, this.confirmer?.stop(graceMs), this.batcher?.stop(graceMs)]), new Promise((r) => setTimeout(r, graceMs))]);
     for (const t of this.timers) clearInterval(t);
     await Promise.all(this.executors.map((e) => e.close()));
     await this.nc.drain().catch(() => this.nc.close());

@@ -11,16 +11,15 @@ import { type FindingJob, FindingPipeline } from '../fuzz/findings/pipeline.js';
 import type { Finding, FindingRecord } from '../fuzz/findings/record.js';
 import { Fuzzer } from '../fuzz/fuzzer.js';
 import type { Program } from '../prog/types.js';
-import { covReset } from '../sim/cov.js';
-import { configName, forTwin } from './configs.js';
-import { type TwinOutcome, isSequential, runTwice } from './differential.js';
+import { configName } from './configs.js';
+import type { TwinOutcome } from './differential.js';
+import { type ConfigStats, compareOne, emptyStats, nextFor } from './kernel-batch.js';
 import { minimizeOnKernel } from './kernel-minimize.js';
 import { confirmOnKernel } from './confirm.js';
 import { SIM_SEARCH_SCHEDULES, searchDivergenceInSim, searchInSim } from './sim-search.js';
 import type { SimSearch, TwinSource } from '../report/twin-origin.js';
 import type { InvariantKind } from '../report/signature.js';
 import { runOnKernel } from './executor.js';
-import type { Trace } from '../trace/types.js';
 import { type FsSpec, type TwinMount, provisionMount } from './provision.js';
 
 export interface KernelCampaignOptions {
@@ -41,23 +40,7 @@ export interface KernelCampaignOptions {
 /** A kernel finding is confirmed with this many runs of its minimized program. */
 const CONFIRM_RUNS = 20;
 
-/** One config's figures: programs compared, seconds spent on each side, what came of them. */
-export interface ConfigStats {
-  config: string;
-  programs: number;
-  /** Of them sequential (compared op by op). */
-  sequential: number;
-  kernelSec: number;
-  simSec: number;
-  /** Findings by where they came from, and timing-only divergences. */
-  divergences: number;
-  kernelViolations: number;
-  /** Of the divergences and kernel violations, those the sim shows under a switch (sim-search.ts): every hit is looked for, not just a signature's first. */
-  explained: number;
-  simViolations: number;
-  timing: number;
-  errors: number;
-}
+export type { ConfigStats } from './kernel-batch.js';
 
 export interface KernelCampaignStats {
   programs: number;
@@ -74,10 +57,6 @@ export type KernelCampaignEvent =
   | { kind: 'minimized'; record: FindingRecord }
   | { kind: 'confirmed'; record: FindingRecord }
   | { kind: 'error'; config: string; error: string };
-
-function emptyStats(config: string): ConfigStats {
-  return { config, programs: 0, sequential: 0, kernelSec: 0, simSec: 0, divergences: 0, kernelViolations: 0, explained: 0, simViolations: 0, timing: 0, errors: 0 };
-}
 
 class KernelCampaign {
   private readonly fuzzer: Fuzzer;
@@ -133,19 +112,6 @@ class KernelCampaign {
     return this.opts.durationSec !== undefined && this.sec() >= this.opts.durationSec;
   }
 
-  /**
-   * The next program for a config: the fuzzer's, as the twin runs it; every
-   * other one cut to a sequential program (its first thread, nothing timed),
-   * which the differential compares op by op; few generated programs are
-   * sequential as they come.
-   */
-  private nextFor(spec: FsSpec, sequential: boolean): Program {
-    for (;;) {
-      const p = forTwin(this.fuzzer.nextProgram(), spec, sequential);
-      if (p) return p;
-    }
-  }
-
   /** campaign.json: what `foliofuzz findings` and the dashboard read of a run. */
   private persist(state: 'running' | 'done'): void {
     const s = this.snapshot();
@@ -182,43 +148,21 @@ class KernelCampaign {
   private async runOne(k: number): Promise<void> {
     const spec = this.opts.configs[k]!;
     const st = this.stats[k]!;
-    const p = this.nextFor(spec, st.programs % 2 === 1);
-    covReset();
-    const r = await runTwice(p, this.mountFor(spec));
-    this.fuzzer.execs++;
+    const p = nextFor(this.fuzzer, spec, st.programs % 2 === 1);
+    const o = await compareOne(this.fuzzer, p, this.mountFor(spec), st);
     this.programs++;
-    st.programs++;
-    if (isSequential(p)) st.sequential++;
-    st.simSec += r.simSec;
-    st.kernelSec += r.kernelSec;
-    this.fuzzer.keepIfNew(p);
-    this.tally(st, r.outcome, p, spec);
-    if (r.outcome.kind === 'finding' && r.outcome.source !== 'sim' && explainHit(p, r.outcome.violation, r.kernel)) st.explained++;
+    if (o.kind === 'error') this.opts.onEvent?.({ kind: 'error', config: st.config, error: o.error });
+    else if (o.kind === 'finding') this.found(st, o, p, spec);
   }
 
-  private tally(st: ConfigStats, o: TwinOutcome, p: Program, spec: FsSpec): void {
-    switch (o.kind) {
-      case 'agree':
-        return;
-      case 'timing':
-        st.timing++;
-        return;
-      case 'error':
-        st.errors++;
-        this.opts.onEvent?.({ kind: 'error', config: st.config, error: o.error });
-        return;
-      case 'finding': {
-        if (o.source === 'divergence') st.divergences++;
-        else if (o.source === 'kernel') st.kernelViolations++;
-        else st.simViolations++;
-        const before = this.findings.get(o.violation.signature);
-        if (!before) this.configOf.set(o.violation.signature, { spec, source: o.source });
-        const f = this.findings.found({ violation: o.violation, program: p }, { exec: this.programs, sec: this.sec() }, st.config);
-        if (before) return;
-        f.record.twin = { source: o.source, config: configName(spec) };
-        this.opts.onEvent?.({ kind: 'finding', record: f.record, source: o.source, config: configName(spec) });
-      }
-    }
+  /** A finding into the pipeline; a new signature remembers its config and side (its minimization runs there). */
+  private found(st: ConfigStats, o: TwinOutcome & { kind: 'finding' }, p: Program, spec: FsSpec): void {
+    const before = this.findings.get(o.violation.signature);
+    if (!before) this.configOf.set(o.violation.signature, { spec, source: o.source });
+    const f = this.findings.found({ violation: o.violation, program: p }, { exec: this.programs, sec: this.sec() }, st.config);
+    if (before) return;
+    f.record.twin = { source: o.source, config: configName(spec) };
+    this.opts.onEvent?.({ kind: 'finding', record: f.record, source: o.source, config: configName(spec) });
   }
 
   /** The jobs the pipeline issued, on the mount the finding came from: minimize (the kernel as the predicate), then confirm. */
@@ -261,16 +205,6 @@ class KernelCampaign {
   reported(): Finding[] {
     return this.findings.reported();
   }
-}
-
-/**
- * Whether the sim shows this one hit under some switch. Hits of one
- * signature can come from different configs and different bugs (a lost
- * write on fuse and one on ext4 read alike), so each is looked for.
- */
-function explainHit(p: Program, v: { signature: string; kind: InvariantKind }, kernel: Trace | null): boolean {
-  if (v.kind !== 'DIVERGENCE') return (searchInSim(p, v)?.switches.length ?? 0) > 0;
-  return kernel !== null && searchDivergenceInSim(p, kernel, v.signature) !== null;
 }
 
 export interface KernelCampaignSummary {

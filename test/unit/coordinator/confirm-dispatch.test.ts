@@ -69,7 +69,7 @@ function confirming(root: string): { c: CampaignRuntime; job: ConfirmJob } {
 }
 
 function hb(workerId: string, kernelConfirm: boolean, confirming: string[] = []): Heartbeat {
-  return { workerId, host: 'h', pid: 1, procs: 1, busy: 0, campaigns: [], execs: 0, uptimeSec: 1, running: [], kernelConfirm, confirming };
+  return { workerId, host: 'h', pid: 1, procs: 1, busy: 0, campaigns: [], execs: 0, uptimeSec: 1, running: [], kernelConfirm, confirming, kernelCampaign: false, kernelBatches: [] };
 }
 
 function result(job: ConfirmJob, workerId: string, verdict = VERDICT): ConfirmResult {
