@@ -545,3 +545,14 @@ test('fuse-truncate-up-keeps-post-eof-store: a growing truncate on fuse writes a
   const res = replay('fuse-truncate-up-keeps-post-eof-store.json');
   assert.equal(res.files[0]!.data[67312], 3);
 });
+
+test('copy-range-page-cache-to-odirect-unaligned: an O_DIRECT destination written from page cache pages that start mid-page is -EINVAL', () => {
+  // Found by a kernel campaign (two DIVERGENCEs, xfs and ext4; 6.18 returns
+  // -EINVAL): filemap_splice_read lends the pipe the source's page cache
+  // pages at the source's offset in its page (2049, 218), and the direct
+  // write of iter_file_splice_write finds that memory misaligned for a bio
+  // (bdev_iter_is_aligned). The sim wrote from a buffer of its own.
+  for (const name of ['xfs-copy-range-page-cache-to-odirect-unaligned.json', 'ext4-copy-range-page-cache-to-odirect-unaligned.json']) {
+    assert.equal(replay(name).results[1]!.ret, -22, name);
+  }
+});

@@ -128,19 +128,22 @@ function iomapDioZero(dio: Dio, iter: IomapIter, pos: number, len: number): void
 }
 
 /**
- * Buffers that are kernel pages, an ITER_BVEC iterator (copy_splice_read's
- * pipe pages for an O_DIRECT side of copy_file_range), not user memory.
- * bdev_iter_is_aligned checks where the bytes of a bio start in their page:
- * for pipe pages that is the offset into the buffer, which the zeroes of a
- * hole before the mapping advanced (6.18: a copy from 1025 over a hole and a
- * written block is -EINVAL, a pread(2) of it is not). The sim has no user
- * buffer addresses: a user buffer passes, as the executor's aligned ones do.
+ * Buffers that are kernel pages, an ITER_BVEC iterator (the pipe of
+ * copy_file_range's splice for an O_DIRECT side), not user memory, with
+ * where their first byte sits in its page. bdev_iter_is_aligned checks
+ * where the bytes of a bio start in their page: pipe pages a direct read
+ * fills start at 0, and the zeroes of a hole before a mapping advance them
+ * (6.18: a copy from 1025 over a hole and a written block is -EINVAL, a
+ * pread(2) of it is not); page cache pages a buffered source lends the
+ * pipe start where the source's position is in its page (a copy from 2049
+ * into an O_DIRECT file is -EINVAL on 6.18). The sim has no user buffer
+ * addresses: a user buffer passes, as the executor's aligned ones do.
  */
-const BVEC_BUFFERS = new WeakSet<Uint8Array>();
+const BVEC_OFFSETS = new WeakMap<Uint8Array, number>();
 
-/** Mark buf as kernel pages (an ITER_BVEC): its memory alignment is checked like a bio's. */
-export function asBvec(buf: Uint8Array): Uint8Array {
-  BVEC_BUFFERS.add(buf);
+/** Mark buf as kernel pages (an ITER_BVEC) whose first byte is at pageOffset in its page. */
+export function asBvec(buf: Uint8Array, pageOffset = 0): Uint8Array {
+  BVEC_OFFSETS.set(buf, pageOffset);
   return buf;
 }
 
@@ -152,7 +155,8 @@ function iomapDioBioIter(iter: IomapIter, dio: Dio): number {
   const length = iomapLength(iter);
   const bsize = 1 << inode.blkbits;
   if (!isAligned(pos, SECTOR_SIZE) || !isAligned(length, SECTOR_SIZE)) return -EINVAL;
-  if (BVEC_BUFFERS.has(dio.buf) && !isAligned(pos - dio.base, SECTOR_SIZE)) return -EINVAL;
+  const pageOffset = BVEC_OFFSETS.get(dio.buf);
+  if (pageOffset !== undefined && !isAligned(pageOffset + pos - dio.base, SECTOR_SIZE)) return -EINVAL;
   const needZeroout = dio.write && ((m.flags & IOMAP_F_NEW) !== 0 || m.type === IOMAP_UNWRITTEN);
   if (needZeroout) {
     const pad = offsetIn(pos, bsize);

@@ -174,7 +174,9 @@ export function* sysCopyFileRange(k: Kernel, fin: OpenFile, offIn: number, fout:
       // copy_splice_read and iter_file_splice_write under IOCB_DIRECT, alignment rules included).
       const r = yield* k.fs.readIter(fin, offIn + done, view);
       if (r <= 0) return done > 0 ? done : r;
-      const w = yield* k.fs.writeIter(fout, offOut + done, asBvec(view.subarray(0, r)));
+      // The pipe holds the direct read's own pages, or the page cache's (filemap_splice_read) at the source's offset in its page.
+      const lent = fin.direct ? 0 : (offIn + done) % PAGE_SIZE;
+      const w = yield* k.fs.writeIter(fout, offOut + done, asBvec(view.subarray(0, r), lent));
       if (w <= 0) return done > 0 ? done : w;
       done += w;
       if (w < r) break;
