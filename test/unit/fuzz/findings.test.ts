@@ -284,7 +284,8 @@ describe('stores written before the shared record still load', () => {
     assert.deepEqual(p.all().map((f) => [f.record.id, f.record.verified, f.record.minimized]), [
       [`${cid}-1ff84f42b151`, false, false], [`${cid}-290a8c9ea88e`, true, false], [`${cid}-2f14cc64b75b`, true, true],
     ]);
-    const r = record(p, violation('ifs_free:uptodate-mismatch', 'ifs_free<-truncate_inode_pages_range'));
+    // A version 1 signature (the site with its caller), kept as it was stored.
+    const r = record(p, { ...violation('ifs_free:uptodate-mismatch'), signature: 'WARN ifs_free:uptodate-mismatch @ ifs_free<-truncate_inode_pages_range' });
     assert.deepEqual([r.verifiedBy, r.verifyAttempts, r.finderWorkerId, r.minimizeJob, r.repro], ['w-host-2-0002', 1, 'w-host-1-0001', `${cid}-m0a0b0c.8`, undefined]);
     // The jobs it had out: the cross-check replays verify.json's program, the minimization the program that was cross-checked.
     assert.deepEqual(p.pendingJobs().map((j) => [j.kind, j.jobId, j.program.threads[0]!.ops.length, j.kind === 'verify' ? j.finderWorkerId : '']), [
