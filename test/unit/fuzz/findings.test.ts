@@ -17,6 +17,7 @@ import type { KernelVerdict } from '../../../worker/report/kernel-verdict.js';
 import { checkSignature, findingId } from '../../../worker/report/signature.js';
 import type { RunViolation } from '../../../worker/report/violation.js';
 import { parseRepro } from '../../../worker/repro/repro.js';
+import type { BugName } from '../../../worker/sim/bugs.js';
 import { FINDING_FIXTURES, tempDirs, writes as program } from './findings-helpers.js';
 
 const tempDir = tempDirs('ff-findings-');
@@ -238,6 +239,28 @@ describe('without a cross-check (the embedded campaign)', () => {
     assert.equal(existsSync(join(dir, 'findings', findingId(A.signature), 'verify.json')), false);
     p.found({ violation: A, program: program(5) }, { exec: 9, sec: 0.5 }, 'worker-1');
     assert.deepEqual([r.count, r.lastExec, r.firstExec, jobs.length], [2, 9, 4, 1]);
+  });
+
+  test('the switches the minimization found needed are recorded, and the reproducer carries only those', () => {
+    const dir = tempDir();
+    const jobs: FindingJob[] = [];
+    const opts = {
+      bugs: ['fuse-clear-uptodate-ifs', 'mkwrite-ifs-zeroed'] as BugName[], crossCheck: 'none' as const, minimize: true, idPrefix: '',
+      newJobId: (kind: string) => `m.${kind}.${jobs.length}`, events: { issue: (job: FindingJob) => jobs.push(job) },
+    };
+    const p = new FindingPipeline({ ...opts, store: new Store(dir) });
+    p.found({ violation: A, program: program(3) }, { exec: 1, sec: 0.1 }, 'worker-0');
+    const reproOf = (): string[] => parseRepro(readFileSync(join(dir, 'findings', findingId(A.signature), 'repro.json'), 'utf8'), 'repro.json').bugs;
+    assert.deepEqual(reproOf(), ['fuse-clear-uptodate-ifs', 'mkwrite-ifs-zeroed'], 'before minimization: the campaign\'s switches');
+    // A switch the campaign did not run with is nobody's to claim.
+    const o = { ...minimizedOf(jobs[0], 'worker-1', program(1)), switches: ['mkwrite-ifs-zeroed', 'set-uptodate-during-read'] };
+    assert.equal(p.minimized(o, { exec: 2, sec: 0.2 }), true);
+    assert.deepEqual(record(p, A).switches, ['mkwrite-ifs-zeroed']);
+    assert.deepEqual(reproOf(), ['mkwrite-ifs-zeroed']);
+    // Kept in finding.json.
+    const again = new FindingPipeline({ ...opts, store: new Store(dir) });
+    again.load([]);
+    assert.deepEqual(record(again, A).switches, ['mkwrite-ifs-zeroed']);
   });
 
   test('with minimization off, nothing is issued', () => {

@@ -4,7 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CLASS_MEANINGS, classOf, switchesNeeded, switchesThatFire, switchesVerdict } from '../../../worker/repro/explain.js';
+import { runProgram } from '../../../worker/exec/run.js';
+import { CLASS_MEANINGS, attributeSwitches, classOf, switchesNeeded, switchesThatFire, switchesVerdict } from '../../../worker/repro/explain.js';
+import { BUG_SWITCHES } from '../../../worker/sim/bugs.js';
 import { exportRepro } from '../../../worker/repro/export.js';
 import { reportTitle } from '../../../worker/repro/report.js';
 import { ordinal, plural } from '../../../worker/repro/words.js';
@@ -35,6 +37,17 @@ test('the switches a known reproducer needs are its own switch, with another swi
   assert.match(switchesVerdict([]), /fires with every switch off: no seeded bug/);
   const fires = switchesThatFire(k.program);
   assert.deepEqual(fires, { signature: k.signature, needed: ['set-uptodate-during-read'] });
+});
+
+test('with every switch on, a known reproducer that shows its own signature is attributed to its switch alone', () => {
+  const all = BUG_SWITCHES.filter((b) => b.implemented).map((b) => b.name);
+  let attributed = 0;
+  for (const k of known) {
+    if (k.signature === '' || runProgram(k.program, { bugs: new Set(all) }).violation?.signature !== k.signature) continue;
+    assert.deepEqual(attributeSwitches(k.program, k.signature, all), [k.name], k.name);
+    attributed++;
+  }
+  assert.ok(attributed >= 8, `${attributed} known reproducers attributed`);
 });
 
 test('a report has a syzbot-style title and every section a kernel developer needs', () => {

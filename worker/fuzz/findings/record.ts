@@ -11,6 +11,7 @@
 import type { Program } from '../../prog/types.js';
 import { type InvariantKind, INVARIANT_KINDS, findingId } from '../../report/signature.js';
 import { type KernelVerdict, kernelVerdictFromJson } from '../../report/kernel-verdict.js';
+import { type BugName, findBug } from '../../sim/bugs.js';
 import type { RunViolation } from '../../report/violation.js';
 import { programSize } from '../minimize-predicate.js';
 
@@ -46,6 +47,8 @@ export interface FindingRecord {
   confirmJob?: string;
   /** What the kernel twin said of it on a real kernel (unset until it was confirmed). */
   kernel?: KernelVerdict;
+  /** The smallest set of the campaign's switches it needs, once its minimization found it (the reproducer carries these). */
+  switches?: BugName[];
 }
 
 /** The program a cross-check replays, and who found it (verify.json). */
@@ -145,5 +148,15 @@ export function recordFromJson(value: unknown, firstProgram: Program, idPrefix: 
     if (s !== undefined) r[key] = s;
   }
   if (v['kernel'] !== undefined) r.kernel = kernelVerdictFromJson(v['kernel'], 'kernel');
+  if (v['switches'] !== undefined) r.switches = switchNames(v['switches']);
   return r;
+}
+
+function switchNames(v: unknown): BugName[] {
+  if (!Array.isArray(v)) throw new Error(`switches: ${JSON.stringify(v)} is not a list`);
+  return v.map((s, i) => {
+    const b = typeof s === 'string' ? findBug(s) : undefined;
+    if (!b) throw new Error(`switches[${i}]: ${JSON.stringify(s)} is not a bug switch`);
+    return b.name;
+  });
 }

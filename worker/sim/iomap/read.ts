@@ -150,13 +150,14 @@ function iomapReadFolioIter(iter: IomapIter, ctx: ReadCtx, rops: IomapReadOps): 
     const posDiff = pos - iter.pos;
     iomapIterAdvance(iter, posDiff);
     if (plen === 0) return 0;
+    // Provenance only: a read that zeroes or reads over dirty blocks loses what they held.
+    noteDirtyLoss(folio, inode.blkbits, inode.iSize, inode.ino, poff, poff + plen, 'reread', 'iomap_read_folio_iter');
     if (iomapBlockNeedsZeroing(inode, iter.iomap, pos)) {
       covState(C_READ_ZERO, ifsClass(folio));
       folioZeroSegment(folio, poff, poff + plen, 'iomap_read_folio_iter', 'hole');
       iomapSetRangeUptodate(folio, poff, plen, inode.blkbits);
     } else {
       covState(C_READ_SUBMIT, ifsClass(folio));
-      noteDirtyLoss(folio, inode.blkbits, inode.iSize, inode.ino, poff, poff + plen, 'reread', 'iomap_read_folio_iter');
       if (!ctx.submitted) iomapReadInit(inode, folio);
       const ret = rops.readFolioRange(iter, folio, pos, plen);
       if (ret < 0) return ret;
