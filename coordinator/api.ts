@@ -47,6 +47,11 @@ export interface FindingInfo {
   minimized: boolean;
   opsBefore: number;
   opsAfter: number;
+  /** The bug it is (report/signature.ts bugKey): findings of any campaign with the same bug are one bug. */
+  bug: string;
+  /** The smallest set of the campaign's switches it needs, once its minimization found it (switchesKnown). */
+  switches: string[];
+  switchesKnown: boolean;
 }
 
 export interface CreateCampaignRequest {

@@ -20,6 +20,7 @@ import { COV_MAP_SIZE } from '../worker/sim/cov.js';
 import { validateProgram } from '../worker/prog/validate.js';
 import type { Program } from '../worker/prog/types.js';
 import type { BugName } from '../worker/sim/bugs.js';
+import { bugKey } from '../worker/report/signature.js';
 import type { CampaignInfo, CampaignState, FindingInfo } from './api.js';
 
 export interface CampaignRecord {
@@ -230,6 +231,7 @@ export class CampaignRuntime {
       id: f.id, campaignId: this.id, signature: f.signature, invariant: f.invariant, message: f.message, count: f.count,
       firstFoundSec: Math.round(f.firstSec * 1000) / 1000, firstFoundExec: f.firstExec, lastFoundSec: Math.round(f.lastSec * 1000) / 1000,
       verified: f.verified, minimized: f.minimized, opsBefore: f.opsBefore, opsAfter: f.opsAfter,
+      bug: bugKey(f.signature), switches: f.switches ?? [], switchesKnown: f.switches !== undefined,
     };
   }
 }

@@ -157,9 +157,9 @@ function showCampaign(c: CampaignInfo): void {
 
 function findingRows(fs: FindingInfo[]): string[][] {
   return [
-    ['ID', 'INVARIANT', 'COUNT', 'FIRST', 'MINIMIZED', 'OPS', 'SIGNATURE'],
+    ['ID', 'INVARIANT', 'COUNT', 'FIRST', 'MINIMIZED', 'OPS', 'SWITCHES', 'SIGNATURE'],
     ...fs.map((f) => [f.id, f.invariant, String(f.count), `${f.firstFoundSec.toFixed(1)}s`, f.minimized ? 'yes' : 'no',
-      f.minimized ? `${f.opsBefore}->${f.opsAfter}` : String(f.opsBefore), f.signature]),
+      f.minimized ? `${f.opsBefore}->${f.opsAfter}` : String(f.opsBefore), f.switchesKnown ? f.switches.join(',') || 'none' : '?', f.signature]),
   ];
 }
 

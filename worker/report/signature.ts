@@ -172,6 +172,18 @@ export function bugKey(sig: string): string {
   return checkSignature(p.kind, p.invariant, p.site.join('<-'));
 }
 
+/** Items grouped by the bug their signatures name (bugKey), bugs in the order first met, items in their order. */
+export function groupByBug<T>(items: readonly T[], signatureOf: (t: T) => string): { key: string; items: T[] }[] {
+  const groups = new Map<string, T[]>();
+  for (const it of items) {
+    const key = bugKey(signatureOf(it));
+    const g = groups.get(key);
+    if (g) g.push(it);
+    else groups.set(key, [it]);
+  }
+  return [...groups].map(([key, list]) => ({ key, items: list }));
+}
+
 /** The id of a finding: a hash of its signature, so one bug lands in one place in every campaign. */
 export function findingId(signature: string): string {
   return createHash('sha256').update(signature).digest('hex').slice(0, 12);
