@@ -71,10 +71,12 @@ test('a data report shows the expected and the actual byte, and what was read ar
   let shown = 0;
   for (const k of data) {
     const text = exportRepro(k.repro, 'report').files[0]!.text;
-    assert.match(text, /^Subject: \[foliofuzz\] data corruption in /);
+    // The title names the cause: a lost write, stale data.
+    assert.match(text, /^Subject: \[foliofuzz\] (lost write|stale data) in \S+ \(\S+ <- \S+\)\n/);
     const m = /at byte (\d+): expected 0x([0-9a-f]{2}), read 0x([0-9a-f]{2})/.exec(text);
     if (!m) continue;
     shown++;
+    assert.match(text, new RegExp(`\\nwhy: byte ${m[1]}: (written|stored) by t\\d+ #\\d+ `), 'why, in words');
     assert.notEqual(m[2], m[3]);
     assert.match(text, new RegExp(`\\[${m[3]}\\]`), 'the differing byte is marked in the dump');
   }
@@ -84,5 +86,8 @@ test('a data report shows the expected and the actual byte, and what was read ar
 test('titles of every class', () => {
   assert.equal(reportTitle('WARN ifs_free:uptodate-mismatch @ ifs_free<-truncate_inode_pages_range'), 'WARNING in ifs_free (ifs_free:uptodate-mismatch)');
   assert.equal(reportTitle('DATA pread:mismatch @ ksys_pread64'), 'data corruption in ksys_pread64 (pread:mismatch)');
+  assert.equal(reportTitle('DATA lost-write mwrite <- skipped @ iomap_writeback_range'), 'lost write in iomap_writeback_range (mwrite <- skipped)');
+  assert.equal(reportTitle('DATA stale dio <- cached @ iomap_dio_complete'), 'stale data in iomap_dio_complete (dio <- cached)');
+  assert.equal(reportTitle('DATA mismatch write <- zeroes @ ksys_pread64'), 'data corruption in ksys_pread64 (write <- zeroes)');
   assert.equal(reportTitle('LIVELOCK step-budget'), 'livelock: step-budget');
 });
