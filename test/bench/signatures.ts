@@ -113,7 +113,6 @@ export async function benchSignatures(o: SignaturesBenchOptions): Promise<Signat
       `(${c.execs} execs, ${Math.round(c.execsPerSec)} execs/s): ${c.findings.length} signatures`, '',
       '| signature | hits | switches it needs (attributed) |', '|---|---|---|');
     for (const f of c.findings) table.push(`| \`${f.signature}\` | ${f.count} | ${f.switches?.join(', ') || (f.switches ? 'none' : 'not attributed')} |`);
-    o.log(table.slice(-c.findings.length - 4).join('\n'));
     if (c.findings.length > 8) problems.push(`the seed switches together: ${c.findings.length} signatures (goal 8)`);
   }
   return { ok: problems.length === 0, problems, table };

@@ -32,11 +32,11 @@ export interface CauseContext {
 
 const DATA_PATHS = new Set(['write', 'store', 'dio']);
 
-/** The word a signature names bytes by, from their tag's path. */
+/** The word a signature names bytes by, from their tag's path (a store is a write through the page cache: oracle/cause.ts). */
 function pathWord(t: ProvTag): string {
   switch (t.path) {
     case 'store':
-      return 'mwrite';
+      return 'write';
     case 'zero':
       return 'zeroed';
     default:
@@ -148,7 +148,7 @@ function classify(ctx: CauseContext, file: number, pos: number, expected: string
   const ids = new Set(mine.map((t) => t.id));
   const first = mine[0]?.id ?? 0;
   const arrived = arrival(prov, mine);
-  const lost: DataCause['cls'] = expected === 'write' || expected === 'mwrite' || expected === 'dio' ? 'lost-write' : 'lost-zero';
+  const lost: DataCause['cls'] = expected === 'write' || expected === 'dio' ? 'lost-write' : 'lost-zero';
   const ino = ctx.inoOf(file);
   // The first thing that undid the expected bytes: a zeroing over them, or a record of them thrown away.
   const zeroed = origin.path === 'zero' && origin.id > first && !ids.has(origin.id) ? origin : null;
@@ -195,7 +195,7 @@ function cacheAgainstDisk(ctx: CauseContext, fault: DataFault, disk: ProvTag): {
   const cached = prov.tags[cachedTag]!;
   const [newer, older, where] = prov.origin(cached.id).id > prov.origin(disk.id).id ? [cached, disk, 'the page cache'] : [disk, cached, 'the disk'];
   const origin = prov.origin(newer.id);
-  const expected = origin.path === 'store' ? 'mwrite' : origin.path === 'zero' ? 'zeroed' : origin.path;
+  const expected = origin.path === 'zero' ? 'zeroed' : pathWord(origin);
   const v = classify(ctx, fault.file, fault.pos, expected, [origin], older);
   return { cause: v.cause, words: `byte ${fault.pos}: ${tagWords(prov, p, origin)} (in ${where}), ${v.words}` };
 }

@@ -39,16 +39,17 @@ function direct(p: Program, op: Op): boolean {
 }
 
 /**
- * The word a signature names the expected bytes by: the path they came by
- * (`write` buffered, `mwrite` a store, `dio` direct), or the zeroes an op
- * implies (`extend`, `truncate`, `punch`, `zero-range`, `insert`), or
- * `recovered`.
+ * The word a signature names the expected bytes by: the way they came,
+ * through the page cache (`write`: write(2), copy_file_range, a store
+ * through a mapping alike, since what the kernel then loses is cached dirty
+ * data whichever put it there; the words say which op) or around it (`dio`),
+ * or the zeroes an op implies (`extend`, `truncate`, `punch`, `zero-range`,
+ * `insert`), or `recovered`.
  */
 export function expectedWord(p: Program, w: Writer): string {
   const op = opOf(p, w);
   if (w.kind === 'recovered') return 'recovered';
   if (w.kind === 'zero') return zeroWord(op);
-  if (op?.op === 'mwrite') return 'mwrite';
   return op && direct(p, op) ? 'dio' : 'write';
 }
 

@@ -43,9 +43,9 @@ export const INVARIANT_KINDS: readonly InvariantKind[] = ['WARN', 'BUG', 'INVARI
 export const SIGNATURE_VERSION = 2;
 
 /**
- * What a DATA finding's signature says of its cause. `expected` is the path
- * the bytes the reader should have seen came by: `write` (a buffered write,
- * copy_file_range included), `mwrite` (a store through a mapping), `dio` (a
+ * What a DATA finding's signature says of its cause. `expected` is the way
+ * the bytes the reader should have seen came: `write` (through the page
+ * cache: write(2), copy_file_range, a store through a mapping), `dio` (a
  * direct write), or the zeroes an op implies (`extend`, `truncate`,
  * `punch`, `zero-range`, `insert`), or `recovered` (what crash recovery
  * left). `how` is what the reader got instead, by the kernel path in `fn`.
@@ -92,7 +92,7 @@ export function checkSignature(kind: InvariantKind, invariant: string, site: str
   return `${kind} ${invariant} @ ${key}`;
 }
 
-/** A DATA finding named by its cause: "DATA lost-write mwrite <- zeroed @ iomap_writeback_handle_eof". */
+/** A DATA finding named by its cause: "DATA lost-write write <- zeroed @ iomap_writeback_handle_eof". */
 export function dataSignature(c: DataCause): string {
   return `DATA ${c.cls} ${c.expected} <- ${c.how} @ ${c.fn}`;
 }

@@ -18,17 +18,17 @@ test('the stale page cache warning keeps its caller: a synchronous completion is
 });
 
 test('a DATA cause reads back into its parts', () => {
-  const sig = dataSignature({ cls: 'lost-write', expected: 'mwrite', how: 'zeroed', fn: 'iomap_writeback_handle_eof' });
-  assert.equal(sig, 'DATA lost-write mwrite <- zeroed @ iomap_writeback_handle_eof');
+  const sig = dataSignature({ cls: 'lost-write', expected: 'write', how: 'zeroed', fn: 'iomap_writeback_handle_eof' });
+  assert.equal(sig, 'DATA lost-write write <- zeroed @ iomap_writeback_handle_eof');
   const p = parseSignature(sig)!;
-  assert.deepEqual(p.cause, { cls: 'lost-write', expected: 'mwrite', how: 'zeroed', fn: 'iomap_writeback_handle_eof' });
-  assert.deepEqual([p.kind, p.invariant, p.site, p.version], ['DATA', 'lost-write mwrite <- zeroed', ['iomap_writeback_handle_eof'], 2]);
+  assert.deepEqual(p.cause, { cls: 'lost-write', expected: 'write', how: 'zeroed', fn: 'iomap_writeback_handle_eof' });
+  assert.deepEqual([p.kind, p.invariant, p.site, p.version], ['DATA', 'lost-write write <- zeroed', ['iomap_writeback_handle_eof'], 2]);
   // A short read names no byte: the plain form.
   const short = parseSignature('DATA read-error:EIO @ filemap_read_folio')!;
   assert.deepEqual([short.cause, short.invariant, short.version], [undefined, 'read-error:EIO', 2]);
   // Not a cause: an unknown class, or spaces where a word goes.
   assert.equal(parseSignature('DATA lost-ish mwrite <- zeroed @ f')?.cause, undefined);
-  assert.equal(parseSignature('DATA lost-write m write <- zeroed @ f')?.cause, undefined);
+  assert.equal(parseSignature('DATA lost-write d io <- zeroed @ f')?.cause, undefined);
 });
 
 test('version 1 signatures still read, and an old WARN groups with the one it became', () => {

@@ -86,7 +86,7 @@ test('a data report shows the expected and the actual byte, and what was read ar
 test('titles of every class', () => {
   assert.equal(reportTitle('WARN ifs_free:uptodate-mismatch @ ifs_free<-truncate_inode_pages_range'), 'WARNING in ifs_free (ifs_free:uptodate-mismatch)');
   assert.equal(reportTitle('DATA pread:mismatch @ ksys_pread64'), 'data corruption in ksys_pread64 (pread:mismatch)');
-  assert.equal(reportTitle('DATA lost-write mwrite <- skipped @ iomap_writeback_range'), 'lost write in iomap_writeback_range (mwrite <- skipped)');
+  assert.equal(reportTitle('DATA lost-write write <- skipped @ iomap_writeback_range'), 'lost write in iomap_writeback_range (write <- skipped)');
   assert.equal(reportTitle('DATA stale dio <- cached @ iomap_dio_complete'), 'stale data in iomap_dio_complete (dio <- cached)');
   assert.equal(reportTitle('DATA mismatch write <- zeroes @ ksys_pread64'), 'data corruption in ksys_pread64 (write <- zeroes)');
   assert.equal(reportTitle('LIVELOCK step-budget'), 'livelock: step-budget');
