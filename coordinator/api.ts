@@ -3,6 +3,7 @@
 // implements it; grpc-server.ts and http-server.ts only translate. Plain data,
 // so the same shapes go into proto messages and JSON listings unchanged.
 
+import type { KernelVerdict } from '../worker/report/kernel-verdict.js';
 import type { Repro } from '../worker/repro/repro.js';
 import type { BugName } from '../worker/sim/bugs.js';
 
@@ -28,6 +29,22 @@ export interface CampaignInfo {
   findings: number;
   /** Worker processes currently serving this campaign's work. */
   workers: number;
+  /** Unset: the campaign does not ask for kernel confirmation. */
+  kernelConfirm?: KernelConfirmInfo;
+}
+
+/** Where a campaign's kernel confirmations stand. */
+export interface KernelConfirmInfo {
+  /** Runs of each reported finding's reproducer on a real kernel. */
+  runs: number;
+  /** Findings waiting for their verdict. */
+  waiting: number;
+  /** Findings with a verdict. */
+  confirmed: number;
+  /** Workers started with --kernel-confirm connected now. */
+  workers: number;
+  /** In words, e.g. "kernel confirmation: waiting for a worker started with --kernel-confirm (3 findings waiting)". */
+  status: string;
 }
 
 export interface FindingInfo {
@@ -47,6 +64,8 @@ export interface FindingInfo {
   minimized: boolean;
   opsBefore: number;
   opsAfter: number;
+  /** What a real kernel said of it (the kernel twin); unset until it has a verdict. */
+  kernel?: KernelVerdict;
   /** The bug it is (report/signature.ts bugKey): findings of any campaign with the same bug are one bug. */
   bug: string;
   /** The smallest set of the campaign's switches it needs, once its minimization found it (switchesKnown). */
@@ -60,6 +79,8 @@ export interface CreateCampaignRequest {
   durationSec?: number;
   /** Unset: derived from the clock. */
   seed?: number;
+  /** Run each reported finding's reproducer this many times on a worker started with --kernel-confirm; unset: no confirmation. */
+  kernelConfirmRuns?: number;
 }
 
 export type ApiErrorCode = 'INVALID_ARGUMENT' | 'NOT_FOUND' | 'FAILED_PRECONDITION' | 'UNAVAILABLE';

@@ -3,7 +3,8 @@
 // cross-checks on another worker), and the batches it has out. Everything
 // that must survive a restart is in the campaign's store directory:
 //
-//   DIR/campaigns/<id>/campaign.json             CampaignRecord (settings, counters, batches out)
+//   DIR/campaigns/<id>/campaign.json             CampaignRecord (settings, counters, batches out,
+//                                                the workers each kernel confirmation went to)
 //   DIR/campaigns/<id>/corpus/<program id>.json  corpus inputs (corpus/store.ts)
 //   DIR/campaigns/<id>/findings/<sha12>/         finding.json, first.json, verify.json, repro.json
 //                                                (worker/fuzz/findings/files.ts)
@@ -12,7 +13,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store, programId } from '../corpus/store.js';
 import { CoverageSet } from '../worker/fuzz/coverage.js';
-import { type FindingEvents, FindingPipeline } from '../worker/fuzz/findings/pipeline.js';
+import { type FindingEvents, type FindingJob, FindingPipeline } from '../worker/fuzz/findings/pipeline.js';
 import type { FindingRecord } from '../worker/fuzz/findings/record.js';
 import type { SharedInput } from '../worker/fuzz/messages.js';
 import { encodeCorpusInput } from '../worker/cluster/wire.js';
@@ -45,6 +46,14 @@ export interface CampaignRecord {
    * delivered again, however late, counts nothing twice.
    */
   outstanding: Record<string, number>;
+  /** Runs of each reported finding on a real kernel (a worker started with --kernel-confirm); unset: none. */
+  kernelConfirmRuns?: number;
+  /**
+   * Kernel confirmation jobs out: id -> the workers it was sent to, in order
+   * (confirm-dispatch.ts). Written before a job is sent; a verdict counts
+   * only from one of them, and only while its job is out.
+   */
+  confirmSentTo?: Record<string, string[]>;
 }
 
 /** What a campaign needs from the coordinator that runs it. */
@@ -58,6 +67,9 @@ export interface RuntimeEnv {
   /** `execs` more executions were written to the store (the Prometheus counter follows what is durable). */
   execsPersisted(c: CampaignRuntime, execs: number): void;
 }
+
+/** The letter of a job id (`<campaign>-<letter><boot>.<seq>`). */
+const JOB_ID_KIND: Record<FindingJob['kind'], string> = { verify: 'v', minimize: 'm', confirm: 'k' };
 
 /** A worker that sent no result for this long no longer counts as serving the campaign (and is forgotten). */
 const WORKER_SEEN_MS = 15_000;
@@ -96,7 +108,8 @@ export class CampaignRuntime {
       bugs: rec.bugs, crossCheck: 'another-worker', minimize: true, store: this.store, idPrefix: `${rec.id}-`,
       ...(env.minimizeMaxRuns !== undefined ? { maxRuns: env.minimizeMaxRuns } : {}),
       ...(env.minimizeDeadlineMs !== undefined ? { deadlineMs: env.minimizeDeadlineMs } : {}),
-      newJobId: (kind) => this.newJobId(kind === 'verify' ? 'v' : 'm'),
+      ...(rec.kernelConfirmRuns !== undefined ? { kernelConfirmRuns: rec.kernelConfirmRuns } : {}),
+      newJobId: (kind) => this.newJobId(JOB_ID_KIND[kind]),
       events: env.findingEvents(this),
     });
   }
@@ -156,7 +169,7 @@ export class CampaignRuntime {
     return { seq, batchId: `${this.id}-b${this.env.boot}.${seq}` };
   }
 
-  private newJobId(kind: 'v' | 'm'): string {
+  private newJobId(kind: string): string {
     this.dirty = true;
     return `${this.id}-${kind}${this.env.boot}.${++this.rec.jobSeq}`;
   }
@@ -232,6 +245,7 @@ export class CampaignRuntime {
       firstFoundSec: Math.round(f.firstSec * 1000) / 1000, firstFoundExec: f.firstExec, lastFoundSec: Math.round(f.lastSec * 1000) / 1000,
       verified: f.verified, minimized: f.minimized, opsBefore: f.opsBefore, opsAfter: f.opsAfter,
       bug: bugKey(f.signature), switches: f.switches ?? [], switchesKnown: f.switches !== undefined,
+      ...(f.kernel ? { kernel: f.kernel } : {}),
     };
   }
 }

@@ -6,6 +6,7 @@
 //   work-sweep.ts        the work queue's upkeep: leftovers, stuck and lost batches
 //   results.ts           worker results applied to a campaign, each once
 //   findings.ts          the finding pipeline's events (worker/fuzz/findings/) as jobs, metrics, logs
+//   confirm-dispatch.ts  kernel confirmation jobs, to workers started with --kernel-confirm only
 //   campaign-runtime.ts  one campaign's state and store
 //
 // Durability: a batch is written down as out before it is published, a
@@ -18,7 +19,8 @@
 //
 // A new signature is reported (listed, counted) only after a worker other
 // than the finder replayed its program and saw the same signature; then it is
-// minimized on a worker and its reproducer stored.
+// minimized on a worker and its reproducer stored; then, when its campaign
+// asks for it, run on the real kernel of a worker started with --kernel-confirm.
 
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -29,7 +31,8 @@ import { parseRepro, type Repro } from '../worker/repro/repro.js';
 import type { Finding } from '../worker/fuzz/findings/record.js';
 import { ApiError, type CampaignInfo, type CoordinatorApi, type CreateCampaignRequest, type FindingInfo } from './api.js';
 import { type CampaignRecord, CampaignRuntime, type RuntimeEnv } from './campaign-runtime.js';
-import { clusterFindingEvents, clusterJob } from './findings.js';
+import { ConfirmDispatch, kernelConfirmInfo } from './confirm-dispatch.js';
+import { type ClusterJob, clusterFindingEvents, clusterJob } from './findings.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { CoordinatorTransport } from './nats-transport.js';
 import { type DeadWork, type ResultVerdict, type ResultsEnv, type WorkerResult, applyResult, forgetBatch, forgetDeadWork } from './results.js';
@@ -58,6 +61,7 @@ export class Coordinator implements CoordinatorApi {
   readonly metrics = new CoordinatorMetrics();
   private readonly campaigns = new Map<string, CampaignRuntime>();
   private readonly workers = new WorkerTable();
+  private readonly confirms: ConfirmDispatch;
   private readonly transport: CoordinatorTransport;
   private readonly env: RuntimeEnv;
   private loaded = false;
@@ -87,8 +91,9 @@ export class Coordinator implements CoordinatorApi {
         dead: (w) => this.onDeadWork(w),
       },
     });
+    this.confirms = new ConfirmDispatch(this.campaigns, this.workers, this.log);
     const glue = {
-      metrics: this.metrics, log: this.log, publishJob: this.transport.publishJob.bind(this.transport),
+      metrics: this.metrics, log: this.log, publishJob: (j: ClusterJob) => this.publishJob(j),
       connectedWorkers: () => this.workers.connected().map((hb) => hb.workerId),
     };
     this.env = {
@@ -134,7 +139,10 @@ export class Coordinator implements CoordinatorApi {
       this.campaigns.set(c.id, c);
       this.metrics.execs.inc({ campaign: c.id }, c.rec.execs);
       this.metrics.redelivered.inc(c.rec.redelivered);
-      for (const f of c.findings.reported()) this.metrics.findings.inc({ kind: f.record.kind });
+      for (const f of c.findings.reported()) {
+        this.metrics.findings.inc({ kind: f.record.kind });
+        if (f.record.kernel) this.metrics.kernelVerdicts.inc({ verdict: f.record.kernel.verdict });
+      }
       this.updateGauges(c);
     }
     for (const b of bad) this.log.warn({ path: b }, 'store: skipped an unreadable entry');
@@ -144,8 +152,14 @@ export class Coordinator implements CoordinatorApi {
   /** At start: jobs issued before a restart and never answered go out again (same ids). */
   private reissuePendingJobs(): void {
     for (const c of this.campaigns.values()) {
-      for (const job of c.findings.pendingJobs()) this.transport.publishJob(clusterJob(c, job));
+      for (const job of c.findings.pendingJobs()) this.publishJob(clusterJob(c, job));
     }
+  }
+
+  /** Verify and minimize jobs to the shared queue; kernel confirmations to the dispatch (sent on the next tick). */
+  private publishJob(j: ClusterJob): void {
+    if (j.kind === 'confirm') this.confirms.add(j.job);
+    else this.transport.publishJob(j);
   }
 
   /** The worker processes heard from in the last few seconds (the dashboard's workers page). */
@@ -168,12 +182,13 @@ export class Coordinator implements CoordinatorApi {
     const rec: CampaignRecord = {
       id, name: req.name || id, bugs: [...req.bugs], seed: req.seed ?? (Date.now() % 2 ** 31), state: 'running', createdAt: new Date().toISOString(),
       ...(req.durationSec !== undefined ? { durationSec: req.durationSec } : {}),
+      ...(req.kernelConfirmRuns !== undefined ? { kernelConfirmRuns: req.kernelConfirmRuns } : {}),
       elapsedSec: 0, execs: 0, timeouts: 0, harnessErrors: 0, redelivered: 0, batchSeq: 0, jobSeq: 0, outstanding: {},
     };
     const c = CampaignRuntime.create(this.root, rec, this.env);
     this.campaigns.set(id, c);
     this.updateGauges(c);
-    this.log.info({ campaign: id, bugs: rec.bugs, durationSec: req.durationSec }, 'campaign created');
+    this.log.info({ campaign: id, bugs: rec.bugs, durationSec: req.durationSec, kernelConfirmRuns: req.kernelConfirmRuns }, 'campaign created');
     this.topUp(c);
     this.persistAndPublish();
     return this.info(c);
@@ -243,7 +258,9 @@ export class Coordinator implements CoordinatorApi {
   }
 
   private info(c: CampaignRuntime): CampaignInfo {
-    return c.info(performance.now(), (w) => this.workers.isConnected(w));
+    const now = performance.now();
+    const kernelConfirm = kernelConfirmInfo(c, this.workers.kernelConfirmers(now).length);
+    return { ...c.info(now, (w) => this.workers.isConnected(w)), ...(kernelConfirm ? { kernelConfirm } : {}) };
   }
 
   // ---------------------------------------------------------------------------
@@ -267,7 +284,10 @@ export class Coordinator implements CoordinatorApi {
       this.updateGauges(c);
       this.notify(c, now);
     }
+    const sends = this.confirms.plan(now);
     this.persistAndPublish();
+    // Written down first: a verdict counts only from a worker the store says the job went to.
+    for (const s of sends) this.transport.sendConfirmJob(s.workerId, s.job);
   }
 
   /** Look at the work queue and act on what work-sweep.ts makes of it. */
@@ -323,8 +343,13 @@ export class Coordinator implements CoordinatorApi {
     this.metrics.coverage.set({ campaign: c.id }, c.coverage.count);
     this.metrics.unique.set({ campaign: c.id }, c.reportedCount());
     let minimizing = 0;
-    for (const x of this.campaigns.values()) minimizing += x.findings.minimizing;
+    let confirming = 0;
+    for (const x of this.campaigns.values()) {
+      minimizing += x.findings.minimizing;
+      confirming += x.findings.confirming;
+    }
     this.metrics.minimizeQueue.set(minimizing);
+    this.metrics.kernelConfirmQueue.set(confirming);
   }
 
   /**
@@ -369,7 +394,7 @@ export class Coordinator implements CoordinatorApi {
   // From the transport
 
   private onHeartbeat(hb: Heartbeat): void {
-    if (this.workers.heartbeat(hb)) this.log.info({ worker: hb.workerId, procs: hb.procs, host: hb.host }, 'worker connected');
+    if (this.workers.heartbeat(hb)) this.log.info({ worker: hb.workerId, procs: hb.procs, host: hb.host, kernelConfirm: hb.kernelConfirm }, 'worker connected');
   }
 
   private onResult(r: WorkerResult): ResultVerdict {

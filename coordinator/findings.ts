@@ -1,7 +1,10 @@
 // The cluster's side of the finding pipeline (worker/fuzz/findings/): what
 // its events become here (jobs for the workers, metrics, log lines). The
 // pipeline itself decides; this only delivers and tells. No NATS here: a job
-// leaves through `publishJob`, which the coordinator wires to its transport.
+// leaves through `publishJob`, which the coordinator wires to its transport
+// (verify and minimize jobs: the shared job queue) or to the kernel
+// confirmations' dispatch (confirm-dispatch.ts: workers started with
+// --kernel-confirm only).
 //
 // One delivery rule is the cluster's own (findings/policy.ts): when the
 // finder is the only worker connected, a cross-check would wait forever, so
@@ -11,13 +14,14 @@
 
 import type { Logger } from '../worker/cluster/log.js';
 import type { MinimizeJob, VerifyJob } from '../worker/cluster/wire.js';
+import type { ConfirmJob } from '../worker/cluster/wire-confirm.js';
 import type { FindingEvents, FindingJob } from '../worker/fuzz/findings/pipeline.js';
 import { SAME_WORKER_DELAY_MS, crossCheckLabel, crossCheckOnFinder, sameWorkerFinder } from '../worker/fuzz/findings/policy.js';
 import type { CampaignRuntime } from './campaign-runtime.js';
 import type { CoordinatorMetrics } from './metrics.js';
 
 /** A job as the workers take it. */
-export type ClusterJob = { kind: 'verify'; job: VerifyJob } | { kind: 'minimize'; job: MinimizeJob };
+export type ClusterJob = { kind: 'verify'; job: VerifyJob } | { kind: 'minimize'; job: MinimizeJob } | { kind: 'confirm'; job: ConfirmJob };
 
 export interface FindingGlue {
   metrics: CoordinatorMetrics;
@@ -31,12 +35,13 @@ export interface FindingGlue {
 
 /** A pipeline job with what a worker needs besides: the campaign and its switches. */
 export function clusterJob(c: CampaignRuntime, job: FindingJob): ClusterJob {
-  const base = { jobId: job.jobId, campaignId: c.id, signature: job.signature, bugs: c.rec.bugs, program: job.program };
-  // The coordinator's pipelines never ask for kernel confirmation (no kernelConfirmRuns).
-  if (job.kind === 'confirm') throw new Error(`campaign ${c.id}: a kernel confirmation job, which cluster campaigns do not issue`);
-  return job.kind === 'verify'
-    ? { kind: 'verify', job: { ...base, finderWorkerId: job.finderWorkerId } }
-    : { kind: 'minimize', job: { ...base, maxRuns: job.maxRuns, deadlineMs: job.deadlineMs } };
+  const base = { jobId: job.jobId, campaignId: c.id, signature: job.signature, program: job.program };
+  switch (job.kind) {
+    case 'verify': return { kind: 'verify', job: { ...base, bugs: c.rec.bugs, finderWorkerId: job.finderWorkerId } };
+    case 'minimize': return { kind: 'minimize', job: { ...base, bugs: c.rec.bugs, maxRuns: job.maxRuns, deadlineMs: job.deadlineMs } };
+    // A real kernel has no switches: the twin judges it against the sim with every switch off.
+    case 'confirm': return { kind: 'confirm', job: { ...base, runs: job.runs } };
+  }
 }
 
 /**
@@ -86,6 +91,10 @@ export function clusterFindingEvents(c: CampaignRuntime, g: FindingGlue): Findin
       } else {
         g.log.warn({ campaign: c.id, finding: r.id, error: r.minimizeError }, 'minimization failed; the reproducer stays the cross-checked program');
       }
+    },
+    confirmed: ({ record: r }, o) => {
+      g.metrics.kernelVerdicts.inc({ verdict: o.verdict.verdict });
+      g.log.info({ campaign: c.id, finding: r.id, signature: r.signature, worker: o.workerId, verdict: o.verdict.verdict, text: o.verdict.text }, 'kernel verdict');
     },
     unreadable: ({ record: r }, why) => g.log.warn({ campaign: c.id, finding: r.id, err: why }, 'a stored file is unreadable; using the first program'),
   };

@@ -13,7 +13,8 @@ import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { checkEncoded } from '../worker/cluster/proto-strict.js';
 import { findProtoFile } from '../worker/prog/proto-codec.js';
-import type { CampaignInfo, CampaignState, FindingInfo } from './api.js';
+import type { KernelVerdict } from '../worker/report/kernel-verdict.js';
+import type { CampaignInfo, CampaignState, FindingInfo, KernelConfirmInfo } from './api.js';
 
 export const PACKAGE = 'foliofuzz.v1';
 export const SERVICE_NAME = `${PACKAGE}.Foliofuzz`;
@@ -99,13 +100,24 @@ export function campaignFromWire(w: WireObject): CampaignInfo {
   const raw = String(w['state']);
   const state = raw.startsWith(STATE_PREFIX) ? raw.slice(STATE_PREFIX.length).toLowerCase() : raw;
   if (!(STATES as readonly string[]).includes(state)) throw new Error(`CampaignInfo.state: unknown value ${raw}`);
-  return { ...(w as unknown as CampaignInfo), state: state as CampaignState };
+  const { kernelConfirm, ...rest } = w;
+  return { ...(rest as unknown as CampaignInfo), state: state as CampaignState, ...(kernelConfirm ? { kernelConfirm: kernelConfirm as KernelConfirmInfo } : {}) };
 }
 
+/** A verdict's unset fields are proto3 `optional`: null in KernelVerdict's terms, left out on the wire. */
 export function findingToWire(f: FindingInfo): WireObject {
   return { ...f };
 }
 
 export function findingFromWire(w: WireObject): FindingInfo {
-  return { ...(w as unknown as FindingInfo) };
+  const { kernel, ...rest } = w;
+  return { ...(rest as unknown as FindingInfo), ...(kernel ? { kernel: verdictFromWire(kernel as WireObject) } : {}) };
+}
+
+const VERDICT_OPTIONAL = ['release', 'fs', 'signature', 'detail'] as const;
+
+function verdictFromWire(w: WireObject): KernelVerdict {
+  const v = { ...w };
+  for (const k of VERDICT_OPTIONAL) v[k] ??= null;
+  return v as unknown as KernelVerdict;
 }

@@ -4,6 +4,7 @@
 // This is the one validation of a request: the coordinator takes what passes
 // it as it is (the API has no other way in).
 
+import { MAX_KERNEL_CONFIRM_RUNS } from '../worker/report/kernel-verdict.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../worker/repro/export.js';
 import { BUG_SWITCHES, type BugName, findBug } from '../worker/sim/bugs.js';
 import type { CreateCampaignRequest } from './api.js';
@@ -73,7 +74,7 @@ function validateBugs(v: unknown): BugName[] {
 }
 
 export function validateCreateCampaign(req: WireObject): CreateCampaignRequest {
-  onlyFields(req, ['name', 'bugs', 'durationSec', 'seed']);
+  onlyFields(req, ['name', 'bugs', 'durationSec', 'seed', 'kernelConfirmRuns']);
   const out: CreateCampaignRequest = { bugs: validateBugs(req['bugs']) };
   const name = req['name'];
   if (name !== undefined) {
@@ -98,6 +99,13 @@ export function validateCreateCampaign(req: WireObject): CreateCampaignRequest {
       fail('seed', `expected an integer in [0, 2^32), got ${String(seed)}`);
     }
     out.seed = seed;
+  }
+  const runs = req['kernelConfirmRuns'];
+  if (runs !== undefined) {
+    if (typeof runs !== 'number' || !Number.isSafeInteger(runs) || runs < 1 || runs > MAX_KERNEL_CONFIRM_RUNS) {
+      fail('kernel_confirm_runs', `expected runs of each finding on a real kernel, an integer in [1, ${MAX_KERNEL_CONFIRM_RUNS}], got ${String(runs)}`);
+    }
+    out.kernelConfirmRuns = runs;
   }
   return out;
 }

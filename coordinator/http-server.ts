@@ -3,8 +3,9 @@
 // reproducer downloads:
 //
 //   GET /findings/<finding id>/repro?format=json|text|xfs_io|c|fsx
+//   GET /api/v1/...   campaigns and findings as JSON (http-api.ts)
 //
-// Downloads need `Authorization: Bearer <token>` when a token is set (401
+// Downloads and the JSON API need `Authorization: Bearer <token>` when a token is set (401
 // otherwise; the scheme's case does not matter, RFC 6750). A reproducer that does not fit a format (fsx takes one thread,
 // xfs_io one file) is a 422 saying why; a concurrent program's xfs_io scripts
 // (one per thread) come as one document with a marked section per script.
@@ -22,6 +23,7 @@ import { EXPORT_FORMATS, type ExportFormat, type ExportedFile, exportRepro } fro
 import { ApiError, type CoordinatorApi } from './api.js';
 import { BASIC_CHALLENGE, basicAsBearer } from './dashboard/auth.js';
 import type { Dashboard } from './dashboard/handler.js';
+import { JSON_API_PREFIX, type JsonApi, jsonApiReply } from './http-api.js';
 
 /** What the HTTP side needs of whoever serves it. */
 export type HttpApi = Pick<CoordinatorApi, 'getRepro' | 'ready'>;
@@ -34,6 +36,8 @@ export interface HttpServerOptions {
   registry?: Registry;
   /** The dashboard's pages, when served. */
   dashboard?: Dashboard;
+  /** The JSON API (/api/v1/...), when served (a coordinator). */
+  jsonApi?: JsonApi;
   /** What /readyz reports (default api.ready()): the process may have more to start than the coordinator (its gRPC server). */
   ready?: () => boolean;
   /** Told about every request refused with 4xx/5xx (for logs). */
@@ -144,6 +148,13 @@ export async function startHttpServer(api: HttpApi, opts: HttpServerOptions): Pr
       else fail(res, path, 503, 'not ready: NATS not connected, the store not loaded or the API not listening yet');
       return;
     }
+    if (path.startsWith(JSON_API_PREFIX) && opts.jsonApi) {
+      if (!authorized(req, res, path)) return;
+      const reply = jsonApiReply(opts.jsonApi, path);
+      if (reply.status !== 200) opts.onError?.(reply.status, path, JSON.stringify(reply.body));
+      send(res, reply.status, `${JSON.stringify(reply.body, null, 2)}\n`, 'application/json');
+      return;
+    }
     const m = /^\/findings\/([^/]+)\/repro$/.exec(path);
     if (m) {
       let id: string;
@@ -160,7 +171,7 @@ export async function startHttpServer(api: HttpApi, opts: HttpServerOptions): Pr
       if (authorized(req, res, path)) opts.dashboard.serve(req, res, url);
       return;
     }
-    fail(res, path, 404, `no such path: ${path} (try ${opts.dashboard ? '/ (the dashboard), ' : ''}/metrics, /healthz, /readyz, /findings/<id>/repro?format=json)`);
+    fail(res, path, 404, `no such path: ${path} (try ${opts.dashboard ? '/ (the dashboard), ' : ''}${opts.jsonApi ? '/api/v1/campaigns, ' : ''}/metrics, /healthz, /readyz, /findings/<id>/repro?format=json)`);
   });
   return listenHttp(server, host, port);
 }

@@ -1,8 +1,10 @@
 // The coordinator's Prometheus metrics: its own registry (never prom-client's
 // global one) with the default process metrics. Labels stay low-cardinality:
 // a campaign id (this coordinator makes them), an invariant kind, the stream
-// a dead letter came from, one of a few subject names. None comes from what
-// a worker sends: a label per forged id would make a series per forged id.
+// a dead letter came from, one of a few subject names, a kernel verdict's
+// kind (one of three; a verdict of any other kind is refused). None is a
+// value a worker chooses freely (an id, a subject): a label per forged id
+// would make a series per forged id.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { BATCH_SECONDS_BUCKETS } from '../worker/cluster/metrics.js';
@@ -19,6 +21,13 @@ export class CoordinatorMetrics {
   });
   readonly unique = new Gauge({ name: 'fuzz_unique_signatures', help: 'Distinct signatures reported, by campaign', labelNames: ['campaign'], registers: this.r });
   readonly minimizeQueue = new Gauge({ name: 'fuzz_minimize_queue_depth', help: 'Minimization jobs issued and not finished', registers: this.r });
+  readonly kernelVerdicts = new Counter({
+    name: 'fuzz_kernel_verdicts_total', help: 'Findings confirmed on a real kernel (a worker started with --kernel-confirm), by verdict (reproduces, not-reproduced, cannot-run)',
+    labelNames: ['verdict'], registers: this.r,
+  });
+  readonly kernelConfirmQueue = new Gauge({
+    name: 'fuzz_kernel_confirm_queue_depth', help: 'Findings waiting for their kernel verdict (sent to a worker started with --kernel-confirm, or waiting for one)', registers: this.r,
+  });
   readonly minimizeSeconds = new Histogram({
     name: 'fuzz_minimize_duration_seconds', help: 'Worker time of one minimization', buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300], registers: this.r,
   });

@@ -1,5 +1,6 @@
 // The coordinator's NATS side: the connection, the streams, the heartbeats,
-// the results loop, the work queue's upkeep and the dead letters. It decodes
+// the results loop, the work queue's upkeep, the dead letters, and kernel
+// confirmation jobs sent to one worker each. It decodes
 // what arrives (every payload checked field by field by
 // worker/cluster/wire.ts; a malformed one is refused, logged, counted and
 // dead-lettered), hands it to the coordinator, and publishes and removes what
@@ -30,6 +31,7 @@ import {
   type Heartbeat, WireError, decodeBatchResult, decodeHeartbeat, decodeMinimizeJob, decodeMinimizeResult, decodeVerifyJob,
   decodeVerifyResult, decodeWorkBatch, encodeMinimizeJob, encodeVerifyJob, encodeWorkBatchEncoded,
 } from '../worker/cluster/wire.js';
+import { type ConfirmJob, decodeConfirmResult, encodeConfirmJob } from '../worker/cluster/wire-confirm.js';
 import type { ClusterJob } from './findings.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import type { DeadWork, ResultVerdict, WorkerResult } from './results.js';
@@ -157,9 +159,22 @@ export class CoordinatorTransport {
     return this.publishing.has(batchId);
   }
 
-  publishJob(j: ClusterJob): void {
+  /** A verify or minimize job, to the shared job queue (FF_JOBS). */
+  publishJob(j: Exclude<ClusterJob, { kind: 'confirm' }>): void {
     if (j.kind === 'verify') void this.publish(SUBJECTS.verifyJob, encodeVerifyJob(j.job), j.job.jobId);
     else void this.publish(SUBJECTS.minimizeJob, encodeMinimizeJob(j.job), j.job.jobId);
+  }
+
+  /**
+   * A kernel confirmation job, to one worker (core NATS: nothing is stored;
+   * while NATS is away it is lost, and confirm-dispatch.ts sends it again).
+   */
+  sendConfirmJob(workerId: string, job: ConfirmJob): void {
+    try {
+      this.nc?.publish(SUBJECTS.confirmJob(workerId), encodeConfirmJob(job));
+    } catch (err) {
+      this.log.warn({ worker: workerId, job: job.jobId, err: errText(err) }, 'kernel confirmation not sent (sent again later)');
+    }
   }
 
   /** Publish to a stream, retrying while NATS is away; msgID dedups a repeat. */
@@ -391,6 +406,7 @@ function decodeResult(m: JsMsg): WorkerResult {
     case SUBJECTS.batchResult: return { kind: 'batch', result: decodeBatchResult(m.data, m.subject) };
     case SUBJECTS.verifyResult: return { kind: 'verify', result: decodeVerifyResult(m.data, m.subject) };
     case SUBJECTS.minimizeResult: return { kind: 'minimize', result: decodeMinimizeResult(m.data, m.subject) };
+    case SUBJECTS.confirmResult: return { kind: 'confirm', result: decodeConfirmResult(m.data, m.subject) };
     default: throw new WireError(`${m.subject}: not a result subject`);
   }
 }

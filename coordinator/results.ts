@@ -1,6 +1,6 @@
 // What the workers send back, applied to a campaign: a batch's counters,
-// corpus inputs and findings, and the answers to verify and minimize jobs
-// (through the campaign's finding pipeline). No transport here: the NATS side
+// corpus inputs and findings, and the answers to verify, minimize and kernel
+// confirmation jobs (through the campaign's finding pipeline). No transport here: the NATS side
 // decodes a result, the coordinator calls these, persists, and only then acks.
 //
 // Each result is applied once, however late it comes: a batch result counts
@@ -13,16 +13,21 @@
 // executions than one per microsecond of the batch's time, no more timeouts,
 // inputs or findings than executions. One that claims more is refused (a
 // worker with a bug, or someone forging results with a worker's credentials).
+// A kernel verdict (checked as a verdict when it was decoded) counts only
+// from a worker its job was sent to, and for no more runs than were asked.
 
 import type { Logger } from '../worker/cluster/log.js';
 import type { BatchResult, MinimizeJob, MinimizeResult, VerifyJob, VerifyResult, WorkBatch } from '../worker/cluster/wire.js';
+import type { ConfirmResult } from '../worker/cluster/wire-confirm.js';
 import type { CampaignRuntime } from './campaign-runtime.js';
+import { forgetSends, wasSentTo } from './confirm-dispatch.js';
 import type { CoordinatorMetrics } from './metrics.js';
 
 export type WorkerResult =
   | { kind: 'batch'; result: BatchResult }
   | { kind: 'verify'; result: VerifyResult }
-  | { kind: 'minimize'; result: MinimizeResult };
+  | { kind: 'minimize'; result: MinimizeResult }
+  | { kind: 'confirm'; result: ConfirmResult };
 
 /** Work that went to the dead-letter stream: it will never be answered. */
 export type DeadWork = { kind: 'batch'; batch: WorkBatch } | { kind: 'verify'; job: VerifyJob } | { kind: 'minimize'; job: MinimizeJob };
@@ -51,6 +56,7 @@ export function applyResult(c: CampaignRuntime, r: WorkerResult, env: ResultsEnv
     case 'batch': return applyBatchResult(c, r.result, env);
     case 'verify': return applyVerifyResult(c, r.result);
     case 'minimize': return applyMinimizeResult(c, r.result);
+    case 'confirm': return applyConfirmResult(c, r.result);
   }
 }
 
@@ -105,6 +111,18 @@ export function applyVerifyResult(c: CampaignRuntime, r: VerifyResult): ResultVe
 export function applyMinimizeResult(c: CampaignRuntime, r: MinimizeResult): ResultVerdict {
   if (r.opsAfter > r.opsBefore) return { verdict: 'refused', why: `minimized to ${r.opsAfter} ops from ${r.opsBefore}` };
   if (!c.findings.minimized(r, { exec: c.rec.execs, sec: c.rec.elapsedSec })) return { verdict: 'ignored', why: `minimize job ${r.jobId} is not out` };
+  c.dirty = true;
+  return APPLIED;
+}
+
+/** A kernel verdict: from a worker its job went to, for at most the runs asked. */
+export function applyConfirmResult(c: CampaignRuntime, r: ConfirmResult): ResultVerdict {
+  if (c.findings.get(r.signature)?.record.confirmJob !== r.jobId) return { verdict: 'ignored', why: `kernel confirmation ${r.jobId} is not out` };
+  if (!wasSentTo(c, r.jobId, r.workerId)) return { verdict: 'refused', why: `kernel confirmation ${r.jobId} was not sent to worker ${r.workerId}` };
+  const asked = c.rec.kernelConfirmRuns ?? 0;
+  if (r.verdict.runs > asked) return { verdict: 'refused', why: `a verdict of ${r.verdict.runs} runs; ${asked} were asked for` };
+  c.findings.confirmed({ jobId: r.jobId, signature: r.signature, verdict: r.verdict, workerId: r.workerId });
+  forgetSends(c, r.jobId);
   c.dirty = true;
   return APPLIED;
 }

@@ -1,5 +1,6 @@
 // The worker processes the coordinator has heard from: each one's last
-// heartbeat. A worker counts as connected while its heartbeat is fresh.
+// heartbeat. A worker counts as connected while its heartbeat is fresh; one
+// started with --kernel-confirm says so in each heartbeat.
 
 import type { Heartbeat } from '../worker/cluster/wire.js';
 
@@ -28,6 +29,17 @@ export class WorkerTable {
 
   connected(now = performance.now()): Heartbeat[] {
     return [...this.seen.values()].filter((w) => now - w.at < HEARTBEAT_FRESH_MS).map((w) => w.hb);
+  }
+
+  /** A connected worker's last heartbeat; null when it is not connected. */
+  latest(workerId: string, now = performance.now()): Heartbeat | null {
+    const w = this.seen.get(workerId);
+    return w !== undefined && now - w.at < HEARTBEAT_FRESH_MS ? w.hb : null;
+  }
+
+  /** The connected workers started with --kernel-confirm. */
+  kernelConfirmers(now = performance.now()): Heartbeat[] {
+    return this.connected(now).filter((hb) => hb.kernelConfirm);
   }
 
   /** Drop the workers silent for long. */

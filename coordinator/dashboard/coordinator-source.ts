@@ -41,7 +41,7 @@ export function coordinatorSource(api: CoordinatorApi, storeDir: string, workers
     id: c.id, name: c.name, kind: 'cluster', state: c.state, live: c.state === 'running', bugs: [...c.bugs], startedAt: c.createdAt,
     ...(c.durationSec !== undefined ? { durationLimitSec: c.durationSec } : {}),
     elapsedSec: c.elapsedSec, execs: c.execs, execsPerSec: c.execsPerSec, corpus: c.corpus, coverage: c.coverage, findings: c.findings,
-    workers: c.workers, history: histories.get(c.id) ?? [],
+    workers: c.workers, history: histories.get(c.id) ?? [], ...(c.kernelConfirm ? { kernelConfirm: c.kernelConfirm.status } : {}),
   });
   return {
     title: 'coordinator',

@@ -31,6 +31,8 @@ export interface CampaignView {
   findings: number;
   /** Worker processes (cluster) or threads (embedded) working for it. */
   workers?: number;
+  /** Where its kernel confirmations stand, in words (a cluster campaign that asks for them). */
+  kernelConfirm?: string;
   history: readonly HistorySample[];
 }
 

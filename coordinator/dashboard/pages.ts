@@ -10,6 +10,7 @@
 // its reproducer, the switches it needs, how it was cross-checked, and a real
 // kernel's verdict when the record has one.
 
+import { type TwinOrigin, simSearchText, twinOriginText } from '../../worker/report/twin-origin.js';
 import { crossCheckLabel, isSameWorkerCheck } from '../../worker/fuzz/findings/policy.js';
 import { ExportError } from '../../worker/repro/errors.js';
 import { classOf, describeSwitch, switchesVerdict } from '../../worker/repro/explain.js';
@@ -49,7 +50,14 @@ function reproCell(f: StoredFinding): string {
   return `${plural(r.opsAfter, 'op')}${r.minimizeError ? ' (minimization failed)' : ''}`;
 }
 
+/** A kernel campaign's finding: where it was found, and what the sim shows of it. */
+function twinRows(o: TwinOrigin): [string, Cell][] {
+  return [['found', twinOriginText(o)], ['in the sim', simSearchText(o) ?? 'not searched yet']];
+}
+
 function switchesCell(f: StoredFinding): Cell {
+  const o = f.record.twin;
+  if (o) return o.sim === undefined ? '—' : o.sim === null ? badge('sim lacks it', 'BUG', simSearchText(o) ?? '') : o.sim.switches.join(', ') || 'none';
   const needs = storedSwitchesNeeded(f);
   if (needs === null) return '—';
   if (!needs.reproduces) return raw(`<span class="muted" title="${esc(`it shows ${needs.observed ?? 'nothing'} now`)}">no longer fires</span>`);
@@ -195,7 +203,8 @@ export function campaignPage(src: DashboardSource, ctx: PageContext, id: string)
 ${stat('corpus programs', count(c.corpus))}${stat('coverage points', c.coverage === undefined ? '—' : count(c.coverage))}${stat('findings', count(c.findings))}
 ${c.workers !== undefined ? stat(c.kind === 'embedded' ? 'worker threads' : 'workers', String(c.workers)) : ''}</div>
 ${facts([['campaign', c.id], ['switches', c.bugs.join(', ') || '(none)'], ...(c.seed !== undefined ? [['seed', String(c.seed)] as [string, Cell]] : []),
-    ...(c.startedAt ? [['started', c.startedAt] as [string, Cell]] : [])])}
+    ...(c.startedAt ? [['started', c.startedAt] as [string, Cell]] : []),
+    ...(c.kernelConfirm ? [['real kernel', raw(`<span id="kernel-confirm">${esc(c.kernelConfirm)}</span>`)] as [string, Cell]] : [])])}
 ${charts(c)}
 <h2>Findings</h2>${findingsTable(reported, false)}${pendingTable(pending)}${unreadable(bad)}`;
   return shell(src, ctx, c.name, body, { live: c.live, charts: true });
@@ -244,7 +253,7 @@ export function findingPage(src: DashboardSource, ctx: PageContext, key: string)
   const { campaign, finding: f } = found;
   const r = f.record;
   const c = classOf(r.signature);
-  const needs = storedSwitchesNeeded(f);
+  const needs = r.twin ? null : storedSwitchesNeeded(f);
   const rows: [string, Cell][] = [
     ['class', c ? raw(`${classBadge(r.signature).html} ${esc(c.meaning)}`) : '?'],
     ['message', r.message],
@@ -254,7 +263,7 @@ export function findingPage(src: DashboardSource, ctx: PageContext, key: string)
     ['last seen', seen(r.lastSec, r.lastExec)],
     ['cross-check', crossCheckLabel(r)],
     ['reproducer', `${reproCell(f)}${r.minimizeError ? ` (${r.minimizeError})` : ''}`],
-    ['switches needed', needs === null ? '—' : needs.reproduces ? switchesVerdict(needs.needed) : `no longer fires (it shows ${needs.observed ?? 'nothing'})`],
+    ...(r.twin ? twinRows(r.twin) : [['switches needed', needs === null ? '—' : needs.reproduces ? switchesVerdict(needs.needed) : `no longer fires (it shows ${needs.observed ?? 'nothing'})`] as [string, Cell]]),
     ...(f.record.kernel ? [['real kernel', raw(`${badge(f.record.kernel.verdict, f.record.kernel.verdict).html} ${esc(f.record.kernel.text)}`)] as [string, Cell]] : []),
     ...extraFacts(f),
   ];

@@ -49,7 +49,7 @@ export interface StoredRun {
 /** The record fields this build reads (record.ts), and the ones older stores carry; any other field is extra. */
 const KNOWN_FIELDS = new Set([
   'id', 'signature', 'invariant', 'kind', 'message', 'count', 'firstExec', 'firstSec', 'lastExec', 'lastSec', 'finderWorkerId',
-  'verified', 'verifiedBy', 'verifyAttempts', 'verifyJob', 'minimized', 'minimizeJob', 'minimizeError', 'opsBefore', 'opsAfter', 'repro', 'kernel',
+  'verified', 'verifiedBy', 'verifyAttempts', 'verifyJob', 'minimized', 'minimizeJob', 'minimizeError', 'opsBefore', 'opsAfter', 'repro', 'kernel', 'twin',
   'switches',
 ]);
 

@@ -105,7 +105,7 @@ export async function coordinatorCost(results: number, execsPerResult: number, l
     const beat = (): void => {
       for (let w = 0; w < FAKE_WORKERS; w++) {
         nc.publish(`ff.hb.w-synthetic-${w}`, encodeHeartbeat({
-          workerId: `w-synthetic-${w}`, host: 'bench', pid: w, procs: 1, busy: 1, campaigns: [], execs: 0, uptimeSec: 1, running: [],
+          workerId: `w-synthetic-${w}`, host: 'bench', pid: w, procs: 1, busy: 1, campaigns: [], execs: 0, uptimeSec: 1, running: [], kernelConfirm: false, confirming: [],
         }));
       }
     };

@@ -51,7 +51,7 @@ import { benchTwin } from './twin.js';
 import { IMPLEMENTED_SWITCHES, benchSignatures } from './signatures.js';
 import { benchCampaignRate } from './campaign-rate.js';
 import { type BugName, findBug } from '../../worker/sim/bugs.js';
-import { Rng } from '../differential/script-gen.js';
+import { Rng } from '../differential/rng.js';
 
 export interface BenchOptions {
   /** Number of commands in generated workloads. */

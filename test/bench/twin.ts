@@ -7,9 +7,8 @@
 import { runProgram } from '../../worker/exec/run.js';
 import { generateProgram } from '../../worker/fuzz/generate.js';
 import { FuzzRng } from '../../worker/fuzz/rng.js';
-import { FAULT_OPS } from '../../worker/prog/ops.js';
 import type { Program } from '../../worker/prog/types.js';
-import { validateProgram } from '../../worker/prog/validate.js';
+import { forTwin } from '../../worker/twin/configs.js';
 import { runOnKernel } from '../../worker/twin/executor.js';
 import { describeSpec, provisionMount } from '../../worker/twin/provision.js';
 
@@ -19,18 +18,13 @@ export interface TwinBenchOptions {
   log: (line: string) => void;
 }
 
-/** Generated programs without injected faults (those ops dropped; programs still valid are kept). */
+/** Generated programs without injected faults, as the twin runs them (forTwin; a program with nothing left is skipped). */
 export function faultFreePrograms(n: number, seed: number): Program[] {
   const out: Program[] = [];
   for (let i = 0; out.length < n; i++) {
     const p = generateProgram(new FuzzRng((seed * 1_000_003 + i) >>> 0));
-    const threads = p.threads.map((t) => ({ ops: t.ops.filter((o) => !FAULT_OPS.has(o.op)) })).filter((t) => t.ops.length > 0);
-    if (threads.length === 0) continue;
-    try {
-      out.push(validateProgram({ ...p, threads }, `generated #${i}`));
-    } catch {
-      // An op that referred to what a dropped thread defined: skip this one.
-    }
+    const twin = forTwin(p, { fs: p.config.fs, inode: p.config.inode, blockSize: p.config.blockSize });
+    if (twin) out.push(twin);
   }
   return out;
 }

@@ -172,8 +172,9 @@ export class Cluster {
     return p;
   }
 
-  async startWorker(procs = 1): Promise<{ proc: Proc; id: string; metricsPort: number }> {
-    const p = this.spawnCli(`worker${this.workers.length}`, ['worker', ...this.nats.cliFlags('worker'), '--procs', String(procs), '--metrics', '127.0.0.1:0']);
+  /** `extra`: more worker flags (--kernel-confirm). */
+  async startWorker(procs = 1, extra: string[] = []): Promise<{ proc: Proc; id: string; metricsPort: number }> {
+    const p = this.spawnCli(`worker${this.workers.length}`, ['worker', ...this.nats.cliFlags('worker'), '--procs', String(procs), '--metrics', '127.0.0.1:0', ...extra]);
     this.workers.push(p);
     const rec = await waitFor('a worker to start', () => {
       if (!p.alive) throw new Error(`worker exited: ${p.out}`);

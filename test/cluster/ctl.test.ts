@@ -67,6 +67,13 @@ describe('foliofuzz ctl', () => {
     assert.equal((JSON.parse(resume.stdout) as { state: string }).state, 'running');
     assert.equal((await ctl('campaigns', 'stop', id)).code, 0);
 
+    const kc = await ctl('campaigns', 'create', '--kernel-confirm', '--json');
+    assert.equal(kc.code, 0, kc.stderr);
+    const kcInfo = JSON.parse(kc.stdout) as { id: string; kernelConfirm: { runs: number } };
+    assert.equal(kcInfo.kernelConfirm.runs, 100, '--kernel-confirm alone: 100 runs');
+    assert.match((await ctl('campaigns', 'show', kcInfo.id)).stdout, /^kernel +no worker started with --kernel-confirm is connected/m);
+    assert.equal((await ctl('campaigns', 'stop', kcInfo.id)).code, 0);
+
     const findings = await ctl('findings', 'list', id, '--json');
     assert.equal(findings.code, 0, findings.stderr);
     assert.ok(Array.isArray((JSON.parse(findings.stdout) as { findings: unknown[] }).findings));
@@ -74,7 +81,7 @@ describe('foliofuzz ctl', () => {
 
   test('exit 1: NOT_FOUND and FAILED_PRECONDITION with the message on stderr', async () => {
     const cases = [['campaigns', 'show', 'c-nothere'], ['campaigns', 'stop', 'c-nothere'], ['campaigns', 'resume', 'c-nothere'],
-      ['findings', 'list', 'c-nothere'], ['watch', 'c-nothere'], ['repro', 'download', 'c-nothere-000000000000', '--format', 'c']];
+      ['findings', 'list', 'c-nothere'], ['findings', 'show', 'c-00000000-000000000000'], ['watch', 'c-nothere'], ['repro', 'download', 'c-nothere-000000000000', '--format', 'c']];
     // In parallel: each is a node start-up, slow on a loaded machine.
     const runs = await Promise.all(cases.map((args) => ctl(...args)));
     for (const [i, args] of cases.entries()) {
@@ -96,6 +103,8 @@ describe('foliofuzz ctl', () => {
       [['campaigns', 'frobnicate'], /unknown command/],
       [['campaigns', 'show'], /missing required argument/],
       [['watch', 'c-1', '--bogus'], /unknown option/],
+      [['campaigns', 'create', '--kernel-confirm', '0'], /--kernel-confirm: '0' is not a number of runs from 1 to 1000000/],
+      [['findings', 'show', 'nope'], /'nope' is not a finding id/],
     ];
     const [noServer, badServer, ...runs] = await Promise.all([
       runCli(['ctl', 'campaigns', 'list']),

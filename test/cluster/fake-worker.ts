@@ -28,7 +28,7 @@ export class FakeWorker {
 
   heartbeat(): void {
     this.nc.publish(SUBJECTS.heartbeat(this.o.id), encodeHeartbeat({
-      workerId: this.o.id, host: 'test', pid: 1, procs: this.o.procs, busy: 0, campaigns: [], execs: 0, uptimeSec: 1, running: [],
+      workerId: this.o.id, host: 'test', pid: 1, procs: this.o.procs, busy: 0, campaigns: [], execs: 0, uptimeSec: 1, running: [], kernelConfirm: false, confirming: [],
     }));
   }
 

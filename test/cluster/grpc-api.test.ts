@@ -84,7 +84,14 @@ describe('gRPC API', () => {
     assert.equal(c.name, 'grpc-test');
     assert.deepEqual(c.bugs, ['set-uptodate-during-read']);
     assert.equal(c.durationSec, 3600);
+    assert.equal(c.kernelConfirm, undefined, 'no kernel confirmation unless asked for');
     await client.stopCampaign(c.id);
+    const k = await client.createCampaign({ bugs: [], kernelConfirmRuns: 7 });
+    assert.deepEqual(k.kernelConfirm, {
+      runs: 7, waiting: 0, confirmed: 0, workers: 0,
+      status: 'kernel confirmation: no worker started with --kernel-confirm is connected: findings will wait for one; 0 confirmed, 7 runs each',
+    });
+    await client.stopCampaign(k.id);
 
     const bad: [Record<string, unknown>, RegExp][] = [
       [{ bugs: ['set-uptodate-during-read', 'no-such-switch'] }, /^bugs\[1\]: unknown bug switch "no-such-switch"/],
@@ -94,6 +101,8 @@ describe('gRPC API', () => {
       [{ durationSec: Number.NaN }, /^duration_sec: expected a finite number/],
       [{ durationSec: Number.POSITIVE_INFINITY }, /^duration_sec: expected a finite number/],
       [{ durationSec: 1e12 }, /^duration_sec: at most/],
+      [{ kernelConfirmRuns: 0 }, /^kernel_confirm_runs: expected runs of each finding on a real kernel, an integer in \[1, 1000000\], got 0/],
+      [{ kernelConfirmRuns: 1_000_001 }, /^kernel_confirm_runs: .*got 1000001/],
       [{ name: 'x'.repeat(MAX_NAME_LENGTH + 1) }, /^name: too long/],
       [{ name: 'a\nb' }, /^name: contains U\+000A/],
       // Bidi overrides and isolates, zero-width characters: a name that reads as something it is not.

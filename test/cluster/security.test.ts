@@ -102,7 +102,7 @@ test('forged heartbeats make no metric series of their own', async () => {
   for (let i = 0; i < 300; i++) w.publish(`ff.hb.w-junk-${i}`, new Uint8Array([0x0a, 0xff]));
   // And well-formed ones from workers that do not exist: they are forgotten, and make no label either.
   for (let i = 0; i < 50; i++) {
-    w.publish(`ff.hb.w-ghost-${i}`, encodeHeartbeat({ workerId: `w-ghost-${i}`, host: 'x', pid: i, procs: 1, busy: 0, campaigns: [], execs: 0, uptimeSec: 1, running: [] }));
+    w.publish(`ff.hb.w-ghost-${i}`, encodeHeartbeat({ workerId: `w-ghost-${i}`, host: 'x', pid: i, procs: 1, busy: 0, campaigns: [], execs: 0, uptimeSec: 1, running: [], kernelConfirm: false, confirming: [] }));
   }
   await w.flush();
   const text = await waitFor('the junk refused', async () => {

@@ -1,5 +1,6 @@
 // The NATS payload codec: every message round-trips, and malformed payloads
-// are refused with a WireError naming the subject and the field.
+// are refused with a WireError naming the subject and the field (a kernel
+// verdict, too, when it is not one).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -16,6 +17,8 @@ import {
   encodeCorpusInput, encodeHeartbeat, encodeMinimizeJob, encodeMinimizeResult, encodeVerifyJob, encodeVerifyResult, encodeWorkBatch,
   encodeWorkBatchEncoded, foldFindings, type WorkBatch,
 } from '../../worker/cluster/wire.js';
+import { decodeConfirmJob, decodeConfirmResult, encodeConfirmJob, encodeConfirmResult } from '../../worker/cluster/wire-confirm.js';
+import type { KernelVerdict } from '../../worker/report/kernel-verdict.js';
 import protobuf from 'protobufjs';
 import { findProtoFile } from '../../worker/prog/proto-codec.js';
 
@@ -77,7 +80,7 @@ test('every payload round-trips', () => {
   assert.deepEqual(decodeMinimizeResult(encodeMinimizeResult({ ...none, switches: [] }), 's').switches, []);
   assert.equal(mr.error, 'no luck');
   assert.equal(mr.slipped.length, 1);
-  const hb = { workerId: 'w-1', host: 'h', pid: 9, procs: 2, busy: 1, campaigns: ['c-01234567'], execs: 5, uptimeSec: 1.5, running: ['c-01234567-b1'] };
+  const hb = { workerId: 'w-1', host: 'h', pid: 9, procs: 2, busy: 1, campaigns: ['c-01234567'], execs: 5, uptimeSec: 1.5, running: ['c-01234567-b1'], kernelConfirm: true, confirming: ['c-01234567-k1.2'] };
   assert.deepEqual(decodeHeartbeat(encodeHeartbeat(hb), 's'), hb);
 });
 
@@ -111,7 +114,7 @@ test('malformed payloads are refused naming the subject and the field', () => {
     jobId: 'j', campaignId: 'c', signature: 's', bugs: [], program, maxRuns: 0, deadlineMs: 1,
   }), 'ff.jobs.minimize'), /\$\.maxRuns/);
   refused(() => decodeVerifyJob(encodeVerifyJob({ jobId: 'j', campaignId: 'c', signature: 's', bugs: [], program, finderWorkerId: 'w' }).slice(0, -3), 'x'), /x: /);
-  refused(() => decodeHeartbeat(encodeHeartbeat({ workerId: 'w', host: '', pid: 1, procs: 0, busy: 0, campaigns: [], execs: 0, uptimeSec: 0, running: [] }), 'ff.hb.w'), /\$\.procs/);
+  refused(() => decodeHeartbeat(encodeHeartbeat({ workerId: 'w', host: '', pid: 1, procs: 0, busy: 0, campaigns: [], execs: 0, uptimeSec: 0, running: [], kernelConfirm: false, confirming: [] }), 'ff.hb.w'), /\$\.procs/);
 });
 
 /** A protobuf varint of any size (protobufjs would truncate to the field's type). */
@@ -146,6 +149,49 @@ test('numbers out of their field\'s range are refused, not read modulo 2^32, in 
   refused(() => decodeWorkBatch(encodeWorkBatchEncoded(head, [input]), S),
     /inputs\[0\]\.program\.threads\[0\]\.ops\[0\]\.pwrite\.fd: 4294967296 is out of range for uint32/);
   refused(() => decodeHeartbeat(new Uint8Array([...encodeHeartbeat({
-    workerId: 'w', host: '', pid: 1, procs: 2, busy: 0, campaigns: [], execs: 0, uptimeSec: 0, running: [],
+    workerId: 'w', host: '', pid: 1, procs: 2, busy: 0, campaigns: [], execs: 0, uptimeSec: 0, running: [], kernelConfirm: false, confirming: [],
   }), 0x20, ...varint(2n ** 32n + 2n)]), 'ff.hb.w'), /procs: 4294967298 is out of range/);
+});
+
+const VERDICT: KernelVerdict = {
+  verdict: 'reproduces', text: 'reproduces 3/5 on Linux 6.18.44 (ext4, 1024-byte blocks): DATA pread:mismatch @ ksys_pread64: ...',
+  release: '6.18.44', fs: 'ext4, 1024-byte blocks', runs: 5, hits: 3, signature: 'DATA pread:mismatch @ ksys_pread64', detail: '...',
+  at: '2026-12-07T00:00:00.000Z',
+};
+
+test('kernel confirmation: jobs and verdicts round-trip, unset verdict fields included; a worker of an older version is not capable', () => {
+  const job = { jobId: 'c-01234567-kaaaaaa.3', campaignId: 'c-01234567', signature: 'BUG x @ y', program, runs: 100 };
+  assert.deepEqual(decodeConfirmJob(encodeConfirmJob(job), 'ff.confirm.w-1'), job);
+  const r = { jobId: job.jobId, workerId: 'w-1', campaignId: job.campaignId, signature: job.signature, verdict: VERDICT };
+  assert.deepEqual(decodeConfirmResult(encodeConfirmResult(r), 'ff.results.confirm'), r);
+  const cannot: KernelVerdict = {
+    verdict: 'cannot-run', text: 'cannot run here: needs fault injection (fail_bio)', release: null, fs: null, runs: 0, hits: 0,
+    signature: null, detail: 'needs fault injection (fail_bio)', at: VERDICT.at,
+  };
+  assert.deepEqual(decodeConfirmResult(encodeConfirmResult({ ...r, verdict: cannot }), 'ff.results.confirm').verdict, cannot, 'null stays null');
+  // A heartbeat as a worker of a version before --kernel-confirm encodes it: without the two fields.
+  const T = new protobuf.Root().loadSync(findProtoFile(), { keepCase: false }).lookupType('foliofuzz.v1.Heartbeat');
+  const old = T.encode(T.fromObject({ workerId: 'w-old', host: 'h', pid: 1, procs: 1, busy: 0, campaigns: [], execs: 0, uptimeSec: 1, running: [] })).finish();
+  const hb = decodeHeartbeat(old, 'ff.hb.w-old');
+  assert.equal(hb.kernelConfirm, false);
+  assert.deepEqual(hb.confirming, []);
+});
+
+test('kernel confirmation: a job or a verdict that does not hold is refused, naming the field', () => {
+  const S = 'ff.results.confirm';
+  const r = (verdict: Partial<KernelVerdict>): Uint8Array => encodeConfirmResult({
+    jobId: 'j', workerId: 'w', campaignId: 'c', signature: 's', verdict: { ...VERDICT, ...verdict },
+  });
+  refused(() => decodeConfirmResult(r({ hits: 6 }), S), /^ff\.results\.confirm: \$\.verdict\.hits: more than its 5 runs/);
+  refused(() => decodeConfirmResult(r({ verdict: 'maybe' as KernelVerdict['verdict'] }), S), /\$\.verdict\.verdict: must be one of reproduces\|not-reproduced\|cannot-run/);
+  refused(() => decodeConfirmResult(r({ hits: 0 }), S), /\$\.verdict\.hits: 0 for a verdict 'reproduces'/);
+  refused(() => decodeConfirmResult(r({ verdict: 'not-reproduced' }), S), /\$\.verdict\.hits: 3 for a verdict 'not-reproduced'/);
+  refused(() => decodeConfirmResult(r({ verdict: 'cannot-run', hits: 0, text: 'cannot run here: x' }), S), /\$\.verdict\.runs: 5 for a verdict 'cannot-run'/);
+  refused(() => decodeConfirmResult(r({ text: 'not reproduced in 5 runs' }), S), /\$\.verdict\.text: a 'reproduces' verdict's text starts "reproduces "/);
+  refused(() => decodeConfirmResult(r({ at: 'yesterday' }), S), /\$\.verdict\.at: not a date/);
+  refused(() => decodeConfirmResult(r({ text: 'reproduces ' + 'x'.repeat(70_000) }), S), /\$\.verdict\.text: longer than/);
+  refused(() => decodeConfirmResult(encodeConfirmResult({ jobId: 'j', workerId: 'a b', campaignId: 'c', signature: 's', verdict: VERDICT }), S), /\$\.workerId/);
+  const C = 'ff.confirm.w-1';
+  refused(() => decodeConfirmJob(encodeConfirmJob({ jobId: 'j', campaignId: 'c', signature: 's', program, runs: 0 }), C), /^ff\.confirm\.w-1: \$\.runs: expected an integer in \[1, 1000000\]/);
+  refused(() => decodeConfirmJob(new Uint8Array(0), C), /\$\.jobId/);
 });

@@ -7,6 +7,8 @@
 // folio size) combination twice. Besides the final contents, every command must
 // fail (or succeed) as it did for the real xfs_io. A few more cases go through
 // the real CLI to test its contract (exit codes, --dump-dir, FILE:LINE messages).
+// (One file: the seeded matrix and its failure reporting share the helpers
+// that save and minimize a diverging script.)
 //
 // On a failure the message gives the seed, profile and config, the first
 // differing offset, and where the script (and a minimized version) was saved,
@@ -34,10 +36,10 @@ import {
   MAX_OFFSET,
   MAX_SIZE_AFTER_INSERT,
   PROFILES,
-  supportedFallocModes,
   type GeneratedScript,
   type Profile,
 } from './script-gen.js';
+import { supportedFallocModes } from './config-support.js';
 
 const CLI = fileURLToPath(new URL('../../worker/cli/main.js', import.meta.url));
 

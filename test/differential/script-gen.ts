@@ -18,9 +18,14 @@
 //   - in the 'direct' profile (xfs_io -d / --direct) uses offsets and lengths
 //     that are multiples of 4096 for every pread/pwrite.
 //
-// The PRNG is our own (splitmix32), never Math.random, so a seed names a script.
+// The PRNG is our own (rng.ts), never Math.random, so a seed names a script.
+// One builder holds the state all of the rules above read (i_size, the
+// mappings, the profile); its methods are the commands, kept in one file so
+// the rules can be checked against all of them at once.
 
 import type { FallocMode, SimConfig } from '../../worker/prog/types.js';
+import { REAL_FILE_CONFIG, supportedFallocModes } from './config-support.js';
+import { Rng } from './rng.js';
 
 export type Profile = 'buffered' | 'mmap' | 'falloc' | 'direct';
 export const PROFILES: readonly Profile[] = ['buffered', 'mmap', 'falloc', 'direct'];
@@ -34,73 +39,6 @@ export const ALIGN = 4096;
 export const PAGE_SIZE = 4096;
 /** Mappings open at once (xfs_io keeps a table; mread/mwrite use the current one). */
 export const MAX_MAPS = 2;
-
-// ---------------------------------------------------------------------------
-// PRNG
-
-/** splitmix32: small, fast, good enough; state is one 32-bit word. */
-export class Rng {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** Uniform 32-bit unsigned integer. */
-  next(): number {
-    this.state = (this.state + 0x9e3779b9) | 0;
-    let z = this.state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return (z ^ (z >>> 16)) >>> 0;
-  }
-
-  /** Uniform integer in [0, n). n must be >= 1 and < 2^32. */
-  int(n: number): number {
-    return Math.floor((this.next() / 0x1_0000_0000) * n);
-  }
-
-  /** Uniform integer in [lo, hi] (inclusive). */
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-
-  chance(p: number): boolean {
-    return this.next() / 0x1_0000_0000 < p;
-  }
-
-  pick<T>(items: readonly T[]): T {
-    if (items.length === 0) throw new Error('Rng.pick: empty list');
-    return items[this.int(items.length)] as T;
-  }
-}
-
-// ---------------------------------------------------------------------------
-// What each configuration supports
-
-/**
- * The fallocate modes a configuration accepts (the rest return EOPNOTSUPP).
- * - ext4 extent inodes and xfs: everything the generator uses.
- * - ext4 indirect-block inodes: ext4_fallocate handles PUNCH_HOLE before its
- *   "extents only" check; everything else is EOPNOTSUPP.
- * - fuse: fuse_file_fallocate accepts mode 0, KEEP_SIZE, PUNCH_HOLE and
- *   ZERO_RANGE (with or without KEEP_SIZE); COLLAPSE/INSERT are EOPNOTSUPP.
- *   (Whether mode 0 succeeds is up to the server; ours implements it.)
- */
-export function supportedFallocModes(config: SimConfig): ReadonlySet<FallocMode> {
-  switch (config.fs) {
-    case 'ext4':
-      if (config.inode === 'indirect') return new Set<FallocMode>(['punch']);
-      return new Set<FallocMode>(['alloc', 'keep_size', 'punch', 'zero', 'zero_keep', 'collapse', 'insert']);
-    case 'xfs':
-      return new Set<FallocMode>(['alloc', 'keep_size', 'punch', 'zero', 'zero_keep', 'collapse', 'insert']);
-    case 'fuse':
-      return new Set<FallocMode>(['alloc', 'keep_size', 'punch', 'zero', 'zero_keep']);
-  }
-}
-
-/** A config that supports every op the generator can emit (the real file's own: ext4 extents, 4 KiB). */
-export const REAL_FILE_CONFIG: SimConfig = { fs: 'ext4', inode: 'extent', blockSize: 4096, folioMax: 65536 };
 
 // ---------------------------------------------------------------------------
 // The generator

@@ -81,6 +81,7 @@ export async function coordinatorCommand(args: CoordinatorArgs): Promise<number>
   let grpcListening = false;
   const http = await startHttpServer(coordinator, {
     address: args.http!, registry: coordinator.metrics.registry, ...(args.token !== undefined ? { token: args.token } : {}), dashboard: dashboard(source),
+    jsonApi: coordinator,
     // Ready once the API takes calls, not just the coordinator.
     ready: () => grpcListening && coordinator.ready(),
     onError: (status, path, message) => log.warn({ status, path, error: message }, 'http request refused'),

@@ -1,9 +1,9 @@
 // `foliofuzz ctl`: drive a coordinator over its gRPC API.
 //
 //   ctl --server HOST:PORT [--token T] [--tls | --tls-ca FILE] [--tls-cert F --tls-key F] ...
-//     campaigns create [--bugs a,b] [--duration SECONDS] [--name NAME] [--seed N]   prints the id
+//     campaigns create [--bugs a,b] [--duration SECONDS] [--name NAME] [--seed N] [--kernel-confirm [RUNS]]   prints the id
 //     campaigns list | show ID | stop ID | resume ID
-//     findings list CAMPAIGN
+//     findings list CAMPAIGN | show FINDING
 //     repro download FINDING --format json|text|xfs_io|c|fsx|report [-o FILE]
 //     watch CAMPAIGN                  live stats until the campaign stops or finishes
 //
@@ -18,6 +18,7 @@ import { Command, Option } from 'commander';
 import type { CampaignInfo, FindingInfo } from '../../coordinator/api.js';
 import type { FoliofuzzClient, GrpcClientOptions } from '../../coordinator/grpc-client.js';
 import { ProgramInputError } from '../prog/errors.js';
+import { MAX_KERNEL_CONFIRM_RUNS } from '../report/kernel-verdict.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../repro/export.js';
 import { parseBugList } from './bugs.js';
 
@@ -151,15 +152,41 @@ function showCampaign(c: CampaignInfo): void {
     ['id', c.id], ['name', c.name], ['state', c.state], ['bugs', c.bugs.join(',') || '-'], ['created', c.createdAt],
     ['time', duration(c)], ['execs', `${c.execs} (${c.execsPerSec.toFixed(0)}/s)`], ['corpus', String(c.corpus)],
     ['coverage', String(c.coverage)], ['findings', String(c.findings)], ['workers', String(c.workers)],
+    ...(c.kernelConfirm ? [['kernel', c.kernelConfirm.status.replace(/^kernel confirmation: /, '')] as [string, string]] : []),
   ];
   for (const [k, v] of lines) process.stdout.write(`${k.padEnd(9)} ${v}\n`);
 }
 
+/** A finding's kernel verdict in a table cell: "reproduces 5/5", "not reproduced 0/5", "cannot run", or "-". */
+function kernelCell(f: FindingInfo): string {
+  const k = f.kernel;
+  if (!k) return '-';
+  return k.verdict === 'cannot-run' ? 'cannot run' : `${k.verdict.replace('-', ' ')} ${k.hits}/${k.runs}`;
+}
+
+function showFinding(f: FindingInfo): void {
+  const lines: [string, string][] = [
+    ['id', f.id], ['campaign', f.campaignId], ['signature', f.signature], ['message', f.message],
+    ['hits', `${f.count}, first after ${f.firstFoundSec.toFixed(1)}s (execution ${f.firstFoundExec}), last after ${f.lastFoundSec.toFixed(1)}s`],
+    ['reproducer', f.minimized ? `minimized ${f.opsBefore} -> ${f.opsAfter} ops` : `${f.opsBefore} ops, not minimized`],
+    ['bug', f.bug], ['switches', f.switchesKnown ? f.switches.join(', ') || 'none: it fires with every switch off' : 'not attributed yet'],
+    ['kernel', f.kernel ? f.kernel.text : 'no verdict (the campaign does not ask for one, or it has not come yet)'],
+  ];
+  for (const [k, v] of lines) process.stdout.write(`${k.padEnd(10)} ${v}\n`);
+}
+
+/** The campaign a finding id names (`<campaign id>-<sha12>`). */
+function findingCampaign(id: string): string {
+  const m = /^(c-[0-9a-f]{8})-[0-9a-f]{12}$/.exec(id);
+  if (!m) throw new ProgramInputError(`'${id}' is not a finding id (c-1a2b3c4d-0123456789ab; see: findings list CAMPAIGN)`);
+  return m[1]!;
+}
+
 function findingRows(fs: FindingInfo[]): string[][] {
   return [
-    ['ID', 'INVARIANT', 'COUNT', 'FIRST', 'MINIMIZED', 'OPS', 'SWITCHES', 'SIGNATURE'],
+    ['ID', 'INVARIANT', 'COUNT', 'FIRST', 'MINIMIZED', 'OPS', 'SWITCHES', 'KERNEL', 'SIGNATURE'],
     ...fs.map((f) => [f.id, f.invariant, String(f.count), `${f.firstFoundSec.toFixed(1)}s`, f.minimized ? 'yes' : 'no',
-      f.minimized ? `${f.opsBefore}->${f.opsAfter}` : String(f.opsBefore), f.switchesKnown ? f.switches.join(',') || 'none' : '?', f.signature]),
+      f.minimized ? `${f.opsBefore}->${f.opsAfter}` : String(f.opsBefore), f.switchesKnown ? f.switches.join(',') || 'none' : '?', kernelCell(f), f.signature]),
   ];
 }
 
@@ -197,6 +224,16 @@ function parseDuration(v: string | undefined): number | undefined {
 function parseSeed(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v) || Number(v) > 0xffffffff) throw new ProgramInputError(`--seed: '${v}' is not an integer from 0 to 4294967295`);
+  return Number(v);
+}
+
+/** --kernel-confirm alone: 100 runs, as `fuzz --kernel-confirm` and `kernel confirm`. */
+function parseKernelConfirm(v: string | boolean | undefined): number | undefined {
+  if (v === undefined || v === false) return undefined;
+  if (v === true) return 100;
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > MAX_KERNEL_CONFIRM_RUNS) {
+    throw new ProgramInputError(`--kernel-confirm: '${v}' is not a number of runs from 1 to ${MAX_KERNEL_CONFIRM_RUNS}`);
+  }
   return Number(v);
 }
 
@@ -255,16 +292,19 @@ export function ctlCommand(): Command {
     .option('--duration <seconds>', 'stop after this long (default: until stopped)')
     .option('--name <name>', 'a name to show in listings')
     .option('--seed <n>', 'campaign seed (default: from the clock)')
+    .option('--kernel-confirm [runs]', "run each finding's reproducer on the real kernel of a worker started with --kernel-confirm (default 100 runs)")
     .option('--json', 'print the whole campaign as one JSON document instead of its id')
-    .action(async (o: { bugs?: string; duration?: string; name?: string; seed?: string; json?: boolean }, cmd: Command) => {
+    .action(async (o: { bugs?: string; duration?: string; name?: string; seed?: string; kernelConfirm?: string | boolean; json?: boolean }, cmd: Command) => {
       await withClient(cmd, async (client) => {
         const durationSec = parseDuration(o.duration);
         const seed = parseSeed(o.seed);
+        const kernelConfirmRuns = parseKernelConfirm(o.kernelConfirm);
         const c = await client.createCampaign({
           bugs: [...parseBugList(o.bugs)],
           ...(o.name !== undefined ? { name: o.name } : {}),
           ...(durationSec !== undefined ? { durationSec } : {}),
           ...(seed !== undefined ? { seed } : {}),
+          ...(kernelConfirmRuns !== undefined ? { kernelConfirmRuns } : {}),
         });
         if (o.json) json(c);
         else process.stdout.write(`${c.id}\n`);
@@ -297,7 +337,7 @@ export function ctlCommand(): Command {
       });
   }
 
-  const findings = sub(ctl, 'findings', "a campaign's verified findings").addHelpText('after', CTL_EXIT_HELP);
+  const findings = sub(ctl, 'findings', "a campaign's verified findings, with their kernel verdicts").addHelpText('after', CTL_EXIT_HELP);
   sub(findings, 'list', "a campaign's verified findings")
     .argument('<campaign>', 'campaign id')
     .option('--json', 'one JSON document: {"findings": [...]}')
@@ -307,6 +347,21 @@ export function ctlCommand(): Command {
         if (o.json) json({ findings: fs });
         else if (fs.length === 0) process.stdout.write('no findings\n');
         else table(findingRows(fs));
+        return EXIT_OK;
+      });
+    });
+  sub(findings, 'show', 'one verified finding: what it is, its reproducer, its kernel verdict')
+    .argument('<finding>', 'finding id (c-1a2b3c4d-0123456789ab)')
+    .option('--json', 'the finding as one JSON document')
+    .action(async (id: string, o: { json?: boolean }, cmd: Command) => {
+      await withClient(cmd, async (client) => {
+        const f = (await client.listFindings(findingCampaign(id))).find((x) => x.id === id);
+        if (!f) {
+          process.stderr.write(`NOT_FOUND: no finding ${id}\n`);
+          return EXIT_REFUSED;
+        }
+        if (o.json) json(f);
+        else showFinding(f);
         return EXIT_OK;
       });
     });

@@ -16,6 +16,7 @@ import { crossCheckLabel } from '../fuzz/findings/policy.js';
 import { ProgramInputError } from '../prog/errors.js';
 import { CLASS_MEANINGS, classOf, switchesVerdict } from '../repro/explain.js';
 import { plural } from '../repro/words.js';
+import { simSearchText, twinOriginText } from '../report/twin-origin.js';
 import { type InvariantKind, bugKey, groupByBug, parseSignature } from '../report/signature.js';
 
 export const DEFAULT_STORE = 'foliofuzz-store';
@@ -29,9 +30,9 @@ export function runHeading(run: StoredRun): string {
   const execs = num(c['execs']);
   const secs = num(c['durationSec']) ?? num(c['elapsedSec']);
   const bits = [
-    run.kind === 'cluster' ? `cluster campaign ${typeof c['name'] === 'string' ? c['name'] : run.id}` : 'embedded campaign',
+    run.kind === 'cluster' ? `cluster campaign ${typeof c['name'] === 'string' ? c['name'] : run.id}` : c['kind'] === 'kernel' ? 'kernel campaign' : 'embedded campaign',
     ...(num(c['seed']) !== undefined ? [`seed ${num(c['seed'])}`] : []),
-    `switches: ${bugs || '(none)'}`,
+    Array.isArray(c['configs']) ? `configs: ${(c['configs'] as unknown[]).join(',')}` : `switches: ${bugs || '(none)'}`,
     ...(execs !== undefined ? [`${plural(execs, 'execution')}${secs !== undefined ? ` in ${Math.round(secs)} s` : ''}`] : []),
     ...(typeof c['state'] === 'string' ? [c['state']] : []),
   ];
@@ -52,7 +53,8 @@ function bugLines(bug: { key: string; items: StoredFinding[] }, n: number): stri
   const [f, ...more] = bug.items as [StoredFinding, ...StoredFinding[]];
   const r = f.record;
   const hits = bug.items.reduce((s, x) => s + x.record.count, 0);
-  const needs = storedSwitchesNeeded(f);
+  // A kernel campaign's finding is the kernel's: what the sim shows of it was searched when it was found.
+  const needs = r.twin ? null : storedSwitchesNeeded(f);
   const lines = [
     `  ${n}. ${bug.key}`,
     ...(more.length > 0 ? [`     one bug under ${plural(bug.items.length, 'signature')}: ${bug.items.map((x) => x.record.signature).join('; ')}`]
@@ -61,7 +63,8 @@ function bugLines(bug: { key: string; items: StoredFinding[] }, n: number): stri
     `     ${plural(hits, 'hit')}, first after ${r.firstSec.toFixed(1)} s (execution ${r.firstExec}), last after ${Math.max(...bug.items.map((x) => x.record.lastSec)).toFixed(1)} s`,
     `     ${r.minimized ? `minimized: ${r.opsBefore} -> ${plural(r.opsAfter, 'op')}` : r.minimizeError ? `not minimized (${r.minimizeError})` : r.minimizeJob ? 'minimizing' : `${plural(r.opsAfter, 'op')}, not minimized`}; ${crossCheckLabel(r)}`,
   ];
-  if (needs) lines.push(`     ${needs.reproduces ? switchesVerdict(needs.needed) : `the reproducer no longer fires here (it shows ${needs.observed ?? 'nothing'})`}`);
+  if (r.twin) lines.push(`     ${twinOriginText(r.twin)}`, ...[simSearchText(r.twin)].filter((l) => l !== null).map((l) => `     ${l}`));
+  else if (needs) lines.push(`     ${needs.reproduces ? switchesVerdict(needs.needed) : `the reproducer no longer fires here (it shows ${needs.observed ?? 'nothing'})`}`);
   if (f.record.kernel) lines.push(`     real kernel: ${f.record.kernel.verdict}: ${f.record.kernel.text}`);
   lines.push(`     ${f.reproPath ?? '(no reproducer stored yet)'}`);
   return lines;

@@ -37,13 +37,15 @@ export interface FuzzArgs {
   kernelConfirm?: string | boolean;
   http?: string;
   token?: string;
+  /** With --kernel (fuzz-kernel.ts) only. */
+  configs?: string;
 }
 
 /** Off a terminal, a progress line this often. */
 const PROGRESS_LOG_SEC = 30;
 
 /** A non-negative number flag (an integer unless `fraction`). */
-function count(flag: string, v: string | undefined, min: number, fraction = false): number | undefined {
+export function count(flag: string, v: string | undefined, min: number, fraction = false): number | undefined {
   if (v === undefined) return undefined;
   const shape = fraction ? /^\d+(\.\d+)?$/ : /^\d+$/;
   if (!shape.test(v) || Number(v) < min) {
@@ -81,6 +83,7 @@ export function chooseStore(store: string | undefined, append: boolean): string 
 }
 
 function campaignOptions(args: FuzzArgs): Omit<CampaignOptions, 'storeDir'> {
+  if (args.configs !== undefined) throw new ProgramInputError('--configs: only a kernel campaign (--kernel) takes configs');
   let schedule: ScheduleStrategy | undefined;
   if (args.schedule !== undefined) {
     if (!(SCHEDULE_STRATEGIES as readonly string[]).includes(args.schedule) || args.schedule === 'replay') {

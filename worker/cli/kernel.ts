@@ -16,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeAtomic } from '../../corpus/store.js';
 import { ProgramInputError } from '../prog/errors.js';
-import type { KernelVerdict } from '../report/kernel-verdict.js';
+import { type KernelVerdict, MAX_KERNEL_CONFIRM_RUNS } from '../report/kernel-verdict.js';
 import { parseRepro } from '../repro/repro.js';
 import { confirmOnKernel } from '../twin/confirm.js';
 import { EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_VIOLATION } from './exec.js';
@@ -54,7 +54,7 @@ export async function kernelConfirmCommand(a: ConfirmArgs): Promise<number> {
   try {
     const text = readFileSync(a.repro, 'utf8');
     program = parseRepro(text, a.repro).program;
-    runs = count('--runs', a.runs, 100, 1_000_000);
+    runs = count('--runs', a.runs, 100, MAX_KERNEL_CONFIRM_RUNS);
     seed = count('--seed', a.seed, 1, 2 ** 32 - 1);
   } catch (e) {
     const msg = e instanceof ProgramInputError ? e.message : `${a.repro}: cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`;

@@ -13,6 +13,7 @@ import { findingsCommand } from './findings.js';
 import { fuzzCommand } from './fuzz.js';
 import { HELP, versionText } from './help.js';
 import { exportCommand, importCommand, minimizeCommand, replayCommand } from './repro.js';
+import type { WorkerArgs } from './worker.js';
 
 // A closed pipe (foliofuzz bugs | head) is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -80,12 +81,16 @@ program
   .option('--no-feedback', 'baseline: blind generation, no coverage-guided corpus')
   .option('--schedule <strategy>', 'force every multi-threaded program onto this strategy (random, pct)')
   .option('--no-minimize', 'store first programs as found, without minimizing them')
+  .option('--kernel', "a kernel campaign: each program on this machine's kernel and in the sim, compared and judged (root)")
+  .option('--configs <list>', 'with --kernel: the filesystem configs (default: every one: xfs, ext4, ext4-indirect, fuse at 1024, 2048, 4096)')
   .option('--kernel-confirm [runs]', "run each finding's reproducer on this machine's kernel (root; default 100 runs) and keep the verdict")
   .option('--http <host:port>', 'serve the dashboard here while the campaign runs (port 0: a free one)')
   .option('--token <token>', "the dashboard's bearer token (a browser: any user name, the token as password)")
   .addHelpText('after', HELP.fuzz)
   .action(async (opts: Record<string, string | boolean | undefined>) => {
-    process.exitCode = await fuzzCommand({
+    const run = opts['kernel'] === true ? (await import('./fuzz-kernel.js')).kernelFuzzCommand : fuzzCommand;
+    process.exitCode = await run({
+      configs: opts['configs'] as string | undefined,
       bugs: opts['bugs'] as string | undefined,
       workers: opts['workers'] as string | undefined,
       duration: opts['duration'] as string | undefined,
@@ -205,7 +210,8 @@ addNatsFlags(program
   .description('cluster worker: pulls work batches and verify/minimize jobs from NATS JetStream and runs them'))
   .option('--procs <n>', 'executor threads (default: the number of CPUs)')
   .option('--metrics <host:port>', 'serve Prometheus /metrics here')
-  .action(async (opts: Record<string, string | undefined>) => {
+  .option('--kernel-confirm', "also run kernel confirmations of campaigns that ask for them, on this machine's kernel (root)")
+  .action(async (opts: WorkerArgs) => {
     const { workerCommand } = await import('./worker.js');
     process.exitCode = await workerCommand(opts);
   });

@@ -5,10 +5,18 @@
 //
 //   FF_WORK     work queue   ff.work.batch.<campaign>.<batch>  consumer ff-batches  (explicit ack, max_deliver)
 //   FF_JOBS     work queue   ff.jobs.verify, ff.jobs.minimize   consumer ff-jobs
-//   FF_RESULTS  work queue   ff.results.{batch,verify,minimize}, deduplicated by Nats-Msg-Id
+//   FF_RESULTS  work queue   ff.results.{batch,verify,minimize,confirm}, deduplicated by Nats-Msg-Id
 //                                                               consumer ff-coordinator
 //   FF_DEAD     limits       ff.dead.<kind>: what was delivered max_deliver times, or refused
 //                                                               consumer ff-dead (the coordinator counts them)
+//   (core)      ff.hb.<worker>       heartbeats, every second
+//   (core)      ff.confirm.<worker>  a kernel confirmation job, to that worker only
+//
+// A kernel confirmation job is for the workers started with --kernel-confirm
+// (root, loop devices: not every worker can run one), so it is in no shared
+// queue: the coordinator sends it to one of them, keeps the workers it sent
+// it to, and sends it again while that worker's heartbeats stop or stop
+// listing it (coordinator/confirm-dispatch.ts).
 //
 // Every message of FF_WORK has a subject of its own (the batch id is in it),
 // so the coordinator can see which batches are queued from the stream's
@@ -38,6 +46,10 @@ export const SUBJECTS = {
   batchResult: 'ff.results.batch',
   verifyResult: 'ff.results.verify',
   minimizeResult: 'ff.results.minimize',
+  confirmResult: 'ff.results.confirm',
+  /** A kernel confirmation job for one worker started with --kernel-confirm. */
+  confirmJob: (workerId: string): string => `ff.confirm.${workerId}`,
+  confirmJobAll: 'ff.confirm.*',
   resultsAll: 'ff.results.>',
   dead: (kind: DeadKind): string => `ff.dead.${kind}`,
   deadAll: 'ff.dead.>',
@@ -91,9 +103,10 @@ export function deadLetterId(stream: string, seq: number): string {
  * campaign and batch: as labels they would make a series per forged id).
  */
 export function refusedSubjectLabel(subject: string): string {
-  for (const known of [SUBJECTS.batchResult, SUBJECTS.verifyResult, SUBJECTS.minimizeResult, SUBJECTS.verifyJob, SUBJECTS.minimizeJob]) {
+  for (const known of [SUBJECTS.batchResult, SUBJECTS.verifyResult, SUBJECTS.minimizeResult, SUBJECTS.confirmResult, SUBJECTS.verifyJob, SUBJECTS.minimizeJob]) {
     if (subject === known) return known;
   }
+  if (subject.startsWith('ff.confirm.')) return 'ff.confirm';
   if (subject.startsWith(BATCH_PREFIX)) return 'ff.work.batch';
   if (subject.startsWith('ff.hb.')) return 'ff.hb';
   if (subject.startsWith('$JS.EVENT.ADVISORY.')) return 'advisory';
@@ -105,9 +118,12 @@ export function refusedSubjectLabel(subject: string): string {
 // different NATS users; the server (its config: the README's Cluster
 // section, deploy/) lets each publish and subscribe only where it must. A
 // worker publishes results and heartbeats and takes work from its two
-// consumers; it never publishes work, jobs or advisories, never reads
-// results, never manages streams. Each role has its own inbox prefix, so a
-// worker cannot listen to the coordinator's replies.
+// consumers and kernel confirmation jobs from ff.confirm.<its id>; it never
+// publishes work, jobs or advisories, never reads results, never manages
+// streams. Each role has its own inbox prefix, so a worker cannot listen to
+// the coordinator's replies. (NATS permissions cannot name "its own id": a
+// worker's user may listen to every worker's confirmation jobs, which carry
+// nothing a worker does not see in its batches anyway.)
 
 export type NatsRole = 'coordinator' | 'worker';
 
@@ -125,7 +141,7 @@ function pullFrom(stream: string, consumer: string): string[] {
 export const PERMISSIONS: Record<NatsRole, Permissions> = {
   coordinator: {
     publish: [
-      SUBJECTS.batches, SUBJECTS.jobsAll, SUBJECTS.deadAll, '$JS.API.>',
+      SUBJECTS.batches, SUBJECTS.jobsAll, SUBJECTS.confirmJobAll, SUBJECTS.deadAll, '$JS.API.>',
       `$JS.ACK.${STREAMS.results}.${CONSUMERS.coordinator}.>`, `$JS.ACK.${STREAMS.dead}.${CONSUMERS.dead}.>`,
     ],
     subscribe: [`${INBOX_PREFIX.coordinator}.>`, SUBJECTS.heartbeatAll, MAX_DELIVERIES_ADVISORY],
@@ -135,7 +151,8 @@ export const PERMISSIONS: Record<NatsRole, Permissions> = {
       SUBJECTS.resultsAll, SUBJECTS.heartbeatAll, SUBJECTS.dead('batch'), SUBJECTS.dead('job'),
       ...pullFrom(STREAMS.work, CONSUMERS.batches), ...pullFrom(STREAMS.jobs, CONSUMERS.jobs),
     ],
-    subscribe: [`${INBOX_PREFIX.worker}.>`],
+    // A worker listens on the kernel confirmation subject of its own id only (worker/cluster/kernel-confirmer.ts).
+    subscribe: [`${INBOX_PREFIX.worker}.>`, SUBJECTS.confirmJobAll],
   },
 };
 

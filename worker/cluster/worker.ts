@@ -13,6 +13,10 @@
 // with a reason would be simpler, but servers before 2.10.4 ignore it and
 // deliver the message again and again.)
 //
+// With --kernel-confirm (root) it also runs kernel confirmation jobs, which
+// the coordinator sends to it alone (kernel-confirmer.ts), and says so in its
+// heartbeats.
+//
 // The worker connects as the NATS user of the worker role: it takes work
 // from its two consumers and publishes results, heartbeats and dead letters;
 // it manages no stream (the coordinator creates them) and takes no requests.
@@ -22,6 +26,7 @@ import { Worker } from 'node:worker_threads';
 import { type Consumer, type JetStreamClient, type JsMsg, type NatsConnection, headers } from 'nats';
 import { mayCrossCheck } from '../fuzz/findings/policy.js';
 import type { ExecutorReply, ExecutorRequest } from './executor-messages.js';
+import { KernelConfirmer } from './kernel-confirmer.js';
 import type { Logger } from './log.js';
 import { WorkerMetrics, serveMetrics } from './metrics.js';
 import {
@@ -39,6 +44,8 @@ export interface ClusterWorkerOptions {
   metrics?: { host: string; port: number };
   log: Logger;
   workerId?: string;
+  /** Run kernel confirmation jobs on this machine's kernel (root: loop devices, mount). */
+  kernelConfirm?: boolean;
 }
 
 export function newWorkerId(): string {
@@ -111,6 +118,7 @@ export class ClusterWorker {
   private readonly t0 = performance.now();
   private timers: NodeJS.Timeout[] = [];
   private metricsServer: { port: number; close: () => Promise<void> } | null = null;
+  private confirmer: KernelConfirmer | null = null;
   private readonly log: Logger;
   private stopped!: Promise<void>;
   private resolveStopped!: () => void;
@@ -139,11 +147,18 @@ export class ClusterWorker {
       this.executors.push(e);
       this.free.push(e);
     }
+    if (this.opts.kernelConfirm) {
+      this.confirmer = new KernelConfirmer({
+        workerId: this.id, log: this.log, publishResult: (subject, data, msgID) => this.publishResult(subject, data, msgID),
+        refused: (subject, why) => this.refused(subject, why), changed: () => this.heartbeat(),
+      });
+      this.confirmer.start(this.nc);
+    }
     this.timers.push(setInterval(() => this.heartbeat(), 1000));
     this.heartbeat();
     void this.batchLoop();
     void this.jobLoop();
-    this.log.info({ procs: this.executors.length, metrics: this.metricsPort }, 'worker started');
+    this.log.info({ procs: this.executors.length, metrics: this.metricsPort, kernelConfirm: this.confirmer !== null }, 'worker started');
   }
 
   /** Resolves once stop() finished. */
@@ -168,6 +183,7 @@ export class ClusterWorker {
       this.nc.publish(SUBJECTS.heartbeat(this.id), encodeHeartbeat({
         workerId: this.id, host: hostname(), pid: process.pid, procs: this.executors.length, busy: this.busy,
         campaigns: [...this.recentCampaigns.keys()], execs: this.execs, uptimeSec: (now - this.t0) / 1000, running: [...this.running_],
+        kernelConfirm: this.confirmer !== null, confirming: this.confirmer?.held() ?? [],
       }));
     } catch (err) {
       this.log.debug({ err: String(err) }, 'heartbeat not sent');
@@ -455,7 +471,7 @@ export class ClusterWorker {
         // Comes back after the ack wait.
       }
     }
-    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => setTimeout(r, graceMs))]);
+    await Promise.race([Promise.allSettled([...this.inFlight, this.confirmer?.stop(graceMs)]), new Promise((r) => setTimeout(r, graceMs))]);
     for (const t of this.timers) clearInterval(t);
     await Promise.all(this.executors.map((e) => e.close()));
     await this.nc.drain().catch(() => this.nc.close());

@@ -18,9 +18,9 @@
 import { Worker } from 'node:worker_threads';
 import { Store } from '../../corpus/store.js';
 import type { Program, ScheduleStrategy } from '../prog/types.js';
-import type { KernelVerdict } from '../report/kernel-verdict.js';
+import { type KernelVerdict, cannotRunVerdict } from '../report/kernel-verdict.js';
 import type { BugName } from '../sim/bugs.js';
-import { cannotRunVerdict, confirmOnKernel } from '../twin/confirm.js';
+import { confirmOnKernel } from '../twin/confirm.js';
 import { CoverageSet } from './coverage.js';
 import { type FindingJob, FindingPipeline, type MinimizeOutcome } from './findings/pipeline.js';
 import type { Finding, FindingRecord } from './findings/record.js';

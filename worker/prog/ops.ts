@@ -267,6 +267,15 @@ export const READ_ONLY_OPS: ReadonlySet<OpName> = opsWhere((name) => OPS[name].r
 /** Injected faults, with no syscall behind them: fail_bio, power_cut. */
 export const FAULT_OPS: ReadonlySet<OpName> = opsWhere((name) => OPS[name].fault);
 
+/**
+ * Ops whose effect lands at a moment the program does not choose: an AIO
+ * completes when the device says; writeback_kick and reclaim stand for
+ * kernel threads that run beside the program. On a real kernel their
+ * results depend on timing, so a kernel campaign judges them by the oracle
+ * (what any timing allows), never by one sim schedule's values.
+ */
+export const TIMED_OPS: ReadonlySet<OpName> = new Set<OpName>(['aio_write', 'aio_read', 'aio_wait', 'writeback_kick', 'reclaim']);
+
 /** The ops that submit asynchronous I/O (create an iocb): aio_write, aio_read. */
 export type AioSubmitOp = OpWith<'iocbDef'>;
 export const AIO_SUBMIT_OPS: ReadonlySet<OpName> = opsWhere((name) => fieldsOfKind(name, 'iocbDef').length > 0);

@@ -6,7 +6,8 @@
 // nothing unknown is silently dropped. Errors name the JSON path of the bad field.
 
 import { ProgramInputError } from './errors.js';
-import { OP_NAMES, opFields, type FieldKind, type OpField } from './ops.js';
+import { MAX_FILE_BYTES } from './limits.js';
+import { OP_NAMES, READ_ONLY_OPS, opFields, type FieldKind, type OpField } from './ops.js';
 import {
   FALLOC_MODES,
   MMAP_PROTS,
@@ -268,7 +269,37 @@ function validateOp(ctx: Context, value: unknown, at: string, index: number): Op
     out[field.name] = plain !== undefined ? plain : validateField(ctx, field.kind, v, `${path()}.${field.name}`);
   }
   // Every field of this op kind was checked against the schema (ops.ts), which is derived from types.ts.
-  return out as unknown as Op;
+  const op = out as unknown as Op;
+  checkFileReach(ctx, op, path);
+  return op;
+}
+
+/**
+ * An op that changes a file may not reach past MAX_FILE_BYTES (limits.ts):
+ * each offset plus the op's length, and each size. Reads may look anywhere.
+ * The refusal in words (after the op's name), and the field it names; null when the op stays inside.
+ */
+export function fileReachError(op: Op): { field: string; message: string } | null {
+  if (READ_ONLY_OPS.has(op.op)) return null;
+  const values = op as unknown as Record<string, unknown>;
+  const len = typeof values['len'] === 'number' ? values['len'] : 0;
+  for (const field of opFields(op.op)) {
+    const v = values[field.name];
+    if (typeof v !== 'number' || (field.kind !== 'offset' && field.kind !== 'size')) continue;
+    const end = field.kind === 'offset' ? v + len : v;
+    if (end <= MAX_FILE_BYTES) continue;
+    return {
+      field: field.name,
+      message: `reaches byte ${end}, past the largest file a program may make ` +
+        `(${MAX_FILE_BYTES / 2 ** 20} MiB, the simulator's s_maxbytes: it keeps files in memory; a real kernel would take it)`,
+    };
+  }
+  return null;
+}
+
+function checkFileReach(ctx: Context, op: Op, path: () => string): void {
+  const e = fileReachError(op);
+  if (e) fail(ctx.source, `${path()}.${e.field}`, `${op.op} ${e.message}`);
 }
 
 /** Does obj have every required key and nothing but required and optional ones? */

@@ -37,7 +37,7 @@ import {
   type Program,
   type SimConfig,
 } from './types.js';
-import { MAX_BYTE_VALUE } from './validate.js';
+import { MAX_BYTE_VALUE, fileReachError } from './validate.js';
 
 export interface XfsIoOptions {
   /** Open the file O_DIRECT, as `xfs_io -d`. */
@@ -466,7 +466,12 @@ function parseLine(words: readonly string[], st: ScriptState): Op[] {
     fail(`${argCountError(cmd, args.length, command)}; usage: ${cmd} ${command.usage}`.trimEnd());
   }
   try {
-    return command.run(args, st, cmd);
+    const ops = command.run(args, st, cmd);
+    for (const op of ops) {
+      const e = fileReachError(op);
+      if (e) fail(e.message);
+    }
+    return ops;
   } catch (err) {
     // Name the command in every message, as xfs_io's own do.
     if (err instanceof LineError) throw new LineError(`${cmd}: ${err.message}`);

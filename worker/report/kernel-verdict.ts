@@ -4,6 +4,9 @@
 
 export type KernelVerdictKind = 'reproduces' | 'not-reproduced' | 'cannot-run';
 
+/** The most runs one confirmation may ask for (`kernel confirm --runs`, a campaign's kernel_confirm_runs). */
+export const MAX_KERNEL_CONFIRM_RUNS = 1_000_000;
+
 export const KERNEL_VERDICT_KINDS: readonly KernelVerdictKind[] = ['reproduces', 'not-reproduced', 'cannot-run'];
 
 export interface KernelVerdict {
@@ -29,6 +32,17 @@ export interface KernelVerdict {
   at: string;
 }
 
+/** The verdict of a reproducer the twin could not run: `why` says what is missing. */
+export function cannotRunVerdict(why: string, release: string | null = null, fs: string | null = null): KernelVerdict {
+  return {
+    verdict: 'cannot-run', text: `cannot run here: ${why}`, release, fs, runs: 0, hits: 0, signature: null, detail: why,
+    at: new Date().toISOString(),
+  };
+}
+
+/** How each verdict's one line begins (twin/confirm.ts writes them). */
+const TEXT_START: Record<KernelVerdictKind, string> = { 'reproduces': 'reproduces ', 'not-reproduced': 'not reproduced ', 'cannot-run': 'cannot run here: ' };
+
 /** A stored verdict read back (finding.json, a NATS payload): checked field by field; throws naming the field. */
 export function kernelVerdictFromJson(value: unknown, path: string): KernelVerdict {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${path}: not an object`);
@@ -49,6 +63,11 @@ export function kernelVerdictFromJson(value: unknown, path: string): KernelVerdi
     verdict, text: str('text'), release: strOrNull('release'), fs: strOrNull('fs'), runs: count('runs'), hits: count('hits'),
     signature: strOrNull('signature'), detail: strOrNull('detail'), at: str('at'),
   };
+  if (Number.isNaN(Date.parse(out.at))) throw new Error(`${path}.at: not a date`);
   if (out.hits > out.runs) throw new Error(`${path}.hits: more than its ${out.runs} runs`);
+  // What the twin makes of a tally (twin/confirm.ts): a hit is a reproduction, and what could not run ran nothing.
+  if ((out.verdict === 'reproduces') !== out.hits > 0) throw new Error(`${path}.hits: ${out.hits} for a verdict '${out.verdict}'`);
+  if (out.verdict === 'cannot-run' && out.runs !== 0) throw new Error(`${path}.runs: ${out.runs} for a verdict 'cannot-run'`);
+  if (!out.text.startsWith(TEXT_START[out.verdict])) throw new Error(`${path}.text: a '${out.verdict}' verdict's text starts "${TEXT_START[out.verdict]}"`);
   return out;
 }

@@ -2,9 +2,9 @@
 // `ext4:4096`, `ext4-indirect:2048` (ext4 without extents), `fuse:4096` (our
 // daemon over an ext4 of that block size). By default every one the sim has.
 
-import { FAULT_OPS } from '../prog/ops.js';
+import { FAULT_OPS, TIMED_OPS } from '../prog/ops.js';
 import { ProgramInputError } from '../prog/errors.js';
-import type { Program } from '../prog/types.js';
+import type { Op, Program } from '../prog/types.js';
 import { validateProgram } from '../prog/validate.js';
 import type { FsSpec } from './provision.js';
 
@@ -49,11 +49,14 @@ export function parseTwinConfigs(list: string): FsSpec[] {
 
 /**
  * The program as the twin runs it on `spec`: that filesystem config, without
- * the injected faults the twin cannot do; null when nothing is left or it no
- * longer validates (an op referred to what a dropped one made).
+ * the injected faults the twin cannot do; `sequential`: its first thread
+ * alone, without timed ops (a program the differential compares op by op).
+ * Null when nothing is left or it no longer validates (an op referred to
+ * what a dropped one made).
  */
-export function forTwin(p: Program, spec: FsSpec): Program | null {
-  const threads = p.threads.map((t) => ({ ops: t.ops.filter((o) => !FAULT_OPS.has(o.op)) })).filter((t) => t.ops.length > 0);
+export function forTwin(p: Program, spec: FsSpec, sequential = false): Program | null {
+  const keep = (o: Op): boolean => !FAULT_OPS.has(o.op) && !(sequential && TIMED_OPS.has(o.op));
+  const threads = p.threads.slice(0, sequential ? 1 : undefined).map((t) => ({ ops: t.ops.filter(keep) })).filter((t) => t.ops.length > 0);
   if (threads.length === 0) return null;
   try {
     return validateProgram({ ...p, config: { ...p.config, ...spec }, threads }, 'a program for the kernel twin');

@@ -10,9 +10,10 @@ import { runProgram } from '../exec/run.js';
 import { judgeTrace } from '../oracle/judge.js';
 import { FAULT_OPS } from '../prog/ops.js';
 import type { Program } from '../prog/types.js';
-import type { KernelVerdict } from '../report/kernel-verdict.js';
+import { type KernelVerdict, cannotRunVerdict } from '../report/kernel-verdict.js';
 import type { RunViolation } from '../report/violation.js';
 import type { Trace } from '../trace/types.js';
+import { divergenceViolation, isSequential } from './differential.js';
 import { firstDivergence } from './divergence.js';
 import { ExecutorError, ExecutorMissingError, ExecutorRefusedError, type Pause, checkRunnable, runOnKernel } from './executor.js';
 import { ProvisionError, type TwinMount, describeSpec, twinMount } from './provision.js';
@@ -68,6 +69,8 @@ function pausesFor(program: Program, variant: number): Pause[] {
 }
 
 interface Tally {
+  /** A sequential program's run in the sim (every switch off): each kernel run must equal it. */
+  fixed: Trace | null;
   runs: number;
   hits: number;
   first: { violation: RunViolation; trace: Trace } | null;
@@ -85,7 +88,7 @@ async function runBatches(program: Program, mount: TwinMount, runs: number, opts
       timeoutMs: 60_000 + n * 2_000,
     });
     tally.release = res.header?.release ?? tally.release;
-    for (const trace of res.traces) judgeRun(trace, tally);
+    for (const trace of res.traces) judgeRun(program, trace, tally);
     if (res.status !== 'done' && res.traces.length === 0) tally.errors.push(`the executor ${res.status}: ${res.stderr.trim().slice(-300)}`);
     if (res.traces.length === 0) break;
     mount.clean();
@@ -93,13 +96,19 @@ async function runBatches(program: Program, mount: TwinMount, runs: number, opts
   }
 }
 
-function judgeRun(trace: Trace, tally: Tally): void {
+/** A sequential program's kernel run that departs from the fixed kernel's (the sim's): a DIVERGENCE. */
+function divergenceOf(program: Program, fixed: Trace | null, trace: Trace): RunViolation | null {
+  const d = fixed ? firstDivergence(fixed, trace) : null;
+  return d ? divergenceViolation(d, program, trace) : null;
+}
+
+function judgeRun(program: Program, trace: Trace, tally: Tally): void {
   tally.runs++;
   if (trace.end.outcome === 'error' || trace.end.outcome === 'timeout') {
     tally.errors.push(trace.end.outcome === 'error' ? trace.end.error : 'the run timed out');
     return;
   }
-  const v = judgeTrace(trace).violation;
+  const v = judgeTrace(trace).violation ?? divergenceOf(program, tally.fixed, trace);
   if (!v) return;
   tally.hits++;
   tally.first ??= { violation: v, trace };
@@ -138,14 +147,6 @@ function verdictOf(program: Program, spec: string, tally: Tally): KernelVerdict 
   return { ...base, verdict: 'not-reproduced', signature: null, detail: null, text: `not reproduced in ${clean} runs ${on}${failed}` };
 }
 
-/** The verdict of a reproducer the twin could not run: `why` says what is missing. */
-export function cannotRunVerdict(why: string, release: string | null = null, fs: string | null = null): KernelVerdict {
-  return {
-    verdict: 'cannot-run', text: `cannot run here: ${why}`, release, fs, runs: 0, hits: 0, signature: null, detail: why,
-    at: new Date().toISOString(),
-  };
-}
-
 /** Run a validated program on the real kernel, N times, and say whether it has the bug. */
 export async function confirmOnKernel(program: Program, opts: ConfirmOptions = {}): Promise<KernelVerdict> {
   const spec = describeSpec(program.config);
@@ -159,7 +160,8 @@ export async function confirmOnKernel(program: Program, opts: ConfirmOptions = {
     if (why === null) throw e;
     return cannotRunVerdict(why, null, spec);
   }
-  const tally: Tally = { runs: 0, hits: 0, first: null, release: null, errors: [] };
+  const fixed = isSequential(program) ? runProgram(program, { record: true }).trace ?? null : null;
+  const tally: Tally = { fixed, runs: 0, hits: 0, first: null, release: null, errors: [] };
   try {
     checkRunnable(program, mount.owned);
     await runBatches(program, mount, opts.runs ?? DEFAULT_RUNS, opts, tally);

@@ -3,7 +3,8 @@
 //
 //   - the kernel's trace is judged by the oracle's rules, exactly as the
 //     sim's are: a violation is a kernel finding (any program);
-//   - a sequential program's kernel run must equal the sim's, op by op: a
+//   - a sequential program's kernel run (one thread, nothing timed: see
+//     isSequential) must equal the sim's, op by op: a
 //     difference the kernel repeats is a DIVERGENCE (a sim infidelity or a
 //     kernel bug); one it does not repeat depended on timing (an AIO
 //     completing early, the flusher), and is only counted;
@@ -12,6 +13,7 @@
 
 import { runProgram } from '../exec/run.js';
 import { judgeTrace } from '../oracle/judge.js';
+import { TIMED_OPS } from '../prog/ops.js';
 import type { Program } from '../prog/types.js';
 import { divergenceSignature } from '../report/signature.js';
 import type { RunViolation } from '../report/violation.js';
@@ -29,6 +31,11 @@ export type TwinOutcome =
   | { kind: 'timing'; divergence: Divergence }
   /** The kernel run did not finish (the executor failed or timed out). */
   | { kind: 'error'; error: string };
+
+/** A program whose every result is fixed by the program alone: one thread and no timed op. */
+export function isSequential(p: Program): boolean {
+  return p.threads.length === 1 && p.threads[0]!.ops.every((o) => !TIMED_OPS.has(o.op));
+}
 
 /** Reruns that decide whether a divergence is the program's or the moment's. */
 const RECHECK_RUNS = 4;
@@ -85,7 +92,7 @@ async function onKernel(p: Program, mount: TwinMount, sim: Trace): Promise<{ ker
   if (!kernel) return { kernel, outcome: { kind: 'error', error: first.error ?? 'no kernel run' } };
   const v = judgeTrace(kernel).violation;
   if (v) return { kernel, outcome: { kind: 'finding', source: 'kernel', violation: v } };
-  const d = p.threads.length === 1 ? firstDivergence(sim, kernel) : null;
+  const d = isSequential(p) ? firstDivergence(sim, kernel) : null;
   if (!d) return { kernel, outcome: { kind: 'agree' } };
   const again = await kernelTraces(p, mount, RECHECK_RUNS);
   const repeated = again.traces.filter((t) => sameDivergence(d, firstDivergence(sim, t))).length;

@@ -13,8 +13,14 @@ import { Fuzzer } from '../fuzz/fuzzer.js';
 import type { Program } from '../prog/types.js';
 import { covReset } from '../sim/cov.js';
 import { configName, forTwin } from './configs.js';
-import { type TwinOutcome, runTwice } from './differential.js';
+import { type TwinOutcome, isSequential, runTwice } from './differential.js';
 import { minimizeOnKernel } from './kernel-minimize.js';
+import { confirmOnKernel } from './confirm.js';
+import { SIM_SEARCH_SCHEDULES, searchDivergenceInSim, searchInSim } from './sim-search.js';
+import type { SimSearch, TwinSource } from '../report/twin-origin.js';
+import type { InvariantKind } from '../report/signature.js';
+import { runOnKernel } from './executor.js';
+import type { Trace } from '../trace/types.js';
 import { type FsSpec, type TwinMount, provisionMount } from './provision.js';
 
 export interface KernelCampaignOptions {
@@ -28,7 +34,12 @@ export interface KernelCampaignOptions {
   onEvent?: (e: KernelCampaignEvent) => void;
   progressMs?: number;
   signal?: AbortSignal;
+  /** Runs of each minimized finding's confirmation on the kernel (default CONFIRM_RUNS). */
+  confirmRuns?: number;
 }
+
+/** A kernel finding is confirmed with this many runs of its minimized program. */
+const CONFIRM_RUNS = 20;
 
 /** One config's figures: programs compared, seconds spent on each side, what came of them. */
 export interface ConfigStats {
@@ -41,6 +52,8 @@ export interface ConfigStats {
   /** Findings by where they came from, and timing-only divergences. */
   divergences: number;
   kernelViolations: number;
+  /** Of the divergences and kernel violations, those the sim shows under a switch (sim-search.ts): every hit is looked for, not just a signature's first. */
+  explained: number;
   simViolations: number;
   timing: number;
   errors: number;
@@ -59,10 +72,11 @@ export type KernelCampaignEvent =
   | { kind: 'progress'; stats: KernelCampaignStats }
   | { kind: 'finding'; record: FindingRecord; source: string; config: string }
   | { kind: 'minimized'; record: FindingRecord }
+  | { kind: 'confirmed'; record: FindingRecord }
   | { kind: 'error'; config: string; error: string };
 
 function emptyStats(config: string): ConfigStats {
-  return { config, programs: 0, sequential: 0, kernelSec: 0, simSec: 0, divergences: 0, kernelViolations: 0, simViolations: 0, timing: 0, errors: 0 };
+  return { config, programs: 0, sequential: 0, kernelSec: 0, simSec: 0, divergences: 0, kernelViolations: 0, explained: 0, simViolations: 0, timing: 0, errors: 0 };
 }
 
 class KernelCampaign {
@@ -74,16 +88,24 @@ class KernelCampaign {
   private programs = 0;
   private jobSeq = 0;
   private readonly jobs: FindingJob[] = [];
-  /** The config each finding was found on (its minimization runs there). */
-  private readonly configOf = new Map<string, FsSpec>();
+  /** The config each finding was found on (its minimization runs there), and by which side. */
+  private readonly configOf = new Map<string, { spec: FsSpec; source: TwinSource }>();
+  private readonly store: Store | null;
+  private readonly startedAt = new Date().toISOString();
 
   constructor(private readonly opts: KernelCampaignOptions) {
     this.fuzzer = new Fuzzer({ seed: opts.seed, bugs: new Set(), feedback: true });
     this.stats = opts.configs.map((c) => emptyStats(configName(c)));
+    this.store = opts.storeDir ? new Store(opts.storeDir) : null;
     this.findings = new FindingPipeline({
-      bugs: [], crossCheck: 'none', minimize: opts.minimize !== false, store: opts.storeDir ? new Store(opts.storeDir) : null,
+      bugs: [], crossCheck: 'none', minimize: opts.minimize !== false, store: this.store,
       newJobId: (kind) => `${kind}-${++this.jobSeq}`,
-      events: { issue: (job) => this.jobs.push(job), minimized: (f) => this.opts.onEvent?.({ kind: 'minimized', record: f.record }) },
+      kernelConfirmRuns: opts.confirmRuns ?? CONFIRM_RUNS,
+      events: {
+        issue: (job) => this.jobs.push(job),
+        minimized: (f) => this.opts.onEvent?.({ kind: 'minimized', record: f.record }),
+        confirmed: (f) => this.opts.onEvent?.({ kind: 'confirmed', record: f.record }),
+      },
     });
   }
 
@@ -111,25 +133,48 @@ class KernelCampaign {
     return this.opts.durationSec !== undefined && this.sec() >= this.opts.durationSec;
   }
 
-  /** The next program for config k: the fuzzer's, as the twin runs it. */
-  private nextFor(spec: FsSpec): Program {
+  /**
+   * The next program for a config: the fuzzer's, as the twin runs it; every
+   * other one cut to a sequential program (its first thread, nothing timed),
+   * which the differential compares op by op; few generated programs are
+   * sequential as they come.
+   */
+  private nextFor(spec: FsSpec, sequential: boolean): Program {
     for (;;) {
-      const p = forTwin(this.fuzzer.nextProgram(), spec);
+      const p = forTwin(this.fuzzer.nextProgram(), spec, sequential);
       if (p) return p;
     }
   }
 
+  /** campaign.json: what `foliofuzz findings` and the dashboard read of a run. */
+  private persist(state: 'running' | 'done'): void {
+    const s = this.snapshot();
+    this.store?.saveCampaign({
+      kind: 'kernel', bugs: [], seed: this.opts.seed, configs: this.opts.configs.map(configName), state, startedAt: this.startedAt,
+      ...(this.opts.durationSec !== undefined ? { durationLimitSec: this.opts.durationSec } : {}),
+      execs: s.programs, execsPerSec: s.programs / Math.max(s.durationSec, 1e-9), durationSec: s.durationSec,
+      corpus: s.corpus, coverage: s.coverage, perConfig: s.perConfig,
+      findings: this.findings.reported().map((f) => ({ id: f.record.id, signature: f.record.signature, count: f.record.count })),
+    });
+  }
+
+  private progress(): void {
+    this.persist('running');
+    this.opts.onEvent?.({ kind: 'progress', stats: this.snapshot() });
+  }
+
   async run(): Promise<KernelCampaignStats> {
-    const timer = this.opts.onEvent ? setInterval(() => this.opts.onEvent?.({ kind: 'progress', stats: this.snapshot() }), this.opts.progressMs ?? 1000) : null;
+    const timer = setInterval(() => this.progress(), this.opts.progressMs ?? 1000);
     try {
       for (let k = 0; !this.done(); k = (k + 1) % this.opts.configs.length) {
         await this.runOne(k);
         await this.runJobs();
       }
       await this.runJobs();
+      this.persist('done');
       return this.snapshot();
     } finally {
-      if (timer) clearInterval(timer);
+      clearInterval(timer);
       for (const m of this.mounts.values()) m.release();
     }
   }
@@ -137,17 +182,18 @@ class KernelCampaign {
   private async runOne(k: number): Promise<void> {
     const spec = this.opts.configs[k]!;
     const st = this.stats[k]!;
-    const p = this.nextFor(spec);
+    const p = this.nextFor(spec, st.programs % 2 === 1);
     covReset();
     const r = await runTwice(p, this.mountFor(spec));
     this.fuzzer.execs++;
     this.programs++;
     st.programs++;
-    if (p.threads.length === 1) st.sequential++;
+    if (isSequential(p)) st.sequential++;
     st.simSec += r.simSec;
     st.kernelSec += r.kernelSec;
     this.fuzzer.keepIfNew(p);
     this.tally(st, r.outcome, p, spec);
+    if (r.outcome.kind === 'finding' && r.outcome.source !== 'sim' && explainHit(p, r.outcome.violation, r.kernel)) st.explained++;
   }
 
   private tally(st: ConfigStats, o: TwinOutcome, p: Program, spec: FsSpec): void {
@@ -166,34 +212,65 @@ class KernelCampaign {
         else if (o.source === 'kernel') st.kernelViolations++;
         else st.simViolations++;
         const before = this.findings.get(o.violation.signature);
+        if (!before) this.configOf.set(o.violation.signature, { spec, source: o.source });
         const f = this.findings.found({ violation: o.violation, program: p }, { exec: this.programs, sec: this.sec() }, st.config);
-        if (!before) this.newFinding(f, o.source, spec);
+        if (before) return;
+        f.record.twin = { source: o.source, config: configName(spec) };
+        this.opts.onEvent?.({ kind: 'finding', record: f.record, source: o.source, config: configName(spec) });
       }
     }
   }
 
-  private newFinding(f: Finding, source: string, spec: FsSpec): void {
-    this.configOf.set(f.record.signature, spec);
-    this.opts.onEvent?.({ kind: 'finding', record: f.record, source, config: configName(spec) });
-  }
-
-  /** Minimizations, with the kernel as the predicate, on the mount the finding came from. */
+  /** The jobs the pipeline issued, on the mount the finding came from: minimize (the kernel as the predicate), then confirm. */
   private async runJobs(): Promise<void> {
     for (let job = this.jobs.shift(); job; job = this.jobs.shift()) {
-      if (job.kind !== 'minimize') continue;
-      const spec = this.configOf.get(job.signature) ?? job.program.config;
-      const t0 = performance.now();
-      const r = await minimizeOnKernel(job.program, job.signature, this.mountFor(spec));
-      this.findings.minimized({
-        jobId: job.jobId, signature: job.signature, workerId: 'kernel', program: r.program, opsBefore: r.opsBefore, opsAfter: r.opsAfter,
-        ms: performance.now() - t0, slipped: [],
-      }, { exec: this.programs, sec: this.sec() });
+      const origin = this.configOf.get(job.signature);
+      const mount = this.mountFor(origin?.spec ?? job.program.config);
+      if (job.kind === 'minimize') await this.minimize(job, mount, origin?.source ?? 'kernel');
+      else if (job.kind === 'confirm') {
+        const verdict = await confirmOnKernel(job.program, { mount, runs: job.runs, seed: this.opts.seed });
+        this.findings.confirmed({ jobId: job.jobId, signature: job.signature, verdict });
+      }
     }
+  }
+
+  /**
+   * Minimize on the kernel; then, for a violation of the kernel's, look for
+   * it in the sim (sim-search.ts) and keep the answer with the finding.
+   */
+  private async minimize(job: FindingJob & { kind: 'minimize' }, mount: TwinMount, source: TwinSource): Promise<void> {
+    const t0 = performance.now();
+    const r = await minimizeOnKernel(job.program, job.signature, mount);
+    const f = this.findings.get(job.signature);
+    if (f && source !== 'sim') f.record.twin = { source, config: configName(mount.spec), ...(await this.simSearch(r.program, f.record, mount)) };
+    this.findings.minimized({
+      jobId: job.jobId, signature: job.signature, workerId: 'kernel', program: r.program, opsBefore: r.opsBefore, opsAfter: r.opsAfter,
+      ms: performance.now() - t0, slipped: [],
+    }, { exec: this.programs, sec: this.sec() });
+  }
+
+  /** What the sim shows of a kernel finding: its violation under a switch, or a switch under which it runs as the kernel did. */
+  private async simSearch(p: Program, found: { signature: string; kind: InvariantKind }, mount: TwinMount): Promise<{ sim: SimSearch | null; searched: number }> {
+    if (found.kind !== 'DIVERGENCE') return { sim: searchInSim(p, found), searched: SIM_SEARCH_SCHEDULES };
+    const run = await runOnKernel(p, { dir: mount.dir, runs: 1, ...(mount.owned ? { mount: mount.owned } : {}), timeoutMs: 30_000 });
+    mount.clean();
+    const kernel = run.traces.find((t) => t.end.outcome === 'done');
+    return { sim: kernel ? searchDivergenceInSim(p, kernel, found.signature) : null, searched: 1 };
   }
 
   reported(): Finding[] {
     return this.findings.reported();
   }
+}
+
+/**
+ * Whether the sim shows this one hit under some switch. Hits of one
+ * signature can come from different configs and different bugs (a lost
+ * write on fuse and one on ext4 read alike), so each is looked for.
+ */
+function explainHit(p: Program, v: { signature: string; kind: InvariantKind }, kernel: Trace | null): boolean {
+  if (v.kind !== 'DIVERGENCE') return (searchInSim(p, v)?.switches.length ?? 0) > 0;
+  return kernel !== null && searchDivergenceInSim(p, kernel, v.signature) !== null;
 }
 
 export interface KernelCampaignSummary {

@@ -36,6 +36,16 @@ test('every usage error exits 2, whatever the command', () => {
   }
 });
 
+test('worker --kernel-confirm refuses to start where it could not run one (no root, or no native executor), saying which', () => {
+  const r = spawnSync(process.execPath, [CLI, 'worker', '--nats', 'nats://127.0.0.1:1', '--kernel-confirm'], {
+    encoding: 'utf8', timeout: 30_000, env: { ...process.env, FOLIOFUZZ_EXEC: '/nonexistent/foliofuzz-exec' },
+  });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, process.getuid?.() === 0
+    ? /^--kernel-confirm: the kernel twin's native executor is missing \(\/nonexistent\/foliofuzz-exec\): .*apt-get install gcc/
+    : /^--kernel-confirm: .*needs root/);
+});
+
 test('--version names the package and the simulator version', () => {
   const r = cli(['--version']);
   assert.equal(r.status, 0);

@@ -475,3 +475,56 @@ test('xfs-dio-fallback-stale-pagecache: a direct write that fell back to buffere
   assert.deepEqual(completions(res), [[2, 0, 512], [0, 1, 1024]], 't2\'s direct write completes (buffered) first');
   assert.equal(runs(res.files[0]!.data), '0-1024:2 1024-4096:0');
 });
+
+test('ext4-indirect-unaligned-dio-hole-buffered: an unaligned O_DIRECT write into a hole of an indirect inode is done buffered, not refused', () => {
+  // Found by a kernel campaign (a DIVERGENCE; 6.18 returns 3584): ext4_dio_write_iter
+  // has no alignment check of its own. ext4_iomap_begin answers a hole inside
+  // i_size of an indirect inode with -ENOTBLK before iomap_dio_bio_iter would
+  // check the sector alignment, and the write falls back to buffered I/O.
+  const res = replay('ext4-indirect-unaligned-dio-hole-buffered.json');
+  assert.equal(res.results[1]!.ret, 3584);
+  assert.equal(runs(res.files[0]!.data), '0-180:0 180-3764:2 3764-4097:0 4097-8193:1');
+});
+
+test('ext4-indirect-copy-range-unaligned-dio-hole: copy_file_range into an O_DIRECT fd at an unaligned offset over a hole succeeds', () => {
+  // The same fallback through splice: iter_file_splice_write's direct write
+  // meets the hole first (-ENOTBLK, buffered), so 6.18 copies all 16384 bytes.
+  const res = replay('ext4-indirect-copy-range-unaligned-dio-hole.json');
+  assert.equal(res.results[1]!.ret, 16384);
+});
+
+test('xfs-copy-range-reflink-whole-blocks: copy_file_range on xfs clones whole blocks and returns a short count', () => {
+  // Found by a kernel campaign (a DIVERGENCE; 6.18 returns 2048): xfs has
+  // ->remap_file_range (reflink), which vfs_copy_file_range tries first with
+  // REMAP_FILE_CAN_SHORTEN; generic_remap_checks cuts 2189 bytes that do not
+  // end at the source's EOF down to whole 1 KiB blocks.
+  const res = replay('xfs-copy-range-reflink-whole-blocks.json');
+  assert.equal(res.results[1]!.ret, 2048);
+  assert.equal(runs(res.files[0]!.data), '0-4089:0 4089-7161:5 7161-8192:0 8192-10240:5');
+});
+
+test('ext4-indirect-dio-extend-keeps-post-eof-store: ext4 does not zero from EOF before an extending direct write; 6.18 keeps a store past EOF', () => {
+  // Found by a kernel campaign (a DIVERGENCE of the cache contents): the
+  // sim's ext4 zeroed [EOF, pos) before a direct write as xfs does
+  // (xfs_file_write_zero_eof); ext4_dio_write_iter has no such step. 6.18
+  // then keeps the store past the old EOF in the cache (byte 19702 is 3):
+  // that is mainline's missing pagecache_isize_extended, the switch
+  // dio-extend-no-isize-extended. Fixed, it zeroes the dirty folio's tail.
+  const res = replay('ext4-indirect-dio-extend-keeps-post-eof-store.json');
+  assert.equal(res.files[0]!.data[19702], 0);
+  const path = join(REGRESS, 'ext4-indirect-dio-extend-keeps-post-eof-store.json');
+  const mainline = runProgram(parseRepro(readFileSync(path, 'utf8'), path).program, { bugs: new Set(['dio-extend-no-isize-extended']), record: true });
+  const cache = mainline.trace!.events.find((e) => e.e === 'final' && e.via === 'cache');
+  assert.ok(cache?.e === 'final');
+  assert.equal(cache.data[19702], 3);
+});
+
+test('ext4-copy-range-odirect-source-unaligned: an O_DIRECT source read into pipe pages must keep each bio sector-aligned in memory', () => {
+  // Found by a kernel campaign (a DIVERGENCE; 6.18 returns -EINVAL 20/20):
+  // copy_splice_read reads an O_DIRECT source into pipe pages (ITER_BVEC).
+  // The hole at 1025..2047 zero-fills 1023 bytes of them, and the written
+  // block after it would start a bio at byte 1023 of a page:
+  // bdev_iter_is_aligned refuses it. A pread(2) of the same range reads 3071.
+  const res = replay('ext4-copy-range-odirect-source-unaligned.json');
+  assert.equal(res.results[1]!.ret, -22);
+});

@@ -175,8 +175,22 @@ test('offsets, lengths and sizes are non-negative safe integers below 2^40', () 
   rejects((p) => { setOp(p, 4, 'offOut', null); },
     'prog.json: $.threads[0].ops[4].offOut: must be a non-negative integer below 2^40, got null');
   assert.doesNotThrow(() => {
+    // A read may look anywhere in that range: past EOF it reads nothing, on the sim as on a kernel.
     const p = sample();
-    setOp(p, 0, 'off', 2 ** 40 - 1);
+    setOp(p, 1, 'off', 2 ** 40 - 1);
+    validateProgram(p, 'x');
+  });
+});
+
+test('an op that changes a file stays inside the largest file the sim holds (64 MiB): offset plus length, and sizes', () => {
+  const past = "past the largest file a program may make (64 MiB, the simulator's s_maxbytes: it keeps files in memory; a real kernel would take it)";
+  rejects((p) => { setOp(p, 0, 'off', 2 ** 26 - 8191); }, `prog.json: $.threads[0].ops[0].off: pwrite reaches byte ${2 ** 26 + 1}, ${past}`);
+  rejects((p) => { setOp(p, 2, 'size', 2 ** 26 + 1); }, `prog.json: $.threads[0].ops[2].size: truncate reaches byte ${2 ** 26 + 1}, ${past}`);
+  rejects((p) => { setOp(p, 4, 'offOut', 2 ** 26); }, `prog.json: $.threads[0].ops[4].offOut: copy_range reaches byte ${2 ** 26 + 10}, ${past}`);
+  assert.doesNotThrow(() => {
+    const p = sample();
+    setOp(p, 0, 'off', 2 ** 26 - 8192);
+    setOp(p, 2, 'size', 2 ** 26);
     validateProgram(p, 'x');
   });
 });

@@ -140,7 +140,13 @@ test('cvtnum: bases and unit suffixes', () => {
   assert.equal(size('1k'), 1024);
   assert.equal(size('1K'), 1024);
   assert.equal(size('3m'), 3 << 20);
-  assert.equal(size('2g'), 2 * 2 ** 30);
+  assert.equal(size('64m'), 2 ** 26);
+  const len = (arg: string): number => {
+    const op = ops(`pread 0 ${arg}`)[0];
+    assert.ok(op?.op === 'pread');
+    return op.len;
+  };
+  assert.equal(len('2g'), 2 * 2 ** 30);
   assert.equal(size('0x10k'), 16384);
   assert.equal(size('1b'), 4096);
   assert.equal(size('1s'), 512);
@@ -156,7 +162,13 @@ test('cvtnum: what xfs_io calls non-numeric', () => {
 test('numbers beyond the 2^40 range are refused', () => {
   rejects('truncate 1t', 't.xfsio:1: truncate: truncate argument 1t is beyond the simulator\'s range (below 2^40 bytes)');
   rejects('pwrite 0 99999999999999999999', /^t\.xfsio:1: pwrite: length argument 99999999999999999999 is beyond/);
-  assert.deepEqual(ops('truncate 1099511627775'), [{ op: 'truncate', fd: 0, size: 2 ** 40 - 1 }]);
+  assert.deepEqual(ops('pread 1099511627775 1'), [{ op: 'pread', fd: 0, off: 2 ** 40 - 1, len: 1, bsize: 4096 }]);
+});
+
+test('a command that changes the file past the largest file the sim holds (64 MiB) is refused with its line', () => {
+  rejects('pwrite 0 4k\ntruncate 2g', "t.xfsio:2: truncate: reaches byte 2147483648, past the largest file a program may make (64 MiB, the simulator's s_maxbytes: it keeps files in memory; a real kernel would take it)");
+  rejects('pwrite 64m 1', /^t\.xfsio:1: pwrite: reaches byte 67108865, past the largest file/);
+  assert.deepEqual(ops('truncate 64m'), [{ op: 'truncate', fd: 0, size: 2 ** 26 }]);
 });
 
 test('pwrite -S keeps the low byte of strtoul(seed, 0)', () => {

@@ -75,6 +75,8 @@ export interface ConfirmOutcome {
   jobId: string;
   signature: string;
   verdict: KernelVerdict;
+  /** The cluster worker whose kernel it ran on (unset: this process's). */
+  workerId?: string;
 }
 
 /** What the pipeline tells its caller. Only `issue` is required: jobs must reach a worker. */

@@ -12,6 +12,7 @@ import type { Program } from '../../prog/types.js';
 import { type InvariantKind, INVARIANT_KINDS, findingId } from '../../report/signature.js';
 import { type KernelVerdict, kernelVerdictFromJson } from '../../report/kernel-verdict.js';
 import { type BugName, findBug } from '../../sim/bugs.js';
+import { type TwinOrigin, twinOriginFromJson } from '../../report/twin-origin.js';
 import type { RunViolation } from '../../report/violation.js';
 import { programSize } from '../minimize-predicate.js';
 
@@ -49,6 +50,8 @@ export interface FindingRecord {
   kernel?: KernelVerdict;
   /** The smallest set of the campaign's switches it needs, once its minimization found it (the reproducer carries these). */
   switches?: BugName[];
+  /** A kernel campaign's finding: where it came from, and whether the sim shows it. */
+  twin?: TwinOrigin;
 }
 
 /** The program a cross-check replays, and who found it (verify.json). */
@@ -149,6 +152,7 @@ export function recordFromJson(value: unknown, firstProgram: Program, idPrefix: 
   }
   if (v['kernel'] !== undefined) r.kernel = kernelVerdictFromJson(v['kernel'], 'kernel');
   if (v['switches'] !== undefined) r.switches = switchNames(v['switches']);
+  if (v['twin'] !== undefined) r.twin = twinOriginFromJson(v['twin'], 'twin');
   return r;
 }
 

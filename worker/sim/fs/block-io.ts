@@ -327,10 +327,26 @@ export abstract class BlockIo extends BlockSpace {
     return ret;
   }
 
+  /**
+   * xfs_file_dio_write refuses a write not aligned to the logical sector
+   * before anything else; ext4_dio_write_iter leaves it to
+   * iomap_dio_bio_iter, per mapping, so a write that meets no bio (an
+   * indirect inode's hole: -ENOTBLK, buffered) is not refused.
+   */
+  protected readonly dioAlignFirst: boolean = true;
+
+  /**
+   * xfs_file_write_checks zeroes the page cache from the old EOF to a direct
+   * write that starts past it (xfs_file_write_zero_eof); ext4_dio_write_iter
+   * has no such step: the old EOF folio keeps what it held past EOF unless
+   * pagecache_isize_extended zeroes it after the size moved.
+   */
+  protected readonly dioZeroEof: boolean = true;
+
   /** xfs_file_dio_write: aligned writes under the shared i_rwsem, others exclusive. */
   protected *directWrite(file: OpenFile, pos: number, src: Uint8Array, iocb?: Kiocb): Co<number> {
     const inode = BLOCK_I(file.inode);
-    if (!isAligned(pos, SECTOR_SIZE) || !isAligned(src.length, SECTOR_SIZE)) return -EINVAL;
+    if (this.dioAlignFirst && (!isAligned(pos, SECTOR_SIZE) || !isAligned(src.length, SECTOR_SIZE))) return -EINVAL;
     const unaligned = !isAligned(pos, this.blockSize) || !isAligned(src.length, this.blockSize);
     let exclusive = unaligned || pos + src.length > inode.iSize;
     if (exclusive) yield* inode.iRwsem.downWrite(this.sched);
@@ -344,7 +360,7 @@ export abstract class BlockIo extends BlockSpace {
         exclusive = true;
       }
     }
-    let ret = yield* this.writeZeroEof(inode, pos);
+    let ret = this.dioZeroEof ? yield* this.writeZeroEof(inode, pos) : 0;
     if (exclusive && ret >= 0) yield* inodeDioWait(inode);
     // IOMAP_DIO_FORCE_WAIT: some writes complete before io_submit returns, even asynchronous ones.
     const async = this.dioForceWait(inode, pos, src.length) ? null : this.dioAsync(iocb);

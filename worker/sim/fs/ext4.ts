@@ -307,6 +307,9 @@ export class Ext4Fs extends BlockFs {
     return inode.indirect ? ExtState.Written : ExtState.Unwritten;
   }
 
+  protected override readonly dioAlignFirst = false;
+  protected override readonly dioZeroEof = false;
+
   /**
    * ext4_iomap_begin for direct writes: indirect inodes cannot fill a hole
    * inside i_size (a crash could expose stale data): -ENOTBLK, buffered fallback.

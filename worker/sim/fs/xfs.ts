@@ -6,6 +6,8 @@
 // blockfs.ts, which follow XFS); this file holds what only xfs does.
 
 import { isAligned } from '../bits.js';
+import { EINVAL } from '../errno.js';
+import { filemapWriteAndWaitRange } from '../mm/filemap.js';
 import type { FallocMode } from '../../prog/types.js';
 import { BioOp } from '../blockdev.js';
 import type { Co } from '../sched.js';
@@ -97,5 +99,44 @@ export class XfsFs extends BlockFs {
     const err = yield* this.punchHole(inode, off, len);
     if (err < 0) return err;
     return yield* this.allocateRange(inode, off, len, keepSize);
+  }
+
+  /**
+   * xfs_file_remap_range for copy_file_range (REMAP_FILE_CAN_SHORTEN; mkfs
+   * makes xfs with reflink): generic_remap_checks wants both offsets on a
+   * block boundary and clones whole blocks only, so a count that does not
+   * end at the source's EOF is cut down to whole blocks (6.18 returns 2048
+   * for 2189 bytes at 1 KiB blocks); the same file's ranges may not overlap
+   * even by the rounded-up tail. xfs_reflink_remap_prep writes back the
+   * source range and writes back and drops the destination's (from its EOF
+   * when the clone starts past it); xfs_reflink_update_dest moves i_size.
+   * The clone itself is modelled by its data: a buffered copy into the
+   * dropped range, not shared blocks (no COW fork); it reads the same.
+   */
+  *remapFileRange(fin: OpenFile, offIn: number, fout: OpenFile, offOut: number, len: number): Co<number> {
+    const count = this.remapCount(fin.inode, offIn, fout.inode, offOut, len);
+    if (count <= 0) return count;
+    const dest = BLOCK_I(fout.inode);
+    let err = yield* filemapWriteAndWaitRange(fin.inode.mapping, offIn, offIn + count - 1);
+    if (!err) err = yield* this.flushUnmapRange(dest, Math.min(offOut, dest.iSize), offOut + count);
+    if (err) return err;
+    const buf = new Uint8Array(count);
+    const r = yield* this.readIter({ ...fin, direct: false }, offIn, buf);
+    if (r <= 0) return r;
+    return yield* this.writeIter({ ...fout, direct: false }, offOut, buf.subarray(0, r));
+  }
+
+  /** generic_remap_checks with REMAP_FILE_CAN_SHORTEN: the count cloned, or -EINVAL. */
+  private remapCount(inodeIn: Inode, offIn: number, inodeOut: Inode, offOut: number, len: number): number {
+    const bs = this.blockSize;
+    if (!isAligned(offIn, bs) || !isAligned(offOut, bs)) return -EINVAL;
+    const sizeIn = inodeIn.iSize;
+    if (offIn >= sizeIn) return -EINVAL;
+    let count = Math.min(len, sizeIn - offIn);
+    let bcount = count;
+    if (offIn + count === sizeIn) bcount = Math.ceil(sizeIn / bs) * bs - offIn;
+    else bcount = count = Math.floor(count / bs) * bs;
+    if (inodeIn === inodeOut && offOut + bcount > offIn && offOut < offIn + bcount) return -EINVAL;
+    return count;
   }
 }

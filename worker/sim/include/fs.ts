@@ -5,6 +5,7 @@
 // xfs_inode and ext4_inode_info embed struct inode); the page cache hangs
 // off inode.mapping; the syscall layer (vfs/) calls only these operations.
 
+import { MAX_FILE_BYTES } from '../../prog/limits.js';
 import type { FallocMode } from '../../prog/types.js';
 import type { BlockDevice, PowerCutReport } from '../blockdev.js';
 import type { BugSet } from '../bugs.js';
@@ -65,8 +66,10 @@ export function newKiocb(): Kiocb {
  * s_maxbytes of every simulated filesystem: 64 MiB. Writes, truncates and
  * fallocates past it fail with -EFBIG as on any filesystem at its limit; it
  * keeps the shadow model and the final read-back of whole files in memory.
+ * Programs are refused before they reach it (prog/limits.ts): a real
+ * kernel's limit is far higher, so its -EFBIG would not be the kernel's.
  */
-export const SIM_MAX_FILE_BYTES = 2 ** 26;
+export const SIM_MAX_FILE_BYTES = MAX_FILE_BYTES;
 
 export interface Filesystem {
   readonly name: string;
@@ -91,6 +94,12 @@ export interface Filesystem {
   writeIter(file: OpenFile, pos: number, src: Uint8Array, iocb?: Kiocb): Co<number>;
   /** ->fallocate */
   fallocate(file: OpenFile, mode: FallocMode, off: number, len: number): Co<number>;
+  /**
+   * ->remap_file_range(REMAP_FILE_CAN_SHORTEN), where the filesystem shares
+   * blocks (xfs with reflink): bytes remapped, or <= 0 and copy_file_range
+   * falls back to splice.
+   */
+  remapFileRange?(fin: OpenFile, offIn: number, fout: OpenFile, offOut: number, len: number): Co<number>;
   /** ->setattr with ATTR_SIZE (truncate). */
   setattrSize(file: OpenFile, size: number): Co<number>;
   /** ->fsync over [start, end] (inclusive). */

@@ -130,6 +130,23 @@ function iomapDioZero(dio: Dio, iter: IomapIter, pos: number, len: number): void
   dioSubmit(dio, BioOp.Write, addr, zeroes, pos);
 }
 
+/**
+ * Buffers that are kernel pages, an ITER_BVEC iterator (copy_splice_read's
+ * pipe pages for an O_DIRECT side of copy_file_range), not user memory.
+ * bdev_iter_is_aligned checks where the bytes of a bio start in their page:
+ * for pipe pages that is the offset into the buffer, which the zeroes of a
+ * hole before the mapping advanced (6.18: a copy from 1025 over a hole and a
+ * written block is -EINVAL, a pread(2) of it is not). The sim has no user
+ * buffer addresses: a user buffer passes, as the executor's aligned ones do.
+ */
+const BVEC_BUFFERS = new WeakSet<Uint8Array>();
+
+/** Mark buf as kernel pages (an ITER_BVEC): its memory alignment is checked like a bio's. */
+export function asBvec(buf: Uint8Array): Uint8Array {
+  BVEC_BUFFERS.add(buf);
+  return buf;
+}
+
 /** iomap_dio_bio_iter: bios for a MAPPED or UNWRITTEN range. */
 function iomapDioBioIter(iter: IomapIter, dio: Dio): number {
   const inode = iter.inode;
@@ -138,6 +155,7 @@ function iomapDioBioIter(iter: IomapIter, dio: Dio): number {
   const length = iomapLength(iter);
   const bsize = 1 << inode.blkbits;
   if (!isAligned(pos, SECTOR_SIZE) || !isAligned(length, SECTOR_SIZE)) return -EINVAL;
+  if (BVEC_BUFFERS.has(dio.buf) && !isAligned(pos - dio.base, SECTOR_SIZE)) return -EINVAL;
   const needZeroout = dio.write && ((m.flags & IOMAP_F_NEW) !== 0 || m.type === IOMAP_UNWRITTEN);
   if (needZeroout) {
     const pad = offsetIn(pos, bsize);

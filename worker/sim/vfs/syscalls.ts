@@ -8,7 +8,7 @@ import { SYNC_FILE_RANGE_WAIT_AFTER, SYNC_FILE_RANGE_WAIT_BEFORE, SYNC_FILE_RANG
 import { EBUSY, EINVAL, EXDEV } from '../errno.js';
 import type { Co } from '../sched.js';
 import { filemapFdatawaitRangeKeepErrors, filemapFdatawriteRange, filemapWriteAndWaitRange } from '../mm/filemap.js';
-import { inodeDioWait } from '../iomap/direct-io.js';
+import { asBvec, inodeDioWait } from '../iomap/direct-io.js';
 import { lruAddDrain, lruAddDrainAll } from '../mm/swap.js';
 import type { Kernel } from '../kernel.js';
 import { PAGE_SIZE } from '../include/pagemap.js';
@@ -114,8 +114,9 @@ export function* sysFadviseDontneed(k: Kernel, file: OpenFile, off: number, len:
 }
 
 /**
- * copy_file_range(2) without a filesystem method: generic_copy_file_checks,
- * then a splice-style copy in chunks, each side as it was opened: through
+ * copy_file_range(2): generic_copy_file_checks; then ->remap_file_range
+ * where the filesystem has one (xfs: reflink); otherwise, or when it
+ * remapped nothing, a splice-style copy in chunks, each side as it was opened: through
  * the page cache, or as direct I/O for an O_DIRECT side. On fuse this is
  * fuse_copy_file_range with a daemon that has no FUSE_COPY_FILE_RANGE, once
  * fc->no_copy_file_range is set: __fuse_copy_file_range returns -EOPNOTSUPP
@@ -135,6 +136,11 @@ export function* sysCopyFileRange(k: Kernel, fin: OpenFile, offIn: number, fout:
   const count = offIn >= sizeIn ? 0 : Math.min(len, sizeIn - offIn);
   if (fin.inode === fout.inode && offOut + count > offIn && offOut < offIn + count) return -EINVAL;
   if (count === 0) return 0;
+  if (k.fs.remapFileRange) {
+    // vfs_copy_file_range: a filesystem that shares blocks clones what it can; splice does the rest only if it cloned nothing.
+    const r = yield* k.fs.remapFileRange(fin, offIn, fout, offOut, count);
+    if (r > 0) return r;
+  }
   const chunk = 1 << 16;
   const buf = new Uint8Array(Math.min(count, chunk));
   let done = 0;
@@ -143,12 +149,13 @@ export function* sysCopyFileRange(k: Kernel, fin: OpenFile, offIn: number, fout:
   try {
     while (done < count) {
       const n = Math.min(chunk, count - done);
-      const view = buf.subarray(0, n);
+      // The pipe's pages, which an O_DIRECT side reads into or writes from (asBvec).
+      const view = asBvec(buf.subarray(0, n));
       // splice_direct_to_actor: each side as it was opened (an O_DIRECT one does direct I/O,
       // copy_splice_read and iter_file_splice_write under IOCB_DIRECT, alignment rules included).
       const r = yield* k.fs.readIter(fin, offIn + done, view);
       if (r <= 0) return done > 0 ? done : r;
-      const w = yield* k.fs.writeIter(fout, offOut + done, view.subarray(0, r));
+      const w = yield* k.fs.writeIter(fout, offOut + done, asBvec(view.subarray(0, r)));
       if (w <= 0) return done > 0 ? done : w;
       done += w;
       if (w < r) break;
