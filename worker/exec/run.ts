@@ -73,8 +73,8 @@ export interface RunOptions {
   onSwitch?: (from: SimThread | null, to: SimThread) => void;
   /**
    * Byte provenance (sim/provenance.ts), which names a DATA finding by its
-   * cause: 'on' for the whole run; 'on-data' (the default when no observer
-   * callback is given) runs without it and, when the run ends in a DATA
+   * cause: 'on' for the whole run (the default when a callback watches the
+   * run); 'on-data' (the default otherwise) runs without it and, when the run ends in a DATA
    * finding, runs again with it to name that finding (the sim is
    * deterministic: the second run is the first one, observed); 'off' names
    * DATA findings as a kernel's trace would be (what was read, no cause).
@@ -264,7 +264,8 @@ function traceEnd(r: RunResult): TraceEnd {
 
 /** Run a program to completion. Deterministic: same program, same result. */
 export function runProgram(program: Program, opts: RunOptions = {}): RunResult {
-  const observed = opts.trace || opts.record || opts.onOpStart || opts.onChoice || opts.onSwitch;
+  // A run whose callbacks watch it as it goes is run once, with provenance throughout (a replay would call them twice).
+  const observed = opts.trace || opts.onOpStart || opts.onChoice || opts.onSwitch;
   const mode = opts.provenance ?? (observed ? 'on' : 'on-data');
   // The machine's memory is recycled from earlier runs (zeroed like new): see byte-pool.ts.
   const first = withByteScope(() => runOnFreshMachine(program, opts, mode === 'on'));
