@@ -43,6 +43,14 @@ export interface FsSemantics {
    * fuse's server answers for it at once.)
    */
   failedFallocateKeepsSize: (mode: FallocMode) => boolean;
+  /**
+   * A direct write refused for its alignment (-EINVAL) may have written part
+   * of its range first: ext4_dio_write_iter leaves the check to
+   * iomap_dio_bio_iter, per mapping, so the bios of the mappings before the
+   * misaligned one are already out (6.18 keeps them). xfs_file_dio_write
+   * checks before any I/O; fuse has no alignment rule.
+   */
+  misalignedDirectWriteMayLand: boolean;
   /** Where the filesystem rebuilds its files after a power cut: the site of power-cut findings. */
   recoveryFn: string;
 }
@@ -56,6 +64,7 @@ const XFS: FsSemantics = {
   fallocateRacesMappedStores: false,
   copyRangeIsBufferedWrite: false,
   failedFallocateKeepsSize: never,
+  misalignedDirectWriteMayLand: false,
   recoveryFn: 'xlog_recover',
 };
 
@@ -67,6 +76,7 @@ const EXT4: FsSemantics = {
   fallocateRacesMappedStores: false,
   copyRangeIsBufferedWrite: false,
   failedFallocateKeepsSize: (mode) => mode === 'alloc' || mode === 'zero',
+  misalignedDirectWriteMayLand: true,
   recoveryFn: 'jbd2_journal_recover',
 };
 
@@ -77,6 +87,7 @@ const FUSE: FsSemantics = {
   fallocateRacesMappedStores: true,
   copyRangeIsBufferedWrite: true,
   failedFallocateKeepsSize: never,
+  misalignedDirectWriteMayLand: false,
   recoveryFn: 'fuse_fill_super',
 };
 

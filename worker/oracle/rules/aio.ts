@@ -10,6 +10,7 @@ import { directEnd, directStart } from './collisions.js';
 import { fuseWriteNotTaken } from './refused-writes.js';
 import { noteChange } from './in-flight.js';
 import { checkRead } from './reads.js';
+import { directWritePartlyLanded } from './effects.js';
 
 /** io_submit of op i of thread t: in flight from now, under its iocb id (a reused id replaces the entry). */
 export function aioSubmitted(m: Model, t: number, i: number, op: Extract<Op, { op: 'aio_write' | 'aio_read' }>): void {
@@ -60,7 +61,7 @@ function aioWriteCompleted(m: Model, a: InflightAio, ret: number): void {
     noteChange(m, a.shadow, a);
     // The op under way may change the same bytes again before it ends.
     if (m.checkReads) m.durable?.[a.file]?.note(a.shadow);
-  } else if (ret === -EIO) {
+  } else if (ret === -EIO || (a.directStart >= 0 && directWritePartlyLanded(m, ret))) {
     // Some of its bios may have landed, racing with other AIOs in flight;
     // no invalidation follows a failed write (iomap_dio_complete).
     a.shadow.forget(a.off, a.len);

@@ -4,13 +4,18 @@
 // filesystem's description (fs-semantics.ts), never from its name.
 
 import type { Op } from '../../prog/types.js';
-import { EIO } from '../../sim/errno.js';
+import { EINVAL, EIO } from '../../sim/errno.js';
 import type { CopySource, Model, ThreadOp } from '../model.js';
 import { aioWriteInFlight, noteChange } from './in-flight.js';
 import { fallocateRacedStores } from './collisions.js';
 import { fuseWriteNotTaken } from './refused-writes.js';
 
 type OpOf<K extends Op['op']> = Extract<Op, { op: K }>;
+
+/** A direct write that failed with ret may have written part of its range: an I/O error, or a misalignment found past its first mapping. */
+export function directWritePartlyLanded(m: Model, ret: number): boolean {
+  return ret === -EIO || (ret === -EINVAL && m.fs.misalignedDirectWriteMayLand);
+}
 
 /** One pwrite(2) of a chunked pwrite op: n bytes at off returned ret. */
 export function pwriteCalled(m: Model, op: OpOf<'pwrite'>, off: number, n: number, ret: number): void {
@@ -23,7 +28,7 @@ export function pwriteCalled(m: Model, op: OpOf<'pwrite'>, off: number, n: numbe
   if (((ret > 0 && ret < n) || ret === -EIO) && !desc.direct && m.fs.refusedWriteUnsettlesFolios) {
     fuseWriteNotTaken(m, desc.file, off, n, Math.max(0, ret));
   }
-  if (ret === -EIO && desc.direct) {
+  if (desc.direct && directWritePartlyLanded(m, ret)) {
     // Some of a failed direct write's bios may have landed, in any order with
     // the bios of direct writes still in flight.
     shadow.forget(off, n);
