@@ -54,6 +54,9 @@ export interface ProvTag {
   from: number;
 }
 
+/** Paths that put bytes in memory that storage does not hold until they are written back. */
+const UNSTORED_PATHS: ReadonlySet<ProvPath> = new Set(['write', 'store', 'dio', 'zero']);
+
 export const TAG_NEVER = 0;
 export const TAG_UNINIT = 1;
 
@@ -157,6 +160,18 @@ export class Provenance {
   dropped(ino: number, pos: number, buf: Uint8Array, from: number, to: number, how: DropHow, fn: string): void {
     if (to <= from) return;
     this.drops.push({ seq: this.tags.length, ino, how, fn, runs: this.runsIn(buf, from, to, pos - from) });
+  }
+
+  /**
+   * Bytes of file `ino` at file offset `pos` (buf[from, to)) are about to be
+   * taken for clean with no storage holding them: those a write, a store or
+   * a zeroing put there that never reached storage (bytes read from storage
+   * are there already). Recorded when there are any.
+   */
+  droppedUnstored(ino: number, pos: number, buf: Uint8Array, from: number, to: number, how: DropHow, fn: string): void {
+    if (to <= from) return;
+    const runs = this.runsIn(buf, from, to, pos - from).filter(([, , t]) => UNSTORED_PATHS.has(this.tags[t]!.path) && !this.landed.has(t));
+    if (runs.length > 0) this.drops.push({ seq: this.tags.length, ino, how, fn, runs });
   }
 
   /** buf[from, to) was written to storage: its tags landed there now (the first time counts). */

@@ -108,15 +108,19 @@ function iomapFindDirtyRange(inode: Inode, folio: Folio, pos: number, rangeEnd: 
 }
 
 /**
- * Provenance only: dirty blocks inside EOF that writeback did not visit are
- * about to be marked clean with their data on no storage.
+ * Provenance only: blocks inside EOF that writeback did not visit are about
+ * to be taken for clean (their dirty bits cleared, the folio's too): bytes in
+ * them that no storage holds go with them. Judged by the bytes, not the
+ * dirty bits, since an ifs can lose those (one made with every bit clear).
  */
 function noteDirtyBlocksLeft(folio: Folio, bits: number, endPos: number, ino: number, visited: readonly [number, number][]): void {
-  if (!provenance()) return;
+  const prov = provenance();
+  if (!prov) return;
   const bsize = 1 << bits;
-  for (let a = 0; a < endPos - folio.pos; a += bsize) {
+  const end = endPos - folio.pos;
+  for (let a = 0; a < end; a += bsize) {
     if (visited.some(([x, y]) => a >= x && a < y)) continue;
-    noteDirtyLoss(folio, bits, endPos, ino, a, a + bsize, 'skipped', 'iomap_writeback_folio', false);
+    prov.droppedUnstored(ino, folio.pos + a, folio.data, a, Math.min(a + bsize, end), 'skipped', 'iomap_writeback_folio');
   }
 }
 
