@@ -170,6 +170,35 @@ function classify(ctx: CauseContext, file: number, pos: number, expected: string
   return { cause: { cls: 'stale', expected, how: pathWord(origin), fn: actual.fn || origin.fn }, words: tagWords(prov, p, actual) };
 }
 
+/**
+ * The expected op's own bytes were read, and they are wrong: the op copied
+ * them (copy_file_range) from a source that held wrong bytes then. What the
+ * source had lost before the copy read it is the cause; else what it held.
+ */
+function copiedWrong(ctx: CauseContext, w: Writer, pos: number, mineTag: ProvTag, expected: string): Verdict | null {
+  const { prov, program: p } = ctx;
+  const op = p.threads[w.t]?.ops[w.i];
+  if (op?.op !== 'copy_range' || mineTag.from < 0) return null;
+  const srcFile = p.fds[op.fdIn]!.file;
+  const srcPos = op.offIn + (pos - op.offOut);
+  const whence = `copied from ${p.files[srcFile]?.name ?? '?'} byte ${srcPos}`;
+  const ino = ctx.inoOf(srcFile);
+  const loss = [...prov.drops].reverse().find((d) => d.ino === ino && d.how !== 'kept' && d.seq <= mineTag.id && tagAt(d.runs, srcPos) !== null);
+  if (loss) return { cause: { cls: 'lost-write', expected, how: loss.how, fn: loss.fn }, words: `${whence}, whose data was ${DROP_WORDS[loss.how]} ${loss.fn} before the copy read it` };
+  const src = prov.origin(mineTag.from);
+  return { cause: { cls: 'stale', expected, how: pathWord(src), fn: prov.tags[mineTag.from]!.fn }, words: `${whence}, which held bytes ${tagWords(prov, p, prov.tags[mineTag.from]!)}` };
+}
+
+/**
+ * The word a signature names the expected bytes by: the oracle's (by the op
+ * and its descriptor), except that a direct write whose bytes the sim put
+ * through the page cache (ext4's fallback to a buffered write) came that way.
+ */
+function expectedOf(p: Program, w: Writer, mine: readonly ProvTag[]): string {
+  const word = expectedWord(p, w);
+  return word === 'dio' && mine.length > 0 && mine.every((t) => t.path !== 'dio') ? 'write' : word;
+}
+
 /** The cause of a wrong byte, or null when the sim's provenance has nothing on it. */
 export function causeOf(ctx: CauseContext, fault: DataFault): { cause: DataCause; words: string } | null {
   const { prov, program: p } = ctx;
@@ -178,8 +207,11 @@ export function causeOf(ctx: CauseContext, fault: DataFault): { cause: DataCause
   const actual = prov.tags[actualTag]!;
   if (fault.cached) return cacheAgainstDisk(ctx, fault, actual);
   if (!fault.expected) return null;
-  const expected = expectedWord(p, fault.expected);
-  const v = classify(ctx, fault.file, fault.pos, expected, tagsOf(prov, fault.expected), actual);
+  const mine = tagsOf(prov, fault.expected);
+  const expected = expectedOf(p, fault.expected, mine);
+  const own = [actual, prov.origin(actual.id)].find((t) => mine.includes(t));
+  const v = (own ? copiedWrong(ctx, fault.expected, fault.pos, own, expected) : null) ??
+    classify(ctx, fault.file, fault.pos, expected, mine, actual);
   return { cause: v.cause, words: `byte ${fault.pos}: ${writerWords(p, fault.expected)}, ${v.words}` };
 }
 

@@ -50,7 +50,11 @@ export interface ProvTag {
   thread: string;
   /** That thread's op (a kernel thread: its pass); -1 in a completion. */
   op: number;
-  /** A 'read': the tag of the bytes it read; else -1. */
+  /**
+   * A 'read': the tag of the bytes it read. A write or direct write from a
+   * buffer the kernel filled (copy_file_range's): the tag of the bytes it
+   * copied. Else -1.
+   */
   from: number;
 }
 
@@ -123,6 +127,23 @@ export class Provenance {
   mark(buf: Uint8Array, from: number, to: number, path: ProvPath, fn: string): void {
     if (to <= from) return;
     this.runsOf(buf).set(buf.byteOffset + from, buf.byteOffset + to, this.fresh(path, fn));
+  }
+
+  /**
+   * dst[dstOff, dstOff+n) was copied in by the current op from src[srcOff,
+   * srcOff+n) by `path` in `fn`: new bytes of the op, each run remembering
+   * what it copied when the source is memory the sim filled (a
+   * copy_file_range's buffer, read from the source file), not a user buffer.
+   */
+  copyIn(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number, path: ProvPath, fn: string): void {
+    if (n <= 0) return;
+    const t = this.sched?.current ?? null;
+    const runs = this.runsOf(dst);
+    for (const [a, b, from] of this.runsOf(src).runs(src.byteOffset + srcOff, src.byteOffset + srcOff + n)) {
+      const tag = this.push({ id: this.tags.length, path, fn, thread: t?.name ?? '', op: t ? t.op : -1, from: from === TAG_UNINIT ? -1 : from });
+      const to = dst.byteOffset + dstOff + (a - src.byteOffset - srcOff);
+      runs.set(to, to + (b - a), tag);
+    }
   }
 
   /** dst[dstOff, dstOff+n) was copied from src[srcOff, srcOff+n): the tags go with the bytes. */

@@ -64,8 +64,10 @@ test('foliofuzz fuzz --json prints one document with the contract fields', () =>
     assert.deepEqual(Object.keys(doc), ['execs', 'execsPerSec', 'durationSec', 'corpus', 'coverage', 'findings']);
     const findings = doc['findings'] as Record<string, unknown>[];
     assert.equal(findings.length, 1);
-    assert.deepEqual(Object.keys(findings[0]!), ['signature', 'count', 'firstFoundSec', 'firstFoundExec', 'opsBefore', 'opsAfter', 'repro']);
+    assert.deepEqual(Object.keys(findings[0]!), ['signature', 'count', 'firstFoundSec', 'firstFoundExec', 'opsBefore', 'opsAfter', 'repro', 'switches']);
     assert.match(String(findings[0]!['signature']), /folio_end_read:already-uptodate/);
+    // Its minimization found the switch it needs, and the reproducer carries it alone.
+    assert.deepEqual(findings[0]!['switches'], ['set-uptodate-during-read']);
     assert.ok(existsSync(String(findings[0]!['repro'])));
   } finally {
     rmSync(store, { recursive: true, force: true });

@@ -226,7 +226,7 @@ export class FuseFs implements Filesystem {
     const err = yield* kiocbInvalidatePages(inode, pos, end, this.unmapFolio);
     if (err) return err;
     const payload = src.slice();
-    provenance()?.mark(payload, 0, payload.length, 'dio', 'fuse_direct_io');
+    provenance()?.copyIn(payload, 0, src, 0, payload.length, 'dio', 'fuse_direct_io');
     const n = yield* this.fc.requestWait('fuse_direct_io', () => this.server.write(inode.ino, pos, payload));
     // generic_file_direct_write: i_size and the second invalidation only after a write that did something.
     if (n <= 0) return n;
@@ -268,7 +268,7 @@ export class FuseFs implements Filesystem {
         const off = p - folio.pos;
         const n = Math.min(folio.size - off, src.length - done - count);
         folio.data.set(src.subarray(done + count, done + count + n), off);
-        provenance()?.mark(folio.data, off, off + n, 'write', 'fuse_fill_write_pages');
+        provenance()?.copyIn(folio.data, off, src, done + count, n, 'write', 'fuse_fill_write_pages');
         // The copy replaced whatever a store past EOF had left in those bytes.
         if (inode.mapping.postEofStores !== null) forgetPostEofStores(inode.mapping, p, p + n);
         count += n;

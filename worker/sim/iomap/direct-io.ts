@@ -167,7 +167,7 @@ function iomapDioBioIter(iter: IomapIter, dio: Dio): number {
   if (dio.write) {
     // The bio carries its own copy: the user buffer may change before it completes.
     const data = copyBytes(view);
-    provenance()?.mark(data, 0, data.length, 'dio', 'iomap_dio_bio_iter');
+    provenance()?.copyIn(data, 0, view, 0, data.length, 'dio', 'iomap_dio_bio_iter');
     dioSubmit(dio, BioOp.Write, addr, data, pos);
   } else {
     dioSubmit(dio, BioOp.Read, addr, view, pos);

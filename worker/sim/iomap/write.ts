@@ -254,7 +254,7 @@ function* iomapWriteIter(iter: IomapIter, w: BufferedWriteCtx): Co<number> {
     const pos = iter.pos;
     const from = pos - srcBase;
     folio.data.set(src.subarray(from, from + wb.len), wb.offset);
-    provenance()?.mark(folio.data, wb.offset, wb.offset + wb.len, 'write', 'iomap_write_iter');
+    provenance()?.copyIn(folio.data, wb.offset, src, from, wb.len, 'write', 'iomap_write_iter');
     // The copy replaced whatever a store past EOF had left in those bytes.
     if (inode.mapping.postEofStores !== null) forgetPostEofStores(inode.mapping, pos, pos + wb.len);
     const written = iomapWriteEnd(iter, folio, pos, wb.len, wb.len) ? wb.len : 0;
