@@ -91,6 +91,11 @@ export interface FindingInfo {
   opsAfter: number;
   /** What a real kernel said of it (the kernel twin); unset until it has a verdict. */
   kernel?: KernelVerdict;
+  /** The bug it is (report/signature.ts bugKey): findings of any campaign with the same bug are one bug. */
+  bug: string;
+  /** The smallest set of the campaign's switches it needs, once its minimization found it (switchesKnown). */
+  switches: string[];
+  switchesKnown: boolean;
 }
 
 export interface CreateCampaignRequest {

@@ -23,6 +23,7 @@ import { validateProgram } from '../worker/prog/validate.js';
 import type { Program } from '../worker/prog/types.js';
 import type { BugName } from '../worker/sim/bugs.js';
 import type { ConfigStats } from '../worker/twin/kernel-batch.js';
+import { bugKey } from '../worker/report/signature.js';
 import type { CampaignInfo, CampaignState, FindingInfo } from './api.js';
 
 export interface CampaignRecord {
@@ -263,6 +264,7 @@ export class CampaignRuntime {
       id: f.id, campaignId: this.id, signature: f.signature, invariant: f.invariant, message: f.message, count: f.count,
       firstFoundSec: Math.round(f.firstSec * 1000) / 1000, firstFoundExec: f.firstExec, lastFoundSec: Math.round(f.lastSec * 1000) / 1000,
       verified: f.verified, minimized: f.minimized, opsBefore: f.opsBefore, opsAfter: f.opsAfter,
+      bug: bugKey(f.signature), switches: f.switches ?? [], switchesKnown: f.switches !== undefined,
       ...(f.kernel ? { kernel: f.kernel } : {}),
     };
   }

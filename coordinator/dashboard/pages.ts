@@ -18,6 +18,7 @@ import { EXPORT_FORMATS, exportRepro } from '../../worker/repro/export.js';
 import type { Repro } from '../../worker/repro/repro.js';
 import { textTrace } from '../../worker/repro/text.js';
 import { plural } from '../../worker/repro/words.js';
+import { groupByBug } from '../../worker/report/signature.js';
 import { type Cell, type Html, badge, chart, count, duration, esc, facts, link, page, raw, table } from './html.js';
 import type { KernelConfigFigures } from '../api.js';
 import { type CampaignView, type DashboardSource, type HistorySample, findFinding } from './model.js';
@@ -87,17 +88,30 @@ interface Row {
   campaign: CampaignView;
 }
 
-/** The reported findings, one row per bug (a signature); a Kernel column only when some record has a verdict. */
+/**
+ * The reported findings, one row per bug (findings whose signatures name one
+ * bug, in any campaign: report/signature.ts bugKey), shown by its first
+ * finding with the hits of all; a Kernel column only when some record has a
+ * verdict.
+ */
 function findingsTable(rows: Row[], withCampaign: boolean): string {
   if (rows.length === 0) return '<p class="muted">No findings yet.</p>';
   const kernel = rows.some((r) => r.f.record.kernel !== undefined);
   const head = ['Class', 'Signature', 'Hits', 'First seen', 'Last seen', 'Reproducer', 'Switches needed', 'Cross-check',
-    ...(kernel ? ['Real kernel'] : []), ...(withCampaign ? ['Campaign'] : [])];
-  const body = rows.map(({ f, campaign }): Cell[] => [
-    classBadge(f.record.signature), raw(`<a class="sig" href="/findings/${esc(f.key)}">${esc(f.record.signature)}</a>`),
-    count(f.record.count), seen(f.record.firstSec, f.record.firstExec), seen(f.record.lastSec), reproCell(f), switchesCell(f), crossCheckCell(f),
-    ...(kernel ? [kernelCell(f)] : []), ...(withCampaign ? [link(`/campaigns/${campaign.id}`, campaign.name)] : []),
-  ]);
+    ...(kernel ? ['Real kernel'] : []), ...(withCampaign ? ['Campaigns'] : [])];
+  const body = groupByBug(rows, (r) => r.f.record.signature).map(({ key, items }): Cell[] => {
+    const { f } = items[0]!;
+    const others = items.map((r) => r.f.record.signature).filter((s) => s !== key);
+    const title = others.length ? ` title="${esc(`also stored as: ${others.join('; ')}`)}"` : '';
+    const campaigns = [...new Map(items.map((r) => [r.campaign.id, r.campaign])).values()];
+    return [
+      classBadge(key), raw(`<a class="sig" href="/findings/${esc(f.key)}"${title}>${esc(key)}</a>`),
+      count(items.reduce((s, r) => s + r.f.record.count, 0)), seen(f.record.firstSec, f.record.firstExec),
+      seen(Math.max(...items.map((r) => r.f.record.lastSec))), reproCell(f), switchesCell(f), crossCheckCell(f),
+      ...(kernel ? [kernelCell(f)] : []),
+      ...(withCampaign ? [raw(campaigns.map((c) => link(`/campaigns/${c.id}`, c.name).html).join(', '))] : []),
+    ];
+  });
   return table(head, body, { id: 'findings', numeric: [2] }) + legend(rows.map((r) => r.f));
 }
 

@@ -50,6 +50,7 @@ export interface StoredRun {
 const KNOWN_FIELDS = new Set([
   'id', 'signature', 'invariant', 'kind', 'message', 'count', 'firstExec', 'firstSec', 'lastExec', 'lastSec', 'finderWorkerId',
   'verified', 'verifiedBy', 'verifyAttempts', 'verifyJob', 'minimized', 'minimizeJob', 'minimizeError', 'opsBefore', 'opsAfter', 'repro', 'kernel', 'twin',
+  'switches',
 ]);
 
 /** A number stored JSON holds, or undefined for anything else. */

@@ -30,7 +30,7 @@ function run(cmd: string, args: string[], cwd: string): string {
 }
 
 /** Check REV out into a temporary directory and build it; its node_modules are this tree's when the lock files agree. */
-function buildRevision(o: AgainstOptions): string {
+export function buildRevision(o: AgainstOptions): string {
   const dir = mkdtempSync(join(tmpdir(), 'foliofuzz-against-'));
   run('git', ['clone', '--quiet', '--no-checkout', o.root, dir], o.root);
   run('git', ['checkout', '--quiet', o.rev], dir);

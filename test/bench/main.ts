@@ -14,6 +14,13 @@
 //        engine (real nats-server and coordinator), and the coordinator's CPU per
 //        1,000 execs/s under synthetic results (test/bench/cluster.ts)
 //        [--seconds SEC] [--results N].
+//   signatures  one bug, one signature: per implemented switch, campaigns with
+//        only it on, the distinct signatures each gave and any two share; the
+//        seed switches together (test/bench/signatures.ts) [--trials N]
+//        [--budget SEC] [--seed-sec SEC] [--workers N] [--switches a,b].
+//   campaign-rate  execs/s of one fixed embedded campaign (seed switches, one
+//        worker) with this tree's CLI and REV's (test/bench/campaign-rate.ts)
+//        --base REV [--rounds N] [--max-execs N].
 // With `--against REV [--rounds N]` the sections run on REV, checked out and
 // built in a temporary directory, and on this tree, alternately in child
 // processes, N rounds (default 3); the medians of every rate and their ratio
@@ -27,6 +34,7 @@
 
 import assert from 'node:assert/strict';
 import { runProgram } from '../../worker/exec/run.js';
+import type { Program } from '../../worker/prog/types.js';
 import { CONFIGS, generateConcurrentProgram } from '../property/gen.js';
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,6 +48,8 @@ import { SEED_SWITCHES, benchFuzz } from './fuzz.js';
 import { benchAgainst } from './against.js';
 import { benchCluster } from './cluster.js';
 import { benchTwin } from './twin.js';
+import { IMPLEMENTED_SWITCHES, benchSignatures } from './signatures.js';
+import { benchCampaignRate } from './campaign-rate.js';
 import { type BugName, findBug } from '../../worker/sim/bugs.js';
 import { Rng } from '../differential/rng.js';
 
@@ -57,6 +67,10 @@ export interface BenchOptions {
   cluster?: { seconds: number; results: number };
   /** twin: how many generated programs run on the kernel and in the sim. */
   twinPrograms?: number;
+  /** signatures: campaigns per switch, their length, the seed switches' campaign length (0: skip). */
+  signatures?: { trials: number; budget: number; seedSec: number; workers: number; switches: BugName[] };
+  /** campaign-rate: the revision to compare with, rounds, executions per campaign. */
+  campaignRate?: { base: string; rounds: number; maxExecs: number };
 }
 
 export interface SectionResult {
@@ -196,7 +210,7 @@ async function benchSeq(opts: BenchOptions): Promise<SectionResult> {
  */
 async function benchPct(opts: BenchOptions): Promise<SectionResult> {
   const programs = Math.max(200, Math.min(4000, Math.floor(opts.commands / 50)));
-  const prepared = [];
+  const prepared: Program[] = [];
   for (let i = 0; i < programs; i++) {
     const p = generateConcurrentProgram(opts.seed * 100_003 + i, CONFIGS[i % CONFIGS.length]!, 4, [10, 15]);
     prepared.push({ ...p, schedule: { strategy: 'pct' as const, seed: i, depth: 3, decisions: [] } });
@@ -212,6 +226,17 @@ async function benchPct(opts: BenchOptions): Promise<SectionResult> {
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   opts.log(`pct: ${programs} programs of 4 threads (${(ops / programs).toFixed(0)} ops each) in ${secs.toFixed(2)} s`);
   opts.log(`  ${(programs / secs).toFixed(0)} execs/s, ${(steps / programs).toFixed(0)} scheduler steps per exec, one core`);
+  // Byte provenance recorded throughout every run (campaigns record it only to name a DATA finding),
+  // against the plain runs once more, both warm.
+  const timed = (provenance: 'on' | 'on-data'): number => {
+    const t = process.hrtime.bigint();
+    for (const p of prepared) runProgram(p, { provenance });
+    return Number(process.hrtime.bigint() - t) / 1e9;
+  };
+  const provSecs = timed('on');
+  const plainSecs = timed('on-data');
+  opts.log(`  again, warm: ${(programs / plainSecs).toFixed(0)} execs/s as shipped, ` +
+    `with byte provenance throughout ${(programs / provSecs).toFixed(0)} execs/s (${(plainSecs / provSecs).toFixed(3)}x)`);
   return { ok: true, problems: [] };
 }
 
@@ -235,6 +260,25 @@ async function runClusterSection(opts: BenchOptions): Promise<SectionResult> {
   return { ok: r.ok, problems: r.problems };
 }
 
+async function runSignaturesSection(opts: BenchOptions): Promise<SectionResult> {
+  const s = opts.signatures!;
+  opts.log(`command: npm run bench -- signatures --trials ${s.trials} --budget ${s.budget} --seed-sec ${s.seedSec} --workers ${s.workers} ` +
+    `--switches ${s.switches.join(',')} --seed ${opts.seed}`);
+  const r = await benchSignatures({
+    trials: s.trials, budgetSec: s.budget, seedSec: s.seedSec, workers: s.workers, switches: s.switches, seed: opts.seed, log: opts.log,
+  });
+  opts.log('');
+  for (const line of r.table) opts.log(line);
+  return { ok: r.ok, problems: r.problems };
+}
+
+async function runCampaignRateSection(opts: BenchOptions): Promise<SectionResult> {
+  const c = opts.campaignRate;
+  if (!c?.base) return { ok: false, problems: ['campaign-rate needs --base REV'] };
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  return benchCampaignRate({ root, base: c.base, rounds: c.rounds, maxExecs: c.maxExecs, seed: opts.seed, log: opts.log });
+}
+
 export const SECTIONS: Record<string, Section> = {
   seq: { describe: 'sequential xfs_io workload: real xfs_io vs foliofuzz exec --xfs-io', run: benchSeq },
   pct: { describe: 'concurrent programs (4 threads, ~50 ops) under PCT: execs per second in process', run: benchPct },
@@ -244,6 +288,8 @@ export const SECTIONS: Record<string, Section> = {
     run: (opts) => benchTwin({ programs: opts.twinPrograms ?? 1000, seed: opts.seed, log: opts.log }),
   },
   cluster: { describe: 'cluster workers vs the embedded engine (execs/s), coordinator CPU per 1,000 execs/s', run: runClusterSection },
+  signatures: { describe: 'signatures per switch (campaigns with one switch on), shared ones, the seed switches together', run: runSignaturesSection },
+  'campaign-rate': { describe: 'execs/s of a fixed embedded campaign with this tree\'s CLI and --base REV\'s', run: runCampaignRateSection },
 };
 
 const DEFAULT_SECTIONS = ['seq', 'pct'];
@@ -261,6 +307,8 @@ function usage(): string {
     '       fuzz: [--trials N] [--budget SEC] [--workers N] [--off SEC] [--switches a,b] [--modes feedback,baseline]',
     '       cluster: [--seconds SEC] [--results N]',
     '       twin: [--programs N]',
+    '       signatures: [--trials N] [--budget SEC] [--seed-sec SEC] [--workers N] [--switches a,b] (defaults 3, 60, 300, 1, every implemented switch)',
+    '       campaign-rate: --base REV [--rounds N] [--max-execs N] (defaults 3, 20000)',
     `sections (default: ${DEFAULT_SECTIONS.join(' ')}):`,
     ...lines,
   ].join('\n');
@@ -272,7 +320,10 @@ function parseArgs(argv: string[]): ParsedArgs {
     commands: 150_000, seed: 1, fsList: ['xfs', 'ext4'], log: (l) => console.log(l),
     fuzz: { trials: 10, budget: 120, workers: 2, off: 600, switches: SEED_SWITCHES, modes: ['feedback', 'baseline'] },
     cluster: { seconds: 15, results: 5000 },
+    signatures: { trials: 3, budget: 60, seedSec: 300, workers: 1, switches: IMPLEMENTED_SWITCHES },
+    campaignRate: { base: '', rounds: 3, maxExecs: 20_000 },
   };
+  const sig = opts.signatures!;
   const int = (flag: string, v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a non-negative integer`);
@@ -294,11 +345,19 @@ function parseArgs(argv: string[]): ParsedArgs {
     } else if (a === '--fs') {
       opts.fsList = value().split(',').filter(Boolean);
     } else if (a === '--trials') {
-      opts.fuzz.trials = int(a, value());
+      opts.fuzz.trials = sig.trials = int(a, value());
     } else if (a === '--budget') {
-      opts.fuzz.budget = int(a, value());
+      opts.fuzz.budget = sig.budget = int(a, value());
     } else if (a === '--workers') {
-      opts.fuzz.workers = Math.max(1, int(a, value()));
+      opts.fuzz.workers = sig.workers = Math.max(1, int(a, value()));
+    } else if (a === '--seed-sec') {
+      sig.seedSec = int(a, value());
+    } else if (a === '--base') {
+      opts.campaignRate!.base = value();
+    } else if (a === '--rounds') {
+      opts.campaignRate!.rounds = Math.max(1, int(a, value()));
+    } else if (a === '--max-execs') {
+      opts.campaignRate!.maxExecs = Math.max(1, int(a, value()));
     } else if (a === '--seconds') {
       opts.cluster!.seconds = Math.max(1, int(a, value()));
     } else if (a === '--programs') {
@@ -308,7 +367,7 @@ function parseArgs(argv: string[]): ParsedArgs {
     } else if (a === '--off') {
       opts.fuzz.off = int(a, value());
     } else if (a === '--switches') {
-      opts.fuzz.switches = value().split(',').filter(Boolean).map((n) => {
+      opts.fuzz.switches = sig.switches = value().split(',').filter(Boolean).map((n) => {
         const b = findBug(n);
         if (!b || !b.implemented) throw new Error(`--switches: unknown switch ${n}`);
         return b.name;

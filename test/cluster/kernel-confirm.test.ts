@@ -21,7 +21,7 @@ const TOKEN = 'confirm-token';
 const BUG = 'dio-extend-no-isize-extended';
 const RUNS = 5;
 /** The data loss the switch puts back (corpus/known/manifest.json): what the kernel is asked about. */
-const LOST_STORE = 'DATA pread:mismatch @ ksys_pread64';
+const LOST_STORE = 'DATA lost-write write <- skipped @ iomap_writeback_range';
 
 let cluster: Cluster;
 let ordinary: { id: string; proc: Proc };

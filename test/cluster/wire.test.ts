@@ -72,9 +72,14 @@ test('every payload round-trips', () => {
   assert.deepEqual(decodeMinimizeJob(encodeMinimizeJob(mj), 's'), mj);
   const mr = decodeMinimizeResult(encodeMinimizeResult({
     jobId: 'c-01234567-m2', workerId: 'w-2', campaignId: 'c-01234567', signature: 'BUG x @ y', program: null, opsBefore: 9, opsAfter: 9, runs: 0, ms: 3,
-    error: 'no luck', slipped: [{ program, violation, at: 0 }],
+    error: 'no luck', slipped: [{ program, violation, at: 0 }], switches: ['mkwrite-ifs-zeroed'],
   }), 's');
   assert.equal(mr.program, null);
+  assert.deepEqual(mr.switches, ['mkwrite-ifs-zeroed']);
+  // A result that says nothing of switches (a worker of an earlier version) is not "needs none".
+  const none = { jobId: 'c-01234567-m2', workerId: 'w-2', campaignId: 'c-01234567', signature: 'BUG x @ y', program: null, opsBefore: 9, opsAfter: 9, runs: 0, ms: 3, error: '', slipped: [] };
+  assert.equal(decodeMinimizeResult(encodeMinimizeResult({ ...none, switches: null }), 's').switches, null);
+  assert.deepEqual(decodeMinimizeResult(encodeMinimizeResult({ ...none, switches: [] }), 's').switches, []);
   assert.equal(mr.error, 'no luck');
   assert.equal(mr.slipped.length, 1);
   const hb = { workerId: 'w-1', host: 'h', pid: 9, procs: 2, busy: 1, campaigns: ['c-01234567'], execs: 5, uptimeSec: 1.5, running: ['c-01234567-b1'], kernelConfirm: true, confirming: ['c-01234567-k1.2'], kernelCampaign: true, kernelBatches: ['c-01234567-q1.3'] };

@@ -113,7 +113,7 @@ describe('foliofuzz kernel confirm', () => {
     writeFileSync(join(dir, 'finding.json'), JSON.stringify({ signature: 'DATA pread:mismatch @ ksys_pread64' }));
     const r = cli([join(dir, 'repro.json'), '--runs', '5']);
     assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stdout, /^reproduces 5\/5 on Linux \S+ \(ext4 with indirect-block inodes, 1024-byte blocks\): DATA pread:mismatch @ ksys_pread64: t0 #5 pread fd=1 off=0 len=8192: byte 5120 is 0x00, a fixed kernel reads 0x05\n/);
+    assert.match(r.stdout, /^reproduces 5\/5 on Linux \S+ \(ext4 with indirect-block inodes, 1024-byte blocks\): DATA mismatch write <- zeroes @ ksys_pread64: t0 #5 pread fd=1 off=0 len=8192: byte 5120 is 0x00, a fixed kernel reads 0x05; byte 5120: stored by t0 #4 mwrite, read 0x00\n/);
     const rec = JSON.parse(readFileSync(join(dir, 'finding.json'), 'utf8')) as { kernel: KernelVerdict; signature: string };
     assert.equal(rec.kernel.verdict, 'reproduces');
     assert.equal(rec.kernel.hits, 5);

@@ -180,6 +180,7 @@ function showFinding(f: FindingInfo): void {
     ['id', f.id], ['campaign', f.campaignId], ['signature', f.signature], ['message', f.message],
     ['hits', `${f.count}, first after ${f.firstFoundSec.toFixed(1)}s (execution ${f.firstFoundExec}), last after ${f.lastFoundSec.toFixed(1)}s`],
     ['reproducer', f.minimized ? `minimized ${f.opsBefore} -> ${f.opsAfter} ops` : `${f.opsBefore} ops, not minimized`],
+    ['bug', f.bug], ['switches', f.switchesKnown ? f.switches.join(', ') || 'none: it fires with every switch off' : 'not attributed yet'],
     ['kernel', f.kernel ? f.kernel.text : 'no verdict (the campaign does not ask for one, or it has not come yet)'],
   ];
   for (const [k, v] of lines) process.stdout.write(`${k.padEnd(10)} ${v}\n`);
@@ -194,9 +195,9 @@ function findingCampaign(id: string): string {
 
 function findingRows(fs: FindingInfo[]): string[][] {
   return [
-    ['ID', 'INVARIANT', 'COUNT', 'FIRST', 'MINIMIZED', 'OPS', 'KERNEL', 'SIGNATURE'],
+    ['ID', 'INVARIANT', 'COUNT', 'FIRST', 'MINIMIZED', 'OPS', 'SWITCHES', 'KERNEL', 'SIGNATURE'],
     ...fs.map((f) => [f.id, f.invariant, String(f.count), `${f.firstFoundSec.toFixed(1)}s`, f.minimized ? 'yes' : 'no',
-      f.minimized ? `${f.opsBefore}->${f.opsAfter}` : String(f.opsBefore), kernelCell(f), f.signature]),
+      f.minimized ? `${f.opsBefore}->${f.opsAfter}` : String(f.opsBefore), f.switchesKnown ? f.switches.join(',') || 'none' : '?', kernelCell(f), f.signature]),
   ];
 }
 

@@ -5,6 +5,11 @@
 // bugs (which switches its reproducer needs, found by running it), how far it
 // was minimized, how it was cross-checked, and where its reproducer is; the
 // listing ends with the commands that take a reproducer further.
+//
+// Findings are listed by bug: findings whose signatures name one bug (equal
+// signatures; a signature of the format before foliofuzz-sim/9 read as the one
+// it became, report/signature.ts bugKey) are one entry, and a bug found in
+// several runs of the store is said once more at the end.
 
 import { type StoredFinding, type StoredRun, finiteNumber, readStore, storedSwitchesNeeded } from '../../coordinator/dashboard/stored.js';
 import { crossCheckLabel } from '../fuzz/findings/policy.js';
@@ -12,7 +17,7 @@ import { ProgramInputError } from '../prog/errors.js';
 import { CLASS_MEANINGS, classOf, switchesVerdict } from '../repro/explain.js';
 import { plural } from '../repro/words.js';
 import { simSearchText, twinOriginText } from '../report/twin-origin.js';
-import type { InvariantKind } from '../report/signature.js';
+import { type InvariantKind, bugKey, groupByBug, parseSignature } from '../report/signature.js';
 
 export const DEFAULT_STORE = 'foliofuzz-store';
 
@@ -34,14 +39,28 @@ export function runHeading(run: StoredRun): string {
   return `${run.dir} (${bits.join('; ')})`;
 }
 
-/** A finding as the lines of the listing. */
-function findingLines(f: StoredFinding, n: number): string[] {
+/** What a signature written in the format before foliofuzz-sim/9 says and does not. */
+function oldFormatLine(signature: string): string | null {
+  const p = parseSignature(signature);
+  if (p?.version !== 1) return null;
+  return p.kind === 'DATA'
+    ? '     (signature format 1: named by the read that saw it, not by its cause; `foliofuzz replay REPRO` names the cause)'
+    : '     (signature format 1: the callers are part of it; this build keys it by its function)';
+}
+
+/** A bug (one finding, or several of an older signature format that name it) as the lines of the listing. */
+function bugLines(bug: { key: string; items: StoredFinding[] }, n: number): string[] {
+  const [f, ...more] = bug.items as [StoredFinding, ...StoredFinding[]];
   const r = f.record;
+  const hits = bug.items.reduce((s, x) => s + x.record.count, 0);
   // A kernel campaign's finding is the kernel's: what the sim shows of it was searched when it was found.
   const needs = r.twin ? null : storedSwitchesNeeded(f);
   const lines = [
-    `  ${n}. ${r.signature}`,
-    `     ${plural(r.count, 'hit')}, first after ${r.firstSec.toFixed(1)} s (execution ${r.firstExec}), last after ${r.lastSec.toFixed(1)} s`,
+    `  ${n}. ${bug.key}`,
+    ...(more.length > 0 ? [`     one bug under ${plural(bug.items.length, 'signature')}: ${bug.items.map((x) => x.record.signature).join('; ')}`]
+      : bug.key !== r.signature ? [`     stored as ${r.signature}`] : []),
+    ...[oldFormatLine(r.signature)].filter((l): l is string => l !== null),
+    `     ${plural(hits, 'hit')}, first after ${r.firstSec.toFixed(1)} s (execution ${r.firstExec}), last after ${Math.max(...bug.items.map((x) => x.record.lastSec)).toFixed(1)} s`,
     `     ${r.minimized ? `minimized: ${r.opsBefore} -> ${plural(r.opsAfter, 'op')}` : r.minimizeError ? `not minimized (${r.minimizeError})` : r.minimizeJob ? 'minimizing' : `${plural(r.opsAfter, 'op')}, not minimized`}; ${crossCheckLabel(r)}`,
   ];
   if (r.twin) lines.push(`     ${twinOriginText(r.twin)}`, ...[simSearchText(r.twin)].filter((l) => l !== null).map((l) => `     ${l}`));
@@ -102,6 +121,15 @@ function seededLines(findings: StoredFinding[]): string[] {
   return lines.length ? ['', ...lines] : [];
 }
 
+/** The bugs found by more than one run, each once: one bug, whichever run met it. */
+function acrossRunLines(runs: StoredRun[]): string[] {
+  const seen = runs.flatMap((run) => run.findings.filter((f) => f.record.verified).map((f) => ({ f, run: run.id })));
+  const shared = groupByBug(seen, (x) => x.f.record.signature).filter((b) => new Set(b.items.map((x) => x.run)).size > 1);
+  if (shared.length === 0) return [];
+  return ['One bug, several runs (equal signatures are one bug):', ...shared.map((b) =>
+    `  ${b.key}: runs ${[...new Set(b.items.map((x) => x.run))].join(', ')}; ${plural(b.items.reduce((s, x) => s + x.f.record.count, 0), 'hit')}`), ''];
+}
+
 /** The listing of some runs, as lines. */
 export function listingLines(runs: StoredRun[], store: string): string[] {
   const lines: string[] = [];
@@ -111,26 +139,36 @@ export function listingLines(runs: StoredRun[], store: string): string[] {
     const pending = run.findings.length - shown.length;
     lines.push(`Findings of ${runHeading(run)}:`);
     if (shown.length === 0) lines.push('  none');
-    shown.forEach((f, i) => lines.push(...findingLines(f, i + 1)));
+    groupByBug(shown, (f) => f.record.signature).forEach((bug, i) => lines.push(...bugLines(bug, i + 1)));
     if (pending > 0) lines.push(`  (${plural(pending, 'more signature')} waiting for a cross-check on another worker)`);
     for (const b of run.bad) lines.push(`  unreadable: ${b}`);
     lines.push('');
     all.push(...shown);
   }
-  lines.push(...classLines(all), ...seededLines(all));
+  lines.push(...acrossRunLines(runs), ...classLines(all), ...seededLines(all));
   if (all.length > 0) lines.push(...nextStepLines(store, 'REPRO'));
   return lines;
 }
 
-/** The --json document: every run and every finding (reported or not), with what the listing says of each. */
+/**
+ * The --json document: every run and every finding (reported or not), with
+ * what the listing says of each, and the bugs they are (each with the
+ * findings and runs that met it).
+ */
 export function listingJson(runs: StoredRun[]): object {
+  const all = runs.flatMap((run) => run.findings.map((f) => ({ f, run: run.id })));
   return {
+    bugs: groupByBug(all, (x) => x.f.record.signature).map((b) => ({
+      bug: b.key, signatures: [...new Set(b.items.map((x) => x.f.record.signature))], runs: [...new Set(b.items.map((x) => x.run))],
+      findings: b.items.map((x) => x.f.key), hits: b.items.reduce((s, x) => s + x.f.record.count, 0),
+    })),
     runs: runs.map((run) => ({
       id: run.id, kind: run.kind, dir: run.dir, campaign: run.campaign, unreadable: run.bad,
       findings: run.findings.map((f) => {
         const needs = storedSwitchesNeeded(f);
         return {
-          ...f.record, key: f.key, meaning: classOf(f.record.signature)?.meaning ?? null, crossCheck: crossCheckLabel(f.record),
+          ...f.record, key: f.key, bug: bugKey(f.record.signature), signatureVersion: parseSignature(f.record.signature)?.version ?? null,
+          meaning: classOf(f.record.signature)?.meaning ?? null, crossCheck: crossCheckLabel(f.record),
           repro: f.reproPath, reproduces: needs?.reproduces ?? null, switchesNeeded: needs?.reproduces ? needs.needed : null,
           ...(Object.keys(f.extra).length ? { extra: f.extra } : {}),
         };

@@ -206,7 +206,7 @@ function jsonSummary(s: CampaignSummary): object {
     coverage: s.coverage,
     findings: s.findings.map((f) => ({
       signature: f.signature, count: f.count, firstFoundSec: f.firstFoundSec, firstFoundExec: f.firstFoundExec,
-      opsBefore: f.opsBefore, opsAfter: f.opsAfter, repro: f.repro,
+      opsBefore: f.opsBefore, opsAfter: f.opsAfter, repro: f.repro, ...(f.switches ? { switches: f.switches } : {}),
     })),
   };
 }

@@ -96,6 +96,8 @@ export interface MinimizeResult {
   ms: number;
   error: string;
   slipped: BatchFinding[];
+  /** The smallest set of the job's switches the finding needs; null when the worker does not say (one of an earlier version). */
+  switches: BugName[] | null;
 }
 
 export interface Heartbeat {
@@ -306,6 +308,7 @@ export function encodeMinimizeResult(r: MinimizeResult): Uint8Array {
     jobId: r.jobId, workerId: r.workerId, campaignId: r.campaignId, signature: r.signature,
     ...(r.program ? { program: programToProtoObject(r.program) } : {}),
     opsBefore: r.opsBefore, opsAfter: r.opsAfter, runs: r.runs, ms: r.ms, error: r.error.slice(0, MAX_TEXT), slipped: r.slipped.map(foundToObject),
+    switches: r.switches ?? [], switchesKnown: r.switches !== null,
   });
 }
 
@@ -315,6 +318,7 @@ export function decodeMinimizeResult(buf: Uint8Array, source: string): MinimizeR
     jobId: f.id('jobId'), workerId: f.id('workerId'), campaignId: f.id('campaignId'), signature: f.text('signature', true),
     program: f.program('program', false), opsBefore: f.uint('opsBefore'), opsAfter: f.uint('opsAfter'), runs: f.uint('runs'),
     ms: f.real('ms'), error: f.text('error'), slipped: f.list('slipped').map(foundFrom),
+    switches: f.bool('switchesKnown') ? f.bugs('switches') : null,
   };
 }
 

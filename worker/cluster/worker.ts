@@ -449,6 +449,7 @@ export class ClusterWorker {
         await this.publishResult(SUBJECTS.minimizeResult, encodeMinimizeResult({
           jobId: q.job.jobId, workerId: this.id, campaignId: q.job.campaignId, signature: q.job.signature, program: m.program,
           opsBefore: m.opsBefore, opsAfter: m.opsAfter, runs: m.runs, ms: m.ms, error: m.error ?? '', slipped: m.slipped,
+          switches: q.job.bugs.filter((b) => m.switches.includes(b)),
         }), q.job.jobId);
       }
       await q.msg.ackAck().catch(() => q.msg.ack());

@@ -11,12 +11,16 @@
 // can see (the SIM ONLY events), and reads every file back at the end.
 
 import type { Program, Schedule } from '../prog/types.js';
+import { traceCause } from '../oracle/cause.js';
+import type { DataFault, ShortFault } from '../oracle/model.js';
 import { Oracle } from '../oracle/oracle.js';
-import { LIVELOCK_SIGNATURE, deadlockSignature } from '../report/signature.js';
+import { type InvariantKind, LIVELOCK_SIGNATURE, checkSignature, dataSignature, deadlockSignature } from '../report/signature.js';
 import type { RunViolation } from '../report/violation.js';
 import { type BugSet, NO_BUGS } from '../sim/bugs.js';
 import { takeBytes, withByteScope } from '../sim/byte-pool.js';
-import { Violation, violation } from '../sim/checks.js';
+import type { TagRun } from '../sim/byte-runs.js';
+import { Violation, siteOf, stacksOf, violation } from '../sim/checks.js';
+import { Provenance, withProvenance } from '../sim/provenance.js';
 import { errname } from '../sim/errno.js';
 import { Kernel } from '../sim/kernel.js';
 import { type ChoicePoint, RecordingPolicy, policyFor } from '../sim/schedule.js';
@@ -28,6 +32,7 @@ import { describeOp } from '../prog/describe.js';
 import { type OpOutput, SimOps } from './ops.js';
 import { PostEofHints } from './post-eof-hints.js';
 import { TraceRecorder } from './record.js';
+import { causeOf } from './cause.js';
 
 export interface OpResult {
   thread: number;
@@ -66,6 +71,15 @@ export interface RunOptions {
   onChoice?: (point: ChoicePoint) => void;
   /** Called when the scheduler switches threads (see Sched.onSwitch). */
   onSwitch?: (from: SimThread | null, to: SimThread) => void;
+  /**
+   * Byte provenance (sim/provenance.ts), which names a DATA finding by its
+   * cause: 'on' for the whole run (the default when a callback watches the
+   * run); 'on-data' (the default otherwise) runs without it and, when the run ends in a DATA
+   * finding, runs again with it to name that finding (the sim is
+   * deterministic: the second run is the first one, observed); 'off' names
+   * DATA findings as a kernel's trace would be (what was read, no cause).
+   */
+  provenance?: 'on' | 'on-data' | 'off';
 }
 
 const DEFAULT_STEP_BUDGET = 5_000_000;
@@ -80,10 +94,14 @@ class Execution {
   private readonly postEof: PostEofHints;
   /** Which program thread each sim thread runs. */
   private readonly threadIndex = new Map<SimThread, number>();
+  /** The tags of each event's data, while provenance records. */
+  private readonly eventRuns = new WeakMap<TraceEvent, TagRun[]>();
 
   constructor(
     readonly program: Program,
     readonly opts: RunOptions,
+    /** Byte provenance of this run, when it records it. */
+    readonly prov: Provenance | null,
   ) {
     const sched = program.schedule;
     this.recorder = sched && sched.strategy !== 'default' ? new RecordingPolicy(policyFor(sched), opts.onChoice) : null;
@@ -93,19 +111,54 @@ class Execution {
       ...(this.recorder ? { policy: this.recorder } : {}),
     });
     if (opts.onSwitch) this.k.sched.onSwitch = opts.onSwitch;
+    prov?.attach(this.k.sched);
     for (const f of program.files) this.k.createFile(f.name);
-    const s = this.k.sched;
-    this.oracle = new Oracle(program, true, (kind, invariant, fn, detail) => violation(s, kind, invariant, fn, detail));
+    this.oracle = new Oracle(program, true, (kind, invariant, fn, detail, fault) => this.raise(kind, invariant, fn, detail, fault));
     this.traceRecorder = opts.record ? new TraceRecorder() : null;
-    const emit = this.traceRecorder ? (ev: TraceEvent) => this.emitRecorded(ev) : (ev: TraceEvent) => this.oracle.observe(ev);
+    const emit = (ev: TraceEvent): void => {
+      if (this.prov) this.noteRuns(ev);
+      if (this.traceRecorder) this.traceRecorder.add(ev);
+      this.oracle.observe(ev);
+    };
     this.postEof = new PostEofHints(this.k.inodes, emit);
     this.ops = new SimOps(this.k, program, emit, this.postEof);
     this.watchKernel(emit);
   }
 
-  private emitRecorded(ev: TraceEvent): void {
-    this.traceRecorder!.add(ev);
-    this.oracle.observe(ev);
+  /** Provenance: the tags of the bytes an event carries, as the sim had them when it was emitted. */
+  private noteRuns(ev: TraceEvent): void {
+    const data = ev.e === 'call' || ev.e === 'ret' || ev.e === 'aio' || ev.e === 'final' ? ev.data : undefined;
+    if (data && data.length > 0) this.eventRuns.set(ev, this.prov!.runsIn(data, 0, data.length));
+  }
+
+  /**
+   * The oracle's verdict, thrown with the sim's stacks. A wrong byte is
+   * named by its cause: from provenance when the run records it, else as a
+   * kernel's trace would name it.
+   */
+  private raise(kind: InvariantKind, invariant: string, fn: string, detail: string, fault?: DataFault | ShortFault): never {
+    const s = this.k.sched;
+    if (kind !== 'DATA' || !fault) violation(s, kind, invariant, fn, detail);
+    if ('short' in fault) this.raiseShort(invariant, fn, detail, fault);
+    const ctx = this.prov
+      ? { prov: this.prov, program: this.program, runsOf: (ev: TraceEvent) => this.eventRuns.get(ev), inoOf: (f: number) => this.k.inodes[f]!.ino }
+      : null;
+    const named = (ctx && causeOf(ctx, fault)) ?? traceCause(this.program, fault, fn);
+    throw new Violation(kind, invariant, siteOf(s.current, fn), `${detail}; ${named.words}`, stacksOf(s), dataSignature(named.cause));
+  }
+
+  /**
+   * A read came back short or failed: named by the read failure provenance
+   * recorded for the file (the last one), whichever read saw it; without one,
+   * by the check that saw it.
+   */
+  private raiseShort(invariant: string, fn: string, detail: string, fault: ShortFault): never {
+    const s = this.k.sched;
+    const ino = this.k.inodes[fault.file]!.ino;
+    const failed = this.prov?.readFailures.filter((f) => f.ino === ino).pop();
+    if (!failed) violation(s, 'DATA', invariant, fn, detail);
+    const why = `${detail}; the read of the folio at ${failed.pos} failed with EIO in ${failed.fn}: it was not uptodate when its read ended`;
+    throw new Violation('DATA', invariant, siteOf(s.current, fn), why, stacksOf(s), checkSignature('DATA', 'read-error:EIO', failed.fn));
   }
 
   /** The program thread running now, if a program thread is. */
@@ -211,8 +264,13 @@ function traceEnd(r: RunResult): TraceEnd {
 
 /** Run a program to completion. Deterministic: same program, same result. */
 export function runProgram(program: Program, opts: RunOptions = {}): RunResult {
+  // A run whose callbacks watch it as it goes is run once, with provenance throughout (a replay would call them twice).
+  const observed = opts.trace || opts.onOpStart || opts.onChoice || opts.onSwitch;
+  const mode = opts.provenance ?? (observed ? 'on' : 'on-data');
   // The machine's memory is recycled from earlier runs (zeroed like new): see byte-pool.ts.
-  return withByteScope(() => runOnFreshMachine(program, opts));
+  const first = withByteScope(() => runOnFreshMachine(program, opts, mode === 'on'));
+  if (mode !== 'on-data' || first.violation?.kind !== 'DATA') return first;
+  return withByteScope(() => runOnFreshMachine(program, opts, true));
 }
 
 /** The whole machine stopped: every thread blocked, or no progress within the step budget. */
@@ -234,8 +292,13 @@ function stuck(ex: Execution, outcome: { kind: 'deadlock'; blocked: SimThread[] 
   };
 }
 
-function runOnFreshMachine(program: Program, opts: RunOptions): RunResult {
-  const ex = new Execution(program, opts);
+function runOnFreshMachine(program: Program, opts: RunOptions, provenance: boolean): RunResult {
+  const prov = provenance ? new Provenance() : null;
+  return withProvenance(prov, () => runObserved(program, opts, prov));
+}
+
+function runObserved(program: Program, opts: RunOptions, prov: Provenance | null): RunResult {
+  const ex = new Execution(program, opts, prov);
   const files: { name: string; data: Uint8Array }[] = [];
   const result: RunResult = { violation: null, harnessError: null, files, results: ex.results, steps: 0 };
   try {

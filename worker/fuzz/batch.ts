@@ -3,6 +3,7 @@
 // executor threads (worker/cluster/executor-thread.ts) share them.
 
 import type { Program } from '../prog/types.js';
+import { attributeSwitches } from '../repro/explain.js';
 import type { BugName } from '../sim/bugs.js';
 import { executeProgram } from './executor.js';
 import type { Fuzzer } from './fuzzer.js';
@@ -37,11 +38,19 @@ export function runBatch(f: Fuzzer, ms: number, maxExecs = 0): BatchReport {
   return report;
 }
 
-export function minimize(job: MinimizeRequest, bugs: ReadonlySet<BugName>): MinimizeReport {
+/**
+ * Minimize a finding's program under the smallest set of the campaign's
+ * switches it needs (asked again of the minimized program, which may need
+ * fewer), and report that set with it.
+ */
+export function minimize(job: MinimizeRequest, campaignBugs: ReadonlySet<BugName>): MinimizeReport {
   const t0 = performance.now();
   const slipped: BatchFinding[] = [];
   const opsBefore = programSize(job.program);
+  let switches: BugName[] = [...campaignBugs].sort();
   try {
+    switches = attributeSwitches(job.program, job.signature, switches);
+    const bugs = new Set(switches);
     const res = minimizeProgram(job.program, {
       bugs,
       signature: job.signature,
@@ -52,14 +61,15 @@ export function minimize(job: MinimizeRequest, bugs: ReadonlySet<BugName>): Mini
         if (out.kind === 'finding') slipped.push({ program, violation: out.violation, at: 0 });
       },
     });
+    switches = attributeSwitches(res.program, job.signature, switches);
     return {
       type: 'minimized', jobId: job.jobId, signature: job.signature, program: res.program, opsBefore, opsAfter: res.opsAfter,
-      runs: res.runs, ms: performance.now() - t0, slipped,
+      runs: res.runs, ms: performance.now() - t0, slipped, switches,
     };
   } catch (e) {
     return {
       type: 'minimized', jobId: job.jobId, signature: job.signature, program: null, opsBefore, opsAfter: opsBefore, runs: 0,
-      ms: performance.now() - t0, error: e instanceof Error ? e.message : String(e), slipped,
+      ms: performance.now() - t0, error: e instanceof Error ? e.message : String(e), slipped, switches,
     };
   }
 }

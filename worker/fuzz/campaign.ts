@@ -85,6 +85,8 @@ export interface FindingSummary {
   opsBefore: number;
   opsAfter: number;
   repro: string | null;
+  /** The smallest set of the campaign's switches it needs, once its minimization found it. */
+  switches?: string[];
 }
 
 /** One point of a campaign's history: seconds since its start and the counters then. */
@@ -376,7 +378,7 @@ function workerName(i: number): string {
 function summarize(r: FindingRecord): FindingSummary {
   return {
     signature: r.signature, count: r.count, firstFoundSec: round(r.firstSec), firstFoundExec: r.firstExec,
-    opsBefore: r.opsBefore, opsAfter: r.opsAfter, repro: r.repro ?? null,
+    opsBefore: r.opsBefore, opsAfter: r.opsAfter, repro: r.repro ?? null, ...(r.switches ? { switches: [...r.switches] } : {}),
   };
 }
 

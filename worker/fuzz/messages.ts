@@ -73,6 +73,8 @@ export interface MinimizeReport {
   error?: string;
   /** Other signatures met on the way (each a finding in its own right). */
   slipped: BatchFinding[];
+  /** The smallest set of the campaign's switches the finding needs (repro/explain.ts attributeSwitches). */
+  switches: string[];
 }
 
 export type FromWorker = BatchReport | MinimizeReport;

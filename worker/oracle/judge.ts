@@ -4,10 +4,12 @@
 // is the verdict, located by the event it fired at.
 
 import { describeOp } from '../prog/describe.js';
-import { checkSignature } from '../report/signature.js';
+import type { Program } from '../prog/types.js';
+import { checkSignature, dataSignature } from '../report/signature.js';
 import type { RunViolation } from '../report/violation.js';
 import { errname } from '../sim/errno.js';
 import type { Trace } from '../trace/types.js';
+import { traceCause } from './cause.js';
 import type { Raise } from './model.js';
 import { Oracle } from './oracle.js';
 
@@ -18,10 +20,18 @@ class Judged extends Error {
   }
 }
 
-const raise: Raise = (kind, invariant, fn, detail) => {
-  const signature = checkSignature(kind, invariant, fn);
-  throw new Judged({ signature, invariant, kind, message: `${signature}: ${detail}`, stacks: [] });
-};
+/** How a judged trace's violation leaves: a wrong byte is named as a trace can name it (oracle/cause.ts). */
+function raiser(program: Program): Raise {
+  return (kind, invariant, fn, detail, fault) => {
+    if (kind === 'DATA' && fault && !('short' in fault)) {
+      const { cause, words } = traceCause(program, fault, fn);
+      const signature = dataSignature(cause);
+      throw new Judged({ signature, invariant, kind, message: `${signature}: ${detail}; ${words}`, stacks: [] });
+    }
+    const signature = checkSignature(kind, invariant, fn);
+    throw new Judged({ signature, invariant, kind, message: `${signature}: ${detail}`, stacks: [] });
+  };
+}
 
 export interface TraceVerdict {
   /** The violation, or null when the trace is one Linux allows. */
@@ -39,7 +49,7 @@ const TRACE_TAIL = 16;
  * trace has the SIM ONLY events, so only it is judged with them.
  */
 export function judgeTrace(trace: Trace): TraceVerdict {
-  const oracle = new Oracle(trace.program, trace.source.kind === 'sim', raise);
+  const oracle = new Oracle(trace.program, trace.source.kind === 'sim', raiser(trace.program));
   const tail: string[] = [];
   for (let at = 0; at < trace.events.length; at++) {
     const ev = trace.events[at]!;

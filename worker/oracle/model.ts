@@ -7,15 +7,49 @@
 
 import type { InvariantKind } from '../report/signature.js';
 import type { Op, Program } from '../prog/types.js';
-import type { ByteRanges } from '../trace/types.js';
+import type { ByteRanges, TraceEvent } from '../trace/types.js';
 import { DurableFile, type StableCapture } from './durability.js';
 import { type FsSemantics, fsSemantics } from './fs-semantics.js';
 import { mayCollide } from './program-facts.js';
 import { OwnWrites } from './own-writes.js';
-import { ShadowFile } from './shadow.js';
+import { ShadowFile, type WriterKind } from './shadow.js';
 
-/** Raise a violation of `invariant` at kernel function `fn`: never returns. */
-export type Raise = (kind: InvariantKind, invariant: string, fn: string, detail: string) => never;
+/** Who put a byte where the model has it: op i of thread t (-1: nobody, the empty file), and as what. */
+export interface Writer {
+  t: number;
+  i: number;
+  kind: WriterKind;
+}
+
+/**
+ * A read returned a byte the file cannot hold there: what the data checks
+ * hand to `raise` so that the finding can be named by its cause (who wrote
+ * the byte the reader should have seen, and what replaced it: the sim knows
+ * that, a kernel's trace does not).
+ */
+export interface DataFault {
+  file: number;
+  /** File offset of the first wrong byte. */
+  pos: number;
+  /** The byte read, and the byte expected (-1: none, past the end). */
+  got: number;
+  want: number;
+  /** Who wrote what the reader should have seen; null when the model does not know. */
+  expected: Writer | null;
+  /** The event whose data holds the wrong byte, and its index there. */
+  seen: { ev: TraceEvent; index: number };
+  /** Cache against disk (several threads): where the page cache showed the byte the disk lost. */
+  cached?: { ev: TraceEvent; index: number };
+}
+
+/** A read of the file came back short or failed: no byte to follow, but the sim may know the failure's cause. */
+export interface ShortFault {
+  file: number;
+  short: true;
+}
+
+/** Raise a violation of `invariant` at kernel function `fn`: never returns. A wrong byte or a short read comes with its fault. */
+export type Raise = (kind: InvariantKind, invariant: string, fn: string, detail: string, fault?: DataFault | ShortFault) => never;
 
 /** An open file description (struct file): which file, O_DIRECT, and how many of the file's errors it was told of. */
 export interface Description {
@@ -144,8 +178,13 @@ export class Model {
   readonly silentErrors: boolean[];
   /** Per file, the last posteof hint (SIM ONLY), [] when none. */
   readonly postEof: ByteRanges[];
-  /** Per file, what the final read through the page cache returned, and the unzeroed stores past EOF it may show. */
-  readonly cached: ({ data: Uint8Array; postEof: ByteRanges } | undefined)[];
+  /** Per file, what the final read through the page cache returned (its event), and the unzeroed stores past EOF it may show. */
+  readonly cached: ({ data: Uint8Array; postEof: ByteRanges; ev: TraceEvent } | undefined)[];
+  /** Every writer the shadows name, by id; 0 is nobody (bytes of an empty file). */
+  readonly writers: Writer[] = [{ t: -1, i: -1, kind: 'zero' }];
+  private readonly writerIds = new Map<string, number>();
+  /** The op whose effect the event being observed applies: thread and index (the oracle sets it). */
+  applying: { t: number; i: number } = { t: -1, i: -1 };
 
   constructor(
     readonly program: Program,
@@ -155,7 +194,8 @@ export class Model {
     this.fs = fsSemantics(program.config);
     const n = program.files.length;
     const keeps = this.fs.growthKeepsPostEofStores || !hints;
-    this.shadows = program.files.map((_f, file) => new ShadowFile(keeps, keeps ? null : (from, to) => this.postEofIn(file, from, to)));
+    const writer = (kind: WriterKind): number => this.writerOf(kind);
+    this.shadows = program.files.map((_f, file) => new ShadowFile(keeps, keeps ? null : (from, to) => this.postEofIn(file, from, to), writer));
     this.fds = program.fds.map((d) => this.openDescription(d.file, d.direct, 0));
     this.checkReads = program.threads.length === 1;
     this.own = this.checkReads ? null : new OwnWrites(program);
@@ -169,7 +209,25 @@ export class Model {
     this.unsettled = new Array<boolean>(n).fill(false);
     this.postEof = Array.from({ length: n }, () => []);
     this.silentErrors = hints ? new Array<boolean>(n).fill(false) : mayCollide(program);
-    this.cached = new Array<{ data: Uint8Array; postEof: ByteRanges } | undefined>(n).fill(undefined);
+    this.cached = new Array<{ data: Uint8Array; postEof: ByteRanges; ev: TraceEvent } | undefined>(n).fill(undefined);
+  }
+
+  /** The writer id of the op being applied, writing bytes of `kind`. */
+  private writerOf(kind: WriterKind): number {
+    const { t, i } = this.applying;
+    const key = `${t}:${i}:${kind}`;
+    let id = this.writerIds.get(key);
+    if (id === undefined) {
+      id = this.writers.length;
+      this.writers.push({ t, i, kind });
+      this.writerIds.set(key, id);
+    }
+    return id;
+  }
+
+  /** Who wrote byte pos of the file, as the model has it. */
+  writerAt(file: number, pos: number): Writer {
+    return this.writers[this.shadows[file]!.writerAt(pos)]!;
   }
 
   openDescription(file: number, direct: boolean, cursor: number): Description {

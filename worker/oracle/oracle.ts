@@ -45,6 +45,8 @@ export class Oracle {
 
   observe(ev: TraceEvent): void {
     const m = this.m;
+    // Whose effect the event applies (a completion's: the op that submitted it); the writer of what the shadow takes.
+    if (ev.e === 'op' || ev.e === 'call' || ev.e === 'ret' || ev.e === 'aio') m.applying = { t: ev.t, i: ev.i };
     switch (ev.e) {
       case 'op':
         return this.opStarted(ev.t, ev.i);
@@ -53,7 +55,7 @@ export class Oracle {
       case 'ret':
         return this.opReturned(ev);
       case 'aio':
-        return aioCompleted(m, this.raise, ev.t, ev.i, ev.ret, ev.data);
+        return aioCompleted(m, this.raise, ev);
       case 'ioerr':
         return ioFailed(m, ev.file, ev.pos, ev.len, ev.write, ev.writeback);
       case 'wberr':
@@ -69,7 +71,7 @@ export class Oracle {
       case 'recovered':
         return recovered(m, this.raise, ev.file, ev.data);
       case 'final':
-        return readBack(m, this.raise, ev.file, ev.via, ev.data, ev.err);
+        return readBack(m, this.raise, ev);
       case 'klog':
         return kernelLogged(this.raise, ev.text);
     }
@@ -133,8 +135,8 @@ export class Oracle {
     if (op.op === 'pwrite') return pwriteCalled(m, op, ev.off, ev.len, ev.ret);
     if (op.op !== 'pread') return;
     const got = ev.data ?? new Uint8Array(0);
-    checkRead(m, this.raise, 'pread', 'ksys_pread64', m.shadowOfFd(op.fd), ev.off, ev.len, got, ev.ret);
-    if (ev.ret > 0) checkOwn(m, this.raise, 'pread', 'ksys_pread64', ev.t, m.fileOfFd(op.fd), ev.off, got.subarray(0, ev.ret));
+    checkRead(m, this.raise, 'pread', 'ksys_pread64', m.shadowOfFd(op.fd), ev.off, ev.len, got, ev.ret, ev);
+    if (ev.ret > 0) checkOwn(m, this.raise, 'pread', 'ksys_pread64', ev.t, m.fileOfFd(op.fd), ev.off, got.subarray(0, ev.ret), ev);
   }
 
   /** Op i of thread t returned: its effect, then the bookkeeping every op shares. */
@@ -205,10 +207,10 @@ export class Oracle {
     const file = m.fileOfMap(op.map);
     if (file < 0 || ev.ret <= 0) return;
     const got = ev.data ?? new Uint8Array(0);
-    checkOwn(m, this.raise, 'mread', 'filemap_fault', ev.t, file, op.off, got.subarray(0, ev.ret));
+    checkOwn(m, this.raise, 'mread', 'filemap_fault', ev.t, file, op.off, got.subarray(0, ev.ret), ev);
     const shadow = m.shadows[file]!;
     // Bytes past EOF in the last page are not file data: check only inside i_size.
     const inFile = Math.max(0, Math.min(op.len, shadow.size - op.off));
-    checkRead(m, this.raise, 'mread', 'filemap_fault', shadow, op.off, inFile, got, inFile);
+    checkRead(m, this.raise, 'mread', 'filemap_fault', shadow, op.off, inFile, got, inFile, ev);
   }
 }

@@ -20,29 +20,29 @@ const ALL: [number, number] = [0, Infinity];
  * execution).
  */
 class ThreadFileState {
-  /** Disjoint runs sorted by start: [start, end, fill]. */
-  private runs: [number, number, number][] = [];
+  /** Disjoint runs sorted by start: [start, end, fill, the op that wrote it]. */
+  private runs: [number, number, number, number][] = [];
   /** The file is at least this long: the thread made it so, and no other thread can shrink it. */
   floor = 0;
 
-  wrote(off: number, len: number, fill: number): void {
+  wrote(off: number, len: number, fill: number, op: number): void {
     if (len <= 0) return;
     this.forget(off, off + len);
     let i = 0;
     while (i < this.runs.length && this.runs[i]![0] < off) i++;
-    this.runs.splice(i, 0, [off, off + len, fill]);
+    this.runs.splice(i, 0, [off, off + len, fill, op]);
   }
 
   forget(off: number, end: number): void {
     if (end <= off) return;
-    const out: [number, number, number][] = [];
+    const out: [number, number, number, number][] = [];
     for (const r of this.runs) {
       if (r[1] <= off || r[0] >= end) {
         out.push(r);
         continue;
       }
-      if (r[0] < off) out.push([r[0], off, r[2]]);
-      if (r[1] > end) out.push([end, r[1], r[2]]);
+      if (r[0] < off) out.push([r[0], off, r[2], r[3]]);
+      if (r[1] > end) out.push([end, r[1], r[2], r[3]]);
     }
     this.runs = out;
   }
@@ -53,13 +53,13 @@ class ThreadFileState {
    */
   firstLoss(off: number, got: Uint8Array, excused: Ranges): OwnWriteLoss | null {
     const end = off + got.length;
-    for (const [start, stop, want] of this.runs) {
+    for (const [start, stop, want, op] of this.runs) {
       if (start >= end || stop <= off) continue;
       for (let pos = Math.max(start, off), e = Math.min(stop, end); pos < e; pos++) {
         const b = got[pos - off]!;
         if (b === want) continue;
         const excusedTo = endOfRangeHolding(excused, pos);
-        if (excusedTo < 0) return { pos, got: b, want };
+        if (excusedTo < 0) return { pos, got: b, want, op };
         // Every byte up to the end of that range is excused too.
         pos = Math.min(excusedTo, e) - 1;
       }
@@ -81,6 +81,8 @@ export interface OwnWriteLoss {
   pos: number;
   got: number;
   want: number;
+  /** The op of the thread that wrote it. */
+  op: number;
 }
 
 export class OwnWrites {
@@ -182,6 +184,7 @@ export class OwnWrites {
   /** The effect of a thread's op that just returned ret, on what the thread knows. */
   opDone(thread: number, op: Op, ret: number, direct: boolean): void {
     const st = this.state[thread]!;
+    const index = this.program.threads[thread]!.ops.indexOf(op);
     switch (op.op) {
       case 'pwrite': {
         const s = st[this.fileOfFd(op.fd)]!;
@@ -189,7 +192,7 @@ export class OwnWrites {
         // A direct write may leave stale page cache over its range by design.
         if (direct) s.forget(op.off, op.off + op.len);
         else {
-          s.wrote(op.off, done, op.fill);
+          s.wrote(op.off, done, op.fill, index);
           s.forget(op.off + done, op.off + op.len);
         }
         if (done > 0) s.floor = Math.max(s.floor, op.off + done);
@@ -209,7 +212,7 @@ export class OwnWrites {
           const s = st[f]!;
           // Stores past EOF are not file data; only a full store is known to have happened.
           if (ret === op.len && this.filesOfMap(op.map).length === 1) {
-            s.wrote(op.off, Math.max(0, Math.min(op.len, s.floor - op.off)), op.fill);
+            s.wrote(op.off, Math.max(0, Math.min(op.len, s.floor - op.off)), op.fill, index);
             s.forget(Math.max(op.off, s.floor), op.off + op.len);
           } else s.forget(op.off, op.off + op.len);
         }

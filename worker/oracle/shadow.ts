@@ -4,6 +4,14 @@
 
 import type { FallocMode } from '../prog/types.js';
 import { takeBytes } from '../sim/byte-pool.js';
+import { ByteRuns } from '../sim/byte-runs.js';
+
+/**
+ * What the op applied now puts in the bytes it changes: its own data, the
+ * zeroes its effect implies (a file grown past its end, a hole punched), or
+ * what crash recovery left. The model turns it into a writer id (model.ts).
+ */
+export type WriterKind = 'data' | 'zero' | 'recovered';
 
 export class ShadowFile {
   private buf: Uint8Array = new Uint8Array(0);
@@ -11,6 +19,8 @@ export class ShadowFile {
   private unknown: Uint8Array | null = null;
   /** Byte ranges [start, end, ...] stored through a mapping past EOF, in the EOF page. */
   private pendingPostEof: number[] = [];
+  /** Who wrote each byte: a writer id per run (model.ts Writer). */
+  private readonly who = new ByteRuns(0);
   size = 0;
   /** Bumped by every change: tells whether anything happened to the file meanwhile. */
   version = 0;
@@ -41,6 +51,8 @@ export class ShadowFile {
      * must read as zeroes.
      */
     private readonly unzeroedPostEofStores: ((from: number, to: number) => [number, number][]) | null = null,
+    /** The writer id of the op being applied, for bytes of that kind. */
+    private readonly writer: (kind: WriterKind) => number = () => 0,
   ) {}
 
   private reserve(n: number): void {
@@ -83,6 +95,7 @@ export class ShadowFile {
     if (n > this.size) {
       this.reserve(n);
       this.buf.fill(0, this.size, n);
+      this.who.set(this.size, n, this.writer('zero'));
       this.markKnown(this.size, n);
       this.growOverPostEofStores(this.size, n);
     } else if (n < this.size) {
@@ -117,6 +130,7 @@ export class ShadowFile {
   write(off: number, src: Uint8Array, srcUnknown: Uint8Array | null = null): void {
     this.setSize(Math.max(this.size, off + src.length));
     this.buf.set(src, off);
+    this.who.set(off, off + src.length, this.writer('data'));
     this.markKnown(off, off + src.length);
     if (srcUnknown) for (let i = 0; i < srcUnknown.length; i++) if (srcUnknown[i]) this.markUnknown(off + i, off + i + 1);
   }
@@ -124,6 +138,7 @@ export class ShadowFile {
   fill(off: number, len: number, byte: number): void {
     this.setSize(Math.max(this.size, off + len));
     this.buf.fill(byte, off, off + len);
+    this.who.set(off, off + len, this.writer('data'));
     this.markKnown(off, off + len);
   }
 
@@ -136,6 +151,7 @@ export class ShadowFile {
       // A change like any other: a read in flight meanwhile may see either side of it.
       this.version++;
       this.buf.fill(byte, off, end);
+      this.who.set(off, end, this.writer('data'));
       this.markKnown(off, end);
     }
     const past = Math.max(off, this.size);
@@ -194,6 +210,7 @@ export class ShadowFile {
     const end = Math.min(off + len, this.size);
     if (end > off) {
       this.buf.fill(0, off, end);
+      this.who.set(off, end, this.writer('zero'));
       this.markKnown(off, end);
     }
   }
@@ -214,6 +231,7 @@ export class ShadowFile {
         const tail = this.buf.slice(off + len, this.size);
         const utail = this.unknown?.slice(off + len, this.size);
         this.buf.set(tail, off);
+        this.who.copyFrom(this.who, off + len, off, this.size - off - len);
         if (utail) this.unknown!.set(utail, off);
         this.truncate(this.size - len);
         return;
@@ -221,9 +239,12 @@ export class ShadowFile {
       case 'insert': {
         const tail = this.buf.slice(off, this.size);
         const utail = this.unknown?.slice(off, this.size);
+        const size = this.size;
         this.setSize(this.size + len);
         this.buf.set(tail, off + len);
+        this.who.copyFrom(this.who, off, off + len, size - off);
         this.buf.fill(0, off, off + len);
+        this.who.set(off, off + len, this.writer('zero'));
         if (utail) {
           this.unknown!.set(utail, off + len);
           this.markKnown(off, off + len);
@@ -250,7 +271,13 @@ export class ShadowFile {
     this.sizeUnknown = false;
     this.reserve(content.length);
     this.buf.set(content);
+    this.who.set(0, Infinity, this.writer('recovered'));
     this.size = content.length;
+  }
+
+  /** The writer id of the byte at pos (model.ts Writer). */
+  writerAt(pos: number): number {
+    return this.who.get(pos);
   }
 
   contents(): Uint8Array {

@@ -4,10 +4,13 @@
 // through these, so they say it the same way.
 //
 // Which switches a reproducer needs is found by running it: with its
-// switches, without any, then without each in turn (a switch it still fires
-// without is not needed). A finding that fires with every switch off is no
-// seeded bug: either a real kernel bug or a false positive of the sim, and
-// it must be confirmed on a real kernel before anyone reports it.
+// switches, without any, then with each one alone, each pair, and failing
+// those, without each in turn (a switch it still fires without is not
+// needed): the smallest set that still shows the signature (attributeSwitches;
+// a campaign's minimization records it with the finding). A finding that
+// fires with every switch off is no seeded bug: either a real kernel bug or a
+// false positive of the sim, and it must be confirmed on a real kernel before
+// anyone reports it.
 
 import { runProgram } from '../exec/run.js';
 import type { Program } from '../prog/types.js';
@@ -58,22 +61,45 @@ function signatureUnder(program: Program, bugs: Iterable<BugName>): string | nul
   return runProgram(program, { bugs: new Set(bugs) }).violation?.signature ?? null;
 }
 
-/** Drop each switch the program still shows `signature` without: what stays is needed. */
-function reduceSwitches(program: Program, signature: string, bugs: readonly BugName[]): BugName[] {
-  let kept = [...bugs];
-  for (const b of bugs) {
+/** Subsets of `bugs` of `size`, in the order of `bugs`. */
+function subsets(bugs: readonly BugName[], size: number, from = 0): BugName[][] {
+  if (size === 0) return [[]];
+  const out: BugName[][] = [];
+  for (let i = from; i <= bugs.length - size; i++) for (const rest of subsets(bugs, size - 1, i + 1)) out.push([bugs[i]!, ...rest]);
+  return out;
+}
+
+/** Sets this small are tried whole before the rest is reduced one switch at a time. */
+const SEARCHED_SIZE = 2;
+
+/**
+ * The smallest set of `bugs` under which `program` still shows `signature`:
+ * none, then each switch alone, then each pair (in the order of `bugs`), and
+ * when none of those does, `bugs` with every switch dropped that it still
+ * shows the signature without. Deterministic; at most 1 + n + n(n-1)/2 + n
+ * runs. The program runs as it is, its recorded schedule included: a switch
+ * that only moves the schedule's anchors (a benign control's preemption
+ * point) is needed if the program needs it to fire.
+ */
+export function attributeSwitches(program: Program, signature: string, bugs: readonly BugName[]): BugName[] {
+  const sorted = [...bugs].sort();
+  for (let size = 0; size <= Math.min(SEARCHED_SIZE, sorted.length); size++) {
+    for (const set of subsets(sorted, size)) if (signatureUnder(program, set) === signature) return set;
+  }
+  let kept = sorted;
+  for (const b of sorted) {
     const without = kept.filter((x) => x !== b);
     if (signatureUnder(program, without) === signature) kept = without;
   }
   return kept;
 }
 
-/** Which of a reproducer's switches it needs (at most 2 + its switches runs). */
+/** Which of a reproducer's switches it needs: the smallest set that still shows its signature. */
 export function switchesNeeded(r: Repro): SwitchesNeeded {
   const observed = signatureUnder(r.program, r.bugs);
   if (r.signature === '' || observed !== r.signature) return { reproduces: false, observed, needed: [] };
-  if (r.bugs.length === 0 || signatureUnder(r.program, []) === r.signature) return { reproduces: true, observed, needed: [] };
-  return { reproduces: true, observed, needed: reduceSwitches(r.program, r.signature, r.bugs) };
+  if (r.bugs.length === 1) return { reproduces: true, observed, needed: signatureUnder(r.program, []) === r.signature ? [] : [...r.bugs] };
+  return { reproduces: true, observed, needed: attributeSwitches(r.program, r.signature, r.bugs) };
 }
 
 /**
@@ -85,7 +111,7 @@ export function switchesThatFire(program: Program): { signature: string; needed:
   const all = BUG_SWITCHES.filter((b) => b.implemented).map((b) => b.name);
   const signature = signatureUnder(program, all);
   if (signature === null) return null;
-  return { signature, needed: reduceSwitches(program, signature, all) };
+  return { signature, needed: attributeSwitches(program, signature, all) };
 }
 
 /** One line on what the switches needed say about a finding. */

@@ -5,7 +5,7 @@
 // actual bytes, and the kernel functions involved. Everything in it comes
 // from one run of the reproducer, so it says what the reproducer does now.
 
-import { type InvariantKind, parseSignature } from '../report/signature.js';
+import { type DataCause, type InvariantKind, parseSignature } from '../report/signature.js';
 import type { Trace } from '../trace/types.js';
 import { exportC } from './c.js';
 import { ExportError } from './errors.js';
@@ -20,11 +20,19 @@ const TITLE_WORDS: Record<InvariantKind, string> = {
   DIVERGENCE: 'divergence from the model in',
 };
 
-/** A syzbot-style title: "WARNING in ifs_free (ifs_free:uptodate-mismatch)". */
+const CAUSE_WORDS: Record<DataCause['cls'], string> = {
+  'lost-write': 'lost write in', stale: 'stale data in', 'lost-zero': 'lost zeroes in', mismatch: 'data corruption in',
+};
+
+/**
+ * A syzbot-style title: "WARNING in ifs_free (ifs_free:ifs-not-uptodate)";
+ * a DATA finding by its cause: "lost write in iomap_writeback_handle_eof (write <- zeroed)".
+ */
 export function reportTitle(signature: string): string {
   const p = parseSignature(signature);
   if (p === null) return signature === '' ? 'no violation (a control that must stay silent)' : signature;
   if (p.kind === 'DEADLOCK' || p.kind === 'LIVELOCK') return `${TITLE_WORDS[p.kind]}: ${p.invariant}`;
+  if (p.cause) return `${CAUSE_WORDS[p.cause.cls]} ${p.cause.fn} (${p.cause.expected} <- ${p.cause.how})`;
   return `${TITLE_WORDS[p.kind]} ${p.site[0]} (${p.invariant})`;
 }
 
@@ -100,6 +108,9 @@ function expectedActualLines(message: string, kind: InvariantKind | null, trace:
   if (kind !== 'DATA' || m === null) return [`expected: no ${kind ?? 'violation'} here`, `actual:   ${message}`];
   const at = Number(m[1]);
   const lines = [`at byte ${at}: expected 0x${hex2(parseInt(m[3]!, 16))}, read 0x${hex2(parseInt(m[2]!, 16))}`, `  (${message})`];
+  // The cause in words, as the signature names it: whose bytes, and what replaced them.
+  const cause = /; (byte \d+: .*)$/.exec(message)?.[1];
+  if (cause) lines.push('', `why: ${cause}`);
   const around = actualBytesAround(trace, at);
   if (around) {
     lines.push('', 'what was read there ([..] the first byte that differs):');

@@ -7,6 +7,7 @@
 
 import { EIO } from './errno.js';
 import { copyBytes, takeBytes } from './byte-pool.js';
+import { TAG_NEVER, provenance } from './provenance.js';
 import type { Sched, SimEvent } from './sched.js';
 import { Rng } from './schedule.js';
 
@@ -104,8 +105,13 @@ export class SparseStore {
       const co = pos - ci * CHUNK_SIZE;
       const n = Math.min(CHUNK_SIZE - co, dst.length - done);
       const chunk = this.chunks.get(ci);
-      if (chunk) dst.set(chunk.subarray(co, co + n), done);
-      else dst.fill(0, done, done + n);
+      if (chunk) {
+        dst.set(chunk.subarray(co, co + n), done);
+        provenance()?.copy(dst, done, chunk, co, n);
+      } else {
+        dst.fill(0, done, done + n);
+        provenance()?.setTag(dst, done, done + n, TAG_NEVER);
+      }
       done += n;
     }
   }
@@ -120,9 +126,15 @@ export class SparseStore {
       let chunk = this.chunks.get(ci);
       if (!chunk) {
         chunk = takeBytes(CHUNK_SIZE);
+        provenance()?.setTag(chunk, 0, CHUNK_SIZE, TAG_NEVER);
         this.chunks.set(ci, chunk);
       }
       chunk.set(src.subarray(done, done + n), co);
+      const prov = provenance();
+      if (prov) {
+        prov.copy(chunk, co, src, done, n);
+        prov.stored(src, done, done + n);
+      }
       done += n;
     }
   }
@@ -130,7 +142,12 @@ export class SparseStore {
   /** An independent copy of every byte. */
   clone(): SparseStore {
     const c = new SparseStore();
-    for (const [i, chunk] of this.chunks) c.chunks.set(i, copyBytes(chunk));
+    const prov = provenance();
+    for (const [i, chunk] of this.chunks) {
+      const copy = copyBytes(chunk);
+      prov?.copy(copy, 0, chunk, 0, chunk.length);
+      c.chunks.set(i, copy);
+    }
     return c;
   }
 
@@ -251,6 +268,8 @@ export class BlockDevice {
     }
     if (bio.op === BioOp.Read) {
       this.visible.read(off, bio.buf);
+      // What the bio's owner reads becomes the reader's bytes: a read of what the device held.
+      provenance()?.derive(bio.buf, 0, bio.buf.length, bio.owner);
     } else if (bio.op === BioOp.Write) {
       this.visible.write(off, bio.buf);
       if (bio.fua) this.durable.write(off, bio.buf);
@@ -295,7 +314,10 @@ export class BlockDevice {
     for (let i = 0; i < u.length; i += 2) tear(u[i]!, u[i + 1]!, (o, dst) => this.visible.read(o, dst));
     for (const bio of this.inflightWrites) {
       const base = bio.sector * SECTOR_SIZE;
-      tear(base, bio.buf.length, (o, dst) => dst.set(bio.buf.subarray(o - base, o - base + SECTOR_SIZE)));
+      tear(base, bio.buf.length, (o, dst) => {
+        dst.set(bio.buf.subarray(o - base, o - base + SECTOR_SIZE));
+        provenance()?.copy(dst, 0, bio.buf, o - base, SECTOR_SIZE);
+      });
     }
     this.unflushed = [];
     this.inflightWrites.clear();

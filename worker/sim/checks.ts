@@ -1,8 +1,10 @@
 // Invariant violations. A check that fails throws a Violation, which ends the
 // run: the first violation is the finding. The signature names the invariant
-// and the kernel frames where it fired, and nothing that varies between two
-// runs of the same bug (no offsets, sizes, thread ids or step counts), so that
-// triage can deduplicate on it. Nothing here knows which bug switches are on.
+// and the kernel function where it fired, and nothing that varies between two
+// runs of the same bug (no offsets, sizes, thread ids or step counts, nor the
+// callers that happened to lead there, which the message keeps as context),
+// so that triage can deduplicate on it. Nothing here knows which bug switches
+// are on.
 
 import { type InvariantKind, checkSignature, siteName } from '../report/signature.js';
 import type { ThreadStack } from '../report/violation.js';
@@ -17,17 +19,15 @@ export class Violation extends Error {
     readonly site: string,
     readonly detail: string,
     readonly stacks: ThreadStack[],
+    /** Built by report/signature.ts: the check and the innermost function of the site, or a DATA finding's cause. */
+    readonly signature: string = checkSignature(kind, invariant, site),
   ) {
     super(`${kind} ${invariant} @ ${site}: ${detail}`);
     this.name = 'Violation';
   }
-
-  get signature(): string {
-    return checkSignature(this.kind, this.invariant, this.site);
-  }
 }
 
-/** How many frames of the current stack name the site. */
+/** How many frames of the current stack the message names the site by (the signature: the first). */
 const SITE_DEPTH = 2;
 
 export function siteOf(t: SimThread | null, innermost: string): string {

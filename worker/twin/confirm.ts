@@ -117,13 +117,18 @@ function judgeRun(program: Program, trace: Trace, tally: Tally): void {
 /**
  * What went wrong in the first violating run: for a sequential program, the
  * first place it departs from a fixed kernel's run (the sim's, every switch
- * off); otherwise, or when none is found, the oracle's own words.
+ * off), with the oracle's words on a wrong byte ("byte 5120: stored by t0 #4
+ * mwrite, read 0x00", as the sim's finding says it); otherwise, or when none
+ * is found, the oracle's own words.
  */
 function explain(program: Program, first: { violation: RunViolation; trace: Trace }): string {
-  const msg = first.violation.message.replace(/^[A-Z]+ \S+ @ \S+: /, '');
+  const v = first.violation;
+  const msg = v.message.startsWith(`${v.signature}: `) ? v.message.slice(v.signature.length + 2) : v.message;
   if (program.threads.length !== 1) return msg;
   const fixed = runProgram(program, { record: true }).trace;
-  return (fixed ? firstDivergence(fixed, first.trace)?.text : null) ?? msg;
+  const d = fixed ? firstDivergence(fixed, first.trace)?.text : null;
+  const words = /; (byte \d+: .*)$/.exec(msg)?.[1];
+  return d ? (words ? `${d}; ${words}` : d) : msg;
 }
 
 function verdictOf(program: Program, spec: string, tally: Tally): KernelVerdict {

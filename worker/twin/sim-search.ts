@@ -7,9 +7,12 @@
 //
 // Each candidate runs under the program's own schedule and then under drawn
 // ones (random and PCT, seeded from the attempt's number, so the search is
-// a function of the program). A match is the kernel's signature; failing
-// that, a violation of the same class (a lost write the sim observes at a
-// later check than the kernel's trace did is still the same loss).
+// a function of the program). A match is the kernel's signature, the sim's
+// run named as a trace names it (no byte provenance, so a DATA finding says
+// what was read instead, as the kernel's does); failing that, a violation of
+// the same class (a lost write the sim observes at a later check than the
+// kernel's trace did is still the same loss). A hit is reported by the
+// sim's own signature, which names a DATA finding's cause.
 
 import { runProgram } from '../exec/run.js';
 import type { Program, Schedule } from '../prog/types.js';
@@ -39,8 +42,11 @@ interface Hit {
 /** The first schedule under which `p` with `bugs` shows a violation `matches` accepts. */
 function firstHit(p: Program, bugs: readonly BugName[], matches: (v: RunViolation) => boolean, tries: number): Hit | null {
   for (let n = 0; n < tries; n++) {
-    const v = runProgram(scheduleFor(p, n), { bugs: new Set(bugs) }).violation;
-    if (v && matches(v)) return { signature: v.signature, schedules: n + 1 };
+    const q = scheduleFor(p, n);
+    const v = runProgram(q, { bugs: new Set(bugs), provenance: 'off' }).violation;
+    if (!v || !matches(v)) continue;
+    const named = v.kind === 'DATA' ? runProgram(q, { bugs: new Set(bugs) }).violation?.signature : undefined;
+    return { signature: named ?? v.signature, schedules: n + 1 };
   }
   return null;
 }

@@ -17,7 +17,7 @@ import { makeRepro, reproJson } from '../../../worker/repro/repro.js';
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'worker', 'cli', 'main.js');
 const KNOWN = join(ROOT, 'corpus', 'known', 'set-uptodate-during-read.json');
-const SIG = 'BUG folio_end_read:already-uptodate @ folio_end_read<-iomap_read_folio';
+const SIG = 'BUG folio_end_read:already-uptodate @ folio_end_read';
 
 function cli(args: string[], cwd = ROOT): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd, timeout: 60_000 });

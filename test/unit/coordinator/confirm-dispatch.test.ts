@@ -61,7 +61,7 @@ function confirming(root: string): { c: CampaignRuntime; job: ConfirmJob } {
   applyVerifyResult(c, { jobId: v.job.jobId, workerId: 'w2', campaignId: c.id, signature: V.signature, reproduced: true, observed: V.signature });
   const m = out[1]!;
   applyMinimizeResult(c, {
-    jobId: m.job.jobId, workerId: 'w2', campaignId: c.id, signature: V.signature, program: program(1), opsBefore: 3, opsAfter: 1, runs: 9, ms: 5, error: '', slipped: [],
+    jobId: m.job.jobId, workerId: 'w2', campaignId: c.id, signature: V.signature, program: program(1), opsBefore: 3, opsAfter: 1, runs: 9, ms: 5, error: '', slipped: [], switches: null,
   });
   const k = out[2]!;
   assert.equal(k.kind, 'confirm');

@@ -113,7 +113,7 @@ test('a batch result counts once, across a coordinator restart too; the cross-ch
   assert.deepEqual(c3.findings.pendingJobs().map((j) => clusterJob(c3, j)), [m]);
   const minimized = {
     jobId: m.job.jobId, workerId: 'w1', campaignId: 'c-12345678', signature: V.signature, program: program(1), opsBefore: 3, opsAfter: 1,
-    runs: 10, ms: 50, error: '', slipped: [],
+    runs: 10, ms: 50, error: '', slipped: [], switches: null,
   };
   assert.equal(verdict(applyMinimizeResult(c3, { ...minimized, opsAfter: 4 })), 'refused', 'minimized to more ops than it had');
   assert.deepEqual(applyMinimizeResult(c3, minimized), APPLIED);

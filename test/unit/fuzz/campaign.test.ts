@@ -28,7 +28,7 @@ test('a campaign finds mkwrite-ifs-zeroed from an empty corpus within 6,000 exec
     });
     assert.ok(s.findings.length >= 1, `no finding in ${s.execs} execs`);
     const f = s.findings[0]!;
-    assert.match(f.signature, /^WARN ifs_free:uptodate-mismatch/);
+    assert.match(f.signature, /^WARN ifs_free:ifs-not-uptodate/);
     assert.ok(f.firstFoundExec <= 6000);
     assert.ok(f.opsAfter <= f.opsBefore, `minimized ${f.opsBefore} -> ${f.opsAfter}`);
     assert.ok(f.repro && existsSync(f.repro), 'reproducer stored');
@@ -64,8 +64,10 @@ test('foliofuzz fuzz --json prints one document with the contract fields', () =>
     assert.deepEqual(Object.keys(doc), ['execs', 'execsPerSec', 'durationSec', 'corpus', 'coverage', 'findings']);
     const findings = doc['findings'] as Record<string, unknown>[];
     assert.equal(findings.length, 1);
-    assert.deepEqual(Object.keys(findings[0]!), ['signature', 'count', 'firstFoundSec', 'firstFoundExec', 'opsBefore', 'opsAfter', 'repro']);
+    assert.deepEqual(Object.keys(findings[0]!), ['signature', 'count', 'firstFoundSec', 'firstFoundExec', 'opsBefore', 'opsAfter', 'repro', 'switches']);
     assert.match(String(findings[0]!['signature']), /folio_end_read:already-uptodate/);
+    // Its minimization found the switch it needs, and the reproducer carries it alone.
+    assert.deepEqual(findings[0]!['switches'], ['set-uptodate-during-read']);
     assert.ok(existsSync(String(findings[0]!['repro'])));
   } finally {
     rmSync(store, { recursive: true, force: true });

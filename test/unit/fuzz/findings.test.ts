@@ -17,6 +17,7 @@ import type { KernelVerdict } from '../../../worker/report/kernel-verdict.js';
 import { checkSignature, findingId } from '../../../worker/report/signature.js';
 import type { RunViolation } from '../../../worker/report/violation.js';
 import { parseRepro } from '../../../worker/repro/repro.js';
+import type { BugName } from '../../../worker/sim/bugs.js';
 import { FINDING_FIXTURES, tempDirs, writes as program } from './findings-helpers.js';
 
 const tempDir = tempDirs('ff-findings-');
@@ -240,6 +241,28 @@ describe('without a cross-check (the embedded campaign)', () => {
     assert.deepEqual([r.count, r.lastExec, r.firstExec, jobs.length], [2, 9, 4, 1]);
   });
 
+  test('the switches the minimization found needed are recorded, and the reproducer carries only those', () => {
+    const dir = tempDir();
+    const jobs: FindingJob[] = [];
+    const opts = {
+      bugs: ['fuse-clear-uptodate-ifs', 'mkwrite-ifs-zeroed'] as BugName[], crossCheck: 'none' as const, minimize: true, idPrefix: '',
+      newJobId: (kind: string) => `m.${kind}.${jobs.length}`, events: { issue: (job: FindingJob) => jobs.push(job) },
+    };
+    const p = new FindingPipeline({ ...opts, store: new Store(dir) });
+    p.found({ violation: A, program: program(3) }, { exec: 1, sec: 0.1 }, 'worker-0');
+    const reproOf = (): string[] => parseRepro(readFileSync(join(dir, 'findings', findingId(A.signature), 'repro.json'), 'utf8'), 'repro.json').bugs;
+    assert.deepEqual(reproOf(), ['fuse-clear-uptodate-ifs', 'mkwrite-ifs-zeroed'], 'before minimization: the campaign\'s switches');
+    // A switch the campaign did not run with is nobody's to claim.
+    const o = { ...minimizedOf(jobs[0], 'worker-1', program(1)), switches: ['mkwrite-ifs-zeroed', 'set-uptodate-during-read'] };
+    assert.equal(p.minimized(o, { exec: 2, sec: 0.2 }), true);
+    assert.deepEqual(record(p, A).switches, ['mkwrite-ifs-zeroed']);
+    assert.deepEqual(reproOf(), ['mkwrite-ifs-zeroed']);
+    // Kept in finding.json.
+    const again = new FindingPipeline({ ...opts, store: new Store(dir) });
+    again.load([]);
+    assert.deepEqual(record(again, A).switches, ['mkwrite-ifs-zeroed']);
+  });
+
   test('with minimization off, nothing is issued', () => {
     const { p, jobs } = harness('none', { minimize: false });
     p.found({ violation: A, program: program(3) }, { exec: 4, sec: 0.25 }, 'worker-0');
@@ -284,7 +307,8 @@ describe('stores written before the shared record still load', () => {
     assert.deepEqual(p.all().map((f) => [f.record.id, f.record.verified, f.record.minimized]), [
       [`${cid}-1ff84f42b151`, false, false], [`${cid}-290a8c9ea88e`, true, false], [`${cid}-2f14cc64b75b`, true, true],
     ]);
-    const r = record(p, violation('ifs_free:uptodate-mismatch', 'ifs_free<-truncate_inode_pages_range'));
+    // A version 1 signature (the site with its caller), kept as it was stored.
+    const r = record(p, { ...violation('ifs_free:uptodate-mismatch'), signature: 'WARN ifs_free:uptodate-mismatch @ ifs_free<-truncate_inode_pages_range' });
     assert.deepEqual([r.verifiedBy, r.verifyAttempts, r.finderWorkerId, r.minimizeJob, r.repro], ['w-host-2-0002', 1, 'w-host-1-0001', `${cid}-m0a0b0c.8`, undefined]);
     // The jobs it had out: the cross-check replays verify.json's program, the minimization the program that was cross-checked.
     assert.deepEqual(p.pendingJobs().map((j) => [j.kind, j.jobId, j.program.threads[0]!.ops.length, j.kind === 'verify' ? j.finderWorkerId : '']), [

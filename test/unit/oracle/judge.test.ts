@@ -36,6 +36,14 @@ function assertSameVerdict(program: Program, bugs: BugSet, what: string): RunRes
   const a = parseSignature(live.violation.signature)!;
   const b = parseSignature(judged.signature)!;
   assert.equal(b.kind, a.kind, what);
+  // The same check saw it.
+  assert.equal(judged.invariant, live.violation.invariant, what);
+  if (a.kind === 'DATA') {
+    // Live, the sim names a wrong byte by its cause (byte provenance); a trace names what was read instead.
+    // Both name whose bytes were expected.
+    if (a.cause) assert.equal(b.cause?.expected, a.cause.expected, `${what}: ${live.violation.signature} / ${judged.signature}`);
+    return live;
+  }
   assert.equal(b.invariant, a.invariant, what);
   // Judged after the fact, a site is the check's function alone (no live stack to name its caller).
   assert.equal(b.site[0], a.site[0], what);

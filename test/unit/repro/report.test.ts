@@ -4,7 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CLASS_MEANINGS, classOf, switchesNeeded, switchesThatFire, switchesVerdict } from '../../../worker/repro/explain.js';
+import { runProgram } from '../../../worker/exec/run.js';
+import { CLASS_MEANINGS, attributeSwitches, classOf, switchesNeeded, switchesThatFire, switchesVerdict } from '../../../worker/repro/explain.js';
+import { BUG_SWITCHES } from '../../../worker/sim/bugs.js';
 import { exportRepro } from '../../../worker/repro/export.js';
 import { reportTitle } from '../../../worker/repro/report.js';
 import { ordinal, plural } from '../../../worker/repro/words.js';
@@ -37,6 +39,17 @@ test('the switches a known reproducer needs are its own switch, with another swi
   assert.deepEqual(fires, { signature: k.signature, needed: ['set-uptodate-during-read'] });
 });
 
+test('with every switch on, a known reproducer that shows its own signature is attributed to its switch alone', () => {
+  const all = BUG_SWITCHES.filter((b) => b.implemented).map((b) => b.name);
+  let attributed = 0;
+  for (const k of known) {
+    if (k.signature === '' || runProgram(k.program, { bugs: new Set(all) }).violation?.signature !== k.signature) continue;
+    assert.deepEqual(attributeSwitches(k.program, k.signature, all), [k.name], k.name);
+    attributed++;
+  }
+  assert.ok(attributed >= 8, `${attributed} known reproducers attributed`);
+});
+
 test('a report has a syzbot-style title and every section a kernel developer needs', () => {
   const k = byName('set-uptodate-during-read');
   const [file] = exportRepro(k.repro, 'report').files;
@@ -58,10 +71,12 @@ test('a data report shows the expected and the actual byte, and what was read ar
   let shown = 0;
   for (const k of data) {
     const text = exportRepro(k.repro, 'report').files[0]!.text;
-    assert.match(text, /^Subject: \[foliofuzz\] data corruption in /);
+    // The title names the cause: a lost write, stale data.
+    assert.match(text, /^Subject: \[foliofuzz\] (lost write|stale data) in \S+ \(\S+ <- \S+\)\n/);
     const m = /at byte (\d+): expected 0x([0-9a-f]{2}), read 0x([0-9a-f]{2})/.exec(text);
     if (!m) continue;
     shown++;
+    assert.match(text, new RegExp(`\\nwhy: byte ${m[1]}: (written|stored) by t\\d+ #\\d+ `), 'why, in words');
     assert.notEqual(m[2], m[3]);
     assert.match(text, new RegExp(`\\[${m[3]}\\]`), 'the differing byte is marked in the dump');
   }
@@ -71,5 +86,8 @@ test('a data report shows the expected and the actual byte, and what was read ar
 test('titles of every class', () => {
   assert.equal(reportTitle('WARN ifs_free:uptodate-mismatch @ ifs_free<-truncate_inode_pages_range'), 'WARNING in ifs_free (ifs_free:uptodate-mismatch)');
   assert.equal(reportTitle('DATA pread:mismatch @ ksys_pread64'), 'data corruption in ksys_pread64 (pread:mismatch)');
+  assert.equal(reportTitle('DATA lost-write write <- skipped @ iomap_writeback_range'), 'lost write in iomap_writeback_range (write <- skipped)');
+  assert.equal(reportTitle('DATA stale dio <- cached @ iomap_dio_complete'), 'stale data in iomap_dio_complete (dio <- cached)');
+  assert.equal(reportTitle('DATA mismatch write <- zeroes @ ksys_pread64'), 'data corruption in ksys_pread64 (write <- zeroes)');
   assert.equal(reportTitle('LIVELOCK step-budget'), 'livelock: step-budget');
 });

@@ -94,14 +94,14 @@ test('ifs_free WARNs when the folio is uptodate but the ifs is not fully uptodat
   const { s, f } = setup(2);
   ifsAlloc(f, BITS_1K);
   folioMarkUptodate(f);
-  throwsViolation(() => ifsFree(s, f), 'ifs_free:uptodate-mismatch');
+  throwsViolation(() => ifsFree(s, f), 'ifs_free:ifs-not-uptodate');
 });
 
 test('ifs_free WARNs when the ifs is fully uptodate but the folio is not', () => {
   const { s, f } = setup(2);
   const ifs = ifsAlloc(f, BITS_4K)!;
   ifs.state.fill(1);
-  throwsViolation(() => ifsFree(s, f), 'ifs_free:uptodate-mismatch');
+  throwsViolation(() => ifsFree(s, f), 'ifs_free:folio-not-uptodate');
 });
 
 test('ifs_free WARNs with reads or writes pending', () => {

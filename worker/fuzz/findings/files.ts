@@ -27,9 +27,9 @@ export class FindingFiles {
     return this.store.saveFinding(f.record.signature, f.record, f.firstProgram);
   }
 
-  /** Write the reproducer of `program` and point the record at it. */
+  /** Write the reproducer of `program` (with the switches it needs, once known) and point the record at it. */
   saveRepro(r: FindingRecord, program: Program, minimized?: { opsBefore: number; opsAfter: number }): void {
-    const repro = makeRepro(program, this.bugs, violationOf(r), {
+    const repro = makeRepro(program, r.switches ?? this.bugs, violationOf(r), {
       ...(minimized ? { minimized } : {}),
       foundAt: { exec: r.firstExec, sec: Math.round(r.firstSec) },
     });

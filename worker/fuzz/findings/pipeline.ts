@@ -8,8 +8,11 @@
 //                signature's program on a worker other than its finder and
 //                reports it only if the signature shows again there (else it
 //                is checked again when found again); 'none' reports it at once
-//   minimize     a reported finding's program, when the caller wants it;
-//                other signatures met on the way are findings of their own
+//   minimize     a reported finding's program, when the caller wants it,
+//                under the smallest set of the campaign's switches it needs
+//                (found first by replaying it with subsets: the reproducer
+//                carries only those); other signatures met on the way are
+//                findings of their own
 //   store        the record and its programs, as soon as they change (files.ts)
 //   export       the reproducer: unminimized at once, minimized when ready
 //   confirm      when the caller asks: the reproducer on a real kernel (the
@@ -64,6 +67,8 @@ export interface MinimizeOutcome {
   error?: string;
   /** Other signatures met on the way. */
   slipped: readonly Hit[];
+  /** The smallest set of the campaign's switches the finding needs; absent or null from a worker that does not say (the campaign's stand). */
+  switches?: readonly string[] | null;
 }
 
 export interface ConfirmOutcome {
@@ -204,6 +209,8 @@ export class FindingPipeline {
     const r = f.record;
     delete r.minimizeJob;
     for (const s of o.slipped) this.found(s, at, o.workerId);
+    const switches = o.switches?.filter((s): s is BugName => this.opts.bugs.includes(s as BugName));
+    if (switches) r.switches = switches;
     if (o.program) {
       r.minimized = true;
       r.opsBefore = o.opsBefore;
@@ -211,6 +218,8 @@ export class FindingPipeline {
       this.files?.saveRepro(r, o.program, { opsBefore: o.opsBefore, opsAfter: o.opsAfter });
     } else {
       r.minimizeError = o.error || 'minimization failed';
+      // The reproducer stays the program it was, with only the switches it needs.
+      if (switches) this.files?.saveRepro(r, this.verifyFile(f).program);
     }
     this.save(f);
     this.opts.events.minimized?.(f, o);

@@ -11,6 +11,7 @@
 import type { Program } from '../../prog/types.js';
 import { type InvariantKind, INVARIANT_KINDS, findingId } from '../../report/signature.js';
 import { type KernelVerdict, kernelVerdictFromJson } from '../../report/kernel-verdict.js';
+import { type BugName, findBug } from '../../sim/bugs.js';
 import { type TwinOrigin, twinOriginFromJson } from '../../report/twin-origin.js';
 import type { RunViolation } from '../../report/violation.js';
 import { programSize } from '../minimize-predicate.js';
@@ -47,6 +48,8 @@ export interface FindingRecord {
   confirmJob?: string;
   /** What the kernel twin said of it on a real kernel (unset until it was confirmed). */
   kernel?: KernelVerdict;
+  /** The smallest set of the campaign's switches it needs, once its minimization found it (the reproducer carries these). */
+  switches?: BugName[];
   /** A kernel campaign's finding: where it came from, and whether the sim shows it. */
   twin?: TwinOrigin;
 }
@@ -148,6 +151,16 @@ export function recordFromJson(value: unknown, firstProgram: Program, idPrefix: 
     if (s !== undefined) r[key] = s;
   }
   if (v['kernel'] !== undefined) r.kernel = kernelVerdictFromJson(v['kernel'], 'kernel');
+  if (v['switches'] !== undefined) r.switches = switchNames(v['switches']);
   if (v['twin'] !== undefined) r.twin = twinOriginFromJson(v['twin'], 'twin');
   return r;
+}
+
+function switchNames(v: unknown): BugName[] {
+  if (!Array.isArray(v)) throw new Error(`switches: ${JSON.stringify(v)} is not a list`);
+  return v.map((s, i) => {
+    const b = typeof s === 'string' ? findBug(s) : undefined;
+    if (!b) throw new Error(`switches[${i}]: ${JSON.stringify(s)} is not a bug switch`);
+    return b.name;
+  });
 }

@@ -3,6 +3,7 @@
 // reaches the shadow, or its bytes are checked, when it completes.
 
 import type { Op } from '../../prog/types.js';
+import type { TraceEvent } from '../../trace/types.js';
 import { EIO } from '../../sim/errno.js';
 import type { InflightAio, Model, Raise } from '../model.js';
 import { directEnd, directStart } from './collisions.js';
@@ -30,7 +31,8 @@ function submissionKey(t: number, i: number): string {
 }
 
 /** The AIO op i of thread t submitted completed with ret (a read: data, ret bytes): its effect, or its check. */
-export function aioCompleted(m: Model, raise: Raise, t: number, i: number, ret: number, data: Uint8Array | undefined): void {
+export function aioCompleted(m: Model, raise: Raise, ev: Extract<TraceEvent, { e: 'aio' }>): void {
+  const { t, i, ret, data } = ev;
   const key = submissionKey(t, i);
   const a = m.submissions.get(key);
   if (!a || a.done) return;
@@ -42,7 +44,7 @@ export function aioCompleted(m: Model, raise: Raise, t: number, i: number, ret: 
   if (a.write) aioWriteCompleted(m, a, ret);
   else if (a.shadow.version === a.submitVersion && !m.opInProgressWrites) {
     // Nothing changed the file while the read was in flight: it must see the shadow.
-    checkRead(m, raise, 'aio_read', 'iomap_dio_complete', a.shadow, a.off, a.len, data ?? new Uint8Array(0), ret);
+    checkRead(m, raise, 'aio_read', 'iomap_dio_complete', a.shadow, a.off, a.len, data ?? new Uint8Array(0), ret, ev);
   }
 }
 

@@ -5,8 +5,10 @@
 // schedule is checked: what the page cache showed is what reached the disk.
 
 import { errname } from '../../sim/errno.js';
-import type { FinalVia } from '../../trace/types.js';
+import type { FinalVia, TraceEvent } from '../../trace/types.js';
 import type { Model, Raise } from '../model.js';
+
+type FinalEvent = Extract<TraceEvent, { e: 'final' }>;
 
 /** How each read-back names its findings: the op-like name and the kernel function. */
 const READ_BACK: Record<FinalVia, { what: string; fn: string }> = {
@@ -15,22 +17,24 @@ const READ_BACK: Record<FinalVia, { what: string; fn: string }> = {
   remount: { what: 'remount', fn: 'sync_filesystem' },
 };
 
-export function readBack(m: Model, raise: Raise, file: number, via: FinalVia, data: Uint8Array, err: number | undefined): void {
-  if (via === 'cache') readBackCached(m, raise, file, data, err);
-  else readBackDisk(m, raise, file, via, data);
+export function readBack(m: Model, raise: Raise, ev: FinalEvent): void {
+  if (ev.via === 'cache') readBackCached(m, raise, ev);
+  else readBackDisk(m, raise, ev);
 }
 
-function readBackCached(m: Model, raise: Raise, file: number, data: Uint8Array, err: number | undefined): void {
+function readBackCached(m: Model, raise: Raise, ev: FinalEvent): void {
+  const { file, data, err } = ev;
   const name = m.program.files[file]!.name;
-  if (err !== undefined && err < 0) raise('DATA', 'final:read-error', 'filemap_read', `reading ${name} back failed: ${errname(err)}`);
-  m.cached[file] = { data, postEof: postEofAtReadBack(m, file, data.length) };
-  if (m.checkReads) compareWithShadow(m, raise, file, data, READ_BACK.cache.what, READ_BACK.cache.fn);
+  if (err !== undefined && err < 0) raise('DATA', 'final:read-error', 'filemap_read', `reading ${name} back failed: ${errname(err)}`, { file, short: true });
+  m.cached[file] = { data, postEof: postEofAtReadBack(m, file, data.length), ev };
+  if (m.checkReads) compareWithShadow(m, raise, ev, READ_BACK.cache.what, READ_BACK.cache.fn);
 }
 
-function readBackDisk(m: Model, raise: Raise, file: number, via: FinalVia, data: Uint8Array): void {
+function readBackDisk(m: Model, raise: Raise, ev: FinalEvent): void {
+  const { file, via } = ev;
   const { what, fn } = READ_BACK[via];
   if (m.checkReads) {
-    if (!m.shadows[file]!.lostWrites) compareWithShadow(m, raise, file, data, what, fn);
+    if (!m.shadows[file]!.lostWrites) compareWithShadow(m, raise, ev, what, fn);
     return;
   }
   const cached = m.cached[file];
@@ -41,7 +45,7 @@ function readBackDisk(m: Model, raise: Raise, file: number, via: FinalVia, data:
   // that an extension exposed unzeroed (the cache may show them, the disk zeroes; the sim says where,
   // and without it any byte a store put past EOF may differ).
   const excused = [...(failed ?? []), ...cached.postEof];
-  compareCachedWithDisk(raise, cached.data, data, m.program.files[file]!.name, failed !== undefined, excused, what, fn);
+  compareCachedWithDisk(raise, cached, ev, m.program.files[file]!.name, failed !== undefined, excused, what, fn);
 }
 
 /**
@@ -60,8 +64,11 @@ function postEofAtReadBack(m: Model, file: number, len: number): [number, number
 }
 
 function compareCachedWithDisk(
-  raise: Raise, cached: Uint8Array, disk: Uint8Array, name: string, writesFailed: boolean, excused: [number, number][], what: string, fn: string,
+  raise: Raise, seen: { data: Uint8Array; ev: TraceEvent }, ev: FinalEvent, name: string, writesFailed: boolean, excused: [number, number][],
+  what: string, fn: string,
 ): void {
+  const cached = seen.data;
+  const disk = ev.data;
   // After a failed write the on-disk size may lag the cached one: only the common part is judged.
   if (!writesFailed && cached.length !== disk.length) {
     raise('DATA', `${what}:size`, fn, `${name} was ${cached.length} bytes in the page cache, ${disk.length} after ${what}`);
@@ -72,19 +79,24 @@ function compareCachedWithDisk(
   for (let d = 0; d < n; d++) {
     if (cached[d] !== disk[d] && !excused.some(([a, b]) => d >= a && d < b)) {
       raise('DATA', `${what}:mismatch`, fn,
-        `${name} byte ${d} was 0x${cached[d]!.toString(16)} in the page cache, 0x${(disk[d] ?? 0).toString(16)} after ${what}`);
+        `${name} byte ${d} was 0x${cached[d]!.toString(16)} in the page cache, 0x${(disk[d] ?? 0).toString(16)} after ${what}`,
+        { file: ev.file, pos: d, got: disk[d] ?? -1, want: cached[d]!, expected: null, seen: { ev, index: d }, cached: { ev: seen.ev, index: d } });
     }
   }
 }
 
-function compareWithShadow(m: Model, raise: Raise, file: number, got: Uint8Array, what: string, fn: string): void {
+function compareWithShadow(m: Model, raise: Raise, ev: FinalEvent, what: string, fn: string): void {
+  const { file, data: got } = ev;
   const shadow = m.shadows[file]!;
   const want = shadow.view(0, shadow.size);
   const name = m.program.files[file]!.name;
-  if (got.length !== want.length && !shadow.sizeUnknown) raise('DATA', `${what}:size`, fn, `${name} is ${got.length} bytes, expected ${want.length}`);
+  if (got.length !== want.length && !shadow.sizeUnknown) {
+    raise('DATA', `${what}:size`, fn, `${name} is ${got.length} bytes, expected ${want.length}`, got.length < want.length ? { file, short: true } : undefined);
+  }
   const d = shadow.firstDifferenceAt(0, got.subarray(0, Math.min(got.length, want.length)));
   if (d >= 0) {
-    raise('DATA', `${what}:mismatch`, fn, `${name} byte ${d} is 0x${(got[d] ?? 0).toString(16)}, expected 0x${(want[d] ?? 0).toString(16)}`);
+    raise('DATA', `${what}:mismatch`, fn, `${name} byte ${d} is 0x${(got[d] ?? 0).toString(16)}, expected 0x${(want[d] ?? 0).toString(16)}`,
+      { file, pos: d, got: got[d] ?? -1, want: want[d] ?? -1, expected: m.writerAt(file, d), seen: { ev, index: d } });
   }
 }
 

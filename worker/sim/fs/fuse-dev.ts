@@ -6,6 +6,7 @@
 // sends the requests.
 
 import { SparseStore } from '../blockdev.js';
+import { provenance } from '../provenance.js';
 import { ECONNABORTED } from '../errno.js';
 import type { Rng } from '../schedule.js';
 import { type Co, type Sched, WaitQueue } from '../sched.js';
@@ -87,6 +88,8 @@ export class FuseServer {
     const n = Math.max(0, Math.min(dst.length, f.size - off));
     if (n > 0) f.data.read(off, dst.subarray(0, n));
     dst.fill(0, n);
+    // Past the server's EOF a READ comes back short and the rest is zeroed (fuse_short_read).
+    provenance()?.mark(dst, n, dst.length, 'hole', 'fuse_short_read');
     return n;
   }
 
@@ -100,7 +103,7 @@ export class FuseServer {
   zero(ino: number, off: number, len: number): void {
     const f = this.file(ino);
     const end = Math.min(off + len, f.size);
-    if (end > off) f.data.write(off, new Uint8Array(end - off));
+    if (end > off) f.data.write(off, zeroes(end - off, 'fuse_fallocate'));
   }
 
   /** FUSE_FSYNC: the daemon fsyncs its backing file; what it holds now is durable. */
@@ -128,7 +131,14 @@ export class FuseServer {
 
   setSize(ino: number, size: number): void {
     const f = this.file(ino);
-    if (size < f.size) f.data.write(size, new Uint8Array(f.size - size));
+    if (size < f.size) f.data.write(size, zeroes(f.size - size, 'fuse_do_setattr'));
     f.size = size;
   }
+}
+
+/** n zeroes the daemon writes over its file for a request of `fn` (the provenance of those bytes). */
+function zeroes(n: number, fn: string): Uint8Array {
+  const z = new Uint8Array(n);
+  provenance()?.mark(z, 0, n, 'zero', fn);
+  return z;
 }

@@ -33,10 +33,11 @@ import {
 } from '../iomap/ifs.js';
 import { type IomapReadOps, iomapFinishFolioRead, iomapReadFolio } from '../iomap/read.js';
 import { type IomapWritebackOps, type WritepageCtx, iomapFinishFolioWrite, iomapWritepages } from '../iomap/writeback.js';
-import { dioWarnStalePagecache, kiocbInvalidatePages } from '../iomap/direct-io.js';
+import { dioWarnStalePagecache, kiocbInvalidatePages, noteKeptCache } from '../iomap/direct-io.js';
 import type { BugSet } from '../bugs.js';
 import { covSite, covState } from '../cov.js';
 import { forgetPostEofStores } from '../mm/post-eof-stores.js';
+import { provenance } from '../provenance.js';
 import { type Folio, PAGE_SIZE, AS_EIO, AS_ENOSPC, FGP_CREAT, FGP_LOCK, FGP_WRITE, type FolioUnmapper } from '../include/pagemap.js';
 import { Inode, type OpenFile, type Filesystem, SIM_MAX_FILE_BYTES } from '../include/fs.js';
 import { IOMAP_MAPPED, type Iomap, type IomapOps } from '../include/iomap.js';
@@ -125,6 +126,7 @@ export class FuseFs implements Filesystem {
     const off = pos - folio.pos;
     this.fc.request('fuse_readpages_end', () => {
       this.server.read(inode.ino, pos, folio.data.subarray(off, off + len));
+      provenance()?.derive(folio.data, off, off + len, 'fuse_readpages_end');
       iomapFinishFolioRead(inode, folio, off, len, 0);
     }, () => iomapFinishFolioRead(inode, folio, off, len, -ECONNABORTED));
     return 0;
@@ -137,6 +139,7 @@ export class FuseFs implements Filesystem {
     const off = pos - folio.pos;
     const n = Math.max(0, Math.min(len, endPos - pos));
     const payload = folio.data.slice(off, off + n);
+    provenance()?.copy(payload, 0, folio.data, off, n);
     const fi = this.fuseInode(inode);
     const send = (): void => {
       // fuse_send_writepage: crop to i_size as it is when the request goes out.
@@ -197,7 +200,9 @@ export class FuseFs implements Filesystem {
       if (err) return err;
       return yield* this.fc.requestWait('fuse_direct_io', () => {
         const n = Math.min(dst.length, Math.max(0, inode.iSize - pos));
-        return this.server.read(inode.ino, pos, dst.subarray(0, n));
+        const got = this.server.read(inode.ino, pos, dst.subarray(0, n));
+        provenance()?.derive(dst, 0, n, 'fuse_direct_io');
+        return got;
       });
     }
     return yield* filemapRead(inode.mapping, pos, dst.length, dst);
@@ -221,12 +226,14 @@ export class FuseFs implements Filesystem {
     const err = yield* kiocbInvalidatePages(inode, pos, end, this.unmapFolio);
     if (err) return err;
     const payload = src.slice();
+    provenance()?.copyIn(payload, 0, src, 0, payload.length, 'dio', 'fuse_direct_io');
     const n = yield* this.fc.requestWait('fuse_direct_io', () => this.server.write(inode.ino, pos, payload));
     // generic_file_direct_write: i_size and the second invalidation only after a write that did something.
     if (n <= 0) return n;
     if (pos + n > inode.iSize) inode.iSize = pos + n;
     const ret = yield* invalidateInodePages2Range(inode.mapping, Math.floor(pos / PAGE_SIZE), Math.floor(end / PAGE_SIZE), this.unmapFolio);
     if (ret) dioWarnStalePagecache(inode, pos, src.length);
+    noteKeptCache(inode, pos, n, 'generic_file_direct_write');
     return n;
   }
 
@@ -261,6 +268,7 @@ export class FuseFs implements Filesystem {
         const off = p - folio.pos;
         const n = Math.min(folio.size - off, src.length - done - count);
         folio.data.set(src.subarray(done + count, done + count + n), off);
+        provenance()?.copyIn(folio.data, off, src, done + count, n, 'write', 'fuse_fill_write_pages');
         // The copy replaced whatever a store past EOF had left in those bytes.
         if (inode.mapping.postEofStores !== null) forgetPostEofStores(inode.mapping, p, p + n);
         count += n;
@@ -289,6 +297,7 @@ export class FuseFs implements Filesystem {
         let at = 0;
         for (const f of folios) {
           payload.set(f.folio.data.subarray(f.off, f.off + f.len), at);
+          provenance()?.copy(payload, at, f.folio.data, f.off, f.len);
           at += f.len;
         }
         const faults = this.dev.faults;

@@ -33,7 +33,7 @@ export class Inode {
   ) {
     let order = 0;
     while (1 << (order + PAGE_SHIFT + 1) <= maxFolioBytes) order++;
-    this.mapping = new AddressSpace(fs.sched, order, () => this.iSize, fs.bugs);
+    this.mapping = new AddressSpace(fs.sched, order, () => this.iSize, fs.bugs, ino);
   }
 
   get blkbits(): number {

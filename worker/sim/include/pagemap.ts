@@ -8,6 +8,7 @@
 
 import { poisonUnwritten, takeUnwrittenBytes } from '../byte-pool.js';
 import { type BugSet, NO_BUGS } from '../bugs.js';
+import { TAG_UNINIT, provenance } from '../provenance.js';
 import type { Errseq } from '../errseq.js';
 import { type Co, type Sched, WaitQueue } from '../sched.js';
 
@@ -54,6 +55,7 @@ export class Folio {
     // Like the page allocator, a new folio's memory is not zeroed: the page
     // cache code must zero or read every byte before it is exposed.
     this.data = this.pool.alloc(order);
+    provenance()?.setTag(this.data, 0, this.data.length, TAG_UNINIT);
   }
 
   /** The last reference went: give the memory back. */
@@ -170,5 +172,7 @@ export class AddressSpace {
     readonly iSize: () => number,
     /** The bug switches of this run, for the code paths of the bugs only. */
     readonly bugs: BugSet = NO_BUGS,
+    /** mapping->host->i_ino (byte provenance names files by it). */
+    readonly hostIno = 0,
   ) {}
 }

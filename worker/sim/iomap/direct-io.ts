@@ -9,12 +9,13 @@
 import { isAligned, offsetIn } from '../bits.js';
 import { BioOp, type Bio, SECTOR_SIZE } from '../blockdev.js';
 import { copyBytes, takeBytes } from '../byte-pool.js';
+import { provenance } from '../provenance.js';
 import { warn, warnOn } from '../checks.js';
 import { EINVAL, EIO, EIOCBQUEUED, ENOTBLK } from '../errno.js';
 import { errseqSet } from '../errseq.js';
 import { type Co, WaitQueue } from '../sched.js';
 import type { Workqueue } from '../workqueue.js';
-import { filemapWriteAndWaitRange } from '../mm/filemap.js';
+import { filemapWriteAndWaitRange, foliosInRange } from '../mm/filemap.js';
 import { iomapIterate, newIomapIter } from './iter.js';
 import { cov, covSite, covState } from '../cov.js';
 import { type Folio, PAGE_SHIFT, PAGE_SIZE } from '../include/pagemap.js';
@@ -124,7 +125,9 @@ function dioSubmit(dio: Dio, op: BioOp, diskAddr: number, buf: Uint8Array, fileP
 function iomapDioZero(dio: Dio, iter: IomapIter, pos: number, len: number): void {
   covState(C_DIO_ZERO, dio.write ? 1 : 0);
   const addr = iter.iomap.addr + (pos - iter.iomap.offset);
-  dioSubmit(dio, BioOp.Write, addr, takeBytes(len), pos);
+  const zeroes = takeBytes(len);
+  provenance()?.mark(zeroes, 0, len, 'zero', 'iomap_dio_zero');
+  dioSubmit(dio, BioOp.Write, addr, zeroes, pos);
 }
 
 /**
@@ -167,7 +170,9 @@ function iomapDioBioIter(iter: IomapIter, dio: Dio): number {
   const addr = m.addr + (pos - m.offset);
   if (dio.write) {
     // The bio carries its own copy: the user buffer may change before it completes.
-    dioSubmit(dio, BioOp.Write, addr, copyBytes(view), pos);
+    const data = copyBytes(view);
+    provenance()?.copyIn(data, 0, view, 0, data.length, 'dio', 'iomap_dio_bio_iter');
+    dioSubmit(dio, BioOp.Write, addr, data, pos);
   } else {
     dioSubmit(dio, BioOp.Read, addr, view, pos);
   }
@@ -215,6 +220,7 @@ function iomapDioHoleIter(iter: IomapIter, dio: Dio): number {
   const length = iomapLength(iter);
   const from = iter.pos - dio.base;
   dio.buf.fill(0, from, from + length);
+  provenance()?.mark(dio.buf, from, from + length, 'hole', 'iomap_dio_hole_iter');
   iomapIterAdvance(iter, length);
   return 0;
 }
@@ -238,6 +244,20 @@ function* kiocbInvalidatePostDirectWrite(inode: Inode, pos: number, count: numbe
   const ret = yield* invalidateInodePages2Range(mapping, Math.floor(pos / (1 << PAGE_SHIFT)), Math.floor(end / (1 << PAGE_SHIFT)), unmap);
   covState(C_DIO_POST_INVAL, ret ? 1 : 0);
   if (ret) dioWarnStalePagecache(inode, pos, count);
+}
+
+/**
+ * Provenance only: a direct write over [pos, pos+len) completed in `fn`;
+ * cached bytes still over that range are older than what it wrote.
+ */
+export function noteKeptCache(inode: Inode, pos: number, len: number, fn: string): void {
+  const prov = provenance();
+  if (!prov || len <= 0 || inode.mapping.nrpages === 0) return;
+  for (const f of foliosInRange(inode.mapping, Math.floor(pos / PAGE_SIZE), Math.floor((pos + len - 1) / PAGE_SIZE))) {
+    const from = Math.max(pos, f.pos) - f.pos;
+    const to = Math.min(pos + len, f.pos + f.size) - f.pos;
+    prov.kept(inode.ino, f.pos + from, f.data, from, to, fn);
+  }
 }
 
 /** How an asynchronous direct I/O completes: writes in a workqueue, reads in the bio's end_io. */
@@ -274,6 +294,7 @@ function* iomapDioComplete(dio: Dio): Co<number> {
   // Bug switch aio-dio-no-invalidate: before the 2017 fix AIO completion skipped this.
   const skipInvalidate = dio.async && bugs.has('aio-dio-no-invalidate');
   if (write && ret > 0 && !skipInvalidate) yield* kiocbInvalidatePostDirectWrite(inode, pos, ret, dio.unmap);
+  if (write && ret > 0) noteKeptCache(inode, pos, ret, 'iomap_dio_complete');
   // Bug switch dio-invalidate-whole-file: before the 2020 fix a write that did
   // nothing (a full buffered fallback) still invalidated (pos, pos + 0 - 1):
   // at pos 0 that end wraps to the last page, the whole file.

@@ -11,7 +11,7 @@ import { offsetIn } from '../bits.js';
 import { warn, warnOn } from '../checks.js';
 import type { Co } from '../sched.js';
 import { folioClass, folioEndRead, folioTestError, folioUnlock, folioZeroSegment } from '../mm/folio.js';
-import { folioIfs, ifsAlloc, ifsBlockUptodate, ifsIsFullyUptodate, ifsSetRangeUptodate, iomapSetRangeUptodate } from './ifs.js';
+import { folioIfs, ifsAlloc, ifsBlockUptodate, ifsIsFullyUptodate, ifsSetRangeUptodate, iomapSetRangeUptodate, noteDirtyLoss } from './ifs.js';
 import { iomapIterate, newIomapIter } from './iter.js';
 import { covSite, covState } from '../cov.js';
 import { ifsClass } from './ifs.js';
@@ -150,9 +150,11 @@ function iomapReadFolioIter(iter: IomapIter, ctx: ReadCtx, rops: IomapReadOps): 
     const posDiff = pos - iter.pos;
     iomapIterAdvance(iter, posDiff);
     if (plen === 0) return 0;
+    // Provenance only: a read that zeroes or reads over dirty blocks loses what they held.
+    noteDirtyLoss(folio, inode.blkbits, inode.iSize, inode.ino, poff, poff + plen, 'reread', 'iomap_read_folio_iter');
     if (iomapBlockNeedsZeroing(inode, iter.iomap, pos)) {
       covState(C_READ_ZERO, ifsClass(folio));
-      folioZeroSegment(folio, poff, poff + plen);
+      folioZeroSegment(folio, poff, poff + plen, 'iomap_read_folio_iter', 'hole');
       iomapSetRangeUptodate(folio, poff, plen, inode.blkbits);
     } else {
       covState(C_READ_SUBMIT, ifsClass(folio));

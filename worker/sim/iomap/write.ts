@@ -20,11 +20,12 @@ import {
   folioWaitStable,
   folioZeroSegment,
 } from '../mm/folio.js';
-import { filemapDirtyFolio, ifsAlloc, iomapDirtyFolio, iomapSetRangeDirty, iomapSetRangeUptodate } from './ifs.js';
+import { filemapDirtyFolio, ifsAlloc, iomapDirtyFolio, iomapSetRangeDirty, iomapSetRangeUptodate, noteDirtyLoss } from './ifs.js';
 import { iomapIterate, newIomapIter } from './iter.js';
 import { iomapAdjustReadRange, iomapBlockNeedsZeroing } from './read.js';
 import { cov, covSite, covState } from '../cov.js';
 import { forgetPostEofStores } from '../mm/post-eof-stores.js';
+import { provenance } from '../provenance.js';
 import { type Folio, PAGE_SIZE, FGP_CREAT, FGP_LOCK, FGP_WRITE } from '../include/pagemap.js';
 import type { Inode } from '../include/fs.js';
 import {
@@ -112,9 +113,10 @@ function* __iomapWriteBegin(iter: IomapIter, ctx: IomapWriteCtx, len: number, fo
       if (iomapBlockNeedsZeroing(inode, iter.iomap, blockStart)) {
         // folio_zero_segments: everything in the range outside [from, to).
         cov(C_WRITE_BEGIN_ZERO);
-        folioZeroSegment(folio, poff, Math.min(from, poff + plen));
-        folioZeroSegment(folio, Math.max(to, poff), poff + plen);
+        folioZeroSegment(folio, poff, Math.min(from, poff + plen), '__iomap_write_begin');
+        folioZeroSegment(folio, Math.max(to, poff), poff + plen, '__iomap_write_begin');
       } else {
+        noteDirtyLoss(folio, bits, inode.iSize, inode.ino, poff, poff + plen, 'reread', '__iomap_write_begin');
         const status = yield* ctx.reader.readFolioRangeSync(iter, folio, blockStart, plen);
         cov(C_WRITE_BEGIN_READ);
         if (status) return status;
@@ -252,6 +254,7 @@ function* iomapWriteIter(iter: IomapIter, w: BufferedWriteCtx): Co<number> {
     const pos = iter.pos;
     const from = pos - srcBase;
     folio.data.set(src.subarray(from, from + wb.len), wb.offset);
+    provenance()?.copyIn(folio.data, wb.offset, src, from, wb.len, 'write', 'iomap_write_iter');
     // The copy replaced whatever a store past EOF had left in those bytes.
     if (inode.mapping.postEofStores !== null) forgetPostEofStores(inode.mapping, pos, pos + wb.len);
     const written = iomapWriteEnd(iter, folio, pos, wb.len, wb.len) ? wb.len : 0;
@@ -307,7 +310,7 @@ function* iomapZeroIter(iter: IomapIter, ctx: IomapWriteCtx): Co<number> {
     }
     if (folio.pos > iter.inode.iSize) warn(s, 'iomap_zero_iter:beyond-eof', 'iomap_zero_iter',
       `zeroing folio ${folio.index} beyond EOF ${iter.inode.iSize}`);
-    folioZeroSegment(folio, wb.offset, wb.offset + wb.len);
+    folioZeroSegment(folio, wb.offset, wb.offset + wb.len, 'iomap_zero_iter');
     covState(C_ZERO_ITER, folioClass(folio));
     const ok = iomapWriteEnd(iter, folio, iter.pos, wb.len, wb.len);
     iomapPutFolio(iter, folio);

@@ -20,7 +20,10 @@ import {
   folioWaitWriteback,
   folioZeroSegment,
 } from '../mm/folio.js';
-import { blocksPerFolio, folioIfs, ifsAlloc, ifsBlockDirty, ifsBlockUptodate, iomapClearRangeDirty, iomapSetRangeDirty } from './ifs.js';
+import {
+  blocksPerFolio, folioIfs, ifsAlloc, ifsBlockDirty, ifsBlockUptodate, iomapClearRangeDirty, iomapSetRangeDirty, noteDirtyLoss,
+} from './ifs.js';
+import { provenance } from '../provenance.js';
 import { cov, covSite, covState } from '../cov.js';
 import { ifsClass } from './ifs.js';
 import { type Folio, PAGE_SHIFT, PG_dirty, type AddressSpace, type WritebackControl } from '../include/pagemap.js';
@@ -81,7 +84,7 @@ function iomapWritebackHandleEof(folio: Folio, inode: Inode, endPos: { v: number
     const poff = isize - folio.pos;
     const endIndex = Math.floor(isize / (1 << PAGE_SHIFT));
     if (folio.index > endIndex || (folio.index === endIndex && poff === 0)) return false;
-    folioZeroSegment(folio, poff, folio.size);
+    folioZeroSegment(folio, poff, folio.size, 'iomap_writeback_handle_eof');
     endPos.v = isize;
   }
   return true;
@@ -102,6 +105,23 @@ function iomapFindDirtyRange(inode: Inode, folio: Folio, pos: number, rangeEnd: 
   let end = blk + 1;
   while (end <= endBlk && pick(ifs, end)) end++;
   return [folio.pos + (blk << bits), (end - blk) << bits];
+}
+
+/**
+ * Provenance only: blocks inside EOF that writeback did not visit are about
+ * to be taken for clean (their dirty bits cleared, the folio's too): bytes in
+ * them that no storage holds go with them. Judged by the bytes, not the
+ * dirty bits, since an ifs can lose those (one made with every bit clear).
+ */
+function noteDirtyBlocksLeft(folio: Folio, bits: number, endPos: number, ino: number, visited: readonly [number, number][]): void {
+  const prov = provenance();
+  if (!prov) return;
+  const bsize = 1 << bits;
+  const end = endPos - folio.pos;
+  for (let a = 0; a < end; a += bsize) {
+    if (visited.some(([x, y]) => a >= x && a < y)) continue;
+    prov.droppedUnstored(ino, folio.pos + a, folio.data, a, Math.min(a + bsize, end), 'skipped', 'iomap_writeback_folio');
+  }
 }
 
 /** iomap_writeback_folio: the folio is locked and its dirty flag was just cleared. */
@@ -134,10 +154,13 @@ export function* iomapWritebackFolio(wpc: WritepageCtx, folio: Folio, ops: Iomap
   let pos = folio.pos;
   let submitted = 0;
   let error = 0;
+  /** Provenance only: the ranges visited, folio-relative, to tell which dirty blocks writeback left. */
+  const visited: [number, number][] = [];
   for (;;) {
     const [start, rlen] = iomapFindDirtyRange(inode, folio, pos, endAligned);
     if (rlen === 0) break;
     pos = start;
+    visited.push([start - folio.pos, start - folio.pos + rlen]);
     let left = rlen;
     while (left > 0) {
       const ret = yield* ops.writebackRange(wpc, folio, pos, left, endPos.v);
@@ -149,12 +172,14 @@ export function* iomapWritebackFolio(wpc: WritepageCtx, folio: Folio, ops: Iomap
         break;
       }
       if (wpc.iomap.type !== IOMAP_HOLE) submitted += ret;
+      else noteDirtyLoss(folio, bits, endPos.v, inode.ino, pos - folio.pos, pos - folio.pos + ret, 'skipped', 'iomap_writeback_range', true);
       left -= ret;
       pos += ret;
     }
     if (error) break;
   }
   if (error) cov(C_WB_ERROR);
+  else noteDirtyBlocksLeft(folio, bits, endPos.v, inode.ino, visited);
   // Dirty bits past EOF can come from page_mkwrite on the EOF folio: clear them all.
   iomapClearRangeDirty(folio, 0, folio.size, bits);
   if (ifs) {

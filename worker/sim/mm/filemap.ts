@@ -23,6 +23,7 @@ import {
 } from './folio.js';
 import { cov, covSite, covState } from '../cov.js';
 import { forgetPostEofStores } from './post-eof-stores.js';
+import { provenance } from '../provenance.js';
 import { AS_EIO, AS_ENOSPC, type AddressSpace, FGP_CREAT, FGP_LOCK, Folio, PAGE_SIZE, PG_locked } from '../include/pagemap.js';
 
 const C_GET_FOLIO_RACE = covSite('__filemap_get_folio:raced');
@@ -252,7 +253,10 @@ export function* filemapReadFolio(mapping: AddressSpace, folio: Folio): Co<numbe
   const err = yield* mapping.aops.readFolio(folio);
   if (err < 0) return err;
   yield* folioWaitLocked(s, folio);
-  return folioTestUptodate(folio) ? 0 : -EIO;
+  if (folioTestUptodate(folio)) return 0;
+  // Provenance only: where a read failed (the oracle decides whether an I/O error excuses it).
+  provenance()?.readFailures.push({ ino: mapping.hostIno, pos: folio.pos, fn: 'filemap_read_folio' });
+  return -EIO;
 }
 
 /**
@@ -325,6 +329,7 @@ export function* filemapRead(mapping: AddressSpace, pos: number, len: number, ds
     if (p < end) {
       const from = p - folio.pos;
       dst.set(folio.data.subarray(from, from + (end - p)), done);
+      provenance()?.copy(dst, done, folio.data, from, end - p);
       done += end - p;
     }
     folioPut(s, folio);

@@ -10,6 +10,7 @@
 import { violation } from '../checks.js';
 import type { Co, Sched } from '../sched.js';
 import { forgetPostEofStores } from './post-eof-stores.js';
+import { type ProvPath, provenance } from '../provenance.js';
 import { type Folio, PG_dirty, PG_error, PG_locked, PG_uptodate, PG_writeback } from '../include/pagemap.js';
 
 export function folioTestLocked(f: Folio): boolean {
@@ -137,10 +138,14 @@ function freePageIsBad(s: Sched, f: Folio): void {
   }
 }
 
-/** Zero [from, to) of the folio's bytes: folio_zero_segment(). */
-export function folioZeroSegment(f: Folio, from: number, to: number): void {
+/**
+ * Zero [from, to) of the folio's bytes: folio_zero_segment(), called by `fn`
+ * (the provenance of those zeroes; a read zeroing a hole says 'hole').
+ */
+export function folioZeroSegment(f: Folio, from: number, to: number, fn: string, path: ProvPath = 'zero'): void {
   if (to <= from) return;
   f.data.fill(0, from, to);
+  provenance()?.mark(f.data, from, to, path, fn);
   // Zeroed bytes hold no store made past EOF any more (pagecache_isize_extended, truncation, writeback at EOF).
   const m = f.mapping;
   if (m !== null && m.postEofStores !== null) forgetPostEofStores(m, f.pos + from, f.pos + to);

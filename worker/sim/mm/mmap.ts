@@ -12,6 +12,7 @@ import { filemapGetUptodateFolio, orderForLength } from './filemap.js';
 import { folioClass, folioGet, folioPut, folioTestUptodate, folioUnlock } from './folio.js';
 import { covSite, covState } from '../cov.js';
 import { notePostEofStore } from './post-eof-stores.js';
+import { provenance } from '../provenance.js';
 import { type Folio, PAGE_SIZE } from '../include/pagemap.js';
 import type { Inode, OpenFile } from '../include/fs.js';
 
@@ -219,6 +220,7 @@ export class MmState {
       const n = Math.min(PAGE_SIZE - offsetIn(p, PAGE_SIZE), dst.length - done);
       const from = p - pte.folio.pos;
       dst.set(pte.folio.data.subarray(from, from + n), done);
+      provenance()?.copy(dst, done, pte.folio.data, from, n);
       done += n;
     }
     return done;
@@ -250,6 +252,8 @@ export class MmState {
       const n = Math.min(PAGE_SIZE - offsetIn(p, PAGE_SIZE), src.length - done);
       const from = p - pte.folio.pos;
       pte.folio.data.set(src.subarray(done, done + n), from);
+      // A store from user space: no kernel function put these bytes there.
+      provenance()?.mark(pte.folio.data, from, from + n, 'store', 'user-store');
       // Bytes stored at or past EOF are not file data: remembered for the
       // checks, which must accept them if a later extension exposes them
       // (post-eof-stores.ts). page_mkwrite reserved blocks only up to the EOF

@@ -13,6 +13,7 @@ import { type AddressSpace, FGP_LOCK, type Folio, PAGE_SIZE, PG_dirty } from '..
 import { filemapGetFolio, filemapReleaseFolio, filemapRemoveFolio, foliosInRange, unmapMappingRange } from './filemap.js';
 import { folioClass, folioGet, folioLock, folioPut, folioTestDirty, folioTestWriteback, folioTrylock, folioUnlock, folioWaitWriteback, folioZeroSegment } from './folio.js';
 import { covSite, covState } from '../cov.js';
+import { provenance } from '../provenance.js';
 
 const C_ISIZE_EXTENDED = covSite('pagecache_isize_extended');
 const C_TRUNC_PARTIAL = covSite('truncate_inode_partial_folio');
@@ -37,7 +38,7 @@ export function* pagecacheIsizeExtended(mapping: AddressSpace, blkbits: number, 
   const s = mapping.sched;
   // folio_mkclean, and keep the folio dirty if it was dirtied through a pte.
   if (folio.mapcount > 0 && mapping.mkclean) mapping.mkclean(folio);
-  if (folioTestDirty(folio)) folioZeroSegment(folio, from - folio.pos, Math.min(to - folio.pos, folio.size));
+  if (folioTestDirty(folio)) folioZeroSegment(folio, from - folio.pos, Math.min(to - folio.pos, folio.size), 'pagecache_isize_extended');
   folioUnlock(s, folio);
   folioPut(s, folio);
 }
@@ -56,6 +57,11 @@ function folioCancelDirty(folio: Folio): void {
 function truncateInodeFolio(mapping: AddressSpace, folio: Folio, unmap: (f: Folio) => void): void {
   if (folio.mapping !== mapping) return;
   if (folio.mapcount > 0) unmap(folio);
+  // Provenance only: a dirty folio's data goes without reaching storage.
+  if (folioTestDirty(folio)) {
+    const end = Math.min(folio.size, mapping.iSize() - folio.pos);
+    provenance()?.dropped(mapping.hostIno, folio.pos, folio.data, 0, end, 'dropped', 'truncate_inode_pages_range');
+  }
   folioInvalidate(folio, 0, folio.size);
   folioCancelDirty(folio);
   filemapRemoveFolio(mapping, folio);
@@ -84,7 +90,7 @@ function* truncateInodePartialFolio(
     truncateInodeFolio(mapping, folio, unmap);
     return true;
   }
-  folioZeroSegment(folio, offset, offset + length);
+  folioZeroSegment(folio, offset, offset + length, 'truncate_inode_partial_folio');
   if (folio.private_) folioInvalidate(folio, offset, length);
   if (folio.order === 0) return true;
   if (folioTestDirty(folio)) return false;
