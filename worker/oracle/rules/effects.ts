@@ -144,6 +144,14 @@ export function copied(m: Model, st: ThreadOp, op: OpOf<'copy_range'>, ret: numb
     }
     noteChange(m, to);
   }
+  const toDesc = m.fds[op.fdOut]!;
+  if (ret < 0 && toDesc.direct && directWritePartlyLanded(m, ret)) {
+    // The splice's direct write of its first chunk wrote the mappings before
+    // the one it refused, and nothing moved is reported (splice_direct_to_actor).
+    to.forget(op.offOut, op.len);
+    noteChange(m, to);
+    m.noteCacheDiskSplit(toDesc.file, op.offOut, op.len);
+  }
   if (m.fs.copyRangeIsBufferedWrite) copyWriteNotTaken(m, c, op, ret);
 }
 
