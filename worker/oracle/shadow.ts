@@ -215,6 +215,18 @@ export class ShadowFile {
     }
   }
 
+  /**
+   * A shift the filesystem accepted starts or ends past the size the shadow
+   * holds: the size was unknown (a kernel's trace, an extension racing
+   * another change). Grow to it, the bytes in between unknown.
+   */
+  private reachUnknown(end: number): void {
+    if (end <= this.size) return;
+    const old = this.size;
+    this.setSize(end);
+    this.markUnknown(old, end);
+  }
+
   fallocate(mode: FallocMode, off: number, len: number): void {
     switch (mode) {
       case 'punch':
@@ -228,6 +240,7 @@ export class ShadowFile {
         this.zero(off, len);
         return;
       case 'collapse': {
+        this.reachUnknown(off + len);
         const tail = this.buf.slice(off + len, this.size);
         const utail = this.unknown?.slice(off + len, this.size);
         this.buf.set(tail, off);
@@ -237,6 +250,7 @@ export class ShadowFile {
         return;
       }
       case 'insert': {
+        this.reachUnknown(off);
         const tail = this.buf.slice(off, this.size);
         const utail = this.unknown?.slice(off, this.size);
         const size = this.size;

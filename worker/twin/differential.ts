@@ -90,7 +90,13 @@ async function onKernel(p: Program, mount: TwinMount, sim: Trace): Promise<{ ker
   const first = await kernelTraces(p, mount, 1);
   const kernel = first.traces[0] ?? null;
   if (!kernel) return { kernel, outcome: { kind: 'error', error: first.error ?? 'no kernel run' } };
-  const v = judgeTrace(kernel).violation;
+  let v: RunViolation | null;
+  try {
+    v = judgeTrace(kernel).violation;
+  } catch (e) {
+    // A harness bug, never a finding: counted with the errors, and the campaign goes on.
+    return { kernel, outcome: { kind: 'error', error: `the oracle failed on the kernel's trace: ${e instanceof Error ? e.stack ?? e.message : String(e)}` } };
+  }
   if (v) return { kernel, outcome: { kind: 'finding', source: 'kernel', violation: v } };
   const d = isSequential(p) ? firstDivergence(sim, kernel) : null;
   if (!d) return { kernel, outcome: { kind: 'agree' } };
