@@ -32,7 +32,8 @@ test('the coordinator serves the dashboard behind its token: campaigns, workers,
     return r.status === 200 && r.body.includes('id="pending"') ? r.body : null;
   }, 60_000);
   assert.match(page, /<h1>dash <span class="badge running">running<\/span><\/h1>/);
-  assert.match(page, /BUG folio_end_read:already-uptodate @ folio_end_read&lt;-iomap_read_folio/);
+  // Signatures v2: a BUG is keyed by the function it fired in (its callers are context in the message).
+  assert.match(page, /<span class="sig">BUG folio_end_read:already-uptodate @ folio_end_read<\/span>/);
   assert.match(page, /waiting for a cross-check on another worker/);
   const overview = await httpGet(cluster.httpPort, '/', TOKEN);
   assert.match(overview.body, new RegExp(`<a href="/campaigns/${campaignId}">dash</a>`));
