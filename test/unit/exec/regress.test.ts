@@ -566,3 +566,16 @@ test('copy-range-direct-einval-after-chunks: a copy_file_range into an O_DIRECT 
   const res = replay('copy-range-direct-einval-after-chunks.json');
   assert.ok(res.results.some((r) => r.ret === -22), 'the copy is refused');
 });
+
+test('ext4-misaligned-dio-past-eof-exposed: ext4 zeroes the EOF block past i_size after a failed extending direct write', () => {
+  // Met by the signatures benchmark (every switch off); 6.18 reads zeroes
+  // where the sim read the failed write's bytes: the second 4096-byte call
+  // sends a bio for the rest of the EOF block, then is refused (-EINVAL) for
+  // its misaligned tail; ext4_truncate_failed_write frees the blocks past EOF
+  // and ext4_block_truncate_page zeroes the EOF block past i_size, so the
+  // later growth exposes zeroes.
+  const res = replay('ext4-misaligned-dio-past-eof-exposed.json');
+  const calls = res.trace!.events.flatMap((e) => (e.e === 'call' && e.i === 0 ? [e.ret] : []));
+  assert.deepEqual(calls, [4096, -22]);
+  assert.equal(res.files[0]!.data[45568], 0);
+});

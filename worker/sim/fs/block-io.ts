@@ -293,7 +293,7 @@ export abstract class BlockIo extends BlockSpace {
   }
 
   /** After a direct write that held i_rwsem exclusive, still under it (ext4 cleans up a failed extension). */
-  protected dioWriteEnd(_inode: Inode, _pos: number, _len: number, _ret: number): void {}
+  protected *dioWriteEnd(_inode: BlockInode, _pos: number, _len: number, _ret: number): Co<void> {}
 
   /** Every block of [pos, pos+len) is allocated and written (no hole, delalloc or unwritten extent). */
   protected overwritesWrittenBlocks(inode: BlockInode, pos: number, len: number): boolean {
@@ -367,7 +367,7 @@ export abstract class BlockIo extends BlockSpace {
     const oldSize = inode.iSize;
     if (ret >= 0) ret = yield* iomapDioRw(inode, pos, src, true, this.dioOps, this.dioEndOps, this.unmapFolio, async);
     if (exclusive && ret !== -EIOCBQUEUED) {
-      this.dioWriteEnd(inode, pos, src.length, ret);
+      yield* this.dioWriteEnd(inode, pos, src.length, ret);
       yield* this.dioWriteExtended(inode, oldSize);
     }
     if (exclusive) inode.iRwsem.upWrite(this.sched);

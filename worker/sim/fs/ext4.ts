@@ -11,7 +11,7 @@ import { filemapFdatawaitRangeKeepErrors, filemapGetFolio, filemapWriteAndWaitRa
 import { folioClass, folioPut, folioUnlock } from '../mm/folio.js';
 import { blockInvalidateFolio } from '../iomap/ifs.js';
 import { inodeDioWait } from '../iomap/direct-io.js';
-import { iomapFileBufferedWrite, iomapZeroRange } from '../iomap/write.js';
+import { iomapFileBufferedWrite, iomapTruncatePage, iomapZeroRange } from '../iomap/write.js';
 import { BlockFs } from './blockfs.js';
 import { Journal } from './jbd2.js';
 import { ExtState, type Extent } from './extent-map.js';
@@ -245,10 +245,16 @@ export class Ext4Fs extends BlockFs {
    * ext4_inode_extension_cleanup: an extending direct write that failed or
    * came up short leaves blocks allocated past EOF; free them before
    * i_rwsem is dropped, so nothing (zeroing up to a later write, say) meets
-   * mapped blocks beyond i_size.
+   * mapped blocks beyond i_size. That is ext4_truncate_failed_write:
+   * ext4_truncate also zeroes the EOF block past i_size
+   * (ext4_block_truncate_page), where a bio the write sent before it failed
+   * (a misaligned later mapping, -EINVAL) may have landed: 6.18 reads zeroes
+   * there after the file grows over it.
    */
-  protected override dioWriteEnd(inode: BlockInode, pos: number, len: number, ret: number): void {
-    if (ret !== len && pos + len > inode.iSize) this.truncateExtents(inode, inode.iSize);
+  protected override *dioWriteEnd(inode: BlockInode, pos: number, len: number, ret: number): Co<void> {
+    if (ret === len || pos + len <= inode.iSize) return;
+    this.truncateExtents(inode, inode.iSize);
+    if (inode.iSize % this.blockSize !== 0) yield* this.zeroPartialBlocks(inode, iomapTruncatePage(inode, inode.iSize, this.writeCtx));
   }
 
   /**
