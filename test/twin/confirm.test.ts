@@ -152,6 +152,16 @@ describe('foliofuzz kernel confirm', () => {
     assert.equal(rec.kernel.runs, 10);
   });
 
+  test('--keep leaves the mount, and says how to remove it', () => {
+    const env = { ...process.env, TMPDIR: parent };
+    const r = spawnSync(process.execPath, [CLI, 'kernel', 'confirm', join(ROOT, 'corpus', 'known', 'zero-range-hole-flush.json'), '--runs', '1', '--keep'], { encoding: 'utf8', cwd: parent, env });
+    assert.equal(r.status, 0, r.stderr);
+    const m = /kept: (\S+), the filesystem as the runs left it; to remove it: (umount \S+); (losetup -d \S+); (rm -r \S+) \(/.exec(r.stderr);
+    assert.ok(m, r.stderr);
+    assert.ok(readFileSync('/proc/mounts', 'utf8').includes(` ${m[1]!} ext4 `), 'still mounted');
+    for (const step of [m[2]!, m[3]!, m[4]!]) assert.equal(spawnSync('sh', ['-c', step]).status, 0, step);
+  });
+
   test('--dir on the wrong filesystem is refused, saying what to make; bad input is exit 2', () => {
     const wrong = cli([join(ROOT, 'corpus', 'known', 'zero-range-hole-flush.json'), '--dir', parent]);
     assert.equal(wrong.status, 3, wrong.stdout + wrong.stderr);

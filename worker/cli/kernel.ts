@@ -1,4 +1,4 @@
-// `foliofuzz kernel confirm REPRO [--runs N] [--dir DIR] [--seed N] [--json]`:
+// `foliofuzz kernel confirm REPRO [--runs N] [--dir DIR] [--keep] [--seed N] [--json]`:
 // does this machine's kernel have the bug the reproducer shows?
 //
 // As root it makes a loop image with the filesystem the program's config
@@ -12,6 +12,7 @@
 // written into its finding.json, where `findings`, the API and the dashboard
 // show it.
 
+import type { TwinMount } from '../twin/provision.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeAtomic } from '../../corpus/store.js';
@@ -27,6 +28,8 @@ export interface ConfirmArgs {
   repro: string;
   runs?: string;
   dir?: string;
+  /** Leave the loop mount and the last run's files in place. */
+  keep?: boolean;
   seed?: string;
   json: boolean;
 }
@@ -64,7 +67,13 @@ export async function kernelConfirmCommand(a: ConfirmArgs): Promise<number> {
   const progress = process.stderr.isTTY
     ? (done: number, hits: number) => process.stderr.write(`\r${done} of ${runs} runs, ${hits} reproduced`)
     : undefined;
-  const v = await confirmOnKernel(program, { runs, seed, ...(a.dir !== undefined ? { dir: a.dir } : {}), ...(progress ? { onProgress: progress } : {}) });
+  const keep = a.keep === true ? (m: TwinMount): void => {
+    const steps = m.keep?.() ?? [];
+    process.stderr.write(`kept: ${m.dir}, the filesystem as the runs left it; to remove it: ${steps.join('; ')} (the next kernel confirm or campaign on this machine removes it too)\n`);
+  } : undefined;
+  const v = await confirmOnKernel(program, {
+    runs, seed, ...(a.dir !== undefined ? { dir: a.dir } : {}), ...(progress ? { onProgress: progress } : {}), ...(keep ? { keep } : {}),
+  });
   if (progress) process.stderr.write('\n');
   const stored = recordInStore(a.repro, v);
   if (a.json) process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);

@@ -225,12 +225,13 @@ kernel
   .argument('<repro>', 'a reproducer (repro.json) or a program (JSON)')
   .option('--runs <n>', 'how many runs', '100')
   .option('--dir <dir>', 'run on this existing directory (its filesystem must match the config) instead of a loop mount of our own')
+  .option('--keep', 'leave the loop mount in place afterwards, as the runs left it (it says where and how to remove it)')
   .option('--seed <n>', 'seeds the jitter of the later runs', '1')
   .option('--json', 'the verdict as one JSON document')
   .action(async (repro: string, opts: Record<string, string | boolean | undefined>) => {
     const { kernelConfirmCommand } = await import('./kernel.js');
     process.exitCode = await kernelConfirmCommand({
-      repro, runs: opts['runs'] as string | undefined, dir: opts['dir'] as string | undefined,
+      repro, runs: opts['runs'] as string | undefined, dir: opts['dir'] as string | undefined, keep: opts['keep'] === true,
       seed: opts['seed'] as string | undefined, json: opts['json'] === true,
     });
   });

@@ -71,6 +71,12 @@ export function registerUndo(what: string, run: () => void): () => void {
   };
 }
 
+/** Forget the undo described as `what` without running it (what it would undo is kept on purpose). */
+export function forgetUndo(what: string): void {
+  const at = pending.findIndex((u) => u.what === what);
+  if (at >= 0) pending.splice(at, 1);
+}
+
 /** How many undos are pending (tests). */
 export function pendingUndos(): number {
   return pending.length;

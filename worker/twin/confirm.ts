@@ -30,6 +30,8 @@ export interface ConfirmOptions {
   seed?: number;
   /** Stop once this many runs reproduced (default: run all). */
   untilHits?: number;
+  /** Leave our own loop mount in place for a look, and tell this where it is. */
+  keep?: (mount: TwinMount) => void;
   /** Told after each batch: runs done, hits so far. */
   onProgress?: (done: number, hits: number) => void;
 }
@@ -80,6 +82,8 @@ interface Tally {
 
 async function runBatches(program: Program, mount: TwinMount, runs: number, opts: ConfirmOptions, tally: Tally): Promise<void> {
   for (let batch = 0; tally.runs < runs && tally.hits < (opts.untilHits ?? Infinity); batch++) {
+    // Each batch starts on an empty directory.
+    if (batch > 0) mount.clean();
     const n = Math.min(BATCH, runs - tally.runs);
     const amplify = batch > 0;
     const res = await runOnKernel(program, {
@@ -91,7 +95,6 @@ async function runBatches(program: Program, mount: TwinMount, runs: number, opts
     for (const trace of res.traces) judgeRun(program, trace, tally);
     if (res.status !== 'done' && res.traces.length === 0) tally.errors.push(`the executor ${res.status}: ${res.stderr.trim().slice(-300)}`);
     if (res.traces.length === 0) break;
-    mount.clean();
     opts.onProgress?.(tally.runs, tally.hits);
   }
 }
@@ -170,6 +173,7 @@ export async function confirmOnKernel(program: Program, opts: ConfirmOptions = {
     return cannotRunVerdict(e.message.replace(/^the executor refused its input: /, ''), tally.release, spec);
   } finally {
     if (opts.mount) mount.clean();
+    else if (opts.keep && opts.dir === undefined) opts.keep(mount);
     else mount.release();
   }
   return verdictOf(program, spec, tally);

@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { SimConfig } from '../prog/types.js';
 import type { ExecutorHeader } from './assemble.js';
-import { registerUndo } from './cleanup.js';
+import { forgetUndo, registerUndo } from './cleanup.js';
 import { type OwnedMountSpec, executorPath, findExecutor, probeDirectory } from './executor.js';
 import { detachLoop, loopsUnder, mountsUnder, unmount } from './mounts.js';
 import { runTool } from './tools.js';
@@ -41,6 +41,8 @@ export interface TwinMount {
   clean(): void;
   /** Unmount, detach, delete; idempotent. Throws if something could not be undone (after trying everything). */
   release(): void;
+  /** Leave it all in place (not undone at exit either); the steps that would undo it, in order. Absent for a directory we were given. */
+  keep?(): string[];
 }
 
 export class ProvisionError extends Error {
@@ -113,9 +115,20 @@ function removeRunFiles(dir: string): void {
 /** The undos of one mount, run newest first by release(). */
 class Teardown {
   private undos: (() => void)[] = [];
+  private whats: string[] = [];
 
   add(what: string, run: () => void): void {
     this.undos.push(registerUndo(what, run));
+    this.whats.push(what);
+  }
+
+  /** Keep everything: forget the undos unrun; what they would have done, newest first (the commands for whoever removes it later). */
+  keep(): string[] {
+    const whats = this.whats.reverse();
+    for (const w of whats) forgetUndo(w);
+    this.undos = [];
+    this.whats = [];
+    return whats;
   }
 
   run(): void {
@@ -247,7 +260,7 @@ export function provisionMount(spec: FsSpec, opts: ProvisionOptions = {}): TwinM
       mountAt(device, dir, spec.fs, td);
       owned = { device, fsType: spec.fs, options: '' };
     }
-    return { dir, spec, owned, clean: () => removeRunFiles(dir), release: () => td.run() };
+    return { dir, spec, owned, clean: () => removeRunFiles(dir), release: () => td.run(), keep: () => td.keep() };
   } catch (err) {
     try {
       td.run();
