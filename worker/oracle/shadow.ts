@@ -241,26 +241,24 @@ export class ShadowFile {
         return;
       case 'collapse': {
         this.reachUnknown(off + len);
-        const tail = this.buf.slice(off + len, this.size);
-        const utail = this.unknown?.slice(off + len, this.size);
-        this.buf.set(tail, off);
+        this.buf.copyWithin(off, off + len, this.size);
         this.who.copyFrom(this.who, off + len, off, this.size - off - len);
-        if (utail) this.unknown!.set(utail, off);
+        this.unknown?.copyWithin(off, off + len, this.size);
         this.truncate(this.size - len);
         return;
       }
       case 'insert': {
         this.reachUnknown(off);
-        const tail = this.buf.slice(off, this.size);
-        const utail = this.unknown?.slice(off, this.size);
         const size = this.size;
-        this.setSize(this.size + len);
-        this.buf.set(tail, off + len);
+        // What growing marks unknown past the old size, the shifted tail covers.
+        const hadUnknown = this.unknown !== null;
+        this.setSize(size + len);
+        this.buf.copyWithin(off + len, off, size);
         this.who.copyFrom(this.who, off, off + len, size - off);
         this.buf.fill(0, off, off + len);
         this.who.set(off, off + len, this.writer('zero'));
-        if (utail) {
-          this.unknown!.set(utail, off + len);
+        if (hadUnknown) {
+          this.unknown!.copyWithin(off + len, off, size);
           this.markKnown(off, off + len);
         }
         return;

@@ -9,6 +9,10 @@
 /** A run of one tag: [start, end). */
 export type TagRun = [start: number, end: number, tag: number];
 
+/** The one piece `set` replaces its range by (read only during the call: no allocation per set). */
+const ONE_RUN: TagRun = [0, 0, 0];
+const ONE_PIECE: readonly TagRun[] = [ONE_RUN];
+
 export class ByteRuns {
   /** starts[k] is where run k begins; starts[0] is 0. */
   private starts: number[] = [0];
@@ -39,7 +43,10 @@ export class ByteRuns {
   /** Tag every byte of [a, b). */
   set(a: number, b: number, tag: number): void {
     if (b <= a) return;
-    this.replace(a, b, [[a, b, tag]]);
+    ONE_RUN[0] = a;
+    ONE_RUN[1] = b;
+    ONE_RUN[2] = tag;
+    this.replace(a, b, ONE_PIECE);
   }
 
   /** The runs over [a, b), clipped to it. */
@@ -71,14 +78,20 @@ export class ByteRuns {
     const last = b === Infinity ? s.length - 1 : this.find(b);
     const newStarts: number[] = [];
     const newTags: number[] = [];
-    const push = (start: number, tag: number): void => {
-      if (newTags.length > 0 && newTags[newTags.length - 1] === tag) return;
-      newStarts.push(start);
-      newTags.push(tag);
-    };
-    if (s[first]! < a) push(s[first]!, t[first]!);
-    for (const [start, , tag] of pieces) push(start, tag);
-    if (b !== Infinity) push(b, t[last]!);
+    if (s[first]! < a) {
+      newStarts.push(s[first]!);
+      newTags.push(t[first]!);
+    }
+    for (let k = 0; k < pieces.length; k++) {
+      const p = pieces[k]!;
+      if (newTags.length > 0 && newTags[newTags.length - 1] === p[2]) continue;
+      newStarts.push(p[0]);
+      newTags.push(p[2]);
+    }
+    if (b !== Infinity && newTags[newTags.length - 1] !== t[last]) {
+      newStarts.push(b);
+      newTags.push(t[last]!);
+    }
     s.splice(first, last - first + 1, ...newStarts);
     t.splice(first, last - first + 1, ...newTags);
     // The new runs may continue the run before them, or the one after.
