@@ -161,14 +161,15 @@ test('[xfs] a direct write that fails part-way races with an AIO direct write in
       { op: 'aio_write', fd: 1, off: 0, len: 512, fill: 1, iocb: 1 },
       { op: 'pwrite', fd: 1, off: 0, len: 2048, fill: 5 },
     ] }],
-    schedule: { strategy: 'replay', seed: 254663534, depth: 2, decisions: [
-      { at: 't0', op: 3, step: 1, nth: 0, run: 'kswapd' },
-      { at: 't0', op: 3, step: 2, nth: 0, run: 'flush' },
-      { at: 'flush', op: 1, step: 1, nth: 0, run: 't0' },
-      { at: 't0', op: 3, step: 3, nth: 0, run: 'flush' },
-      { at: 't0', op: 3, step: 4, nth: 0, run: 'ev:iomap_writepage_end_bio#0' },
+    schedule: { strategy: 'replay', seed: 251, depth: 2, decisions: [
+      { at: 't0', op: 3, step: 2, nth: 0, run: 'kswapd' },
+      { at: 'kswapd', op: 1, step: 1, nth: 0, run: 'flush' },
+      { at: 'flush', op: 1, step: 1, nth: 0, run: 'kswapd' },
+      { at: 't0', op: 3, step: 7, nth: 0, run: 'flush' },
+      { at: 't0', op: 3, step: 8, nth: 0, run: 'ev:iomap_writepage_end_bio#0' },
       { at: 't0', op: 6, step: 2, nth: 0, run: 'ev:iomap_dio_bio_end_io#2' },
       { at: 't0', op: 6, step: 2, nth: 2, run: 'ev:iomap_dio_bio_end_io#0' },
+      { at: 't0', op: 6, step: 2, nth: 3, run: 'dio/complete' },
     ] },
   };
   const r = runProgram(p);

@@ -579,3 +579,15 @@ test('ext4-misaligned-dio-past-eof-exposed: ext4 zeroes the EOF block past i_siz
   assert.deepEqual(calls, [4096, -22]);
   assert.equal(res.files[0]!.data[45568], 0);
 });
+
+test('ext4-truncate-zero-folio-under-writeback: zeroing the EOF block on truncate visits a folio under writeback over an unwritten extent', () => {
+  // Met by the signatures benchmark (every switch off): t1 truncates a
+  // buffered 4 KiB write to 1024 while t0's fsync writes it back (the block
+  // is unwritten until the bio completes, the folio under writeback and
+  // clean). Zeroing [1024, 4096) over an unwritten mapping takes the folio
+  // batch; filemap_get_folios_dirty keeps a folio that is dirty or under
+  // writeback, so the tail is zeroed and dirtied, and the later extension by
+  // a direct write shows zeroes there after the remount, not the write's 9s.
+  const res = replay('ext4-truncate-zero-folio-under-writeback.json');
+  assert.equal(runs(res.files[0]!.data.subarray(0, 4096)), '0-1024:9 1024-4096:0');
+});

@@ -20,7 +20,7 @@ import {
   unmapMappingFolio,
   mappingSetError,
 } from '../mm/filemap.js';
-import { folioTestDirty } from '../mm/folio.js';
+import { folioTestDirty, folioTestLocked, folioTestWriteback } from '../mm/folio.js';
 import { postEofStoreIntersects } from '../mm/post-eof-stores.js';
 import { type DioAsync, type IomapDioOps, inodeDioWait, iomapDioRw } from '../iomap/direct-io.js';
 import { Workqueue } from '../workqueue.js';
@@ -140,13 +140,22 @@ export abstract class BlockIo extends BlockSpace {
     return 0;
   }
 
-  /** iomap_fill_dirty_folios: the dirty folios over an unwritten mapping, for zeroing without a flush. */
+  /**
+   * iomap_fill_dirty_folios: the folios over an unwritten mapping that zeroing
+   * must visit without a flush. filemap_get_folios_dirty() drops only a folio
+   * it could trylock and found neither dirty nor under writeback: a folio
+   * under writeback is not clean yet (its unwritten extent converts when the
+   * I/O completes, and what that I/O carries shows then), and one it could
+   * not lock is taken unchecked.
+   */
   protected fillDirtyFolios(inode: BlockInode, m: Iomap, fbatch: FolioBatch): void {
     fbatch.folios.length = 0;
     fbatch.next = 0;
     const first = Math.floor(m.offset / PAGE_SIZE);
     const last = Math.floor((m.offset + m.length - 1) / PAGE_SIZE);
-    for (const f of foliosInRange(inode.mapping, first, last)) if (folioTestDirty(f)) fbatch.folios.push(f);
+    for (const f of foliosInRange(inode.mapping, first, last)) {
+      if (folioTestDirty(f) || folioTestWriteback(f) || folioTestLocked(f)) fbatch.folios.push(f);
+    }
     m.flags |= IOMAP_F_FOLIO_BATCH;
   }
 
