@@ -154,7 +154,10 @@ function classify(ctx: CauseContext, file: number, pos: number, expected: string
   const zeroed = origin.path === 'zero' && origin.id > first && !ids.has(origin.id) ? origin : null;
   const drop = mine.length > 0 ? dropOf(ctx, ino, pos, first, ids) : null;
   if (drop && (!zeroed || drop.seq <= zeroed.id)) {
-    return { cause: { cls: lost, expected, how: drop.how, fn: drop.fn }, words: `${DROP_WORDS[drop.how]} ${drop.fn}; the reader got bytes ${tagWords(prov, p, actual)}` };
+    // A drop loses cached data: bytes of a direct write it lost went through
+    // the page cache (a fallback to a buffered write for part of the range).
+    const cached = expected === 'dio' ? 'write' : expected;
+    return { cause: { cls: lost, expected: cached, how: drop.how, fn: drop.fn }, words: `${DROP_WORDS[drop.how]} ${drop.fn}; the reader got bytes ${tagWords(prov, p, actual)}` };
   }
   if (zeroed) return { cause: { cls: lost, expected, how: 'zeroed', fn: zeroed.fn }, words: tagWords(prov, p, zeroed) };
   const kept = mine.some((t) => t.path === 'dio') ? keptAt(ctx, ino, pos, arrived) : null;
