@@ -5,9 +5,13 @@
 // Per switch and mode, `trials` campaigns with different seeds, each with
 // only that switch on, stopping at the first finding or after `budgetSec`.
 // Modes: `feedback` (coverage-guided corpus, the generator's own schedules)
-// and `baseline` (--no-feedback --schedule random). A finding counts for the
-// switch whatever its signature: with every switch off the fuzzer reports
-// nothing (the last part checks that for `offSec` seconds).
+// and `baseline` (--no-feedback --schedule random), each also without the
+// generator's scenes (`feedback-noscenes`, `baseline-noscenes`: `fuzz
+// --no-scenes`), which shows what the search finds that no one aimed it at.
+// A finding counts for the switch whatever its signature: with every switch
+// off the fuzzer reports nothing (the last part checks that for `offSec`
+// seconds). Without scenes, the table also compares feedback with the blind
+// baseline in executions (a trial that found nothing counts as never).
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,10 +30,13 @@ export interface FuzzBenchOptions {
   workers: number;
   offSec: number;
   switches: BugName[];
-  modes: ('feedback' | 'baseline')[];
+  modes: FuzzMode[];
   seed: number;
   log: (line: string) => void;
 }
+
+export const FUZZ_MODES = ['feedback', 'baseline', 'feedback-noscenes', 'baseline-noscenes'] as const;
+export type FuzzMode = (typeof FUZZ_MODES)[number];
 
 export const SEED_SWITCHES: BugName[] = BUG_SWITCHES.filter((b) => b.implemented && b.source.startsWith('seeds/')).map((b) => b.name);
 
@@ -55,7 +62,7 @@ interface Trial {
   falsePositives: string[];
 }
 
-async function trial(sw: BugName | null, mode: 'feedback' | 'baseline', seed: number, budgetSec: number, workers: number): Promise<Trial> {
+async function trial(sw: BugName | null, mode: FuzzMode, seed: number, budgetSec: number, workers: number): Promise<Trial> {
   const store = mkdtempSync(join(tmpdir(), 'foliofuzz-bench-'));
   // The trial ends at the first finding that is the switch's: one whose first
   // program is clean with every switch off. Others are false positives of the
@@ -75,8 +82,8 @@ async function trial(sw: BugName | null, mode: 'feedback' | 'baseline', seed: nu
   try {
     const opts: CampaignOptions = {
       bugs: sw ? [sw] : [], workers, seed, durationSec: budgetSec, storeDir: store,
-      feedback: mode === 'feedback', minimize: true, minimizeWaitSec: 120, onEvent, signal: stop.signal,
-      ...(mode === 'baseline' ? { schedule: 'random' as const } : {}),
+      feedback: mode.startsWith('feedback'), scenes: !mode.endsWith('-noscenes'), minimize: true, minimizeWaitSec: 120, onEvent, signal: stop.signal,
+      ...(mode.startsWith('baseline') ? { schedule: 'random' as const } : {}),
     };
     const s = await runCampaign(opts);
     const found = state.hit;
@@ -98,6 +105,30 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** Median executions to find, a trial that found nothing counting as never (Infinity). */
+function medianExecs(trials: readonly Trial[]): number {
+  return median(trials.map((t) => (t.found ? t.execs : Infinity)));
+}
+
+/** Executions below which a switch is easy for the blind baseline: feedback is not asked to beat it there. */
+const BLIND_EASY_EXECS = 10_000;
+
+/**
+ * Without scenes, feedback against the blind baseline: a table row, and a
+ * problem where the baseline needs more than BLIND_EASY_EXECS and feedback
+ * more than a third of it (issue 19's target).
+ */
+function blindRatio(sw: BugName, byMode: Map<FuzzMode, Trial[]>, problems: string[]): string | null {
+  const fb = byMode.get('feedback-noscenes');
+  const bl = byMode.get('baseline-noscenes');
+  if (!fb || !bl) return null;
+  const [f, b] = [medianExecs(fb), medianExecs(bl)];
+  const show = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : 'not found');
+  const ratio = Number.isFinite(f) && Number.isFinite(b) ? (f / b).toFixed(2) : Number.isFinite(f) ? '< any' : '—';
+  if (b > BLIND_EASY_EXECS && !(f <= b / 3)) problems.push(`${sw}: without scenes feedback needs ${show(f)} execs (median), blind ${show(b)}: more than a third`);
+  return `| ${sw} | ${show(b)} | ${show(f)} | ${ratio} |`;
+}
+
 export interface FuzzBenchResult {
   ok: boolean;
   problems: string[];
@@ -112,9 +143,12 @@ export async function benchFuzz(o: FuzzBenchOptions): Promise<FuzzBenchResult> {
     '| switch | mode | found | median time-to-find | median execs | minimized ops (median) | hand-written ops |',
     '|---|---|---|---|---|---|---|',
   ];
+  const ratios: string[] = [];
   for (const sw of o.switches) {
+    const byMode = new Map<FuzzMode, Trial[]>();
     for (const mode of o.modes) {
       const trials: Trial[] = [];
+      byMode.set(mode, trials);
       for (let i = 0; i < o.trials; i++) {
         const t = await trial(sw, mode, o.seed + i * 7919, o.budgetSec, o.workers);
         trials.push(t);
@@ -129,12 +163,15 @@ export async function benchFuzz(o: FuzzBenchOptions): Promise<FuzzBenchResult> {
       table.push(`| ${sw} | ${mode} | ${found.length}/${o.trials} | ${found.length ? median(found.map((t) => t.sec)).toFixed(1) + ' s' : '—'} | ` +
         `${found.length ? median(found.map((t) => t.execs)).toFixed(0) : '—'} | ${found.length ? medOps : '—'} | ${known ?? '?'} |`);
       o.log(table[table.length - 1]!);
-      if (mode === 'feedback' && found.length < o.trials) problems.push(`${sw}: found in ${found.length}/${o.trials} trials`);
+      if (mode.startsWith('feedback') && found.length < o.trials) problems.push(`${sw} ${mode}: found in ${found.length}/${o.trials} trials`);
       if (mode === 'feedback' && known !== null && found.some((t) => t.opsAfter > known)) {
         problems.push(`${sw}: a minimized reproducer is larger than the hand-written one (${Math.max(...found.map((t) => t.opsAfter))} > ${known} ops)`);
       }
     }
+    const ratio = blindRatio(sw, byMode, problems);
+    if (ratio) ratios.push(ratio);
   }
+  if (ratios.length) table.push('', '| switch (no scenes) | blind median execs | feedback median execs | feedback / blind |', '|---|---|---|---|', ...ratios);
   table.push('', `false positives met on the way (findings that also fire with every switch off): ${fpCount}`);
   if (o.offSec > 0) {
     const t = await trial(null, 'feedback', o.seed, o.offSec, o.workers);

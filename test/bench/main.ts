@@ -8,7 +8,8 @@
 //   pct  executions per second of concurrent programs under PCT, in process.
 //   fuzz embedded campaigns per seed switch against the blind baseline
 //        (test/bench/fuzz.ts) [--trials N] [--budget SEC] [--workers N]
-//        [--off SEC] [--switches a,b] [--modes feedback,baseline]; prints a
+//        [--off SEC] [--switches a,b] [--modes feedback,baseline,feedback-noscenes,
+//        baseline-noscenes]; prints a
 //        markdown table for BENCHMARKS.md.
 //   cluster  execs/s of 1 and 2 cluster worker processes against the embedded
 //        engine (real nats-server and coordinator), and the coordinator's CPU per
@@ -44,7 +45,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { findXfsIo } from '../differential/real-xfs-io.js';
-import { SEED_SWITCHES, benchFuzz } from './fuzz.js';
+import { FUZZ_MODES, type FuzzMode, SEED_SWITCHES, benchFuzz } from './fuzz.js';
 import { benchAgainst } from './against.js';
 import { benchCluster } from './cluster.js';
 import { benchTwin } from './twin.js';
@@ -62,7 +63,7 @@ export interface BenchOptions {
   /** Print progress and results. */
   log: (line: string) => void;
   /** fuzz: campaigns per switch and mode, each budget seconds, over workers threads; off seconds with every switch off. */
-  fuzz: { trials: number; budget: number; workers: number; off: number; switches: BugName[]; modes: ('feedback' | 'baseline')[] };
+  fuzz: { trials: number; budget: number; workers: number; off: number; switches: BugName[]; modes: FuzzMode[] };
   /** cluster: seconds per throughput measurement, synthetic results for the coordinator cost. */
   cluster?: { seconds: number; results: number };
   /** twin: how many generated programs run on the kernel and in the sim. */
@@ -304,7 +305,7 @@ function usage(): string {
   return [
     'usage: npm run bench -- [SECTION...] [--commands N] [--seed N] [--fs ext4,xfs] [--against REV [--rounds N]]',
     '       --against REV: the same sections on REV (built in a temporary directory) and on this tree, alternately',
-    '       fuzz: [--trials N] [--budget SEC] [--workers N] [--off SEC] [--switches a,b] [--modes feedback,baseline]',
+    '       fuzz: [--trials N] [--budget SEC] [--workers N] [--off SEC] [--switches a,b] [--modes feedback,baseline,feedback-noscenes,baseline-noscenes]',
     '       cluster: [--seconds SEC] [--results N]',
     '       twin: [--programs N]',
     '       signatures: [--trials N] [--budget SEC] [--seed-sec SEC] [--workers N] [--switches a,b] (defaults 3, 60, 300, 1, every implemented switch)',
@@ -374,8 +375,9 @@ function parseArgs(argv: string[]): ParsedArgs {
       });
     } else if (a === '--modes') {
       opts.fuzz.modes = value().split(',').filter(Boolean).map((m) => {
-        if (m !== 'feedback' && m !== 'baseline') throw new Error(`--modes: ${m} is not feedback or baseline`);
-        return m;
+        const mode = FUZZ_MODES.find((x) => x === m);
+        if (!mode) throw new Error(`--modes: ${m} is not one of ${FUZZ_MODES.join(', ')}`);
+        return mode;
       });
     } else if (a === '-h' || a === '--help') {
       console.log(usage());

@@ -31,6 +31,7 @@ export interface FuzzArgs {
   maxExecs?: string;
   json?: boolean;
   feedback?: boolean;
+  scenes?: boolean;
   schedule?: string;
   minimize?: boolean;
   /** true: the default runs; a string: how many. */
@@ -100,6 +101,7 @@ function campaignOptions(args: FuzzArgs): Omit<CampaignOptions, 'storeDir'> {
     workers: count('--workers', args.workers, 1) ?? 2,
     seed: count('--seed', args.seed, 0) ?? Date.now() % 2 ** 31,
     feedback: args.feedback !== false,
+    scenes: args.scenes !== false,
     minimize: args.minimize !== false,
     ...(schedule ? { schedule } : {}),
     ...(durationSec !== undefined ? { durationSec } : {}),

@@ -79,6 +79,7 @@ program
   .option('--max-execs <n>', 'stop after this many executions')
   .option('--json', 'one JSON document on stdout at the end')
   .option('--no-feedback', 'baseline: blind generation, no coverage-guided corpus')
+  .option('--no-scenes', "generate without the scenes: the op mix alone (what the search finds then, no one aimed it at)")
   .option('--schedule <strategy>', 'force every multi-threaded program onto this strategy (random, pct)')
   .option('--no-minimize', 'store first programs as found, without minimizing them')
   .option('--kernel', "a kernel campaign: each program on this machine's kernel and in the sim, compared and judged (root)")
@@ -101,6 +102,7 @@ program
       maxExecs: opts['maxExecs'] as string | undefined,
       json: opts['json'] === true,
       feedback: opts['feedback'] !== false,
+      scenes: opts['scenes'] !== false,
       schedule: opts['schedule'] as string | undefined,
       minimize: opts['minimize'] !== false,
       kernelConfirm: opts['kernelConfirm'] as string | boolean | undefined,

@@ -13,6 +13,7 @@ import { CoverageSet } from './coverage.js';
 import { DEFAULT_TIMEOUT_MS, executeProgram } from './executor.js';
 import { generateProgram } from './generate.js';
 import { mutateProgram } from './mutate.js';
+import { NO_SCENES, WITH_SCENES } from './op-gen.js';
 import { FuzzRng } from './rng.js';
 
 export interface FuzzerOptions {
@@ -22,6 +23,8 @@ export interface FuzzerOptions {
   feedback: boolean;
   /** Force every multi-threaded program onto this strategy (the baseline uses `random`). */
   schedule?: ScheduleStrategy;
+  /** Generate with the scenes (default); false: the op mix alone (`--no-scenes`). */
+  scenes?: boolean;
   timeoutMs?: number;
 }
 
@@ -64,14 +67,15 @@ export class Fuzzer {
   /** The next program to run. */
   nextProgram(): Program {
     const rng = this.rng;
+    const gen = this.opts.scenes === false ? NO_SCENES : WITH_SCENES;
     let p: Program;
     const parent = this.opts.feedback && rng.int(MUTATE_ONE_IN) === 0 ? this.corpus.pick(rng, this.execs) : null;
     if (parent) {
-      p = mutateProgram(parent.program, rng, this.corpus.entries.length > 1 ? this.corpusSample() : []);
+      p = mutateProgram(parent.program, rng, this.corpus.entries.length > 1 ? this.corpusSample() : [], gen);
     } else {
-      p = generateProgram(rng);
+      p = generateProgram(rng, gen);
       // The baseline still varies what it generates, without a corpus.
-      if (!this.opts.feedback && rng.chance(0.5)) p = mutateProgram(p, rng, []);
+      if (!this.opts.feedback && rng.chance(0.5)) p = mutateProgram(p, rng, [], gen);
     }
     return this.forceSchedule(p);
   }

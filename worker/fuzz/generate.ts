@@ -14,7 +14,7 @@ import {
   type Schedule,
   type SimConfig,
 } from '../prog/types.js';
-import { GEN_WEIGHTS, OpGen } from './op-gen.js';
+import { GEN_WEIGHTS, type GenOptions, OpGen, WITH_SCENES } from './op-gen.js';
 import type { FuzzRng } from './rng.js';
 import { scene, sceneStoresBehindWrite } from './scenes.js';
 
@@ -42,7 +42,7 @@ export function threadOps(g: OpGen, t: number, nops: number): Op[] {
   while (ops.length < nops && guard++ < nops * 20) {
     const waiting = (g.pending[t]?.length ?? 0) > 0;
     const kind: OpName = waiting && r.chance(0.3) ? 'aio_wait' : r.weighted(GEN_WEIGHTS);
-    if (r.chance(0.3)) {
+    if (g.gen.scenes && r.chance(0.3)) {
       ops.push(...scene(g, t));
       continue;
     }
@@ -61,15 +61,19 @@ function randomFds(rng: FuzzRng, nfiles: number): FdDecl[] {
   return fds;
 }
 
-/** A fresh random program: config, files, fds, 1-4 threads of about 3-30 ops in all, a schedule. */
-export function generateProgram(rng: FuzzRng): Program {
+/**
+ * A fresh random program: config, files, fds, 1-4 threads of about 3-30 ops
+ * in all, a schedule. Without scenes (gen.scenes false) every op is drawn on
+ * its own from the mix: what the search finds then, no author aimed it at.
+ */
+export function generateProgram(rng: FuzzRng, gen: GenOptions = WITH_SCENES): Program {
   const config = randomConfig(rng);
   const nfiles = rng.chance(0.8) ? 1 : 2;
   const fds = randomFds(rng, nfiles);
   const nthreads = rng.weighted([['1', 4], ['2', 4], ['3', 1.5], ['4', 0.5]] as const);
   const threadCount = Number(nthreads);
   const total = rng.range(Math.max(3, threadCount), 30);
-  const g = new OpGen(rng, config, fds, nfiles);
+  const g = new OpGen(rng, config, fds, nfiles, gen);
   const threads = [];
   for (let t = 0; t < threadCount; t++) {
     const share = t === threadCount - 1 ? total - Math.floor(total / threadCount) * t : Math.floor(total / threadCount);
@@ -81,7 +85,7 @@ export function generateProgram(rng: FuzzRng): Program {
   if (schedule) prog.schedule = schedule;
   // Sometimes two threads play a cross-thread scene instead of what was drawn
   // (decided last: the other programs stay as they were).
-  if (threadCount >= 2 && rng.chance(0.2)) {
+  if (gen.scenes && threadCount >= 2 && rng.chance(0.2)) {
     const [writer, storer] = sceneStoresBehindWrite(g);
     prog.threads = [{ ops: writer }, { ops: storer }];
   }

@@ -10,6 +10,8 @@ export interface WorkerStart {
   seed: number;
   bugs: string[];
   feedback: boolean;
+  /** Generate with the scenes (false: `--no-scenes`). */
+  scenes: boolean;
   schedule?: ScheduleStrategy;
   timeoutMs: number;
   /** How long a batch of executions runs before the worker reports. */

@@ -10,7 +10,7 @@ import {
 import { FALLOC_MODES, MMAP_PROTS, type FallocMode, type FdDecl, type Op, type Program, type Thread } from '../prog/types.js';
 import { validateProgram, BLOCK_SIZES } from '../prog/validate.js';
 import { generateProgram, randomConfig, randomSchedule, threadOps } from './generate.js';
-import { GEN_WEIGHTS, OpGen, PAGE, SECTOR } from './op-gen.js';
+import { GEN_WEIGHTS, type GenOptions, OpGen, PAGE, SECTOR, WITH_SCENES } from './op-gen.js';
 import { estimateSizes, interestingValues } from './interesting.js';
 import type { FuzzRng } from './rng.js';
 
@@ -19,7 +19,7 @@ const MAX_OPS = 80;
 const MAX_THREADS = 6;
 const MAX_BYTES = 1 << 20;
 
-type Mutator = (p: Program, rng: FuzzRng, corpus: readonly Program[]) => boolean;
+type Mutator = (p: Program, rng: FuzzRng, corpus: readonly Program[], gen: GenOptions) => boolean;
 
 function clone(p: Program): Program {
   return structuredClone(p);
@@ -41,8 +41,8 @@ function nextId(ops: readonly Op[], space: IdSpace): number {
 }
 
 /** A generator primed with the program's maps and iocb numbering, to draw ops that fit into it. */
-function opGenFor(p: Program, rng: FuzzRng): OpGen {
-  const g = new OpGen(rng, p.config, p.fds, p.files.length);
+function opGenFor(p: Program, rng: FuzzRng, gen: GenOptions = WITH_SCENES): OpGen {
+  const g = new OpGen(rng, p.config, p.fds, p.files.length, gen);
   const ops = allOps(p);
   for (const op of ops) if (op.op === 'mmap') g.maps.set(op.map, { fd: op.fd, off: op.off, len: op.len });
   g.nextMap = nextId(ops, 'map');
@@ -117,9 +117,9 @@ const moveToThread: Mutator = (p, rng) => {
   return true;
 };
 
-const addThread: Mutator = (p, rng) => {
+const addThread: Mutator = (p, rng, _corpus, gen) => {
   if (p.threads.length >= MAX_THREADS || opCount(p) >= MAX_OPS) return false;
-  const g = opGenFor(p, rng);
+  const g = opGenFor(p, rng, gen);
   p.threads.push({ ops: threadOps(g, p.threads.length, rng.range(1, 6)) });
   if (!p.schedule || p.schedule.strategy === 'default') p.schedule = randomSchedule(rng, 2)!;
   return true;
@@ -226,8 +226,8 @@ function importOps(p: Program, src: Program, ops: readonly Op[]): Op[] {
   });
 }
 
-const splice: Mutator = (p, rng, corpus) => {
-  const other = corpus.length > 0 && rng.chance(0.8) ? rng.pick(corpus) : generateProgram(rng);
+const splice: Mutator = (p, rng, corpus, gen) => {
+  const other = corpus.length > 0 && rng.chance(0.8) ? rng.pick(corpus) : generateProgram(rng, gen);
   if (rng.chance(0.5)) {
     // A prefix of p's threads and a suffix of the other's.
     const keep = rng.range(1, p.threads.length);
@@ -350,20 +350,20 @@ export function repairProgram(p: Program): Program {
 }
 
 /** Apply the named mutator to a copy of p; null when it does not apply (or changed nothing). */
-export function mutateWith(name: string, p: Program, rng: FuzzRng, corpus: readonly Program[]): Program | null {
+export function mutateWith(name: string, p: Program, rng: FuzzRng, corpus: readonly Program[], gen: GenOptions = WITH_SCENES): Program | null {
   const m = TABLE[name];
   if (!m) throw new Error(`unknown mutator ${name}`);
   const q = clone(p);
-  if (!m(q, rng, corpus)) return null;
+  if (!m(q, rng, corpus, gen)) return null;
   return repairProgram(q);
 }
 
 /** A mutated copy of p (p itself is left alone): one mutator, sometimes a few in a row. */
-export function mutateProgram(p: Program, rng: FuzzRng, corpus: readonly Program[]): Program {
+export function mutateProgram(p: Program, rng: FuzzRng, corpus: readonly Program[], gen: GenOptions = WITH_SCENES): Program {
   let q = p;
   const rounds = rng.chance(0.7) ? 1 : rng.range(2, 4);
   for (let i = 0, tries = 0; i < rounds && tries < 50; tries++) {
-    const next = mutateWith(rng.weighted(MUTATOR_WEIGHTS), q, rng, corpus);
+    const next = mutateWith(rng.weighted(MUTATOR_WEIGHTS), q, rng, corpus, gen);
     if (next) {
       q = next;
       i++;

@@ -31,6 +31,19 @@ interface MapState {
   len: number;
 }
 
+/** How programs are drawn. */
+export interface GenOptions {
+  /**
+   * Play the scenes (scenes.ts): short op sequences on one spot that set up
+   * the states the known races need. Off (`fuzz --no-scenes`), the search
+   * has only the op mix, coverage and schedules to find them with.
+   */
+  scenes: boolean;
+}
+
+export const WITH_SCENES: GenOptions = { scenes: true };
+export const NO_SCENES: GenOptions = { scenes: false };
+
 /** Tracks what the program so far has set up, so ops can aim at it. */
 export class OpGen {
   readonly maps = new Map<number, MapState>();
@@ -48,6 +61,7 @@ export class OpGen {
     readonly config: SimConfig,
     readonly fds: readonly FdDecl[],
     readonly nfiles: number,
+    readonly gen: GenOptions = WITH_SCENES,
   ) {}
 
   /** How far into a file ops go: a few folios. */

@@ -6,6 +6,7 @@
 // stores behind a write in another thread. The generator mixes them with
 // single ops (generate.ts).
 
+import assert from 'node:assert/strict';
 import type { FallocMode, Op, OpName } from '../prog/types.js';
 import { isAioSubmit } from '../prog/ops.js';
 import { type OpGen, PAGE, SECTOR } from './op-gen.js';
@@ -220,6 +221,7 @@ function sceneOps(g: OpGen, t: number, n: number): Op[] {
  * extent map under the write), and reads its first store back.
  */
 export function sceneStoresBehindWrite(g: OpGen): [Op[], Op[]] {
+  assert(g.gen.scenes, 'a scene played with scenes off (fuzz --no-scenes)');
   const r = g.rng;
   const bs = g.config.blockSize;
   const unit = Math.max(g.config.folioMax, PAGE);
@@ -246,6 +248,7 @@ export function sceneStoresBehindWrite(g: OpGen): [Op[], Op[]] {
 
 /** A short sequence of ops on one spot; the generator mixes these with single ops. */
 export function scene(g: OpGen, t: number): Op[] {
+  assert(g.gen.scenes, 'a scene played with scenes off (fuzz --no-scenes)');
   const r = g.rng;
   const unit = r.chance(0.5) ? g.config.folioMax : g.config.blockSize;
   g.focus = r.int(Math.floor(g.span / unit)) * unit;

@@ -4,8 +4,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runProgram } from '../../../worker/exec/run.js';
-import { generateProgram } from '../../../worker/fuzz/generate.js';
-import { GEN_WEIGHTS } from '../../../worker/fuzz/op-gen.js';
+import { generateProgram, threadOps } from '../../../worker/fuzz/generate.js';
+import { GEN_WEIGHTS, NO_SCENES, OpGen } from '../../../worker/fuzz/op-gen.js';
+import { scene, sceneStoresBehindWrite } from '../../../worker/fuzz/scenes.js';
 import { interestingValues } from '../../../worker/fuzz/interesting.js';
 import { FuzzRng } from '../../../worker/fuzz/rng.js';
 import { OP_NAMES } from '../../../worker/prog/ops.js';
@@ -90,6 +91,34 @@ describe('generateProgram', () => {
       }
     }
     assert.ok(aio > 100 && aligned / aio > 0.8, `${aligned}/${aio} aligned`);
+  });
+});
+
+describe('generateProgram without scenes (fuzz --no-scenes)', () => {
+  const config = { fs: 'xfs', inode: 'extent', blockSize: 1024, folioMax: 16384 } as const;
+  const fds = [{ file: 0, direct: false }, { file: 0, direct: true }];
+
+  it('never plays a scene (scenes.ts asserts it is not called with scenes off)', () => {
+    for (let seed = 1; seed <= 300; seed++) {
+      const g = new OpGen(new FuzzRng(seed), config, fds, 1, NO_SCENES);
+      assert.doesNotThrow(() => threadOps(g, 0, 30), `seed ${seed}`);
+      assert.doesNotThrow(() => generateProgram(new FuzzRng(seed), NO_SCENES), `seed ${seed}`);
+    }
+    // The assertion is live.
+    assert.throws(() => scene(new OpGen(new FuzzRng(1), config, fds, 1, NO_SCENES), 0), /scenes off/);
+    assert.throws(() => sceneStoresBehindWrite(new OpGen(new FuzzRng(1), config, fds, 1, NO_SCENES)), /scenes off/);
+  });
+
+  it('makes valid, deterministic programs that differ from the ones with scenes', () => {
+    let differ = 0;
+    for (let seed = 1; seed <= 300; seed++) {
+      const p = generateProgram(new FuzzRng(seed), NO_SCENES);
+      assert.deepEqual(validateProgram(structuredClone(p), `seed ${seed}`), p);
+      assert.deepEqual(generateProgram(new FuzzRng(seed), NO_SCENES), p);
+      if (seed <= 100) assert.equal(runProgram(p).harnessError, null, `seed ${seed}`);
+      if (JSON.stringify(p) !== JSON.stringify(gen(seed))) differ++;
+    }
+    assert.ok(differ > 250, `${differ}/300 differ`);
   });
 });
 
