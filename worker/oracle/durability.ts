@@ -42,7 +42,18 @@ export interface StableCapture {
   lostWrites: boolean;
 }
 
+/**
+ * What made the file's content durable at its stable point: the kernel call
+ * whose promise a durability verdict says was broken, whatever filesystem
+ * recovered (a finding's site: one bug, one signature on xfs and ext4 alike).
+ * sync_filesystem also stands for the state the program began in and what
+ * recovery left, both on disk when the program saw them.
+ */
+export type StableBy = 'vfs_fsync_range' | 'sync_filesystem';
+
 export class DurableFile {
+  /** The call that made the stable point durable. */
+  stableBy: StableBy = 'sync_filesystem';
   /** The content at the stable point. */
   private stable: Uint8Array = new Uint8Array(0);
   /** What the file held after each change since the stable point, as the runs that changed. */
@@ -112,8 +123,9 @@ export class DurableFile {
    * What changed while it ran (an AIO completing) is noted after, as changes
    * since the stable point: fsync covers the writes completed before it.
    */
-  makeStable(at: StableCapture, now: ShadowFile): void {
+  makeStable(at: StableCapture, now: ShadowFile, by: StableBy): void {
     this.reset(at.content);
+    this.stableBy = by;
     if (at.unknown) this.wild = at.unknown;
     this.sizeUnknown = at.lostWrites;
     this.note(now);
@@ -121,6 +133,7 @@ export class DurableFile {
 
   /** Start over from content known to be on disk (what recovery left). */
   reset(content: Uint8Array): void {
+    this.stableBy = 'sync_filesystem';
     this.stable = content;
     this.last = content;
     this.runs = [];

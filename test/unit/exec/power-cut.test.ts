@@ -102,7 +102,7 @@ function shadowOf(...writes: [number, number, number][]): ShadowFile {
 test('durability oracle: untouched durable bytes must read back exactly', () => {
   const d = new DurableFile();
   const s = shadowOf([0, 100, 7]);
-  d.makeStable(DurableFile.capture(s), s);
+  d.makeStable(DurableFile.capture(s), s, 'vfs_fsync_range');
   const got = new Uint8Array(100).fill(7);
   assert.equal(d.judge(got), null);
   got[50] = 8;
@@ -112,7 +112,7 @@ test('durability oracle: untouched durable bytes must read back exactly', () => 
 test('durability oracle: a changed byte holds its durable value or one written since, nothing else', () => {
   const d = new DurableFile();
   const s = shadowOf([0, 100, 7]);
-  d.makeStable(DurableFile.capture(s), s);
+  d.makeStable(DurableFile.capture(s), s, 'vfs_fsync_range');
   s.fill(10, 10, 8);
   d.note(s);
   s.fill(10, 5, 9);
@@ -128,7 +128,7 @@ test('durability oracle: a changed byte holds its durable value or one written s
 test('durability oracle: the size is one the file had since it was durable; a shrink may leave zeroes', () => {
   const d = new DurableFile();
   const s = shadowOf([0, 100, 7]);
-  d.makeStable(DurableFile.capture(s), s);
+  d.makeStable(DurableFile.capture(s), s, 'vfs_fsync_range');
   s.fill(100, 100, 8);
   d.note(s);
   s.truncate(50);
@@ -148,7 +148,7 @@ test('durability oracle: the size is one the file had since it was durable; a sh
 test('durability oracle: bytes that were unknown at some moment are not judged', () => {
   const d = new DurableFile();
   const s = shadowOf([0, 100, 7]);
-  d.makeStable(DurableFile.capture(s), s);
+  d.makeStable(DurableFile.capture(s), s, 'vfs_fsync_range');
   s.forget(20, 10);
   d.note(s);
   const got = new Uint8Array(100).fill(7);
@@ -180,7 +180,7 @@ test('durability oracle: an fsync makes durable what the file held when it began
   const s = shadowOf([0, 100, 7]);
   const at = DurableFile.capture(s);
   s.fill(0, 50, 9); // an AIO write completing while the fsync runs
-  d.makeStable(at, s);
+  d.makeStable(at, s, 'vfs_fsync_range');
   const got = new Uint8Array(100).fill(7);
   assert.equal(d.judge(got), null, 'the AIO data may be lost');
   got.fill(9, 0, 50);

@@ -43,14 +43,14 @@ test('an fsync -EIO after the program collided its own direct and buffered write
   ];
   assert.equal(judgeTrace(trace(p, events, 'kernel')).violation, null);
   // The sim always reports the collision (a `stale` event): without one, its -EIO has no cause.
-  assert.equal(judgeTrace(trace(p, events, 'sim')).violation?.signature, 'INVARIANT fsync:spurious-error @ vfs_fsync_range');
+  assert.equal(judgeTrace(trace(p, events, 'sim')).violation?.signature, 'INVARIANT fsync:spurious-error @ file_check_and_advance_wb_err');
   // Nor may a kernel's fsync fail on a file the program never wrote directly.
   const buffered = program([{ file: 0, direct: false }], [[{ op: 'pwrite', fd: 0, off: 0, len: 4096, fill: 1 }, { op: 'fsync', fd: 0 }]]);
   const bad: TraceEvent[] = [
     { e: 'op', t: 0, i: 0 }, { e: 'call', t: 0, i: 0, off: 0, len: 4096, ret: 4096 }, { e: 'ret', t: 0, i: 0, ret: 4096 },
     { e: 'op', t: 0, i: 1 }, { e: 'ret', t: 0, i: 1, ret: -5 },
   ];
-  assert.equal(judgeTrace(trace(buffered, bad, 'kernel')).violation?.signature, 'INVARIANT fsync:spurious-error @ vfs_fsync_range');
+  assert.equal(judgeTrace(trace(buffered, bad, 'kernel')).violation?.signature, 'INVARIANT fsync:spurious-error @ file_check_and_advance_wb_err');
 });
 
 test('an extending AIO write reported after a truncate it may have come before: the size the kernel observed is taken', () => {

@@ -31,11 +31,12 @@ export function syncReturned(m: Model, raise: Raise, s: SyncStart, ret: number, 
       m.wbErr[s.desc.file] = true;
     }
     if (e.count <= s.desc.cursor) {
-      raise('INVARIANT', 'fsync:spurious-error', fn, `${fn} on ${name} returned -EIO, but no fault caused an error it had not reported`);
+      raise('INVARIANT', 'fsync:spurious-error', 'file_check_and_advance_wb_err', `${fn} on ${name} returned -EIO, but no fault caused an error it had not reported`);
     }
     s.desc.cursor = e.count;
     e.latestSeen = true;
   } else if (ret === 0 && s.pendingAtStart && m.checkReads) {
-    raise('INVARIANT', 'fsync:error-lost', fn, `${fn} on ${name} returned 0 with a writeback error it was never told of`);
+    // Keyed by the errseq check every such call reaches, not by the call (context, in the message).
+    raise('INVARIANT', 'fsync:error-lost', 'file_check_and_advance_wb_err', `${fn} on ${name} returned 0 with a writeback error it was never told of`);
   }
 }

@@ -22,7 +22,8 @@ export function recovered(m: Model, raise: Raise, file: number, data: Uint8Array
     // AIO drained before the cut completed during this op: note its effect first.
     d.note(shadow);
     const v = d.judge(data);
-    if (v) raise('DATA', `power-cut:${v.what}`, m.fs.recoveryFn, `${m.program.files[file]!.name} after the power cut: ${v.detail}`);
+    // Keyed by the call whose promise broke, not by the filesystem's recovery (context, in the message).
+    if (v) raise('DATA', `power-cut:${v.what}`, d.stableBy, `${m.program.files[file]!.name} after the power cut and ${m.fs.recoveryFn}: ${v.detail}`);
   }
   shadow.reset(data);
   d?.reset(data);
@@ -61,7 +62,7 @@ export function noteDurability(m: Model, op: Op, ret: number, before: StableCapt
   // fsync/fdatasync: the whole file as it was when the call began, data and the metadata to reach it.
   const synced = before && ret === 0 && (op.op === 'fsync' || op.op === 'fdatasync') ? m.fileOfFd(op.fd) : -1;
   for (let i = 0; i < d.length; i++) {
-    if (i === synced) d[i]!.makeStable(before!, m.shadows[i]!);
+    if (i === synced) d[i]!.makeStable(before!, m.shadows[i]!, 'vfs_fsync_range');
     else d[i]!.note(m.shadows[i]!);
   }
   if (op.op === 'fallocate' && (op.mode === 'collapse' || op.mode === 'insert') && (ret === 0 || ret === -EIO)) {
@@ -69,6 +70,6 @@ export function noteDurability(m: Model, op: Op, ret: number, before: StableCapt
   }
   // A clean unmount: every file (direct I/O was drained before it).
   if (op.op === 'remount' && ret === 0) {
-    for (let i = 0; i < d.length; i++) d[i]!.makeStable(DurableFile.capture(m.shadows[i]!), m.shadows[i]!);
+    for (let i = 0; i < d.length; i++) d[i]!.makeStable(DurableFile.capture(m.shadows[i]!), m.shadows[i]!, 'sync_filesystem');
   }
 }
