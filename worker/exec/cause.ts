@@ -124,6 +124,19 @@ function keptAt(ctx: CauseContext, ino: number, pos: number, since: number): Pro
   return ctx.prov.drops.find((d) => d.ino === ino && d.how === 'kept' && d.seq >= since && tagAt(d.runs, pos) !== null) ?? null;
 }
 
+/**
+ * The read path a reread is named by: the one that issued the read, not the
+ * bio completion that filled the folio (iomap_read_folio_iter issues the
+ * reads of read_folio and readahead, and zero-fills their holes, whose bytes
+ * iomap_read_end_io or it then places), so one bug's rereads share a name
+ * whether the block held data or was a hole.
+ */
+const READ_ISSUER: Readonly<Record<string, string>> = { iomap_read_end_io: 'iomap_read_folio_iter' };
+
+function readIssuer(fn: string): string {
+  return READ_ISSUER[fn] ?? fn;
+}
+
 interface Verdict {
   cause: DataCause;
   /** What replaced the expected bytes, in words. */
@@ -157,14 +170,15 @@ function classify(ctx: CauseContext, file: number, pos: number, expected: string
     // A drop loses cached data: bytes of a direct write it lost went through
     // the page cache (a fallback to a buffered write for part of the range).
     const cached = expected === 'dio' ? 'write' : expected;
-    return { cause: { cls: lost, expected: cached, how: drop.how, fn: drop.fn }, words: `${DROP_WORDS[drop.how]} ${drop.fn}; the reader got bytes ${tagWords(prov, p, actual)}` };
+    const fn = drop.how === 'reread' ? readIssuer(drop.fn) : drop.fn;
+    return { cause: { cls: lost, expected: cached, how: drop.how, fn }, words: `${DROP_WORDS[drop.how]} ${drop.fn}; the reader got bytes ${tagWords(prov, p, actual)}` };
   }
   if (zeroed) return { cause: { cls: lost, expected, how: 'zeroed', fn: zeroed.fn }, words: tagWords(prov, p, zeroed) };
   const kept = mine.some((t) => t.path === 'dio') ? keptAt(ctx, ino, pos, arrived) : null;
   if (kept) return { cause: { cls: 'stale', expected, how: 'cached', fn: kept.fn }, words: `${tagWords(prov, p, actual)}, ${DROP_WORDS.kept} ${kept.fn}` };
   if (actual.id > arrived && (actual.path === 'read' || actual.path === 'hole')) {
-    const how = actual.path === 'hole' || origin.path === 'never' ? 'hole' : 'reread';
-    return { cause: { cls: lost, expected, how, fn: actual.fn }, words: tagWords(prov, p, actual) };
+    // A hole read as zeroes is a read from storage too: what storage held replaced the cached bytes.
+    return { cause: { cls: lost, expected, how: 'reread', fn: readIssuer(actual.fn) }, words: tagWords(prov, p, actual) };
   }
   if (origin.id > first && DATA_PATHS.has(origin.path)) {
     return { cause: { cls: lost, expected, how: pathWord(origin), fn: origin.fn }, words: tagWords(prov, p, origin) };
