@@ -244,7 +244,8 @@ function cacheAgainstDisk(ctx: CauseContext, fault: DataFault, disk: ProvTag): {
   const cached = prov.tags[cachedTag]!;
   const [newer, older, where] = prov.origin(cached.id).id > prov.origin(disk.id).id ? [cached, disk, 'the page cache'] : [disk, cached, 'the disk'];
   const origin = prov.origin(newer.id);
-  const expected = origin.path === 'zero' ? 'zeroed' : pathWord(origin);
+  // Zeroes the cache or the disk got, from a zeroing or from a hole read, are zeroes either way.
+  const expected = origin.path === 'zero' || origin.path === 'hole' ? 'zeroed' : pathWord(origin);
   const v = classify(ctx, fault.file, fault.pos, expected, [origin], older);
   return { cause: v.cause, words: `byte ${fault.pos}: ${tagWords(prov, p, origin)} (in ${where}), ${v.words}` };
 }
