@@ -5,6 +5,10 @@
 //        no fsync), run whole-process by the real xfs_io and by the foliofuzz CLI
 //        (`exec --xfs-io SCRIPT`); prints both rates in commands/s and their ratio,
 //        and checks that both final files are identical.
+//   mixed a long sequential xfs_io workload with every command the importer takes
+//        (test/bench/mixed.ts): the real xfs_io on the temporary directory's
+//        filesystem and, as root, on a loop-mounted xfs (--no-loop: not), the CLI
+//        per --fs; rates, sim/kernel ratios, final files compared.
 //   pct  executions per second of concurrent programs under PCT, in process.
 //   fuzz embedded campaigns per seed switch against the blind baseline
 //        (test/bench/fuzz.ts) [--trials N] [--budget SEC] [--workers N]
@@ -31,26 +35,28 @@
 //
 // `npm test` runs every .js file under dist/test/ as a test file, this one
 // included: under the test runner (NODE_TEST_CONTEXT is set) it registers a
-// small smoke test of the seq section instead of benchmarking.
+// small smoke test of the seq and mixed sections instead of benchmarking.
 
 import assert from 'node:assert/strict';
 import { runProgram } from '../../worker/exec/run.js';
 import type { Program } from '../../worker/prog/types.js';
 import { CONFIGS, generateConcurrentProgram } from '../property/gen.js';
-import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { findXfsIo } from '../differential/real-xfs-io.js';
+import { firstDifference, rate, timeProcess } from './process-timing.js';
 import { FUZZ_MODES, type FuzzMode, SEED_SWITCHES, benchFuzz } from './fuzz.js';
 import { benchAgainst } from './against.js';
 import { benchCluster } from './cluster.js';
 import { benchTwin } from './twin.js';
 import { IMPLEMENTED_SWITCHES, benchSignatures } from './signatures.js';
 import { benchCampaignRate } from './campaign-rate.js';
+import { benchMixed } from './mixed.js';
+import { MIXED_KINDS, generateMixedWorkload } from './mixed-workload.js';
 import { type BugName, findBug } from '../../worker/sim/bugs.js';
 import { Rng } from '../differential/rng.js';
 
@@ -64,6 +70,8 @@ export interface BenchOptions {
   log: (line: string) => void;
   /** fuzz: campaigns per switch and mode, each budget seconds, over workers threads; off seconds with every switch off. */
   fuzz: { trials: number; budget: number; workers: number; off: number; switches: BugName[]; modes: FuzzMode[] };
+  /** mixed: also run the kernel on a loop-mounted xfs (default true). */
+  loopXfs?: boolean;
   /** cluster: seconds per throughput measurement, synthetic results for the coordinator cost. */
   cluster?: { seconds: number; results: number };
   /** twin: how many generated programs run on the kernel and in the sim. */
@@ -113,38 +121,6 @@ export function generateSeqWorkload(seed: number, commands: number): string {
   return lines.join('\n') + '\n';
 }
 
-interface Timed {
-  seconds: number;
-  status: number | null;
-  signal: string | null;
-  stderr: string;
-  stdout: string;
-}
-
-function timeProcess(cmd: string, args: string[], stdinFile?: string): Timed {
-  const fd = stdinFile === undefined ? 'ignore' : openSync(stdinFile, 'r');
-  try {
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync(cmd, args, {
-      stdio: [fd, 'pipe', 'pipe'],
-      maxBuffer: 1 << 30,
-      encoding: 'utf8',
-    });
-    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (r.error) throw r.error;
-    return { seconds, status: r.status, signal: r.signal, stderr: r.stderr, stdout: r.stdout };
-  } finally {
-    if (typeof fd === 'number') closeSync(fd);
-  }
-}
-
-function firstDifference(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
-  return a.length === b.length ? -1 : n;
-}
-
-const rate = (n: number, s: number): string => `${Math.round(n / s).toLocaleString('en-US')} commands/s`;
 
 async function benchSeq(opts: BenchOptions): Promise<SectionResult> {
   const problems: string[] = [];
@@ -282,6 +258,10 @@ async function runCampaignRateSection(opts: BenchOptions): Promise<SectionResult
 
 export const SECTIONS: Record<string, Section> = {
   seq: { describe: 'sequential xfs_io workload: real xfs_io vs foliofuzz exec --xfs-io', run: benchSeq },
+  mixed: {
+    describe: 'sequential workload of every importer command: real xfs_io (tmpdir, loop xfs) vs foliofuzz exec --xfs-io',
+    run: (opts) => benchMixed({ ...opts, loopXfs: opts.loopXfs ?? true }),
+  },
   pct: { describe: 'concurrent programs (4 threads, ~50 ops) under PCT: execs per second in process', run: benchPct },
   fuzz: { describe: 'embedded campaigns per seed switch: time to find, against the blind baseline', run: runFuzzSection },
   twin: {
@@ -306,6 +286,7 @@ function usage(): string {
     'usage: npm run bench -- [SECTION...] [--commands N] [--seed N] [--fs ext4,xfs] [--against REV [--rounds N]]',
     '       --against REV: the same sections on REV (built in a temporary directory) and on this tree, alternately',
     '       fuzz: [--trials N] [--budget SEC] [--workers N] [--off SEC] [--switches a,b] [--modes feedback,baseline,feedback-noscenes,baseline-noscenes]',
+    '       mixed: [--no-loop] (skip the loop-mounted xfs)',
     '       cluster: [--seconds SEC] [--results N]',
     '       twin: [--programs N]',
     '       signatures: [--trials N] [--budget SEC] [--seed-sec SEC] [--workers N] [--switches a,b] (defaults 3, 60, 300, 1, every implemented switch)',
@@ -365,6 +346,8 @@ function parseArgs(argv: string[]): ParsedArgs {
       opts.twinPrograms = Math.max(1, int(a, value()));
     } else if (a === '--results') {
       opts.cluster!.results = Math.max(1, int(a, value()));
+    } else if (a === '--no-loop') {
+      opts.loopXfs = false;
     } else if (a === '--off') {
       opts.fuzz.off = int(a, value());
     } else if (a === '--switches') {
@@ -454,6 +437,20 @@ function smokeTest(): void {
     assert.equal(generateSeqWorkload(7, 3000), generateSeqWorkload(7, 3000));
     assert.equal(generateSeqWorkload(7, 3000).split('\n').length - 1, 3000);
     assert.notEqual(generateSeqWorkload(7, 3000), generateSeqWorkload(8, 3000));
+  });
+  test('bench mixed section (smoke: 400 commands, real xfs_io in the tmpdir vs CLI on xfs and ext4)', async () => {
+    const lines: string[] = [];
+    const r = await benchMixed({ commands: 400, seed: 7, fsList: ['xfs', 'ext4'], loopXfs: false, log: (l) => lines.push(l) });
+    assert.deepEqual(r.problems, [], lines.join('\n'));
+    assert.equal(lines.filter((l) => l.includes('final file identical')).length, 2, lines.join('\n'));
+  });
+  test('mixed workload: deterministic, the requested length, every kind drawn', () => {
+    const w = generateMixedWorkload(7, 3000);
+    assert.equal(w.script, generateMixedWorkload(7, 3000).script);
+    assert.notEqual(w.script, generateMixedWorkload(8, 3000).script);
+    assert.equal(w.script.split('\n').length - 1, 3000);
+    assert.ok(w.script.trimEnd().split('\n').at(-1)!.startsWith('copy_range '));
+    for (const kind of MIXED_KINDS) assert.ok((w.counts.get(kind) ?? 0) > 0, `no ${kind} in ${[...w.counts.keys()].join(', ')}`);
   });
 }
 
