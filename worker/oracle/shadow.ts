@@ -19,6 +19,13 @@ export class ShadowFile {
   private unknown: Uint8Array | null = null;
   /** Byte ranges [start, end, ...] stored through a mapping past EOF, in the EOF page. */
   private pendingPostEof: number[] = [];
+  /**
+   * Byte ranges [start, end, ...] past EOF a failed write to the disk
+   * carried (the zeroed tail of the EOF block, say): the disk may still
+   * hold older bytes there, which an extension that does not zero them
+   * (ext4's direct write) exposes. Unknown whenever the file grows over them.
+   */
+  private failedPastEof: number[] = [];
   /** Who wrote each byte: a writer id per run (model.ts Writer). */
   private readonly who = new ByteRuns(0);
   size = 0;
@@ -84,6 +91,19 @@ export class ShadowFile {
     this.markUnknown(off, Math.min(off + len, this.size));
   }
 
+  /** A write of [off, off+len) to the disk failed: unknown inside EOF now, past it once the file grows over it. */
+  forgetFailedWrite(off: number, len: number): void {
+    this.forget(off, len);
+    const from = Math.max(off, this.size);
+    if (off + len > from) this.failedPastEof.push(from, off + len);
+  }
+
+  /** The file grows over [from, to): the parts a failed write left stale on the disk are unknown. */
+  private growOverFailedWrites(from: number, to: number): void {
+    const f = this.failedPastEof;
+    for (let i = 0; i < f.length; i += 2) this.markUnknown(Math.max(f[i]!, from), Math.min(f[i + 1]!, to));
+  }
+
   private markUnknown(from: number, to: number): void {
     if (to <= from) return;
     if (!this.unknown) this.unknown = takeBytes(this.buf.length);
@@ -98,6 +118,7 @@ export class ShadowFile {
       this.who.set(this.size, n, this.writer('zero'));
       this.markKnown(this.size, n);
       this.growOverPostEofStores(this.size, n);
+      this.growOverFailedWrites(this.size, n);
     } else if (n < this.size) {
       this.markKnown(n, this.size);
       // Truncation zeroes the rest of the new EOF folio and drops the pages past it.
@@ -278,6 +299,7 @@ export class ShadowFile {
     this.buf = new Uint8Array(0);
     this.unknown = null;
     this.pendingPostEof = [];
+    this.failedPastEof = [];
     this.size = 0;
     this.lostWrites = false;
     this.sizeUnknown = false;

@@ -591,3 +591,15 @@ test('ext4-truncate-zero-folio-under-writeback: zeroing the EOF block on truncat
   const res = replay('ext4-truncate-zero-folio-under-writeback.json');
   assert.equal(runs(res.files[0]!.data.subarray(0, 4096)), '0-1024:9 1024-4096:0');
 });
+
+test('ext4-indirect-failed-writeback-past-eof-extended: a failed write of the EOF block leaves its tail past EOF stale on the disk, which a direct write\'s extension exposes', () => {
+  // Met by a campaign without scenes (every switch off): a truncate to 14506
+  // zeroes the EOF block's tail in the page cache; its writeback fails
+  // (fail_bio), so the disk keeps the 1s the block held; an extending direct
+  // write at 16384 (ext4 zeroes nothing between the old EOF and it) grows the
+  // file over them, and kswapd evicts the clean folio: the final read brings
+  // the 1s back. EIO makes what the failed bio carried unknown, past EOF too.
+  const res = replay('ext4-indirect-failed-writeback-past-eof-extended.json');
+  assert.ok(res.trace!.events.some((e) => e.e === 'ioerr' && e.write), 'a write to the disk failed');
+  assert.equal(res.files[0]!.data[14506], 1);
+});

@@ -15,7 +15,7 @@ export function ioFailed(m: Model, file: number, pos: number, len: number, write
   // The op under way may still record its own effect on the shadow: forget again after it.
   m.failedInOp.push({ file, pos, len });
   // The page cache may still show the data, the disk does not have it: both are possible from now on.
-  shadow.forget(pos, len);
+  shadow.forgetFailedWrite(pos, len);
   shadow.lostWrites = true;
   m.noteCacheDiskSplit(file, pos, len);
   if (writeback) m.recordError(file);
