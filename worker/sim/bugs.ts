@@ -104,7 +104,7 @@ export const BUG_SWITCHES: readonly BugSwitch[] = [
   {
     name: 'dio-extend-no-isize-extended', layer: 'fs/ext4', year: 2026,
     source: 'found by foliofuzz with every switch off (campaign seed 11); the exported C reproducer loses the data on Linux 6.18.44 ext4 with 1 KiB blocks',
-    description: "a direct write that extends i_size does not write-protect the folio straddling the old EOF (no pagecache_isize_extended): a store through a mapping there lands in a block page_mkwrite never reserved, and writeback drops it",
+    description: "a direct write that extends i_size does not write-protect the folio straddling the old EOF (no pagecache_isize_extended; on xfs neither does an AIO that extends at completion): a store through a mapping there lands in a block page_mkwrite never reserved, and writeback drops it",
     benign: false, implemented: true,
   },
   {

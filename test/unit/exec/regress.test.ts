@@ -603,3 +603,19 @@ test('ext4-indirect-failed-writeback-past-eof-extended: a failed write of the EO
   assert.ok(res.trace!.events.some((e) => e.e === 'ioerr' && e.write), 'a write to the disk failed');
   assert.equal(res.files[0]!.data[14506], 1);
 });
+
+test('xfs-aio-extend-store-past-old-eof: an AIO that extends at completion write-protects the old EOF folio (the fix the sim assumes); mainline does not', () => {
+  // Met by the signatures benchmark (every switch off): a store at 4096 made
+  // the EOF folio's pte writable with blocks reserved up to EOF 6144; an AIO
+  // direct write at 8192 grew the size at completion; the next store at 6144
+  // went through the old pte into a block page_mkwrite never reserved, and
+  // writeback skipped it as a hole. 6.18 flushes the dirty folio over the
+  // hole when it zeroes [EOF, 8192) at the submission (20 runs clean here);
+  // with zero-range-hole-flush's fix the store is lost unless the completion
+  // write-protects the folio, which dio-extend-no-isize-extended turns off.
+  const res = replay('xfs-aio-extend-store-past-old-eof.json');
+  assert.deepEqual([...res.files[0]!.data.subarray(6144, 6144 + 138)], new Array(138).fill(4));
+  const path = join(REGRESS, 'xfs-aio-extend-store-past-old-eof.json');
+  const mainline = runProgram(parseRepro(readFileSync(path, 'utf8'), path).program, { bugs: new Set(['dio-extend-no-isize-extended']) });
+  assert.equal(mainline.violation?.signature, 'DATA lost-write write <- skipped @ iomap_writeback_range');
+});

@@ -46,7 +46,7 @@ import {
   type IomapOps,
   type IomapWriteOps,
 } from '../include/iomap.js';
-import { pagecacheIsizeExtended, truncatePagecacheRange } from '../mm/truncate.js';
+import { pagecacheIsizeExtended, pagecacheIsizeExtendedProtect, truncatePagecacheRange } from '../mm/truncate.js';
 import { BlockSpace, type BlockFsOptions } from './block-space.js';
 
 export abstract class BlockIo extends BlockSpace {
@@ -387,14 +387,25 @@ export abstract class BlockIo extends BlockSpace {
   /**
    * xfs_dio_write_end_io: convert unwritten extents and extend the size.
    * Only i_size_write: the completion runs without i_rwsem (AIO), so it does
-   * not touch the page cache over the old EOF (no pagecache_isize_extended);
+   * not zero the page cache over the old EOF (no pagecache_isize_extended);
    * the submission zeroed [EOF, pos) already (xfs_file_write_zero_eof).
+   * Nor does it write-protect the folio straddling the old EOF, the mainline
+   * bug of dio-extend-no-isize-extended on this path: a pte made writable
+   * before the size grew takes a store past the old EOF into a block
+   * page_mkwrite never reserved, and writeback skips it as a hole (6.18 is
+   * saved there by zero range flushing the dirty folio over a hole at the
+   * submission, which zero-range-hole-flush's fix removes). With the switch
+   * off the sim write-protects it (pagecacheIsizeExtendedProtect).
    */
   protected *dioEndIo(inode: BlockInode, pos: number, size: number, error: number, write: boolean): Co<number> {
     if (!write || error || size === 0) return 0;
     this.convertUnwritten(inode, pos, size);
+    const oldSize = inode.iSize;
     if (pos + size > inode.iSize) inode.iSize = pos + size;
     if (pos + size > inode.diskSize) inode.diskSize = Math.min(pos + size, inode.iSize);
+    if (inode.iSize > oldSize && !this.bugs.has('dio-extend-no-isize-extended')) {
+      yield* pagecacheIsizeExtendedProtect(inode.mapping, inode.blkbits, oldSize, inode.iSize);
+    }
     return 0;
   }
 

@@ -16,6 +16,7 @@ import { covSite, covState } from '../cov.js';
 import { provenance } from '../provenance.js';
 
 const C_ISIZE_EXTENDED = covSite('pagecache_isize_extended');
+const C_ISIZE_PROTECT = covSite('pagecache_isize_extended:protect');
 const C_TRUNC_PARTIAL = covSite('truncate_inode_partial_folio');
 const C_INVAL2 = covSite('invalidate_inode_pages2_range');
 const C_EVICT_FOLIO = covSite('mapping_evict_folio');
@@ -28,19 +29,41 @@ const C_EVICT_FOLIO = covSite('mapping_evict_folio');
  * next store faults (page_mkwrite allocates for the new blocks).
  */
 export function* pagecacheIsizeExtended(mapping: AddressSpace, blkbits: number, from: number, to: number): Co<void> {
-  const bsize = 1 << blkbits;
-  if (from >= to || bsize >= PAGE_SIZE) return;
-  const roundedFrom = Math.ceil(from / bsize) * bsize;
-  if (to <= roundedFrom || roundedFrom % PAGE_SIZE === 0) return;
-  const folio = yield* filemapGetFolio(mapping, Math.floor(from / PAGE_SIZE), FGP_LOCK, 0);
+  const folio = yield* isizeExtendedFolio(mapping, blkbits, from, to);
   if (!folio) return;
   covState(C_ISIZE_EXTENDED, folioClass(folio));
-  const s = mapping.sched;
   // folio_mkclean, and keep the folio dirty if it was dirtied through a pte.
   if (folio.mapcount > 0 && mapping.mkclean) mapping.mkclean(folio);
   if (folioTestDirty(folio)) folioZeroSegment(folio, from - folio.pos, Math.min(to - folio.pos, folio.size), 'pagecache_isize_extended');
-  folioUnlock(s, folio);
-  folioPut(s, folio);
+  folioUnlock(mapping.sched, folio);
+  folioPut(mapping.sched, folio);
+}
+
+/**
+ * SIM ONLY, the fix the sim assumes where mainline calls nothing (switch
+ * dio-extend-no-isize-extended off): the write-protect half of
+ * pagecache_isize_extended, for a size that grew where i_rwsem is not held
+ * (xfs_dio_write_end_io of an AIO). A store through a pte mapped before the
+ * size grew then faults, and page_mkwrite reserves its blocks up to the new
+ * EOF. No zeroing: a buffered write may be copying past the old EOF at that
+ * moment (corpus/regress/xfs-dio-completion-no-isize-extended).
+ */
+export function* pagecacheIsizeExtendedProtect(mapping: AddressSpace, blkbits: number, from: number, to: number): Co<void> {
+  const folio = yield* isizeExtendedFolio(mapping, blkbits, from, to);
+  if (!folio) return;
+  covState(C_ISIZE_PROTECT, folioClass(folio));
+  if (folio.mapcount > 0 && mapping.mkclean) mapping.mkclean(folio);
+  folioUnlock(mapping.sched, folio);
+  folioPut(mapping.sched, folio);
+}
+
+/** The folio straddling `from`, locked, if growing the size to `to` makes a hole block of its part past `from`. */
+function* isizeExtendedFolio(mapping: AddressSpace, blkbits: number, from: number, to: number): Co<Folio | null> {
+  const bsize = 1 << blkbits;
+  if (from >= to || bsize >= PAGE_SIZE) return null;
+  const roundedFrom = Math.ceil(from / bsize) * bsize;
+  if (to <= roundedFrom || roundedFrom % PAGE_SIZE === 0) return null;
+  return yield* filemapGetFolio(mapping, Math.floor(from / PAGE_SIZE), FGP_LOCK, 0);
 }
 
 /** folio_invalidate: tell the filesystem [offset, offset+len) of the folio goes away. */
