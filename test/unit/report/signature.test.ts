@@ -47,3 +47,15 @@ test('version 1 signatures still read, and an old WARN groups with the one it be
   // The id still hashes the signature as stored: an old store keeps its directories.
   assert.equal(findingId(old), '290a8c9ea88e');
 });
+
+test('bugKey: a format 2 signature renamed since (errseq by the call, rereads by the bio completion or as a hole) groups with what this build writes', () => {
+  assert.equal(bugKey('INVARIANT fsync:error-lost @ vfs_fsync_range'), 'INVARIANT fsync:error-lost @ file_check_and_advance_wb_err');
+  assert.equal(bugKey('INVARIANT fsync:error-lost @ file_fdatawait_range'), 'INVARIANT fsync:error-lost @ file_check_and_advance_wb_err');
+  assert.equal(bugKey('INVARIANT fsync:spurious-error @ vfs_fsync_range'), 'INVARIANT fsync:spurious-error @ file_check_and_advance_wb_err');
+  assert.equal(bugKey('DATA lost-write write <- reread @ iomap_read_end_io'), 'DATA lost-write write <- reread @ iomap_read_folio_iter');
+  assert.equal(bugKey('DATA lost-write write <- hole @ iomap_read_folio_iter'), 'DATA lost-write write <- reread @ iomap_read_folio_iter');
+  assert.equal(bugKey('DATA lost-write write <- reread @ __iomap_write_begin'), 'DATA lost-write write <- reread @ __iomap_write_begin');
+  // Current signatures are their own key; a power cut keyed by the recovery cannot be renamed.
+  assert.equal(bugKey('DATA lost-write write <- zeroed @ iomap_writeback_handle_eof'), 'DATA lost-write write <- zeroed @ iomap_writeback_handle_eof');
+  assert.equal(bugKey('DATA power-cut:durable @ xlog_recover'), 'DATA power-cut:durable @ xlog_recover');
+});
