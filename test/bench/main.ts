@@ -26,6 +26,10 @@
 //   campaign-rate  execs/s of one fixed embedded campaign (seed switches, one
 //        worker) with this tree's CLI and REV's (test/bench/campaign-rate.ts)
 //        --base REV [--rounds N] [--max-execs N].
+//   mutants  the mutation benchmark: automatic mutants of worker/sim, the ones
+//        no test and no long campaign kills discarded, and the kill rate of
+//        campaigns with feedback and blind (test/bench/mutants.ts)
+//        [--mutants N] [--budget SEC] [--filter-sec SEC] [--tests DIR,DIR].
 // With `--against REV [--rounds N]` the sections run on REV, checked out and
 // built in a temporary directory, and on this tree, alternately in child
 // processes, N rounds (default 3); the medians of every rate and their ratio
@@ -57,6 +61,7 @@ import { IMPLEMENTED_SWITCHES, benchSignatures } from './signatures.js';
 import { benchCampaignRate } from './campaign-rate.js';
 import { benchMixed } from './mixed.js';
 import { MIXED_KINDS, generateMixedWorkload } from './mixed-workload.js';
+import { DEFAULT_MUTANT_TESTS, benchMutants } from './mutants.js';
 import { type BugName, findBug } from '../../worker/sim/bugs.js';
 import { Rng } from '../differential/rng.js';
 
@@ -80,6 +85,8 @@ export interface BenchOptions {
   signatures?: { trials: number; budget: number; seedSec: number; workers: number; switches: BugName[] };
   /** campaign-rate: the revision to compare with, rounds, executions per campaign. */
   campaignRate?: { base: string; rounds: number; maxExecs: number };
+  /** mutants: how many, each campaign's budget, the filter's campaign length, the test directories. */
+  mutants?: { count: number; budget: number; filterSec: number; tests: string[] };
 }
 
 export interface SectionResult {
@@ -256,6 +263,17 @@ async function runCampaignRateSection(opts: BenchOptions): Promise<SectionResult
   return benchCampaignRate({ root, base: c.base, rounds: c.rounds, maxExecs: c.maxExecs, seed: opts.seed, log: opts.log });
 }
 
+async function runMutantsSection(opts: BenchOptions): Promise<SectionResult> {
+  const m = opts.mutants!;
+  opts.log(`command: npm run bench -- mutants --mutants ${m.count} --budget ${m.budget} --filter-sec ${m.filterSec} ` +
+    `--seed ${opts.seed} --tests ${m.tests.join(',')}`);
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  const r = await benchMutants({ root, count: m.count, budgetSec: m.budget, filterSec: m.filterSec, seed: opts.seed, tests: m.tests, log: opts.log });
+  opts.log('');
+  for (const line of r.table) opts.log(line);
+  return { ok: r.ok, problems: r.problems };
+}
+
 export const SECTIONS: Record<string, Section> = {
   seq: { describe: 'sequential xfs_io workload: real xfs_io vs foliofuzz exec --xfs-io', run: benchSeq },
   mixed: {
@@ -271,6 +289,7 @@ export const SECTIONS: Record<string, Section> = {
   cluster: { describe: 'cluster workers vs the embedded engine (execs/s), coordinator CPU per 1,000 execs/s', run: runClusterSection },
   signatures: { describe: 'signatures per switch (campaigns with one switch on), shared ones, the seed switches together', run: runSignaturesSection },
   'campaign-rate': { describe: 'execs/s of a fixed embedded campaign with this tree\'s CLI and --base REV\'s', run: runCampaignRateSection },
+  mutants: { describe: 'mutants of worker/sim: the killable ones\' kill rate by campaigns, feedback vs blind', run: runMutantsSection },
 };
 
 const DEFAULT_SECTIONS = ['seq', 'pct'];
@@ -291,6 +310,7 @@ function usage(): string {
     '       twin: [--programs N]',
     '       signatures: [--trials N] [--budget SEC] [--seed-sec SEC] [--workers N] [--switches a,b] (defaults 3, 60, 300, 1, every implemented switch)',
     '       campaign-rate: --base REV [--rounds N] [--max-execs N] (defaults 3, 20000)',
+    `       mutants: [--mutants N] [--budget SEC] [--filter-sec SEC] [--tests DIR,DIR] (defaults 60, 60, 600, ${DEFAULT_MUTANT_TESTS.join(',')})`,
     `sections (default: ${DEFAULT_SECTIONS.join(' ')}):`,
     ...lines,
   ].join('\n');
@@ -304,7 +324,9 @@ function parseArgs(argv: string[]): ParsedArgs {
     cluster: { seconds: 15, results: 5000 },
     signatures: { trials: 3, budget: 60, seedSec: 300, workers: 1, switches: IMPLEMENTED_SWITCHES },
     campaignRate: { base: '', rounds: 3, maxExecs: 20_000 },
+    mutants: { count: 60, budget: 60, filterSec: 600, tests: DEFAULT_MUTANT_TESTS },
   };
+  const mut = opts.mutants!;
   const sig = opts.signatures!;
   const int = (flag: string, v: string): number => {
     const n = Number(v);
@@ -329,9 +351,15 @@ function parseArgs(argv: string[]): ParsedArgs {
     } else if (a === '--trials') {
       opts.fuzz.trials = sig.trials = int(a, value());
     } else if (a === '--budget') {
-      opts.fuzz.budget = sig.budget = int(a, value());
+      opts.fuzz.budget = sig.budget = mut.budget = int(a, value());
     } else if (a === '--workers') {
       opts.fuzz.workers = sig.workers = Math.max(1, int(a, value()));
+    } else if (a === '--mutants') {
+      mut.count = Math.max(1, int(a, value()));
+    } else if (a === '--filter-sec') {
+      mut.filterSec = int(a, value());
+    } else if (a === '--tests') {
+      mut.tests = value().split(',').filter(Boolean);
     } else if (a === '--seed-sec') {
       sig.seedSec = int(a, value());
     } else if (a === '--base') {

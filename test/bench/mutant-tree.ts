@@ -1,0 +1,181 @@
+// A scratch copy of the built tree for the mutation benchmark
+// (test/bench/mutants.ts), and the three ways a mutant of it is judged: a few
+// trivial programs, the unit tests, and an embedded campaign.
+//
+// Only dist/ is copied (a mutant rewrites one of its files, then the original
+// text is put back); every other top-level entry (package.json, which makes
+// the .js files ES modules, node_modules, corpus/, native/) is a symlink to the
+// real tree, so the copy runs exactly as the tree does. Every judgement is one
+// child process at a time, as the benchmark runs on a shared machine.
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface MutantTree {
+  /** The scratch tree: dir/dist is a copy, the rest symlinks. */
+  dir: string;
+  /** Replace a file of the copy (path relative to dist/) with `text`; returns the function that puts it back. */
+  mutate(file: string, text: string): () => void;
+  /** Remove the scratch tree. */
+  remove(): void;
+}
+
+export function makeMutantTree(root: string): MutantTree {
+  const dir = mkdtempSync(join(tmpdir(), 'foliofuzz-mutants-'));
+  try {
+    cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true });
+    for (const name of readdirSync(root)) {
+      if (name !== 'dist' && name !== '.git') symlinkSync(join(root, name), join(dir, name));
+    }
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    dir,
+    mutate(file, text) {
+      const path = join(dir, 'dist', file);
+      const original = readFileSync(path, 'utf8');
+      writeFileSync(path, text);
+      return () => writeFileSync(path, original);
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Why a judgement killed the mutant, or null when it did not. */
+export type Verdict = string | null;
+
+/** The trivial programs: a write read back, and again after fsync, on every filesystem. */
+const TRIVIAL_SCRIPT = 'pwrite -S 0xab 0 10000\npread 0 10000\nfsync\npread 0 10000\n';
+const TRIVIAL_FS = ['ext4', 'xfs', 'fuse', 'ext4-indirect'];
+
+/**
+ * The sanity check: `foliofuzz exec` of the trivial script on each
+ * filesystem. A violation, a harness error, a crash or a hang there kills the
+ * mutant trivially: every test and every campaign would kill it at once.
+ */
+export function judgeTrivial(tree: MutantTree, timeoutSec = 30): Verdict {
+  const script = join(tree.dir, 'trivial.xfs-io');
+  writeFileSync(script, TRIVIAL_SCRIPT);
+  for (const fs of TRIVIAL_FS) {
+    const r = spawnSync(process.execPath, [join(tree.dir, 'dist', 'worker', 'cli', 'main.js'), 'exec', '--xfs-io', script, '--fs', fs], {
+      cwd: tree.dir, encoding: 'utf8', timeout: timeoutSec * 1000, maxBuffer: 1 << 26,
+    });
+    if (r.error?.message.includes('ETIMEDOUT')) return `${fs}: hang`;
+    if (r.status !== 0) {
+      const last = (r.stdout + r.stderr).trim().split('\n').pop() ?? '';
+      return `${fs}: exit ${r.status ?? r.signal} ${last.slice(0, 100)}`;
+    }
+  }
+  return null;
+}
+
+/**
+ * The unit tests (`dirs`, relative to the tree, e.g. dist/test/unit/sim) run
+ * on the copy, one file at a time, with the poisoning the suite runs with.
+ * Any failing test, a crash or a hang kills the mutant; the verdict names
+ * the first failing test.
+ */
+export function judgeTests(tree: MutantTree, dirs: readonly string[], timeoutSec: number): Verdict {
+  // Not under this process's test runner, if any: the child is a runner of its own.
+  const env: NodeJS.ProcessEnv = { ...process.env, FOLIOFUZZ_POISON: '1' };
+  delete env['NODE_TEST_CONTEXT'];
+  const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=tap', ...dirs], {
+    cwd: tree.dir, encoding: 'utf8', timeout: timeoutSec * 1000, maxBuffer: 1 << 28, env,
+  });
+  if (r.error?.message.includes('ETIMEDOUT')) return `tests hung (over ${timeoutSec} s)`;
+  if (r.status === 0) return null;
+  // The innermost failing test: TAP prints subtests before their parents.
+  const failed = /^\s*not ok \d+ - (.*)$/m.exec(r.stdout);
+  return failed ? `failed: ${failed[1]!.slice(0, 80)}` : `exit ${r.status ?? r.signal}`;
+}
+
+export type CampaignMode = 'feedback' | 'blind';
+
+export interface CampaignOutcome {
+  /** finding, harness error, a non-zero exit or a signal, or a process that outlived its budget. */
+  kill: 'finding' | 'harness' | 'crash' | 'hang' | null;
+  /** Seconds into the campaign of the kill (or its whole length when none). */
+  sec: number;
+  /** Executions before the finding, or in the whole campaign; null when unknown. */
+  execs: number | null;
+  detail: string;
+}
+
+const FINDING_LINE = /^new finding after ([\d.]+) s \(execution (\d+)\): (.*)$/;
+const PROGRESS_LINE = /^execs (\d+) .* (\d+(?:\.\d+)?) of [\d.]+ s$/;
+
+/** Seconds past the budget before a campaign process counts as hung. */
+const HANG_GRACE_SEC = 60;
+
+/** The arguments of one campaign: one worker, every switch off, stop at the first finding. */
+function campaignArgs(tree: MutantTree, mode: CampaignMode, seed: number, budgetSec: number, store: string): string[] {
+  return [
+    join(tree.dir, 'dist', 'worker', 'cli', 'main.js'), 'fuzz', '--workers', '1', '--seed', String(seed),
+    '--duration', String(budgetSec), '--until-found', '1', '--no-minimize', '--store', store,
+    ...(mode === 'blind' ? ['--no-feedback', '--schedule', 'random'] : []),
+  ];
+}
+
+/**
+ * An embedded campaign of `budgetSec` on the copy. Its log lines (stderr,
+ * without --json, which would hold them back until the end) are read as they
+ * come: the first finding ends it (--until-found 1), and so does the first
+ * harness error (the process is stopped then: the sim threw, the mutant is
+ * killed, and waiting out the budget would learn nothing more).
+ */
+export function runCampaign(tree: MutantTree, mode: CampaignMode, seed: number, budgetSec: number): Promise<CampaignOutcome> {
+  const store = mkdtempSync(join(tree.dir, 'store-'));
+  const t0 = performance.now();
+  const child = spawn(process.execPath, campaignArgs(tree, mode, seed, budgetSec, join(store, 's')), {
+    cwd: tree.dir, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const seen: CampaignOutcome = { kill: null, sec: budgetSec, execs: null, detail: '' };
+  const hang = setTimeout(() => {
+    if (seen.kill === null) Object.assign(seen, { kill: 'hang', sec: (performance.now() - t0) / 1000, detail: `still running ${HANG_GRACE_SEC} s past the budget` });
+    child.kill('SIGKILL');
+  }, (budgetSec + HANG_GRACE_SEC) * 1000);
+  readLines(child, (line) => onCampaignLine(line, seen, child, t0));
+  return new Promise<CampaignOutcome>((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(hang);
+      rmSync(store, { recursive: true, force: true });
+      if (seen.kill === null && (code !== 0 || signal !== null)) {
+        Object.assign(seen, { kill: 'crash', sec: (performance.now() - t0) / 1000, detail: `exit ${code ?? signal}` });
+      }
+      resolve(seen);
+    });
+  });
+}
+
+function onCampaignLine(line: string, seen: CampaignOutcome, child: ChildProcess, t0: number): void {
+  const progress = PROGRESS_LINE.exec(line);
+  if (progress && seen.kill === null) {
+    seen.execs = Number(progress[1]);
+    seen.sec = Number(progress[2]);
+  }
+  if (seen.kill !== null) return;
+  const finding = FINDING_LINE.exec(line);
+  if (finding) {
+    Object.assign(seen, { kill: 'finding', sec: Number(finding[1]), execs: Number(finding[2]), detail: finding[3] });
+  } else if (line.startsWith('harness error')) {
+    Object.assign(seen, { kill: 'harness', sec: (performance.now() - t0) / 1000, execs: null, detail: line.slice(0, 160) });
+    child.kill('SIGTERM');
+  }
+}
+
+function readLines(child: ChildProcess, onLine: (line: string) => void): void {
+  let buf = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      onLine(buf.slice(0, nl).trim());
+      buf = buf.slice(nl + 1);
+    }
+  });
+}
