@@ -103,55 +103,82 @@ export interface CampaignOutcome {
   /** Executions before the finding, or in the whole campaign; null when unknown. */
   execs: number | null;
   detail: string;
+  /** Findings whose program fires on the unmutated sim too: false positives of the sim, not kills. */
+  falsePositives: string[];
 }
 
 const FINDING_LINE = /^new finding after ([\d.]+) s \(execution (\d+)\): (.*)$/;
+const REPRO_LINE = /^reproducer: (\S+)/;
 const PROGRESS_LINE = /^execs (\d+) .* (\d+(?:\.\d+)?) of [\d.]+ s$/;
 
 /** Seconds past the budget before a campaign process counts as hung. */
 const HANG_GRACE_SEC = 60;
 
-/** The arguments of one campaign: one worker, every switch off, stop at the first finding. */
+/** The arguments of one campaign: one worker, every switch off, first programs kept as found. */
 function campaignArgs(tree: MutantTree, mode: CampaignMode, seed: number, budgetSec: number, store: string): string[] {
   return [
     join(tree.dir, 'dist', 'worker', 'cli', 'main.js'), 'fuzz', '--workers', '1', '--seed', String(seed),
-    '--duration', String(budgetSec), '--until-found', '1', '--no-minimize', '--store', store,
+    '--duration', String(budgetSec), '--no-minimize', '--store', store,
     ...(mode === 'blind' ? ['--no-feedback', '--schedule', 'random'] : []),
   ];
 }
 
 /**
+ * Does a finding's reproducer run clean on the unmutated tree (`root`)? Then
+ * the finding is the mutant's. One that fires there too is a false positive
+ * of the sim that this campaign happened to reach, and kills nothing.
+ */
+function cleanWithoutMutant(root: string, repro: string): boolean {
+  const r = spawnSync(process.execPath, [join(root, 'dist', 'worker', 'cli', 'main.js'), 'exec', repro], {
+    cwd: root, encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 26,
+  });
+  return r.status === 0;
+}
+
+interface Watch {
+  seen: CampaignOutcome;
+  /** The finding whose reproducer line comes next. */
+  pending: { sec: number; execs: number; signature: string } | null;
+  child: ChildProcess;
+  t0: number;
+  root: string;
+}
+
+/**
  * An embedded campaign of `budgetSec` on the copy. Its log lines (stderr,
  * without --json, which would hold them back until the end) are read as they
- * come: the first finding ends it (--until-found 1), and so does the first
- * harness error (the process is stopped then: the sim threw, the mutant is
- * killed, and waiting out the budget would learn nothing more).
+ * come. A finding is replayed on the unmutated tree while the campaign is
+ * paused (SIGSTOP): the first that runs clean there is the kill, and ends the
+ * campaign; others are false positives of the sim, and it goes on. The first
+ * harness error ends it too: the sim threw, and waiting out the budget would
+ * learn nothing more.
  */
-export function runCampaign(tree: MutantTree, mode: CampaignMode, seed: number, budgetSec: number): Promise<CampaignOutcome> {
+export function runCampaign(tree: MutantTree, root: string, mode: CampaignMode, seed: number, budgetSec: number): Promise<CampaignOutcome> {
   const store = mkdtempSync(join(tree.dir, 'store-'));
-  const t0 = performance.now();
   const child = spawn(process.execPath, campaignArgs(tree, mode, seed, budgetSec, join(store, 's')), {
     cwd: tree.dir, stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const seen: CampaignOutcome = { kill: null, sec: budgetSec, execs: null, detail: '' };
+  const w: Watch = { seen: { kill: null, sec: budgetSec, execs: null, detail: '', falsePositives: [] }, pending: null, child, t0: performance.now(), root };
+  const elapsed = (): number => (performance.now() - w.t0) / 1000;
   const hang = setTimeout(() => {
-    if (seen.kill === null) Object.assign(seen, { kill: 'hang', sec: (performance.now() - t0) / 1000, detail: `still running ${HANG_GRACE_SEC} s past the budget` });
+    if (w.seen.kill === null) Object.assign(w.seen, { kill: 'hang', sec: elapsed(), detail: `still running ${HANG_GRACE_SEC} s past the budget` });
     child.kill('SIGKILL');
   }, (budgetSec + HANG_GRACE_SEC) * 1000);
-  readLines(child, (line) => onCampaignLine(line, seen, child, t0));
+  readLines(child, (line) => onCampaignLine(line, w));
   return new Promise<CampaignOutcome>((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(hang);
       rmSync(store, { recursive: true, force: true });
-      if (seen.kill === null && (code !== 0 || signal !== null)) {
-        Object.assign(seen, { kill: 'crash', sec: (performance.now() - t0) / 1000, detail: `exit ${code ?? signal}` });
+      if (w.seen.kill === null && (code !== 0 || signal !== null)) {
+        Object.assign(w.seen, { kill: 'crash', sec: elapsed(), detail: `exit ${code ?? signal}` });
       }
-      resolve(seen);
+      resolve(w.seen);
     });
   });
 }
 
-function onCampaignLine(line: string, seen: CampaignOutcome, child: ChildProcess, t0: number): void {
+function onCampaignLine(line: string, w: Watch): void {
+  const { seen, child } = w;
   const progress = PROGRESS_LINE.exec(line);
   if (progress && seen.kill === null) {
     seen.execs = Number(progress[1]);
@@ -159,11 +186,23 @@ function onCampaignLine(line: string, seen: CampaignOutcome, child: ChildProcess
   }
   if (seen.kill !== null) return;
   const finding = FINDING_LINE.exec(line);
+  const repro = REPRO_LINE.exec(line);
   if (finding) {
-    Object.assign(seen, { kill: 'finding', sec: Number(finding[1]), execs: Number(finding[2]), detail: finding[3] });
+    w.pending = { sec: Number(finding[1]), execs: Number(finding[2]), signature: finding[3]! };
+  } else if (repro && w.pending) {
+    const f = w.pending;
+    w.pending = null;
+    child.kill('SIGSTOP');
+    if (cleanWithoutMutant(w.root, repro[1]!)) {
+      Object.assign(seen, { kill: 'finding', sec: f.sec, execs: f.execs, detail: f.signature });
+      child.kill('SIGKILL');
+    } else {
+      seen.falsePositives.push(`${f.signature} (execution ${f.execs})`);
+      child.kill('SIGCONT');
+    }
   } else if (line.startsWith('harness error')) {
-    Object.assign(seen, { kill: 'harness', sec: (performance.now() - t0) / 1000, execs: null, detail: line.slice(0, 160) });
-    child.kill('SIGTERM');
+    Object.assign(seen, { kill: 'harness', sec: (performance.now() - w.t0) / 1000, execs: null, detail: line.slice(0, 160) });
+    child.kill('SIGKILL');
   }
 }
 
