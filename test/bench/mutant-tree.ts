@@ -65,12 +65,20 @@ export function judgeTrivial(tree: MutantTree, timeoutSec = 30): Verdict {
       cwd: tree.dir, encoding: 'utf8', timeout: timeoutSec * 1000, maxBuffer: 1 << 26,
     });
     if (r.error?.message.includes('ETIMEDOUT')) return `${fs}: hang`;
-    if (r.status !== 0) {
-      const last = (r.stdout + r.stderr).trim().split('\n').pop() ?? '';
-      return `${fs}: exit ${r.status ?? r.signal} ${last.slice(0, 100)}`;
-    }
+    if (r.status !== 0) return `${fs}: exit ${r.status ?? r.signal} ${whatFailed(r.stdout + r.stderr).slice(0, 100)}`;
   }
   return null;
+}
+
+/** The line that says what went wrong: the violation's signature, else the first error line, else the last. */
+function whatFailed(out: string): string {
+  const lines = out.trim().split('\n').map((l) => l.trim());
+  const signature = /^signature: (.*)$/m.exec(out)?.[1];
+  if (signature !== undefined) return signature;
+  const i = lines.findIndex((l) => /error/i.test(l));
+  if (i < 0) return lines[lines.length - 1] ?? '';
+  // "harness error (...):" puts the error itself on the next line
+  return lines[i]!.endsWith(':') ? `${lines[i]} ${lines[i + 1] ?? ''}` : lines[i]!;
 }
 
 /**
@@ -124,15 +132,20 @@ function campaignArgs(tree: MutantTree, mode: CampaignMode, seed: number, budget
 }
 
 /**
- * Does a finding's reproducer run clean on the unmutated tree (`root`)? Then
- * the finding is the mutant's. One that fires there too is a false positive
- * of the sim that this campaign happened to reach, and kills nothing.
+ * A finding's reproducer on the unmutated tree (`root`): null when it runs
+ * clean there (the finding is the mutant's), else what it does there. One
+ * that fires there too (a violation, exit 1, or a harness error, exit 3) is a
+ * false positive of the sim that this campaign happened to reach, and kills
+ * nothing; one that cannot be replayed kills nothing either.
  */
-function cleanWithoutMutant(root: string, repro: string): boolean {
+function onUnmutatedSim(root: string, repro: string): string | null {
   const r = spawnSync(process.execPath, [join(root, 'dist', 'worker', 'cli', 'main.js'), 'exec', repro], {
     cwd: root, encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 26,
   });
-  return r.status === 0;
+  if (r.status === 0) return null;
+  const signature = /^signature: (.*)$/m.exec(r.stdout + r.stderr)?.[1];
+  if (r.status === 1 || r.status === 3) return `fires on the unmutated sim too (exit ${r.status}${signature ? `: ${signature}` : ''})`;
+  return `could not be replayed on the unmutated sim (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`;
 }
 
 interface Watch {
@@ -193,11 +206,12 @@ function onCampaignLine(line: string, w: Watch): void {
     const f = w.pending;
     w.pending = null;
     child.kill('SIGSTOP');
-    if (cleanWithoutMutant(w.root, repro[1]!)) {
+    const unmutated = onUnmutatedSim(w.root, repro[1]!);
+    if (unmutated === null) {
       Object.assign(seen, { kill: 'finding', sec: f.sec, execs: f.execs, detail: f.signature });
       child.kill('SIGKILL');
     } else {
-      seen.falsePositives.push(`${f.signature} (execution ${f.execs})`);
+      seen.falsePositives.push(`${f.signature} (execution ${f.execs}): ${unmutated}`);
       child.kill('SIGCONT');
     }
   } else if (line.startsWith('harness error')) {
