@@ -9,7 +9,7 @@
 // child process at a time, as the benchmark runs on a shared machine.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -148,6 +148,19 @@ function onUnmutatedSim(root: string, repro: string): string | null {
   return `could not be replayed on the unmutated sim (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`;
 }
 
+/**
+ * A false positive's reproducer outlives the campaign's scratch store: it is
+ * copied under the tree's foliofuzz-store/ (where campaigns keep their runs,
+ * ignored by git), named by its signature and execution.
+ */
+function keepFalsePositive(root: string, repro: string, signature: string, execs: number): string {
+  const dir = join(root, 'foliofuzz-store', 'mutants-false-positives');
+  mkdirSync(dir, { recursive: true });
+  const name = `${signature.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 80)}-e${execs}.json`;
+  copyFileSync(repro, join(dir, name));
+  return join('foliofuzz-store', 'mutants-false-positives', name);
+}
+
 interface Watch {
   seen: CampaignOutcome;
   /** The finding whose reproducer line comes next. */
@@ -211,7 +224,7 @@ function onCampaignLine(line: string, w: Watch): void {
       Object.assign(seen, { kill: 'finding', sec: f.sec, execs: f.execs, detail: f.signature });
       child.kill('SIGKILL');
     } else {
-      seen.falsePositives.push(`${f.signature} (execution ${f.execs}): ${unmutated}`);
+      seen.falsePositives.push(`${f.signature} (execution ${f.execs}): ${unmutated}; kept as ${keepFalsePositive(w.root, repro[1]!, f.signature, f.execs)}`);
       child.kill('SIGCONT');
     }
   } else if (line.startsWith('harness error')) {
