@@ -205,7 +205,7 @@ function summaryLines(results: readonly MutantResult[], o: MutantsBenchOptions):
   });
   return [
     `- sampled: ${results.length} mutants (seed ${o.seed}); trivially killed (the trivial programs fail): ${trivial.length}; ` +
-      `discarded (no test and no campaign, the filter's ${o.filterSec} s ones included, killed them): ${discarded}; ` +
+      `discarded (no test and no campaign${o.filterSec > 0 ? `, the filter's ${o.filterSec} s ones included,` : ' (no filter: --filter-sec 0)'} killed them): ${discarded}; ` +
       `killable and not trivial: ${killable.length}`,
     `- of those ${killable.length}, killed by the unit tests (${o.tests.join(', ')}): ${pct(killable.filter((r) => r.tests !== null).length, killable.length)}`,
     rateLine('feedback', killable, (r) => r.feedback, o.budgetSec),
