@@ -131,6 +131,11 @@ export class DurableFile {
     this.note(now);
   }
 
+  /** The largest size the file had since the stable point. */
+  get largestSize(): number {
+    return this.maxSize;
+  }
+
   /** Start over from content known to be on disk (what recovery left). */
   reset(content: Uint8Array): void {
     this.stableBy = 'sync_filesystem';

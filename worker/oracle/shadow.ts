@@ -20,12 +20,14 @@ export class ShadowFile {
   /** Byte ranges [start, end, ...] stored through a mapping past EOF, in the EOF page. */
   private pendingPostEof: number[] = [];
   /**
-   * Byte ranges [start, end, ...] past EOF a failed write to the disk
-   * carried (the zeroed tail of the EOF block, say): the disk may still
-   * hold older bytes there, which an extension that does not zero them
-   * (ext4's direct write) exposes. Unknown whenever the file grows over them.
+   * Byte ranges [start, end, ...] past EOF where the disk may hold bytes
+   * that are not zeroes: what a failed write to the disk carried there (the
+   * zeroed tail of the EOF block, say: the disk keeps older bytes), or what
+   * was written there before a power cut took the size back. An extension
+   * that does not zero them (ext4's direct write) exposes them. Unknown
+   * whenever the file grows over them.
    */
-  private failedPastEof: number[] = [];
+  private stalePastEof: number[] = [];
   /** Who wrote each byte: a writer id per run (model.ts Writer). */
   private readonly who = new ByteRuns(0);
   size = 0;
@@ -95,12 +97,17 @@ export class ShadowFile {
   forgetFailedWrite(off: number, len: number): void {
     this.forget(off, len);
     const from = Math.max(off, this.size);
-    if (off + len > from) this.failedPastEof.push(from, off + len);
+    if (off + len > from) this.stalePastEof.push(from, off + len);
   }
 
-  /** The file grows over [from, to): the parts a failed write left stale on the disk are unknown. */
+  /** Past the size, up to `to`, the disk may hold bytes written before a power cut took the size back. */
+  stalePastSize(to: number): void {
+    if (to > this.size) this.stalePastEof.push(this.size, to);
+  }
+
+  /** The file grows over [from, to): the parts the disk may hold stale bytes in are unknown. */
   private growOverFailedWrites(from: number, to: number): void {
-    const f = this.failedPastEof;
+    const f = this.stalePastEof;
     for (let i = 0; i < f.length; i += 2) this.markUnknown(Math.max(f[i]!, from), Math.min(f[i + 1]!, to));
   }
 
@@ -299,7 +306,7 @@ export class ShadowFile {
     this.buf = new Uint8Array(0);
     this.unknown = null;
     this.pendingPostEof = [];
-    this.failedPastEof = [];
+    this.stalePastEof = [];
     this.size = 0;
     this.lostWrites = false;
     this.sizeUnknown = false;

@@ -25,7 +25,10 @@ export function recovered(m: Model, raise: Raise, file: number, data: Uint8Array
     // Keyed by the call whose promise broke, not by the filesystem's recovery (context, in the message).
     if (v) raise('DATA', `power-cut:${v.what}`, d.stableBy, `${m.program.files[file]!.name} after the power cut and ${m.fs.recoveryFn}: ${v.detail}`);
   }
+  // What the file held past the recovered size since the stable point may be on the disk there.
+  const largest = Math.max(shadow.size, d?.largestSize ?? 0);
   shadow.reset(data);
+  shadow.stalePastSize(largest);
   d?.reset(data);
   m.failedWrites[file] = undefined;
   const e = m.errEvents[file]!;
