@@ -128,7 +128,6 @@ export function generateSeqWorkload(seed: number, commands: number): string {
   return lines.join('\n') + '\n';
 }
 
-
 async function benchSeq(opts: BenchOptions): Promise<SectionResult> {
   const problems: string[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'foliofuzz-bench-'));

@@ -106,7 +106,7 @@ export class ShadowFile {
   }
 
   /** The file grows over [from, to): the parts the disk may hold stale bytes in are unknown. */
-  private growOverFailedWrites(from: number, to: number): void {
+  private growOverStalePastEof(from: number, to: number): void {
     const f = this.stalePastEof;
     for (let i = 0; i < f.length; i += 2) this.markUnknown(Math.max(f[i]!, from), Math.min(f[i + 1]!, to));
   }
@@ -125,7 +125,7 @@ export class ShadowFile {
       this.who.set(this.size, n, this.writer('zero'));
       this.markKnown(this.size, n);
       this.growOverPostEofStores(this.size, n);
-      this.growOverFailedWrites(this.size, n);
+      this.growOverStalePastEof(this.size, n);
     } else if (n < this.size) {
       this.markKnown(n, this.size);
       // Truncation zeroes the rest of the new EOF folio and drops the pages past it.
