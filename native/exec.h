@@ -268,7 +268,7 @@ int probe_write(FILE *out, const char *dir, char *err, size_t errlen);
 
 /* ---- the kernel log (klog.c) -------------------------------------------- */
 
-/* /dev/kmsg from now on, or (tests) a file of records from its start; -1 when unreadable. */
+/* /dev/kmsg from now on (the _ONCE warnings re-armed first), or (tests) a file of records from its start; -1 when unreadable. */
 int klog_open(const char *path);
 /* Record the lines the run caused as klog events, and the stale-cache warnings as stale events. */
 void klog_collect(int fd, struct tctx *tc, const char *dir);

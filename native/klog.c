@@ -22,10 +22,26 @@
 
 #define STALE_TEXT "Page cache invalidation failure"
 
+/*
+ * WARN_ON_ONCE and friends fire once per boot: a warning an earlier run (or
+ * an earlier campaign) fired would stay silent for every later one. Writing
+ * to debugfs's clear_warn_once (lib/bug.c, clear_once_table) re-arms them all,
+ * so each run can see each warning. Without debugfs the runs still go on,
+ * blind to warnings that fired before.
+ */
+static void klog_rearm_warn_once(void)
+{
+	int fd = open("/sys/kernel/debug/clear_warn_once", O_WRONLY | O_CLOEXEC);
+	if (fd < 0) return;
+	if (write(fd, "1", 1) != 1) { /* nothing more to do: the warnings stay as they were */ }
+	close(fd);
+}
+
 int klog_open(const char *path)
 {
 	/* A file of records (tests) is read from its start; the kernel's log from now on. */
 	if (path) return open(path, O_RDONLY | O_CLOEXEC);
+	klog_rearm_warn_once();
 	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
 		close(fd);
