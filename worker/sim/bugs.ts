@@ -17,7 +17,8 @@ export type BugName =
   | 'short-write-punch-delalloc'
   | 'dio-completion-no-invalidate-window'
   | 'dio-extend-no-isize-extended'
-  | 'fuse-writethrough-eof-zeroed';
+  | 'fuse-writethrough-eof-zeroed'
+  | 'zero-batch-locked-folio';
 
 export interface BugSwitch {
   name: BugName;
@@ -111,6 +112,12 @@ export const BUG_SWITCHES: readonly BugSwitch[] = [
     name: 'fuse-writethrough-eof-zeroed', layer: 'fs/fuse', year: 2026,
     source: 'found by foliofuzz with every switch off (campaign seeds 25, 26); a C race test loses the write on Linux 6.18.44 over bindfs in 3,132 of 4,000 iterations',
     description: 'a write-through write unlocks its folios before it sends the WRITE and updates i_size; writeback of a dirty EOF folio in between zeroes the bytes past the old i_size, in the page cache and in what the server receives',
+    benign: false, implemented: true,
+  },
+  {
+    name: 'zero-batch-locked-folio', layer: 'iomap', year: 2026,
+    source: 'found by foliofuzz with every switch off (a kernel campaign, xfs, 1 KiB blocks): Linux 6.18.44 prints WARNING at fs/iomap/buffered-io.c:1464 iomap_zero_iter',
+    description: 'zero range takes a folio filemap_get_folios_dirty could not trylock without checking under the lock that it is dirty: a folio a page fault holds locked past a new EOF (while it rechecks i_size) is zeroed and dirtied beyond EOF',
     benign: false, implemented: true,
   },
 ];

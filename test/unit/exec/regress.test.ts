@@ -270,12 +270,15 @@ test('fuse-store-after-failed-write-8k: a store whose next page faults re-reads 
 });
 
 test('fuse-power-cut-aborts-requests: a request the dead daemon never answered does not reach the restarted one', () => {
-  // The flusher's WRITE of f0.0's folio [61440, 65536) (dirtied through a
-  // mapping while f0.0 was 98304 bytes) is still queued when t4 cuts the
-  // power; the restarted daemon brings f0.0 back empty. fuse_abort_conn ends
-  // every request of the dead connection with -ECONNABORTED, so the WRITE
-  // never lands (it used to grow the server's f0.0 to 65536 behind an i_size
-  // of 0). t0's buffered read of f0, whose READ was in flight too, fails.
+  // t4 cuts the power while t0's buffered read of f0 waits for its READ
+  // (under invalidate_lock shared, which the cut does not wait for): the
+  // daemon dies at once and fuse_abort_conn ends the READ, so the pread
+  // fails. The program's threads run on while the cut holds the kernel
+  // quiet: t1 dirties f0.0's folio [61440, 65536) through a mapping (f0.0
+  // is 98304 bytes) and the flusher sends its WRITE to the dead daemon. The
+  // restart brings f0.0 back empty, and that WRITE, never answered, ends
+  // with the old connection too: it never lands (it used to grow the
+  // server's f0.0 to 65536 behind an i_size of 0).
   const res = replay('fuse-power-cut-aborts-requests.json');
   const ret = (t: number, i: number): number | undefined => res.results.find((x) => x.thread === t && x.index === i)?.ret;
   assert.equal(ret(4, 0), 0, 'the power cut');

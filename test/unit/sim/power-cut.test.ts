@@ -6,9 +6,17 @@ import { test } from 'node:test';
 
 import { BlockFs } from '../../../worker/sim/fs/blockfs.js';
 import type { Kernel } from '../../../worker/sim/kernel.js';
+import type { PowerCutReport } from '../../../worker/sim/blockdev.js';
+import type { Co } from '../../../worker/sim/sched.js';
 import { sysFsync, sysPread, sysPwrite, sysSyncFileRange } from '../../../worker/sim/vfs/syscalls.js';
 import { assertBytes, drive, newKernel } from './helpers.js';
 import { BLOCK_I } from '../../../worker/sim/fs/block-inode.js';
+
+/** The power goes (Filesystem.powerFail), then the mount comes back (powerRecover): what sysPowerCut does around holding the files quiet. */
+function* powerCut(k: Kernel, seed: number): Co<PowerCutReport> {
+  const fs = blockFs(k);
+  return yield* fs.powerRecover(seed, fs.powerFail(seed));
+}
 
 function filled(n: number, byte: number): Uint8Array {
   return new Uint8Array(n).fill(byte);
@@ -32,7 +40,7 @@ for (const fs of ['xfs', 'ext4'] as const) {
       drive(k, () => sysPwrite(k, f, 0, filled(2048, 0xee)));
       // sync_file_range(WRITE|WAIT_AFTER): on the device's volatile cache, no log commit, no flush.
       assert.equal(drive(k, () => sysSyncFileRange(k, f, 0, 0, 2 | 4)), 0);
-      const report = drive(k, () => blockFs(k).powerCut(seed));
+      const report = drive(k, () => powerCut(k, seed));
       assert.equal(inode.iSize, 10000, 'the size is the committed size');
       assert.equal(inode.mapping.nrpages, 0, 'the page cache is gone');
       const got = new Uint8Array(12000);
@@ -52,7 +60,7 @@ for (const fs of ['xfs', 'ext4'] as const) {
     const inode = k.createFile('a');
     const f = k.openFile(inode, false);
     drive(k, () => sysPwrite(k, f, 0, filled(8192, 3)));
-    drive(k, () => blockFs(k).powerCut(5));
+    drive(k, () => powerCut(k, 5));
     assert.equal(inode.iSize, 0);
     assert.equal(BLOCK_I(inode).extents.exts.length, 0);
     // The allocator took back the blocks the lost extents held: a new write allocates and reads back.

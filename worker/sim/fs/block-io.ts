@@ -20,7 +20,7 @@ import {
   unmapMappingFolio,
   mappingSetError,
 } from '../mm/filemap.js';
-import { folioTestDirty, folioTestWriteback } from '../mm/folio.js';
+import { folioTestDirty, folioTestLocked, folioTestWriteback } from '../mm/folio.js';
 import { postEofStoreIntersects } from '../mm/post-eof-stores.js';
 import { type DioAsync, type IomapDioOps, inodeDioWait, iomapDioRw } from '../iomap/direct-io.js';
 import { Workqueue } from '../workqueue.js';
@@ -146,13 +146,8 @@ export abstract class BlockIo extends BlockSpace {
    * it could trylock and found neither dirty nor under writeback: a folio
    * under writeback is not clean yet (its unwritten extent converts when the
    * I/O completes, and what that I/O carries shows then).
-   * NOT MODELLED: a folio it could not trylock is taken unchecked too. With
-   * that, a folio a page fault is reading past a new EOF (after a racing
-   * truncate) gets zeroed by a growing zero range and fires the
-   * WARN_ON_ONCE in iomap_zero_iter (a fuzzer campaign with every switch off
-   * met it in seconds), the WARN Linux 6.18.44 fired in a kernel campaign
-   * (corpus/open/xfs-kernel-warn-iomap-zero-iter.json). Until a bug switch
-   * models it against a fix, the sim leaves a locked clean folio out.
+   * A folio it could not trylock is taken unchecked too (it may be about to
+   * be dirtied); iomap_write_begin looks at it again under the lock.
    */
   protected fillDirtyFolios(inode: BlockInode, m: Iomap, fbatch: FolioBatch): void {
     fbatch.folios.length = 0;
@@ -160,7 +155,7 @@ export abstract class BlockIo extends BlockSpace {
     const first = Math.floor(m.offset / PAGE_SIZE);
     const last = Math.floor((m.offset + m.length - 1) / PAGE_SIZE);
     for (const f of foliosInRange(inode.mapping, first, last)) {
-      if (folioTestDirty(f) || folioTestWriteback(f)) fbatch.folios.push(f);
+      if (folioTestDirty(f) || folioTestWriteback(f) || folioTestLocked(f)) fbatch.folios.push(f);
     }
     m.flags |= IOMAP_F_FOLIO_BATCH;
   }

@@ -234,14 +234,17 @@ export abstract class BlockSpace {
     }
   }
 
+  /** Power cut: the device loses what was not flushed (torn per sector from the seed). */
+  powerFail(seed: number): PowerCutReport {
+    return this.dev.powerCut(seed);
+  }
+
   /**
-   * Power cut and mount again: the device loses what was not flushed (torn
-   * per sector from the seed), the page cache and in-core inode state are
+   * Mount again after the cut: the page cache and in-core inode state are
    * gone, and log recovery brings back each inode's last committed size and
    * extents. The caller holds every file quiet (as for a remount).
    */
-  *powerCut(seed: number): Co<PowerCutReport> {
-    const report = this.dev.powerCut(seed);
+  *powerRecover(_seed: number, report: PowerCutReport): Co<PowerCutReport> {
     // Folios under writeback finish first (their bios now fail); nothing they do survives.
     for (const inode of this.inodes) yield* truncateInodePagesRange(inode.mapping, 0, -1, () => {});
     const used: { start: number; len: number }[] = [];

@@ -281,10 +281,10 @@ export class Ext4Fs extends BlockFs {
   }
 
   /** Crash recovery (jbd2_journal_recover, then ext4_orphan_cleanup: see BlockSpace.recoveryTrim). */
-  override *powerCut(seed: number): Co<PowerCutReport> {
+  override *powerRecover(seed: number, cut: PowerCutReport): Co<PowerCutReport> {
     // The running and committing transactions die with the machine; recovery replays committed ones.
     this.journal.powerCut();
-    const report = yield* super.powerCut(seed);
+    const report = yield* super.powerRecover(seed, cut);
     for (const inode of this.inodes) this.journaled.set(inode.ino, this.inodeMetadata(inode));
     return report;
   }

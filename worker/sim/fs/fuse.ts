@@ -468,15 +468,26 @@ export class FuseFs implements Filesystem {
   }
 
   /**
-   * Power cut of the machine the daemon runs on: the client's page cache
-   * (dirty mmap stores never sent) is gone, the daemon restarts over its own
-   * storage (FuseServer.powerCut), and the mount looks every size up again.
-   * The block device is not involved: the files live in the daemon.
+   * Power cut of the machine the daemon runs on. The daemon dies at once:
+   * its connection is aborted, and requests it had not answered end with an
+   * error (a READ a reader sleeps on under invalidate_lock among them). The
+   * block device is not involved: the files live in the daemon.
    */
-  *powerCut(seed: number): Co<PowerCutReport> {
+  powerFail(seed: number): PowerCutReport {
     const report = this.dev.powerCut(seed);
     this.dev.powerOn();
-    // The daemon died: its connection is aborted, requests it had not answered end with an error.
+    this.fc.abort();
+    return report;
+  }
+
+  /**
+   * The daemon restarts over its own storage (FuseServer.powerCut), the
+   * client's page cache (dirty mmap stores never sent) is gone, and the
+   * mount looks every size up again.
+   */
+  *powerRecover(seed: number, report: PowerCutReport): Co<PowerCutReport> {
+    // The sim's threads ran on while the kernel was held quiet; what they
+    // sent meanwhile and is not answered yet died with the daemon too.
     this.fc.abort();
     // The daemon restarts first: a reader racing with the cut (the sim's process outlives it) reads what it has now.
     this.server.powerCut(new Rng(seed ^ 0x5f3759df));

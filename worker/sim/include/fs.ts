@@ -19,7 +19,6 @@ export class Inode {
   /** Size recorded on disk (XFS di_size, ext4 i_disksize): what survives a crash. */
   diskSize = 0;
   readonly iRwsem = new RwSem('i_rwsem');
-  readonly invalidateLock = new RwSem('invalidate_lock');
   /** i_dio_count: direct I/O in flight; inode_dio_wait() sleeps on dioWq until it is 0. */
   dioCount = 0;
   readonly dioWq = new WaitQueue('i_dio_count');
@@ -34,6 +33,11 @@ export class Inode {
     let order = 0;
     while (1 << (order + PAGE_SHIFT + 1) <= maxFolioBytes) order++;
     this.mapping = new AddressSpace(fs.sched, order, () => this.iSize, fs.bugs, ino);
+  }
+
+  /** filemap_invalidate_lock(inode->i_mapping): the lock lives in the address space. */
+  get invalidateLock(): RwSem {
+    return this.mapping.invalidateLock;
   }
 
   get blkbits(): number {
@@ -116,11 +120,18 @@ export interface Filesystem {
   /** Rebuild in-core inode state from what is on disk, after a remount. */
   reloadInode(inode: Inode): void;
   /**
-   * Power cut and mount again: what was not durable is lost or torn, the page
-   * cache and in-core inode state are gone, and crash recovery rebuilds each
-   * inode. The caller holds every file quiet (as for a remount).
+   * The moment the power goes: the device (fuse: the daemon) dies at once,
+   * what was not durable is lost or torn (drawn from seed), and I/O in
+   * flight or sent until powerRecover ends with an error. Nothing waits for
+   * the program's threads: a read in flight fails with the machine.
    */
-  powerCut(seed: number): Co<PowerCutReport>;
+  powerFail(seed: number): PowerCutReport;
+  /**
+   * Mount again after powerFail: the page cache and in-core inode state are
+   * gone, and crash recovery rebuilds each inode. The caller holds every
+   * file quiet (as for a remount).
+   */
+  powerRecover(seed: number, report: PowerCutReport): Co<PowerCutReport>;
   /**
    * The file's bytes as its on-disk metadata maps them now, read without I/O
    * and past the page cache: what the harness's oracle judges after a power

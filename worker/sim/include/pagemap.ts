@@ -10,6 +10,7 @@ import { poisonUnwritten, takeUnwrittenBytes } from '../byte-pool.js';
 import { type BugSet, NO_BUGS } from '../bugs.js';
 import { TAG_UNINIT, provenance } from '../provenance.js';
 import type { Errseq } from '../errseq.js';
+import { RwSem } from '../locks.js';
 import { type Co, type Sched, WaitQueue } from '../sched.js';
 
 export const PAGE_SHIFT = 12;
@@ -146,6 +147,13 @@ export class AddressSpace {
   /** No cached page has an index above this (not tight). */
   maxIndex = -1;
   readonly wbErr: Errseq = { v: 0 };
+  /**
+   * mapping->invalidate_lock: held exclusive by whatever evicts page cache
+   * before it changes the blocks under it (truncate, punch, collapse, zero
+   * range), and shared by whatever adds folios and reads them in, so that a
+   * read cannot bring back a folio from blocks about to be freed.
+   */
+  readonly invalidateLock = new RwSem('invalidate_lock');
   asFlags = 0;
   aops!: AddressSpaceOps;
   readonly folioPool = new FolioPool();

@@ -136,20 +136,43 @@ function* __iomapWriteBegin(iter: IomapIter, ctx: IomapWriteCtx, len: number, fo
 function* iomapGetFolio(iter: IomapIter, len: number): Co<Folio | null> {
   const mapping = iter.inode.mapping;
   const batch = iter.fbatch;
-  if (iter.iomap.flags & IOMAP_F_FOLIO_BATCH && batch) {
+  if (iter.iomap.flags & IOMAP_F_FOLIO_BATCH && batch) return yield* iomapNextBatchFolio(iter, batch);
+  return yield* filemapGetFolio(mapping, Math.floor(iter.pos / PAGE_SIZE), FGP_LOCK | FGP_CREAT | FGP_WRITE, orderForLength(len));
+}
+
+/**
+ * The next folio of the filesystem's batch, locked, with a reference; null
+ * when the batch is done or a folio left the mapping (IOMAP_F_STALE).
+ * filemap_get_folios_dirty() presumes a folio it could not trylock dirty, as
+ * it may be about to be (page_mkwrite holds the lock while it dirties). So
+ * the state is checked again here, under the lock, and a folio that is still
+ * clean is left alone: zeroing it would dirty a folio that may lie wholly
+ * past EOF, which writeback never writes (the WARN_ON_ONCE in
+ * iomap_zero_iter). Bug switch zero-batch-locked-folio: no such check, as in
+ * Linux 6.18, where a page fault that holds a folio past a new EOF while it
+ * rechecks i_size gets it zeroed.
+ */
+function* iomapNextBatchFolio(iter: IomapIter, batch: FolioBatch): Co<Folio | null> {
+  const mapping = iter.inode.mapping;
+  const s = mapping.sched;
+  const recheck = !iter.inode.fs.bugs.has('zero-batch-locked-folio');
+  for (;;) {
     const folio = batch.folios[batch.next++];
     if (!folio) return null;
-    yield* folioLock(mapping.sched, folio);
+    yield* folioLock(s, folio);
     if (folio.mapping !== mapping) {
       iter.iomap.flags |= IOMAP_F_STALE;
-      folioUnlock(mapping.sched, folio);
+      folioUnlock(s, folio);
       return null;
     }
+    if (recheck && !folioTestDirty(folio) && !folioTestWriteback(folio)) {
+      folioUnlock(s, folio);
+      continue;
+    }
     folio.refcount++;
-    yield* folioWaitStable(mapping.sched, folio);
+    yield* folioWaitStable(s, folio);
     return folio;
   }
-  return yield* filemapGetFolio(mapping, Math.floor(iter.pos / PAGE_SIZE), FGP_LOCK | FGP_CREAT | FGP_WRITE, orderForLength(len));
 }
 
 function iomapPutFolio(iter: IomapIter, folio: Folio): void {

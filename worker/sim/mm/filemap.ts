@@ -261,52 +261,82 @@ export function* filemapReadFolio(mapping: AddressSpace, folio: Folio): Co<numbe
 
 /**
  * Get an uptodate folio for page `index` with a reference: create and read it
- * if missing (the readahead path), or lock and re-read it if it is not
- * uptodate (filemap_update_page). `wantOrder` sizes a new folio.
+ * if missing (filemap_create_folio, the readahead path), or lock and re-read
+ * it if it is not uptodate (filemap_update_page). `wantOrder` sizes a new folio.
  */
 export function* filemapGetUptodateFolio(mapping: AddressSpace, index: number, wantOrder: number): Co<Folio | number> {
-  const s = mapping.sched;
   for (;;) {
-    let folio = mapping.pages.get(index);
+    const folio = mapping.pages.get(index);
     if (!folio) {
-      const created = yield* filemapGetFolio(mapping, index, FGP_LOCK | FGP_CREAT, wantOrder);
-      folio = created!;
-      covState(C_UPTODATE_FOLIO, folioClass(folio));
-      // Another thread may have added (and read) the folio while we slept in
-      // allocation: that one is returned locked, and may be uptodate already.
-      if (folioTestUptodate(folio)) {
-        folioUnlock(s, folio);
-        return folio;
-      }
-      const err = yield* filemapReadFolio(mapping, folio);
-      if (err < 0) {
-        folioPut(s, folio);
-        return err;
-      }
-      return folio;
+      const r = yield* filemapCreateFolio(mapping, index, wantOrder);
+      if (r !== null) return r;
+      continue;
     }
     folioGet(folio);
     if (folioTestUptodate(folio)) return folio;
     covState(C_UPDATE_PAGE, folioClass(folio));
-    if (folioTestLocked(folio)) yield* folioWaitLocked(s, folio);
+    if (folioTestLocked(folio)) yield* folioWaitLocked(mapping.sched, folio);
     if (folioTestUptodate(folio)) return folio;
-    yield* folioLock(s, folio);
-    if (folio.mapping !== mapping) {
-      folioUnlock(s, folio);
-      folioPut(s, folio);
-      continue;
-    }
-    if (folioTestUptodate(folio)) {
-      folioUnlock(s, folio);
-      return folio;
-    }
-    const err = yield* filemapReadFolio(mapping, folio);
-    if (err < 0) {
-      folioPut(s, folio);
-      return err;
-    }
+    const r = yield* filemapUpdatePage(mapping, folio);
+    if (r !== null) return r;
+  }
+}
+
+/**
+ * filemap_create_folio: add a locked folio and read it in, under
+ * invalidate_lock shared so that no truncate or hole punch evicts the cache
+ * and frees the blocks between the add and the read (the lock is held until
+ * the read ends). null: another thread's folio is there now, look again.
+ */
+function* filemapCreateFolio(mapping: AddressSpace, index: number, wantOrder: number): Co<Folio | number | null> {
+  const s = mapping.sched;
+  yield* mapping.invalidateLock.downRead(s);
+  let ret: Folio | number | null;
+  if (mapping.pages.has(index)) ret = null;
+  else {
+    const folio = (yield* filemapGetFolio(mapping, index, FGP_LOCK | FGP_CREAT, wantOrder))!;
+    covState(C_UPTODATE_FOLIO, folioClass(folio));
+    ret = yield* filemapReadLockedFolio(mapping, folio);
+  }
+  mapping.invalidateLock.upRead(s);
+  return ret;
+}
+
+/**
+ * filemap_update_page: lock a folio that is not uptodate and read it again,
+ * under invalidate_lock shared as filemap_create_folio. Takes over the
+ * caller's reference; null when the folio left the mapping (look again).
+ */
+function* filemapUpdatePage(mapping: AddressSpace, folio: Folio): Co<Folio | number | null> {
+  const s = mapping.sched;
+  yield* mapping.invalidateLock.downRead(s);
+  yield* folioLock(s, folio);
+  let ret: Folio | number | null;
+  if (folio.mapping !== mapping) {
+    folioUnlock(s, folio);
+    folioPut(s, folio);
+    ret = null;
+  } else ret = yield* filemapReadLockedFolio(mapping, folio);
+  mapping.invalidateLock.upRead(s);
+  return ret;
+}
+
+/**
+ * A locked folio with a reference, made uptodate: unlocked as it is if it is
+ * uptodate already (another thread read it while we slept), else read (the
+ * read unlocks it). The reference is dropped on error.
+ */
+function* filemapReadLockedFolio(mapping: AddressSpace, folio: Folio): Co<Folio | number> {
+  if (folioTestUptodate(folio)) {
+    folioUnlock(mapping.sched, folio);
     return folio;
   }
+  const err = yield* filemapReadFolio(mapping, folio);
+  if (err < 0) {
+    folioPut(mapping.sched, folio);
+    return err;
+  }
+  return folio;
 }
 
 /**

@@ -9,7 +9,7 @@ import { offsetIn } from '../bits.js';
 import { EFAULT, EINVAL } from '../errno.js';
 import type { Co, Sched } from '../sched.js';
 import { filemapGetUptodateFolio, orderForLength } from './filemap.js';
-import { folioClass, folioGet, folioPut, folioTestUptodate, folioUnlock } from './folio.js';
+import { folioClass, folioGet, folioLock, folioPut, folioTestUptodate, folioUnlock } from './folio.js';
 import { covSite, covState } from '../cov.js';
 import { notePostEofStore } from './post-eof-stores.js';
 import { provenance } from '../provenance.js';
@@ -155,26 +155,43 @@ export class MmState {
       const r = yield* filemapGetUptodateFolio(inode.mapping, index, orderForLength(remaining));
       if (typeof r === 'number') return r;
       const folio = r;
+      yield* folioLock(this.sched, folio);
       // Raced with truncation: retry the fault.
       if (folio.mapping !== inode.mapping || !folioTestUptodate(folio)) {
+        folioUnlock(this.sched, folio);
         folioPut(this.sched, folio);
         continue;
       }
-      if (!this.pageInFile(inode, index)) {
-        folioPut(this.sched, folio);
-        return -EFAULT;
-      }
-      const existing = vma.ptes.get(index);
-      if (existing) {
-        folioPut(this.sched, folio);
-        return existing;
-      }
-      // The lookup's reference becomes the pte's.
-      folio.mapcount++;
-      const pte: Pte = { folio, writable: false, mkwriteEof: folio.pos };
-      vma.ptes.set(index, pte);
+      const pte = yield* this.finishFault(vma, index, folio);
+      folioUnlock(this.sched, folio);
+      if (pte === null) return -EFAULT;
       return pte;
     }
+  }
+
+  /**
+   * The end of filemap_fault and finish_fault, under the folio lock: "We
+   * must recheck i_size under page lock", then map the page (the lookup's
+   * reference becomes the pte's) or drop the reference. null: SIGBUS.
+   */
+  private *finishFault(vma: Vma, index: number, folio: Folio): Co<Pte | null> {
+    // filemap_fault drops invalidate_lock here when it had to read the folio:
+    // a truncate or zero range waiting for it runs on another CPU while the
+    // folio is still locked, and may meet it, even wholly past a new EOF.
+    if (this.sched.preemptPoint()) yield;
+    if (!this.pageInFile(vma.file.inode, index)) {
+      folioPut(this.sched, folio);
+      return null;
+    }
+    const existing = vma.ptes.get(index);
+    if (existing) {
+      folioPut(this.sched, folio);
+      return existing;
+    }
+    folio.mapcount++;
+    const pte: Pte = { folio, writable: false, mkwriteEof: folio.pos };
+    vma.ptes.set(index, pte);
+    return pte;
   }
 
   /** do_page_mkwrite + wp_page_shared: make a present pte writable after ->page_mkwrite. */

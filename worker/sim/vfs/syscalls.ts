@@ -253,8 +253,11 @@ export function* sysPowerCut(k: Kernel, seed: number): Co<number> {
   const t = k.sched.current;
   t?.frames.push('power_cut');
   try {
+    // The power goes at once; only then are the program's threads held off
+    // (a read in flight, holding invalidate_lock, fails with the machine).
+    const report = k.fs.powerFail(seed);
     yield* quiesce(k, k.inodes);
-    yield* k.fs.powerCut(seed);
+    yield* k.fs.powerRecover(seed, report);
     for (const inode of k.inodes) {
       inode.mapping.wbErr.v = 0;
       inode.mapping.asFlags = 0;
