@@ -632,3 +632,16 @@ test('ext4-indirect-power-cut-stale-tail-extended: bytes written past the size a
   assert.equal(res.files[0]!.data.length, 18432);
   assert.equal(res.files[0]!.data[10240], 3);
 });
+
+test('ext4-dio-copy-range-short-chunk-landed: a copy to a direct destination returns 65536 though its refused next chunk wrote a block past that', () => {
+  // f1 (O_DIRECT) has block 21 written ([86016, 90112): zeroes and the 7s
+  // at 89088); copy_file_range of 108339 bytes of zeroes from f0 moves a
+  // 65536-byte pipe-full, then the direct write of [65536, 108339) writes
+  // block 21 (already written, so no unwritten conversion hides it) before
+  // it refuses the misaligned tail with -EINVAL. The call reports 65536;
+  // byte 89088 is 0. Linux 6.18.44 does the same.
+  const res = replay('ext4-dio-copy-range-short-chunk-landed.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [1024, 1024, 65536]);
+  assert.equal(res.files[1]!.name, 'f1');
+  assert.equal(runs(res.files[1]!.data), '0-90112:0', 'the 7s at 89088 are overwritten past the count returned');
+});

@@ -152,7 +152,28 @@ export function copied(m: Model, st: ThreadOp, op: OpOf<'copy_range'>, ret: numb
     noteChange(m, to);
     m.noteCacheDiskSplit(toDesc.file, op.offOut, op.len);
   }
+  if (ret > 0 && toDesc.direct) copyDirectChunkRefused(m, c, op, ret);
   if (m.fs.copyRangeIsBufferedWrite) copyWriteNotTaken(m, c, op, ret);
+}
+
+/**
+ * A copy to a direct destination that came back short of what the source
+ * held: splice_direct_to_actor moves a pipe-full at a time, and the direct
+ * write of the chunk after the last one counted failed (a length the device
+ * cannot take, an I/O error) after it had written the mappings before the
+ * one it refused: the call reports only the chunks before, yet part of the
+ * next one may be in the file. Linux 6.18 does this on ext4 (a copy of
+ * 108,339 bytes returns 65,536 and changes a written block past it).
+ */
+function copyDirectChunkRefused(m: Model, c: CopySource, op: OpOf<'copy_range'>, ret: number): void {
+  const from = m.shadowOfFd(op.fdIn);
+  const countAfter = Math.min(op.len, Math.max(0, from.size - op.offIn));
+  const want = Math.min(c.countBefore, countAfter);
+  if (ret >= want) return;
+  const to = m.shadowOfFd(op.fdOut);
+  to.forget(op.offOut + ret, want - ret);
+  noteChange(m, to);
+  m.noteCacheDiskSplit(m.fds[op.fdOut]!.file, op.offOut + ret, want - ret);
 }
 
 /**
