@@ -300,13 +300,18 @@ export class ShadowFile {
     }
   }
 
-  /** The file holds exactly `content` now (what crash recovery left): nothing unknown, nothing pending. */
+  /**
+   * The file holds exactly `content` now (what crash recovery left): nothing
+   * unknown, nothing pending. Stale bytes the disk may hold past EOF (a
+   * failed write's bio that landed there) stay past the recovered size: the
+   * cut may have kept them, and a file that grows over them shows them.
+   */
   reset(content: Uint8Array): void {
     this.version++;
     this.buf = new Uint8Array(0);
     this.unknown = null;
     this.pendingPostEof = [];
-    this.stalePastEof = [];
+    this.stalePastEof = clipSpansFrom(this.stalePastEof, content.length);
     this.size = 0;
     this.lostWrites = false;
     this.sizeUnknown = false;
@@ -333,4 +338,14 @@ export function firstDifference(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
   return n;
+}
+
+/** Spans [from, to) as flat pairs, cut to what lies at or past `at`. */
+function clipSpansFrom(spans: readonly number[], at: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < spans.length; i += 2) {
+    const from = Math.max(spans[i]!, at);
+    if (spans[i + 1]! > from) out.push(from, spans[i + 1]!);
+  }
+  return out;
 }

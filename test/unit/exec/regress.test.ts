@@ -645,3 +645,24 @@ test('ext4-dio-copy-range-short-chunk-landed: a copy to a direct destination ret
   assert.equal(res.files[1]!.name, 'f1');
   assert.equal(runs(res.files[1]!.data), '0-90112:0', 'the 7s at 89088 are overwritten past the count returned');
 });
+
+test('ext4-failed-dio-past-eof-power-cut-extended: a failed direct write\'s bytes past EOF stay on the disk across a power cut, and an extension shows them', () => {
+  // f1 is 512 bytes (2 KiB blocks, fsynced). A direct write of 3s over
+  // [0, 4096) fails (its second bio), after its first bio put 3s in block 0,
+  // past EOF too; i_size stays 512. The power cut keeps the size and each
+  // unflushed sector of block 0 or not; the AIO write at 8192 grows the file,
+  // and ext4 does not zero the old EOF block's tail on disk: its 3s show.
+  const res = replay('ext4-failed-dio-past-eof-power-cut-extended.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [512, 0, 0, -5, 0, 0]);
+  assert.equal(runs(res.files[0]!.data), '0-512:3 512-1024:0 1024-2048:3 2048-8192:0 8192-9216:3');
+});
+
+test('ext4-failed-dio-past-eof-extended-power-cut-garbage: the same bytes, shown by an extension before the cut, are what recovery finds', () => {
+  // The failed direct write leaves 3s in block 0 past f1's EOF at 512; the
+  // write at 8192 grows f1 over them before f0's fsync commits the new size
+  // (one journal for both files); after the cut f1 shows them from 512 on.
+  const res = replay('ext4-failed-dio-past-eof-extended-power-cut-garbage.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [512, 0, -5, 1024, 0, 0, 0]);
+  assert.equal(runs(res.files[1]!.data), '0-2048:3 2048-8192:0 8192-9216:3');
+});
+

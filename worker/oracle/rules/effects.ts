@@ -30,8 +30,9 @@ export function pwriteCalled(m: Model, op: OpOf<'pwrite'>, off: number, n: numbe
   }
   if (desc.direct && directWritePartlyLanded(m, ret)) {
     // Some of a failed direct write's bios may have landed, in any order with
-    // the bios of direct writes still in flight.
-    shadow.forget(off, n);
+    // the bios of direct writes still in flight; those past EOF show once
+    // the file grows over them.
+    shadow.forgetFailedWrite(off, n);
     noteChange(m, shadow);
     // iomap_dio_complete invalidates the cache after a write only if it
     // succeeded (kiocb_invalidate_post_direct_write): a buffered read
@@ -148,7 +149,7 @@ export function copied(m: Model, st: ThreadOp, op: OpOf<'copy_range'>, ret: numb
   if (ret < 0 && toDesc.direct && directWritePartlyLanded(m, ret)) {
     // The splice's direct write of its first chunk wrote the mappings before
     // the one it refused, and nothing moved is reported (splice_direct_to_actor).
-    to.forget(op.offOut, op.len);
+    to.forgetFailedWrite(op.offOut, op.len);
     noteChange(m, to);
     m.noteCacheDiskSplit(toDesc.file, op.offOut, op.len);
   }
@@ -171,7 +172,7 @@ function copyDirectChunkRefused(m: Model, c: CopySource, op: OpOf<'copy_range'>,
   const want = Math.min(c.countBefore, countAfter);
   if (ret >= want) return;
   const to = m.shadowOfFd(op.fdOut);
-  to.forget(op.offOut + ret, want - ret);
+  to.forgetFailedWrite(op.offOut + ret, want - ret);
   noteChange(m, to);
   m.noteCacheDiskSplit(m.fds[op.fdOut]!.file, op.offOut + ret, want - ret);
 }
