@@ -15,7 +15,9 @@ import { BLOCK_I } from '../../../worker/sim/fs/block-inode.js';
 /** The power goes (Filesystem.powerFail), then the mount comes back (powerRecover): what sysPowerCut does around holding the files quiet. */
 function* powerCut(k: Kernel, seed: number): Co<PowerCutReport> {
   const fs = blockFs(k);
-  return yield* fs.powerRecover(seed, fs.powerFail(seed));
+  const report = fs.powerFail(seed);
+  yield* fs.powerRecover(seed);
+  return report;
 }
 
 function filled(n: number, byte: number): Uint8Array {

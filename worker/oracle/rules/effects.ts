@@ -158,6 +158,16 @@ export function copied(m: Model, st: ThreadOp, op: OpOf<'copy_range'>, ret: numb
 }
 
 /**
+ * What a copy should have moved: the bytes the source held at the range
+ * both before and after the call, so a racing truncate of the source is not
+ * taken for a refused write.
+ */
+function copyWant(m: Model, c: CopySource, op: OpOf<'copy_range'>): number {
+  const from = m.shadowOfFd(op.fdIn);
+  return Math.min(c.countBefore, Math.min(op.len, Math.max(0, from.size - op.offIn)));
+}
+
+/**
  * A copy to a direct destination that came back short of what the source
  * held: splice_direct_to_actor moves a pipe-full at a time, and the direct
  * write of the chunk after the last one counted failed (a length the device
@@ -167,9 +177,7 @@ export function copied(m: Model, st: ThreadOp, op: OpOf<'copy_range'>, ret: numb
  * 108,339 bytes returns 65,536 and changes a written block past it).
  */
 function copyDirectChunkRefused(m: Model, c: CopySource, op: OpOf<'copy_range'>, ret: number): void {
-  const from = m.shadowOfFd(op.fdIn);
-  const countAfter = Math.min(op.len, Math.max(0, from.size - op.offIn));
-  const want = Math.min(c.countBefore, countAfter);
+  const want = copyWant(m, c, op);
   if (ret >= want) return;
   const to = m.shadowOfFd(op.fdOut);
   to.forgetFailedWrite(op.offOut + ret, want - ret);
@@ -180,13 +188,10 @@ function copyDirectChunkRefused(m: Model, c: CopySource, op: OpOf<'copy_range'>,
 /**
  * A copy that is a buffered write of its destination: a WRITE the server
  * refused or took short leaves the destination folios as a failed pwrite
- * does. Short against the source as it was both before and after, so a
- * racing truncate of the source is not taken for a refused WRITE.
+ * does (short against copyWant).
  */
 function copyWriteNotTaken(m: Model, c: CopySource, op: OpOf<'copy_range'>, ret: number): void {
-  const from = m.shadowOfFd(op.fdIn);
-  const countAfter = Math.min(op.len, Math.max(0, from.size - op.offIn));
-  const want = Math.min(c.countBefore, countAfter);
+  const want = copyWant(m, c, op);
   if ((ret > 0 && ret < want) || ret === -EIO) {
     fuseWriteNotTaken(m, m.fileOfFd(op.fdOut), op.offOut, want, Math.max(0, ret));
     noteChange(m, m.shadowOfFd(op.fdOut));

@@ -244,7 +244,7 @@ export abstract class BlockSpace {
    * gone, and log recovery brings back each inode's last committed size and
    * extents. The caller holds every file quiet (as for a remount).
    */
-  *powerRecover(_seed: number, report: PowerCutReport): Co<PowerCutReport> {
+  *powerRecover(_seed: number): Co<void> {
     // Folios under writeback finish first (their bios now fail); nothing they do survives.
     for (const inode of this.inodes) yield* truncateInodePagesRange(inode.mapping, 0, -1, () => {});
     const used: { start: number; len: number }[] = [];
@@ -269,7 +269,6 @@ export abstract class BlockSpace {
     // show now is on stable storage (a writeback of the old page cache that
     // slipped in after the cut included).
     this.dev.syncCache();
-    return report;
   }
 
   /**

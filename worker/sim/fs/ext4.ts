@@ -4,7 +4,7 @@
 // and cannot fill holes with direct I/O (-ENOTBLK: fall back to buffered).
 
 import type { FallocMode } from '../../prog/types.js';
-import { BioOp, type BlockDevice, type PowerCutReport } from '../blockdev.js';
+import { BioOp, type BlockDevice } from '../blockdev.js';
 import { EIOCBQUEUED, ENOTBLK } from '../errno.js';
 import type { Co, Sched } from '../sched.js';
 import { filemapFdatawaitRangeKeepErrors, filemapGetFolio, filemapWriteAndWaitRange } from '../mm/filemap.js';
@@ -281,12 +281,11 @@ export class Ext4Fs extends BlockFs {
   }
 
   /** Crash recovery (jbd2_journal_recover, then ext4_orphan_cleanup: see BlockSpace.recoveryTrim). */
-  override *powerRecover(seed: number, cut: PowerCutReport): Co<PowerCutReport> {
+  override *powerRecover(seed: number): Co<void> {
     // The running and committing transactions die with the machine; recovery replays committed ones.
     this.journal.powerCut();
-    const report = yield* super.powerRecover(seed, cut);
+    yield* super.powerRecover(seed);
     for (const inode of this.inodes) this.journaled.set(inode.ino, this.inodeMetadata(inode));
-    return report;
   }
 
   /** ext4_fallocate: only punch hole works without extents (-EOPNOTSUPP otherwise). */

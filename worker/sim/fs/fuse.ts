@@ -485,7 +485,7 @@ export class FuseFs implements Filesystem {
    * client's page cache (dirty mmap stores never sent) is gone, and the
    * mount looks every size up again.
    */
-  *powerRecover(seed: number, report: PowerCutReport): Co<PowerCutReport> {
+  *powerRecover(seed: number): Co<void> {
     // The sim's threads ran on while the kernel was held quiet; what they
     // sent meanwhile and is not answered yet died with the daemon too.
     this.fc.abort();
@@ -495,6 +495,5 @@ export class FuseFs implements Filesystem {
     for (const inode of this.inodes) yield* truncateInodePagesRange(inode.mapping, 0, -1, () => {});
     // The restarted daemon's files are what its storage holds.
     for (const inode of this.inodes) this.server.fsync(inode.ino);
-    return report;
   }
 }

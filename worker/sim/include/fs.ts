@@ -131,7 +131,7 @@ export interface Filesystem {
    * gone, and crash recovery rebuilds each inode. The caller holds every
    * file quiet (as for a remount).
    */
-  powerRecover(seed: number, report: PowerCutReport): Co<PowerCutReport>;
+  powerRecover(seed: number): Co<void>;
   /**
    * The file's bytes as its on-disk metadata maps them now, read without I/O
    * and past the page cache: what the harness's oracle judges after a power

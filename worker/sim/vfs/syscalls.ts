@@ -255,9 +255,9 @@ export function* sysPowerCut(k: Kernel, seed: number): Co<number> {
   try {
     // The power goes at once; only then are the program's threads held off
     // (a read in flight, holding invalidate_lock, fails with the machine).
-    const report = k.fs.powerFail(seed);
+    k.fs.powerFail(seed);
     yield* quiesce(k, k.inodes);
-    yield* k.fs.powerRecover(seed, report);
+    yield* k.fs.powerRecover(seed);
     for (const inode of k.inodes) {
       inode.mapping.wbErr.v = 0;
       inode.mapping.asFlags = 0;
