@@ -666,3 +666,18 @@ test('ext4-failed-dio-past-eof-extended-power-cut-garbage: the same bytes, shown
   assert.equal(runs(res.files[1]!.data), '0-2048:3 2048-8192:0 8192-9216:3');
 });
 
+
+test('ext4-truncate-partial-block-under-writeback-remount: a batch folio whose writeback ended before zero range locked it is remapped and zeroed, not skipped as clean', () => {
+  // t1 writes 1s over [0, 53248) and fsyncs; t0 truncates to 49270 while
+  // the writeback bio of folio [32768, 65536) is in flight. Zero range maps
+  // the partial block as unwritten and batches the folio (under writeback);
+  // the bio completes before write_begin locks it, converting the extent.
+  // The folio is clean by then, but the mapping is stale: write_begin must
+  // remap before it skips a clean batch folio, and the remapped (written)
+  // block is zeroed past 49270 and written again. Skipping it left the 1s on
+  // the disk, where the extension by the AIO write at 65536 showed them after
+  // a remount.
+  const res = replay('ext4-truncate-partial-block-under-writeback-remount.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [53248, 0, 0, 0]);
+  assert.equal(runs(res.files[0]!.data), '0-49270:1 49270-65536:0 65536-67584:1');
+});

@@ -143,36 +143,40 @@ function* iomapGetFolio(iter: IomapIter, len: number): Co<Folio | null> {
 /**
  * The next folio of the filesystem's batch, locked, with a reference; null
  * when the batch is done or a folio left the mapping (IOMAP_F_STALE).
- * filemap_get_folios_dirty() presumes a folio it could not trylock dirty, as
- * it may be about to be (page_mkwrite holds the lock while it dirties). So
- * the state is checked again here, under the lock, and a folio that is still
- * clean is left alone: zeroing it would dirty a folio that may lie wholly
- * past EOF, which writeback never writes (the WARN_ON_ONCE in
- * iomap_zero_iter). Bug switch zero-batch-locked-folio: no such check, as in
- * Linux 6.18, where a page fault that holds a folio past a new EOF while it
- * rechecks i_size gets it zeroed.
  */
 function* iomapNextBatchFolio(iter: IomapIter, batch: FolioBatch): Co<Folio | null> {
   const mapping = iter.inode.mapping;
   const s = mapping.sched;
-  const recheck = !iter.inode.fs.bugs.has('zero-batch-locked-folio');
-  for (;;) {
-    const folio = batch.folios[batch.next++];
-    if (!folio) return null;
-    yield* folioLock(s, folio);
-    if (folio.mapping !== mapping) {
-      iter.iomap.flags |= IOMAP_F_STALE;
-      folioUnlock(s, folio);
-      return null;
-    }
-    if (recheck && !folioTestDirty(folio) && !folioTestWriteback(folio)) {
-      folioUnlock(s, folio);
-      continue;
-    }
-    folio.refcount++;
-    yield* folioWaitStable(s, folio);
-    return folio;
+  const folio = batch.folios[batch.next++];
+  if (!folio) return null;
+  yield* folioLock(s, folio);
+  if (folio.mapping !== mapping) {
+    iter.iomap.flags |= IOMAP_F_STALE;
+    folioUnlock(s, folio);
+    return null;
   }
+  folio.refcount++;
+  yield* folioWaitStable(s, folio);
+  return folio;
+}
+
+/**
+ * filemap_get_folios_dirty() presumes a folio it could not trylock dirty, as
+ * it may be about to be (page_mkwrite holds the lock while it dirties). So
+ * a batch folio's state is checked again under the lock, after the mapping
+ * was found valid, and one that is still clean is left alone: zeroing it
+ * would dirty a folio that may lie wholly past EOF, which writeback never
+ * writes (the WARN_ON_ONCE in iomap_zero_iter). The mapping comes first: a
+ * folio whose writeback completed since the batch was filled is clean, but
+ * its completion converted the extent under it, and the remapped range must
+ * be zeroed. Bug switch zero-batch-locked-folio: no such check, as in Linux
+ * 6.18, where a page fault that holds a folio past a new EOF while it
+ * rechecks i_size gets it zeroed.
+ */
+function iomapBatchFolioClean(iter: IomapIter, folio: Folio): boolean {
+  if (!(iter.iomap.flags & IOMAP_F_FOLIO_BATCH) || !iter.fbatch) return false;
+  if (iter.inode.fs.bugs.has('zero-batch-locked-folio')) return false;
+  return !folioTestDirty(folio) && !folioTestWriteback(folio);
 }
 
 function iomapPutFolio(iter: IomapIter, folio: Folio): void {
@@ -189,6 +193,13 @@ export interface WriteBeginResult {
   len: number;
 }
 
+/** ->iomap_valid: the cached mapping still matches the filesystem's (checked under the folio lock). */
+function iomapMappingValid(iter: IomapIter, ctx: IomapWriteCtx): boolean {
+  // Bug switch iomap-no-validity-check: before 2022 write_begin trusted the cached mapping.
+  if (!ctx.wops.iomapValid || iter.inode.fs.bugs.has('iomap-no-validity-check')) return true;
+  return ctx.wops.iomapValid(iter.inode, iter.iomap);
+}
+
 /**
  * iomap_write_begin: a locked folio for the next chunk, with the validity
  * cookie checked under the folio lock: a stale mapping sets IOMAP_F_STALE and
@@ -198,15 +209,18 @@ export function* iomapWriteBegin(iter: IomapIter, ctx: IomapWriteCtx, maxLen: nu
   out.folio = null;
   let len = iomapLength(iter);
   if (maxLen > 0) len = Math.min(len, maxLen);
-  const folio = yield* iomapGetFolio(iter, len);
-  if (!folio) return 0;
-  // Bug switch iomap-no-validity-check: before 2022 write_begin trusted the cached mapping.
-  const checkValidity = ctx.wops.iomapValid && !iter.inode.fs.bugs.has('iomap-no-validity-check');
-  if (checkValidity && !ctx.wops.iomapValid!(iter.inode, iter.iomap)) {
-    iter.iomap.flags |= IOMAP_F_STALE;
+  let folio: Folio | null;
+  for (;;) {
+    folio = yield* iomapGetFolio(iter, len);
+    if (!folio) return 0;
+    if (!iomapMappingValid(iter, ctx)) {
+      iter.iomap.flags |= IOMAP_F_STALE;
+      iomapPutFolio(iter, folio);
+      cov(C_WRITE_STALE);
+      return 0;
+    }
+    if (!iomapBatchFolioClean(iter, folio)) break;
     iomapPutFolio(iter, folio);
-    cov(C_WRITE_STALE);
-    return 0;
   }
   // A batch may skip forward over clean ranges.
   if (folio.pos > iter.pos) {
