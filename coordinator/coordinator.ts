@@ -238,7 +238,10 @@ export class Coordinator implements CoordinatorApi {
     const { c, f } = this.finding(findingId);
     const text = c.store.readRepro(f.record.signature);
     if (text === null) throw new ApiError('NOT_FOUND', `finding ${findingId} has no reproducer stored`);
-    return parseRepro(text, `${findingId}/repro.json`);
+    const r = parseRepro(text, `${findingId}/repro.json`);
+    // What a real kernel said of it goes with its exports (a bug report quotes it).
+    if (f.record.kernel) r.kernel = f.record.kernel;
+    return r;
   }
 
   watchCampaign(campaignId: string, listener: (info: CampaignInfo) => void): () => void {

@@ -132,10 +132,12 @@ export function readStore(root: string): StoredRun[] {
   return runDirs(root).map((r) => readRun(r.dir, r.kind));
 }
 
-/** A stored reproducer, parsed. */
+/** A stored reproducer, parsed, with what a real kernel said of it (its exports quote that). */
 export function readRepro(f: StoredFinding): Repro {
   if (f.reproPath === null) throw new ProgramInputError(`finding ${f.key} has no reproducer stored`);
-  return parseRepro(readFileSync(f.reproPath, 'utf8'), f.reproPath);
+  const r = parseRepro(readFileSync(f.reproPath, 'utf8'), f.reproPath);
+  if (f.record.kernel) r.kernel = f.record.kernel;
+  return r;
 }
 
 // What is worked out from a reproducer by running it (the switches it needs,

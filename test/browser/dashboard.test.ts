@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'puppeteer-core';
@@ -21,6 +21,7 @@ import { artefact, launch } from './browser.js';
 
 const TOKEN = 's3cret-token';
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/findings/', import.meta.url));
+const KNOWN = fileURLToPath(new URL('../../../corpus/known/', import.meta.url));
 
 let browser: Browser;
 let closeBrowser: () => Promise<void>;
@@ -139,9 +140,10 @@ test('a store on disk: a real kernel verdict when the record has one, and signat
   const kernel: KernelVerdict = {
     verdict: 'reproduces', text: 'reproduces 3/10 on Linux 6.18.44 (xfs, 4096-byte blocks): WARN kernel-warning:fs/iomap/buffered-io.c @ ifs_free',
     release: '6.18.44', fs: 'xfs, 4096-byte blocks', runs: 10, hits: 3, signature: 'WARN kernel-warning:fs/iomap/buffered-io.c @ ifs_free',
-    detail: 'WARNING at fs/iomap/buffered-io.c', at: '2026-12-07T00:00:00.000Z',
+    detail: 'WARNING at fs/iomap/buffered-io.c', log: [], at: '2026-12-07T00:00:00.000Z',
   };
   writeFileSync(f, JSON.stringify({ ...rec, kernel }));
+  cpSync(join(KNOWN, 'mkwrite-ifs-zeroed.json'), join(dirname(f), 'repro.json'));
   const s = await serveDashboard(storeSource(root), { address: '127.0.0.1:0' });
   try {
     const page = await browser.newPage();
@@ -152,6 +154,11 @@ test('a store on disk: a real kernel verdict when the record has one, and signat
     assert.ok(cells.includes('reproduces'));
     assert.ok((await texts(page, '#pending tbody td')).some((t) => /waiting for a cross-check|not cross-checked/.test(t)));
     assert.equal(await page.$eval('#no-history', (p) => p.textContent !== null), true, 'no charts without a history');
+    // The finding's bug report quotes what the real kernel did.
+    await Promise.all([page.waitForNavigation(), page.click('#findings tbody tr a.sig')]);
+    const href = new URL(await page.$eval('#downloads a[href$="format=report"]', (a) => a.getAttribute('href') ?? ''), s.url).href;
+    const report = await page.evaluate(async (u) => (await fetch(u)).text(), href);
+    assert.match(report, /\nSeen on Linux 6\.18\.44 \(xfs, 4096-byte blocks\): the reproducer below showed it in 3 of 10 runs\n/);
     await page.close();
   } finally {
     await s.close();

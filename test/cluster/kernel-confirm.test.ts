@@ -120,6 +120,12 @@ test('a worker started with --kernel-confirm gets the confirmation, no other wor
   assert.deepEqual(viaHttp.findings.find((f) => f.id === finding.id)?.kernel, v);
   const json = JSON.parse((await ctl('findings', 'show', finding.id, '--json')).stdout) as FindingInfo;
   assert.deepEqual(json.kernel, v);
+  // The bug report a kernel developer downloads (gRPC DownloadRepro) says what the kernel did.
+  const report = (await ctl('repro', 'download', finding.id, '--format', 'report')).stdout;
+  const on = `Linux ${v.release!} (${v.fs!})`;
+  assert.ok(report.includes(v.verdict === 'reproduces'
+    ? `\nSeen on ${on}: the reproducer below showed it in ${v.hits} of ${RUNS} runs\n`
+    : `\nNot seen on ${on} in ${RUNS} runs of the reproducer below`), report.slice(0, 1500));
   assert.equal((await cluster.campaign(campaign.id)).kernelConfirm?.status,
     `kernel confirmation: 1 worker started with --kernel-confirm connected, no finding waiting; ${all.length} confirmed, ${RUNS} runs each`);
 });
@@ -128,7 +134,7 @@ test('a verdict that is not a verdict is refused, counted and dead-lettered', as
   const w = await cluster.connection('worker');
   const good: KernelVerdict = {
     verdict: 'not-reproduced', text: 'not reproduced in 5 runs on Linux x (ext4, 1024-byte blocks)', release: 'x', fs: 'ext4, 1024-byte blocks',
-    runs: 5, hits: 0, signature: null, detail: null, at: new Date().toISOString(),
+    runs: 5, hits: 0, signature: null, detail: null, log: [], at: new Date().toISOString(),
   };
   const forged = (verdict: KernelVerdict): Uint8Array =>
     encodeConfirmResult({ jobId: 'c-00000000-k1.1', workerId: ordinary.id, campaignId: campaign.id, signature: finding.signature, verdict });

@@ -158,6 +158,7 @@ test('numbers out of their field\'s range are refused, not read modulo 2^32, in 
 const VERDICT: KernelVerdict = {
   verdict: 'reproduces', text: 'reproduces 3/5 on Linux 6.18.44 (ext4, 1024-byte blocks): DATA pread:mismatch @ ksys_pread64: ...',
   release: '6.18.44', fs: 'ext4, 1024-byte blocks', runs: 5, hits: 3, signature: 'DATA pread:mismatch @ ksys_pread64', detail: '...',
+  log: ['Page cache invalidation failure on direct I/O.  Possible data corruption due to collision with buffered I/O!', 'File: /mnt/f0 PID: 42 Comm: repro'],
   at: '2026-12-07T00:00:00.000Z',
 };
 
@@ -168,7 +169,7 @@ test('kernel confirmation: jobs and verdicts round-trip, unset verdict fields in
   assert.deepEqual(decodeConfirmResult(encodeConfirmResult(r), 'ff.results.confirm'), r);
   const cannot: KernelVerdict = {
     verdict: 'cannot-run', text: 'cannot run here: needs fault injection (fail_bio)', release: null, fs: null, runs: 0, hits: 0,
-    signature: null, detail: 'needs fault injection (fail_bio)', at: VERDICT.at,
+    signature: null, detail: 'needs fault injection (fail_bio)', log: [], at: VERDICT.at,
   };
   assert.deepEqual(decodeConfirmResult(encodeConfirmResult({ ...r, verdict: cannot }), 'ff.results.confirm').verdict, cannot, 'null stays null');
   // A heartbeat as a worker of a version before --kernel-confirm encodes it: without the two fields.

@@ -106,18 +106,25 @@ describe('foliofuzz kernel confirm', () => {
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
-  test('a reproducer in a store: exit 1, the verdict in words, and recorded in its finding.json', () => {
+  test('a reproducer in a store: exit 1, the verdict in words, recorded in its finding.json, and quoted by its bug report', () => {
     const dir = join(parent, 'store', 'findings', '0123456789ab');
     mkdirSync(dir, { recursive: true });
     copyFileSync(join(ROOT, 'corpus', 'known', 'dio-extend-no-isize-extended.json'), join(dir, 'repro.json'));
     writeFileSync(join(dir, 'finding.json'), JSON.stringify({ signature: 'DATA pread:mismatch @ ksys_pread64' }));
-    const r = cli([join(dir, 'repro.json'), '--runs', '5']);
+    const report = join(parent, 'report.txt');
+    const r = cli([join(dir, 'repro.json'), '--runs', '5', '--report', report]);
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stdout, /^reproduces 5\/5 on Linux \S+ \(ext4 with indirect-block inodes, 1024-byte blocks\): DATA mismatch write <- zeroes @ ksys_pread64: t0 #5 pread fd=1 off=0 len=8192: byte 5120 is 0x00, a fixed kernel reads 0x05; byte 5120: stored by t0 #4 mwrite, read 0x00\n/);
     const rec = JSON.parse(readFileSync(join(dir, 'finding.json'), 'utf8')) as { kernel: KernelVerdict; signature: string };
     assert.equal(rec.kernel.verdict, 'reproduces');
     assert.equal(rec.kernel.hits, 5);
     assert.equal(rec.signature, 'DATA pread:mismatch @ ksys_pread64', 'the rest of the record is kept');
+    const seen = new RegExp(`\\nSeen on Linux ${rec.kernel.release!.replace(/[.+]/g, '\\$&')} \\(ext4 with indirect-block inodes, 1024-byte blocks\\): the reproducer below showed it in 5 of 5 runs\\n`);
+    assert.match(readFileSync(report, 'utf8'), seen, '--report');
+    // `export` of the stored reproducer reads the verdict from its finding.json.
+    const exported = spawnSync(process.execPath, [CLI, 'export', join(dir, 'repro.json'), '--format', 'report'], { encoding: 'utf8', cwd: parent });
+    assert.equal(exported.status, 0, exported.stderr);
+    assert.match(exported.stdout, seen, 'export --format report');
   });
 
   test('--json: not reproduced is exit 0; a program with fail_bio cannot run here (exit 3)', () => {

@@ -1,4 +1,4 @@
-// `foliofuzz kernel confirm REPRO [--runs N] [--dir DIR] [--keep] [--seed N] [--json]`:
+// `foliofuzz kernel confirm REPRO [--runs N] [--dir DIR] [--keep] [--seed N] [--json] [--report FILE]`:
 // does this machine's kernel have the bug the reproducer shows?
 //
 // As root it makes a loop image with the filesystem the program's config
@@ -10,15 +10,16 @@
 // Exit: 0 not reproduced, 1 reproduces, 2 bad usage or input, 3 cannot run here.
 // A reproducer inside a store (findings/<id>/repro.json) gets the verdict
 // written into its finding.json, where `findings`, the API and the dashboard
-// show it.
+// show it. --report writes the bug report with the verdict and the kernel's
+// log in it (`export --format report` of a stored finding quotes it too).
 
 import type { TwinMount } from '../twin/provision.js';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { writeAtomic } from '../../corpus/store.js';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { ProgramInputError } from '../prog/errors.js';
-import { type KernelVerdict, MAX_KERNEL_CONFIRM_RUNS } from '../report/kernel-verdict.js';
-import { parseRepro } from '../repro/repro.js';
+import { MAX_KERNEL_CONFIRM_RUNS } from '../report/kernel-verdict.js';
+import { exportReport } from '../repro/report.js';
+import { type Repro, parseRepro } from '../repro/repro.js';
+import { recordKernelVerdict } from './stored-verdict.js';
 import { confirmOnKernel } from '../twin/confirm.js';
 import { EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_VIOLATION } from './exec.js';
 
@@ -32,6 +33,8 @@ export interface ConfirmArgs {
   keep?: boolean;
   seed?: string;
   json: boolean;
+  /** Write the bug report, with this verdict in it, to this file. */
+  report?: string;
 }
 
 function count(flag: string, v: string | undefined, dflt: number, max: number): number {
@@ -40,23 +43,13 @@ function count(flag: string, v: string | undefined, dflt: number, max: number): 
   return Number(v);
 }
 
-/** A reproducer in a store: its finding.json gets the verdict. */
-function recordInStore(reproPath: string, v: KernelVerdict): string | null {
-  const path = join(dirname(reproPath), 'finding.json');
-  if (!existsSync(path)) return null;
-  const record = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  record['kernel'] = v;
-  writeAtomic(path, `${JSON.stringify(record, null, 2)}\n`);
-  return path;
-}
-
 export async function kernelConfirmCommand(a: ConfirmArgs): Promise<number> {
-  let program;
+  let repro: Repro;
   let runs: number;
   let seed: number;
   try {
     const text = readFileSync(a.repro, 'utf8');
-    program = parseRepro(text, a.repro).program;
+    repro = parseRepro(text, a.repro);
     runs = count('--runs', a.runs, 100, MAX_KERNEL_CONFIRM_RUNS);
     seed = count('--seed', a.seed, 1, 2 ** 32 - 1);
   } catch (e) {
@@ -71,13 +64,17 @@ export async function kernelConfirmCommand(a: ConfirmArgs): Promise<number> {
     const steps = m.keep?.() ?? [];
     process.stderr.write(`kept: ${m.dir}, the filesystem as the runs left it; to remove it: ${steps.join('; ')} (the next kernel confirm or campaign on this machine removes it too)\n`);
   } : undefined;
-  const v = await confirmOnKernel(program, {
+  const v = await confirmOnKernel(repro.program, {
     runs, seed, ...(a.dir !== undefined ? { dir: a.dir } : {}), ...(progress ? { onProgress: progress } : {}), ...(keep ? { keep } : {}),
   });
   if (progress) process.stderr.write('\n');
-  const stored = recordInStore(a.repro, v);
+  const stored = recordKernelVerdict(a.repro, v);
   if (a.json) process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
   else process.stdout.write(`${v.text}\n${stored ? `(recorded in ${stored})\n` : ''}`);
+  if (a.report !== undefined) {
+    writeFileSync(a.report, exportReport({ ...repro, kernel: v }));
+    process.stderr.write(`report: ${a.report}\n`);
+  }
   if (v.verdict === 'reproduces') return EXIT_VIOLATION;
   return v.verdict === 'cannot-run' ? EXIT_CANNOT_RUN : EXIT_CLEAN;
 }

@@ -230,11 +230,13 @@ kernel
   .option('--keep', 'leave the loop mount in place afterwards, as the runs left it (it says where and how to remove it)')
   .option('--seed <n>', 'seeds the jitter of the later runs', '1')
   .option('--json', 'the verdict as one JSON document')
+  .option('--report <file>', 'write a bug report for a mailing list here, with the verdict and the kernel\'s log in it')
   .action(async (repro: string, opts: Record<string, string | boolean | undefined>) => {
     const { kernelConfirmCommand } = await import('./kernel.js');
     process.exitCode = await kernelConfirmCommand({
       repro, runs: opts['runs'] as string | undefined, dir: opts['dir'] as string | undefined, keep: opts['keep'] === true,
       seed: opts['seed'] as string | undefined, json: opts['json'] === true,
+      ...(typeof opts['report'] === 'string' ? { report: opts['report'] } : {}),
     });
   });
 

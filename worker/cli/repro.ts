@@ -26,6 +26,7 @@ import type { BugName } from '../sim/bugs.js';
 import type { MinimizeThreadInput, MinimizeThreadMessage } from './minimize-thread.js';
 import { parseBugList } from './bugs.js';
 import { EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_VIOLATION, type ExecArgs, loadProgram } from './exec.js';
+import { storedKernelVerdict } from './stored-verdict.js';
 
 function readText(path: string): string {
   try {
@@ -36,8 +37,11 @@ function readText(path: string): string {
 }
 
 /** Read a reproducer; --bugs, when given, replaces its switches. */
+/** A reproducer, with the kernel verdict its finding's record holds when it lies in a store. */
 function loadRepro(path: string, bugs: string | undefined): Repro {
   const r = parseRepro(readText(path), path);
+  const kernel = r.kernel === undefined ? storedKernelVerdict(path) : null;
+  if (kernel) r.kernel = kernel;
   return bugs === undefined ? r : { ...r, bugs: [...parseBugList(bugs)] };
 }
 

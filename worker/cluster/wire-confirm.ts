@@ -55,7 +55,7 @@ function verdictFrom(f: Fields): KernelVerdict {
   const plain = {
     verdict: f.text('verdict', true), text: f.text('text', true), release: f.optionalText('release'), fs: f.optionalText('fs'),
     runs: f.uint('runs', 0, MAX_KERNEL_CONFIRM_RUNS), hits: f.uint('hits'), signature: f.optionalText('signature'),
-    detail: f.optionalText('detail'), at: f.text('at', true),
+    detail: f.optionalText('detail'), log: f.strings('log', (l) => l), at: f.text('at', true),
   };
   try {
     return kernelVerdictFromJson(plain, `${f.source}: ${f.path}`);

@@ -7,6 +7,10 @@ export type KernelVerdictKind = 'reproduces' | 'not-reproduced' | 'cannot-run';
 /** The most runs one confirmation may ask for (`kernel confirm --runs`, a campaign's kernel_confirm_runs). */
 export const MAX_KERNEL_CONFIRM_RUNS = 1_000_000;
 
+/** At most this many kernel log lines are kept with a verdict, each at most MAX_KERNEL_LOG_LINE characters (printk's own limit is 1024). */
+export const MAX_KERNEL_LOG_LINES = 200;
+export const MAX_KERNEL_LOG_LINE = 1024;
+
 export const KERNEL_VERDICT_KINDS: readonly KernelVerdictKind[] = ['reproduces', 'not-reproduced', 'cannot-run'];
 
 export interface KernelVerdict {
@@ -28,14 +32,25 @@ export interface KernelVerdict {
   signature: string | null;
   /** What the kernel did against what a fixed kernel does, for the first violating run; or why it cannot run. */
   detail: string | null;
+  /**
+   * The kernel's log lines of the first violating run, as /dev/kmsg gave them
+   * (a WARNING and its call trace, say): what a bug report quotes. Empty when
+   * it logged nothing, and in verdicts stored before the lines were kept.
+   */
+  log: string[];
   /** When it was judged (ISO 8601). */
   at: string;
+}
+
+/** The first lines of a run's kernel log that a verdict keeps. */
+export function keptKernelLog(lines: readonly string[]): string[] {
+  return lines.slice(0, MAX_KERNEL_LOG_LINES).map((l) => l.slice(0, MAX_KERNEL_LOG_LINE));
 }
 
 /** The verdict of a reproducer the twin could not run: `why` says what is missing. */
 export function cannotRunVerdict(why: string, release: string | null = null, fs: string | null = null): KernelVerdict {
   return {
-    verdict: 'cannot-run', text: `cannot run here: ${why}`, release, fs, runs: 0, hits: 0, signature: null, detail: why,
+    verdict: 'cannot-run', text: `cannot run here: ${why}`, release, fs, runs: 0, hits: 0, signature: null, detail: why, log: [],
     at: new Date().toISOString(),
   };
 }
@@ -57,11 +72,20 @@ export function kernelVerdictFromJson(value: unknown, path: string): KernelVerdi
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new Error(`${path}.${k}: not a count`);
     return n;
   };
+  const logLines = (k: string): string[] => {
+    const l = v[k];
+    if (l === undefined) return [];
+    if (!Array.isArray(l) || l.length > MAX_KERNEL_LOG_LINES) throw new Error(`${path}.${k}: not a list of at most ${MAX_KERNEL_LOG_LINES} lines`);
+    return l.map((x: unknown, i) => {
+      if (typeof x !== 'string' || x.length > MAX_KERNEL_LOG_LINE) throw new Error(`${path}.${k}[${i}]: not a line of at most ${MAX_KERNEL_LOG_LINE} characters`);
+      return x;
+    });
+  };
   const verdict = str('verdict') as KernelVerdictKind;
   if (!KERNEL_VERDICT_KINDS.includes(verdict)) throw new Error(`${path}.verdict: must be one of ${KERNEL_VERDICT_KINDS.join('|')}`);
   const out: KernelVerdict = {
     verdict, text: str('text'), release: strOrNull('release'), fs: strOrNull('fs'), runs: count('runs'), hits: count('hits'),
-    signature: strOrNull('signature'), detail: strOrNull('detail'), at: str('at'),
+    signature: strOrNull('signature'), detail: strOrNull('detail'), log: logLines('log'), at: str('at'),
   };
   if (Number.isNaN(Date.parse(out.at))) throw new Error(`${path}.at: not a date`);
   if (out.hits > out.runs) throw new Error(`${path}.hits: more than its ${out.runs} runs`);

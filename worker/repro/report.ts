@@ -2,10 +2,13 @@
 // send to a mailing list, after syzbot's reports: a title, the kernel and
 // config it concerns, how to make the filesystem, the program (an xfs_io
 // script when it fits, else C), the interleaving that fired, the expected and
-// actual bytes, and the kernel functions involved. Everything in it comes
-// from one run of the reproducer, so it says what the reproducer does now.
+// actual bytes, and the kernel functions involved. What the simulator shows
+// comes from one run of the reproducer, so it says what it does now; what a
+// real kernel did (the kernel twin's verdict and that kernel's log) comes
+// from the verdict the reproducer carries.
 
 import { type DataCause, type InvariantKind, parseSignature } from '../report/signature.js';
+import type { KernelVerdict } from '../report/kernel-verdict.js';
 import type { Trace } from '../trace/types.js';
 import { exportC } from './c.js';
 import { ExportError } from './errors.js';
@@ -49,26 +52,56 @@ function filesystemLines(r: Repro): string[] {
   }
 }
 
-function kernelLines(r: Repro): string[] {
-  const c = r.program.config;
-  const lines = [`Linux mainline as the simulator models it (${r.simVersion}).`];
+/** What a real kernel did with the reproducer (the kernel twin's verdict), or that none has run it yet. */
+function realKernelLines(v: KernelVerdict | undefined): string[] {
+  if (!v) return ['Not run on a real kernel yet: `foliofuzz kernel confirm repro.json` (as root) tells whether', 'a kernel has it.'];
+  const on = `Linux ${v.release ?? '?'} (${v.fs ?? '?'})`;
+  switch (v.verdict) {
+    case 'reproduces': return [
+      `Seen on ${on}: the reproducer below showed it in ${v.hits} of ${plural(v.runs, 'run')}`,
+      `(foliofuzz kernel confirm, ${v.at.slice(0, 10)}), as ${v.signature ?? '?'}:`,
+      `  ${v.detail ?? ''}`,
+    ];
+    case 'not-reproduced': return [
+      `Not seen on ${on} in ${plural(v.runs, 'run')} of the reproducer below (${v.at.slice(0, 10)}): that kernel`,
+      'may not have the bug, or its timing may miss the race.',
+    ];
+    case 'cannot-run': return [`Not run on a real kernel: ${v.detail ?? v.text}`];
+  }
+}
+
+/** What the simulator shows: the switches the reproducer needs there. */
+function simulatorLines(r: Repro, seenOnKernel: boolean): string[] {
+  const lines = [`In the simulator: Linux mainline as foliofuzz models it (${r.simVersion}).`];
   const needs = switchesNeeded(r);
   if (r.signature === '') {
     lines.push(`A control: with ${r.bugs.length ? `the switches ${r.bugs.join(', ')}` : 'no switch'} on it must stay silent; this run ${needs.observed === null ? 'stayed silent' : `shows ${needs.observed}`}.`);
   } else if (!needs.reproduces) {
-    lines.push(`The reproducer no longer shows its signature here (it shows ${needs.observed ?? 'nothing'}).`);
+    lines.push(`The reproducer no longer shows its signature there (it shows ${needs.observed ?? 'nothing'})${seenOnKernel ? ': the kernel\'s run above is the evidence' : ''}.`);
   } else if (needs.needed.length === 0) {
-    lines.push('It fires with every bug switch off: no re-introduced bug explains it. Confirm it on a real kernel',
-      'with the C program below before reporting it: it is either a kernel bug or a false positive of the sim.');
+    lines.push('It fires with every bug switch off: no re-introduced bug explains it.');
+    if (!seenOnKernel) lines.push('Confirm it on a real kernel with the C program below before reporting it: it is either a kernel bug or a false positive of the sim.');
   } else {
     lines.push(`It needs ${needs.needed.length === 1 ? 'this bug switch' : 'these bug switches'} on (a switch re-introduces a known bug into that kernel):`);
     for (const n of needs.needed) lines.push(`  ${describeSwitch(n)}`);
   }
+  return lines;
+}
+
+function kernelLines(r: Repro): string[] {
+  const c = r.program.config;
+  const lines = [...realKernelLines(r.kernel), '', ...simulatorLines(r, r.kernel?.verdict === 'reproduces')];
   lines.push('', 'Config:', `  CONFIG_${c.fs === 'fuse' ? 'FUSE_FS' : c.fs === 'xfs' ? 'XFS_FS' : 'EXT4_FS'}=y`,
     `  CONFIG_TRANSPARENT_HUGEPAGE=y     # large folios in the page cache (the sim caps them at ${c.folioMax / 1024} KiB)`);
   if (r.program.threads.some((t) => t.ops.some((o) => o.op === 'aio_write' || o.op === 'aio_read'))) lines.push('  CONFIG_AIO=y');
   lines.push(`  block size ${c.blockSize} bytes${c.fs === 'ext4' ? `, ${c.inode} inodes` : ''}`);
   return lines;
+}
+
+/** The real kernel's log of the first run that showed it (a WARNING and its call trace), as syzbot quotes a crash. */
+function kernelLogSection(v: KernelVerdict | undefined): string[] {
+  if (v?.verdict !== 'reproduces' || v.log.length === 0) return [];
+  return section(`Kernel log (Linux ${v.release ?? '?'}, the first run that showed it)`, v.log.map((l) => `  ${l}`));
 }
 
 /** The program: an xfs_io script when one script on one file says it all, else the C program. */
@@ -147,6 +180,7 @@ export function exportReport(r: Repro): string {
     ...(kind ? [`${kind}: ${CLASS_MEANINGS[kind]}`] : []),
     ...(r.minimized ? [`reproducer minimized from ${plural(r.minimized.opsBefore, 'op')} to ${plural(r.minimized.opsAfter, 'op')}`] : []),
     ...section('Kernel', kernelLines(r)),
+    ...kernelLogSection(r.kernel),
     ...section('Filesystem', filesystemLines(r)),
     ...section('Reproducer', programLines(r)),
     ...section('Interleaving', ['(tN is program thread N; `final` reads every file back after the program; other names are kernel threads)', '', ...run.lines, '', ...outcomeLines(run.result)]),

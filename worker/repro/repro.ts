@@ -2,6 +2,7 @@
 // failure it must show again. Plain JSON, so it can be filed with a bug report.
 
 import { runProgram } from '../exec/run.js';
+import { type KernelVerdict, kernelVerdictFromJson } from '../report/kernel-verdict.js';
 import type { RunViolation } from '../report/violation.js';
 import { ProgramInputError } from '../prog/errors.js';
 import type { Program } from '../prog/types.js';
@@ -22,6 +23,11 @@ export interface Repro {
   program: Program;
   minimized?: { opsBefore: number; opsAfter: number };
   foundAt?: { exec: number; sec: number };
+  /**
+   * What a real kernel did with it (the kernel twin's verdict), when it ran
+   * on one: it travels with the reproducer, and a bug report quotes it.
+   */
+  kernel?: KernelVerdict;
 }
 
 export interface ReproExtra {
@@ -69,7 +75,15 @@ function pair<A extends string, B extends string>(source: string, v: unknown, pa
   return { [a]: count(source, v[a], `${path}.${a}`), [b]: count(source, v[b], `${path}.${b}`) } as Record<A | B, number>;
 }
 
-const REPRO_FIELDS = new Set(['format', 'version', 'simVersion', 'signature', 'invariant', 'bugs', 'program', 'minimized', 'foundAt']);
+function parseVerdict(source: string, v: unknown): KernelVerdict {
+  try {
+    return kernelVerdictFromJson(v, `${source}: $.kernel`);
+  } catch (err) {
+    throw new ProgramInputError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+const REPRO_FIELDS = new Set(['format', 'version', 'simVersion', 'signature', 'invariant', 'bugs', 'program', 'minimized', 'foundAt', 'kernel']);
 
 function parseBugs(source: string, v: unknown): BugName[] {
   if (!Array.isArray(v)) fail(source, '$.bugs', 'expected an array of bug switch names');
@@ -113,6 +127,7 @@ export function parseRepro(text: string, source: string): Repro {
   const r: Repro = { format: 'foliofuzz-repro', version: 1, simVersion, signature, invariant, bugs, program };
   if (value['minimized'] !== undefined) r.minimized = pair(source, value['minimized'], '$.minimized', 'opsBefore', 'opsAfter');
   if (value['foundAt'] !== undefined) r.foundAt = pair(source, value['foundAt'], '$.foundAt', 'exec', 'sec');
+  if (value['kernel'] !== undefined) r.kernel = parseVerdict(source, value['kernel']);
   return r;
 }
 

@@ -10,7 +10,7 @@ import { runProgram } from '../exec/run.js';
 import { judgeTrace } from '../oracle/judge.js';
 import { FAULT_OPS } from '../prog/ops.js';
 import type { Program } from '../prog/types.js';
-import { type KernelVerdict, cannotRunVerdict } from '../report/kernel-verdict.js';
+import { type KernelVerdict, cannotRunVerdict, keptKernelLog } from '../report/kernel-verdict.js';
 import type { RunViolation } from '../report/violation.js';
 import type { Trace } from '../trace/types.js';
 import { divergenceViolation, isSequential } from './differential.js';
@@ -134,20 +134,25 @@ function explain(program: Program, first: { violation: RunViolation; trace: Trac
   return d ? (words ? `${d}; ${words}` : d) : msg;
 }
 
+/** What the kernel logged in a run (its WARNING and call trace, say), as the verdict keeps it. */
+function kernelLog(trace: Trace): string[] {
+  return keptKernelLog(trace.events.flatMap((e) => (e.e === 'klog' ? [e.text] : [])));
+}
+
 function verdictOf(program: Program, spec: string, tally: Tally): KernelVerdict {
   const on = `on Linux ${tally.release ?? '?'} (${spec})`;
   const base = { release: tally.release, fs: spec, runs: tally.runs, hits: tally.hits, at: new Date().toISOString() };
   if (tally.first) {
     const detail = explain(program, tally.first);
     return {
-      ...base, verdict: 'reproduces', signature: tally.first.violation.signature, detail,
+      ...base, verdict: 'reproduces', signature: tally.first.violation.signature, detail, log: kernelLog(tally.first.trace),
       text: `reproduces ${tally.hits}/${tally.runs} ${on}: ${tally.first.violation.signature}: ${detail}`,
     };
   }
   const clean = tally.runs - tally.errors.length;
   if (clean === 0) return cannotRunVerdict(tally.errors[0] ?? 'no run finished', tally.release, spec);
   const failed = tally.errors.length ? ` (${tally.errors.length} runs failed: ${tally.errors[0]!})` : '';
-  return { ...base, verdict: 'not-reproduced', signature: null, detail: null, text: `not reproduced in ${clean} runs ${on}${failed}` };
+  return { ...base, verdict: 'not-reproduced', signature: null, detail: null, log: [], text: `not reproduced in ${clean} runs ${on}${failed}` };
 }
 
 /** Run a validated program on the real kernel, N times, and say whether it has the bug. */

@@ -105,3 +105,21 @@ test('the progress line says how far into the duration it is', () => {
   assert.equal(progressLine(s, 300), 'execs 1200  130/s  corpus 40  coverage 900  findings 2  12 of 300 s');
   assert.equal(progressLine(s), 'execs 1200  130/s  corpus 40  coverage 900  findings 2  12 s');
 });
+
+test('export of a stored reproducer quotes the kernel verdict its finding.json holds, and refuses a malformed one, naming it', () => {
+  const dir = join(cwd, 'verdict-store', 'findings', '0123456789ab');
+  mkdirSync(dir, { recursive: true });
+  cpSync(join(ROOT, 'corpus', 'known', 'set-uptodate-during-read.json'), join(dir, 'repro.json'));
+  const kernel = {
+    verdict: 'not-reproduced', text: 'not reproduced in 100 runs on Linux 6.18.44 (xfs, 4096-byte blocks)', release: '6.18.44',
+    fs: 'xfs, 4096-byte blocks', runs: 100, hits: 0, signature: null, detail: null, log: [], at: '2026-12-07T00:00:00.000Z',
+  };
+  writeFileSync(join(dir, 'finding.json'), JSON.stringify({ signature: 'BUG folio_end_read:already-uptodate @ folio_end_read', kernel }));
+  const r = cli(['export', join(dir, 'repro.json'), '--format', 'report']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /\nNot seen on Linux 6\.18\.44 \(xfs, 4096-byte blocks\) in 100 runs of the reproducer below \(2026-12-07\)/);
+  writeFileSync(join(dir, 'finding.json'), JSON.stringify({ kernel: { ...kernel, hits: 101 } }));
+  const bad = cli(['export', join(dir, 'repro.json'), '--format', 'report']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /finding\.json: kernel\.hits: more than its 100 runs/);
+});

@@ -36,7 +36,7 @@ const V: RunViolation = {
 
 const VERDICT: KernelVerdict = {
   verdict: 'not-reproduced', text: 'not reproduced in 5 runs on Linux 6.18.44 (xfs, 4096-byte blocks)', release: '6.18.44',
-  fs: 'xfs, 4096-byte blocks', runs: RUNS, hits: 0, signature: null, detail: null, at: '2026-12-07T00:00:00.000Z',
+  fs: 'xfs, 4096-byte blocks', runs: RUNS, hits: 0, signature: null, detail: null, log: [], at: '2026-12-07T00:00:00.000Z',
 };
 
 function env(out: ClusterJob[], boot = 'aaaaaa'): RuntimeEnv {

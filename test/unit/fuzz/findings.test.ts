@@ -359,7 +359,7 @@ describe('kernel confirmation (the kernel twin)', () => {
   }
   const verdict: KernelVerdict = {
     verdict: 'reproduces', text: 'reproduces 3/25 on Linux 6.18.44 (xfs, 4096-byte blocks): ...', release: '6.18.44',
-    fs: 'xfs, 4096-byte blocks', runs: 25, hits: 3, signature: A.signature, detail: '...', at: '2026-12-07T00:00:00.000Z',
+    fs: 'xfs, 4096-byte blocks', runs: 25, hits: 3, signature: A.signature, detail: '...', log: [], at: '2026-12-07T00:00:00.000Z',
   };
 
   test('after minimization the minimized reproducer goes to a real kernel; the verdict is kept with the finding, once', () => {

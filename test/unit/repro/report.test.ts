@@ -10,6 +10,7 @@ import { BUG_SWITCHES } from '../../../worker/sim/bugs.js';
 import { exportRepro } from '../../../worker/repro/export.js';
 import { reportTitle } from '../../../worker/repro/report.js';
 import { ordinal, plural } from '../../../worker/repro/words.js';
+import type { KernelVerdict } from '../../../worker/report/kernel-verdict.js';
 import { INVARIANT_KINDS } from '../../../worker/report/signature.js';
 import { knownRepros } from './known.js';
 
@@ -90,4 +91,30 @@ test('titles of every class', () => {
   assert.equal(reportTitle('DATA stale dio <- cached @ iomap_dio_complete'), 'stale data in iomap_dio_complete (dio <- cached)');
   assert.equal(reportTitle('DATA mismatch write <- zeroes @ ksys_pread64'), 'data corruption in ksys_pread64 (write <- zeroes)');
   assert.equal(reportTitle('LIVELOCK step-budget'), 'livelock: step-budget');
+});
+
+test('a report says what a real kernel did: the verdict, and the kernel\'s log of the first run that showed it', () => {
+  const k = byName('set-uptodate-during-read');
+  const report = (kernel?: KernelVerdict): string => exportRepro(kernel ? { ...k.repro, kernel } : k.repro, 'report').files[0]!.text;
+  const section = (text: string, title: RegExp): string => {
+    const at = text.search(title);
+    assert.ok(at >= 0, String(title));
+    return text.slice(at, text.indexOf('\n\n', text.indexOf('\n-', at)));
+  };
+  assert.match(section(report(), /\nKernel\n/), /Not run on a real kernel yet: `foliofuzz kernel confirm repro\.json`/);
+  assert.doesNotMatch(report(), /\nKernel log/);
+  const seen: KernelVerdict = {
+    verdict: 'reproduces', text: 'reproduces 2/100 on Linux 6.18.44 (xfs, 4096-byte blocks): ...', release: '6.18.44',
+    fs: 'xfs, 4096-byte blocks', runs: 100, hits: 2, signature: 'BUG kernel-bug:mm/filemap.c @ BUG', detail: 'kernel BUG at mm/filemap.c:1520!',
+    log: ['kernel BUG at mm/filemap.c:1520!', 'Call Trace:', ' folio_end_read+0x1/0x2'], at: '2026-12-07T19:50:00.000Z',
+  };
+  const text = report(seen);
+  assert.match(text, /\nSeen on Linux 6\.18\.44 \(xfs, 4096-byte blocks\): the reproducer below showed it in 2 of 100 runs\n\(foliofuzz kernel confirm, 2026-12-07\), as BUG kernel-bug:mm\/filemap\.c @ BUG:\n {2}kernel BUG at mm\/filemap\.c:1520!\n/);
+  assert.match(text, /It needs this bug switch on/, 'the simulator\'s side is still there');
+  assert.match(text, /\nKernel log \(Linux 6\.18\.44, the first run that showed it\)\n-+\n {2}kernel BUG at mm\/filemap\.c:1520!\n {2}Call Trace:\n {3}folio_end_read\+0x1\/0x2\n/);
+  const notSeen: KernelVerdict = { ...seen, verdict: 'not-reproduced', hits: 0, signature: null, detail: null, log: [], text: 'not reproduced in 100 runs on Linux 6.18.44 (xfs, 4096-byte blocks)' };
+  assert.match(report(notSeen), /\nNot seen on Linux 6\.18\.44 \(xfs, 4096-byte blocks\) in 100 runs of the reproducer below \(2026-12-07\)/);
+  assert.doesNotMatch(report(notSeen), /\nKernel log/);
+  const cannot: KernelVerdict = { ...notSeen, verdict: 'cannot-run', runs: 0, release: null, fs: null, detail: 'needs fault injection (fail_bio)', text: 'cannot run here: needs fault injection (fail_bio)' };
+  assert.match(report(cannot), /\nNot run on a real kernel: needs fault injection \(fail_bio\)\n/);
 });
