@@ -158,6 +158,16 @@ export function noteDirtyLoss(
   }
 }
 
+/** Every block of [off, off+len) is uptodate (the folio as a whole, or its ifs bits). */
+export function iomapRangeUptodate(folio: Folio, off: number, len: number, blkbits: number): boolean {
+  if (folioTestUptodate(folio) || len === 0) return true;
+  const ifs = folioIfs(folio);
+  if (!ifs) return false;
+  const [first, last] = blockRange(off, len, blkbits);
+  for (let b = first; b <= last; b++) if (!(ifs.state[b]! & UPTODATE)) return false;
+  return true;
+}
+
 /** iomap_set_range_dirty */
 export function iomapSetRangeDirty(folio: Folio, off: number, len: number, blkbits: number): void {
   const ifs = folioIfs(folio);

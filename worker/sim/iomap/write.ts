@@ -3,7 +3,7 @@
 // page_mkwrite and unshare.
 
 import { alignDown, offsetIn } from '../bits.js';
-import { warn, warnOn } from '../checks.js';
+import { violation, warn, warnOn } from '../checks.js';
 import type { Co } from '../sched.js';
 import { EIO } from '../errno.js';
 import { filemapGetFolio, filemapWriteAndWaitRange, foliosInRange, orderForLength } from '../mm/filemap.js';
@@ -20,7 +20,7 @@ import {
   folioWaitStable,
   folioZeroSegment,
 } from '../mm/folio.js';
-import { filemapDirtyFolio, ifsAlloc, iomapDirtyFolio, iomapSetRangeDirty, iomapSetRangeUptodate, noteDirtyLoss } from './ifs.js';
+import { filemapDirtyFolio, ifsAlloc, iomapDirtyFolio, iomapRangeUptodate, iomapSetRangeDirty, iomapSetRangeUptodate, noteDirtyLoss } from './ifs.js';
 import { iomapIterate, newIomapIter } from './iter.js';
 import { iomapAdjustReadRange, iomapBlockNeedsZeroing } from './read.js';
 import { cov, covSite, covState } from '../cov.js';
@@ -256,6 +256,13 @@ export function iomapWriteEnd(iter: IomapIter, folio: Folio, pos: number, len: n
     return false;
   }
   iomapSetRangeUptodate(folio, pos - folio.pos, len, bits);
+  // __iomap_write_end's contract: a block it dirties is uptodate (write_begin
+  // read or zeroed what the copy did not cover). A dirty block that is not
+  // uptodate is re-read from storage over the write by the next read.
+  if (!iomapRangeUptodate(folio, pos - folio.pos, copied, bits)) {
+    violation(iter.inode.fs.sched, 'INVARIANT', 'iomap_write_end:dirty-not-uptodate', 'iomap_write_end',
+      `folio ${folio.index}: [${pos}, ${pos + copied}) dirtied but not uptodate`);
+  }
   iomapSetRangeDirty(folio, pos - folio.pos, copied, bits);
   filemapDirtyFolio(folio);
   return true;
