@@ -72,7 +72,8 @@ export abstract class BlockIo extends BlockSpace {
       iomapEnd: (iter, pos, len, written, flags, m) => fs.bufferedWriteIomapEnd(BLOCK_I(iter.inode), pos, len, written, flags, m),
     };
     this.dioOps = { iomapBegin: (iter, pos, len, flags, m) => fs.directIomapBegin(BLOCK_I(iter.inode), pos, len, flags, m) };
-    const wops: IomapWriteOps = this.hasValidityCookie() ? { iomapValid: (inode, m) => m.validityCookie === BLOCK_I(inode).extents.seq } : {};
+    const wops: IomapWriteOps = { blockWritten: (inode, pos) => fs.blockWritten(BLOCK_I(inode), pos) };
+    if (this.hasValidityCookie()) wops.iomapValid = (inode, m) => m.validityCookie === BLOCK_I(inode).extents.seq;
     this.writeCtx = { ops: this.writeOps, wops, reader: { readFolioRangeSync: (iter, folio, pos, len) => fs.readFolioRangeSync(iter, folio, pos, len) } };
     this.bioReadOps = { readFolioRange: (iter, folio, pos, len) => fs.submitReadFolioRange(iter, folio, pos, len) };
     this.writebackOps = { writebackRange: (wpc, folio, pos, len, endPos) => fs.writebackRange(wpc, folio, pos, len, endPos) };
@@ -91,6 +92,11 @@ export abstract class BlockIo extends BlockSpace {
    * inside a journal handle; xfs outside any transaction.
    */
   protected abstract zeroPartialBlocks(inode: Inode, body: Co<number>): Co<number>;
+
+  /** The block at pos maps to written data now (the extent map, not a cached iomap). */
+  blockWritten(inode: BlockInode, pos: number): boolean {
+    return inode.extents.lookup(Math.floor(pos / this.blockSize)).ext?.state === ExtState.Written;
+  }
 
   /** Whether a direct write waits for its completion even when asynchronous (IOMAP_DIO_FORCE_WAIT). */
   protected abstract dioForceWait(inode: BlockInode, pos: number, len: number): boolean;

@@ -72,6 +72,11 @@ export interface IomapOps {
 /** struct iomap_write_ops: ->iomap_valid checks the validity cookie under the folio lock. */
 export interface IomapWriteOps {
   iomapValid?(inode: Inode, iomap: Iomap): boolean;
+  /**
+   * Not a kernel op, a check's ground truth: the filesystem maps the block at
+   * pos to written data now (whatever the iomap being used says).
+   */
+  blockWritten?(inode: Inode, pos: number): boolean;
 }
 
 /** The bytes of the current mapping left to process: iomap_length(). */

@@ -31,6 +31,7 @@ import type { Inode } from '../include/fs.js';
 import {
   IOMAP_F_FOLIO_BATCH,
   IOMAP_F_SIZE_CHANGED,
+  IOMAP_F_NEW,
   IOMAP_F_STALE,
   IOMAP_FAULT,
   IOMAP_HOLE,
@@ -83,6 +84,20 @@ function* iomapWriteFailed(inode: Inode, pos: number, len: number, unmap: UnmapF
   }
 }
 
+/**
+ * What ->iomap_valid exists for: write_begin zeroes the parts of a block the
+ * copy does not cover only when the block holds no data (a hole, an
+ * unwritten or a new extent) or lies past EOF. A block inside EOF that the
+ * filesystem maps to written data now, under a mapping that said otherwise
+ * (writeback converted it since), would lose that data to the zeroes.
+ */
+function iomapCheckZeroingUnwritten(iter: IomapIter, ctx: IomapWriteCtx, blockStart: number): void {
+  const inode = iter.inode;
+  if (iter.iomap.flags & IOMAP_F_NEW || blockStart >= inode.iSize || !ctx.wops.blockWritten?.(inode, blockStart)) return;
+  violation(inode.fs.sched, 'INVARIANT', '__iomap_write_begin:zeroing-written', '__iomap_write_begin',
+    `block at ${blockStart} of ${inode.name} holds written data inside EOF ${inode.iSize}, and the mapping in use says ${iter.iomap.type}`);
+}
+
 /** __iomap_write_begin: make the parts of the folio the write does not cover uptodate. */
 function* __iomapWriteBegin(iter: IomapIter, ctx: IomapWriteCtx, len: number, folio: Folio): Co<number> {
   const inode = iter.inode;
@@ -111,6 +126,7 @@ function* __iomapWriteBegin(iter: IomapIter, ctx: IomapWriteCtx, len: number, fo
     // A range the write overwrites entirely needs neither zeroing nor reading.
     if (iter.flags & IOMAP_UNSHARE || from > poff || to < poff + plen) {
       if (iomapBlockNeedsZeroing(inode, iter.iomap, blockStart)) {
+        iomapCheckZeroingUnwritten(iter, ctx, blockStart);
         // folio_zero_segments: everything in the range outside [from, to).
         cov(C_WRITE_BEGIN_ZERO);
         folioZeroSegment(folio, poff, Math.min(from, poff + plen), '__iomap_write_begin');
