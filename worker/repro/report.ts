@@ -155,6 +155,13 @@ function expectedActualLines(message: string, kind: InvariantKind | null, trace:
   return lines;
 }
 
+function minimizedLines(r: Repro): string[] {
+  const m = r.minimized;
+  if (!m) return [];
+  if (m.opsBefore === m.opsAfter) return [`reproducer of ${plural(m.opsAfter, 'op')} (minimizing removed none)`];
+  return [`reproducer minimized from ${plural(m.opsBefore, 'op')} to ${plural(m.opsAfter, 'op')}`];
+}
+
 function section(title: string, body: string[]): string[] {
   return ['', title, '-'.repeat(title.length), ...body];
 }
@@ -178,7 +185,7 @@ export function exportReport(r: Repro): string {
       ? ['in a deterministic simulation, keeps this program as a control: it must stay silent.']
       : ['in a deterministic simulation, found the following issue.', '', r.signature]),
     ...(kind ? [`${kind}: ${CLASS_MEANINGS[kind]}`] : []),
-    ...(r.minimized ? [`reproducer minimized from ${plural(r.minimized.opsBefore, 'op')} to ${plural(r.minimized.opsAfter, 'op')}`] : []),
+    ...minimizedLines(r),
     ...section('Kernel', kernelLines(r)),
     ...kernelLogSection(r.kernel),
     ...section('Filesystem', filesystemLines(r)),
