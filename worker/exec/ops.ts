@@ -4,7 +4,7 @@
 // what the op's `ret` event carries. It judges nothing (worker/oracle/ does).
 
 import type { Op, Program } from '../prog/types.js';
-import { takeBytes } from '../sim/byte-pool.js';
+import { takeBytes, takeBytesToOverwrite } from '../sim/byte-pool.js';
 import { EIOCBQUEUED } from '../sim/errno.js';
 import { type Kiocb, type OpenFile, newKiocb } from '../sim/include/fs.js';
 import type { Kernel } from '../sim/kernel.js';
@@ -55,11 +55,14 @@ interface Submitted {
 /** Scratch buffers reused across ops: the hot path allocates nothing per op. */
 class Scratch {
   private buf: Uint8Array | null = null;
+  /** @param take how a larger buffer is taken: zeroed as user memory, or for a taker that fills it first */
+  constructor(private readonly take: (size: number) => Uint8Array) {}
+
   get(n: number): Uint8Array {
     if (this.buf === null || n > this.buf.length) {
       let cap = this.buf?.length ?? PAGE_SIZE;
       while (cap < n) cap *= 2;
-      this.buf = takeBytes(cap);
+      this.buf = this.take(cap);
     }
     return this.buf.subarray(0, n);
   }
@@ -67,7 +70,9 @@ class Scratch {
 
 /** One thread's user memory for syscall buffers: a buffer may be in use by a syscall that sleeps. */
 interface UserBuffers {
+  /** What a write sends: filled with the op's byte before every use. */
   w: Scratch;
+  /** What a read fills: the sim's copies decide what it holds. */
   r: Scratch;
 }
 
@@ -85,7 +90,7 @@ export class SimOps {
     private readonly postEof: PostEofHints,
   ) {
     this.fds = program.fds.map((d) => k.openFile(k.inodes[d.file]!, d.direct));
-    this.buffers = program.threads.map(() => ({ w: new Scratch(), r: new Scratch() }));
+    this.buffers = program.threads.map(() => ({ w: new Scratch(takeBytesToOverwrite), r: new Scratch(takeBytes) }));
   }
 
   private fill(bufs: UserBuffers, len: number, byte: number): Uint8Array {

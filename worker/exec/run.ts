@@ -17,7 +17,7 @@ import { Oracle } from '../oracle/oracle.js';
 import { type InvariantKind, LIVELOCK_SIGNATURE, checkSignature, dataSignature, deadlockSignature } from '../report/signature.js';
 import type { RunViolation } from '../report/violation.js';
 import { type BugSet, NO_BUGS } from '../sim/bugs.js';
-import { takeBytes, withByteScope } from '../sim/byte-pool.js';
+import { takeBytesToOverwrite, withByteScope } from '../sim/byte-pool.js';
 import type { TagRun } from '../sim/byte-runs.js';
 import { Violation, siteOf, stacksOf, violation } from '../sim/checks.js';
 import { Provenance, withProvenance } from '../sim/provenance.js';
@@ -223,8 +223,8 @@ class Execution {
     yield* sysRemount(k);
     for (let file = 0; file < k.inodes.length; file++) {
       const inode = k.inodes[file]!;
-      // Only judged, never returned: recycled memory will do.
-      const data = takeBytes(inode.iSize);
+      // Only judged, never returned: recycled memory will do, unzeroed, as filemapRead writes every byte it counts.
+      const data = takeBytesToOverwrite(inode.iSize);
       const n = yield* filemapRead(inode.mapping, 0, data.length, data);
       this.ops.emit({ e: 'final', file, via: 'remount', data: data.subarray(0, Math.max(0, n)) });
     }

@@ -55,17 +55,47 @@ class ThreadFileState {
     const end = off + got.length;
     for (const [start, stop, want, op] of this.runs) {
       if (start >= end || stop <= off) continue;
-      for (let pos = Math.max(start, off), e = Math.min(stop, end); pos < e; pos++) {
-        const b = got[pos - off]!;
-        if (b === want) continue;
+      const e = Math.min(stop, end);
+      for (let pos = Math.max(start, off); pos < e; ) {
+        const at = firstByteNot(got, pos - off, e - off, want);
+        if (at < 0) break;
+        pos = off + at;
         const excusedTo = endOfRangeHolding(excused, pos);
-        if (excusedTo < 0) return { pos, got: b, want, op };
+        if (excusedTo < 0) return { pos, got: got[at]!, want, op };
         // Every byte up to the end of that range is excused too.
-        pos = Math.min(excusedTo, e) - 1;
+        pos = Math.min(excusedTo, e);
       }
     }
     return null;
   }
+}
+
+/** Below this many bytes a loop is cheaper than the native compare's call. */
+const NATIVE_COMPARE_MIN = 64;
+/** Bytes of the value firstByteNot looks for, to compare against (refilled when the value changes). */
+const sameBytes = new Uint8Array(4096);
+let sameByte = 0;
+
+/**
+ * The index of the first byte of buf[from, to) that is not `byte`, or -1.
+ * Reads of a thread's own writes are checked byte by byte against one value:
+ * long spans go through the native compare a block at a time.
+ */
+function firstByteNot(buf: Uint8Array, from: number, to: number, byte: number): number {
+  let at = from;
+  if (to - from >= NATIVE_COMPARE_MIN) {
+    if (sameByte !== byte) {
+      sameBytes.fill(byte);
+      sameByte = byte;
+    }
+    // Skip the blocks that hold only `byte`; the loop below finds the first other byte in the next.
+    for (; at < to; at += sameBytes.length) {
+      const n = Math.min(sameBytes.length, to - at);
+      if (Buffer.compare(buf.subarray(at, at + n), sameBytes.subarray(0, n)) !== 0) break;
+    }
+  }
+  for (; at < to; at++) if (buf[at] !== byte) return at;
+  return -1;
 }
 
 /** The end of the first range holding pos (Infinity for an open one), or -1. */

@@ -3,7 +3,7 @@
 // every read can be checked against what the file must hold.
 
 import type { FallocMode } from '../prog/types.js';
-import { takeBytes } from '../sim/byte-pool.js';
+import { takeBytes, takeBytesToOverwrite } from '../sim/byte-pool.js';
 import { ByteRuns } from '../sim/byte-runs.js';
 
 /**
@@ -64,15 +64,20 @@ export class ShadowFile {
     private readonly writer: (kind: WriterKind) => number = () => 0,
   ) {}
 
+  /**
+   * Room for n bytes. What lies past the size is not zeroed here: nothing
+   * reads it before setSize grows over it, which zeroes the data and marks
+   * it known.
+   */
   private reserve(n: number): void {
     if (n <= this.buf.length) return;
     let cap = Math.max(4096, this.buf.length * 2);
     while (cap < n) cap *= 2;
-    const next = takeBytes(cap);
+    const next = takeBytesToOverwrite(cap);
     next.set(this.buf.subarray(0, this.size));
     this.buf = next;
     if (this.unknown) {
-      const m = takeBytes(cap);
+      const m = takeBytesToOverwrite(cap);
       m.set(this.unknown.subarray(0, this.size));
       this.unknown = m;
     }

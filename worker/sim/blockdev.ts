@@ -6,7 +6,7 @@
 // REQ_FUA; a power cut throws away everything that is not durable.
 
 import { EIO } from './errno.js';
-import { copyBytes, takeBytes } from './byte-pool.js';
+import { copyBytes, takeBytes, takeBytesToOverwrite } from './byte-pool.js';
 import { TAG_NEVER, provenance } from './provenance.js';
 import type { Sched, SimEvent } from './sched.js';
 import { Rng } from './schedule.js';
@@ -186,7 +186,8 @@ export class BlockDevice {
   private readonly durable = new SparseStore();
   /** Byte ranges [start, len, start, len, ...] written since the last flush. */
   private unflushed: number[] = [];
-  private readonly scratch = new Uint8Array(CHUNK_SIZE);
+  /** What a flush copies through, taken at the first flush (many runs never flush). */
+  private scratch: Uint8Array | null = null;
   /** Write bios submitted and not completed: a power cut tears them. */
   private readonly inflightWrites = new Set<Bio>();
   /** Bumped by each power cut; a bio submitted in an earlier epoch completes without effect. */
@@ -283,6 +284,9 @@ export class BlockDevice {
   /** The cache flush a REQ_PREFLUSH (or an empty flush bio) performs. */
   private flushCache(): void {
     const u = this.unflushed;
+    if (u.length === 0) return;
+    // copyFrom reads into it before it writes from it.
+    this.scratch ??= takeBytesToOverwrite(CHUNK_SIZE);
     for (let i = 0; i < u.length; i += 2) this.durable.copyFrom(this.visible, u[i]!, u[i + 1]!, this.scratch);
     this.unflushed = [];
   }

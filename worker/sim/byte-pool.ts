@@ -85,13 +85,25 @@ export function takeBytes(size: number): Uint8Array {
   return size === buf.length ? buf : buf.subarray(0, size);
 }
 
+/**
+ * A buffer of `size` bytes its taker writes in full before it reads any of
+ * it (a copy, an array that grows and zeroes what it grows over): recycled
+ * if a scope is open, and then not zeroed, which would only be overwritten
+ * (stale in a campaign, poisoned under poisoning).
+ */
+export function takeBytesToOverwrite(size: number): Uint8Array {
+  if (taken === null || size < MIN_POOLED) return new Uint8Array(size);
+  const { buf } = takeClass(size);
+  taken.push(buf);
+  const mine = size === buf.length ? buf : buf.subarray(0, size);
+  poisonUnwritten(mine);
+  return mine;
+}
+
 /** A recycled copy of src (nothing to zero: every byte is overwritten). */
 export function copyBytes(src: Uint8Array): Uint8Array {
   if (taken === null || src.length < MIN_POOLED) return src.slice();
-  const { buf } = takeClass(src.length);
-  taken.push(buf);
-  const copy = src.length === buf.length ? buf : buf.subarray(0, src.length);
-  poisonUnwritten(copy);
+  const copy = takeBytesToOverwrite(src.length);
   copy.set(src);
   return copy;
 }

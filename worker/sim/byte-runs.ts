@@ -69,40 +69,62 @@ export class ByteRuns {
     this.replace(to, to + n, pieces);
   }
 
-  /** Replace [a, b) by pieces that tile it exactly, in order. */
+  /**
+   * Replace [a, b) by pieces that tile it exactly, in order: the runs from
+   * the one holding a to the one holding b give way to the kept head of the
+   * first, the pieces and the rest of the last, merged where neighbours hold
+   * the same tag. Built in shared scratch arrays and moved into place, since
+   * every write to a shadow file comes here.
+   */
   private replace(a: number, b: number, pieces: readonly TagRun[]): void {
     const s = this.starts;
     const t = this.tags;
     const first = this.find(a);
     // The run holding b (the first byte kept) goes on from b with its tag.
     const last = b === Infinity ? s.length - 1 : this.find(b);
-    const newStarts: number[] = [];
-    const newTags: number[] = [];
+    const ns = NEW_STARTS;
+    const nt = NEW_TAGS;
+    let n = 0;
     if (s[first]! < a) {
-      newStarts.push(s[first]!);
-      newTags.push(t[first]!);
+      ns[n] = s[first]!;
+      nt[n++] = t[first]!;
     }
+    // A piece with the tag before it continues that run (the one before `first`, when nothing is new yet).
+    let prev = first > 0 ? t[first - 1]! : NaN;
     for (let k = 0; k < pieces.length; k++) {
       const p = pieces[k]!;
-      if (newTags.length > 0 && newTags[newTags.length - 1] === p[2]) continue;
-      newStarts.push(p[0]);
-      newTags.push(p[2]);
+      if ((n > 0 ? nt[n - 1]! : prev) === p[2]) continue;
+      ns[n] = p[0];
+      nt[n++] = p[2];
     }
-    if (b !== Infinity && newTags[newTags.length - 1] !== t[last]) {
-      newStarts.push(b);
-      newTags.push(t[last]!);
+    prev = n > 0 ? nt[n - 1]! : prev;
+    if (b !== Infinity && prev !== t[last]) {
+      ns[n] = b;
+      nt[n++] = t[last]!;
+      prev = t[last]!;
     }
-    s.splice(first, last - first + 1, ...newStarts);
-    t.splice(first, last - first + 1, ...newTags);
-    // The new runs may continue the run before them, or the one after.
-    const after = first + newTags.length;
-    if (after < t.length && t[after] === t[after - 1]) {
-      s.splice(after, 1);
-      t.splice(after, 1);
-    }
-    if (first > 0 && t[first] === t[first - 1]) {
-      s.splice(first, 1);
-      t.splice(first, 1);
-    }
+    // The run after the replaced ones may continue the last new one.
+    const through = last + 1 < t.length && t[last + 1] === prev ? last + 1 : last;
+    spliceInto(s, first, through - first + 1, ns, n);
+    spliceInto(t, first, through - first + 1, nt, n);
   }
+}
+
+/** Where replace() builds the runs it puts in (shared: it never nests). */
+const NEW_STARTS: number[] = [];
+const NEW_TAGS: number[] = [];
+
+/** arr.splice(at, del, ...src.slice(0, n)), in place: no arrays made, no spread. */
+function spliceInto(arr: number[], at: number, del: number, src: readonly number[], n: number): void {
+  const len = arr.length;
+  const shift = n - del;
+  if (shift > 0) {
+    // Grow by pushing first, so the array never has holes.
+    for (let k = 0; k < shift; k++) arr.push(0);
+    for (let i = len - 1; i >= at + del; i--) arr[i + shift] = arr[i]!;
+  } else if (shift < 0) {
+    for (let i = at + del; i < len; i++) arr[i + shift] = arr[i]!;
+    arr.length = len + shift;
+  }
+  for (let i = 0; i < n; i++) arr[at + i] = src[i]!;
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { type RunResult, runProgram } from '../../../worker/exec/run.js';
-import { POISON_INUSE, copyBytes, setBytePoison, takeBytes, withByteScope } from '../../../worker/sim/byte-pool.js';
+import { POISON_INUSE, copyBytes, setBytePoison, takeBytes, takeBytesToOverwrite, withByteScope } from '../../../worker/sim/byte-pool.js';
 import { FGP_CREAT, FGP_LOCK, FolioPool } from '../../../worker/sim/include/pagemap.js';
 import { filemapGetFolio } from '../../../worker/sim/mm/filemap.js';
 import { folioMarkUptodate, folioPut, folioUnlock } from '../../../worker/sim/mm/folio.js';
@@ -128,6 +128,22 @@ test('poisoning: a recycled copy (poisoned, then overwritten) holds exactly the 
       assertBytes(copy, 0, 5000, 0x33, 'copy');
     });
   });
+});
+
+test('a buffer taken to overwrite is recycled as it was left, or poisoned under poisoning', () => {
+  for (const poisoned of [false, true]) {
+    withPoison(poisoned, () => {
+      let old: Uint8Array | null = null;
+      withByteScope(() => (old = takeBytes(6000)).fill(0x44));
+      withByteScope(() => {
+        const b = takeBytesToOverwrite(5000);
+        assert.equal(b.buffer, old!.buffer, 'recycled');
+        assert.equal(b.length, 5000);
+        assertBytes(b, 0, 5000, poisoned ? POISON_INUSE : 0x44, poisoned ? 'poisoned' : 'stale');
+      });
+    });
+  }
+  assert.equal(takeBytesToOverwrite(5000).buffer.byteLength, 5000, 'outside a scope: a plain allocation');
 });
 
 /**
