@@ -86,7 +86,7 @@ export function nextStepLines(store: string, repro: string): string[] {
   const steps: [string, string][] = [
     [`foliofuzz replay ${repro}`, 'run it again in the sim (exit 1: it fired)'],
     [`foliofuzz kernel confirm ${repro}`, 'does this machine\'s kernel have it? (root: a loop filesystem made to the program\'s config)'],
-    [`foliofuzz export ${repro} --format report`, 'a bug report: kernel, mkfs, program, interleaving, bytes'],
+    [`foliofuzz export ${repro} --format report`, 'a bug report: kernel (with the real kernel\'s verdict and log once confirmed), mkfs, program, interleaving, bytes'],
     [`foliofuzz export ${repro} --format c`, 'a C program to run on a real kernel'],
     [`foliofuzz export ${repro} --format text`, 'the interleaving, op by op'],
     [`foliofuzz dashboard --store ${store}`, 'all of it in a browser'],
