@@ -13,11 +13,12 @@
 // seconds). Without scenes, the table also compares feedback with the blind
 // baseline in executions (a trial that found nothing counts as never).
 
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runProgram } from '../../worker/exec/run.js';
+import { keepFalsePositive } from './false-positives.js';
 import { type CampaignEvent, type CampaignOptions, runCampaign } from '../../worker/fuzz/campaign.js';
 import type { FindingRecord } from '../../worker/fuzz/findings/record.js';
 import { programSize } from '../../worker/fuzz/minimize-predicate.js';
@@ -62,19 +63,6 @@ interface Trial {
   falsePositives: string[];
 }
 
-/**
- * A false positive's first program, kept where the trial's store (removed
- * with the trial) does not take it along: foliofuzz-store/fuzz-false-positives/
- * (ignored by git), to replay with `foliofuzz replay FILE --bugs ''`.
- */
-function keepFalsePositive(program: Program, signature: string): string {
-  const dir = join('foliofuzz-store', 'fuzz-false-positives');
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, `${signature.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 80)}-${Date.now()}.json`);
-  writeFileSync(path, JSON.stringify(program, null, 2) + '\n');
-  return path;
-}
-
 async function trial(sw: BugName | null, mode: FuzzMode, seed: number, budgetSec: number, workers: number): Promise<Trial> {
   const store = mkdtempSync(join(tmpdir(), 'foliofuzz-bench-'));
   // The trial ends at the first finding that is the switch's: one whose first
@@ -89,7 +77,7 @@ async function trial(sw: BugName | null, mode: FuzzMode, seed: number, budgetSec
       state.hit = e.record;
       stop.abort();
     } else {
-      falsePositives.push(`${e.record.signature} (${keepFalsePositive(e.program, e.record.signature)})`);
+      falsePositives.push(`${e.record.signature} (${keepFalsePositive('fuzz', e.program, e.record.signature)})`);
     }
   };
   try {

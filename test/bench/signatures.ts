@@ -14,6 +14,7 @@
 // bug: it is listed apart (a false positive of the sim).
 
 import { mkdtempSync, rmSync } from 'node:fs';
+import { keepFalsePositive } from './false-positives.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runProgram } from '../../worker/exec/run.js';
@@ -36,7 +37,7 @@ export const IMPLEMENTED_SWITCHES: BugName[] = BUG_SWITCHES.filter((b) => b.impl
 
 interface CampaignOutcome {
   findings: FindingSummary[];
-  /** Signatures whose first program fires with every switch off. */
+  /** Signatures whose first program fires with every switch off, each with where the program was kept: "SIG (PATH)". */
   offFindings: string[];
   execs: number;
   execsPerSec: number;
@@ -46,7 +47,9 @@ async function campaign(bugs: BugName[], seed: number, sec: number, workers: num
   const store = mkdtempSync(join(tmpdir(), 'foliofuzz-bench-sig-'));
   const offFindings: string[] = [];
   const onEvent = (e: CampaignEvent): void => {
-    if (e.kind === 'finding' && runProgram(e.program).violation !== null) offFindings.push(e.record.signature);
+    if (e.kind === 'finding' && runProgram(e.program).violation !== null) {
+      offFindings.push(`${e.record.signature} (${keepFalsePositive('signatures', e.program, e.record.signature)})`);
+    }
   };
   try {
     const s = await runCampaign({ bugs, workers, seed, durationSec: sec, storeDir: store, feedback: true, minimize: true, minimizeWaitSec: 120, onEvent });
@@ -72,7 +75,7 @@ async function perSwitch(o: SignaturesBenchOptions, table: string[], problems: s
     for (let i = 0; i < o.trials; i++) {
       const c = await campaign([sw], o.seed + i * 7919, o.budgetSec, o.workers);
       o.log(`  ${sw} trial ${i + 1}: ${c.execs} execs (${Math.round(c.execsPerSec)} execs/s), ${c.findings.map((f) => f.signature).join('; ') || 'nothing'}`);
-      for (const f of c.findings) if (!c.offFindings.includes(f.signature)) sigs.set(f.signature, (sigs.get(f.signature) ?? 0) + f.count);
+      for (const f of c.findings) if (!c.offFindings.some((o) => o.startsWith(`${f.signature} (`))) sigs.set(f.signature, (sigs.get(f.signature) ?? 0) + f.count);
       for (const s of c.offFindings) problems.push(`${sw} trial ${i + 1}: ${s} fires with every switch off`);
     }
     bySwitch.set(sw, new Set(sigs.keys()));

@@ -159,6 +159,14 @@ export class DurableFile {
     return seen;
   }
 
+  /** Some byte at or past `from` was unpredictable since the stable point. */
+  private wildFrom(from: number): boolean {
+    const w = this.wild;
+    if (!w) return false;
+    for (let i = from; i < w.length; i++) if (w[i]) return true;
+    return false;
+  }
+
   /** Judge what recovery left; null when it is a state a crash may leave. */
   judge(got: Uint8Array): DurabilityVerdict | null {
     if (!this.sizeUnknown && (got.length < this.minSize || got.length > this.maxSize)) {
@@ -168,11 +176,14 @@ export class DurableFile {
       };
     }
     const shifted = this.shiftFrom < got.length ? this.valuesFrom(this.shiftFrom) : null;
+    // A byte that was unpredictable past the shift (a write in flight at the
+    // cut) may show at any shifted place, as the known values do.
+    const shiftedWild = shifted !== null && this.wildFrom(this.shiftFrom);
     for (let i = 0; i < got.length; i++) {
       const v = got[i]!;
       const old = i < this.stable.length ? this.stable[i]! : 0;
       if (v === old || this.wild?.[i]) continue;
-      if (shifted && i >= this.shiftFrom && shifted[v]) continue;
+      if (shifted && i >= this.shiftFrom && (shifted[v] || shiftedWild)) continue;
       let touched = false;
       let seen = false;
       for (const r of this.runs) {

@@ -681,3 +681,15 @@ test('ext4-truncate-partial-block-under-writeback-remount: a batch folio whose w
   assert.deepEqual(res.results.map((x) => x.ret), [53248, 0, 0, 0]);
   assert.equal(runs(res.files[0]!.data), '0-49270:1 49270-65536:0 65536-67584:1');
 });
+
+test('ext4-insert-range-aio-in-flight-power-cut: a direct write in flight at the cut lands in a block an uncommitted insert range moved, and recovery shows it at the old place', () => {
+  // f0 holds 4s over [0, 4096), fsynced (1 KiB blocks). An insert range at 0
+  // moves those blocks to [4096, 8192), not committed; an AIO direct write of
+  // 5s at 4096 overwrites the first of them in place and is in flight at the
+  // power cut. Recovery brings back the committed map, where that block is
+  // [0, 1024) again: the sector of the write that reached the disk shows 5s
+  // there, at an offset nothing wrote after the fsync.
+  const res = replay('ext4-insert-range-aio-in-flight-power-cut.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [4096, 0, 0, 0, 0]);
+  assert.equal(runs(res.files[0]!.data), '0-512:4 512-1024:5 1024-4096:4');
+});
