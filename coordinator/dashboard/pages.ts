@@ -257,6 +257,13 @@ function extraFacts(f: StoredFinding): [string, Cell][] {
   return Object.entries(f.extra).map(([k, v]) => [k, raw(`<code>${esc(typeof v === 'string' ? v : JSON.stringify(v))}</code>`)]);
 }
 
+/** The real kernel's log of the first run that showed the finding (a WARNING and its call trace), when a verdict kept one. */
+function kernelLogBlock(f: StoredFinding): string {
+  const v = f.record.kernel;
+  if (v?.verdict !== 'reproduces' || v.log.length === 0) return '';
+  return `\n<h2>Kernel log (Linux ${esc(v.release ?? '?')}, the first run that showed it)</h2><pre id="kernel-log">${esc(v.log.join('\n'))}</pre>`;
+}
+
 export function findingPage(src: DashboardSource, ctx: PageContext, key: string): string | null {
   const found = findFinding(src, key);
   if (!found) return null;
@@ -279,7 +286,7 @@ export function findingPage(src: DashboardSource, ctx: PageContext, key: string)
   ];
   const path = f.reproPath ?? 'REPRO';
   const body = `<h1><span class="sig">${esc(r.signature)}</span></h1>
-${facts(rows)}
+${facts(rows)}${kernelLogBlock(f)}
 <h2>Downloads</h2>${downloads(key, f)}
 <h2>Next steps</h2>
 <pre id="next">foliofuzz replay ${esc(path)}

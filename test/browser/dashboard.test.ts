@@ -140,7 +140,9 @@ test('a store on disk: a real kernel verdict when the record has one, and signat
   const kernel: KernelVerdict = {
     verdict: 'reproduces', text: 'reproduces 3/10 on Linux 6.18.44 (xfs, 4096-byte blocks): WARN kernel-warning:fs/iomap/buffered-io.c @ ifs_free',
     release: '6.18.44', fs: 'xfs, 4096-byte blocks', runs: 10, hits: 3, signature: 'WARN kernel-warning:fs/iomap/buffered-io.c @ ifs_free',
-    detail: 'WARNING at fs/iomap/buffered-io.c', log: [], at: '2026-12-07T00:00:00.000Z',
+    detail: 'WARNING at fs/iomap/buffered-io.c',
+    log: ['WARNING: CPU: 1 PID: 42 at fs/iomap/buffered-io.c:263 ifs_free+0x1c/0x40', 'Call Trace:', ' <TASK>', ' truncate_inode_pages_range+0x1a/0x2b0'],
+    at: '2026-12-07T00:00:00.000Z',
   };
   writeFileSync(f, JSON.stringify({ ...rec, kernel }));
   cpSync(join(KNOWN, 'mkwrite-ifs-zeroed.json'), join(dirname(f), 'repro.json'));
@@ -156,9 +158,11 @@ test('a store on disk: a real kernel verdict when the record has one, and signat
     assert.equal(await page.$eval('#no-history', (p) => p.textContent !== null), true, 'no charts without a history');
     // The finding's bug report quotes what the real kernel did.
     await Promise.all([page.waitForNavigation(), page.click('#findings tbody tr a.sig')]);
+    assert.equal(await page.$eval('#kernel-log', (p) => p.textContent ?? ''), kernel.log.join('\n'), 'the finding page shows the kernel\'s log');
     const href = new URL(await page.$eval('#downloads a[href$="format=report"]', (a) => a.getAttribute('href') ?? ''), s.url).href;
     const report = await page.evaluate(async (u) => (await fetch(u)).text(), href);
     assert.match(report, /\nSeen on Linux 6\.18\.44 \(xfs, 4096-byte blocks\): the reproducer below showed it in 3 of 10 runs\n/);
+    assert.match(report, /\nKernel log \(Linux 6\.18\.44, the first run that showed it\)\n-+\n {2}WARNING: CPU: 1 PID: 42 at fs\/iomap\/buffered-io\.c:263 ifs_free\+0x1c\/0x40\n {2}Call Trace:\n/);
     await page.close();
   } finally {
     await s.close();
