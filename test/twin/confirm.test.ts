@@ -127,6 +127,18 @@ describe('foliofuzz kernel confirm', () => {
     assert.match(exported.stdout, seen, 'export --format report');
   });
 
+  test('a malformed finding.json beside the reproducer: the verdict is printed, and why it was not recorded', () => {
+    const dir = join(parent, 'bad-store', 'findings', '0123456789ab');
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(join(ROOT, 'corpus', 'known', 'zero-range-hole-flush.json'), join(dir, 'repro.json'));
+    writeFileSync(join(dir, 'finding.json'), '{ not json');
+    const r = cli([join(dir, 'repro.json'), '--runs', '2']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^not reproduced in 2 runs on Linux /);
+    assert.match(r.stderr, /not recorded: \S*finding\.json: invalid JSON/);
+    assert.equal(readFileSync(join(dir, 'finding.json'), 'utf8'), '{ not json', 'left as it was');
+  });
+
   test('--json: not reproduced is exit 0; a program with fail_bio cannot run here (exit 3)', () => {
     const clean = cli([join(ROOT, 'corpus', 'known', 'zero-range-hole-flush.json'), '--runs', '3', '--json']);
     assert.equal(clean.status, 0, clean.stderr);

@@ -16,7 +16,7 @@
 import type { TwinMount } from '../twin/provision.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ProgramInputError } from '../prog/errors.js';
-import { MAX_KERNEL_CONFIRM_RUNS } from '../report/kernel-verdict.js';
+import { type KernelVerdict, MAX_KERNEL_CONFIRM_RUNS } from '../report/kernel-verdict.js';
 import { exportReport } from '../repro/report.js';
 import { type Repro, parseRepro } from '../repro/repro.js';
 import { recordKernelVerdict } from './stored-verdict.js';
@@ -41,6 +41,17 @@ function count(flag: string, v: string | undefined, dflt: number, max: number): 
   if (v === undefined) return dflt;
   if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > max) throw new ProgramInputError(`${flag}: '${v}' is not an integer in [1, ${max}]`);
   return Number(v);
+}
+
+/** Record the verdict in the reproducer's finding.json, if it lies in a store; a malformed record is said, not fatal: the verdict is printed anyway. */
+function recordIfStored(repro: string, v: KernelVerdict): string | null {
+  try {
+    return recordKernelVerdict(repro, v);
+  } catch (e) {
+    if (!(e instanceof ProgramInputError)) throw e;
+    process.stderr.write(`not recorded: ${e.message}\n`);
+    return null;
+  }
 }
 
 export async function kernelConfirmCommand(a: ConfirmArgs): Promise<number> {
@@ -68,7 +79,7 @@ export async function kernelConfirmCommand(a: ConfirmArgs): Promise<number> {
     runs, seed, ...(a.dir !== undefined ? { dir: a.dir } : {}), ...(progress ? { onProgress: progress } : {}), ...(keep ? { keep } : {}),
   });
   if (progress) process.stderr.write('\n');
-  const stored = recordKernelVerdict(a.repro, v);
+  const stored = recordIfStored(a.repro, v);
   if (a.json) process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
   else process.stdout.write(`${v.text}\n${stored ? `(recorded in ${stored})\n` : ''}`);
   if (a.report !== undefined) {

@@ -36,12 +36,16 @@ function readText(path: string): string {
   }
 }
 
-/** Read a reproducer; --bugs, when given, replaces its switches. */
-/** A reproducer, with the kernel verdict its finding's record holds when it lies in a store. */
+/**
+ * Read a reproducer, with the kernel verdict its finding's record holds when
+ * it lies in a store; --bugs, when given, replaces its switches.
+ */
 function loadRepro(path: string, bugs: string | undefined): Repro {
   const r = parseRepro(readText(path), path);
-  const kernel = r.kernel === undefined ? storedKernelVerdict(path) : null;
-  if (kernel) r.kernel = kernel;
+  if (r.kernel === undefined) {
+    const stored = storedKernelVerdict(path);
+    if (stored) r.kernel = stored;
+  }
   return bugs === undefined ? r : { ...r, bugs: [...parseBugList(bugs)] };
 }
 

@@ -91,7 +91,7 @@ function* iomapWriteFailed(inode: Inode, pos: number, len: number, unmap: UnmapF
  * filesystem maps to written data now, under a mapping that said otherwise
  * (writeback converted it since), would lose that data to the zeroes.
  */
-function iomapCheckZeroingUnwritten(iter: IomapIter, ctx: IomapWriteCtx, blockStart: number): void {
+function iomapCheckZeroingWritten(iter: IomapIter, ctx: IomapWriteCtx, blockStart: number): void {
   const inode = iter.inode;
   if (iter.iomap.flags & IOMAP_F_NEW || blockStart >= inode.iSize || !ctx.wops.blockWritten?.(inode, blockStart)) return;
   violation(inode.fs.sched, 'INVARIANT', '__iomap_write_begin:zeroing-written', '__iomap_write_begin',
@@ -126,7 +126,7 @@ function* __iomapWriteBegin(iter: IomapIter, ctx: IomapWriteCtx, len: number, fo
     // A range the write overwrites entirely needs neither zeroing nor reading.
     if (iter.flags & IOMAP_UNSHARE || from > poff || to < poff + plen) {
       if (iomapBlockNeedsZeroing(inode, iter.iomap, blockStart)) {
-        iomapCheckZeroingUnwritten(iter, ctx, blockStart);
+        iomapCheckZeroingWritten(iter, ctx, blockStart);
         // folio_zero_segments: everything in the range outside [from, to).
         cov(C_WRITE_BEGIN_ZERO);
         folioZeroSegment(folio, poff, Math.min(from, poff + plen), '__iomap_write_begin');
