@@ -15,6 +15,7 @@ import { ExportError } from './errors.js';
 import { CLASS_MEANINGS, describeSwitch, switchesNeeded } from './explain.js';
 import type { Repro } from './repro.js';
 import { outcomeLines, traceRun } from './text.js';
+import { SIM_VERSION } from '../sim/version.js';
 import { plural } from './words.js';
 import { exportXfsIo } from './xfs-io.js';
 
@@ -61,6 +62,7 @@ function realKernelLines(v: KernelVerdict | undefined): string[] {
       `Seen on ${on}: the reproducer below showed it in ${v.hits} of ${plural(v.runs, 'run')}`,
       `(foliofuzz kernel confirm, ${v.at.slice(0, 10)}), as ${v.signature ?? '?'}:`,
       `  ${v.detail ?? ''}`,
+      ...warnOnceLines(v),
     ];
     case 'not-reproduced': return [
       `Not seen on ${on} in ${plural(v.runs, 'run')} of the reproducer below (${v.at.slice(0, 10)}): that kernel`,
@@ -70,9 +72,24 @@ function realKernelLines(v: KernelVerdict | undefined): string[] {
   }
 }
 
+/**
+ * A WARNING the kernel printed once in many runs may be a WARN_ON_ONCE: it
+ * stays silent after its first hit until the machine reboots, so the runs after
+ * that one could not show it and the count is no rate. Said so the reader does
+ * not take "1 of 1,000" for a rare race.
+ */
+function warnOnceLines(v: KernelVerdict): string[] {
+  if (!v.signature?.startsWith('WARN kernel-warning:') || v.hits !== 1 || v.runs <= 1) return [];
+  return [
+    'If that WARNING is a WARN_ON_ONCE, it stays silent after its first hit until a reboot: the',
+    `runs after the first hit could not show it, so 1 of ${v.runs.toLocaleString('en-US')} is no measure of how often it happens.`,
+  ];
+}
+
 /** What the simulator shows: the switches the reproducer needs there. */
 function simulatorLines(r: Repro, seenOnKernel: boolean): string[] {
-  const lines = [`In the simulator: Linux mainline as foliofuzz models it (${r.simVersion}).`];
+  const recorded = r.simVersion === SIM_VERSION ? '' : `; found by ${r.simVersion}`;
+  const lines = [`In the simulator: Linux mainline as foliofuzz models it (${SIM_VERSION}${recorded}).`];
   const needs = switchesNeeded(r);
   if (r.signature === '') {
     lines.push(`A control: with ${r.bugs.length ? `the switches ${r.bugs.join(', ')}` : 'no switch'} on it must stay silent; this run ${needs.observed === null ? 'stayed silent' : `shows ${needs.observed}`}.`);
