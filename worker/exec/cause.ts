@@ -242,10 +242,32 @@ function cacheAgainstDisk(ctx: CauseContext, fault: DataFault, disk: ProvTag): {
   const cachedTag = tagAt(ctx.runsOf(fault.cached!.ev), fault.cached!.index);
   if (cachedTag === null) return null;
   const cached = prov.tags[cachedTag]!;
+  const stale = keptOverDirectWrite(ctx, fault.file, fault.pos, cached, disk);
+  if (stale) {
+    const dio = prov.origin(disk.id);
+    return { cause: { cls: 'stale', expected: 'dio', how: 'cached', fn: stale.fn }, words: `byte ${fault.pos}: ${tagWords(prov, p, dio)} (on the disk), the page cache kept bytes ${tagWords(prov, p, prov.origin(cached.id))}, ${DROP_WORDS.kept} ${stale.fn}` };
+  }
   const [newer, older, where] = prov.origin(cached.id).id > prov.origin(disk.id).id ? [cached, disk, 'the page cache'] : [disk, cached, 'the disk'];
   const origin = prov.origin(newer.id);
   // Zeroes the cache or the disk got, from a zeroing or from a hole read, are zeroes either way.
   const expected = origin.path === 'zero' || origin.path === 'hole' ? 'zeroed' : pathWord(origin);
   const v = classify(ctx, fault.file, fault.pos, expected, [origin], older);
   return { cause: v.cause, words: `byte ${fault.pos}: ${tagWords(prov, p, origin)} (in ${where}), ${v.words}` };
+}
+
+/**
+ * The disk holds a direct write's bytes and the page cache the bytes a folio
+ * held over them as that write completed: the cache kept them across the
+ * write (no invalidation dropped them), so they are the stale side, however
+ * recent (a hole read while the write's unwritten extent was not yet
+ * converted, a buffered write racing the direct one). Which of the two came
+ * last says nothing then: the write's completion is what made the cache stale.
+ */
+function keptOverDirectWrite(ctx: CauseContext, file: number, pos: number, cached: ProvTag, disk: ProvTag): ProvDrop | null {
+  const prov = ctx.prov;
+  const dio = prov.origin(disk.id);
+  if (dio.path !== 'dio') return null;
+  const kept = keptAt(ctx, ctx.inoOf(file), pos, prov.landed.get(dio.id) ?? dio.id);
+  const t = kept ? tagAt(kept.runs, pos) : null;
+  return t !== null && prov.origin(t).id === prov.origin(cached.id).id ? kept : null;
 }

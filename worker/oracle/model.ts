@@ -89,6 +89,8 @@ export interface InflightAio {
   completedInOp: number;
   /** Its completion's result. */
   result: number;
+  /** The size its completion grew the file from, or -1: it did not grow it. */
+  grewFrom: number;
   /** Op clock at submission of a direct write (for stale page cache judgement), else -1. */
   directStart: number;
 }

@@ -28,6 +28,15 @@ export class ShadowFile {
    * whenever the file grows over them.
    */
   private stalePastEof: number[] = [];
+  /**
+   * Byte ranges [start, end, ...] of pendingPostEof stored while an
+   * extending AIO write was in flight: its completion sets i_size before the
+   * iocb completes (xfs_dio_write_end_io, then the workqueue may sleep on the
+   * folio lock the fault holds), so the store may have landed inside the new
+   * EOF, in blocks page_mkwrite reserved up to it: file data, or past the old
+   * EOF. Unknown when the file grows over them.
+   */
+  private racingPostEof: number[] = [];
   /** Who wrote each byte: a writer id per run (model.ts Writer). */
   private readonly who = new ByteRuns(0);
   size = 0;
@@ -131,12 +140,20 @@ export class ShadowFile {
       this.markKnown(this.size, n);
       this.growOverPostEofStores(this.size, n);
       this.growOverStalePastEof(this.size, n);
+      this.growOverRacingPostEofStores(this.size, n);
     } else if (n < this.size) {
       this.markKnown(n, this.size);
       // Truncation zeroes the rest of the new EOF folio and drops the pages past it.
       this.pendingPostEof = [];
+      this.racingPostEof = [];
     }
     this.size = n;
+  }
+
+  /** The file grows over [from, to): stores that may have landed inside an extension in flight are unknown. */
+  private growOverRacingPostEofStores(from: number, to: number): void {
+    const r = this.racingPostEof;
+    for (let i = 0; i < r.length; i += 2) this.markUnknown(Math.max(r[i]!, from), Math.min(r[i + 1]!, to));
   }
 
   /** The file grows over [from, to): what was stored past the old EOF becomes zeroes, or unknown. */
@@ -175,8 +192,12 @@ export class ShadowFile {
     this.markKnown(off, off + len);
   }
 
-  /** A store through a mapping: bytes past EOF are not part of the file (yet). */
-  storeMapped(off: number, len: number, byte: number): void {
+  /**
+   * A store through a mapping: bytes past EOF are not part of the file (yet).
+   * `extensionInFlightTo`: an AIO write in flight may grow the file to there
+   * before the store lands (racingPostEof).
+   */
+  storeMapped(off: number, len: number, byte: number, extensionInFlightTo = 0): void {
     // A change like any write: an AIO read in flight meanwhile may see either side.
     this.version++;
     const end = Math.min(off + len, this.size);
@@ -189,6 +210,8 @@ export class ShadowFile {
     }
     const past = Math.max(off, this.size);
     if (off + len > past) this.pendingPostEof.push(past, off + len);
+    const racing = Math.min(off + len, extensionInFlightTo);
+    if (racing > past) this.racingPostEof.push(past, racing);
   }
 
   /**
@@ -316,6 +339,7 @@ export class ShadowFile {
     this.buf = new Uint8Array(0);
     this.unknown = null;
     this.pendingPostEof = [];
+    this.racingPostEof = [];
     this.stalePastEof = clipSpansFrom(this.stalePastEof, content.length);
     this.size = 0;
     this.lostWrites = false;

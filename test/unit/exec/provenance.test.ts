@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { type RunResult, runProgram } from '../../../worker/exec/run.js';
 import { generateProgram } from '../../../worker/fuzz/generate.js';
 import { FuzzRng } from '../../../worker/fuzz/rng.js';
+import { validateProgram } from '../../../worker/prog/validate.js';
 import { parseSignature } from '../../../worker/report/signature.js';
 import { BUG_SWITCHES, type BugSet } from '../../../worker/sim/bugs.js';
 
@@ -47,4 +48,21 @@ test('with every switch on, each DATA finding is named by its cause, the same wa
     assert.equal(runProgram(p, { bugs: ALL, provenance: 'on' }).violation?.signature, v.signature, `seed ${seed}`);
   }
   assert.ok(data >= 5, `${data} DATA findings`);
+});
+
+test('a page cache that kept bytes over a completed direct write is the stale side, however recent those bytes', () => {
+  // Two interleavings of aio-dio-no-invalidate (campaign seed 5), each
+  // caught as the cache against the disk after a remount. The cached bytes
+  // came after the direct write was submitted (a hole read while its extent
+  // was unwritten; a buffered write racing it, written back before its bio
+  // landed): newer by the clock, stale by the completion that kept them.
+  const holeRead = validateProgram(JSON.parse('{"version":1,"config":{"fs":"xfs","inode":"extent","blockSize":4096,"folioMax":4096},"files":[{"name":"f0"}],"fds":[{"file":0,"direct":false},{"file":0,"direct":true}],"threads":[{"ops":[{"op":"pread","fd":0,"off":4096,"len":2048}]},{"ops":[{"op":"pwrite","fd":0,"off":8192,"len":4096,"fill":5},{"op":"aio_write","fd":1,"off":4096,"len":4096,"fill":5,"iocb":1}]}],"schedule":{"strategy":"replay","seed":661897432,"depth":3,"decisions":[{"at":"","op":0,"step":0,"nth":0,"run":"t1"}]}}'), 'hole read');
+  const racingWrite = validateProgram(JSON.parse('{"version":1,"config":{"fs":"ext4","inode":"extent","blockSize":1024,"folioMax":4096},"files":[{"name":"f0"}],"fds":[{"file":0,"direct":false},{"file":0,"direct":true}],"threads":[{"ops":[{"op":"aio_write","fd":1,"off":0,"len":1024,"fill":2,"iocb":1},{"op":"pwrite","fd":0,"off":0,"len":512,"fill":3},{"op":"pread","fd":1,"off":0,"len":512}]},{"ops":[{"op":"pwrite","fd":0,"off":32768,"len":512,"fill":2}]}],"schedule":{"strategy":"replay","seed":1572620232,"depth":1,"decisions":[{"at":"","op":0,"step":0,"nth":0,"run":"t1"},{"at":"t0","op":2,"step":3,"nth":0,"run":"ev:iomap_writepage_end_bio#0"}]}}'), 'racing write');
+  const bugs: BugSet = new Set(['aio-dio-no-invalidate']);
+  for (const [p, kept] of [[holeRead, 'read as a hole \\(t0 #0 pread\\)'], [racingWrite, 'written \\(t0 #1 pwrite\\)']] as const) {
+    const v = runProgram(p, { bugs }).violation;
+    assert.equal(v?.signature, 'DATA stale dio <- cached @ iomap_dio_complete', v?.message);
+    assert.match(v.message, new RegExp(`\\(on the disk\\), the page cache kept bytes ${kept}, left in the page cache over the direct write as it completed in iomap_dio_complete$`));
+    assert.equal(runProgram(p).violation, null, 'silent with the switch off');
+  }
 });

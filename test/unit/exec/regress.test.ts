@@ -693,3 +693,17 @@ test('ext4-insert-range-aio-in-flight-power-cut: a direct write in flight at the
   assert.deepEqual(res.results.map((x) => x.ret), [4096, 0, 0, 0, 0]);
   assert.equal(runs(res.files[0]!.data), '0-512:4 512-1024:5 1024-4096:4');
 });
+
+test('xfs-aio-extension-under-fault-store: a store whose fault slept while an AIO extended the file lands inside the new EOF, as file data', () => {
+  // f0 is 5120 bytes (1 KiB blocks), mapped. An AIO direct write at 16384
+  // extends it at completion; t0's store at 7168 (past the old EOF) faults,
+  // and while the fault reads the folio the completion sets i_size to 17408,
+  // then sleeps on the folio lock (write-protecting the old EOF page). The
+  // fault's page_mkwrite sees the new size and reserves the whole page: the
+  // store is file data, reported before the AIO's completion is.
+  const res = replay('xfs-aio-extension-under-fault-store.json');
+  assert.deepEqual(res.results.map((x) => x.ret), [0, 0, 0, 219]);
+  const order = res.trace!.events.flatMap((e) => (e.e === 'aio' || (e.e === 'ret' && e.i === 3) ? [e.e] : []));
+  assert.deepEqual(order, ['ret', 'aio'], 'the store returns before the completion is reported');
+  assert.equal(runs(res.files[0]!.data), '0-7168:0 7168-7387:5 7387-16384:0 16384-17408:5');
+});

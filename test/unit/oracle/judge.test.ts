@@ -119,3 +119,24 @@ test('without the sim-only events (a kernel trace), a clean run stays clean', ()
   }
   assert.ok(judged >= 250, `${judged} clean runs judged`);
 });
+
+test('a store racing an AIO that grows the file: a kernel\'s trace cannot say which came first, the sim\'s can', () => {
+  // corpus/regress/xfs-aio-extension-under-fault-store: f0 is 5120 bytes; an
+  // AIO write at 16384 grows it to 17408 at completion while t0 stores 5s at
+  // [7168, 7387) through a mapping. Reported as completing during the store,
+  // it may have grown the file before the store or after it: a store past
+  // the EOF of then is not file data, and the disk may read 0s there.
+  const path = join(CORPUS, 'regress', 'xfs-aio-extension-under-fault-store.json');
+  const live = runProgram(parseRepro(readFileSync(path, 'utf8'), path).program, { record: true });
+  assert.equal(live.violation, null);
+  const events: TraceEvent[] = live.trace!.events.filter((e) => e.e !== 'aio');
+  const completion = live.trace!.events.find((e) => e.e === 'aio')!;
+  const storeRet = events.findIndex((e) => e.e === 'ret' && e.i === 3);
+  events.splice(storeRet, 0, completion);
+  const lost = events.map((e): TraceEvent => (e.e === 'final' ? { ...e, data: e.data.slice().fill(0, 7168, 7387) } : e));
+  const reordered: Trace = { ...live.trace!, events: lost };
+  assert.equal(judgeTrace(asKernelTrace(reordered)).violation, null, 'a kernel\'s trace: either order');
+  // The sim's trace says the store was not past EOF (no post-EOF store hint): the 5s are file data.
+  const v = judgeTrace(reordered).violation;
+  assert.match(v?.message ?? '', /byte 7168 is 0x0, expected 0x5/);
+});

@@ -19,7 +19,7 @@ export function aioSubmitted(m: Model, t: number, i: number, op: Extract<Op, { o
   const shadow = m.shadows[desc.file]!;
   const a: InflightAio = {
     t, i, write, off: op.off, len: op.len, fill: write ? op.fill : 0, file: desc.file, shadow, done: false,
-    submitVersion: shadow.version, conflicted: false, completedInOp: -1, result: 0,
+    submitVersion: shadow.version, conflicted: false, completedInOp: -1, result: 0, grewFrom: -1,
     directStart: write && desc.direct ? directStart(m, desc.file) : -1,
   };
   m.aio.set(op.iocb, a);
@@ -53,6 +53,7 @@ function aioWriteCompleted(m: Model, a: InflightAio, ret: number): void {
     fuseWriteNotTaken(m, a.file, a.off, a.len, Math.max(0, ret));
   }
   if (ret > 0) {
+    if (a.off + ret > a.shadow.size) a.grewFrom = a.shadow.size;
     a.shadow.fill(a.off, ret, a.fill);
     if (a.conflicted) a.shadow.forget(a.off, ret);
     // A kernel's trace reports a completion as the op it came during or after ends: an extension

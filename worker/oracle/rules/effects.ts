@@ -6,7 +6,7 @@
 import type { Op } from '../../prog/types.js';
 import { EINVAL, EIO } from '../../sim/errno.js';
 import type { CopySource, Model, ThreadOp } from '../model.js';
-import { aioWriteInFlight, noteChange } from './in-flight.js';
+import { aioExtensionInFlightTo, aioWriteInFlight, grownDuringOp, noteChange } from './in-flight.js';
 import { fallocateRacedStores } from './collisions.js';
 import { fuseWriteNotTaken } from './refused-writes.js';
 
@@ -209,7 +209,9 @@ export function stored(m: Model, op: OpOf<'mwrite'>, stored: number, unsettled: 
   const file = m.fileOfMap(op.map);
   if (file < 0 || stored <= 0) return;
   const shadow = m.shadows[file]!;
-  shadow.storeMapped(op.off, stored, op.fill);
+  shadow.storeMapped(op.off, stored, op.fill, aioExtensionInFlightTo(m, shadow));
+  // Past the EOF of before the growth, the store is not file data (and not zeroed: xfs_dio_write_end_io).
+  if (!m.hints) for (const [a, b] of grownDuringOp(m, shadow, op.off, stored)) shadow.forget(a, b - a);
   if (m.fs.refusedWriteUnsettlesFolios) {
     if (unsettled) for (const [a, b] of unsettled) shadow.forget(a, b - a);
     else if (!m.hints && m.unsettled[file]) shadow.forget(op.off, stored);

@@ -19,6 +19,36 @@ export function aioWriteInFlight(m: Model, shadow: ShadowFile, off: number, len:
   return false;
 }
 
+/**
+ * How far an AIO write in flight on the file may have grown it before what
+ * the op under way did landed (0: none grows it): its completion sets i_size
+ * before the trace reports the completion, after this op's end if it slept.
+ */
+export function aioExtensionInFlightTo(m: Model, shadow: ShadowFile): number {
+  let to = 0;
+  for (const a of m.aio.values()) {
+    if (a.write && !a.done && a.shadow === shadow && a.off + a.len > shadow.size) to = Math.max(to, a.off + a.len);
+  }
+  return to;
+}
+
+/**
+ * The parts of [off, off+len) that an AIO write which completed during the op
+ * under way grew the file over: the op's change may have come before the
+ * growth, past the EOF of then. A kernel's trace cannot say which (the sim's
+ * tells, through its post-EOF store hints).
+ */
+export function grownDuringOp(m: Model, shadow: ShadowFile, off: number, len: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (const a of m.aio.values()) {
+    if (!a.write || a.shadow !== shadow || !a.done || a.completedInOp !== m.opCount || a.grewFrom < 0) continue;
+    const lo = Math.max(off, a.grewFrom);
+    const hi = Math.min(off + len, a.off + a.result);
+    if (hi > lo) out.push([lo, hi]);
+  }
+  return out;
+}
+
 /** A synchronous op changed the file: AIO writes in flight on it now race with that change. */
 export function noteChange(m: Model, shadow: ShadowFile, by: InflightAio | null = null): void {
   for (const a of m.aio.values()) {
