@@ -127,7 +127,7 @@ class Execution {
 
   /** Provenance: the tags of the bytes an event carries, as the sim had them when it was emitted. */
   private noteRuns(ev: TraceEvent): void {
-    const data = ev.e === 'call' || ev.e === 'ret' || ev.e === 'aio' || ev.e === 'final' ? ev.data : undefined;
+    const data = ev.e === 'call' || ev.e === 'ret' || ev.e === 'aio' || ev.e === 'final' || ev.e === 'recovered' ? ev.data : undefined;
     if (data && data.length > 0) this.eventRuns.set(ev, this.prov!.runsIn(data, 0, data.length));
   }
 

@@ -21,6 +21,7 @@
 // The oracle knows nothing of the filesystem's internals nor of bug switches:
 // only the program's ops, their results and what the files hold after recovery.
 
+import type { TagRun } from '../sim/byte-runs.js';
 import type { ShadowFile } from './shadow.js';
 
 /** Bytes a file held at some moment: a run at off. */
@@ -29,15 +30,20 @@ interface Run {
   data: Uint8Array;
 }
 
-export interface DurabilityVerdict {
-  /** 'size', 'durable' (a byte untouched since the stable point changed) or 'garbage' (neither old nor new). */
-  what: 'size' | 'durable' | 'garbage';
-  detail: string;
-}
+export type DurabilityVerdict =
+  | { what: 'size'; detail: string }
+  /**
+   * 'durable': a byte untouched since the stable point changed; 'garbage':
+   * neither old nor new. The byte at `pos` is `got`, where `want` was made
+   * durable.
+   */
+  | { what: 'durable' | 'garbage'; detail: string; pos: number; got: number; want: number };
 
 /** The shadow's state at one moment (see DurableFile.capture). */
 export interface StableCapture {
   content: Uint8Array;
+  /** Who wrote each byte of it (the shadow's writer ids). */
+  writers: TagRun[];
   unknown: Uint8Array | null;
   lostWrites: boolean;
 }
@@ -56,6 +62,8 @@ export class DurableFile {
   stableBy: StableBy = 'sync_filesystem';
   /** The content at the stable point. */
   private stable: Uint8Array = new Uint8Array(0);
+  /** Who wrote each byte of it: a verdict names whose durable bytes were lost. */
+  private stableWriters: TagRun[] = [];
   /** What the file held after each change since the stable point, as the runs that changed. */
   private runs: Run[] = [];
   /** The content as last noted, to find what the next change touched. */
@@ -115,7 +123,7 @@ export class DurableFile {
 
   /** What the shadow holds now, to be made stable after an fsync that began here. */
   static capture(shadow: ShadowFile): StableCapture {
-    return { content: shadow.contents(), unknown: shadow.unknownIn(0, shadow.size), lostWrites: shadow.lostWrites };
+    return { content: shadow.contents(), writers: shadow.writerRuns(), unknown: shadow.unknownIn(0, shadow.size), lostWrites: shadow.lostWrites };
   }
 
   /**
@@ -124,7 +132,7 @@ export class DurableFile {
    * since the stable point: fsync covers the writes completed before it.
    */
   makeStable(at: StableCapture, now: ShadowFile, by: StableBy): void {
-    this.reset(at.content);
+    this.reset(at.content, at.writers);
     this.stableBy = by;
     if (at.unknown) this.wild = at.unknown;
     this.sizeUnknown = at.lostWrites;
@@ -136,10 +144,16 @@ export class DurableFile {
     return this.maxSize;
   }
 
-  /** Start over from content known to be on disk (what recovery left). */
-  reset(content: Uint8Array): void {
+  /** The writer id of the stable point's byte at pos (0: the zeroes nobody wrote). */
+  stableWriterAt(pos: number): number {
+    return this.stableWriters.find(([a, b]) => pos >= a && pos < b)?.[2] ?? 0;
+  }
+
+  /** Start over from content known to be on disk (what recovery left), written by `writers`. */
+  reset(content: Uint8Array, writers: TagRun[]): void {
     this.stableBy = 'sync_filesystem';
     this.stable = content;
+    this.stableWriters = writers;
     this.last = content;
     this.runs = [];
     this.wild = null;
@@ -196,9 +210,9 @@ export class DurableFile {
       }
       if (seen) continue;
       if (!touched) {
-        return { what: 'durable', detail: `byte ${i} is 0x${v.toString(16)}, but 0x${old.toString(16)} was made durable there and nothing changed it since` };
+        return { what: 'durable', pos: i, got: v, want: old, detail: `byte ${i} is 0x${v.toString(16)}, but 0x${old.toString(16)} was made durable there and nothing changed it since` };
       }
-      return { what: 'garbage', detail: `byte ${i} is 0x${v.toString(16)}: neither its durable value 0x${old.toString(16)} nor any value written there since` };
+      return { what: 'garbage', pos: i, got: v, want: old, detail: `byte ${i} is 0x${v.toString(16)}: neither its durable value 0x${old.toString(16)} nor any value written there since` };
     }
     return null;
   }

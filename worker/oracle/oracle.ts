@@ -69,7 +69,7 @@ export class Oracle {
         m.postEof[ev.file] = ev.ranges;
         return;
       case 'recovered':
-        return recovered(m, this.raise, ev.file, ev.data);
+        return recovered(m, this.raise, ev);
       case 'final':
         return readBack(m, this.raise, ev);
       case 'klog':

@@ -4,7 +4,7 @@
 
 import type { FallocMode } from '../prog/types.js';
 import { takeBytes, takeBytesToOverwrite } from '../sim/byte-pool.js';
-import { ByteRuns } from '../sim/byte-runs.js';
+import { ByteRuns, type TagRun } from '../sim/byte-runs.js';
 
 /**
  * What the op applied now puts in the bytes it changes: its own data, the
@@ -353,6 +353,11 @@ export class ShadowFile {
   /** The writer id of the byte at pos (model.ts Writer). */
   writerAt(pos: number): number {
     return this.who.get(pos);
+  }
+
+  /** Who wrote each byte inside the size now, as [start, end, writer id] runs (a copy). */
+  writerRuns(): TagRun[] {
+    return this.who.runs(0, this.size);
   }
 
   contents(): Uint8Array {

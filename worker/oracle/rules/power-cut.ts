@@ -6,7 +6,8 @@
 import type { Op } from '../../prog/types.js';
 import { EIO } from '../../sim/errno.js';
 import { DurableFile, type StableCapture } from '../durability.js';
-import type { Model, Raise } from '../model.js';
+import type { DataFault, Model, Raise } from '../model.js';
+import type { TraceEvent } from '../../trace/types.js';
 
 /** The cut begins: an fsync that overlaps it in any way sees a change of powerCuts or `cutting`. */
 export function cutStarted(m: Model): void {
@@ -14,22 +15,28 @@ export function cutStarted(m: Model): void {
   m.cutting++;
 }
 
-/** Crash recovery left the file holding `data`: judge it, then the file is exactly that. */
-export function recovered(m: Model, raise: Raise, file: number, data: Uint8Array): void {
+/** Crash recovery left the file holding what `ev` says: judge it, then the file is exactly that. */
+export function recovered(m: Model, raise: Raise, ev: Extract<TraceEvent, { e: 'recovered' }>): void {
+  const { file, data } = ev;
   const shadow = m.shadows[file]!;
   const d = m.durable?.[file];
   if (d && m.checkReads) {
     // AIO drained before the cut completed during this op: note its effect first.
     d.note(shadow);
     const v = d.judge(data);
-    // Keyed by the call whose promise broke, not by the filesystem's recovery (context, in the message).
-    if (v) raise('DATA', `power-cut:${v.what}`, d.stableBy, `${m.program.files[file]!.name} after the power cut and ${m.fs.recoveryFn}: ${v.detail}`);
+    // A wrong byte is named by its cause, as any other: whose bytes were
+    // made durable and what lost them. Without one, keyed by the call whose
+    // promise broke, not by the filesystem's recovery (context, in the message).
+    const fault: DataFault | undefined = v && v.what !== 'size'
+      ? { file, pos: v.pos, got: v.got, want: v.want, expected: m.writers[d.stableWriterAt(v.pos)] ?? null, seen: { ev, index: v.pos } }
+      : undefined;
+    if (v) raise('DATA', `power-cut:${v.what}`, d.stableBy, `${m.program.files[file]!.name} after the power cut and ${m.fs.recoveryFn}: ${v.detail}`, fault);
   }
   // What the file held past the recovered size since the stable point may be on the disk there.
   const largest = Math.max(shadow.size, d?.largestSize ?? 0);
   shadow.reset(data);
   shadow.stalePastSize(largest);
-  d?.reset(data);
+  d?.reset(data, shadow.writerRuns());
   m.failedWrites[file] = undefined;
   const e = m.errEvents[file]!;
   e.count = 0;

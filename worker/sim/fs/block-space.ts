@@ -19,6 +19,7 @@ import { type Inode, SIM_MAX_FILE_BYTES } from '../include/fs.js';
 import { BLOCK_I, type BlockInode } from './block-inode.js';
 import { IOMAP_DELALLOC, IOMAP_HOLE, IOMAP_MAPPED, IOMAP_NULL_ADDR, IOMAP_UNWRITTEN, type Iomap } from '../include/iomap.js';
 import { truncateInodePagesRange } from '../mm/truncate.js';
+import { provenance } from '../provenance.js';
 
 export interface BlockFsOptions {
   blockSize: number;
@@ -298,9 +299,12 @@ export abstract class BlockSpace {
     const bs = this.blockSize;
     for (let b = 0; b * bs < out.length; b++) {
       const { ext } = inode.extents.lookup(b);
-      // Holes, unwritten and delalloc blocks read as zeroes.
-      if (!ext || ext.state !== ExtState.Written) continue;
       const n = Math.min(bs, out.length - b * bs);
+      // Holes, unwritten and delalloc blocks read as zeroes.
+      if (!ext || ext.state !== ExtState.Written) {
+        provenance()?.mark(out, b * bs, b * bs + n, 'hole', 'iomap_read_folio_iter');
+        continue;
+      }
       this.dev.readVisible((ext.pblk + b - ext.lblk) * bs, out.subarray(b * bs, b * bs + n));
     }
     return out;
