@@ -28,7 +28,7 @@ test('a campaign finds mkwrite-ifs-zeroed from an empty corpus within 6,000 exec
     });
     assert.ok(s.findings.length >= 1, `no finding in ${s.execs} execs`);
     const f = s.findings[0]!;
-    assert.match(f.signature, /^WARN ifs_free:ifs-not-uptodate/);
+    assert.match(f.signature, /^INVARIANT folio_unlock:ifs-not-uptodate/);
     assert.ok(f.firstFoundExec <= 6000);
     assert.ok(f.opsAfter <= f.opsBefore, `minimized ${f.opsBefore} -> ${f.opsAfter}`);
     assert.ok(f.repro && existsSync(f.repro), 'reproducer stored');

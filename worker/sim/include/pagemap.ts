@@ -30,6 +30,11 @@ export const PG_error = 1 << 4;
 /** What the filesystem hangs off folio->private. iomap's is the iomap_folio_state. */
 export interface FolioPrivate {
   readonly kind: 'ifs';
+  /**
+   * Asserts what the private state must agree with in a folio about to be
+   * unlocked, where nothing may see it half-changed any more.
+   */
+  assertUnlocked(s: Sched, folio: Folio): void;
 }
 
 export class Folio {

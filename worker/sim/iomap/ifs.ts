@@ -3,7 +3,7 @@
 // byte counts of reads and writes in flight. Its lifetime rules and the
 // ifs_free() WARN that checks them are what several seeded bugs break.
 
-import { warn } from '../checks.js';
+import { violation, warn } from '../checks.js';
 import type { Sched } from '../sched.js';
 import { folioClass, folioMarkUptodate, folioTestDirty, folioTestError, folioTestUptodate, folioTestWriteback } from '../mm/folio.js';
 import { covSite, covState } from '../cov.js';
@@ -29,6 +29,23 @@ export class IomapFolioState implements FolioPrivate {
 
   constructor(readonly nrBlocks: number) {
     this.state = new Uint8Array(nrBlocks);
+  }
+
+  /**
+   * Half of the agreement ifs_free WARNs about (ifs_is_fully_uptodate() ==
+   * folio_test_uptodate()), asserted at every unlock: an uptodate folio has
+   * every block uptodate. Whatever makes a folio uptodate or gives it an ifs
+   * does both under the folio lock (iomap_set_range_uptodate, ifs_alloc from
+   * the folio's flags, folio_end_read), so an unlocked folio that breaks it
+   * was broken by the holder that just let go: named there, not at whichever
+   * later free or writeback meets it. The other half (a folio not uptodate
+   * whose ifs says every block is) is left to ifs_free: fuse_send_write_pages
+   * clears uptodate on folios it unlocked already, so no lock covers it.
+   */
+  assertUnlocked(s: Sched, folio: Folio): void {
+    if (!folioTestUptodate(folio) || ifsIsFullyUptodate(this)) return;
+    violation(s, 'INVARIANT', 'folio_unlock:ifs-not-uptodate', 'folio_unlock',
+      `folio ${folio.index} unlocked uptodate, but its ifs has blocks that are not`);
   }
 }
 

@@ -48,6 +48,7 @@ export function* folioLock(s: Sched, f: Folio): Co<void> {
 
 export function folioUnlock(s: Sched, f: Folio): void {
   if (!(f.flags & PG_locked)) violation(s, 'BUG', 'folio_unlock:not-locked', 'folio_unlock', `folio ${f.index} is not locked`);
+  f.private_?.assertUnlocked(s, f);
   f.flags &= ~PG_locked;
   f.wake(s);
 }
