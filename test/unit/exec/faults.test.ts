@@ -112,7 +112,7 @@ test('[fuse] with fuse-clear-uptodate-ifs, a short write leaves the ifs claiming
     ] }],
   };
   const r = runProgram(p, { bugs: new Set(['fuse-clear-uptodate-ifs']) });
-  assert.equal(r.violation?.signature, 'WARN ifs_free:folio-not-uptodate @ ifs_free');
+  assert.equal(r.violation?.signature, 'INVARIANT folio_clear_uptodate:ifs-uptodate @ folio_clear_uptodate');
 });
 
 test('[fuse] a short WRITE into an mmap-dirtied folio: the refused bytes stay cached and reach the server at writeback', () => {

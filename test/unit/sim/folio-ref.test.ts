@@ -83,7 +83,7 @@ test('folio_put: freeing a folio a pte still maps, or one with private state, is
   throwsViolation(() => folioPut(s, mapped), 'bad_page:nonzero-mapcount');
   const priv = new Folio(m, 1, 0);
   priv.mapping = null;
-  priv.private_ = { kind: 'ifs', assertUnlocked: () => undefined };
+  priv.private_ = { kind: 'ifs', assertUnlocked: () => undefined, assertClearingUptodate: () => undefined };
   throwsViolation(() => folioPut(s, priv), 'bad_page:PAGE_FLAGS_CHECK_AT_FREE');
   const under = new Folio(m, 2, 0);
   under.mapping = null;

@@ -341,8 +341,8 @@ export class FuseFs implements Filesystem {
    */
   private clearUptodate(folio: Folio): void {
     covState(C_FUSE_CLEAR_UPTODATE, folioClass(folio) * 64 + ifsClass(folio));
-    folioClearUptodate(folio);
     if (!this.bugs.has('fuse-clear-uptodate-ifs')) ifsClearUptodate(folio);
+    folioClearUptodate(this.sched, folio);
   }
 
   *fallocate(file: OpenFile, mode: FallocMode, off: number, len: number): Co<number> {

@@ -35,6 +35,8 @@ export interface FolioPrivate {
    * unlocked, where nothing may see it half-changed any more.
    */
   assertUnlocked(s: Sched, folio: Folio): void;
+  /** Asserts what must hold of the private state as the folio's uptodate flag is cleared. */
+  assertClearingUptodate(s: Sched, folio: Folio): void;
 }
 
 export class Folio {

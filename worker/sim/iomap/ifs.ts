@@ -39,13 +39,27 @@ export class IomapFolioState implements FolioPrivate {
    * the folio's flags, folio_end_read), so an unlocked folio that breaks it
    * was broken by the holder that just let go: named there, not at whichever
    * later free or writeback meets it. The other half (a folio not uptodate
-   * whose ifs says every block is) is left to ifs_free: fuse_send_write_pages
-   * clears uptodate on folios it unlocked already, so no lock covers it.
+   * whose ifs says every block is) no lock covers: fuse_send_write_pages
+   * clears uptodate on folios it unlocked already. It is asserted where the
+   * flag is cleared (assertClearingUptodate).
    */
   assertUnlocked(s: Sched, folio: Folio): void {
     if (!folioTestUptodate(folio) || ifsIsFullyUptodate(this)) return;
     violation(s, 'INVARIANT', 'folio_unlock:ifs-not-uptodate', 'folio_unlock',
       `folio ${folio.index} unlocked uptodate, but its ifs has blocks that are not`);
+  }
+
+  /**
+   * The other half of ifs_free's agreement, where it is broken: a folio
+   * whose uptodate flag is cleared (fuse_send_write_pages after a failed or
+   * short WRITE, on folios it may have unlocked already) must not keep an ifs
+   * that calls every block uptodate; the ifs bits go first. Left so, a later
+   * read finds nothing to read and fails, or ifs_free WARNs.
+   */
+  assertClearingUptodate(s: Sched, folio: Folio): void {
+    if (!ifsIsFullyUptodate(this)) return;
+    violation(s, 'INVARIANT', 'folio_clear_uptodate:ifs-uptodate', 'folio_clear_uptodate',
+      `folio ${folio.index} loses its uptodate flag while its ifs calls every block uptodate`);
   }
 }
 

@@ -71,7 +71,9 @@ export function folioMarkUptodate(f: Folio): void {
   f.flags |= PG_uptodate;
 }
 
-export function folioClearUptodate(f: Folio): void {
+/** folio_clear_uptodate: the folio's contents are no longer what storage holds. */
+export function folioClearUptodate(s: Sched, f: Folio): void {
+  f.private_?.assertClearingUptodate(s, f);
   f.flags &= ~PG_uptodate;
 }
 
