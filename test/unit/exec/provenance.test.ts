@@ -82,3 +82,15 @@ test('a durable byte a power cut lost is named by what lost it, and its writer i
   assert.match(v.message, /byte 10240: stored by t0 #4 mwrite, never written back: skipped by iomap_writeback_range; the reader got bytes read as a hole \(t0 #8 power_cut\)$/);
   assert.equal(runProgram(p).violation, null, 'silent with the switch off');
 });
+
+test('a truncate below the EOF a pte was made writable under lowers it: a store there after an extension is a loss at writeback, named as the others', () => {
+  // dio-extend-no-isize-extended on xfs (1 KiB blocks): page 1 is made
+  // writable while f0 is 9216 bytes; a truncate to 5120 frees the blocks past
+  // it and leaves the pte writable; the extending direct write does not
+  // write-protect it, so the store at 5120 lands in a block nothing reserved.
+  const p = validateProgram(JSON.parse('{"version":1,"config":{"fs":"xfs","inode":"extent","blockSize":1024,"folioMax":4096},"files":[{"name":"f0"}],"fds":[{"file":0,"direct":false},{"file":0,"direct":true}],"threads":[{"ops":[{"op":"mmap","map":0,"fd":0,"off":0,"len":12288,"prot":"rw"},{"op":"fallocate","fd":0,"mode":"alloc","off":8192,"len":1024},{"op":"mwrite","map":0,"off":4096,"len":47,"fill":4},{"op":"truncate","fd":1,"size":5120},{"op":"pwrite","fd":1,"off":8192,"len":1024,"fill":4},{"op":"mwrite","map":0,"off":5120,"len":60,"fill":4}]}]}'), 'truncate');
+  const v = runProgram(p, { bugs: new Set(['dio-extend-no-isize-extended']) }).violation;
+  assert.equal(v?.signature, 'DATA lost-write write <- skipped @ iomap_writeback_range', v?.message);
+  assert.match(v.message, /byte 5120: stored by t0 #5 mwrite, never written back: skipped by iomap_writeback_range/);
+  assert.equal(runProgram(p).violation, null, 'silent with the switch off');
+});

@@ -178,6 +178,13 @@ export class AddressSpace {
   unmapPages: ((first: number, last: number) => void) | null = null;
   /** Cached bytes stored through a mapping past EOF, for the checks (post-eof-stores.ts). */
   postEofStores: number[] | null = null;
+  /**
+   * For the checks, not kernel state: i_size shrank to `size` (truncate_setsize),
+   * freeing the blocks past it, and the page that straddles it stays mapped as
+   * it was: the EOF its pte was made writable under is no higher now. Set by
+   * the mm layer (Pte.mkwriteEof).
+   */
+  mkwriteShrunk: ((size: number) => void) | null = null;
 
   constructor(
     readonly sched: Sched,

@@ -53,6 +53,17 @@ export class MmState {
     inode.mapping.mkclean = (f) => this.pageMkclean(inode, f);
     inode.mapping.unmapPages = (first, last) => this.unmapPages(inode, first, last);
     inode.mapping.unmapFolio = (f) => this.unmapFolio(inode, f);
+    inode.mapping.mkwriteShrunk = (size) => this.mkwriteShrunk(inode, size);
+  }
+
+  /** The size shrank to `size`: the pte of the page straddling it keeps what page_mkwrite reserved below it only. */
+  private mkwriteShrunk(inode: Inode, size: number): void {
+    const set = this.byInode.get(inode);
+    if (!set) return;
+    for (const vma of set) {
+      const pte = vma.ptes.get(Math.floor(size / PAGE_SIZE));
+      if (pte && pte.mkwriteEof > size) pte.mkwriteEof = size;
+    }
   }
 
   /** Zap every pte of the inode's pages [first, last]. */

@@ -251,5 +251,6 @@ export function* truncateSetsize(inode: Inode, newsize: number, unmap: (f: Folio
   const oldsize = inode.iSize;
   inode.iSize = newsize;
   if (newsize > oldsize) yield* pagecacheIsizeExtended(inode.mapping, inode.blkbits, oldsize, newsize);
+  else if (newsize < oldsize) inode.mapping.mkwriteShrunk?.(newsize);
   yield* truncatePagecache(inode.mapping, newsize, unmap);
 }
