@@ -105,11 +105,11 @@ function tagAt(runs: TagRun[] | undefined, index: number): number | null {
   return r ? r[2] : null;
 }
 
-/** The first loss after `since` of bytes at pos of the file whose origin is one of `tags`. */
+/** The first loss after `since` of bytes at pos of the file (where they were then) whose origin is one of `tags`. */
 function dropOf(ctx: CauseContext, ino: number, pos: number, since: number, tags: Set<number>): ProvDrop | null {
   for (const d of ctx.prov.drops) {
     if (d.ino !== ino || d.seq <= since || d.how === 'kept') continue;
-    const t = tagAt(d.runs, pos);
+    const t = tagAt(d.runs, ctx.prov.positionThen(ino, pos, d));
     if (t !== null && (tags.has(t) || tags.has(ctx.prov.origin(t).id))) return d;
   }
   return null;
@@ -121,7 +121,8 @@ function dropOf(ctx: CauseContext, ino: number, pos: number, since: number, tags
  * flight ends later) is older than the write.
  */
 function keptAt(ctx: CauseContext, ino: number, pos: number, since: number): ProvDrop | null {
-  return ctx.prov.drops.find((d) => d.ino === ino && d.how === 'kept' && d.seq >= since && tagAt(d.runs, pos) !== null) ?? null;
+  const prov = ctx.prov;
+  return prov.drops.find((d) => d.ino === ino && d.how === 'kept' && d.seq >= since && tagAt(d.runs, prov.positionThen(ino, pos, d)) !== null) ?? null;
 }
 
 /**
@@ -268,6 +269,6 @@ function keptOverDirectWrite(ctx: CauseContext, file: number, pos: number, cache
   const dio = prov.origin(disk.id);
   if (dio.path !== 'dio') return null;
   const kept = keptAt(ctx, ctx.inoOf(file), pos, prov.landed.get(dio.id) ?? dio.id);
-  const t = kept ? tagAt(kept.runs, pos) : null;
+  const t = kept ? tagAt(kept.runs, prov.positionThen(ctx.inoOf(file), pos, kept)) : null;
   return t !== null && prov.origin(t).id === prov.origin(cached.id).id ? kept : null;
 }

@@ -74,6 +74,8 @@ export type DropHow = 'dropped' | 'skipped' | 'reread' | 'kept';
 export interface ProvDrop {
   /** Tags made before it: a tag with an id below was older. */
   seq: number;
+  /** Its place among drops and shifts (Provenance.shifts): which shifts came after it. */
+  order: number;
   ino: number;
   how: DropHow;
   fn: string;
@@ -87,6 +89,13 @@ export class Provenance {
     { id: TAG_UNINIT, path: 'uninit', fn: '', thread: '', op: -1, from: -1 },
   ];
   readonly drops: ProvDrop[] = [];
+  /**
+   * Collapse (-1) and insert (+1) ranges, in order: where a byte of a file
+   * is now is not where an earlier drop saw it (positionThen).
+   */
+  readonly shifts: { order: number; ino: number; off: number; len: number; dir: 1 | -1 }[] = [];
+  /** Orders drops and shifts. */
+  private clock = 0;
   /** Reads that failed with no I/O error to say why: the file and the kernel function that failed it, in order. */
   readonly readFailures: { ino: number; pos: number; fn: string }[] = [];
   /** When each tag's bytes first reached storage (a device or a server): the tag count then. */
@@ -95,6 +104,28 @@ export class Provenance {
 
   /** The machine's scheduler, once it exists: who runs now is who a new tag names. */
   private sched: Sched | null = null;
+
+  /** A collapse (dir -1) or insert (+1) range of [off, off+len) moved the rest of file `ino`. */
+  shifted(ino: number, off: number, len: number, dir: 1 | -1): void {
+    this.shifts.push({ order: ++this.clock, ino, off, len, dir });
+  }
+
+  /**
+   * Where the byte of file `ino` now at pos was at drop `d`: the shifts
+   * since, undone newest first; -1 for a byte an insert made since (it was
+   * nowhere).
+   */
+  positionThen(ino: number, pos: number, d: { order: number }): number {
+    let p = pos;
+    for (let i = this.shifts.length - 1; i >= 0 && p >= 0; i--) {
+      const sh = this.shifts[i]!;
+      if (sh.order < d.order) break;
+      if (sh.ino !== ino || p < sh.off) continue;
+      if (sh.dir < 0) p += sh.len;
+      else p = p < sh.off + sh.len ? -1 : p - sh.len;
+    }
+    return p;
+  }
 
   attach(sched: Sched): void {
     this.sched = sched;
@@ -180,7 +211,7 @@ export class Provenance {
   /** Dirty bytes of file `ino` at file offset `pos` (buf[from, to)) went without reaching storage. */
   dropped(ino: number, pos: number, buf: Uint8Array, from: number, to: number, how: DropHow, fn: string): void {
     if (to <= from) return;
-    this.drops.push({ seq: this.tags.length, ino, how, fn, runs: this.runsIn(buf, from, to, pos - from) });
+    this.drops.push({ seq: this.tags.length, order: ++this.clock, ino, how, fn, runs: this.runsIn(buf, from, to, pos - from) });
   }
 
   /**
@@ -192,7 +223,7 @@ export class Provenance {
   droppedUnstored(ino: number, pos: number, buf: Uint8Array, from: number, to: number, how: DropHow, fn: string): void {
     if (to <= from) return;
     const runs = this.runsIn(buf, from, to, pos - from).filter(([, , t]) => UNSTORED_PATHS.has(this.tags[t]!.path) && !this.landed.has(t));
-    if (runs.length > 0) this.drops.push({ seq: this.tags.length, ino, how, fn, runs });
+    if (runs.length > 0) this.drops.push({ seq: this.tags.length, order: ++this.clock, ino, how, fn, runs });
   }
 
   /** buf[from, to) was written to storage: its tags landed there now (the first time counts). */
@@ -208,7 +239,7 @@ export class Provenance {
    */
   kept(ino: number, at: number, buf: Uint8Array, from: number, to: number, fn: string): void {
     if (to <= from) return;
-    this.drops.push({ seq: this.tags.length, ino, how: 'kept', fn, runs: this.runsIn(buf, from, to, at - from) });
+    this.drops.push({ seq: this.tags.length, order: ++this.clock, ino, how: 'kept', fn, runs: this.runsIn(buf, from, to, at - from) });
   }
 
   /** The tag a 'read' was made from, back to the bytes' origin. */

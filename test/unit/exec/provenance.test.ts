@@ -8,6 +8,7 @@ import { type RunResult, runProgram } from '../../../worker/exec/run.js';
 import { generateProgram } from '../../../worker/fuzz/generate.js';
 import { FuzzRng } from '../../../worker/fuzz/rng.js';
 import { validateProgram } from '../../../worker/prog/validate.js';
+import { Provenance } from '../../../worker/sim/provenance.js';
 import { parseSignature } from '../../../worker/report/signature.js';
 import { BUG_SWITCHES, type BugSet } from '../../../worker/sim/bugs.js';
 
@@ -93,4 +94,33 @@ test('a truncate below the EOF a pte was made writable under lowers it: a store 
   assert.equal(v?.signature, 'DATA lost-write write <- skipped @ iomap_writeback_range', v?.message);
   assert.match(v.message, /byte 5120: stored by t0 #5 mwrite, never written back: skipped by iomap_writeback_range/);
   assert.equal(runProgram(p).violation, null, 'silent with the switch off');
+});
+
+test('a loss before a collapse range is found where the bytes were then: the cause, not the hole read after', () => {
+  // dio-extend-no-isize-extended on ext4 (1 KiB blocks): the store at 2048
+  // lands in a block page_mkwrite never reserved; the collapse range at 0
+  // writes the file back first (writeback skips that block as a hole) and
+  // moves the rest down by 1024, so the lost byte is read at 1024.
+  const p = validateProgram(JSON.parse('{"version":1,"config":{"fs":"ext4","inode":"extent","blockSize":1024,"folioMax":4096},"files":[{"name":"f0"}],"fds":[{"file":0,"direct":false},{"file":0,"direct":true}],"threads":[{"ops":[{"op":"truncate","fd":0,"size":1024},{"op":"mmap","map":0,"fd":0,"off":0,"len":4096,"prot":"rw"},{"op":"mwrite","map":0,"off":0,"len":39,"fill":3},{"op":"pwrite","fd":1,"off":8192,"len":512,"fill":3},{"op":"mwrite","map":0,"off":2048,"len":83,"fill":3},{"op":"fallocate","fd":0,"mode":"collapse","off":0,"len":1024}]}]}'), 'collapse');
+  const v = runProgram(p, { bugs: new Set(['dio-extend-no-isize-extended']) }).violation;
+  assert.equal(v?.signature, 'DATA lost-write write <- skipped @ iomap_writeback_range', v?.message);
+  assert.match(v.message, /byte 1024: stored by t0 #4 mwrite, never written back: skipped by iomap_writeback_range/);
+  assert.equal(runProgram(p).violation, null, 'silent with the switch off');
+});
+
+test('positionThen undoes the collapse and insert ranges since a drop, newest first', () => {
+  const prov = new Provenance();
+  const buf = new Uint8Array(8);
+  prov.mark(buf, 0, 8, 'write', 'test');
+  prov.droppedUnstored(7, 0, buf, 0, 8, 'dropped', 'test');
+  const drop = prov.drops[0]!;
+  prov.shifted(7, 1024, 1024, -1);
+  prov.shifted(7, 0, 512, 1);
+  prov.shifted(8, 0, 4096, -1);
+  assert.equal(prov.positionThen(7, 2048, drop), 2560, 'after the insert at 0 (512) and the collapse at 1024 (1024)');
+  assert.equal(prov.positionThen(7, 100, drop), -1, 'made by the insert');
+  assert.equal(prov.positionThen(7, 600, drop), 88, 'below the collapse');
+  assert.equal(prov.positionThen(9, 600, drop), 600, 'another file');
+  prov.droppedUnstored(7, 0, buf, 0, 8, 'dropped', 'test');
+  assert.equal(prov.positionThen(7, 2048, prov.drops[1]!), 2048, 'no shift since the later drop');
 });

@@ -21,6 +21,7 @@ import { iomapDirtyFolio, iomapReleaseFolio } from '../iomap/ifs.js';
 import { iomapReadFolio } from '../iomap/read.js';
 import { iomapWritepages } from '../iomap/writeback.js';
 import { BlockIo } from './block-io.js';
+import { provenance } from '../provenance.js';
 
 export abstract class BlockFs extends BlockIo implements Filesystem {
   /** ->fsync: xfs_file_fsync, ext4_sync_file. */
@@ -199,6 +200,7 @@ export abstract class BlockFs extends BlockIo implements Filesystem {
     const n = len / this.blockSize;
     this.releaseExtents(inode, inode.extents.remove(first, n));
     inode.extents.shift(first + n, -n);
+    provenance()?.shifted(inode.ino, off, len, -1);
     const newsize = inode.iSize - len;
     yield* truncateSetsize(inode, newsize, this.unmapFolio);
     // The size change is logged with the shift (xfs_falloc_setsize).
@@ -216,6 +218,7 @@ export abstract class BlockFs extends BlockIo implements Filesystem {
     const first = off / this.blockSize;
     inode.extents.splitAt(first);
     inode.extents.shift(first, len / this.blockSize);
+    provenance()?.shifted(inode.ino, off, len, 1);
     inode.iSize += len;
     inode.diskSize = inode.iSize;
     return 0;
