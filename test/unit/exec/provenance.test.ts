@@ -10,7 +10,7 @@ import { FuzzRng } from '../../../worker/fuzz/rng.js';
 import { validateProgram } from '../../../worker/prog/validate.js';
 import { Provenance } from '../../../worker/sim/provenance.js';
 import { parseSignature } from '../../../worker/report/signature.js';
-import { BUG_SWITCHES, type BugSet } from '../../../worker/sim/bugs.js';
+import { BUG_SWITCHES, type BugName, type BugSet } from '../../../worker/sim/bugs.js';
 
 const ALL: BugSet = new Set(BUG_SWITCHES.filter((b) => b.implemented).map((b) => b.name));
 
@@ -20,6 +20,18 @@ function outline(r: RunResult): unknown {
     violation: r.violation && [r.violation.kind, r.violation.invariant, r.violation.step, r.violation.stacks],
     files: r.files.map((f) => [f.name, Buffer.from(f.data).toString('base64')]),
   };
+}
+
+/**
+ * The program (JSON) fires `signature` with the switch on, its cause in
+ * words matching `words`, and nothing with every switch off.
+ */
+function assertNamed(json: string, bug: BugName, signature: string, words: RegExp): void {
+  const p = validateProgram(JSON.parse(json), signature);
+  const v = runProgram(p, { bugs: new Set([bug]) }).violation;
+  assert.equal(v?.signature, signature, v?.message);
+  assert.match(v.message, words);
+  assert.equal(runProgram(p).violation, null, 'silent with the switch off');
 }
 
 test('a run does the same with provenance as without it', () => {
@@ -77,11 +89,9 @@ test('a durable byte a power cut lost is named by what lost it, and its writer i
   // A later buffered write puts the same byte there; the cut drops that. The
   // byte fsync promised was the store's, lost at writeback.
   const p = validateProgram(JSON.parse('{"version":1,"config":{"fs":"ext4","inode":"indirect","blockSize":2048,"folioMax":4096},"files":[{"name":"f0"}],"fds":[{"file":0,"direct":false},{"file":0,"direct":true}],"threads":[{"ops":[{"op":"truncate","fd":0,"size":10240},{"op":"mmap","map":0,"fd":0,"off":0,"len":16384,"prot":"rw"},{"op":"mwrite","map":0,"off":8192,"len":43,"fill":1},{"op":"pwrite","fd":1,"off":12288,"len":2048,"fill":1},{"op":"mwrite","map":0,"off":10240,"len":54,"fill":1},{"op":"fsync","fd":0},{"op":"pwrite","fd":0,"off":8192,"len":3072,"fill":1},{"op":"munmap","map":0},{"op":"power_cut","seed":125629506}]}]}'), 'power cut');
-  const v = runProgram(p, { bugs: new Set(['dio-extend-no-isize-extended']) }).violation;
-  assert.equal(v?.signature, 'DATA lost-write write <- skipped @ iomap_writeback_range', v?.message);
-  assert.equal(v.invariant, 'power-cut:durable');
-  assert.match(v.message, /byte 10240: stored by t0 #4 mwrite, never written back: skipped by iomap_writeback_range; the reader got bytes read as a hole \(t0 #8 power_cut\)$/);
-  assert.equal(runProgram(p).violation, null, 'silent with the switch off');
+  assert.equal(runProgram(p, { bugs: new Set(['dio-extend-no-isize-extended']) }).violation?.invariant, 'power-cut:durable');
+  assertNamed('{"version":1,"config":{"fs":"ext4","inode":"indirect","blockSize":2048,"folioMax":4096},"files":[{"name":"f0"}],"fds":[{"file":0,"direct":false},{"file":0,"direct":true}],"threads":[{"ops":[{"op":"truncate","fd":0,"size":10240},{"op":"mmap","map":0,"fd":0,"off":0,"len":16384,"prot":"rw"},{"op":"mwrite","map":0,"off":8192,"len":43,"fill":1},{"op":"pwrite","fd":1,"off":12288,"len":2048,"fill":1},{"op":"mwrite","map":0,"off":10240,"len":54,"fill":1},{"op":"fsync","fd":0},{"op":"pwrite","fd":0,"off":8192,"len":3072,"fill":1},{"op":"munmap","map":0},{"op":"power_cut","seed":125629506}]}]}', 'dio-extend-no-isize-extended', 'DATA lost-write write <- skipped @ iomap_writeback_range',
+    /byte 10240: stored by t0 #4 mwrite, never written back: skipped by iomap_writeback_range; the reader got bytes read as a hole \(t0 #8 power_cut\)$/);
 });
 
 test('a truncate below the EOF a pte was made writable under lowers it: a store there after an extension is a loss at writeback, named as the others', () => {
@@ -89,11 +99,8 @@ test('a truncate below the EOF a pte was made writable under lowers it: a store 
   // writable while f0 is 9216 bytes; a truncate to 5120 frees the blocks past
   // it and leaves the pte writable; the extending direct write does not
   // write-protect it, so the store at 5120 lands in a block nothing reserved.
-  const p = validateProgram(JSON.parse('{"version":1,"config":{"fs":"xfs","inode":"extent","blockSize":1024,"folioMax":4096},"files":[{"name":"f0"}],"fds":[{"file":0,"direct":false},{"file":0,"direct":true}],"threads":[{"ops":[{"op":"mmap","map":0,"fd":0,"off":0,"len":12288,"prot":"rw"},{"op":"fallocate","fd":0,"mode":"alloc","off":8192,"len":1024},{"op":"mwrite","map":0,"off":4096,"len":47,"fill":4},{"op":"truncate","fd":1,"size":5120},{"op":"pwrite","fd":1,"off":8192,"len":1024,"fill":4},{"op":"mwrite","map":0,"off":5120,"len":60,"fill":4}]}]}'), 'truncate');
-  const v = runProgram(p, { bugs: new Set(['dio-extend-no-isize-extended']) }).violation;
-  assert.equal(v?.signature, 'DATA lost-write write <- skipped @ iomap_writeback_range', v?.message);
-  assert.match(v.message, /byte 5120: stored by t0 #5 mwrite, never written back: skipped by iomap_writeback_range/);
-  assert.equal(runProgram(p).violation, null, 'silent with the switch off');
+  assertNamed('{"version":1,"config":{"fs":"xfs","inode":"extent","blockSize":1024,"folioMax":4096},"files":[{"name":"f0"}],"fds":[{"file":0,"direct":false},{"file":0,"direct":true}],"threads":[{"ops":[{"op":"mmap","map":0,"fd":0,"off":0,"len":12288,"prot":"rw"},{"op":"fallocate","fd":0,"mode":"alloc","off":8192,"len":1024},{"op":"mwrite","map":0,"off":4096,"len":47,"fill":4},{"op":"truncate","fd":1,"size":5120},{"op":"pwrite","fd":1,"off":8192,"len":1024,"fill":4},{"op":"mwrite","map":0,"off":5120,"len":60,"fill":4}]}]}', 'dio-extend-no-isize-extended', 'DATA lost-write write <- skipped @ iomap_writeback_range',
+    /byte 5120: stored by t0 #5 mwrite, never written back: skipped by iomap_writeback_range/);
 });
 
 test('a loss before a collapse range is found where the bytes were then: the cause, not the hole read after', () => {
@@ -101,11 +108,8 @@ test('a loss before a collapse range is found where the bytes were then: the cau
   // lands in a block page_mkwrite never reserved; the collapse range at 0
   // writes the file back first (writeback skips that block as a hole) and
   // moves the rest down by 1024, so the lost byte is read at 1024.
-  const p = validateProgram(JSON.parse('{"version":1,"config":{"fs":"ext4","inode":"extent","blockSize":1024,"folioMax":4096},"files":[{"name":"f0"}],"fds":[{"file":0,"direct":false},{"file":0,"direct":true}],"threads":[{"ops":[{"op":"truncate","fd":0,"size":1024},{"op":"mmap","map":0,"fd":0,"off":0,"len":4096,"prot":"rw"},{"op":"mwrite","map":0,"off":0,"len":39,"fill":3},{"op":"pwrite","fd":1,"off":8192,"len":512,"fill":3},{"op":"mwrite","map":0,"off":2048,"len":83,"fill":3},{"op":"fallocate","fd":0,"mode":"collapse","off":0,"len":1024}]}]}'), 'collapse');
-  const v = runProgram(p, { bugs: new Set(['dio-extend-no-isize-extended']) }).violation;
-  assert.equal(v?.signature, 'DATA lost-write write <- skipped @ iomap_writeback_range', v?.message);
-  assert.match(v.message, /byte 1024: stored by t0 #4 mwrite, never written back: skipped by iomap_writeback_range/);
-  assert.equal(runProgram(p).violation, null, 'silent with the switch off');
+  assertNamed('{"version":1,"config":{"fs":"ext4","inode":"extent","blockSize":1024,"folioMax":4096},"files":[{"name":"f0"}],"fds":[{"file":0,"direct":false},{"file":0,"direct":true}],"threads":[{"ops":[{"op":"truncate","fd":0,"size":1024},{"op":"mmap","map":0,"fd":0,"off":0,"len":4096,"prot":"rw"},{"op":"mwrite","map":0,"off":0,"len":39,"fill":3},{"op":"pwrite","fd":1,"off":8192,"len":512,"fill":3},{"op":"mwrite","map":0,"off":2048,"len":83,"fill":3},{"op":"fallocate","fd":0,"mode":"collapse","off":0,"len":1024}]}]}', 'dio-extend-no-isize-extended', 'DATA lost-write write <- skipped @ iomap_writeback_range',
+    /byte 1024: stored by t0 #4 mwrite, never written back: skipped by iomap_writeback_range/);
 });
 
 test('positionThen undoes the collapse and insert ranges since a drop, newest first', () => {
