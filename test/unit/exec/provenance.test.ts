@@ -10,6 +10,7 @@ import { FuzzRng } from '../../../worker/fuzz/rng.js';
 import { validateProgram } from '../../../worker/prog/validate.js';
 import { Provenance } from '../../../worker/sim/provenance.js';
 import { parseSignature } from '../../../worker/report/signature.js';
+import type { RunViolation } from '../../../worker/report/violation.js';
 import { BUG_SWITCHES, type BugName, type BugSet } from '../../../worker/sim/bugs.js';
 
 const ALL: BugSet = new Set(BUG_SWITCHES.filter((b) => b.implemented).map((b) => b.name));
@@ -26,12 +27,13 @@ function outline(r: RunResult): unknown {
  * The program (JSON) fires `signature` with the switch on, its cause in
  * words matching `words`, and nothing with every switch off.
  */
-function assertNamed(json: string, bug: BugName, signature: string, words: RegExp): void {
+function assertNamed(json: string, bug: BugName, signature: string, words: RegExp): RunViolation {
   const p = validateProgram(JSON.parse(json), signature);
   const v = runProgram(p, { bugs: new Set([bug]) }).violation;
   assert.equal(v?.signature, signature, v?.message);
   assert.match(v.message, words);
   assert.equal(runProgram(p).violation, null, 'silent with the switch off');
+  return v;
 }
 
 test('a run does the same with provenance as without it', () => {
@@ -88,10 +90,9 @@ test('a durable byte a power cut lost is named by what lost it, and its writer i
   // page_mkwrite never reserved its block, and fsync's writeback skips it.
   // A later buffered write puts the same byte there; the cut drops that. The
   // byte fsync promised was the store's, lost at writeback.
-  const p = validateProgram(JSON.parse('{"version":1,"config":{"fs":"ext4","inode":"indirect","blockSize":2048,"folioMax":4096},"files":[{"name":"f0"}],"fds":[{"file":0,"direct":false},{"file":0,"direct":true}],"threads":[{"ops":[{"op":"truncate","fd":0,"size":10240},{"op":"mmap","map":0,"fd":0,"off":0,"len":16384,"prot":"rw"},{"op":"mwrite","map":0,"off":8192,"len":43,"fill":1},{"op":"pwrite","fd":1,"off":12288,"len":2048,"fill":1},{"op":"mwrite","map":0,"off":10240,"len":54,"fill":1},{"op":"fsync","fd":0},{"op":"pwrite","fd":0,"off":8192,"len":3072,"fill":1},{"op":"munmap","map":0},{"op":"power_cut","seed":125629506}]}]}'), 'power cut');
-  assert.equal(runProgram(p, { bugs: new Set(['dio-extend-no-isize-extended']) }).violation?.invariant, 'power-cut:durable');
-  assertNamed('{"version":1,"config":{"fs":"ext4","inode":"indirect","blockSize":2048,"folioMax":4096},"files":[{"name":"f0"}],"fds":[{"file":0,"direct":false},{"file":0,"direct":true}],"threads":[{"ops":[{"op":"truncate","fd":0,"size":10240},{"op":"mmap","map":0,"fd":0,"off":0,"len":16384,"prot":"rw"},{"op":"mwrite","map":0,"off":8192,"len":43,"fill":1},{"op":"pwrite","fd":1,"off":12288,"len":2048,"fill":1},{"op":"mwrite","map":0,"off":10240,"len":54,"fill":1},{"op":"fsync","fd":0},{"op":"pwrite","fd":0,"off":8192,"len":3072,"fill":1},{"op":"munmap","map":0},{"op":"power_cut","seed":125629506}]}]}', 'dio-extend-no-isize-extended', 'DATA lost-write write <- skipped @ iomap_writeback_range',
+  const v = assertNamed('{"version":1,"config":{"fs":"ext4","inode":"indirect","blockSize":2048,"folioMax":4096},"files":[{"name":"f0"}],"fds":[{"file":0,"direct":false},{"file":0,"direct":true}],"threads":[{"ops":[{"op":"truncate","fd":0,"size":10240},{"op":"mmap","map":0,"fd":0,"off":0,"len":16384,"prot":"rw"},{"op":"mwrite","map":0,"off":8192,"len":43,"fill":1},{"op":"pwrite","fd":1,"off":12288,"len":2048,"fill":1},{"op":"mwrite","map":0,"off":10240,"len":54,"fill":1},{"op":"fsync","fd":0},{"op":"pwrite","fd":0,"off":8192,"len":3072,"fill":1},{"op":"munmap","map":0},{"op":"power_cut","seed":125629506}]}]}', 'dio-extend-no-isize-extended', 'DATA lost-write write <- skipped @ iomap_writeback_range',
     /byte 10240: stored by t0 #4 mwrite, never written back: skipped by iomap_writeback_range; the reader got bytes read as a hole \(t0 #8 power_cut\)$/);
+  assert.equal(v.invariant, 'power-cut:durable');
 });
 
 test('a truncate below the EOF a pte was made writable under lowers it: a store there after an extension is a loss at writeback, named as the others', () => {
