@@ -268,7 +268,8 @@ function keptOverDirectWrite(ctx: CauseContext, file: number, pos: number, cache
   const prov = ctx.prov;
   const dio = prov.origin(disk.id);
   if (dio.path !== 'dio') return null;
-  const kept = keptAt(ctx, ctx.inoOf(file), pos, prov.landed.get(dio.id) ?? dio.id);
-  const t = kept ? tagAt(kept.runs, prov.positionThen(ctx.inoOf(file), pos, kept)) : null;
+  const ino = ctx.inoOf(file);
+  const kept = keptAt(ctx, ino, pos, prov.landed.get(dio.id) ?? dio.id);
+  const t = kept ? tagAt(kept.runs, prov.positionThen(ino, pos, kept)) : null;
   return t !== null && prov.origin(t).id === prov.origin(cached.id).id ? kept : null;
 }

@@ -119,10 +119,13 @@ export class ShadowFile {
     if (to > this.size) this.stalePastEof.push(this.size, to);
   }
 
-  /** The file grows over [from, to): the parts the disk may hold stale bytes in are unknown. */
-  private growOverStalePastEof(from: number, to: number): void {
-    const f = this.stalePastEof;
-    for (let i = 0; i < f.length; i += 2) this.markUnknown(Math.max(f[i]!, from), Math.min(f[i + 1]!, to));
+  /**
+   * The file grows over [from, to): where it meets `spans` ([start, end, ...]:
+   * bytes the disk may hold stale, stores that may have landed inside an
+   * extension in flight) it is unknown.
+   */
+  private growOverUnknownSpans(spans: readonly number[], from: number, to: number): void {
+    for (let i = 0; i < spans.length; i += 2) this.markUnknown(Math.max(spans[i]!, from), Math.min(spans[i + 1]!, to));
   }
 
   private markUnknown(from: number, to: number): void {
@@ -139,8 +142,8 @@ export class ShadowFile {
       this.who.set(this.size, n, this.writer('zero'));
       this.markKnown(this.size, n);
       this.growOverPostEofStores(this.size, n);
-      this.growOverStalePastEof(this.size, n);
-      this.growOverRacingPostEofStores(this.size, n);
+      this.growOverUnknownSpans(this.stalePastEof, this.size, n);
+      this.growOverUnknownSpans(this.racingPostEof, this.size, n);
     } else if (n < this.size) {
       this.markKnown(n, this.size);
       // Truncation zeroes the rest of the new EOF folio and drops the pages past it.
@@ -148,12 +151,6 @@ export class ShadowFile {
       this.racingPostEof = [];
     }
     this.size = n;
-  }
-
-  /** The file grows over [from, to): stores that may have landed inside an extension in flight are unknown. */
-  private growOverRacingPostEofStores(from: number, to: number): void {
-    const r = this.racingPostEof;
-    for (let i = 0; i < r.length; i += 2) this.markUnknown(Math.max(r[i]!, from), Math.min(r[i + 1]!, to));
   }
 
   /** The file grows over [from, to): what was stored past the old EOF becomes zeroes, or unknown. */

@@ -9,13 +9,13 @@
 
 import { type DataCause, type InvariantKind, parseSignature } from '../report/signature.js';
 import type { KernelVerdict } from '../report/kernel-verdict.js';
+import { SIM_VERSION } from '../sim/version.js';
 import type { Trace } from '../trace/types.js';
 import { exportC } from './c.js';
 import { ExportError } from './errors.js';
 import { CLASS_MEANINGS, describeSwitch, switchesNeeded } from './explain.js';
 import type { Repro } from './repro.js';
 import { outcomeLines, traceRun } from './text.js';
-import { SIM_VERSION } from '../sim/version.js';
 import { plural } from './words.js';
 import { exportXfsIo } from './xfs-io.js';
 

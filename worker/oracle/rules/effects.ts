@@ -210,7 +210,7 @@ export function stored(m: Model, op: OpOf<'mwrite'>, stored: number, unsettled: 
   if (file < 0 || stored <= 0) return;
   const shadow = m.shadows[file]!;
   shadow.storeMapped(op.off, stored, op.fill, aioExtensionInFlightTo(m, shadow));
-  // Past the EOF of before the growth, the store is not file data (and not zeroed: xfs_dio_write_end_io).
+  // A kernel's trace: a growth reported during the store may have come after it, and past the EOF of before it the store is not file data.
   if (!m.hints) for (const [a, b] of grownDuringOp(m, shadow, op.off, stored)) shadow.forget(a, b - a);
   if (m.fs.refusedWriteUnsettlesFolios) {
     if (unsettled) for (const [a, b] of unsettled) shadow.forget(a, b - a);
