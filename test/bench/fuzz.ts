@@ -7,7 +7,9 @@
 // Modes: `feedback` (coverage-guided corpus, the generator's own schedules)
 // and `baseline` (--no-feedback --schedule random), each also without the
 // generator's scenes (`feedback-noscenes`, `baseline-noscenes`: `fuzz
-// --no-scenes`), which shows what the search finds that no one aimed it at.
+// --no-scenes`), which shows what the search finds that no one aimed it at,
+// and feedback without alias coverage (`feedback-noalias`,
+// `feedback-noscenes-noalias`), which shows what the alias pairs buy.
 // A finding counts for the switch whatever its signature: with every switch
 // off the fuzzer reports nothing (the last part checks that for `offSec`
 // seconds). Without scenes, the table also compares feedback with the blind
@@ -36,7 +38,9 @@ export interface FuzzBenchOptions {
   log: (line: string) => void;
 }
 
-export const FUZZ_MODES = ['feedback', 'baseline', 'feedback-noscenes', 'baseline-noscenes'] as const;
+export const FUZZ_MODES = [
+  'feedback', 'baseline', 'feedback-noscenes', 'baseline-noscenes', 'feedback-noalias', 'feedback-noscenes-noalias',
+] as const;
 export type FuzzMode = (typeof FUZZ_MODES)[number];
 
 export const SEED_SWITCHES: BugName[] = BUG_SWITCHES.filter((b) => b.implemented && b.source.startsWith('seeds/')).map((b) => b.name);
@@ -83,7 +87,7 @@ async function trial(sw: BugName | null, mode: FuzzMode, seed: number, budgetSec
   try {
     const opts: CampaignOptions = {
       bugs: sw ? [sw] : [], workers, seed, durationSec: budgetSec, storeDir: store,
-      feedback: mode.startsWith('feedback'), scenes: !mode.endsWith('-noscenes'), minimize: true, minimizeWaitSec: 120, onEvent, signal: stop.signal,
+      feedback: mode.startsWith('feedback'), scenes: !mode.includes('-noscenes'), aliasCoverage: !mode.endsWith('-noalias'), minimize: true, minimizeWaitSec: 120, onEvent, signal: stop.signal,
       ...(mode.startsWith('baseline') ? { schedule: 'random' as const } : {}),
     };
     const s = await runCampaign(opts);

@@ -183,7 +183,7 @@ export class SimOps {
 
   /** Every file's i_size now. */
   private sizes(): number[] {
-    return this.k.inodes.map((inode) => inode.iSize);
+    return this.k.inodes.map((inode) => inode.observedSize);
   }
 
   /** pwrite(2) calls of at most bsize bytes, each reported; the op's result. */

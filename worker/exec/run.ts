@@ -212,7 +212,7 @@ class Execution {
     k.dev.faults.disarm();
     for (let file = 0; file < k.inodes.length; file++) {
       const inode = k.inodes[file]!;
-      const data = new Uint8Array(inode.iSize);
+      const data = new Uint8Array(inode.observedSize);
       const n = yield* filemapRead(inode.mapping, 0, data.length, data);
       const got = data.subarray(0, Math.max(0, n));
       this.postEof.note();
@@ -224,7 +224,7 @@ class Execution {
     for (let file = 0; file < k.inodes.length; file++) {
       const inode = k.inodes[file]!;
       // Only judged, never returned: recycled memory will do, unzeroed, as filemapRead writes every byte it counts.
-      const data = takeBytesToOverwrite(inode.iSize);
+      const data = takeBytesToOverwrite(inode.observedSize);
       const n = yield* filemapRead(inode.mapping, 0, data.length, data);
       this.ops.emit({ e: 'final', file, via: 'remount', data: data.subarray(0, Math.max(0, n)) });
     }

@@ -50,7 +50,7 @@ port.on('message', (m: ToWorker) => {
     case 'start':
       start = m;
       fuzzer = new Fuzzer({
-        seed: m.seed, bugs: bugsOf(m.bugs), feedback: m.feedback, scenes: m.scenes, timeoutMs: m.timeoutMs,
+        seed: m.seed, bugs: bugsOf(m.bugs), feedback: m.feedback, scenes: m.scenes, aliasCoverage: m.aliasCoverage, timeoutMs: m.timeoutMs,
         ...(m.schedule ? { schedule: m.schedule } : {}),
       });
       running = true;

@@ -10,6 +10,7 @@ import { runProgram } from '../exec/run.js';
 import type { RunViolation } from '../report/violation.js';
 import type { Program } from '../prog/types.js';
 import type { BugSet } from '../sim/bugs.js';
+import { aliasCoverage, aliasReset } from '../sim/alias.js';
 import { covReset } from '../sim/cov.js';
 
 export interface ExecLimits {
@@ -23,6 +24,8 @@ export interface ExecLimits {
   stepBudget?: number;
   /** Wall time before a run is abandoned (not a finding). */
   timeoutMs: number;
+  /** Record alias coverage (alias.ts); default on. Off only to measure what it buys. */
+  aliasCoverage?: boolean;
 }
 
 export const DEFAULT_TIMEOUT_MS = 2_000;
@@ -35,6 +38,8 @@ export type ExecOutcome =
 
 export function executeProgram(program: Program, limits: ExecLimits): ExecOutcome {
   covReset();
+  aliasReset();
+  aliasCoverage(limits.aliasCoverage !== false);
   const deadline = performance.now() + limits.timeoutMs;
   const r = runProgram(program, {
     bugs: limits.bugs,

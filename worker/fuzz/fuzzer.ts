@@ -25,6 +25,8 @@ export interface FuzzerOptions {
   schedule?: ScheduleStrategy;
   /** Generate with the scenes (default); false: the op mix alone (`--no-scenes`). */
   scenes?: boolean;
+  /** Alias coverage (sim/alias.ts) in the feedback (default true). */
+  aliasCoverage?: boolean;
   timeoutMs?: number;
 }
 
@@ -95,7 +97,9 @@ export class Fuzzer {
   /** Run one program and say what it found. */
   runOne(program: Program = this.nextProgram()): ExecReport {
     this.execs++;
-    const out = executeProgram(program, { bugs: this.opts.bugs, timeoutMs: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+    const out = executeProgram(program, {
+      bugs: this.opts.bugs, timeoutMs: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, aliasCoverage: this.opts.aliasCoverage !== false,
+    });
     switch (out.kind) {
       case 'harness':
         return { kind: 'harness', program, error: out.error };

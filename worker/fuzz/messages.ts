@@ -12,6 +12,8 @@ export interface WorkerStart {
   feedback: boolean;
   /** Generate with the scenes (false: `--no-scenes`). */
   scenes: boolean;
+  /** Record alias coverage (false: line, state and switch coverage only). */
+  aliasCoverage: boolean;
   schedule?: ScheduleStrategy;
   timeoutMs: number;
   /** How long a batch of executions runs before the worker reports. */

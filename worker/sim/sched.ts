@@ -7,6 +7,7 @@
 // (one runnable thread, no pending completion): the loop takes the only option
 // and records nothing.
 
+import { aliasEvent, aliasRunning } from './alias.js';
 import { covSwitch } from './cov.js';
 
 /** A kernel function that may sleep: yields to the scheduler, returns T. */
@@ -252,6 +253,14 @@ export class Sched {
     return false;
   }
 
+  /** A completion runs in its own context, then the thread it interrupted goes on. */
+  private runEvent(ev: SimEvent): void {
+    aliasEvent(ev.name);
+    ev.run();
+    const t = this.current;
+    if (t !== null) aliasRunning(t.id, t.frames, t.name);
+  }
+
   /** Run until every thread is done and no event is pending, or a deadlock, or the budget. */
   run(): RunOutcome {
     const enabled = this.enabled;
@@ -273,7 +282,7 @@ export class Sched {
         const ev = this.takeEvent(choice.index);
         // Interleaving coverage: which completion ran while which code waited.
         if (enabled.length > 1) covSwitch(topFrame(this.current), ev.name);
-        ev.run();
+        this.runEvent(ev);
         continue;
       }
       const t = choice.thread;
@@ -281,6 +290,7 @@ export class Sched {
       if (t !== this.current) {
         if (this.onSwitch !== undefined) this.onSwitch(this.current, t);
         this.current = t;
+        aliasRunning(t.id, t.frames, t.name);
         this.turnsHere = 0;
       }
       const r = t.body.next();

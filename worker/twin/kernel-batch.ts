@@ -8,6 +8,7 @@ import type { BatchFinding } from '../fuzz/messages.js';
 import { Fuzzer } from '../fuzz/fuzzer.js';
 import type { Program } from '../prog/types.js';
 import type { InvariantKind } from '../report/signature.js';
+import { aliasReset } from '../sim/alias.js';
 import { covReset } from '../sim/cov.js';
 import type { Trace } from '../trace/types.js';
 import { configName, forTwin } from './configs.js';
@@ -63,6 +64,7 @@ export function nextFor(fuzzer: Fuzzer, spec: FsSpec, sequential: boolean): Prog
 /** Run `p` on both sides of `mount`, count it in `st`; the sim's coverage of it feeds `fuzzer`'s corpus. */
 export async function compareOne(fuzzer: Fuzzer, p: Program, mount: TwinMount, st: ConfigStats): Promise<TwinOutcome> {
   covReset();
+  aliasReset();
   const r = await runTwice(p, mount);
   fuzzer.execs++;
   st.programs++;

@@ -9,6 +9,12 @@
 // block exactly when it is not delalloc. A broken invariant is a bug of the
 // simulator's map, not of the kernel: it throws a plain Error.
 
+import { type AliasCell, aliasCell, aliasRead, aliasWrite } from '../alias.js';
+import { covSite } from '../cov.js';
+
+const A_LOOKUP = covSite('alias:extent_lookup');
+const A_CHANGE = covSite('alias:extent_change');
+
 export const enum ExtState {
   /** Reserved, not allocated: data lives only in the page cache. */
   Delalloc = 1,
@@ -29,6 +35,8 @@ export interface Extent {
 export class ExtentMap {
   readonly exts: Extent[] = [];
   seq = 0;
+  /** Who last looked up and changed the map (alias coverage). */
+  readonly alias: AliasCell = aliasCell();
 
   /**
    * The invariant over extents [from, to] and the boundaries with their
@@ -50,6 +58,12 @@ export class ExtentMap {
     }
   }
 
+  /** The map changed: a new validity cookie. */
+  private changed(): void {
+    this.seq++;
+    aliasWrite(this.alias, A_CHANGE);
+  }
+
   /** Index of the first extent that ends after lblk. */
   private firstEndingAfter(lblk: number): number {
     const e = this.exts;
@@ -66,6 +80,7 @@ export class ExtentMap {
 
   /** The extent covering lblk, or null and the length of the hole starting there (Infinity if none follows). */
   lookup(lblk: number): { ext: Extent | null; holeLen: number } {
+    aliasRead(this.alias, A_LOOKUP);
     const i = this.firstEndingAfter(lblk);
     const x = this.exts[i];
     if (x && x.lblk <= lblk) return { ext: x, holeLen: 0 };
@@ -95,7 +110,7 @@ export class ExtentMap {
     if (removed.length > 0 || keep.length > 0) {
       this.exts.splice(start, i - start, ...keep);
       this.checkOrdered(start, start + keep.length - 1);
-      this.seq++;
+      this.changed();
     }
     return removed;
   }
@@ -107,7 +122,7 @@ export class ExtentMap {
     this.exts.splice(i, 0, { lblk, len, pblk, state });
     this.merge(i);
     this.checkOrdered(i - 1, i);
-    this.seq++;
+    this.changed();
     return removed;
   }
 
@@ -147,7 +162,7 @@ export class ExtentMap {
     // A collapse brings the tail next to what precedes it: merge where contiguous (xfs_bmse_merge).
     for (let i = this.exts.length - 1; i > 0; i--) this.merge(i);
     this.checkOrdered(0, this.exts.length - 1);
-    this.seq++;
+    this.changed();
   }
 
   /** Split the extent that straddles lblk so that an extent starts there. */
@@ -159,11 +174,12 @@ export class ExtentMap {
     ext.len = lblk - ext.lblk;
     this.exts.splice(i + 1, 0, tail);
     this.checkOrdered(i, i + 1);
-    this.seq++;
+    this.changed();
   }
 
   /** True if any block in [lblk, lblk+len) is mapped or reserved. */
   hasAny(lblk: number, len: number): boolean {
+    aliasRead(this.alias, A_LOOKUP);
     const i = this.firstEndingAfter(lblk);
     const x = this.exts[i];
     return x !== undefined && x.lblk < lblk + len;

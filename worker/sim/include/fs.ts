@@ -7,20 +7,28 @@
 
 import { MAX_FILE_BYTES } from '../../prog/limits.js';
 import type { FallocMode } from '../../prog/types.js';
+import { type AliasCell, aliasCell, aliasRead, aliasWrite } from '../alias.js';
 import type { BlockDevice, PowerCutReport } from '../blockdev.js';
 import type { BugSet } from '../bugs.js';
 import { RwSem } from '../locks.js';
 import { type Co, type Sched, WaitQueue } from '../sched.js';
+import { covSite } from '../cov.js';
 import { AddressSpace, type Folio, PAGE_SHIFT } from './pagemap.js';
 
+const A_ISIZE_READ = covSite('alias:i_size_read');
+const A_ISIZE_WRITE = covSite('alias:i_size_write');
+
 export class Inode {
-  /** In-core i_size. */
-  iSize = 0;
+  private size_ = 0;
+  /** Who last read and wrote i_size (alias coverage). */
+  private readonly sizeAlias: AliasCell = aliasCell();
   /** Size recorded on disk (XFS di_size, ext4 i_disksize): what survives a crash. */
   diskSize = 0;
   readonly iRwsem = new RwSem('i_rwsem');
   /** i_dio_count: direct I/O in flight; inode_dio_wait() sleeps on dioWq until it is 0. */
   dioCount = 0;
+  /** Who last changed and waited on i_dio_count (alias coverage). */
+  readonly dioAlias: AliasCell = aliasCell();
   readonly dioWq = new WaitQueue('i_dio_count');
   readonly mapping: AddressSpace;
 
@@ -33,6 +41,23 @@ export class Inode {
     let order = 0;
     while (1 << (order + PAGE_SHIFT + 1) <= maxFolioBytes) order++;
     this.mapping = new AddressSpace(fs.sched, order, () => this.iSize, fs.bugs, ino);
+  }
+
+  /** In-core i_size, as the kernel reads it (i_size_read). */
+  get iSize(): number {
+    aliasRead(this.sizeAlias, A_ISIZE_READ);
+    return this.size_;
+  }
+
+  /** i_size_write. */
+  set iSize(size: number) {
+    aliasWrite(this.sizeAlias, A_ISIZE_WRITE);
+    this.size_ = size;
+  }
+
+  /** i_size as the harness sees it from outside the kernel (a stat between ops): not a kernel access. */
+  get observedSize(): number {
+    return this.size_;
   }
 
   /** filemap_invalidate_lock(inode->i_mapping): the lock lives in the address space. */

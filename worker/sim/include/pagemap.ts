@@ -6,6 +6,7 @@
 // only defines them, so that everything above can share them without an
 // import cycle.
 
+import { type AliasCell, aliasCell } from '../alias.js';
 import { poisonUnwritten, takeUnwrittenBytes } from '../byte-pool.js';
 import { type BugSet, NO_BUGS } from '../bugs.js';
 import { TAG_UNINIT, provenance } from '../provenance.js';
@@ -46,6 +47,8 @@ export class Folio {
   /** Page table entries mapping this folio. */
   mapcount = 0;
   private_: FolioPrivate | null = null;
+  /** Who last read and changed its flags, ifs and data (alias coverage). */
+  readonly alias: AliasCell = aliasCell();
   /** Null once the folio has been removed from the page cache. */
   mapping: AddressSpace | null;
   readonly data: Uint8Array;

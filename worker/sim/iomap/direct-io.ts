@@ -10,6 +10,7 @@ import { isAligned, offsetIn } from '../bits.js';
 import { BioOp, type Bio, SECTOR_SIZE } from '../blockdev.js';
 import { copyBytes, takeBytes } from '../byte-pool.js';
 import { provenance } from '../provenance.js';
+import { aliasRead, aliasWrite } from '../alias.js';
 import { warn, warnOn } from '../checks.js';
 import { EINVAL, EIO, EIOCBQUEUED, ENOTBLK } from '../errno.js';
 import { errseqSet } from '../errseq.js';
@@ -43,6 +44,9 @@ const C_DIO_STALE = covSite('dio_warn_stale_pagecache');
 const C_DIO_POST_INVAL = covSite('kiocb_invalidate_post_direct_write');
 const C_DIO_COMPLETE = covSite('iomap_dio_complete');
 const C_DIO_WAIT = covSite('inode_dio_wait');
+const A_DIO_BEGIN = covSite('alias:inode_dio_begin');
+const A_DIO_END = covSite('alias:inode_dio_end');
+const A_DIO_WAIT = covSite('alias:inode_dio_wait');
 
 /** struct iomap_dio_ops */
 export interface IomapDioOps {
@@ -71,17 +75,20 @@ interface Dio {
 
 /** inode_dio_begin */
 export function inodeDioBegin(inode: Inode): void {
+  aliasWrite(inode.dioAlias, A_DIO_BEGIN);
   inode.dioCount++;
 }
 
 /** inode_dio_end: the last one out wakes inode_dio_wait(). */
 export function inodeDioEnd(inode: Inode): void {
+  aliasWrite(inode.dioAlias, A_DIO_END);
   if (--inode.dioCount === 0) inode.fs.sched.wakeAll(inode.dioWq);
 }
 
 /** inode_dio_wait: sleep until no direct I/O is in flight. */
 export function* inodeDioWait(inode: Inode): Co<void> {
   covState(C_DIO_WAIT, inode.dioCount > 0 ? 1 : 0);
+  aliasRead(inode.dioAlias, A_DIO_WAIT);
   yield* inode.fs.sched.waitUntil(inode.dioWq, () => inode.dioCount === 0);
 }
 

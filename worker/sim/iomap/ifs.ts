@@ -3,6 +3,7 @@
 // byte counts of reads and writes in flight. Its lifetime rules and the
 // ifs_free() WARN that checks them are what several seeded bugs break.
 
+import { aliasRead, aliasWrite } from '../alias.js';
 import { violation, warn } from '../checks.js';
 import type { Sched } from '../sched.js';
 import { folioClass, folioMarkUptodate, folioTestDirty, folioTestError, folioTestUptodate, folioTestWriteback } from '../mm/folio.js';
@@ -16,6 +17,13 @@ const C_CLEAR_UPTODATE = covSite('ifs_clear_uptodate');
 const C_INVALIDATE = covSite('iomap_invalidate_folio');
 const C_RELEASE = covSite('iomap_release_folio');
 const C_BLOCK_INVALIDATE = covSite('block_invalidate_folio');
+// Alias coverage sites (alias.ts): the ifs bits and PG_dirty, on the folio's cell.
+const A_IFS_UPTODATE = covSite('alias:ifs_set_range_uptodate');
+const A_IFS_CLEAR_UPTODATE = covSite('alias:ifs_clear_uptodate');
+const A_IFS_TEST_UPTODATE = covSite('alias:iomap_range_uptodate');
+const A_IFS_DIRTY = covSite('alias:iomap_set_range_dirty');
+const A_IFS_CLEAR_DIRTY = covSite('alias:iomap_clear_range_dirty');
+const A_DIRTY_FOLIO = covSite('alias:filemap_dirty_folio');
 
 const UPTODATE = 1;
 const DIRTY = 2;
@@ -141,6 +149,7 @@ export function iomapSetRangeUptodate(folio: Folio, off: number, len: number, bl
   const ifs = folioIfs(folio);
   let uptodate = true;
   if (ifs) {
+    aliasWrite(folio.alias, A_IFS_UPTODATE);
     uptodate = ifsSetRangeUptodate(ifs, off, len, blkbits);
     covState(C_SET_UPTODATE, (uptodate ? 1 : 0) | (ifs.readBytesPending > 0 ? 2 : 0));
     // Bug switch set-uptodate-during-read: the 2025 code marked the folio anyway.
@@ -154,6 +163,7 @@ export function ifsClearUptodate(folio: Folio): void {
   const ifs = folioIfs(folio);
   if (!ifs) return;
   covState(C_CLEAR_UPTODATE, ifsClass(folio));
+  aliasWrite(folio.alias, A_IFS_CLEAR_UPTODATE);
   for (let b = 0; b < ifs.state.length; b++) ifs.state[b]! &= ~UPTODATE;
 }
 
@@ -194,6 +204,7 @@ export function iomapRangeUptodate(folio: Folio, off: number, len: number, blkbi
   if (folioTestUptodate(folio) || len === 0) return true;
   const ifs = folioIfs(folio);
   if (!ifs) return false;
+  aliasRead(folio.alias, A_IFS_TEST_UPTODATE);
   const [first, last] = blockRange(off, len, blkbits);
   for (let b = first; b <= last; b++) if (!(ifs.state[b]! & UPTODATE)) return false;
   return true;
@@ -204,6 +215,7 @@ export function iomapSetRangeDirty(folio: Folio, off: number, len: number, blkbi
   const ifs = folioIfs(folio);
   if (!ifs || len === 0) return;
   const [first, last] = blockRange(off, len, blkbits);
+  aliasWrite(folio.alias, A_IFS_DIRTY);
   for (let b = first; b <= last; b++) ifs.state[b]! |= DIRTY;
 }
 
@@ -212,6 +224,7 @@ export function iomapClearRangeDirty(folio: Folio, off: number, len: number, blk
   const ifs = folioIfs(folio);
   if (!ifs || len === 0) return;
   const [first, last] = blockRange(off, len, blkbits);
+  aliasWrite(folio.alias, A_IFS_CLEAR_DIRTY);
   for (let b = first; b <= last; b++) ifs.state[b]! &= ~DIRTY;
 }
 
@@ -220,6 +233,7 @@ export function iomapClearRangeDirty(folio: Folio, off: number, len: number, blk
  * tag and inode dirtying are implicit: writeback walks folios by flag.
  */
 export function filemapDirtyFolio(folio: Folio): boolean {
+  aliasWrite(folio.alias, A_DIRTY_FOLIO);
   if (folio.flags & PG_dirty) return false;
   folio.flags |= PG_dirty;
   return true;

@@ -3,6 +3,7 @@
 // page_mkwrite and unshare.
 
 import { alignDown, offsetIn } from '../bits.js';
+import { aliasWrite } from '../alias.js';
 import { violation, warn, warnOn } from '../checks.js';
 import type { Co } from '../sched.js';
 import { EIO } from '../errno.js';
@@ -59,6 +60,7 @@ const C_ZERO_ITER = covSite('iomap_zero_iter');
 const C_ZERO_MAP = covSite('iomap_zero_range:map');
 const C_ZERO_FLUSH = covSite('iomap_zero_iter_flush_and_stale');
 const C_MKWRITE = covSite('iomap_page_mkwrite');
+const A_WRITE_END = covSite('alias:iomap_write_end');
 const C_MKWRITE_TRUNCATED = covSite('iomap_page_mkwrite:truncated');
 
 /** How a filesystem reads a range synchronously into a folio in write_begin (a bio and wait). */
@@ -271,6 +273,7 @@ export function iomapWriteEnd(iter: IomapIter, folio: Folio, pos: number, len: n
     cov(C_WRITE_END_SHORT);
     return false;
   }
+  aliasWrite(folio.alias, A_WRITE_END);
   iomapSetRangeUptodate(folio, pos - folio.pos, len, bits);
   // __iomap_write_end's contract: a block it dirties is uptodate (write_begin
   // read or zeroed what the copy did not cover). A dirty block that is not

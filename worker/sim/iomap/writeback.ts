@@ -3,6 +3,7 @@
 // the filesystem's writeback_range, which maps (allocating delalloc) and
 // submits I/O. PG_writeback ends when every submitted byte has completed.
 
+import { aliasRead, aliasWrite } from '../alias.js';
 import { warn } from '../checks.js';
 import type { Co } from '../sched.js';
 import { foliosInRange, mappingSetError } from '../mm/filemap.js';
@@ -35,6 +36,8 @@ const C_WB_EOF = covSite('iomap_writeback_handle_eof');
 const C_WB_ERROR = covSite('iomap_writeback_folio:error');
 const C_WB_SKIP = covSite('writeback_iter:skip-writeback');
 const C_WB_WAIT = covSite('writeback_iter:wait-writeback');
+const A_CLEAR_DIRTY_FOR_IO = covSite('alias:folio_clear_dirty_for_io');
+const A_WB_FOLIO = covSite('alias:iomap_writeback_folio');
 
 /** struct iomap_writepage_ctx */
 export interface WritepageCtx {
@@ -56,6 +59,7 @@ export interface IomapWritebackOps {
 /** folio_clear_dirty_for_io: clear PG_dirty and write-protect the ptes (page_mkclean). */
 export function folioClearDirtyForIo(mapping: AddressSpace, folio: Folio): boolean {
   if (!(folio.flags & PG_dirty)) return false;
+  aliasWrite(folio.alias, A_CLEAR_DIRTY_FOR_IO);
   if (folio.mapcount > 0 && mapping.mkclean) mapping.mkclean(folio);
   folio.flags &= ~PG_dirty;
   return true;
@@ -135,6 +139,7 @@ export function* iomapWritebackFolio(wpc: WritepageCtx, folio: Folio, ops: Iomap
   if (folioTestWriteback(folio)) warn(s, 'iomap_writeback_folio:writeback', 'iomap_writeback_folio',
     `folio ${folio.index} already under writeback`);
   const endPos = { v: folio.pos + folio.size };
+  aliasRead(folio.alias, A_WB_FOLIO);
   covState(C_WB_FOLIO, folioClass(folio) * 64 + ifsClass(folio));
   if (!iomapWritebackHandleEof(folio, inode, endPos)) return 0;
   let ifs = folioIfs(folio);

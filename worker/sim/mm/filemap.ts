@@ -4,6 +4,7 @@
 // folios out (truncation, invalidation) is mm/truncate.ts.
 
 import { folioAddLru } from './swap.js';
+import { aliasRead, aliasWrite } from '../alias.js';
 import { violation } from '../checks.js';
 import { errseqSet } from '../errseq.js';
 import { EIO, ENOSPC } from '../errno.js';
@@ -32,6 +33,8 @@ const C_SET_ERROR = covSite('mapping_set_error');
 const C_WRITE_WAIT = covSite('filemap_write_and_wait_range');
 const C_UPTODATE_FOLIO = covSite('filemap_get_pages');
 const C_UPDATE_PAGE = covSite('filemap_update_page');
+const A_REMOVE_FOLIO = covSite('alias:filemap_remove_folio');
+const A_COPY_TO_USER = covSite('alias:filemap_read:copy');
 
 
 
@@ -84,6 +87,7 @@ function filemapAddFolio(mapping: AddressSpace, folio: Folio): void {
 
 /** filemap_remove_folio: delete from the page cache; the cache's reference goes. */
 export function filemapRemoveFolio(mapping: AddressSpace, folio: Folio): void {
+  aliasWrite(folio.alias, A_REMOVE_FOLIO);
   for (let i = 0; i < folio.nrPages; i++) mapping.pages.delete(folio.index + i);
   mapping.nrpages -= folio.nrPages;
   if (mapping.nrpages === 0) mapping.maxIndex = -1;
@@ -358,6 +362,7 @@ export function* filemapRead(mapping: AddressSpace, pos: number, len: number, ds
     const end = Math.min(pos + len, isize, folio.pos + folio.size);
     if (p < end) {
       const from = p - folio.pos;
+      aliasRead(folio.alias, A_COPY_TO_USER);
       dst.set(folio.data.subarray(from, from + (end - p)), done);
       provenance()?.copy(dst, done, folio.data, from, end - p);
       done += end - p;

@@ -7,22 +7,38 @@
 // that is already uptodate clears the flag; the VM_BUG_ON that catches it is
 // the kernel's own DEBUG_VM check, which this sim always has on.
 
+import { aliasRead, aliasWrite } from '../alias.js';
 import { violation } from '../checks.js';
+import { covSite } from '../cov.js';
 import type { Co, Sched } from '../sched.js';
 import { forgetPostEofStores } from './post-eof-stores.js';
 import { type ProvPath, provenance } from '../provenance.js';
 import { type Folio, PG_dirty, PG_error, PG_locked, PG_uptodate, PG_writeback } from '../include/pagemap.js';
 
+// Alias coverage sites (alias.ts): the flag tests and changes other contexts race with.
+const A_TEST_UPTODATE = covSite('alias:folio_test_uptodate');
+const A_TEST_DIRTY = covSite('alias:folio_test_dirty');
+const A_TEST_WRITEBACK = covSite('alias:folio_test_writeback');
+const A_END_READ = covSite('alias:folio_end_read');
+const A_MARK_UPTODATE = covSite('alias:folio_mark_uptodate');
+const A_CLEAR_UPTODATE = covSite('alias:folio_clear_uptodate');
+const A_START_WRITEBACK = covSite('alias:folio_start_writeback');
+const A_END_WRITEBACK = covSite('alias:folio_end_writeback');
+const A_ZERO_SEGMENT = covSite('alias:folio_zero_segment');
+
 export function folioTestLocked(f: Folio): boolean {
   return (f.flags & PG_locked) !== 0;
 }
 export function folioTestUptodate(f: Folio): boolean {
+  aliasRead(f.alias, A_TEST_UPTODATE);
   return (f.flags & PG_uptodate) !== 0;
 }
 export function folioTestDirty(f: Folio): boolean {
+  aliasRead(f.alias, A_TEST_DIRTY);
   return (f.flags & PG_dirty) !== 0;
 }
 export function folioTestWriteback(f: Folio): boolean {
+  aliasRead(f.alias, A_TEST_WRITEBACK);
   return (f.flags & PG_writeback) !== 0;
 }
 export function folioTestError(f: Folio): boolean {
@@ -63,17 +79,20 @@ export function folioEndRead(s: Sched, f: Folio, success: boolean): void {
   if (success && f.flags & PG_uptodate) {
     violation(s, 'BUG', 'folio_end_read:already-uptodate', 'folio_end_read', `read of folio ${f.index} ended on an uptodate folio`);
   }
+  aliasWrite(f.alias, A_END_READ);
   f.flags ^= success ? PG_locked | PG_uptodate : PG_locked;
   f.wake(s);
 }
 
 export function folioMarkUptodate(f: Folio): void {
+  aliasWrite(f.alias, A_MARK_UPTODATE);
   f.flags |= PG_uptodate;
 }
 
 /** folio_clear_uptodate: the folio's contents are no longer what storage holds. */
 export function folioClearUptodate(s: Sched, f: Folio): void {
   f.private_?.assertClearingUptodate(s, f);
+  aliasWrite(f.alias, A_CLEAR_UPTODATE);
   f.flags &= ~PG_uptodate;
 }
 
@@ -96,11 +115,13 @@ export function* folioWaitStable(_s: Sched, _f: Folio): Co<void> {}
 
 export function folioStartWriteback(s: Sched, f: Folio): void {
   if (f.flags & PG_writeback) violation(s, 'BUG', 'folio_start_writeback:already', '__folio_start_writeback', `folio ${f.index} already under writeback`);
+  aliasWrite(f.alias, A_START_WRITEBACK);
   f.flags |= PG_writeback;
 }
 
 export function folioEndWriteback(s: Sched, f: Folio): void {
   if (!(f.flags & PG_writeback)) violation(s, 'BUG', 'folio_end_writeback:not-writeback', 'folio_end_writeback', `folio ${f.index} not under writeback`);
+  aliasWrite(f.alias, A_END_WRITEBACK);
   f.flags &= ~PG_writeback;
   f.wake(s);
 }
@@ -147,6 +168,7 @@ function freePageIsBad(s: Sched, f: Folio): void {
  */
 export function folioZeroSegment(f: Folio, from: number, to: number, fn: string, path: ProvPath = 'zero'): void {
   if (to <= from) return;
+  aliasWrite(f.alias, A_ZERO_SEGMENT);
   f.data.fill(0, from, to);
   provenance()?.mark(f.data, from, to, path, fn);
   // Zeroed bytes hold no store made past EOF any more (pagecache_isize_extended, truncation, writeback at EOF).

@@ -6,6 +6,7 @@
 // CPU's would.
 
 import { offsetIn } from '../bits.js';
+import { aliasRead, aliasWrite } from '../alias.js';
 import { EFAULT, EINVAL } from '../errno.js';
 import type { Co, Sched } from '../sched.js';
 import { filemapGetUptodateFolio, orderForLength } from './filemap.js';
@@ -17,6 +18,8 @@ import { type Folio, PAGE_SIZE } from '../include/pagemap.js';
 import type { Inode, OpenFile } from '../include/fs.js';
 
 const C_MKWRITE_FAULT = covSite('do_page_mkwrite');
+const A_USER_LOAD = covSite('alias:user-load');
+const A_USER_STORE = covSite('alias:user-store');
 const C_FAULT = covSite('filemap_fault');
 
 interface Pte {
@@ -247,6 +250,7 @@ export class MmState {
       if (typeof pte === 'number') return pte;
       const n = Math.min(PAGE_SIZE - offsetIn(p, PAGE_SIZE), dst.length - done);
       const from = p - pte.folio.pos;
+      aliasRead(pte.folio.alias, A_USER_LOAD);
       dst.set(pte.folio.data.subarray(from, from + n), done);
       provenance()?.copy(dst, done, pte.folio.data, from, n);
       done += n;
@@ -279,6 +283,7 @@ export class MmState {
       }
       const n = Math.min(PAGE_SIZE - offsetIn(p, PAGE_SIZE), src.length - done);
       const from = p - pte.folio.pos;
+      aliasWrite(pte.folio.alias, A_USER_STORE);
       pte.folio.data.set(src.subarray(done, done + n), from);
       // A store from user space: no kernel function put these bytes there.
       provenance()?.mark(pte.folio.data, from, from + n, 'store', 'user-store');

@@ -6,6 +6,7 @@
 // cannot drop); pagecache_isize_extended tidies the folio at the old EOF when
 // i_size grows.
 
+import { aliasWrite } from '../alias.js';
 import { EBUSY } from '../errno.js';
 import type { Co } from '../sched.js';
 import type { Inode } from '../include/fs.js';
@@ -20,6 +21,7 @@ const C_ISIZE_PROTECT = covSite('pagecache_isize_extended:protect');
 const C_TRUNC_PARTIAL = covSite('truncate_inode_partial_folio');
 const C_INVAL2 = covSite('invalidate_inode_pages2_range');
 const C_EVICT_FOLIO = covSite('mapping_evict_folio');
+const A_CANCEL_DIRTY = covSite('alias:folio_cancel_dirty');
 
 /**
  * pagecache_isize_extended: i_size grew from `from` to `to`. With blocks
@@ -73,6 +75,7 @@ function folioInvalidate(folio: Folio, offset: number, len: number): void {
 
 /** folio_cancel_dirty */
 function folioCancelDirty(folio: Folio): void {
+  aliasWrite(folio.alias, A_CANCEL_DIRTY);
   folio.flags &= ~PG_dirty;
 }
 
