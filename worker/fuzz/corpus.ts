@@ -7,9 +7,13 @@
 // - recent finds: a program added in the last RECENT_EXECS executions weighs
 //   more (the frontier is where the fuzzer just got to);
 // - fatigue: every time a program is picked its weight decays, so one lucky
-//   entry cannot starve the rest.
+//   entry cannot starve the rest;
+// - races: a program whose run made two contexts meet on one object (an
+//   alias pair, worker/sim/alias.ts) weighs more, and the fuzzer spends part
+//   of its picks on new interleavings of it (fuzzer.ts).
 
 import type { Program } from '../prog/types.js';
+import { isAliasPoint } from '../sim/cov.js';
 import type { FuzzRng } from './rng.js';
 
 export interface CorpusEntry {
@@ -21,10 +25,13 @@ export interface CorpusEntry {
   /** Executions done (by this fuzzer) when it was added. */
   addedAt: number;
   picks: number;
+  /** Its run reached an alias pair: two contexts met on one object. */
+  racy: boolean;
 }
 
 const RECENT_EXECS = 5000;
 const RECENT_BOOST = 3;
+const RACY_BOOST = 2;
 
 export class Corpus {
   readonly entries: CorpusEntry[] = [];
@@ -36,7 +43,7 @@ export class Corpus {
   }
 
   add(program: Program, points: readonly number[], newPoints: number, now: number): CorpusEntry {
-    const e: CorpusEntry = { program, points, newPoints, addedAt: now, picks: 0 };
+    const e: CorpusEntry = { program, points, newPoints, addedAt: now, picks: 0, racy: points.some(isAliasPoint) };
     this.entries.push(e);
     for (const p of points) this.reach.set(p, (this.reach.get(p) ?? 0) + 1);
     return e;
@@ -50,7 +57,8 @@ export class Corpus {
     for (let i = 0; i < e.points.length; i += step) rarity += 1 / (this.reach.get(e.points[i]!) ?? 1);
     const base = 1 + Math.log2(1 + e.newPoints) + rarity;
     const recent = now - e.addedAt < RECENT_EXECS ? RECENT_BOOST : 1;
-    return (base * recent) / Math.sqrt(1 + e.picks);
+    const racy = e.racy ? RACY_BOOST : 1;
+    return (base * recent * racy) / Math.sqrt(1 + e.picks);
   }
 
   /** Pick a program to mutate; null when the corpus is empty. */

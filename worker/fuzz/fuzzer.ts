@@ -12,7 +12,7 @@ import { Corpus } from './corpus.js';
 import { CoverageSet } from './coverage.js';
 import { DEFAULT_TIMEOUT_MS, executeProgram } from './executor.js';
 import { generateProgram } from './generate.js';
-import { mutateProgram } from './mutate.js';
+import { mutateProgram, reschedule } from './mutate.js';
 import { NO_SCENES, WITH_SCENES } from './op-gen.js';
 import { FuzzRng } from './rng.js';
 
@@ -49,6 +49,13 @@ export type ExecReport =
  */
 const MUTATE_ONE_IN = 4;
 
+/**
+ * Of the picks of a corpus program that reached an alias pair, the share
+ * that only draws a new interleaving of it (LACE's schedule mutation: the
+ * ops that meet are there, the order that breaks them may not be yet).
+ */
+const RESCHEDULE_RACY = 0.4;
+
 export class Fuzzer {
   readonly rng: FuzzRng;
   readonly corpus = new Corpus();
@@ -72,7 +79,9 @@ export class Fuzzer {
     const gen = this.opts.scenes === false ? NO_SCENES : WITH_SCENES;
     let p: Program;
     const parent = this.opts.feedback && rng.int(MUTATE_ONE_IN) === 0 ? this.corpus.pick(rng, this.execs) : null;
-    if (parent) {
+    if (parent && parent.racy && rng.chance(RESCHEDULE_RACY)) {
+      p = reschedule(parent.program, rng);
+    } else if (parent) {
       p = mutateProgram(parent.program, rng, this.corpus.entries.length > 1 ? this.corpusSample() : [], gen);
     } else {
       p = generateProgram(rng, gen);

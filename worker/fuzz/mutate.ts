@@ -312,6 +312,18 @@ const MUTATOR_WEIGHTS: readonly (readonly [string, number])[] = [
   ['mutateSchedule', 3], ['addFault', 2], ['dropFault', 1],
 ];
 
+/**
+ * The same program under a new interleaving: a fresh seed for its strategy
+ * (random or PCT when it had neither), its ops untouched.
+ */
+export function reschedule(p: Program, rng: FuzzRng): Program {
+  const q = clone(p);
+  const old = q.schedule;
+  const strategy = old?.strategy === 'random' || old?.strategy === 'pct' ? old.strategy : rng.pick(['random', 'pct'] as const);
+  q.schedule = { strategy, seed: rng.int(2 ** 31), depth: old?.depth ?? rng.range(1, 4), decisions: [] };
+  return validateProgram(q, 'mutant');
+}
+
 /** Make a mutated copy valid: indexes in range, references defined, iocbs unique, AIO on a direct fd. */
 export function repairProgram(p: Program): Program {
   if (p.files.length === 0) p.files.push({ name: 'f0' });

@@ -9,8 +9,9 @@
 // An object carries an AliasCell: the last write and the last read, each with
 // its site and context. A read after another context's write is a def-use
 // pair; a write after another context's read or write is an anti or output
-// dependency. The pair lands in covMap (cov.ts), hashed apart from the site
-// and switch points, so the fuzzer and the wire see one map.
+// dependency. The pair lands in covMap (cov.ts), in a region of its own past
+// the site and switch points: the fuzzer and the wire see one map, and the
+// corpus can tell a program that made two contexts meet.
 //
 // A site is the accessor's id mixed with where the running context is: its
 // outermost frame (the syscall, or the kernel thread or completion's name)
@@ -19,7 +20,7 @@
 // KRACE. The scheduler says who runs (aliasRunning); nothing here reads the
 // scheduler, so the hot path is a few compares and one store.
 
-import { covMap, covSite } from './cov.js';
+import { ALIAS_BASE, ALIAS_MAP_BITS, covMap, covSite } from './cov.js';
 
 export interface AliasCell {
   wSite: number;
@@ -53,6 +54,7 @@ export function aliasCoverage(on: boolean): void {
  */
 export function aliasRunning(id: number, stack: readonly string[], name: string): void {
   ctx = id;
+  where = id === ALIAS_EVENT_CTX ? eventWhere : (threadWhere[id] ??= whereCache());
   frames = stack;
   ctxName = name;
 }
@@ -75,15 +77,39 @@ function whereId(name: string): number {
   return id;
 }
 
+/**
+ * A context's last outer and inner frame names and their ids: a context
+ * touches many objects from one place, and the contexts take turns, so each
+ * keeps its own, and the map lookups are rare.
+ */
+interface WhereCache {
+  outerName: string;
+  outerId: number;
+  innerName: string;
+  innerId: number;
+}
+
+function whereCache(): WhereCache {
+  return { outerName: '', outerId: whereId(''), innerName: '', innerId: whereId('') };
+}
+
+const threadWhere: WhereCache[] = [];
+const eventWhere = whereCache();
+let where = eventWhere;
+
 /** The accessor's site where the current context is. */
 function siteHere(site: number): number {
   const n = frames.length;
-  if (n === 0) return site ^ whereId(ctxName);
-  return site ^ whereId(frames[0]!) ^ Math.imul(whereId(frames[n - 1]!), 31);
+  const outer = n === 0 ? ctxName : frames[0]!;
+  const inner = n === 0 ? ctxName : frames[n - 1]!;
+  const w = where;
+  if (outer !== w.outerName) w.outerId = whereId((w.outerName = outer));
+  if (inner !== w.innerName) w.innerId = whereId((w.innerName = inner));
+  return site ^ w.outerId ^ Math.imul(w.innerId, 31);
 }
 
 function notePair(from: number, to: number, kind: number): void {
-  covMap[(Math.imul(from ^ 0x2545f491, 0x9e3779b1) ^ Math.imul(to, 0x85ebca6b) ^ kind) >>> 16] = 1;
+  covMap[ALIAS_BASE + ((Math.imul(from ^ 0x2545f491, 0x9e3779b1) ^ Math.imul(to, 0x85ebca6b) ^ kind) >>> (32 - ALIAS_MAP_BITS))] = 1;
 }
 
 /** The object of `cell` is read at `site`. */

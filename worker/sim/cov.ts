@@ -10,13 +10,24 @@
 // a fuzzer that keeps programs reaching new pairs explores states and
 // interleavings, not just lines.
 //
+// Alias pairs (alias.ts) have a region of their own past the site, state and
+// switch points, so the fuzzer can tell a program that made two contexts meet.
+//
 // One map per worker thread: the simulator runs one program at a time, and the
 // executor clears the map before each run. Points set a byte; the hot path is
 // one store.
 
-export const COV_MAP_BITS = 16;
-export const COV_MAP_SIZE = 1 << COV_MAP_BITS;
-const COV_MASK = COV_MAP_SIZE - 1;
+const SITE_MAP_BITS = 16;
+const COV_MASK = (1 << SITE_MAP_BITS) - 1;
+/** Alias pairs are points [ALIAS_BASE, ALIAS_BASE + 2^ALIAS_MAP_BITS). */
+export const ALIAS_BASE = 1 << SITE_MAP_BITS;
+export const ALIAS_MAP_BITS = 14;
+export const COV_MAP_SIZE = ALIAS_BASE + (1 << ALIAS_MAP_BITS);
+
+/** An alias pair's point (alias.ts), not a site's. */
+export function isAliasPoint(p: number): boolean {
+  return p >= ALIAS_BASE;
+}
 
 /** The points reached by the current run (1 = reached). */
 export const covMap = new Uint8Array(COV_MAP_SIZE);
