@@ -97,7 +97,7 @@ test('malformed payloads are refused naming the subject and the field', () => {
   refused(() => decodeWorkBatch(encodeWorkBatch(batch({ bugs: ['nope' as BugName] })), S), /\$\.bugs\[0\]: unknown bug switch "nope"/);
   refused(() => decodeWorkBatch(encodeWorkBatch(batch({ campaignId: 'a b' })), S), /\$\.campaignId/);
   refused(() => decodeWorkBatch(encodeWorkBatch(batch({ execMs: 0 })), S), /\$\.execMs: expected an integer/);
-  refused(() => decodeWorkBatch(encodeWorkBatch(batch({ coverage: new Uint8Array(5) })), S), /\$\.coverage: expected 8192 bytes/);
+  refused(() => decodeWorkBatch(encodeWorkBatch(batch({ coverage: new Uint8Array(5) })), S), new RegExp(`\\$\\.coverage: expected ${COV_MAP_SIZE / 8} bytes`));
   refused(() => decodeWorkBatch(encodeWorkBatch(batch({ inputs: [{ program, points: [COV_MAP_SIZE] }] })), S), /\$\.inputs\[0\]\.points\[0\]: coverage point/);
   // A program that protobuf carries but validation rejects (no filesystem kind).
   const root = new protobuf.Root().loadSync(findProtoFile(), { keepCase: false });
