@@ -121,7 +121,23 @@ export class DurableFile {
 
   /** After an op: record what the shadow holds now where it differs from what was last noted. */
   note(shadow: ShadowFile): void {
-    const cur = shadow.contents();
+    const now = shadow.view(0, shadow.size);
+    // Most ops leave most files as they were: no copy then.
+    if (now.length !== this.last.length || Buffer.compare(now, this.last) !== 0) this.noteChanged(now.slice());
+    const u = shadow.unknownIn(0, now.length);
+    if (u) {
+      if (!this.wild || this.wild.length < now.length) {
+        const w = new Uint8Array(Math.max(now.length, this.wild?.length ?? 0));
+        if (this.wild) w.set(this.wild);
+        this.wild = w;
+      }
+      for (let i = 0; i < u.length; i++) if (u[i]) this.wild[i] = 1;
+    }
+    if (shadow.lostWrites) this.sizeUnknown = true;
+  }
+
+  /** The content changed since last noted: keep what changed, and the new content. */
+  private noteChanged(cur: Uint8Array): void {
     const last = this.last;
     changedRuns(last, cur, this.runs);
     // A shrink zeroes what it cuts off, in the page cache (the partial block at
@@ -131,16 +147,6 @@ export class DurableFile {
     this.last = cur;
     this.minSize = Math.min(this.minSize, cur.length);
     this.maxSize = Math.max(this.maxSize, cur.length);
-    const u = shadow.unknownIn(0, cur.length);
-    if (u) {
-      if (!this.wild || this.wild.length < cur.length) {
-        const w = new Uint8Array(Math.max(cur.length, this.wild?.length ?? 0));
-        if (this.wild) w.set(this.wild);
-        this.wild = w;
-      }
-      for (let i = 0; i < u.length; i++) if (u[i]) this.wild[i] = 1;
-    }
-    if (shadow.lostWrites) this.sizeUnknown = true;
   }
 
   /** A collapse or insert range at `off` ran (or may have, when it failed part-way). */

@@ -77,7 +77,7 @@ function compareCachedWithDisk(
   // The common case is equal contents: let the native compare say so before the byte walk.
   if (bytesEqual(cached, disk, n)) return;
   for (let d = 0; d < n; d++) {
-    if (cached[d] !== disk[d] && !excused.some(([a, b]) => d >= a && d < b)) {
+    if (cached[d] !== disk[d] && !inRanges(excused, d)) {
       raise('DATA', `${what}:mismatch`, fn,
         `${name} byte ${d} was 0x${cached[d]!.toString(16)} in the page cache, 0x${(disk[d] ?? 0).toString(16)} after ${what}`,
         { file: ev.file, pos: d, got: disk[d] ?? -1, want: cached[d]!, expected: null, seen: { ev, index: d }, cached: { ev: seen.ev, index: d } });
@@ -98,6 +98,15 @@ function compareWithShadow(m: Model, raise: Raise, ev: FinalEvent, what: string,
     raise('DATA', `${what}:mismatch`, fn, `${name} byte ${d} is 0x${(got[d] ?? 0).toString(16)}, expected 0x${(want[d] ?? 0).toString(16)}`,
       { file, pos: d, got: got[d] ?? -1, want: want[d] ?? -1, expected: m.writerAt(file, d), seen: { ev, index: d } });
   }
+}
+
+/** Whether pos lies in one of the ranges (a loop, not a closure per byte: files differ over whole excused ranges). */
+function inRanges(ranges: readonly [number, number][], pos: number): boolean {
+  for (let i = 0; i < ranges.length; i++) {
+    const r = ranges[i]!;
+    if (pos >= r[0] && pos < r[1]) return true;
+  }
+  return false;
 }
 
 /** Whether the first n bytes of a and b are equal (a native compare over views, no copy). */
