@@ -27,6 +27,9 @@ export interface CorpusEntry {
   picks: number;
   /** Its run reached an alias pair: two contexts met on one object. */
   racy: boolean;
+  /** Its points' rarity, as last estimated, and the corpus size then (-1: never). */
+  rarity: number;
+  rarityAt: number;
 }
 
 const RECENT_EXECS = 5000;
@@ -43,7 +46,7 @@ export class Corpus {
   }
 
   add(program: Program, points: readonly number[], newPoints: number, now: number): CorpusEntry {
-    const e: CorpusEntry = { program, points, newPoints, addedAt: now, picks: 0, racy: points.some(isAliasPoint) };
+    const e: CorpusEntry = { program, points, newPoints, addedAt: now, picks: 0, racy: points.some(isAliasPoint), rarity: 0, rarityAt: -1 };
     this.entries.push(e);
     for (const p of points) this.reach.set(p, (this.reach.get(p) ?? 0) + 1);
     return e;
@@ -51,14 +54,26 @@ export class Corpus {
 
   /** The weight of an entry at time `now` (executions). */
   weight(e: CorpusEntry, now: number): number {
-    let rarity = 0;
-    // Sample at most 64 points: the rarity estimate does not need all of them.
-    const step = Math.max(1, Math.floor(e.points.length / 64));
-    for (let i = 0; i < e.points.length; i += step) rarity += 1 / (this.reach.get(e.points[i]!) ?? 1);
-    const base = 1 + Math.log2(1 + e.newPoints) + rarity;
+    const base = 1 + Math.log2(1 + e.newPoints) + this.rarity(e);
     const recent = now - e.addedAt < RECENT_EXECS ? RECENT_BOOST : 1;
     const racy = e.racy ? RACY_BOOST : 1;
     return (base * recent * racy) / Math.sqrt(1 + e.picks);
+  }
+
+  /**
+   * How rare an entry's points are: the sum of 1/reach over a sample of at
+   * most 64 of them. Reach only grows as entries join, so the estimate is
+   * kept until the corpus has grown by an eighth since.
+   */
+  private rarity(e: CorpusEntry): number {
+    const n = this.entries.length;
+    if (e.rarityAt >= 0 && n <= e.rarityAt + (e.rarityAt >> 3) + 1) return e.rarity;
+    let rarity = 0;
+    const step = Math.max(1, Math.floor(e.points.length / 64));
+    for (let i = 0; i < e.points.length; i += step) rarity += 1 / (this.reach.get(e.points[i]!) ?? 1);
+    e.rarity = rarity;
+    e.rarityAt = n;
+    return rarity;
   }
 
   /** Pick a program to mutate; null when the corpus is empty. */

@@ -131,7 +131,11 @@ export class DurableFile {
         if (this.wild) w.set(this.wild);
         this.wild = w;
       }
-      for (let i = 0; i < u.length; i++) if (u[i]) this.wild[i] = 1;
+      // Unknown bytes come in runs: find each run's start natively, then walk it.
+      const wild = this.wild;
+      for (let i = u.indexOf(1); i >= 0; i = u.indexOf(1, i)) {
+        while (i < u.length && u[i]) wild[i++] = 1;
+      }
     }
     if (shadow.lostWrites) this.sizeUnknown = true;
   }
