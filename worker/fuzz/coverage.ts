@@ -3,15 +3,16 @@
 //
 // One run's points are in covMap (worker/sim/cov.ts) right after it; the
 // fuzzer asks what is new before it runs anything else. A run reaches a few
-// hundred of the map's points, so the scans read it a word (four points) at a
-// time and look at bytes only in the words that are not zero: the scan runs
-// once per execution.
+// hundred of the map's points, so the scans read it eight points at a time, as
+// a Float64Array, and look at bytes only where that is not zero: the scan runs
+// once per execution. A point's byte is 0 or 1, so eight of them are a float
+// that is zero exactly when all are (never -0, never NaN).
 
 import { COV_MAP_SIZE, covMap } from '../sim/cov.js';
 
-/** The map's words: covMap's length is a multiple of 4. */
-function wordsOf(map: Uint8Array): Uint32Array {
-  return new Uint32Array(map.buffer, map.byteOffset, map.length >> 2);
+/** The map's eight-point words: covMap's length is a multiple of 8. */
+function wordsOf(map: Uint8Array): Float64Array {
+  return new Float64Array(map.buffer, map.byteOffset, map.length >> 3);
 }
 
 const covWords = wordsOf(covMap);
@@ -28,7 +29,7 @@ export class CoverageSet {
     const words = map === covMap ? covWords : wordsOf(map);
     for (let w = 0; w < words.length; w++) {
       if (words[w] === 0) continue;
-      for (let i = w << 2, end = i + 4; i < end; i++) if (map[i] && !seen[i]) out.push(i);
+      for (let i = w << 3, end = i + 8; i < end; i++) if (map[i] && !seen[i]) out.push(i);
     }
     return out;
   }
@@ -52,7 +53,7 @@ export class CoverageSet {
     const words = map === covMap ? covWords : wordsOf(map);
     for (let w = 0; w < words.length; w++) {
       if (words[w] === 0) continue;
-      for (let i = w << 2, end = i + 4; i < end; i++) if (map[i]) out.push(i);
+      for (let i = w << 3, end = i + 8; i < end; i++) if (map[i]) out.push(i);
     }
     return out;
   }
