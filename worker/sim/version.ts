@@ -4,4 +4,4 @@
 // result): a replay decision list recorded under an older version may then go
 // elsewhere, and replay callers can warn when the versions differ.
 
-export const SIM_VERSION = 'foliofuzz-sim/14';
+export const SIM_VERSION = 'foliofuzz-sim/15';

@@ -707,3 +707,16 @@ test('xfs-aio-extension-under-fault-store: a store whose fault slept while an AI
   assert.deepEqual(order, ['ret', 'aio'], 'the store returns before the completion is reported');
   assert.equal(runs(res.files[0]!.data), '0-7168:0 7168-7387:5 7387-16384:0 16384-17408:5');
 });
+
+test('xfs-remap-holds-both-iolocks: a write waits for a clone of the same file to finish (xfs_reflink_remap_prep locks both inodes)', () => {
+  // t1 writes [512, 4608), then clones [0, 1024) to 8192 on xfs (1 KiB
+  // blocks); t0 writes [8192, 11264). The clone used to flush its ranges
+  // unlocked: t0's extending write slipped in while the source was written
+  // back, the clone then dropped t0's dirty folio with the destination's
+  // cache and wrote its own block there, and a clean unmount left the file
+  // 9216 bytes where the cache said 11264. Now t0 runs after the clone.
+  const res = replay('xfs-remap-holds-both-iolocks.json');
+  const rets = res.trace!.events.flatMap((e) => (e.e === 'ret' ? [`t${e.t}#${e.i}=${e.ret}`] : []));
+  assert.deepEqual(rets, ['t1#0=4096', 't1#1=1024', 't0#0=3072']);
+  assert.equal(runs(res.files[0]!.data), '0-512:0 512-4608:3 4608-8192:0 8192-11264:3');
+});

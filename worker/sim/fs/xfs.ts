@@ -7,7 +7,8 @@
 
 import { isAligned } from '../bits.js';
 import { EINVAL } from '../errno.js';
-import { filemapWriteAndWaitRange } from '../mm/filemap.js';
+import { filemapRead, filemapWriteAndWaitRange } from '../mm/filemap.js';
+import { iomapFileBufferedWrite } from '../iomap/write.js';
 import type { FallocMode } from '../../prog/types.js';
 import { BioOp } from '../blockdev.js';
 import type { Co } from '../sched.js';
@@ -112,18 +113,51 @@ export class XfsFs extends BlockFs {
    * when the clone starts past it); xfs_reflink_update_dest moves i_size.
    * The clone itself is modelled by its data: a buffered copy into the
    * dropped range, not shared blocks (no COW fork); it reads the same.
+   *
+   * xfs_reflink_remap_prep takes both inodes' IOLOCK (i_rwsem) and MMAPLOCK
+   * exclusive before the checks, and xfs_file_remap_range drops them after
+   * xfs_reflink_update_dest: no write, truncate or fallocate of either file
+   * runs in between (a write that did could extend the file under the clone,
+   * which then set the size back). The sim takes i_rwsem the same way; not
+   * the MMAPLOCK (invalidate_lock), because its copy reads through the page
+   * cache, which takes that lock shared, where the kernel shares blocks.
    */
   *remapFileRange(fin: OpenFile, offIn: number, fout: OpenFile, offOut: number, len: number): Co<number> {
-    const count = this.remapCount(fin.inode, offIn, fout.inode, offOut, len);
-    if (count <= 0) return count;
+    const src = BLOCK_I(fin.inode);
     const dest = BLOCK_I(fout.inode);
-    let err = yield* filemapWriteAndWaitRange(fin.inode.mapping, offIn, offIn + count - 1);
+    yield* this.lockTwoIolocks(src, dest);
+    const ret = yield* this.remapLocked(src, offIn, dest, offOut, len);
+    this.unlockTwoIolocks(src, dest);
+    return ret;
+  }
+
+  /** xfs_lock_two_inodes for the IOLOCK: the lower inode number first; one inode is locked once. */
+  private *lockTwoIolocks(a: BlockInode, b: BlockInode): Co<void> {
+    const [first, second] = a.ino <= b.ino ? [a, b] : [b, a];
+    yield* first.iRwsem.downWrite(this.sched);
+    if (second !== first) yield* second.iRwsem.downWrite(this.sched);
+  }
+
+  private unlockTwoIolocks(a: BlockInode, b: BlockInode): void {
+    if (b !== a) b.iRwsem.upWrite(this.sched);
+    a.iRwsem.upWrite(this.sched);
+  }
+
+  /** The checks, the flushes and the copy, with both i_rwsems held. */
+  private *remapLocked(src: BlockInode, offIn: number, dest: BlockInode, offOut: number, len: number): Co<number> {
+    const count = this.remapCount(src, offIn, dest, offOut, len);
+    if (count <= 0) return count;
+    let err = yield* filemapWriteAndWaitRange(src.mapping, offIn, offIn + count - 1);
     if (!err) err = yield* this.flushUnmapRange(dest, Math.min(offOut, dest.iSize), offOut + count);
     if (err) return err;
     const buf = new Uint8Array(count);
-    const r = yield* this.readIter({ ...fin, direct: false }, offIn, buf);
+    const r = yield* filemapRead(src.mapping, offIn, count, buf);
     if (r <= 0) return r;
-    return yield* this.writeIter({ ...fout, direct: false }, offOut, buf.subarray(0, r));
+    const n = this.writeChecks(offOut, r);
+    if (n <= 0) return n;
+    const ret = yield* this.writeZeroEof(dest, offOut);
+    if (ret < 0) return ret;
+    return yield* iomapFileBufferedWrite(dest, offOut, buf.subarray(0, n), this.writeCtx, this.unmapFolio);
   }
 
   /** generic_remap_checks with REMAP_FILE_CAN_SHORTEN: the count cloned, or -EINVAL. */
