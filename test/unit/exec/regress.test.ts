@@ -720,3 +720,18 @@ test('xfs-remap-holds-both-iolocks: a write waits for a clone of the same file t
   assert.deepEqual(rets, ['t1#0=4096', 't1#1=1024', 't0#0=3072']);
   assert.equal(runs(res.files[0]!.data), '0-512:0 512-4608:3 4608-8192:0 8192-11264:3');
 });
+
+test('ext4-insert-drops-folio-past-eof: insert range drops the page cache to its end, so a folio a fault left past EOF does not come back inside the file', () => {
+  // ext4, 1 KiB blocks. t1 maps [0, 8192) and writes [2048, 6144) by AIO
+  // while t0 truncates to 4096; t1's store to [2048, 4692) faults on the
+  // second page, which filemap_fault read in while the file was 6144 bytes,
+  // then found past the new EOF (SIGBUS, the folio left in the cache). An
+  // insert of 1024 at 0 then shifts [2048, 4096) to [3072, 5120): the sim
+  // used to flush and drop the cache only up to the old EOF, so the stale
+  // folio at 4096 became file data, zeroes where the disk had the store's 1s.
+  // ext4_insert_range truncates the page cache from the offset to the end.
+  const res = replay('ext4-insert-drops-folio-past-eof.json');
+  const rets = res.trace!.events.flatMap((e) => (e.e === 'ret' ? [`t${e.t}#${e.i}=${e.ret}`] : []));
+  assert.deepEqual(rets, ['t1#0=0', 't1#1=0', 't0#0=0', 't1#2=-14', 't1#3=0']);
+  assert.equal(runs(res.files[0]!.data), '0-3072:0 3072-5120:1');
+});

@@ -208,12 +208,23 @@ export abstract class BlockFs extends BlockIo implements Filesystem {
     return 0;
   }
 
+  /**
+   * Where insert range's flush and unmap of the page cache end. xfs_falloc_insert_range
+   * sets the grown size first and xfs_insert_file_space then flushes and
+   * unmaps up to it: a folio cached past the old EOF (a fault that read it
+   * before a racing truncate, then saw the new size) is dropped before the
+   * shift brings it inside the file, stale.
+   */
+  protected insertUnmapEnd(inode: BlockInode, len: number): number {
+    return inode.iSize + len;
+  }
+
   /** xfs_insert_file_space */
   protected *insertRange(inode: BlockInode, off: number, len: number): Co<number> {
     if (!this.collapseInsertAligned(off, len)) return -EINVAL;
     if (off >= inode.iSize) return -EINVAL;
     if (inode.iSize + len > this.maxBytes) return -EFBIG;
-    const err = yield* this.flushUnmapRange(inode, off, inode.iSize);
+    const err = yield* this.flushUnmapRange(inode, off, this.insertUnmapEnd(inode, len));
     if (err) return err;
     const first = off / this.blockSize;
     inode.extents.splitAt(first);

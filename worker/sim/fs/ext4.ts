@@ -134,6 +134,11 @@ export class Ext4Fs extends BlockFs {
   }
 
   /** ext4_update_disksize_before_punch, then ext4_truncate_page_cache_block_range. */
+  /** ext4_insert_range writes back from the offset to LLONG_MAX and truncate_pagecache()s from it: the whole rest of the cache. */
+  protected override insertUnmapEnd(_inode: BlockInode, _len: number): number {
+    return Number.MAX_SAFE_INTEGER;
+  }
+
   protected override *punchPagecache(inode: BlockInode, off: number, len: number): Co<number> {
     // ext4_update_disksize_before_punch: dirty data dropped at EOF must not take the size with it.
     const size = inode.iSize;
