@@ -18,6 +18,7 @@ const SIM_ONLY: readonly (readonly [keyof FuzzArgs, string])[] = [
   ['bugs', '--bugs (a kernel campaign runs the sim with every switch off: the fixed kernel)'],
   ['schedule', '--schedule'], ['kernelConfirm', '--kernel-confirm (every finding of a kernel campaign is the kernel\'s)'],
   ['http', '--http'], ['untilFound', '--until-found'], ['feedback', '--no-feedback'], ['scenes', '--no-scenes'],
+  ['aliasCoverage', '--alias-coverage'],
 ];
 
 function refuseSimOnly(args: FuzzArgs): void {

@@ -32,6 +32,7 @@ export interface FuzzArgs {
   json?: boolean;
   feedback?: boolean;
   scenes?: boolean;
+  aliasCoverage?: boolean;
   schedule?: string;
   minimize?: boolean;
   /** true: the default runs; a string: how many. */
@@ -102,6 +103,7 @@ function campaignOptions(args: FuzzArgs): Omit<CampaignOptions, 'storeDir'> {
     seed: count('--seed', args.seed, 0) ?? Date.now() % 2 ** 31,
     feedback: args.feedback !== false,
     scenes: args.scenes !== false,
+    aliasCoverage: args.aliasCoverage === true,
     minimize: args.minimize !== false,
     ...(schedule ? { schedule } : {}),
     ...(durationSec !== undefined ? { durationSec } : {}),

@@ -24,7 +24,7 @@ export interface ExecLimits {
   stepBudget?: number;
   /** Wall time before a run is abandoned (not a finding). */
   timeoutMs: number;
-  /** Record alias coverage (alias.ts); default on. Off only to measure what it buys. */
+  /** Record alias coverage (alias.ts); default off. */
   aliasCoverage?: boolean;
 }
 
@@ -39,7 +39,7 @@ export type ExecOutcome =
 export function executeProgram(program: Program, limits: ExecLimits): ExecOutcome {
   covReset();
   aliasReset();
-  aliasCoverage(limits.aliasCoverage !== false);
+  aliasCoverage(limits.aliasCoverage === true);
   const deadline = performance.now() + limits.timeoutMs;
   const r = runProgram(program, {
     bugs: limits.bugs,

@@ -25,7 +25,7 @@ export interface FuzzerOptions {
   schedule?: ScheduleStrategy;
   /** Generate with the scenes (default); false: the op mix alone (`--no-scenes`). */
   scenes?: boolean;
-  /** Alias coverage (sim/alias.ts) in the feedback (default true). */
+  /** Alias coverage (sim/alias.ts) in the feedback (default false). */
   aliasCoverage?: boolean;
   timeoutMs?: number;
 }
@@ -107,7 +107,7 @@ export class Fuzzer {
   runOne(program: Program = this.nextProgram()): ExecReport {
     this.execs++;
     const out = executeProgram(program, {
-      bugs: this.opts.bugs, timeoutMs: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, aliasCoverage: this.opts.aliasCoverage !== false,
+      bugs: this.opts.bugs, timeoutMs: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, aliasCoverage: this.opts.aliasCoverage === true,
     });
     switch (out.kind) {
       case 'harness':

@@ -38,12 +38,15 @@ export function aliasCell(): AliasCell {
 export const ALIAS_EVENT_CTX = 1 << 20;
 
 const NO_FRAMES: readonly string[] = [];
-let enabled = true;
+let enabled = false;
 let ctx = 0;
 let frames: readonly string[] = NO_FRAMES;
 let ctxName = '';
 
-/** Alias coverage on or off for the runs that follow (the fuzzer's ablation; the sim is the same either way). */
+/**
+ * Alias coverage on or off for the runs that follow (off until asked: the
+ * fuzzer turns it on with `--alias-coverage`; the sim is the same either way).
+ */
 export function aliasCoverage(on: boolean): void {
   enabled = on;
 }
