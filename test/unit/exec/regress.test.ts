@@ -735,3 +735,15 @@ test('ext4-insert-drops-folio-past-eof: insert range drops the page cache to its
   assert.deepEqual(rets, ['t1#0=0', 't1#1=0', 't0#0=0', 't1#2=-14', 't1#3=0']);
   assert.equal(runs(res.files[0]!.data), '0-3072:0 3072-5120:1');
 });
+
+test('ext4-failed-aio-past-eof-extended: the bios of a failed AIO direct write that landed past EOF may show when the file grows over them', () => {
+  // ext4, 2 KiB blocks. f0 is 23793 bytes of which [16384, 18432) was
+  // punched; an AIO direct write of 2s to [16384, 24576) fails on its first
+  // bio (-EIO) while the others land, the EOF block's tail [23793, 24576)
+  // among them; the size stays. A direct write at 32768 then grows the file
+  // over that tail without zeroing it (ext4's direct write does not), so the
+  // 2s show. The oracle forgot only the part inside EOF and wanted zeroes.
+  const res = replay('ext4-failed-aio-past-eof-extended.json');
+  assert.deepEqual(completions(res), [[0, 5, -5]]);
+  assert.equal(runs(res.files[0]!.data), '0-8192:0 8192-16384:2 16384-18432:0 18432-24576:2 24576-32768:0 32768-33280:2');
+});

@@ -63,9 +63,11 @@ function aioWriteCompleted(m: Model, a: InflightAio, ret: number): void {
     // The op under way may change the same bytes again before it ends.
     if (m.checkReads) m.durable?.[a.file]?.note(a.shadow);
   } else if (ret === -EIO || (a.directStart >= 0 && directWritePartlyLanded(m, ret))) {
-    // Some of its bios may have landed, racing with other AIOs in flight;
-    // no invalidation follows a failed write (iomap_dio_complete).
-    a.shadow.forget(a.off, a.len);
+    // Some of its bios may have landed, racing with other AIOs in flight,
+    // those past EOF too: they show once the file grows over them (ext4's
+    // direct write does not zero the old EOF block's tail). No invalidation
+    // follows a failed write (iomap_dio_complete).
+    a.shadow.forgetFailedWrite(a.off, a.len);
     noteChange(m, a.shadow, a);
     if (a.directStart >= 0) m.noteCacheDiskSplit(a.file, a.off, a.len);
     // What landed may reach the disk whatever the op under way does next (a truncate forgets it).
