@@ -8,6 +8,7 @@ import {
   type FieldKind, type IdSpace, type RefSpace,
 } from '../prog/ops.js';
 import { FALLOC_MODES, MMAP_PROTS, type FallocMode, type FdDecl, type Op, type Program, type Thread } from '../prog/types.js';
+import { cloneOp, cloneProgram } from '../prog/clone.js';
 import { validateProgram, BLOCK_SIZES } from '../prog/validate.js';
 import { generateProgram, randomConfig, randomSchedule, threadOps } from './generate.js';
 import { GEN_WEIGHTS, type GenOptions, OpGen, PAGE, SECTOR, WITH_SCENES } from './op-gen.js';
@@ -20,10 +21,6 @@ const MAX_THREADS = 6;
 const MAX_BYTES = 1 << 20;
 
 type Mutator = (p: Program, rng: FuzzRng, corpus: readonly Program[], gen: GenOptions) => boolean;
-
-function clone(p: Program): Program {
-  return structuredClone(p);
-}
 
 function opCount(p: Program): number {
   return p.threads.reduce((n, t) => n + t.ops.length, 0);
@@ -86,7 +83,7 @@ const duplicateOp: Mutator = (p, rng) => {
   const t = nonEmptyThread(p, rng);
   if (!t || opCount(p) >= MAX_OPS) return false;
   const i = rng.int(t.ops.length);
-  t.ops.splice(rng.range(i, t.ops.length), 0, structuredClone(t.ops[i]!));
+  t.ops.splice(rng.range(i, t.ops.length), 0, cloneOp(t.ops[i]!));
   return true;
 };
 
@@ -220,7 +217,7 @@ function importOps(p: Program, src: Program, ops: readonly Op[]): Op[] {
   const all = allOps(p);
   const base: Record<RefSpace, number> = { fd: fdBase, file: fileBase, map: nextId(all, 'map'), iocb: nextId(all, 'iocb') };
   return ops.map((o) => {
-    const op = structuredClone(o);
+    const op = cloneOp(o);
     rewriteRefs(op, (space, v) => v + base[space]);
     return op;
   });
@@ -317,7 +314,7 @@ const MUTATOR_WEIGHTS: readonly (readonly [string, number])[] = [
  * (random or PCT when it had neither), its ops untouched.
  */
 export function reschedule(p: Program, rng: FuzzRng): Program {
-  const q = clone(p);
+  const q = cloneProgram(p);
   const old = q.schedule;
   const strategy = old?.strategy === 'random' || old?.strategy === 'pct' ? old.strategy : rng.pick(['random', 'pct'] as const);
   q.schedule = { strategy, seed: rng.int(2 ** 31), depth: old?.depth ?? rng.range(1, 4), decisions: [] };
@@ -365,7 +362,7 @@ export function repairProgram(p: Program): Program {
 export function mutateWith(name: string, p: Program, rng: FuzzRng, corpus: readonly Program[], gen: GenOptions = WITH_SCENES): Program | null {
   const m = TABLE[name];
   if (!m) throw new Error(`unknown mutator ${name}`);
-  const q = clone(p);
+  const q = cloneProgram(p);
   if (!m(q, rng, corpus, gen)) return null;
   return repairProgram(q);
 }
@@ -381,5 +378,5 @@ export function mutateProgram(p: Program, rng: FuzzRng, corpus: readonly Program
       i++;
     }
   }
-  return q === p ? repairProgram(clone(p)) : q;
+  return q === p ? repairProgram(cloneProgram(p)) : q;
 }
