@@ -17,7 +17,7 @@ import { Oracle } from '../oracle/oracle.js';
 import { type InvariantKind, LIVELOCK_SIGNATURE, checkSignature, dataSignature, deadlockSignature } from '../report/signature.js';
 import type { RunViolation } from '../report/violation.js';
 import { type BugSet, NO_BUGS } from '../sim/bugs.js';
-import { takeBytesToOverwrite, withByteScope } from '../sim/byte-pool.js';
+import { allocUnwrittenBytes, takeBytesToOverwrite, withByteScope } from '../sim/byte-pool.js';
 import type { TagRun } from '../sim/byte-runs.js';
 import { Violation, siteOf, stacksOf, violation } from '../sim/checks.js';
 import { Provenance, withProvenance } from '../sim/provenance.js';
@@ -212,7 +212,8 @@ class Execution {
     k.dev.faults.disarm();
     for (let file = 0; file < k.inodes.length; file++) {
       const inode = k.inodes[file]!;
-      const data = new Uint8Array(inode.observedSize);
+      // Returned with the run: fresh memory, left unzeroed, as filemapRead writes every byte it counts.
+      const data = allocUnwrittenBytes(inode.observedSize);
       const n = yield* filemapRead(inode.mapping, 0, data.length, data);
       const got = data.subarray(0, Math.max(0, n));
       this.postEof.note();

@@ -55,6 +55,19 @@ export function takeUnwrittenBytes(size: number): Uint8Array {
   return buf;
 }
 
+/**
+ * Fresh memory of `size` bytes that may outlive the run (so not recycled)
+ * and that its taker writes before it reads any of it: not zeroed, which a
+ * file's worth of read-back would pay for at every execution (poisoned under
+ * poisoning). A plain Uint8Array over its own buffer.
+ */
+export function allocUnwrittenBytes(size: number): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(size);
+  const buf = new Uint8Array(b.buffer, b.byteOffset, b.length);
+  poisonUnwritten(buf);
+  return buf;
+}
+
 /** Below this a buffer is not worth recycling. */
 const MIN_POOLED = 1024;
 

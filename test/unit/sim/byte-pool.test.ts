@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { type RunResult, runProgram } from '../../../worker/exec/run.js';
-import { POISON_INUSE, copyBytes, setBytePoison, takeBytes, takeBytesToOverwrite, withByteScope } from '../../../worker/sim/byte-pool.js';
+import { POISON_INUSE, allocUnwrittenBytes, copyBytes, setBytePoison, takeBytes, takeBytesToOverwrite, withByteScope } from '../../../worker/sim/byte-pool.js';
 import { FGP_CREAT, FGP_LOCK, FolioPool } from '../../../worker/sim/include/pagemap.js';
 import { filemapGetFolio } from '../../../worker/sim/mm/filemap.js';
 import { folioMarkUptodate, folioPut, folioUnlock } from '../../../worker/sim/mm/folio.js';
@@ -175,4 +175,20 @@ test('poisoning: a read of page cache memory nobody wrote shows up as wrong byte
   assertBytes(poisoned, 0, poisoned.length, POISON_INUSE, 'hole read through an unread folio');
   const fast = withPoison(false, () => withByteScope(readOfUnwrittenFolio));
   assertBytes(fast, 0, fast.length, 0, 'the same read on the fast path (the bug hides)');
+});
+
+test('allocUnwrittenBytes: a plain Uint8Array over its own buffer, not recycled, poisoned under poisoning', () => {
+  setBytePoison(true);
+  try {
+    const a = allocUnwrittenBytes(5000);
+    assert.equal(Object.getPrototypeOf(a), Uint8Array.prototype);
+    assert.equal(a.byteOffset, 0);
+    assert.equal(a.buffer.byteLength, 5000);
+    assert.ok(a.every((b) => b === POISON_INUSE));
+    const b = withByteScope(() => allocUnwrittenBytes(5000));
+    assert.notEqual(b.buffer, a.buffer);
+    assert.equal(b.buffer.byteLength, 5000, 'not from the pool, even inside a scope');
+  } finally {
+    setBytePoison(process.env['FOLIOFUZZ_POISON'] === '1');
+  }
 });
