@@ -8,9 +8,9 @@
 // and `baseline` (--no-feedback --schedule random), each also without the
 // generator's scenes (`feedback-noscenes`, `baseline-noscenes`: `fuzz
 // --no-scenes`), which shows what the search finds that no one aimed it at,
-// and feedback with alias coverage (`feedback-alias`,
-// `feedback-noscenes-alias`: `fuzz --alias-coverage`), which shows what the
-// alias pairs buy.
+// and feedback without alias coverage (`feedback-noalias`,
+// `feedback-noscenes-noalias`: `fuzz --no-alias-coverage`), which shows what
+// the alias pairs buy.
 // A finding counts for the switch whatever its signature: with every switch
 // off the fuzzer reports nothing (the last part checks that for `offSec`
 // seconds). Without scenes, the table also compares feedback with the blind
@@ -40,7 +40,7 @@ export interface FuzzBenchOptions {
 }
 
 export const FUZZ_MODES = [
-  'feedback', 'baseline', 'feedback-noscenes', 'baseline-noscenes', 'feedback-alias', 'feedback-noscenes-alias',
+  'feedback', 'baseline', 'feedback-noscenes', 'baseline-noscenes', 'feedback-noalias', 'feedback-noscenes-noalias',
 ] as const;
 export type FuzzMode = (typeof FUZZ_MODES)[number];
 
@@ -88,7 +88,7 @@ async function trial(sw: BugName | null, mode: FuzzMode, seed: number, budgetSec
   try {
     const opts: CampaignOptions = {
       bugs: sw ? [sw] : [], workers, seed, durationSec: budgetSec, storeDir: store,
-      feedback: mode.startsWith('feedback'), scenes: !mode.includes('-noscenes'), aliasCoverage: mode.endsWith('-alias'), minimize: true, minimizeWaitSec: 120, onEvent, signal: stop.signal,
+      feedback: mode.startsWith('feedback'), scenes: !mode.includes('-noscenes'), aliasCoverage: !mode.endsWith('-noalias'), minimize: true, minimizeWaitSec: 120, onEvent, signal: stop.signal,
       ...(mode.startsWith('baseline') ? { schedule: 'random' as const } : {}),
     };
     const s = await runCampaign(opts);

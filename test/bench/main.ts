@@ -13,7 +13,7 @@
 //   fuzz embedded campaigns per seed switch against the blind baseline
 //        (test/bench/fuzz.ts) [--trials N] [--budget SEC] [--workers N]
 //        [--off SEC] [--switches a,b] [--modes feedback,baseline,feedback-noscenes,
-//        baseline-noscenes,feedback-alias,feedback-noscenes-alias]; prints a
+//        baseline-noscenes,feedback-noalias,feedback-noscenes-noalias]; prints a
 //        markdown table for BENCHMARKS.md.
 //   cluster  execs/s of 1 and 2 cluster worker processes against the embedded
 //        engine (real nats-server and coordinator), and the coordinator's CPU per
@@ -303,7 +303,7 @@ function usage(): string {
   return [
     'usage: npm run bench -- [SECTION...] [--commands N] [--seed N] [--fs ext4,xfs] [--against REV [--rounds N]]',
     '       --against REV: the same sections on REV (built in a temporary directory) and on this tree, alternately',
-    '       fuzz: [--trials N] [--budget SEC] [--workers N] [--off SEC] [--switches a,b] [--modes feedback,baseline,feedback-noscenes,baseline-noscenes,feedback-alias,feedback-noscenes-alias]',
+    '       fuzz: [--trials N] [--budget SEC] [--workers N] [--off SEC] [--switches a,b] [--modes feedback,baseline,feedback-noscenes,baseline-noscenes,feedback-noalias,feedback-noscenes-noalias]',
     '       mixed: [--no-loop] (skip the loop-mounted xfs)',
     '       cluster: [--seconds SEC] [--results N]',
     '       twin: [--programs N]',

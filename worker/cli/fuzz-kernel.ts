@@ -18,12 +18,12 @@ const SIM_ONLY: readonly (readonly [keyof FuzzArgs, string])[] = [
   ['bugs', '--bugs (a kernel campaign runs the sim with every switch off: the fixed kernel)'],
   ['schedule', '--schedule'], ['kernelConfirm', '--kernel-confirm (every finding of a kernel campaign is the kernel\'s)'],
   ['http', '--http'], ['untilFound', '--until-found'], ['feedback', '--no-feedback'], ['scenes', '--no-scenes'],
-  ['aliasCoverage', '--alias-coverage'],
+  ['aliasCoverage', '--no-alias-coverage'],
 ];
 
 function refuseSimOnly(args: FuzzArgs): void {
   for (const [key, flag] of SIM_ONLY) {
-    const on = key === 'feedback' || key === 'scenes' ? args[key] === false : args[key] !== undefined && args[key] !== false;
+    const on = key === 'feedback' || key === 'scenes' || key === 'aliasCoverage' ? args[key] === false : args[key] !== undefined && args[key] !== false;
     if (on) throw new ProgramInputError(`--kernel: ${flag} is not for a kernel campaign`);
   }
   if (args.workers !== undefined && args.workers !== '2') { // commander's default is '2'

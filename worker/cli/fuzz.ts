@@ -103,7 +103,7 @@ function campaignOptions(args: FuzzArgs): Omit<CampaignOptions, 'storeDir'> {
     seed: count('--seed', args.seed, 0) ?? Date.now() % 2 ** 31,
     feedback: args.feedback !== false,
     scenes: args.scenes !== false,
-    aliasCoverage: args.aliasCoverage === true,
+    aliasCoverage: args.aliasCoverage !== false,
     minimize: args.minimize !== false,
     ...(schedule ? { schedule } : {}),
     ...(durationSec !== undefined ? { durationSec } : {}),

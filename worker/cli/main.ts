@@ -80,7 +80,7 @@ program
   .option('--json', 'one JSON document on stdout at the end')
   .option('--no-feedback', 'baseline: blind generation, no coverage-guided corpus')
   .option('--no-scenes', "generate without the scenes: the op mix alone (what the search finds then, no one aimed it at)")
-  .option('--alias-coverage', 'keep programs that make two contexts meet on a folio, i_size, extent map or i_dio_count in a new way (KRACE alias pairs)')
+  .option('--no-alias-coverage', 'feedback without alias pairs (two contexts meeting on a folio, i_size, extent map or i_dio_count), and one program in four a mutant, not one in two')
   .option('--schedule <strategy>', 'force every multi-threaded program onto this strategy (random, pct)')
   .option('--no-minimize', 'store first programs as found, without minimizing them')
   .option('--kernel', "a kernel campaign: each program on this machine's kernel and in the sim, compared and judged (root)")
@@ -104,7 +104,7 @@ program
       json: opts['json'] === true,
       feedback: opts['feedback'] !== false,
       scenes: opts['scenes'] !== false,
-      aliasCoverage: opts['aliasCoverage'] === true,
+      aliasCoverage: opts['aliasCoverage'] !== false,
       schedule: opts['schedule'] as string | undefined,
       minimize: opts['minimize'] !== false,
       kernelConfirm: opts['kernelConfirm'] as string | boolean | undefined,

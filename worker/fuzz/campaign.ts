@@ -44,10 +44,7 @@ export interface CampaignOptions {
   schedule?: ScheduleStrategy;
   /** Generate with the scenes (default true; false: `--no-scenes`, the op mix alone). */
   scenes?: boolean;
-  /**
-   * Keep programs that reach new alias pairs too (`--alias-coverage`; default
-   * off: it has not yet paid in time to find, BENCHMARKS.md).
-   */
+  /** Keep programs that reach new alias pairs too (default true; `--no-alias-coverage`: false). */
   aliasCoverage?: boolean;
   /** Minimize each new signature's first program (default true). */
   minimize?: boolean;
@@ -240,7 +237,7 @@ class EmbeddedCampaign {
       this.workers.push(w);
       this.send(i, {
         type: 'start', seed: (this.opts.seed + i * 0x9e3779b1) >>> 0, bugs: this.opts.bugs, feedback: this.opts.feedback,
-        scenes: this.opts.scenes !== false, aliasCoverage: this.opts.aliasCoverage === true,
+        scenes: this.opts.scenes !== false, aliasCoverage: this.opts.aliasCoverage !== false,
         timeoutMs: this.opts.timeoutMs ?? 2000, batchMs: BATCH_MS, maxExecs: this.opts.maxExecs ?? 0,
         ...(this.opts.schedule ? { schedule: this.opts.schedule } : {}),
       });

@@ -24,7 +24,7 @@ export interface ExecLimits {
   stepBudget?: number;
   /** Wall time before a run is abandoned (not a finding). */
   timeoutMs: number;
-  /** Record alias coverage (alias.ts); default off. */
+  /** Record alias coverage (alias.ts); default off (the fuzzer asks for it). */
   aliasCoverage?: boolean;
 }
 

@@ -298,6 +298,8 @@ export class ShadowFile {
         this.who.copyFrom(this.who, off + len, off, this.size - off - len);
         this.unknown?.copyWithin(off, off + len, this.size);
         this.truncate(this.size - len);
+        // Stale bytes the disk holds past EOF move down with their blocks.
+        this.stalePastEof = shiftSpans(this.stalePastEof, off, -len);
         return;
       }
       case 'insert': {
@@ -314,6 +316,7 @@ export class ShadowFile {
           this.unknown!.copyWithin(off + len, off, size);
           this.markKnown(off, off + len);
         }
+        this.stalePastEof = shiftSpans(this.stalePastEof, off, len);
         return;
       }
       case 'alloc':
@@ -372,6 +375,25 @@ export function firstDifference(a: Uint8Array, b: Uint8Array): number {
 }
 
 /** Spans [from, to) as flat pairs, cut to what lies at or past `at`. */
+/**
+ * Spans [start, end, ...] moved with the blocks a collapse or an insert
+ * shifted at `off` by `delta` bytes: a collapse (delta < 0) drops what lay in
+ * [off, off - delta) and moves what lay past it down; an insert moves what lay
+ * at or past off up. What lay below off stays.
+ */
+export function shiftSpans(spans: readonly number[], off: number, delta: number): number[] {
+  const out: number[] = [];
+  const movedFrom = delta < 0 ? off - delta : off;
+  for (let i = 0; i < spans.length; i += 2) {
+    const a = spans[i]!;
+    const b = spans[i + 1]!;
+    if (a < off) out.push(a, Math.min(b, off));
+    const from = Math.max(a, movedFrom);
+    if (b > from) out.push(from + delta, b + delta);
+  }
+  return out;
+}
+
 function clipSpansFrom(spans: readonly number[], at: number): number[] {
   const out: number[] = [];
   for (let i = 0; i < spans.length; i += 2) {

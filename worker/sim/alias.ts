@@ -44,8 +44,9 @@ let frames: readonly string[] = NO_FRAMES;
 let ctxName = '';
 
 /**
- * Alias coverage on or off for the runs that follow (off until asked: the
- * fuzzer turns it on with `--alias-coverage`; the sim is the same either way).
+ * Alias coverage on or off for the runs that follow: off until asked (the
+ * fuzzer's executor asks, unless `--no-alias-coverage`); the sim runs the
+ * same either way.
  */
 export function aliasCoverage(on: boolean): void {
   enabled = on;

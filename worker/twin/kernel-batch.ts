@@ -112,7 +112,8 @@ export interface KernelBatchOutcome {
 
 /** A kernel batch: `programs` programs of a fresh generator, every other one sequential, on one config. */
 export async function runKernelBatch(o: KernelBatchOptions): Promise<KernelBatchOutcome> {
-  const fuzzer = new Fuzzer({ seed: o.seed, bugs: new Set(), feedback: true });
+  // No alias coverage: the twin runs the sim outside the executor that records it.
+  const fuzzer = new Fuzzer({ seed: o.seed, bugs: new Set(), feedback: true, aliasCoverage: false });
   const stats = emptyStats(configName(o.spec));
   const findings: BatchFinding[] = [];
   const errors: string[] = [];

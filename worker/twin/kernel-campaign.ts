@@ -73,7 +73,8 @@ class KernelCampaign {
   private readonly startedAt = new Date().toISOString();
 
   constructor(private readonly opts: KernelCampaignOptions) {
-    this.fuzzer = new Fuzzer({ seed: opts.seed, bugs: new Set(), feedback: true });
+    // No alias coverage: the twin runs the sim outside the executor that records it.
+    this.fuzzer = new Fuzzer({ seed: opts.seed, bugs: new Set(), feedback: true, aliasCoverage: false });
     this.stats = opts.configs.map((c) => emptyStats(configName(c)));
     this.store = opts.storeDir ? new Store(opts.storeDir) : null;
     this.findings = new FindingPipeline({

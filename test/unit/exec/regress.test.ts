@@ -747,3 +747,14 @@ test('ext4-failed-aio-past-eof-extended: the bios of a failed AIO direct write t
   assert.deepEqual(completions(res), [[0, 5, -5]]);
   assert.equal(runs(res.files[0]!.data), '0-8192:0 8192-16384:2 16384-18432:0 18432-24576:2 24576-32768:0 32768-33280:2');
 });
+
+test('ext4-collapse-moves-stale-past-eof: bytes a power cut left past EOF move down with their block in a collapse, and show when the file grows over them', () => {
+  // ext4, 4 KiB blocks. f0 is [4096, 4608) of 1s, fsynced; a direct write
+  // fills [4096, 8192) with 1s and the power cut takes the size back to
+  // 4608 with some of those sectors on the disk past it. A collapse of
+  // [0, 4096) moves that block to 0 (size 512); a direct write at 8192 grows
+  // the file over [512, 4096) without zeroing it, and a landed sector shows.
+  // The oracle kept the stale span at [4608, 8192), where it had been.
+  const res = replay('ext4-collapse-moves-stale-past-eof.json');
+  assert.equal(runs(res.files[0]!.data), '0-512:1 512-2048:0 2048-2560:1 2560-8192:0 8192-9728:1');
+});
