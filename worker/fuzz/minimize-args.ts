@@ -6,7 +6,8 @@
 
 import { fieldsOfKind, isByteKind, opFields, opValues } from '../prog/ops.js';
 import type { Op, Program } from '../prog/types.js';
-import { clone, type OpPos } from './minimize-edit.js';
+import { cloneProgram } from '../prog/clone.js';
+import type { OpPos } from './minimize-edit.js';
 
 /** A candidate edit of the current program, or null where it changes nothing. */
 export type Edit = (p: Program) => Program | null;
@@ -33,7 +34,7 @@ function editField(pos: OpPos, field: string, value: number | undefined): Edit {
     const cur = (p.threads[pos.thread]!.ops[pos.index] as Record<string, unknown>)[field];
     if (cur === undefined || cur === value) return null;
     if (typeof cur === 'number' && typeof value === 'number' && value > cur) return null;
-    const q = clone(p);
+    const q = cloneProgram(p);
     const op = q.threads[pos.thread]!.ops[pos.index] as Record<string, unknown>;
     if (value === undefined) delete op[field];
     else op[field] = value;
@@ -61,7 +62,7 @@ function weakerOps(op: Op): Op[] {
 
 function replaceOp(pos: OpPos, by: Op): Edit {
   return (p) => {
-    const q = clone(p);
+    const q = cloneProgram(p);
     q.threads[pos.thread]!.ops[pos.index] = { ...by };
     return q;
   };
@@ -85,7 +86,7 @@ export function simplifyCandidates(p: Program, pos: OpPos, faultsOnly: boolean):
   for (const f of fieldsOfKind(op.op, 'fill')) {
     if (fill === undefined || fill === values[f]) continue;
     edits.push((q) => {
-      const c = clone(q);
+      const c = cloneProgram(q);
       opValues(c.threads[pos.thread]!.ops[pos.index]!)[f] = fill;
       return c;
     });

@@ -5,16 +5,13 @@
 // moved with it, one anchored at an op or a thread that went goes too.
 
 import { ID_SPACES, definedId, fieldsOfKind, opValues, referencedId, rewriteRefs, type IdSpace } from '../prog/ops.js';
+import { cloneProgram } from '../prog/clone.js';
 import type { Decision, Op, Program } from '../prog/types.js';
 
 /** Where an op sits: thread and index. */
 export interface OpPos {
   thread: number;
   index: number;
-}
-
-export function clone<T>(p: T): T {
-  return structuredClone(p);
 }
 
 /** Every op's position, thread by thread. */
@@ -114,7 +111,7 @@ export function cutOps(p: Program, cut: readonly OpPos[]): Program {
     m.push(n);
     return m;
   });
-  const q = clone(p);
+  const q = cloneProgram(p);
   q.threads = p.threads.map((t, ti) => ({ ops: t.ops.filter((_, oi) => newIndex[ti]![oi]! >= 0).map((op) => ({ ...op })) }));
   return moveDecisions(p, q, (thread, index) => {
     const i = newIndex[thread]?.[index];
@@ -124,14 +121,14 @@ export function cutOps(p: Program, cut: readonly OpPos[]): Program {
 
 /** Without thread `t` (at least one thread stays). */
 export function dropThread(p: Program, t: number): Program {
-  const q = clone(p);
+  const q = cloneProgram(p);
   q.threads.splice(t, 1);
   return moveDecisions(p, q, (thread, index) => (thread === t ? null : { thread: thread > t ? thread - 1 : thread, index }));
 }
 
 /** Thread `from`'s ops appended to thread `into`, thread `from` removed. */
 export function mergeThreads(p: Program, from: number, into: number): Program {
-  const q = clone(p);
+  const q = cloneProgram(p);
   const intoOps = q.threads[into]!.ops.length;
   const fromOps = q.threads[from]!.ops.length;
   q.threads[into]!.ops.push(...q.threads[from]!.ops);
@@ -147,7 +144,7 @@ export function mergeThreads(p: Program, from: number, into: number): Program {
 
 /** The op at `from` of `thread` moved to index `to` of the same thread (the ops between close up). */
 export function moveOp(p: Program, thread: number, from: number, to: number): Program {
-  const q = clone(p);
+  const q = cloneProgram(p);
   const ops = q.threads[thread]!.ops;
   const [op] = ops.splice(from, 1);
   ops.splice(to, 0, op!);
@@ -164,8 +161,8 @@ export function moveOp(p: Program, thread: number, from: number, to: number): Pr
 export function dropEmptyThreads(p: Program): Program {
   const keep = p.threads.map((t) => t.ops.length > 0);
   if (!keep.includes(true)) keep[0] = true;
-  if (!keep.includes(false)) return clone(p);
-  const q = clone(p);
+  if (!keep.includes(false)) return cloneProgram(p);
+  const q = cloneProgram(p);
   q.threads = q.threads.filter((_, t) => keep[t]);
   const newThread: number[] = [];
   let n = 0;
@@ -178,7 +175,7 @@ export function dropEmptyThreads(p: Program): Program {
 
 /** Unused fds and files removed and the rest renumbered; map ids and iocbs renumbered from 0 / 1. */
 export function renumber(p: Program): Program {
-  const q = clone(p);
+  const q = cloneProgram(p);
   const ops = q.threads.flatMap((t) => t.ops);
   const usedFds = new Set<number>();
   for (const op of ops) for (const f of fieldsOfKind(op.op, 'fd')) usedFds.add(opValues(op)[f] as number);

@@ -10,7 +10,7 @@ import type { Decision, Program, Schedule } from '../prog/types.js';
 import { validateProgram } from '../prog/validate.js';
 import type { BugSet } from '../sim/bugs.js';
 import { anchorKey, type ChoicePoint } from '../sim/schedule.js';
-import { clone } from './minimize-edit.js';
+import { cloneProgram, cloneSchedule } from '../prog/clone.js';
 
 export interface MinimizeOptions {
   bugs: BugSet;
@@ -120,7 +120,7 @@ export class Predicate {
       }
       return null;
     }
-    const q = clone(p);
+    const q = cloneProgram(p);
     if (r.schedule) q.schedule = r.schedule;
     return q;
   }
@@ -141,7 +141,7 @@ export class Predicate {
     if (hit || replayOnly) return hit;
     for (const schedule of this.reseeds()) {
       if (this.exhausted()) return null;
-      const reseeded = this.once({ ...clone(cand), schedule });
+      const reseeded = this.once({ ...cloneProgram(cand), schedule });
       // The seeded run's recorded list replaces the seed; a longer list is no gain.
       if (reseeded && noLarger(reseeded, cand)) return reseeded;
     }
@@ -169,7 +169,7 @@ export class Predicate {
     for (let i = 1; i <= effort.seeds && !this.exhausted(); i++) {
       for (const strategy of ['random', 'pct'] as const) {
         const seed = (i * 0x85ebca6b) >>> 0;
-        const next = this.test({ ...clone(cand), schedule: { strategy, seed, depth: 3, decisions: [] } }, true);
+        const next = this.test({ ...cloneProgram(cand), schedule: { strategy, seed, depth: 3, decisions: [] } }, true);
         if (next) return next;
       }
     }
@@ -221,7 +221,7 @@ export class Predicate {
    */
   private reseeds(): Schedule[] {
     if (this.seeded === null) return [];
-    const out: Schedule[] = [clone(this.seeded)];
+    const out: Schedule[] = [cloneSchedule(this.seeded)];
     for (let i = 1; i <= RESEEDS; i++) {
       const seed = (this.seeded.seed + i * 0x9e3779b1) >>> 0;
       out.push({ strategy: 'random', seed, depth: 0, decisions: [] });
@@ -232,7 +232,7 @@ export class Predicate {
 }
 
 export function withDecisions(p: Program, decisions: Decision[]): Program {
-  const q = clone(p);
+  const q = cloneProgram(p);
   q.schedule = { strategy: 'replay', seed: q.schedule?.seed ?? 0, depth: q.schedule?.depth ?? 0, decisions };
   return q;
 }

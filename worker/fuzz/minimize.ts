@@ -13,7 +13,8 @@
 
 import { runProgram } from '../exec/run.js';
 import type { Program } from '../prog/types.js';
-import { clone, cutOps, dropEmptyThreads, dropThread, mergeThreads, moveOp, opPositions, renumber } from './minimize-edit.js';
+import { cloneProgram, cloneSchedule } from '../prog/clone.js';
+import { cutOps, dropEmptyThreads, dropThread, mergeThreads, moveOp, opPositions, renumber } from './minimize-edit.js';
 import { simplifyCandidates } from './minimize-args.js';
 import {
   DEEP_BUDGET, DEEP_SEEDS, type MinimizeOptions, MinimizeError, Predicate, decisionCount, noLarger, programSize, withDecisions,
@@ -81,7 +82,7 @@ function dropThreads(p: Program, o: Predicate, deep: boolean): Program {
 /** Stage 2b: every thread's ops in thread 0, in thread order (the seeded retries find the events' order). */
 function sequentialize(p: Program, o: Predicate, deep: boolean): Program {
   if (p.threads.length < 2) return p;
-  let q = clone(p);
+  let q = cloneProgram(p);
   while (q.threads.length > 1) q = mergeThreads(q, 1, 0);
   return (deep ? o.testDeep(q, o.shareOfBudget(SEQUENTIALIZE_SHARE)) : o.test(q)) ?? p;
 }
@@ -202,7 +203,7 @@ function minimizeSchedule(p: Program, o: Predicate): Program {
     chunk = Math.max(1, chunk >> 1);
   }
   if (p.schedule!.decisions.length > 0) return p;
-  const bare = clone(p);
+  const bare = cloneProgram(p);
   delete bare.schedule;
   return o.test(bare, true) ?? p;
 }
@@ -210,16 +211,16 @@ function minimizeSchedule(p: Program, o: Predicate): Program {
 /** Stage 8: folioMax smaller, blockSize toward 4096, then another fs where it still fires. */
 function smallestConfig(p: Program, o: Predicate): Program {
   for (let f = p.config.folioMax / 2; f >= Math.max(4096, p.config.blockSize); f /= 2) {
-    const next = o.test({ ...clone(p), config: { ...p.config, folioMax: f } });
+    const next = o.test({ ...cloneProgram(p), config: { ...p.config, folioMax: f } });
     if (!next) break;
     p = next;
   }
   if (p.config.blockSize !== 4096 && p.config.folioMax >= 4096) {
-    p = o.test({ ...clone(p), config: { ...p.config, blockSize: 4096 } }) ?? p;
+    p = o.test({ ...cloneProgram(p), config: { ...p.config, blockSize: 4096 } }) ?? p;
   }
   if (p.config.fs === 'fuse') {
     for (const fs of ['xfs', 'ext4'] as const) {
-      const next = o.test({ ...clone(p), config: { ...p.config, fs, inode: 'extent' } });
+      const next = o.test({ ...cloneProgram(p), config: { ...p.config, fs, inode: 'extent' } });
       if (next) return next;
     }
   }
@@ -238,7 +239,7 @@ function confirm(p: Program, opts: MinimizeOptions): { program: Program; signatu
   if (opts.signature !== undefined && opts.signature !== signature) {
     throw new MinimizeError(`the program reports ${signature}, not ${opts.signature}`);
   }
-  const frozen = clone(p);
+  const frozen = cloneProgram(p);
   const strategy = p.schedule?.strategy;
   if ((strategy === 'random' || strategy === 'pct') && runs[0]!.schedule) frozen.schedule = runs[0]!.schedule;
   return { program: frozen, signature };
@@ -249,7 +250,7 @@ export function minimizeProgram(p: Program, opts: MinimizeOptions): MinimizeResu
   const input = validateProgram(JSON.parse(JSON.stringify(p)) as unknown, 'minimize input');
   const { program: frozen, signature } = confirm(input, opts);
   const s = input.schedule;
-  const seeded = s && (s.strategy === 'random' || s.strategy === 'pct') ? clone(s) : null;
+  const seeded = s && (s.strategy === 'random' || s.strategy === 'pct') ? cloneSchedule(s) : null;
   const predicate = new Predicate(signature, opts, seeded);
   // A frozen seeded schedule must replay what it recorded.
   const froze = seeded !== null;

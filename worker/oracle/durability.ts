@@ -43,13 +43,13 @@ const NO_WORDS = new Int32Array(0);
 
 /**
  * Append to `out` the runs of `cur` that differ from `last` (bytes past the
- * end of `last` differ), each as its offset and a copy. It runs after every
- * op of a program with a power cut, on every file, and most of a file is
- * unchanged by one op: equal arrays are told by a native memcmp, equal spans
- * are skipped a word at a time, and bytes are compared only where words differ.
+ * end of `last` differ), each as its offset and a copy. It runs after an op
+ * changed a file of a program with a power cut (DurableFile.note tells equal
+ * contents by a native memcmp first), and an op changes little of a file:
+ * equal spans are skipped a word at a time, and bytes are compared only where
+ * words differ.
  */
 export function changedRuns(last: Uint8Array, cur: Uint8Array, out: Run[]): void {
-  if (cur.length === last.length && Buffer.compare(cur, last) === 0) return;
   const common = Math.min(last.length, cur.length);
   const aligned = last.byteOffset % 4 === 0 && cur.byteOffset % 4 === 0;
   const words = aligned ? common >> 2 : 0;

@@ -374,7 +374,6 @@ export function firstDifference(a: Uint8Array, b: Uint8Array): number {
   return n;
 }
 
-/** Spans [from, to) as flat pairs, cut to what lies at or past `at`. */
 /**
  * Spans [start, end, ...] moved with the blocks a collapse or an insert
  * shifted at `off` by `delta` bytes: a collapse (delta < 0) drops what lay in
@@ -394,6 +393,7 @@ export function shiftSpans(spans: readonly number[], off: number, delta: number)
   return out;
 }
 
+/** Spans [from, to) as flat pairs, cut to what lies at or past `at`. */
 function clipSpansFrom(spans: readonly number[], at: number): number[] {
   const out: number[] = [];
   for (let i = 0; i < spans.length; i += 2) {

@@ -4,10 +4,14 @@
 // program for every mutation and the minimizer for every candidate, where
 // structuredClone cost several times as much.
 
-import type { Op, Program } from './types.js';
+import type { Op, Program, Schedule } from './types.js';
 
 export function cloneOp<T extends Op>(op: T): T {
   return { ...op };
+}
+
+export function cloneSchedule(s: Schedule): Schedule {
+  return { ...s, decisions: s.decisions.map((d) => ({ ...d })) };
 }
 
 export function cloneProgram(p: Program): Program {
@@ -18,6 +22,6 @@ export function cloneProgram(p: Program): Program {
     fds: p.fds.map((d) => ({ ...d })),
     threads: p.threads.map((t) => ({ ops: t.ops.map(cloneOp) })),
   };
-  if (p.schedule) q.schedule = { ...p.schedule, decisions: p.schedule.decisions.map((d) => ({ ...d })) };
+  if (p.schedule) q.schedule = cloneSchedule(p.schedule);
   return q;
 }

@@ -35,43 +35,15 @@ export function aliasCell(): AliasCell {
 }
 
 /** The context of completions (bio end_io, fuse replies): one context apart from every thread. */
-export const ALIAS_EVENT_CTX = 1 << 20;
+const ALIAS_EVENT_CTX = 1 << 20;
+/** No context: between runs, and while a run sets its machine up before any thread runs. */
+const NO_CTX = -1;
 
 const NO_FRAMES: readonly string[] = [];
 let enabled = false;
-let ctx = 0;
+let ctx = NO_CTX;
 let frames: readonly string[] = NO_FRAMES;
 let ctxName = '';
-
-/**
- * Alias coverage on or off for the runs that follow: off until asked (the
- * fuzzer's executor asks, unless `--no-alias-coverage`); the sim runs the
- * same either way.
- */
-export function aliasCoverage(on: boolean): void {
-  enabled = on;
-}
-
-/**
- * Who runs from now on: a thread (its id, its live frame stack and name) or
- * a completion (ALIAS_EVENT_CTX, no frames, the event's name).
- */
-export function aliasRunning(id: number, stack: readonly string[], name: string): void {
-  ctx = id;
-  where = id === ALIAS_EVENT_CTX ? eventWhere : (threadWhere[id] ??= whereCache());
-  frames = stack;
-  ctxName = name;
-}
-
-/** A completion runs (its own context, named by the event). */
-export function aliasEvent(name: string): void {
-  aliasRunning(ALIAS_EVENT_CTX, NO_FRAMES, name);
-}
-
-/** Between runs: nobody runs. */
-export function aliasReset(): void {
-  aliasRunning(0, NO_FRAMES, '');
-}
 
 const whereIds = new Map<string, number>();
 
@@ -101,6 +73,38 @@ const threadWhere: WhereCache[] = [];
 const eventWhere = whereCache();
 let where = eventWhere;
 
+/**
+ * Alias coverage on or off for the runs that follow: off until asked (the
+ * fuzzer's executor asks, unless `--no-alias-coverage`); the sim runs the
+ * same either way.
+ */
+export function aliasCoverage(on: boolean): void {
+  enabled = on;
+}
+
+/**
+ * Who runs from now on: a thread (its id, its live frame stack and name) or
+ * a completion (ALIAS_EVENT_CTX, no frames, the event's name).
+ */
+export function aliasRunning(id: number, stack: readonly string[], name: string): void {
+  ctx = id;
+  where = id === ALIAS_EVENT_CTX ? eventWhere : (threadWhere[id] ??= whereCache());
+  frames = stack;
+  ctxName = name;
+}
+
+/** A completion runs (its own context, named by the event). */
+export function aliasEvent(name: string): void {
+  aliasRunning(ALIAS_EVENT_CTX, NO_FRAMES, name);
+}
+
+/** Between runs: nobody runs, and nothing is recorded until a thread does. */
+export function aliasReset(): void {
+  ctx = NO_CTX;
+  frames = NO_FRAMES;
+  ctxName = '';
+}
+
 /** The accessor's site where the current context is. */
 function siteHere(site: number): number {
   const n = frames.length;
@@ -118,7 +122,7 @@ function notePair(from: number, to: number, kind: number): void {
 
 /** The object of `cell` is read at `site`. */
 export function aliasRead(cell: AliasCell, site: number): void {
-  if (!enabled) return;
+  if (!enabled || ctx === NO_CTX) return;
   const here = siteHere(site);
   if (cell.wCtx >= 0 && cell.wCtx !== ctx) notePair(cell.wSite, here, 0);
   cell.rSite = here;
@@ -127,7 +131,7 @@ export function aliasRead(cell: AliasCell, site: number): void {
 
 /** The object of `cell` is changed at `site`. */
 export function aliasWrite(cell: AliasCell, site: number): void {
-  if (!enabled) return;
+  if (!enabled || ctx === NO_CTX) return;
   const here = siteHere(site);
   if (cell.wCtx >= 0 && cell.wCtx !== ctx) notePair(cell.wSite, here, 1);
   if (cell.rCtx >= 0 && cell.rCtx !== ctx) notePair(cell.rSite, here, 2);

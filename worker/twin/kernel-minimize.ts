@@ -4,7 +4,8 @@
 // stages are the cheap, effective ones: ddmin over ops, then single cuts to a
 // fixpoint, then unused fds and files dropped; a budget of tests bounds it.
 
-import { clone, cutOps, dropEmptyThreads, opPositions, renumber } from '../fuzz/minimize-edit.js';
+import { cloneProgram } from '../prog/clone.js';
+import { cutOps, dropEmptyThreads, opPositions, renumber } from '../fuzz/minimize-edit.js';
 import { programSize } from '../fuzz/minimize-predicate.js';
 import type { Program } from '../prog/types.js';
 import { stillShows } from './differential.js';
@@ -56,7 +57,7 @@ async function ddmin(p: Program, o: KernelPredicate): Promise<Program> {
 export async function minimizeOnKernel(p: Program, signature: string, mount: TwinMount, budget = KERNEL_MINIMIZE_TESTS): Promise<KernelMinimizeResult> {
   const o = new KernelPredicate(mount, signature, budget);
   const opsBefore = programSize(p);
-  let best = clone(p);
+  let best = cloneProgram(p);
   best = await ddmin(best, o);
   const tidy = renumber(best);
   if (!o.exhausted && (await o.keeps(tidy))) best = tidy;
