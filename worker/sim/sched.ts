@@ -261,14 +261,25 @@ export class Sched {
     if (t !== null) aliasRunning(t.id, t.frames, t.name);
   }
 
+  /**
+   * Fill `enabled` with what may run now: the runnable threads, then the
+   * pending events. Written in place, as `enabled.length = 0` would drop the
+   * array's storage at every step (V8 frees it) and allocate it anew.
+   */
+  private collectEnabled(): number {
+    const enabled = this.enabled;
+    let n = 0;
+    for (const t of this.threads) if (t.state === ThreadState.Runnable) enabled[n++] = t.choice;
+    for (let i = 0; i < this.events.length; i++) enabled[n++] = this.eventChoices[i] ?? (this.eventChoices[i] = { kind: 'event', index: i });
+    if (enabled.length !== n) enabled.length = n;
+    return n;
+  }
+
   /** Run until every thread is done and no event is pending, or a deadlock, or the budget. */
   run(): RunOutcome {
     const enabled = this.enabled;
     for (;;) {
-      enabled.length = 0;
-      for (const t of this.threads) if (t.state === ThreadState.Runnable) enabled.push(t.choice);
-      for (let i = 0; i < this.events.length; i++) enabled.push(this.eventChoices[i] ?? (this.eventChoices[i] = { kind: 'event', index: i }));
-      if (enabled.length === 0) {
+      if (this.collectEnabled() === 0) {
         const blocked = this.threads.filter((t) => t.state === ThreadState.Blocked && !t.kernel);
         if (blocked.length === 0) return { kind: 'done' };
         return { kind: 'deadlock', blocked: this.threads.filter((t) => t.state === ThreadState.Blocked) };

@@ -7,7 +7,7 @@
 // not taken: the minimizer can cut ops and threads and keep the rest.
 
 import type { Decision, Schedule } from '../prog/types.js';
-import { type Choice, DEFAULT_POLICY, type Policy, type Sched } from './sched.js';
+import { type Choice, DEFAULT_POLICY, type Policy, type Sched, type SimThread } from './sched.js';
 
 /** mulberry32: a small, fast, seeded PRNG. */
 export class Rng {
@@ -44,6 +44,12 @@ export function anchorHere(sched: Sched): Omit<Decision, 'run'> {
   return { at: t === null ? '' : t.name, op: t === null ? 0 : t.op, step: t === null ? 0 : t.step, nth: sched.turnsHere };
 }
 
+/** A decision taken here to run `run`: the anchor and the choice in one object (taken at most choice points of a run). */
+function decisionHere(sched: Sched, run: string): Decision {
+  const t = sched.current;
+  return { at: t === null ? '' : t.name, op: t === null ? 0 : t.op, step: t === null ? 0 : t.step, nth: sched.turnsHere, run };
+}
+
 /** One string per anchor (labels hold no `|`), to look decisions up by where they were taken. */
 export function anchorKey(a: Omit<Decision, 'run'>): string {
   return `${a.at}|${a.op}|${a.step}|${a.nth}`;
@@ -72,6 +78,8 @@ export class PctPolicy implements Policy {
   /** Priorities by thread name, and by event name (same-named completions share one). */
   private readonly prio = new Map<string, number>();
   private readonly eventPrio = new Map<string, number>();
+  /** prio by thread id, looked up once per thread (ids are a run's array indices; names are strings to hash). */
+  private readonly byThread: number[] = [];
   private readonly changePoints: number[];
   private step = 0;
   private low: number;
@@ -93,16 +101,23 @@ export class PctPolicy implements Policy {
     return p;
   }
 
+  private threadPriority(t: SimThread): number {
+    const p = this.byThread[t.id];
+    if (p !== undefined) return p;
+    return (this.byThread[t.id] = this.priorityOf(this.prio, t.name));
+  }
+
   pick(sched: Sched, enabled: readonly Choice[]): number {
     this.step++;
     if (this.changePoints.includes(this.step) && sched.current) {
       this.prio.set(sched.current.name, --this.low);
+      this.byThread.length = 0;
     }
     let best = 0;
     let bestP = -Infinity;
     for (let i = 0; i < enabled.length; i++) {
       const c = enabled[i]!;
-      const p = c.kind === 'thread' ? this.priorityOf(this.prio, c.thread.name) : this.priorityOf(this.eventPrio, sched.eventName(c.index));
+      const p = c.kind === 'thread' ? this.threadPriority(c.thread) : this.priorityOf(this.eventPrio, sched.eventName(c.index));
       if (p > bestP) {
         bestP = p;
         best = i;
@@ -152,9 +167,8 @@ export class RecordingPolicy implements Policy {
     const pick = this.inner.pick(sched, enabled);
     const dflt = DEFAULT_POLICY.pick(sched, enabled);
     if (pick === dflt && !this.onChoice) return pick;
-    const anchor = anchorHere(sched);
-    if (pick !== dflt) this.decisions.push({ ...anchor, run: choiceLabel(enabled[pick]!, sched) });
-    this.onChoice?.({ anchor, enabled: enabled.map((c) => choiceLabel(c, sched)), picked: pick, default: dflt });
+    if (pick !== dflt) this.decisions.push(decisionHere(sched, choiceLabel(enabled[pick]!, sched)));
+    this.onChoice?.({ anchor: anchorHere(sched), enabled: enabled.map((c) => choiceLabel(c, sched)), picked: pick, default: dflt });
     return pick;
   }
 }
