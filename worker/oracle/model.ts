@@ -185,6 +185,8 @@ export class Model {
   /** Every writer the shadows name, by id; 0 is nobody (bytes of an empty file). */
   readonly writers: Writer[] = [{ t: -1, i: -1, kind: 'zero' }];
   private readonly writerIds = new Map<string, number>();
+  /** The id writerOf returned last. */
+  private lastWriter = 0;
   /** The op whose effect the event being observed applies: thread and index (the oracle sets it). */
   applying: { t: number; i: number } = { t: -1, i: -1 };
 
@@ -217,6 +219,9 @@ export class Model {
   /** The writer id of the op being applied, writing bytes of `kind`. */
   private writerOf(kind: WriterKind): number {
     const { t, i } = this.applying;
+    // An op's writes come in runs: the last writer asked for is most often the one asked for again.
+    const last = this.writers[this.lastWriter]!;
+    if (last.t === t && last.i === i && last.kind === kind) return this.lastWriter;
     const key = `${t}:${i}:${kind}`;
     let id = this.writerIds.get(key);
     if (id === undefined) {
@@ -224,6 +229,7 @@ export class Model {
       this.writers.push({ t, i, kind });
       this.writerIds.set(key, id);
     }
+    this.lastWriter = id;
     return id;
   }
 

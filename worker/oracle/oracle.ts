@@ -145,7 +145,7 @@ export class Oracle {
     const st = m.threadOps[ev.t]!;
     const op = st.op;
     this.opEffect(ev, st);
-    m.own?.opDone(ev.t, op, ev.ret, 'fd' in op && m.fds[op.fd]!.direct);
+    m.own?.opDone(ev.t, ev.i, ev.ret, 'fd' in op && m.fds[op.fd]!.direct);
     for (let f = st.failedBefore; f < m.failedInOp.length; f++) {
       const { file, pos, len } = m.failedInOp[f]!;
       m.shadows[file]!.forget(pos, len);

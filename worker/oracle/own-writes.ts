@@ -3,7 +3,7 @@
 // holds for every schedule is read-your-writes: a thread that reads bytes it
 // wrote itself, where no op of any other thread may have changed them, reads
 // what it wrote. "May have changed" is decided from the program text alone
-// and errs wide (see foreignRanges), so this never depends on the schedule.
+// and errs wide (see foreignTo), so this never depends on the schedule.
 
 import type { Op, Program } from '../prog/types.js';
 
@@ -116,8 +116,13 @@ export interface OwnWriteLoss {
 }
 
 export class OwnWrites {
-  /** foreign[thread][file]: where other threads' ops may change the file. */
-  private readonly foreign: Ranges[][];
+  /**
+   * foreign[thread][file]: where other threads' ops may change the file,
+   * built on the first read that asks (most pairs are never read).
+   */
+  private readonly foreign: (Ranges | undefined)[][];
+  /** Per thread and file, what its ops may change: built with the first foreign list. */
+  private changes: { byThread: Ranges[][]; ownAsync: Ranges[][] } | null = null;
   private readonly state: ThreadFileState[][];
   /** Which files each mapping id may map (an id may be reused for another file). */
   private readonly mapFiles = new Map<number, Set<number>>();
@@ -126,33 +131,60 @@ export class OwnWrites {
 
   constructor(private readonly program: Program) {
     const nFiles = program.files.length;
+    let faults = false;
     for (const t of program.threads) {
       for (const op of t.ops) {
+        if (op.op === 'fail_bio') faults = true;
         if (op.op !== 'mmap') continue;
         const s = this.mapFiles.get(op.map) ?? new Set<number>();
         s.add(this.fileOfFd(op.fd));
         this.mapFiles.set(op.map, s);
       }
     }
-    this.enabled = !program.threads.some((t) => t.ops.some((op) => op.op === 'fail_bio'));
-    const byThread = program.threads.map((t) => {
-      const r: Ranges[] = Array.from({ length: nFiles }, () => []);
-      for (const op of t.ops) for (const [f, range] of this.mayChange(op)) r[f]!.push(range);
-      return r;
-    });
-    // A thread's own AIO write lands whenever the schedule says, before or
-    // after the thread's later ops over the same bytes (and its completion
-    // invalidates the cache there): to its own reads it is as foreign as
-    // another thread's write.
-    const ownAsync = program.threads.map((t) => {
-      const r: Ranges[] = Array.from({ length: nFiles }, () => []);
-      for (const op of t.ops) if (op.op === 'aio_write') for (const [f, range] of this.mayChange(op)) r[f]!.push(range);
-      return r;
-    });
-    this.foreign = program.threads.map((_t, i) =>
-      Array.from({ length: nFiles }, (_f, f) => [...byThread.flatMap((r, j) => (j === i ? [] : r[f]!)), ...ownAsync[i]![f]!]),
-    );
+    this.enabled = !faults;
+    this.foreign = program.threads.map(() => new Array<Ranges | undefined>(nFiles).fill(undefined));
     this.state = program.threads.map(() => Array.from({ length: nFiles }, () => new ThreadFileState()));
+  }
+
+  /** Every other thread's ranges of the file, then the thread's own AIO writes'. */
+  private foreignTo(thread: number, file: number): Ranges {
+    const known = this.foreign[thread]![file];
+    if (known !== undefined) return known;
+    const { byThread, ownAsync } = (this.changes ??= this.whatOpsMayChange());
+    const out: Ranges = [];
+    for (let j = 0; j < byThread.length; j++) {
+      if (j === thread) continue;
+      for (const r of byThread[j]![file]!) out.push(r);
+    }
+    for (const r of ownAsync[thread]![file]!) out.push(r);
+    this.foreign[thread]![file] = out;
+    return out;
+  }
+
+  /**
+   * Per thread and file, the ranges its ops may change; and apart, its AIO
+   * writes': one lands whenever the schedule says, before or after the
+   * thread's later ops over the same bytes (and its completion invalidates
+   * the cache there), so to the thread's own reads it is as foreign as
+   * another thread's write.
+   */
+  private whatOpsMayChange(): { byThread: Ranges[][]; ownAsync: Ranges[][] } {
+    const nFiles = this.program.files.length;
+    const byThread: Ranges[][] = [];
+    const ownAsync: Ranges[][] = [];
+    for (const t of this.program.threads) {
+      const all: Ranges[] = Array.from({ length: nFiles }, () => []);
+      const aio: Ranges[] = Array.from({ length: nFiles }, () => []);
+      for (const op of t.ops) {
+        for (const [f, range] of this.mayChange(op)) {
+          all[f]!.push(range);
+          if (op.op === 'aio_write') aio[f]!.push(range);
+        }
+      }
+      byThread.push(all);
+      ownAsync.push(aio);
+    }
+    return { byThread, ownAsync };
   }
 
   private fileOfFd(fd: number): number {
@@ -212,9 +244,9 @@ export class OwnWrites {
   }
 
   /** The effect of a thread's op that just returned ret, on what the thread knows. */
-  opDone(thread: number, op: Op, ret: number, direct: boolean): void {
+  opDone(thread: number, index: number, ret: number, direct: boolean): void {
     const st = this.state[thread]!;
-    const index = this.program.threads[thread]!.ops.indexOf(op);
+    const op = this.program.threads[thread]!.ops[index]!;
     switch (op.op) {
       case 'pwrite': {
         const s = st[this.fileOfFd(op.fd)]!;
@@ -275,6 +307,6 @@ export class OwnWrites {
   /** The first byte of got (read at off by thread) that differs from what the thread wrote there itself. */
   check(thread: number, file: number, off: number, got: Uint8Array): OwnWriteLoss | null {
     if (!this.enabled) return null;
-    return this.state[thread]![file]!.firstLoss(off, got, this.foreign[thread]![file]!);
+    return this.state[thread]![file]!.firstLoss(off, got, this.foreignTo(thread, file));
   }
 }

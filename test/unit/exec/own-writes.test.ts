@@ -22,7 +22,7 @@ const bytes = (n: number, v: number): Uint8Array => new Uint8Array(n).fill(v);
 test('a thread must read back what it alone wrote', () => {
   const p = program([{ op: 'pwrite', fd: 0, off: 0, len: 100, fill: 1 }], [{ op: 'pwrite', fd: 0, off: 8192, len: 100, fill: 2 }]);
   const o = new OwnWrites(p);
-  o.opDone(1, p.threads[1]!.ops[0]!, 100, false);
+  o.opDone(1, 0, 100, false);
   assert.equal(o.check(1, 0, 8192, bytes(100, 2)), null);
   assert.deepEqual(o.check(1, 0, 8192, bytes(100, 0)), { pos: 8192, got: 0, want: 2, op: 0 });
 });
@@ -31,7 +31,7 @@ test('bytes another thread may change are not judged', () => {
   // t0's write may zero everything below its start when it extends the file.
   const p = program([{ op: 'pwrite', fd: 0, off: 16384, len: 10, fill: 1 }], [{ op: 'pwrite', fd: 0, off: 8192, len: 100, fill: 2 }]);
   const o = new OwnWrites(p);
-  o.opDone(1, p.threads[1]!.ops[0]!, 100, false);
+  o.opDone(1, 0, 100, false);
   assert.equal(o.check(1, 0, 8192, bytes(100, 0)), null);
 });
 
@@ -44,7 +44,7 @@ test('a truncate or fallocate in another thread, and any injected fault, leave n
   ] as Op[]) {
     const p = program([other], [{ op: 'pwrite', fd: 0, off: 8192, len: 100, fill: 2 }]);
     const o = new OwnWrites(p);
-    o.opDone(1, p.threads[1]!.ops[0]!, 100, false);
+    o.opDone(1, 0, 100, false);
     assert.equal(o.check(1, 0, 8192, bytes(100, 0)), null, other.op);
   }
 });
@@ -58,12 +58,12 @@ test('direct writes, failed stores and stores past the size the thread made sure
   ];
   const p = program([], t1);
   const o = new OwnWrites(p);
-  o.opDone(1, t1[0]!, 4096, true);
+  o.opDone(1, 0, 4096, true);
   assert.equal(o.check(1, 0, 0, bytes(4096, 0)), null);
-  o.opDone(1, t1[1]!, -14, false);
+  o.opDone(1, 1, -14, false);
   assert.equal(o.check(1, 0, 100, bytes(10, 0)), null);
   // The direct write made the file 4096 long: a store past that is not file data.
-  o.opDone(1, t1[3]!, 10, false);
+  o.opDone(1, 3, 10, false);
   assert.deepEqual(o.check(1, 0, 4090, bytes(10, 0)), { pos: 4090, got: 0, want: 5, op: 3 });
   assert.equal(o.check(1, 0, 4096, bytes(4, 0)), null);
 });
@@ -105,10 +105,9 @@ test("a thread's own power cut forgets what it wrote but had not made durable", 
     ],
   };
   const o = new OwnWrites(p);
-  const t0 = p.threads[0]!.ops;
-  o.opDone(0, t0[2]!, 1024, false);
+  o.opDone(0, 2, 1024, false);
   assert.deepEqual(o.check(0, 0, 0, bytes(1024, 0)), { pos: 0, got: 0, want: 2, op: 2 });
-  o.opDone(0, t0[3]!, 0, false);
+  o.opDone(0, 3, 0, false);
   assert.equal(o.check(0, 0, 0, bytes(1024, 0)), null, 'the cut may have lost the write');
   const r = runProgram(p);
   assert.equal(r.violation, null, r.violation?.signature);
@@ -128,9 +127,8 @@ test("a thread's own AIO write in flight is as foreign as another thread's write
     [],
   );
   const o = new OwnWrites(p);
-  const t0 = p.threads[0]!.ops;
-  o.opDone(0, t0[0]!, 0, true);
-  o.opDone(0, t0[1]!, 8192, false);
+  o.opDone(0, 0, 0, true);
+  o.opDone(0, 1, 8192, false);
   assert.equal(o.check(0, 0, 69632, bytes(4096, 5)), null, 'the AIO landed last');
   assert.deepEqual(o.check(0, 0, 73728, bytes(4096, 5)), { pos: 73728, got: 5, want: 6, op: 1 }, 'past the AIO the write is judged');
 });
