@@ -11,6 +11,7 @@ import type { Op, Program } from '../prog/types.js';
 import type { TraceEvent } from '../trace/types.js';
 import { Model, type Raise, type ThreadOp } from './model.js';
 import { aioCompleted, aioReaped, aioSubmitted } from './rules/aio.js';
+import { copyRangeArgsJudged, fadviseArgsJudged, syncFileRangeArgsJudged } from './rules/arguments.js';
 import { dioFellBack, directEnd, directStart, directWriteOf, openCacheWrites, stalePagecache } from './rules/collisions.js';
 import {
   adoptSizesAfterLostWrites, adoptUnknownSizes, copied, copySource, fallocated, pwriteCalled, stored, truncated,
@@ -168,13 +169,17 @@ export class Oracle {
       case 'fallocate':
         return fallocated(m, st, op, ev.ret, ev.sizes);
       case 'copy_range':
+        copyRangeArgsJudged(m, this.raise, st.copy!, op, ev.ret);
         return copied(m, st, op, ev.ret);
+      case 'fadvise_dontneed':
+        return fadviseArgsJudged(m, this.raise, op, ev.ret);
       case 'fsync':
       case 'fdatasync':
       case 'msync':
         if (st.sync) syncReturned(m, this.raise, st.sync, ev.ret, 'vfs_fsync_range');
         return;
       case 'sync_file_range':
+        syncFileRangeArgsJudged(m, this.raise, op, ev.ret);
         if (st.sync) syncReturned(m, this.raise, st.sync, ev.ret, 'file_fdatawait_range');
         return;
       case 'evict':
