@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -80,4 +80,16 @@ test('flags a kernel campaign does not take are refused, and --configs needs --k
   const bad = fuzz(['--kernel', '--configs', 'xfs:999']);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /'xfs:999': the block size is one of 1024, 2048, 4096/);
+});
+
+test('a config this machine cannot provide (no fuse daemon beside the executor): "cannot run here", exit 3, nothing left mounted', () => {
+  const bin = join(parent, 'bin-without-daemon');
+  mkdirSync(bin);
+  symlinkSync(join(ROOT, 'dist', 'native', 'foliofuzz-exec'), join(bin, 'foliofuzz-exec'));
+  const r = spawnSync(process.execPath, [CLI, 'fuzz', '--kernel', '--configs', 'fuse:1024', '--max-execs', '5', '--store', join(parent, 'nodaemon'), '--json'], {
+    encoding: 'utf8', cwd: parent, env: { ...process.env, TMPDIR: parent, FOLIOFUZZ_EXEC: join(bin, 'foliofuzz-exec') }, timeout: 120_000,
+  });
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(r.stdout, /^cannot run here: the kernel twin's fuse daemon is missing \(.*ffz-fused\): it needs libfuse3/);
+  assert.doesNotMatch(r.stderr, /at \w+ \(file:/, 'no stack trace');
 });

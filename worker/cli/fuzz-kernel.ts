@@ -8,6 +8,7 @@
 import { ProgramInputError } from '../prog/errors.js';
 import { ALL_TWIN_CONFIGS, parseTwinConfigs } from '../twin/configs.js';
 import { type ConfigStats, type KernelCampaignEvent, type KernelCampaignStats, runKernelCampaign } from '../twin/kernel-campaign.js';
+import { ProvisionError } from '../twin/provision.js';
 import { plural } from '../repro/words.js';
 import { readRun } from '../../coordinator/dashboard/stored.js';
 import { listingLines } from './findings.js';
@@ -89,7 +90,15 @@ export async function kernelFuzzCommand(args: FuzzArgs): Promise<number> {
   if (!json) process.stderr.write(`kernel campaign on ${opts.configs.length} configs, seed ${opts.seed}; store ${opts.storeDir}\n`);
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
-  const summary = await runKernelCampaign({ ...opts, onEvent: reporter(json, opts.durationSec), progressMs: 1000, signal: ac.signal });
+  let summary: Awaited<ReturnType<typeof runKernelCampaign>>;
+  try {
+    summary = await runKernelCampaign({ ...opts, onEvent: reporter(json, opts.durationSec), progressMs: 1000, signal: ac.signal });
+  } catch (e) {
+    // A filesystem or daemon this machine cannot provide: said as such, not as a crash.
+    if (!(e instanceof ProvisionError)) throw e;
+    process.stdout.write(`cannot run here: ${e.message}\n`);
+    return 3;
+  }
   if (json) {
     process.stdout.write(JSON.stringify({ ...summary.stats, findings: summary.findings.map((f) => ({ signature: f.signature, count: f.count, repro: f.repro ?? null })) }) + '\n');
   } else {
