@@ -121,6 +121,12 @@ const PROGRESS_LINE = /^execs (\d+) .* (\d+(?:\.\d+)?) of [\d.]+ s$/;
 
 /** Seconds past the budget before a campaign process counts as hung. */
 const HANG_GRACE_SEC = 60;
+/**
+ * Seconds at the end of a campaign without a finished execution that count
+ * as a hang: the worker is stuck in one execution that never returns to the
+ * scheduler (a loop inside the sim), which the campaign ends without a word.
+ */
+const STALL_SEC = 15;
 
 /** The arguments of one campaign: one worker, every switch off, first programs kept as found. */
 function campaignArgs(tree: MutantTree, mode: CampaignMode, seed: number, budgetSec: number, store: string): string[] {
@@ -163,6 +169,8 @@ function keepFalsePositive(root: string, repro: string, signature: string, execs
 
 interface Watch {
   seen: CampaignOutcome;
+  /** Seconds into the campaign when the execution count last grew (progress lines). */
+  advancedSec: number;
   /** The finding whose reproducer line comes next. */
   pending: { sec: number; execs: number; signature: string } | null;
   child: ChildProcess;
@@ -184,7 +192,9 @@ export function runCampaign(tree: MutantTree, root: string, mode: CampaignMode, 
   const child = spawn(process.execPath, campaignArgs(tree, mode, seed, budgetSec, join(store, 's')), {
     cwd: tree.dir, stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const w: Watch = { seen: { kill: null, sec: budgetSec, execs: null, detail: '', falsePositives: [] }, pending: null, child, t0: performance.now(), root };
+  const w: Watch = {
+    seen: { kill: null, sec: budgetSec, execs: null, detail: '', falsePositives: [] }, advancedSec: 0, pending: null, child, t0: performance.now(), root,
+  };
   const elapsed = (): number => (performance.now() - w.t0) / 1000;
   const hang = setTimeout(() => {
     if (w.seen.kill === null) Object.assign(w.seen, { kill: 'hang', sec: elapsed(), detail: `still running ${HANG_GRACE_SEC} s past the budget` });
@@ -198,6 +208,9 @@ export function runCampaign(tree: MutantTree, root: string, mode: CampaignMode, 
       if (w.seen.kill === null && (code !== 0 || signal !== null)) {
         Object.assign(w.seen, { kill: 'crash', sec: elapsed(), detail: `exit ${code ?? signal}` });
       }
+      if (w.seen.kill === null && budgetSec - w.advancedSec > STALL_SEC) {
+        Object.assign(w.seen, { kill: 'hang', sec: w.advancedSec, detail: `no execution finished after ${w.advancedSec} s of ${budgetSec} s` });
+      }
       resolve(w.seen);
     });
   });
@@ -207,7 +220,9 @@ function onCampaignLine(line: string, w: Watch): void {
   const { seen, child } = w;
   const progress = PROGRESS_LINE.exec(line);
   if (progress && seen.kill === null) {
-    seen.execs = Number(progress[1]);
+    const execs = Number(progress[1]);
+    if (execs > (seen.execs ?? 0)) w.advancedSec = Number(progress[2]);
+    seen.execs = execs;
     seen.sec = Number(progress[2]);
   }
   if (seen.kill !== null) return;
