@@ -11,7 +11,9 @@ import type { Op, Program } from '../prog/types.js';
 import type { TraceEvent } from '../trace/types.js';
 import { Model, type Raise, type ThreadOp } from './model.js';
 import { aioCompleted, aioReaped, aioSubmitted } from './rules/aio.js';
-import { copyRangeArgsJudged, fadviseArgsJudged, syncFileRangeArgsJudged } from './rules/arguments.js';
+import {
+  copyRangeArgsJudged, fadviseArgsJudged, ioArgsJudged, syncFileRangeArgsJudged, truncateArgsJudged,
+} from './rules/arguments.js';
 import { dioFellBack, directEnd, directStart, directWriteOf, openCacheWrites, stalePagecache } from './rules/collisions.js';
 import {
   adoptSizesAfterLostWrites, adoptUnknownSizes, copied, copySource, fallocated, pwriteCalled, stored, truncated,
@@ -133,8 +135,9 @@ export class Oracle {
   private called(ev: EventOf<'call'>): void {
     const m = this.m;
     const op = m.program.threads[ev.t]!.ops[ev.i]!;
+    if (op.op !== 'pwrite' && op.op !== 'pread') return;
+    ioArgsJudged(m, this.raise, op, ev.off, ev.len, ev.ret);
     if (op.op === 'pwrite') return pwriteCalled(m, op, ev.off, ev.len, ev.ret);
-    if (op.op !== 'pread') return;
     const got = ev.data ?? new Uint8Array(0);
     checkRead(m, this.raise, 'pread', 'ksys_pread64', m.shadowOfFd(op.fd), ev.off, ev.len, got, ev.ret, ev);
     if (ev.ret > 0) checkOwn(m, this.raise, 'pread', 'ksys_pread64', ev.t, m.fileOfFd(op.fd), ev.off, got.subarray(0, ev.ret), ev);
@@ -165,6 +168,7 @@ export class Oracle {
     const op = st.op;
     switch (op.op) {
       case 'truncate':
+        truncateArgsJudged(m, this.raise, op, ev.ret);
         return truncated(m, op, ev.ret);
       case 'fallocate':
         return fallocated(m, st, op, ev.ret, ev.sizes);

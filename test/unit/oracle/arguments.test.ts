@@ -39,6 +39,13 @@ function withRet(t: Trace, index: number, ret: number): Trace {
   return { ...t, events };
 }
 
+/** The trace with the first system call of op `index` of thread 0 (a pwrite or pread chunk) returning `ret` instead. */
+function withCallRet(t: Trace, index: number, ret: number): Trace {
+  const k = t.events.findIndex((ev) => ev.e === 'call' && ev.t === 0 && ev.i === index);
+  assert.ok(k >= 0, `op ${index} made a call`);
+  return { ...t, events: t.events.map((ev, j) => (j === k ? { ...ev, ret } : ev)) };
+}
+
 function verdict(t: Trace): string | null {
   return judgeTrace(t).violation?.signature ?? null;
 }
@@ -76,5 +83,23 @@ for (const fs of ['ext4', 'xfs', 'fuse'] as const) {
     assert.equal(verdict(withRet(t, 1, 0)), 'INVARIANT copy_file_range:nothing-copied-before-eof @ vfs_copy_file_range');
     // Past EOF there is nothing to copy: 0 is the answer.
     assert.ok(t.events.some((ev) => ev.e === 'ret' && ev.i === 2 && ev.ret === 0));
+  });
+}
+
+for (const fs of ['ext4', 'xfs', 'fuse'] as const) {
+  test(`${fs}: pwrite, pread and ftruncate refuse no valid arguments on a buffered file; O_DIRECT may refuse misalignment`, () => {
+    const t = traceOf(program(fs, [
+      { op: 'pread', fd: 0, off: 0, len: 4096 },
+      { op: 'truncate', fd: 0, size: 6000 },
+      { op: 'pwrite', fd: 1, off: 100, len: 10, fill: 3 },
+    ]));
+    assert.equal(verdict(t), null);
+    assert.equal(verdict(withCallRet(t, 0, EINVAL)), 'INVARIANT pwrite:valid-args-refused @ ksys_pwrite64');
+    assert.equal(verdict(withCallRet(t, 1, EINVAL)), 'INVARIANT pread:valid-args-refused @ ksys_pread64');
+    assert.equal(verdict(withRet(t, 2, EINVAL)), 'INVARIANT ftruncate:valid-args-refused @ do_sys_ftruncate');
+    // A misaligned O_DIRECT write: ext4 and xfs refuse it (the run above was clean), fuse takes it.
+    const direct = t.events.find((ev) => ev.e === 'call' && ev.t === 0 && ev.i === 3);
+    assert.ok(direct && direct.e === 'call');
+    assert.equal(direct.ret, fs === 'fuse' ? 10 : EINVAL);
   });
 }

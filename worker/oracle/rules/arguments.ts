@@ -3,6 +3,10 @@
 // flags are valid by construction (prog/validate.ts: non-negative, within
 // the file size limit, known flags), so the argument errors below can only
 // come from a kernel that misjudged them:
+// - pwrite(2) and pread(2) refuse with EINVAL only a negative offset, or on
+//   an O_DIRECT file a misaligned offset, length or buffer (not judged);
+// - ftruncate(2) refuses with EINVAL only a negative length (or a file not
+//   open for writing, which a program's files always are);
 // - sync_file_range(2) refuses only unknown flags, a negative offset and an
 //   offset + nbytes that overflows (ksys_sync_file_range);
 // - copy_file_range(2) refuses with EINVAL only negative offsets, overflow,
@@ -20,6 +24,20 @@ import type { Op } from '../../prog/types.js';
 import type { CopySource, Model, Raise } from '../model.js';
 
 type OpOf<K extends Op['op']> = Extract<Op, { op: K }>;
+
+/** One pwrite or pread call (a chunk of the op) returned ret: never -EINVAL on a buffered file. */
+export function ioArgsJudged(m: Model, raise: Raise, op: OpOf<'pwrite' | 'pread'>, off: number, len: number, ret: number): void {
+  if (ret !== -EINVAL || m.fds[op.fd]!.direct) return;
+  const call = op.op === 'pwrite' ? 'pwrite' : 'pread';
+  raise('INVARIANT', `${call}:valid-args-refused`, `ksys_${call}64`,
+    `${call}(${fileName(m, op.fd)}, ${len} bytes at ${off}) returned -EINVAL on a buffered file`);
+}
+
+/** ftruncate returned ret: never -EINVAL for a non-negative length. */
+export function truncateArgsJudged(m: Model, raise: Raise, op: OpOf<'truncate'>, ret: number): void {
+  if (ret !== -EINVAL) return;
+  raise('INVARIANT', 'ftruncate:valid-args-refused', 'do_sys_ftruncate', `ftruncate(${fileName(m, op.fd)}, ${op.size}) returned -EINVAL`);
+}
 
 /** sync_file_range returned ret: never -EINVAL for a valid program's arguments. */
 export function syncFileRangeArgsJudged(m: Model, raise: Raise, op: OpOf<'sync_file_range'>, ret: number): void {
