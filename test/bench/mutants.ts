@@ -46,11 +46,15 @@ export const DEFAULT_MUTANT_TESTS = ['dist/test/unit/sim', 'dist/test/unit/exec'
 
 /**
  * Files of worker/sim that are the oracle or the harness, not the simulated
- * kernel: the checks, coverage, provenance, lockdep, the switch table, the
- * schedule strategies' random choices, constants. A mutant there changes what
- * is observed or which interleavings are tried, never what the kernel does.
+ * kernel: the checks, coverage (alias pairs included), provenance and the
+ * byte runs it and the oracle's shadow name writers with, lockdep, the switch
+ * table, the schedule strategies' random choices, constants. A mutant there
+ * changes what is observed or which interleavings are tried, never what the
+ * kernel does.
  */
-const NOT_MUTATED = new Set(['checks.js', 'cov.js', 'provenance.js', 'lockdep.js', 'bugs.js', 'schedule.js', 'version.js', 'errno.js']
+const NOT_MUTATED = new Set([
+  'checks.js', 'cov.js', 'alias.js', 'provenance.js', 'byte-runs.js', 'lockdep.js', 'bugs.js', 'schedule.js', 'version.js', 'errno.js',
+]
   .map((f) => `worker/sim/${f}`));
 
 const TESTS_TIMEOUT_SEC = 600;
