@@ -293,6 +293,16 @@ function stuck(ex: Execution, outcome: { kind: 'deadlock'; blocked: SimThread[] 
   };
 }
 
+/**
+ * BUG_ON: a run the scheduler calls done ran every op of every thread. A
+ * scheduler that stopped early would pass for a clean run that did nothing.
+ */
+function assertEveryOpRan(program: Program, results: readonly OpResult[]): void {
+  let ops = 0;
+  for (const t of program.threads) ops += t.ops.length;
+  if (results.length !== ops) throw new Error(`sim: the run ended after ${results.length} of the program's ${ops} ops`);
+}
+
 function runOnFreshMachine(program: Program, opts: RunOptions, provenance: boolean): RunResult {
   const prov = provenance ? new Provenance() : null;
   return withProvenance(prov, () => runObserved(program, opts, prov));
@@ -307,8 +317,10 @@ function runObserved(program: Program, opts: RunOptions, prov: Provenance | null
     for (let i = 0; i < program.threads.length; i++) ex.k.sched.spawn(`t${i}`, ex.thread(i));
     let outcome = ex.k.sched.run();
     if (outcome.kind === 'done') {
+      assertEveryOpRan(program, ex.results);
       ex.k.sched.spawn('final', ex.finalCheck(files));
       outcome = ex.k.sched.run();
+      if (outcome.kind === 'done' && files.length !== ex.k.inodes.length) throw new Error('sim: the run ended before the final read-back');
     }
     if (outcome.kind === 'timeout') result.timedOut = true;
     else if (outcome.kind === 'deadlock' || outcome.kind === 'budget') result.violation = stuck(ex, outcome);
